@@ -1,0 +1,29 @@
+"""Errors the domain raises; each says what is wrong and where, never how the store works."""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub reports to its users."""
+
+
+class InvalidInput(HubError, ValueError):
+    """A value given by a caller is unusable: the message names the field and the rule.
+
+    >>> str(InvalidInput("first", 0, "must be between 1 and 500"))
+    "first: '0' must be between 1 and 500"
+    """
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        self.field = field
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{field}: {str(value)!r} {rule}")
+
+
+class CodeError(InvalidInput):
+    """A national code (division, house, credit, ID number) that breaks its standard."""
+
+
+class StoreError(HubError):
+    """The store could not do what was asked (a write conflicted, a reference is missing)."""

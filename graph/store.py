@@ -1,0 +1,114 @@
+"""The store port: everything the API and the sources need from a graph store, and nothing of SQL.
+
+Adapters: `graph.sql.SqlStore` (SQLAlchemy on SQLite, the embedded default, and on PostgreSQL);
+a Cypher adapter for Neo4j implements the same protocol. `tests/graph/conformance.py` holds every
+adapter to the same behaviour.
+
+Rules every adapter keeps:
+- every read takes the caller's `Scope`; what lies outside it behaves as absent (None, or not in
+  the list), never as an error that would tell it exists;
+- batch reads return one answer per key, in key order, None (or an empty list) for a missing key,
+  so DataLoaders can call them directly;
+- lists are ordered by code and paged with opaque cursors (`graph.cursors`);
+- writes go through `write`, the bulk path, which is idempotent: writing the same batch twice
+  changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from graph.levels import Level
+from graph.model import (
+    Batch,
+    Management,
+    Owner,
+    Ownership,
+    Page,
+    Place,
+    PropertyFirm,
+    Stats,
+    WriteCounts,
+)
+from graph.scope import Scope
+
+MAX_PAGE = 500
+"""The largest page any list returns, whatever the caller asks."""
+
+
+class Store(Protocol):
+    """An async graph store; see the module docstring for the rules."""
+
+    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
+        """The places with these codes, in order; None where missing or out of scope."""
+
+    async def children(
+        self, codes: Sequence[str], scope: Scope, first: int, after: str | None = None
+    ) -> list[Page[Place]]:
+        """For each parent code, a page of its children in scope, ordered by code."""
+
+    async def ancestors(self, codes: Sequence[str], scope: Scope) -> list[list[Place]]:
+        """For each code, its ancestors in scope from the top down (empty if it is not seen)."""
+
+    async def subtree(
+        self,
+        level: Level,
+        within: str | None,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+    ) -> Page[Place]:
+        """A page of the places of `level` under `within` (or anywhere), in scope, by code."""
+
+    async def count(self, level: Level, within: str | None, scope: Scope) -> int:
+        """How many places of `level` lie under `within` (or anywhere) in scope."""
+
+    async def stats(self, within: str, group_by: Level, scope: Scope) -> list[Stats]:
+        """One roll-up row per place of `group_by` under `within` (or `within` itself if it is
+        of that level), in scope, ordered by code."""
+
+    async def search(
+        self, text: str, within: str | None, scope: Scope, first: int
+    ) -> list[Place]:
+        """Places and houses whose code starts with `text` or whose name contains it."""
+
+    async def shapes(self, level: Level, within: str, scope: Scope) -> list[Place]:
+        """The places of `level` under `within` in scope that have a geometry, by code."""
+
+    async def ownerships(
+        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Ownership]]:
+        """For each house, the ownerships holding on `as_of` (None: today's and past ones)."""
+
+    async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
+        """The owners with these ids; an owner is in scope if one of its houses ever was."""
+
+    async def houses_of(
+        self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Ownership]]:
+        """For each owner, its ownerships of houses in scope holding on `as_of`."""
+
+    async def managements(
+        self, estate_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Management]]:
+        """For each estate, the firms managing it on `as_of` (None: the whole history)."""
+
+    async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
+        """The property firms with these credit codes; in scope if they manage an estate in it."""
+
+    async def estates_of(
+        self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Management]]:
+        """For each firm, the estates in scope it manages on `as_of` (None: the whole history)."""
+
+    async def write(self, batch: Batch) -> WriteCounts:
+        """Upsert the batch (places by code, owners by id, firms by code, ownerships and
+        managements by their natural keys); parents must exist or come earlier in the batch."""
+
+    async def refresh_stats(self, within: str | None = None) -> None:
+        """Recompute the roll-ups of `within` and everything under and above it."""
+
+    async def close(self) -> None:
+        """Release connections."""
