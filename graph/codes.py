@@ -69,6 +69,8 @@ class Code(str):
         """The code, checked; `field` names the input in the error if it is malformed."""
         if not isinstance(value, str):
             raise CodeError(field, value, f"must be a string ({cls.what})")
+        if not value.isascii():
+            raise CodeError(field, value, f"may use only ASCII digits and letters ({cls.what})")
         text = value.strip().upper()
         if len(text) != cls.length:
             raise CodeError(
@@ -395,9 +397,8 @@ class CreditCode(Code):
         problem = _digits_problem(text, 2, 8, "administrative division")
         if problem:
             return problem
-        organisation = text[8:17]
-        if not all(char in _ORG_ALPHABET for char in organisation[:8]):
-            return f"characters 9-16 (organisation code) are not GB 11714, got {organisation!r}"
+        # The GB 11714 check inside (character 17) is not enforced: codes issued to individual
+        # businesses (个体工商户) carry organisation codes that do not satisfy it.
         expected = credit_check_character(text[:17])
         if text[17] != expected:
             return f"check character 18 should be {expected!r}, got {text[17]!r}"
@@ -449,6 +450,8 @@ class ResidentId(Code):
             return f"characters 7-14 must be a birth date YYYYMMDD, got {text[6:14]!r}"
         if born.year < 1900:
             return f"characters 7-14 (birth date) cannot be before 1900, got {text[6:14]!r}"
+        if born > dt.date.today():
+            return f"characters 7-14 (birth date) cannot be in the future, got {text[6:14]!r}"
         expected = resident_id_check_digit(text[:17])
         if text[17] != expected:
             return f"check digit 18 should be {expected!r}, got {text[17]!r}"
@@ -492,7 +495,7 @@ def place_code(value: object, *, field: str = "code") -> tuple[str, Level]:
         raise CodeError(field, value, "must be a string (place code)")
     text = value.strip().upper()
     if len(text) == 6:
-        division = DivisionCode.parse(text, field=field)
+        division = DivisionCode.parse(value, field=field)
         if division.endswith("0000"):
             raise CodeError(field, value, "is a province; the hub's tree starts at cities")
         return str(division), division.level
@@ -505,4 +508,4 @@ def place_code(value: object, *, field: str = "code") -> tuple[str, Level]:
             "16 (estate), 24 (building), 26 (entrance) or 28 (house, 不动产单元号) characters, "
             f"got {len(text)}",
         )
-    return str(kind.parse(text, field=field)), _LEVEL_OF[kind]
+    return str(kind.parse(value, field=field)), _LEVEL_OF[kind]

@@ -1,0 +1,168 @@
+"""Records to rows and back: the only place that knows how a record is laid out in SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graph.levels import Level
+from graph.model import (
+    GeoJSON,
+    Management,
+    Owner,
+    OwnerKind,
+    Ownership,
+    Place,
+    PropertyFirm,
+    Provenance,
+    Usage,
+)
+from graph.sql import tables
+
+PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "usage")
+"""Columns compared to decide whether a write changes a place (provenance is not a fact)."""
+
+
+def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
+    if provenance is None:
+        return {"source": None, "source_record": None, "fetched_at": None, "run_id": None}
+    return {
+        "source": provenance.source,
+        "source_record": provenance.record_id,
+        "fetched_at": provenance.fetched_at,
+        "run_id": provenance.run_id,
+    }
+
+
+def provenance_of(row: Mapping[str, Any]) -> Provenance | None:
+    if row["source"] is None:
+        return None
+    return Provenance(row["source"], row["source_record"], row["fetched_at"], row["run_id"])
+
+
+def _bounds(geometry: GeoJSON | None) -> tuple[float | None, ...]:
+    if not geometry:
+        return (None, None, None, None)
+    lons: list[float] = []
+    lats: list[float] = []
+    _collect(geometry.get("coordinates", []), lons, lats)
+    for part in geometry.get("geometries", []):
+        _collect(part.get("coordinates", []), lons, lats)
+    if not lons:
+        return (None, None, None, None)
+    return (min(lons), min(lats), max(lons), max(lats))
+
+
+def _collect(coordinates: Any, lons: list[float], lats: list[float]) -> None:
+    if coordinates and isinstance(coordinates[0], (int, float)):
+        lons.append(float(coordinates[0]))
+        lats.append(float(coordinates[1]))
+        return
+    for item in coordinates:
+        _collect(item, lons, lats)
+
+
+def place_facts(place: Place) -> dict[str, Any]:
+    """The columns of a place that are facts about it (compared on upsert)."""
+    return {
+        "name": place.name,
+        "geometry": json.dumps(place.geometry, ensure_ascii=False, separators=(",", ":"))
+        if place.geometry is not None
+        else None,
+        "parcel_codes": ",".join(place.parcel_codes) or None,
+        "floors": place.floors,
+        "area": place.area,
+        "floor": place.floor,
+        "usage": place.usage.name if place.usage is not None else None,
+    }
+
+
+def place_row(place: Place, parent_id: int | None, lineage: Sequence[int | None]) -> dict[str, Any]:
+    facts = place_facts(place)
+    min_lon, min_lat, max_lon, max_lat = _bounds(place.geometry)
+    row: dict[str, Any] = {
+        "code": place.code,
+        "level": int(place.level),
+        "parent_id": parent_id,
+        **{
+            tables.ancestor_column(level): lineage[level - 1]
+            for level in tables.ANCESTOR_LEVELS
+        },
+        **facts,
+        "min_lon": min_lon,
+        "min_lat": min_lat,
+        "max_lon": max_lon,
+        "max_lat": max_lat,
+        **provenance_row(place.provenance),
+    }
+    return row
+
+
+def place_of(row: Mapping[str, Any], parent_code: str | None) -> Place:
+    geometry = row["geometry"]
+    return Place(
+        code=row["code"],
+        level=Level(row["level"]),
+        name=row["name"],
+        parent_code=parent_code,
+        geometry=json.loads(geometry) if geometry else None,
+        parcel_codes=tuple(row["parcel_codes"].split(",")) if row["parcel_codes"] else (),
+        floors=row["floors"],
+        area=row["area"],
+        floor=row["floor"],
+        usage=Usage[row["usage"]] if row["usage"] else None,
+        provenance=provenance_of(row),
+    )
+
+
+def owner_row(owner: Owner) -> dict[str, Any]:
+    return {
+        "key": owner.id,
+        "kind": owner.kind.value,
+        "name": owner.name,
+        "id_number": owner.id_number,
+        "phone": owner.phone,
+        **provenance_row(owner.provenance),
+    }
+
+
+def owner_of(row: Mapping[str, Any]) -> Owner:
+    return Owner(
+        id=row["key"],
+        kind=OwnerKind(row["kind"]),
+        name=row["name"],
+        id_number=row["id_number"],
+        phone=row["phone"],
+        provenance=provenance_of(row),
+    )
+
+
+def ownership_of(row: Mapping[str, Any]) -> Ownership:
+    return Ownership(
+        house_code=row["house_code"],
+        owner_id=row["owner_key"],
+        share=row["share"],
+        since=row["since"],
+        until=row["until"],
+        source=row["origin"],
+        provenance=provenance_of(row),
+    )
+
+
+def firm_row(firm: PropertyFirm) -> dict[str, Any]:
+    return {"code": firm.code, "name": firm.name, "phone": firm.phone, **provenance_row(firm.provenance)}
+
+
+def firm_of(row: Mapping[str, Any]) -> PropertyFirm:
+    return PropertyFirm(code=row["code"], name=row["name"], phone=row["phone"], provenance=provenance_of(row))
+
+
+def management_of(row: Mapping[str, Any]) -> Management:
+    return Management(
+        firm_code=row["firm_code"],
+        estate_code=row["estate_code"],
+        since=row["since"],
+        until=row["until"],
+        provenance=provenance_of(row),
+    )

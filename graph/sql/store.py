@@ -1,0 +1,431 @@
+"""`SqlStore`: the store port on SQLAlchemy 2 async, for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graph.cursors import decode_cursor, encode_cursor
+from graph.levels import Level
+from graph.model import (
+    Batch,
+    Management,
+    Owner,
+    Ownership,
+    Page,
+    Place,
+    PropertyFirm,
+    Stats,
+    WriteCounts,
+)
+from graph.scope import Scope
+from graph.sql import migrate, rollups, rows, tables
+from graph.sql.engine import database_url, make_engine
+from graph.sql.scoping import Anchor, under, within_any
+from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
+
+_CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
+_parent = tables.place.alias("parent")
+
+
+def _place_query() -> Select[Any]:
+    place = tables.place
+    return select(place, _parent.c.code.label("parent_code")).outerjoin(
+        _parent, _parent.c.id == place.c.parent_id
+    )
+
+
+def _place(row: Any) -> Place:
+    return rows.place_of(row._mapping, row._mapping["parent_code"])
+
+
+def _holding(table: Any, as_of: dt.date | None) -> Any:
+    if as_of is None:
+        return and_()
+    return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
+
+
+class SqlStore:
+    """The graph store on SQL; see `graph.store.Store` for the contract."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.date] = dt.date.today) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._anchors: AnchorCache = {}
+        self._scopes: dict[frozenset[str], list[Anchor]] = {}
+
+    @classmethod
+    async def open(
+        cls, url: str, *, upgrade: bool = True, clock: Callable[[], dt.date] = dt.date.today
+    ) -> SqlStore:
+        """Connect to `url` (a SQLite file or a PostgreSQL URL) and bring its schema to head."""
+        engine = make_engine(database_url(url))
+        if upgrade:
+            await migrate.upgrade(engine)
+        return cls(engine, clock=clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    # -- scope -------------------------------------------------------------------------
+
+    async def _roots(self, connection: AsyncConnection, scope: Scope) -> list[Anchor] | None:
+        if scope.roots is None:
+            return None
+        cached = self._scopes.get(scope.roots)
+        if cached is None:
+            cached = list((await anchors(connection, sorted(scope.roots))).values())
+            if len(self._scopes) > 1024:
+                self._scopes.clear()
+            self._scopes[scope.roots] = cached
+        return cached
+
+    async def _visible(self, connection: AsyncConnection, scope: Scope, table: Any = tables.place) -> Any:
+        return within_any(table, await self._roots(connection, scope))
+
+    async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None:
+        if code is None:
+            return None
+        return (await anchors(connection, [code], self._anchors)).get(code)
+
+    # -- places ------------------------------------------------------------------------
+
+    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
+        async with self.engine.connect() as connection:
+            query = _place_query().where(await self._visible(connection, scope))
+            found = {
+                row.code: _place(row)
+                for row in await select_in(connection, query, tables.place.c.code, codes)
+            }
+        return [found.get(code) for code in codes]
+
+    async def children(
+        self, codes: Sequence[str], scope: Scope, first: int, after: str | None = None
+    ) -> list[Page[Place]]:
+        place = tables.place
+        after_code = decode_cursor(after)
+        async with self.engine.connect() as connection:
+            parents = await anchors(connection, codes, self._anchors)
+            ids = [anchor.id for anchor in parents.values()]
+            by_parent: dict[int, list[Place]] = {pid: [] for pid in ids}
+            if ids:
+                visible = await self._visible(connection, scope)
+                ranked = (
+                    _place_query()
+                    .add_columns(
+                        func.row_number()
+                        .over(partition_by=place.c.parent_id, order_by=place.c.code)
+                        .label("position")
+                    )
+                    .where(visible)
+                )
+                if after_code is not None:
+                    ranked = ranked.where(place.c.code > after_code)
+                for start in range(0, len(ids), 900):
+                    inner = ranked.where(place.c.parent_id.in_(ids[start : start + 900])).subquery()
+                    query = select(inner).where(inner.c.position <= first + 1).order_by(
+                        inner.c.parent_id, inner.c.code
+                    )
+                    for row in await connection.execute(query):
+                        by_parent[row.parent_id].append(_place(row))
+        pages: list[Page[Place]] = []
+        for code in codes:
+            anchor = parents.get(code)
+            items = by_parent.get(anchor.id, []) if anchor else []
+            pages.append(_page(items, first))
+        return pages
+
+    async def ancestors(self, codes: Sequence[str], scope: Scope) -> list[list[Place]]:
+        place = tables.place
+        async with self.engine.connect() as connection:
+            roots = await self._roots(connection, scope)
+            located = {
+                row.code: anchor_of(row)
+                for row in await select_in(
+                    connection, anchor_query().where(within_any(place, roots)), place.c.code, codes
+                )
+            }
+            wanted = {pid for anchor in located.values() for pid in anchor.ancestors if pid is not None}
+            by_id = {
+                row.id: _place(row)
+                for row in await select_in(
+                    connection, _place_query().where(within_any(place, roots)), place.c.id, wanted
+                )
+            }
+        answer: list[list[Place]] = []
+        for code in codes:
+            anchor = located.get(code)
+            lineage = anchor.ancestors if anchor else ()
+            answer.append([by_id[pid] for pid in lineage if pid is not None and pid in by_id])
+        return answer
+
+    async def _subtree_filter(
+        self, connection: AsyncConnection, level: Level, within: str | None, scope: Scope
+    ) -> Any | None:
+        """The predicate for places of `level` under `within` in scope; None if `within` is unknown."""
+        place = tables.place
+        clauses = [place.c.level == int(level), await self._visible(connection, scope)]
+        if within is not None:
+            root = await self._anchor(connection, within)
+            if root is None:
+                return None
+            clauses.append(under(place, root))
+        return and_(*clauses)
+
+    async def subtree(
+        self, level: Level, within: str | None, scope: Scope, first: int, after: str | None = None
+    ) -> Page[Place]:
+        after_code = decode_cursor(after)
+        async with self.engine.connect() as connection:
+            condition = await self._subtree_filter(connection, level, within, scope)
+            if condition is None:
+                return _page([], first)
+            query = _place_query().where(condition)
+            if after_code is not None:
+                query = query.where(tables.place.c.code > after_code)
+            query = query.order_by(tables.place.c.code).limit(first + 1)
+            items = [_place(row) for row in await connection.execute(query)]
+        return _page(items, first)
+
+    async def count(self, level: Level, within: str | None, scope: Scope) -> int:
+        async with self.engine.connect() as connection:
+            condition = await self._subtree_filter(connection, level, within, scope)
+            if condition is None:
+                return 0
+            result = await connection.execute(select(func.count()).select_from(tables.place).where(condition))
+            return int(result.scalar_one())
+
+    async def stats(self, within: str, group_by: Level, scope: Scope) -> list[Stats]:
+        place, stats = tables.place, tables.place_stats
+        async with self.engine.connect() as connection:
+            condition = await self._subtree_filter(connection, group_by, within, scope)
+            if condition is None:
+                return []
+            if group_by == Level.HOUSE:
+                found = list(await connection.execute(_place_query().where(condition).order_by(place.c.code)))
+                totals = await rollups.grouped(connection, Level.HOUSE, condition, self.clock())
+                return [_stats(_place(row), totals.get(row.id)) for row in found]
+            query = (
+                _place_query()
+                .add_columns(
+                    stats.c.houses, stats.c.floor_area, stats.c.owners, stats.c.estates, stats.c.buildings
+                )
+                .outerjoin(stats, stats.c.place_id == place.c.id)
+                .where(condition)
+                .order_by(place.c.code)
+            )
+            return [
+                Stats(
+                    place=_place(row),
+                    houses=row.houses or 0,
+                    floor_area=float(row.floor_area or 0.0),
+                    owners=row.owners or 0,
+                    estates=row.estates or 0,
+                    buildings=row.buildings or 0,
+                )
+                for row in await connection.execute(query)
+            ]
+
+    async def search(self, text: str, within: str | None, scope: Scope, first: int) -> list[Place]:
+        place = tables.place
+        needle = text.strip()
+        found: dict[str, Place] = {}
+        async with self.engine.connect() as connection:
+            clauses = [await self._visible(connection, scope)]
+            if within is not None:
+                root = await self._anchor(connection, within)
+                if root is None:
+                    return []
+                clauses.append(under(place, root))
+            base = _place_query().where(and_(*clauses))
+            if _CODE_TEXT.fullmatch(needle):
+                prefix = needle.upper()
+                by_code = base.where(place.c.code >= prefix, place.c.code < prefix + "\x7f")
+                for row in await connection.execute(by_code.order_by(place.c.code).limit(first)):
+                    found[row.code] = _place(row)
+            if len(found) < first:
+                pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                by_name = (
+                    base.where(place.c.level < int(Level.HOUSE))
+                    .where(place.c.name.like(pattern, escape="\\"))
+                    .order_by(place.c.level, place.c.code)
+                    .limit(first)
+                )
+                for row in await connection.execute(by_name):
+                    found.setdefault(row.code, _place(row))
+        return list(found.values())[:first]
+
+    async def shapes(self, level: Level, within: str, scope: Scope) -> list[Place]:
+        async with self.engine.connect() as connection:
+            condition = await self._subtree_filter(connection, level, within, scope)
+            if condition is None:
+                return []
+            query = (
+                _place_query()
+                .where(condition)
+                .where(tables.place.c.geometry.is_not(None))
+                .order_by(tables.place.c.code)
+            )
+            return [_place(row) for row in await connection.execute(query)]
+
+    # -- owners and ownership ----------------------------------------------------------
+
+    def _ownership_query(self) -> Select[Any]:
+        ownership, owner, house = tables.ownership, tables.owner, tables.place
+        return (
+            select(ownership, house.c.code.label("house_code"), owner.c.key.label("owner_key"))
+            .join(house, house.c.id == ownership.c.house_id)
+            .join(owner, owner.c.id == ownership.c.owner_id)
+        )
+
+    async def ownerships(
+        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Ownership]]:
+        ownership, house = tables.ownership, tables.place
+        async with self.engine.connect() as connection:
+            query = (
+                self._ownership_query()
+                .where(await self._visible(connection, scope, house))
+                .where(_holding(ownership, as_of))
+            )
+            found = await select_in(connection, query, house.c.code, house_codes)
+        return _grouped_by(found, house_codes, "house_code", rows.ownership_of)
+
+    async def houses_of(
+        self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Ownership]]:
+        ownership, house, owner = tables.ownership, tables.place, tables.owner
+        async with self.engine.connect() as connection:
+            query = (
+                self._ownership_query()
+                .where(await self._visible(connection, scope, house))
+                .where(_holding(ownership, as_of))
+            )
+            found = await select_in(connection, query, owner.c.key, owner_ids)
+        return _grouped_by(found, owner_ids, "owner_key", rows.ownership_of)
+
+    async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
+        owner, ownership, house = tables.owner, tables.ownership, tables.place
+        async with self.engine.connect() as connection:
+            query = select(owner)
+            if scope.roots is not None:
+                holds = (
+                    select(ownership.c.id)
+                    .join(house, house.c.id == ownership.c.house_id)
+                    .where(ownership.c.owner_id == owner.c.id)
+                    .where(await self._visible(connection, scope, house))
+                )
+                query = query.where(exists(holds))
+            found = {row.key: rows.owner_of(row._mapping) for row in await select_in(connection, query, owner.c.key, ids)}
+        return [found.get(key) for key in ids]
+
+    # -- firms and management ----------------------------------------------------------
+
+    def _management_query(self) -> Select[Any]:
+        management, firm, estate = tables.management, tables.firm, tables.place
+        return (
+            select(management, estate.c.code.label("estate_code"), firm.c.code.label("firm_code"))
+            .join(estate, estate.c.id == management.c.estate_id)
+            .join(firm, firm.c.id == management.c.firm_id)
+        )
+
+    async def managements(
+        self, estate_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Management]]:
+        management, estate = tables.management, tables.place
+        async with self.engine.connect() as connection:
+            query = (
+                self._management_query()
+                .where(await self._visible(connection, scope, estate))
+                .where(_holding(management, as_of))
+            )
+            found = await select_in(connection, query, estate.c.code, estate_codes)
+        return _grouped_by(found, estate_codes, "estate_code", rows.management_of)
+
+    async def estates_of(
+        self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+    ) -> list[list[Management]]:
+        management, estate, firm = tables.management, tables.place, tables.firm
+        async with self.engine.connect() as connection:
+            query = (
+                self._management_query()
+                .where(await self._visible(connection, scope, estate))
+                .where(_holding(management, as_of))
+            )
+            found = await select_in(connection, query, firm.c.code, firm_codes)
+        return _grouped_by(found, firm_codes, "firm_code", rows.management_of)
+
+    async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
+        firm, management, estate = tables.firm, tables.management, tables.place
+        async with self.engine.connect() as connection:
+            query = select(firm)
+            if scope.roots is not None:
+                manages = (
+                    select(management.c.id)
+                    .join(estate, estate.c.id == management.c.estate_id)
+                    .where(management.c.firm_id == firm.c.id)
+                    .where(await self._visible(connection, scope, estate))
+                )
+                query = query.where(exists(manages))
+            found = {row.code: rows.firm_of(row._mapping) for row in await select_in(connection, query, firm.c.code, codes)}
+        return [found.get(code) for code in codes]
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def write(self, batch: Batch) -> WriteCounts:
+        async with self.engine.begin() as connection:
+            counts = await write_batch(connection, batch, self._anchors)
+        if batch.places and counts.updated:
+            self._scopes.clear()
+        return counts
+
+    async def refresh_stats(self, within: str | None = None) -> None:
+        async with self.engine.begin() as connection:
+            root = await self._anchor(connection, within) if within is not None else None
+            if within is not None and root is None:
+                return
+            lineage = [pid for pid in root.ancestors if pid is not None] if root else []
+            by_id = {
+                row.id: anchor_of(row)
+                for row in await select_in(connection, anchor_query(), tables.place.c.id, lineage)
+            }
+            ancestors = [by_id[pid] for pid in lineage if pid in by_id]
+            await rollups.refresh(connection, root, ancestors, self.clock())
+
+
+def _page(items: list[Place], first: int) -> Page[Place]:
+    shown = items[:first]
+    return Page(
+        items=shown,
+        has_next=len(items) > first,
+        end_cursor=encode_cursor(shown[-1].code) if shown else None,
+        start_cursor=encode_cursor(shown[0].code) if shown else None,
+    )
+
+
+def _grouped_by(found: Sequence[Any], keys: Sequence[str], column: str, convert: Callable[[Any], Any]) -> list[list[Any]]:
+    groups: dict[str, list[Any]] = {key: [] for key in keys}
+    for row in sorted(found, key=lambda r: (r._mapping["since"], r._mapping["id"])):
+        groups[row._mapping[column]].append(convert(row._mapping))
+    return [groups[key] for key in keys]
+
+
+def _stats(place: Place, values: dict[str, Any] | None) -> Stats:
+    values = values or {}
+    return Stats(
+        place=place,
+        houses=int(values.get("houses", 0)),
+        floor_area=float(values.get("floor_area", 0.0)),
+        owners=int(values.get("owners", 0)),
+        estates=int(values.get("estates", 0)),
+        buildings=int(values.get("buildings", 0)),
+    )

@@ -1,0 +1,328 @@
+"""The bulk write path: upserts by natural key, in one transaction per batch.
+
+Rows are compared with what is stored before anything is written, so a rerun of the same batch
+writes nothing and reports every record as unchanged; provenance is not a fact and does not
+count as a change. Ancestor ids are carried down from the parent; when a place moves to another
+parent, its whole subtree is re-pointed in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from graph.codes import CreditCode, place_code
+from graph.errors import StoreError
+from graph.levels import Level
+from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm, WriteCounts
+from graph.sql import rows, tables
+from graph.sql.scoping import Anchor, anchor_columns
+
+CHUNK = 900
+"""Keys per IN (...) list: well under every backend's bound-parameter limit."""
+
+AnchorCache = dict[str, Anchor]
+
+
+async def select_in(
+    connection: AsyncConnection, query: Select[Any], column: Any, keys: Iterable[Any]
+) -> list[Row[Any]]:
+    """Rows of `query` whose `column` is one of `keys`, fetched in chunks."""
+    unique = list(dict.fromkeys(keys))
+    found: list[Row[Any]] = []
+    for start in range(0, len(unique), CHUNK):
+        result = await connection.execute(query.where(column.in_(unique[start : start + CHUNK])))
+        found.extend(result.all())
+    return found
+
+
+def anchor_of(row: Row[Any]) -> Anchor:
+    mapping = row._mapping
+    return Anchor(
+        id=mapping["id"],
+        level=Level(mapping["level"]),
+        ancestors=tuple(mapping[tables.ancestor_column(level)] for level in tables.ANCESTOR_LEVELS),
+    )
+
+
+def anchor_query() -> Select[Any]:
+    place = tables.place
+    return select(place.c.id, place.c.code, place.c.level, *anchor_columns(place))
+
+
+async def anchors(
+    connection: AsyncConnection, codes: Iterable[str], cache: AnchorCache | None = None
+) -> dict[str, Anchor]:
+    """Where each stored code sits; codes not stored are left out."""
+    wanted = list(dict.fromkeys(codes))
+    found = {code: cache[code] for code in wanted if cache is not None and code in cache}
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        for row in await select_in(connection, anchor_query(), tables.place.c.code, missing):
+            anchor = anchor_of(row)
+            found[row.code] = anchor
+            if cache is not None and anchor.level < Level.HOUSE:
+                cache[row.code] = anchor
+    return found
+
+
+async def write_batch(connection: AsyncConnection, batch: Batch, cache: AnchorCache) -> WriteCounts:
+    if len(cache) > 300_000:
+        cache.clear()
+    counts = WriteCounts()
+    counts += await _write_places(connection, batch.places, cache)
+    counts += await _write_firms(connection, batch.firms)
+    counts += await _write_owners(connection, batch.owners)
+    counts += await _write_managements(connection, batch.managements, cache)
+    counts += await _write_ownerships(connection, batch.ownerships)
+    return counts
+
+
+def _check_place(place: Place) -> None:
+    code, level = place_code(place.code, field=f"place {place.code!r} code")
+    if level != place.level:
+        raise StoreError(f"place {place.code}: the code is a {level.name.lower()} code, not {place.level.name.lower()}")
+    if (place.parent_code is None) != (place.level == Level.CITY):
+        raise StoreError(f"place {place.code}: only a city has no parent")
+    if not place.name.strip():
+        raise StoreError(f"place {place.code}: name is empty")
+
+
+async def _write_places(
+    connection: AsyncConnection, places: Sequence[Place], cache: AnchorCache
+) -> WriteCounts:
+    counts = WriteCounts()
+    by_level: dict[Level, list[Place]] = {}
+    for place in places:
+        _check_place(place)
+        by_level.setdefault(place.level, []).append(place)
+    for level in sorted(by_level):
+        counts += await _write_level(connection, by_level[level], cache)
+    return counts
+
+
+async def _write_level(
+    connection: AsyncConnection, places: list[Place], cache: AnchorCache
+) -> WriteCounts:
+    table = tables.place
+    parents = await anchors(connection, (p.parent_code for p in places if p.parent_code), cache)
+    fact_columns = [table.c[name] for name in rows.PLACE_FACTS]
+    existing = {
+        row.code: row
+        for row in await select_in(
+            connection,
+            select(table.c.id, table.c.code, table.c.parent_id, *fact_columns),
+            table.c.code,
+            (place.code for place in places),
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    moved: list[tuple[int, Level, tuple[int | None, ...]]] = []
+    unchanged = 0
+    for place in places:
+        parent = parents.get(place.parent_code) if place.parent_code else None
+        if place.parent_code and parent is None:
+            raise StoreError(f"place {place.code}: parent {place.parent_code} is not in the store")
+        if parent is not None and parent.level >= place.level:
+            raise StoreError(f"place {place.code}: parent {place.parent_code} is not above it")
+        lineage = parent.lineage() if parent else (None,) * len(tables.ANCESTOR_LEVELS)
+        row = rows.place_row(place, parent.id if parent else None, lineage)
+        stored = existing.get(place.code)
+        if stored is None:
+            inserts.append(row)
+            continue
+        facts = rows.place_facts(place)
+        same_parent = stored.parent_id == row["parent_id"]
+        if same_parent and all(stored._mapping[name] == facts[name] for name in rows.PLACE_FACTS):
+            unchanged += 1
+            continue
+        updates.append({"row_id": stored.id, **row})
+        if not same_parent:
+            moved.append((stored.id, place.level, lineage))
+    if inserts:
+        await connection.execute(table.insert(), inserts)
+    if updates:
+        statement = update(table).where(table.c.id == bindparam("row_id"))
+        await connection.execute(statement, updates)
+    for place_id, level, lineage in moved:
+        await _repoint_subtree(connection, place_id, level, lineage)
+    if moved:
+        cache.clear()
+    return WriteCounts(inserted=len(inserts), updated=len(updates), unchanged=unchanged)
+
+
+async def _repoint_subtree(
+    connection: AsyncConnection, place_id: int, level: Level, lineage: tuple[int | None, ...]
+) -> None:
+    """A place moved: its descendants take its new ancestors above its level."""
+    if level == Level.HOUSE:
+        return
+    table = tables.place
+    values = {tables.ancestor_column(above): lineage[above - 1] for above in level.above}
+    await connection.execute(
+        update(table).where(table.c[tables.ancestor_column(level)] == place_id).values(values)
+    )
+
+
+async def _upsert_keyed(
+    connection: AsyncConnection,
+    table: Any,
+    key: str,
+    new_rows: list[dict[str, Any]],
+    facts: Sequence[str],
+) -> WriteCounts:
+    """Insert rows whose `key` is new, update those whose facts differ, skip the rest."""
+    columns = [table.c.id, table.c[key], *(table.c[name] for name in facts)]
+    stored = {
+        row._mapping[key]: row
+        for row in await select_in(connection, select(*columns), table.c[key], (r[key] for r in new_rows))
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    seen: dict[Any, dict[str, Any]] = {}
+    for row in new_rows:
+        seen[row[key]] = row  # the last record for a key wins within a batch
+    for value, row in seen.items():
+        old = stored.get(value)
+        if old is None:
+            inserts.append(row)
+        elif any(old._mapping[name] != row[name] for name in facts):
+            updates.append({"row_id": old.id, **row})
+    if inserts:
+        await connection.execute(table.insert(), inserts)
+    if updates:
+        await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
+    return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
+
+
+async def _write_firms(connection: AsyncConnection, firms: Sequence[PropertyFirm]) -> WriteCounts:
+    if not firms:
+        return WriteCounts()
+    for firm in firms:
+        CreditCode.parse(firm.code, field=f"firm {firm.code!r} code")
+    return await _upsert_keyed(
+        connection, tables.firm, "code", [rows.firm_row(firm) for firm in firms], ("name", "phone")
+    )
+
+
+async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) -> WriteCounts:
+    if not owners:
+        return WriteCounts()
+    return await _upsert_keyed(
+        connection,
+        tables.owner,
+        "key",
+        [rows.owner_row(owner) for owner in owners],
+        ("kind", "name", "id_number", "phone"),
+    )
+
+
+async def _ids(connection: AsyncConnection, table: Any, key: str, values: Iterable[str]) -> dict[str, int]:
+    found = await select_in(connection, select(table.c[key], table.c.id), table.c[key], values)
+    return {row[0]: row[1] for row in found}
+
+
+def _missing(kind: str, value: str, what: str) -> StoreError:
+    return StoreError(f"{kind}: {what} {value} is not in the store")
+
+
+async def _write_managements(
+    connection: AsyncConnection, managements: Sequence[Management], cache: AnchorCache
+) -> WriteCounts:
+    if not managements:
+        return WriteCounts()
+    estates = await anchors(connection, (m.estate_code for m in managements), cache)
+    firms = await _ids(connection, tables.firm, "code", (m.firm_code for m in managements))
+    new_rows: list[dict[str, Any]] = []
+    for item in managements:
+        what = f"management of estate {item.estate_code} by firm {item.firm_code}"
+        estate = estates.get(item.estate_code)
+        if estate is None or estate.level != Level.ESTATE:
+            raise _missing(what, item.estate_code, "estate")
+        if item.firm_code not in firms:
+            raise _missing(what, item.firm_code, "firm")
+        if item.until is not None and item.until < item.since:
+            raise StoreError(f"{what}: until {item.until} is before since {item.since}")
+        new_rows.append(
+            {
+                "estate_id": estate.id,
+                "firm_id": firms[item.firm_code],
+                "since": item.since,
+                "until": item.until,
+                **rows.provenance_row(item.provenance),
+            }
+        )
+    return await _upsert_pairs(
+        connection, tables.management, ("estate_id", "firm_id", "since"), new_rows, ("until",)
+    )
+
+
+async def _write_ownerships(connection: AsyncConnection, ownerships: Sequence[Ownership]) -> WriteCounts:
+    if not ownerships:
+        return WriteCounts()
+    houses = await anchors(connection, (o.house_code for o in ownerships))
+    owners = await _ids(connection, tables.owner, "key", (o.owner_id for o in ownerships))
+    new_rows: list[dict[str, Any]] = []
+    for item in ownerships:
+        what = f"ownership of house {item.house_code} by owner {item.owner_id}"
+        house = houses.get(item.house_code)
+        if house is None or house.level != Level.HOUSE:
+            raise _missing(what, item.house_code, "house")
+        if item.owner_id not in owners:
+            raise _missing(what, item.owner_id, "owner")
+        if not 0 < item.share <= 1:
+            raise StoreError(f"{what}: share {item.share} must be above 0 and at most 1")
+        if item.until is not None and item.until < item.since:
+            raise StoreError(f"{what}: until {item.until} is before since {item.since}")
+        new_rows.append(
+            {
+                "house_id": house.id,
+                "owner_id": owners[item.owner_id],
+                "share": item.share,
+                "since": item.since,
+                "until": item.until,
+                "origin": item.source,
+                **rows.provenance_row(item.provenance),
+            }
+        )
+    return await _upsert_pairs(
+        connection,
+        tables.ownership,
+        ("house_id", "owner_id", "since"),
+        new_rows,
+        ("share", "until", "origin"),
+    )
+
+
+async def _upsert_pairs(
+    connection: AsyncConnection,
+    table: Any,
+    key: tuple[str, str, str],
+    new_rows: list[dict[str, Any]],
+    facts: Sequence[str],
+) -> WriteCounts:
+    """`_upsert_keyed` for a three-column natural key whose first column selects the rows."""
+    first = key[0]
+    columns = [table.c.id, *(table.c[name] for name in key), *(table.c[name] for name in facts)]
+    stored: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in await select_in(connection, select(*columns), table.c[first], (r[first] for r in new_rows)):
+        stored[tuple(row._mapping[name] for name in key)] = row._mapping
+    seen = {tuple(row[name] for name in key): row for row in new_rows}
+    inserts = [row for natural, row in seen.items() if natural not in stored]
+    updates = [
+        {"row_id": stored[natural]["id"], **row}
+        for natural, row in seen.items()
+        if natural in stored and any(stored[natural][name] != row[name] for name in facts)
+    ]
+    if inserts:
+        await connection.execute(table.insert(), inserts)
+    if updates:
+        await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
+    return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
+
+
+__all__ = ["AnchorCache", "anchors", "select_in", "write_batch"]
