@@ -69,6 +69,12 @@ class SqlStore:
             await migrate.upgrade(engine)
         return cls(engine, clock=clock)
 
+    @classmethod
+    def connect(cls, url: str, *, clock: Callable[[], dt.date] = dt.date.today) -> SqlStore:
+        """A store on `url` without touching the schema (connections open on first use); for a
+        server that migrated the database before starting its event loop."""
+        return cls(make_engine(database_url(url)), clock=clock)
+
     async def close(self) -> None:
         await self.engine.dispose()
 

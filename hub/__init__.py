@@ -1,0 +1,1 @@
+"""Assembly of the hub: settings, the Starlette app, the CLI, loading, benchmarks."""

@@ -1,0 +1,164 @@
+"""API latency and request rate over real HTTP on loopback, against servers in subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HOUSE = "query($code: String!) { house(code: $code) { code name area floor usage building { name } owners { share since owner { name } } } }"
+CHILDREN = "query($code: String!) { place(code: $code) { code name children(first: 50) { edges { node { code name level } } } } }"
+STATS = '{ stats(scope: "370200", groupBy: DISTRICT) { place { code name } houses floorArea owners estates buildings } }'
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    name: str
+    samples: int
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    name: str
+    requests: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server(command: Sequence[str], port: int) -> Iterator[str]:
+    """Start a server subprocess, wait for /healthz, stop it afterwards."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def sample_codes(db_file: Path, level: int, count: int) -> list[str]:
+    """Codes spread evenly over the store (every n-th by rowid), the same on every run."""
+    connection = sqlite3.connect(db_file)
+    try:
+        total = connection.execute("SELECT count(*) FROM place WHERE level = ?", (level,)).fetchone()[0]
+        step = max(total // count, 1)
+        rows = connection.execute(
+            "SELECT code FROM place WHERE level = ? ORDER BY id", (level,)
+        ).fetchall()
+        return [row[0] for row in rows[::step][:count]]
+    finally:
+        connection.close()
+
+
+def _post(client: httpx.Client, base: str, query: str, variables: dict[str, str] | None) -> float:
+    started = time.perf_counter()
+    response = client.post(f"{base}/graphql", json={"query": query, "variables": variables or {}})
+    elapsed = time.perf_counter() - started
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"benchmark query failed: {response.status_code} {body}")
+    return elapsed
+
+
+def latency(base: str, name: str, query: str, codes: Sequence[str | None], requests: int) -> Latency:
+    times: list[float] = []
+    with httpx.Client(timeout=30) as client:
+        for index in range(min(20, requests)):  # warm caches and connections
+            code = codes[index % len(codes)]
+            _post(client, base, query, {"code": code} if code else None)
+        for index in range(requests):
+            code = codes[index % len(codes)]
+            times.append(_post(client, base, query, {"code": code} if code else None))
+    times.sort()
+    return Latency(
+        name,
+        len(times),
+        statistics.median(times) * 1000,
+        times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+    )
+
+
+async def _hammer(base: str, payload: bytes, seconds: float, connections: int) -> int:
+    done = 0
+    deadline = time.perf_counter() + seconds
+    headers = {"content-type": "application/json"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            response = await client.post(f"{base}/graphql", content=payload, headers=headers)
+            response.raise_for_status()
+            done += 1
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    return done
+
+
+def rate(base: str, name: str, payload: bytes, seconds: float, connections: int = 8) -> Rate:
+    asyncio.run(_hammer(base, payload, 1.0, connections))  # warm-up
+    started = time.perf_counter()
+    requests = asyncio.run(_hammer(base, payload, seconds, connections))
+    return Rate(name, requests, time.perf_counter() - started)
+
+
+def measure_http(db_file: Path, requests: int, rate_seconds: float) -> tuple[list[Latency], list[Rate]]:
+    houses = sample_codes(db_file, 8, 200)
+    parents = sample_codes(db_file, 4, 50) + sample_codes(db_file, 5, 50)
+    port = free_port()
+    command = [sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--port", str(port)]
+    with server(command, port) as base:
+        latencies = [
+            latency(base, "house(code)", HOUSE, houses, requests),
+            latency(base, "place(code){children}", CHILDREN, parents, requests),
+            latency(base, 'stats(scope:"370200", groupBy: DISTRICT)', STATS, [None], requests),
+        ]
+        payload = json.dumps({"query": HOUSE, "variables": {"code": houses[0]}}).encode()
+        with httpx.Client() as client:
+            body = client.post(f"{base}/graphql", content=payload, headers={"content-type": "application/json"}).content
+        hub_rate = rate(base, "hub house(code)", payload, rate_seconds)
+    with tempfile.NamedTemporaryFile(suffix=".json") as answer:
+        answer.write(body)
+        answer.flush()
+        bare_port = free_port()
+        bare = [sys.executable, "-m", "hub.bench.bare", answer.name, str(bare_port)]
+        with server(bare, bare_port) as base:
+            bare_rate = rate(base, "bare Starlette, same JSON", payload, rate_seconds)
+    return latencies, [hub_rate, bare_rate]

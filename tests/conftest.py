@@ -1,0 +1,62 @@
+"""Fixtures shared by every suite: real PostgreSQL databases of this run's own, and temp SQLite files."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
+
+
+def _admin_dsn() -> str:
+    url = make_url(POSTGRES_ADMIN_URL)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return POSTGRES.ensure()
+
+
+class PostgresDatabases:
+    """Creates databases named for this run and drops them at the end of the session."""
+
+    def __init__(self) -> None:
+        self.prefix = f"hub_test_{run_id()}"
+        self.created: list[str] = []
+
+    async def create(self) -> str:
+        name = f"{self.prefix}_{len(self.created)}"
+        connection = await asyncpg.connect(_admin_dsn())
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        self.created.append(name)
+        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def drop_all(self) -> None:
+        connection = await asyncpg.connect(_admin_dsn())
+        try:
+            for name in self.created:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres_databases(postgres_available: bool) -> AsyncIterator[PostgresDatabases]:
+    if not postgres_available:
+        pytest.fail("PostgreSQL is neither running on 127.0.0.1:5432 nor installed to be started")
+    databases = PostgresDatabases()
+    yield databases
+    await databases.drop_all()
+
+
+@pytest.fixture
+def sqlite_path(tmp_path: Path) -> Iterator[str]:
+    yield str(tmp_path / "hub.sqlite")
