@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the front-end packages named in package.json with npm and copies the files the hub
+# serves into vendor/, which is committed so that `pip install` alone gives a working hub.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp "$here/package.json" "$work/"
+(cd "$work" && npm install --no-audit --no-fund --silent)
+m="$work/node_modules"
+cp "$m/graphiql/graphiql.min.js" "$m/graphiql/graphiql.min.css" "$here/vendor/"
+cp "$m/react/umd/react.production.min.js" "$m/react-dom/umd/react-dom.production.min.js" "$here/vendor/"
+cp "$m/@graphiql/plugin-explorer/dist/index.umd.js" "$here/vendor/plugin-explorer.umd.js"
+cp "$m/@graphiql/plugin-explorer/dist/style.css" "$here/vendor/plugin-explorer.css"
+cp "$m/js-cookie/dist/js.cookie.min.js" "$here/vendor/"
+for package in graphiql react react-dom @graphiql/plugin-explorer js-cookie; do
+  license="$(ls "$m/$package" | grep -i '^licen[cs]e' | head -1 || true)"
+  [ -n "$license" ] && cp "$m/$package/$license" "$here/vendor/LICENSE.$(basename "$package")"
+done
+echo "vendored into $here/vendor"
