@@ -69,6 +69,10 @@ class Store(Protocol):
         """One roll-up row per place of `group_by` under `within` (or `within` itself if it is
         of that level), in scope, ordered by code."""
 
+    async def place_stats(self, codes: Sequence[str], scope: Scope) -> list[Stats | None]:
+        """The roll-up of each place's own subtree, in key order; None where missing or out of
+        scope."""
+
     async def search(
         self, text: str, within: str | None, scope: Scope, first: int
     ) -> list[Place]:

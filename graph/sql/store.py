@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from graph.clock import today
 from graph.cursors import decode_cursor, encode_cursor
 from graph.levels import Level
 from graph.model import (
@@ -28,6 +29,7 @@ from graph.sql import migrate, rollups, rows, tables
 from graph.sql.engine import database_url, make_engine
 from graph.sql.scoping import Anchor, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
+from graph.store import MAX_PAGE
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
 _parent = tables.place.alias("parent")
@@ -46,14 +48,14 @@ def _place(row: Any) -> Place:
 
 def _holding(table: Any, as_of: dt.date | None) -> Any:
     if as_of is None:
-        return and_()
+        return true()
     return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
 
 
 class SqlStore:
     """The graph store on SQL; see `graph.store.Store` for the contract."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.date] = today) -> None:
         self.engine = engine
         self.clock = clock
         self._anchors: AnchorCache = {}
@@ -61,7 +63,7 @@ class SqlStore:
 
     @classmethod
     async def open(
-        cls, url: str, *, upgrade: bool = True, clock: Callable[[], dt.date] = dt.date.today
+        cls, url: str, *, upgrade: bool = True, clock: Callable[[], dt.date] = today
     ) -> SqlStore:
         """Connect to `url` (a SQLite file or a PostgreSQL URL) and bring its schema to head."""
         engine = make_engine(database_url(url))
@@ -70,7 +72,7 @@ class SqlStore:
         return cls(engine, clock=clock)
 
     @classmethod
-    def connect(cls, url: str, *, clock: Callable[[], dt.date] = dt.date.today) -> SqlStore:
+    def connect(cls, url: str, *, clock: Callable[[], dt.date] = today) -> SqlStore:
         """A store on `url` without touching the schema (connections open on first use); for a
         server that migrated the database before starting its event loop."""
         return cls(make_engine(database_url(url)), clock=clock)
@@ -90,6 +92,8 @@ class SqlStore:
         cached = self._scopes.get(scope.roots)
         if cached is None:
             cached = list((await anchors(connection, sorted(scope.roots))).values())
+            if len(cached) < len(scope.roots):
+                return cached  # a root not written yet may be written later: do not remember
             if len(self._scopes) > 1024:
                 self._scopes.clear()
             self._scopes[scope.roots] = cached
@@ -119,6 +123,7 @@ class SqlStore:
     ) -> list[Page[Place]]:
         place = tables.place
         after_code = decode_cursor(after)
+        first = min(first, MAX_PAGE)
         async with self.engine.connect() as connection:
             parents = await anchors(connection, codes, self._anchors)
             ids = [anchor.id for anchor in parents.values()]
@@ -191,6 +196,7 @@ class SqlStore:
         self, level: Level, within: str | None, scope: Scope, first: int, after: str | None = None
     ) -> Page[Place]:
         after_code = decode_cursor(after)
+        first = min(first, MAX_PAGE)
         async with self.engine.connect() as connection:
             condition = await self._subtree_filter(connection, level, within, scope)
             if condition is None:
@@ -222,28 +228,40 @@ class SqlStore:
                 return [_stats(_place(row), totals.get(row.id)) for row in found]
             query = (
                 _place_query()
-                .add_columns(
-                    stats.c.houses, stats.c.floor_area, stats.c.owners, stats.c.estates, stats.c.buildings
-                )
+                .add_columns(*_STATS_COLUMNS)
                 .outerjoin(stats, stats.c.place_id == place.c.id)
                 .where(condition)
                 .order_by(place.c.code)
             )
-            return [
-                Stats(
-                    place=_place(row),
-                    houses=row.houses or 0,
-                    floor_area=float(row.floor_area or 0.0),
-                    owners=row.owners or 0,
-                    estates=row.estates or 0,
-                    buildings=row.buildings or 0,
-                )
-                for row in await connection.execute(query)
-            ]
+            return [_stats_row(row) for row in await connection.execute(query)]
+
+    async def place_stats(self, codes: Sequence[str], scope: Scope) -> list[Stats | None]:
+        place, stats = tables.place, tables.place_stats
+        found: dict[str, Stats] = {}
+        async with self.engine.connect() as connection:
+            visible = await self._visible(connection, scope)
+            query = (
+                _place_query()
+                .add_columns(*_STATS_COLUMNS)
+                .outerjoin(stats, stats.c.place_id == place.c.id)
+                .where(visible)
+            )
+            houses: list[Any] = []
+            for row in await select_in(connection, query, place.c.code, codes):
+                if row.level == Level.HOUSE:
+                    houses.append(row)
+                else:
+                    found[row.code] = _stats_row(row)
+            if houses:
+                ids = [row.id for row in houses]
+                totals = await rollups.grouped(connection, Level.HOUSE, place.c.id.in_(ids), self.clock())
+                found.update((row.code, _stats(_place(row), totals.get(row.id))) for row in houses)
+        return [found.get(code) for code in codes]
 
     async def search(self, text: str, within: str | None, scope: Scope, first: int) -> list[Place]:
         place = tables.place
         needle = text.strip()
+        first = min(first, MAX_PAGE)
         found: dict[str, Place] = {}
         async with self.engine.connect() as connection:
             clauses = [await self._visible(connection, scope)]
@@ -388,8 +406,13 @@ class SqlStore:
     # -- writes ------------------------------------------------------------------------
 
     async def write(self, batch: Batch) -> WriteCounts:
-        async with self.engine.begin() as connection:
-            counts = await write_batch(connection, batch, self._anchors)
+        try:
+            async with self.engine.begin() as connection:
+                counts = await write_batch(connection, batch, self._anchors)
+        except BaseException:
+            # Rolled back: anchors cached during the batch may name places that were never stored.
+            self._anchors.clear()
+            raise
         if batch.places and counts.updated:
             self._scopes.clear()
         return counts
@@ -425,13 +448,23 @@ def _grouped_by(found: Sequence[Any], keys: Sequence[str], column: str, convert:
     return [groups[key] for key in keys]
 
 
-def _stats(place: Place, values: dict[str, Any] | None) -> Stats:
+_STATS_COLUMNS = tuple(
+    tables.place_stats.c[name] for name in ("houses", "floor_area", "owners", "estates", "buildings")
+)
+
+
+def _stats_row(row: Any) -> Stats:
+    """Stats from a place row joined to its roll-up (zeros if it was never refreshed)."""
+    return _stats(_place(row), row._mapping)
+
+
+def _stats(place: Place, values: Mapping[str, Any] | None) -> Stats:
     values = values or {}
     return Stats(
         place=place,
-        houses=int(values.get("houses", 0)),
-        floor_area=float(values.get("floor_area", 0.0)),
-        owners=int(values.get("owners", 0)),
-        estates=int(values.get("estates", 0)),
-        buildings=int(values.get("buildings", 0)),
+        houses=int(values.get("houses") or 0),
+        floor_area=float(values.get("floor_area") or 0.0),
+        owners=int(values.get("owners") or 0),
+        estates=int(values.get("estates") or 0),
+        buildings=int(values.get("buildings") or 0),
     )

@@ -1,0 +1,38 @@
+"""The GraphQL face of the hub (strawberry): one folder per domain, thin resolvers, loaders.
+
+`build_schema()` merges the domains' query types into one schema with the hub's scalars and
+error handling. Resolvers read through `schema.context.Context` only: the store port, the
+caller's scope and the request's DataLoaders; nothing here speaks SQL or knows a driver.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from schema.context import Context
+from schema.errors import HubErrors, HubSchema
+from schema.firms.queries import FirmQueries
+from schema.nodes import NodeQueries
+from schema.places.queries import PlaceQueries
+from schema.places.types import PLACE_TYPES
+from schema.scalars import SCALARS
+from schema.stats.queries import StatsQueries
+
+
+@strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
+class Query(PlaceQueries, StatsQueries, FirmQueries, NodeQueries):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    """The hub's schema; every per-level place type is listed so `node(id:)` can return it."""
+    return HubSchema(
+        query=Query,
+        types=list(PLACE_TYPES.values()),
+        extensions=[HubErrors],
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )
+
+
+__all__ = ["Context", "build_schema"]

@@ -1,0 +1,85 @@
+"""What a caller sees when something fails: the hub's own messages, or "internal error".
+
+`graph.errors.HubError` messages are written for users (`code: '3702' is not a place code: …`)
+and are passed through with an extension code clients can branch on; `InvalidInput` also names
+the field. Every other exception is a bug or an outage whose text could reveal how the hub
+works (SQL, paths, stack frames), so it is replaced by a fixed message and logged in full here.
+
+    {"message": "first: '0' must be between 1 and 500", "path": ["places"],
+     "extensions": {"code": "BAD_USER_INPUT", "field": "first"}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.types.execution import ExecutionContext
+
+from graph.errors import HubError, InvalidInput, StoreError
+
+INTERNAL_MESSAGE = "internal error"
+
+
+def error_code(error: HubError) -> str:
+    """The `extensions.code` of a hub error, in the spirit of Apollo's codes."""
+    if isinstance(error, InvalidInput):
+        return "BAD_USER_INPUT"
+    if isinstance(error, StoreError):
+        return "STORE_ERROR"
+    return "HUB_ERROR"
+
+
+def cause(error: GraphQLError) -> Exception | None:
+    """The exception behind a GraphQL error; graphql-core wraps variable errors twice."""
+    original = error.original_error
+    while isinstance(original, GraphQLError):
+        original = original.original_error
+    return original
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """GraphQL's own syntax and validation errors and the hub's errors are safe to show."""
+    original = cause(error)
+    return original is None or isinstance(original, HubError)
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    return not is_expected(error)
+
+
+class HubErrors(MaskErrors):
+    """Masks unexpected errors and labels the hub's with `extensions.code` (and `field`)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask_error, error_message=INTERNAL_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked
+
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        errors = getattr(self.execution_context.result, "errors", None) or []
+        for error in errors:
+            original = cause(error)
+            if isinstance(original, HubError):
+                labels: dict[str, Any] = {"code": error_code(original)}
+                if isinstance(original, InvalidInput):
+                    labels["field"] = original.field
+                error.extensions = {**(error.extensions or {}), **labels}
+
+
+class HubSchema(strawberry.Schema):
+    """Logs only the errors callers do not cause; a bad code in a query is not an incident."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [error for error in errors if not is_expected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)

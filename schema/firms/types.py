@@ -1,0 +1,68 @@
+"""Property firms (物业服务企业) and their management of estates over time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from graph import model
+from schema.context import Info
+from schema.fields import field
+from schema.places.types import AsOf, Estate
+from schema.relay import Node
+
+
+@strawberry.type(description="A property services firm, keyed by its 统一社会信用代码.")
+class PropertyFirm(Node):
+    code: str = strawberry.field(description="Unified social credit code (GB 32100-2015).")
+    name: str
+    phone: str | None
+
+    def node_key(self) -> str:
+        return self.code
+
+    @classmethod
+    def of(cls, record: model.PropertyFirm) -> PropertyFirm:
+        return cls(code=record.code, name=record.name, phone=record.phone)
+
+    @field(description="The estates it manages on the day (today if omitted).")
+    async def estates(self, info: Info, as_of: AsOf = None) -> list[Management]:
+        records = await info.context.firms.of_firm.load((self.code, as_of or info.context.today))
+        return [Management.of(record) for record in records]
+
+    @field(description="Every estate it ever managed, with since and until.")
+    async def estate_history(self, info: Info) -> list[Management]:
+        records = await info.context.firms.of_firm.load((self.code, None))
+        return [Management.of(record) for record in records]
+
+
+@strawberry.type(description="A firm managing an estate from `since` until `until`.")
+class Management:
+    firm_code: strawberry.Private[str]
+    estate_code: strawberry.Private[str]
+    since: dt.date
+    until: dt.date | None = strawberry.field(description="The day it ended; null while managing.")
+
+    @classmethod
+    def of(cls, record: model.Management) -> Management:
+        return cls(
+            firm_code=record.firm_code,
+            estate_code=record.estate_code,
+            since=record.since,
+            until=record.until,
+        )
+
+    @strawberry.field
+    async def firm(self, info: Info) -> PropertyFirm:
+        record = await info.context.firms.by_code.load(self.firm_code)
+        if record is None:
+            raise LookupError(f"management of {self.estate_code} names a missing firm")
+        return PropertyFirm.of(record)
+
+    @strawberry.field
+    async def estate(self, info: Info) -> Estate:
+        record = await info.context.places.by_code.load(self.estate_code)
+        if record is None:
+            raise LookupError(f"management names a missing estate {self.estate_code}")
+        return Estate(record=record)

@@ -1,0 +1,1 @@
+"""Owners (业主) and their ownerships of houses over time."""
