@@ -9,9 +9,12 @@ Rules every adapter keeps:
   the list), never as an error that would tell it exists;
 - batch reads return one answer per key, in key order, None (or an empty list) for a missing key,
   so DataLoaders can call them directly;
-- lists are ordered by code and paged with opaque cursors (`graph.cursors`);
+- lists are ordered by code and paged with opaque cursors (`graph.cursors`); `first` is clamped
+  to 1..MAX_PAGE (callers validate what their users typed);
+- "under `within`" includes `within` itself when it is of the level asked for;
 - writes go through `write`, the bulk path, which is idempotent: writing the same batch twice
-  changes nothing the second time.
+  changes nothing the second time. Provenance says where a fact was first seen as it is: a
+  record that differs only in provenance is unchanged and keeps the provenance it had.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ class Store(Protocol):
     async def search(
         self, text: str, within: str | None, scope: Scope, first: int
     ) -> list[Place]:
-        """Places and houses whose code starts with `text` or whose name contains it."""
+        """Places (houses too) whose code starts with `text`, then places above the house level
+        whose name contains it (ASCII letters in any case); codes first, then by level and code."""
 
     async def shapes(self, level: Level, within: str, scope: Scope) -> list[Place]:
         """The places of `level` under `within` in scope that have a geometry, by code."""
@@ -100,7 +104,8 @@ class Store(Protocol):
         """For each estate, the firms managing it on `as_of` (None: the whole history)."""
 
     async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
-        """The property firms with these credit codes; in scope if they manage an estate in it."""
+        """The property firms with these credit codes; in scope if they manage or ever managed an
+        estate in it."""
 
     async def estates_of(
         self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
@@ -112,7 +117,8 @@ class Store(Protocol):
         managements by their natural keys); parents must exist or come earlier in the batch."""
 
     async def refresh_stats(self, within: str | None = None) -> None:
-        """Recompute the roll-ups of `within` and everything under and above it."""
+        """Recompute the roll-ups of `within` (everything when None) and everything under and
+        above it; an unknown `within` has nothing to refresh."""
 
     async def close(self) -> None:
         """Release connections."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,13 +25,20 @@ PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "u
 """Columns compared to decide whether a write changes a place (provenance is not a fact)."""
 
 
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """An aware time in UTC: SQLite keeps no offset, so every backend stores UTC (naive means UTC)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
 def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
     if provenance is None:
         return {"source": None, "source_record": None, "fetched_at": None, "run_id": None}
     return {
         "source": provenance.source,
         "source_record": provenance.record_id,
-        "fetched_at": provenance.fetched_at,
+        "fetched_at": _utc(provenance.fetched_at),
         "run_id": provenance.run_id,
     }
 
@@ -38,7 +46,7 @@ def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
 def provenance_of(row: Mapping[str, Any]) -> Provenance | None:
     if row["source"] is None:
         return None
-    return Provenance(row["source"], row["source_record"], row["fetched_at"], row["run_id"])
+    return Provenance(row["source"], row["source_record"], _utc(row["fetched_at"]), row["run_id"])
 
 
 def _bounds(geometry: GeoJSON | None) -> tuple[float | None, ...]:

@@ -123,7 +123,7 @@ class SqlStore:
     ) -> list[Page[Place]]:
         place = tables.place
         after_code = decode_cursor(after)
-        first = min(first, MAX_PAGE)
+        first = max(1, min(first, MAX_PAGE))
         async with self.engine.connect() as connection:
             parents = await anchors(connection, codes, self._anchors)
             ids = [anchor.id for anchor in parents.values()]
@@ -196,7 +196,7 @@ class SqlStore:
         self, level: Level, within: str | None, scope: Scope, first: int, after: str | None = None
     ) -> Page[Place]:
         after_code = decode_cursor(after)
-        first = min(first, MAX_PAGE)
+        first = max(1, min(first, MAX_PAGE))
         async with self.engine.connect() as connection:
             condition = await self._subtree_filter(connection, level, within, scope)
             if condition is None:
@@ -261,7 +261,7 @@ class SqlStore:
     async def search(self, text: str, within: str | None, scope: Scope, first: int) -> list[Place]:
         place = tables.place
         needle = text.strip()
-        first = min(first, MAX_PAGE)
+        first = max(1, min(first, MAX_PAGE))
         found: dict[str, Place] = {}
         async with self.engine.connect() as connection:
             clauses = [await self._visible(connection, scope)]
@@ -280,7 +280,7 @@ class SqlStore:
                 pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 by_name = (
                     base.where(place.c.level < int(Level.HOUSE))
-                    .where(place.c.name.like(pattern, escape="\\"))
+                    .where(func.lower(place.c.name).like(pattern.lower(), escape="\\"))
                     .order_by(place.c.level, place.c.code)
                     .limit(first)
                 )
@@ -463,7 +463,7 @@ def _stats(place: Place, values: Mapping[str, Any] | None) -> Stats:
     return Stats(
         place=place,
         houses=int(values.get("houses") or 0),
-        floor_area=float(values.get("floor_area") or 0.0),
+        floor_area=round(float(values.get("floor_area") or 0.0), 2),
         owners=int(values.get("owners") or 0),
         estates=int(values.get("estates") or 0),
         buildings=int(values.get("buildings") or 0),

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graph.codes import CreditCode, place_code
-from graph.errors import StoreError
+from graph.codes import CreditCode, ResidentId, place_code
+from graph.errors import CodeError, StoreError
 from graph.levels import Level
-from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm, WriteCounts
+from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
 from graph.sql import rows, tables
 from graph.sql.scoping import Anchor, anchor_columns
 
@@ -83,6 +83,8 @@ async def write_batch(connection: AsyncConnection, batch: Batch, cache: AnchorCa
 
 def _check_place(place: Place) -> None:
     code, level = place_code(place.code, field=f"place {place.code!r} code")
+    if code != place.code:
+        raise CodeError(f"place {place.code!r} code", place.code, f"must be written as {code!r}")
     if level != place.level:
         raise StoreError(f"place {place.code}: the code is a {level.name.lower()} code, not {place.level.name.lower()}")
     if (place.parent_code is None) != (place.level == Level.CITY):
@@ -98,10 +100,12 @@ async def _write_places(
     by_level: dict[Level, list[Place]] = {}
     for place in places:
         _check_place(place)
+    latest = {place.code: place for place in places}  # the last record for a code wins
+    for place in latest.values():
         by_level.setdefault(place.level, []).append(place)
     for level in sorted(by_level):
         counts += await _write_level(connection, by_level[level], cache)
-    return counts
+    return counts + WriteCounts(unchanged=len(places) - len(latest))
 
 
 async def _write_level(
@@ -203,15 +207,29 @@ async def _write_firms(connection: AsyncConnection, firms: Sequence[PropertyFirm
     if not firms:
         return WriteCounts()
     for firm in firms:
-        CreditCode.parse(firm.code, field=f"firm {firm.code!r} code")
+        code = CreditCode.parse(firm.code, field=f"firm {firm.code!r} code")
+        if code != firm.code:
+            raise CodeError(f"firm {firm.code!r} code", firm.code, f"must be written as {str(code)!r}")
     return await _upsert_keyed(
         connection, tables.firm, "code", [rows.firm_row(firm) for firm in firms], ("name", "phone")
     )
 
 
+def _check_owner(owner: Owner) -> None:
+    field = f"owner {owner.id} id_number"
+    if owner.kind is OwnerKind.PERSON:
+        ResidentId.parse(owner.id_number, field=field)
+    else:
+        CreditCode.parse(owner.id_number, field=field)
+    if not owner.name.strip():
+        raise StoreError(f"owner {owner.id}: name is empty")
+
+
 async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) -> WriteCounts:
     if not owners:
         return WriteCounts()
+    for owner in owners:
+        _check_owner(owner)
     return await _upsert_keyed(
         connection,
         tables.owner,
