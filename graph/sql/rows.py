@@ -43,7 +43,7 @@ def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
     }
 
 
-def provenance_of(row: Mapping[str, Any]) -> Provenance | None:
+def provenance_of(row: Mapping[Any, Any]) -> Provenance | None:
     if row["source"] is None:
         return None
     return Provenance(row["source"], row["source_record"], _utc(row["fetched_at"]), row["run_id"])
@@ -107,7 +107,7 @@ def place_row(place: Place, parent_id: int | None, lineage: Sequence[int | None]
     return row
 
 
-def place_of(row: Mapping[str, Any], parent_code: str | None) -> Place:
+def place_of(row: Mapping[Any, Any], parent_code: str | None) -> Place:
     geometry = row["geometry"]
     return Place(
         code=row["code"],
@@ -135,7 +135,7 @@ def owner_row(owner: Owner) -> dict[str, Any]:
     }
 
 
-def owner_of(row: Mapping[str, Any]) -> Owner:
+def owner_of(row: Mapping[Any, Any]) -> Owner:
     return Owner(
         id=row["key"],
         kind=OwnerKind(row["kind"]),
@@ -146,7 +146,7 @@ def owner_of(row: Mapping[str, Any]) -> Owner:
     )
 
 
-def ownership_of(row: Mapping[str, Any]) -> Ownership:
+def ownership_of(row: Mapping[Any, Any]) -> Ownership:
     return Ownership(
         house_code=row["house_code"],
         owner_id=row["owner_key"],
@@ -162,11 +162,11 @@ def firm_row(firm: PropertyFirm) -> dict[str, Any]:
     return {"code": firm.code, "name": firm.name, "phone": firm.phone, **provenance_row(firm.provenance)}
 
 
-def firm_of(row: Mapping[str, Any]) -> PropertyFirm:
+def firm_of(row: Mapping[Any, Any]) -> PropertyFirm:
     return PropertyFirm(code=row["code"], name=row["name"], phone=row["phone"], provenance=provenance_of(row))
 
 
-def management_of(row: Mapping[str, Any]) -> Management:
+def management_of(row: Mapping[Any, Any]) -> Management:
     return Management(
         firm_code=row["firm_code"],
         estate_code=row["estate_code"],

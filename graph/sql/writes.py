@@ -241,7 +241,7 @@ async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) ->
 
 async def _ids(connection: AsyncConnection, table: Any, key: str, values: Iterable[str]) -> dict[str, int]:
     found = await select_in(connection, select(table.c[key], table.c.id), table.c[key], values)
-    return {row[0]: row[1] for row in found}
+    return {row._mapping[key]: row._mapping["id"] for row in found}
 
 
 def _missing(kind: str, value: str, what: str) -> StoreError:
@@ -326,7 +326,7 @@ async def _upsert_pairs(
     """`_upsert_keyed` for a three-column natural key whose first column selects the rows."""
     first = key[0]
     columns = [table.c.id, *(table.c[name] for name in key), *(table.c[name] for name in facts)]
-    stored: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    stored: dict[tuple[Any, ...], Mapping[Any, Any]] = {}
     for row in await select_in(connection, select(*columns), table.c[first], (r[first] for r in new_rows)):
         stored[tuple(row._mapping[name] for name in key)] = row._mapping
     seen = {tuple(row[name] for name in key): row for row in new_rows}
