@@ -19,6 +19,7 @@ the GB 11714 organisation code inside it) and GB 11643-1999 (公民身份号码)
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from typing import ClassVar, Self
 
@@ -420,11 +421,14 @@ class CreditCode(Code):
 
 _ID_WEIGHTS = tuple(pow(2, 17 - index, 11) for index in range(17))
 _ID_CHECKS = "10X98765432"
+_ID_ZERO = ord("0") * sum(_ID_WEIGHTS)
 
 
 def resident_id_check_digit(first17: str) -> str:
     """The GB 11643 check digit (0-9 or X) for the first 17 digits of an ID number."""
-    return _ID_CHECKS[sum(int(char) * weight for char, weight in zip(first17, _ID_WEIGHTS)) % 11]
+    # on the ASCII bytes, so the loop runs in C: every owner written passes through here
+    total = sum(map(operator.mul, first17.encode("ascii"), _ID_WEIGHTS)) - _ID_ZERO
+    return _ID_CHECKS[total % 11]
 
 
 class ResidentId(Code):

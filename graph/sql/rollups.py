@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
 from graph.sql import tables
+from graph.sql.bulk import insert_rows
 from graph.sql.scoping import Anchor, under
 
 ROLLED_UP = tuple(level for level in Level if level < Level.HOUSE)
@@ -105,13 +106,12 @@ async def refresh(
         ids = select(place.c.id).where(place.c.level == int(level)).where(scope_filter)
         await connection.execute(delete(stats).where(stats.c.place_id.in_(ids)))
         payload = [{"place_id": pid, **values, "refreshed_at": now} for pid, values in totals.items()]
-        for start in range(0, len(payload), 5000):
-            await connection.execute(stats.insert(), payload[start : start + 5000])
+        await insert_rows(connection, stats, payload)
         written += len(payload)
     for ancestor in ancestors:
         totals = await grouped(connection, ancestor.level, under(place, ancestor), today)
         values = totals.get(ancestor.id, dict(_ZERO))
         await connection.execute(delete(stats).where(stats.c.place_id == ancestor.id))
-        await connection.execute(stats.insert(), [{"place_id": ancestor.id, **values, "refreshed_at": now}])
+        await insert_rows(connection, stats, [{"place_id": ancestor.id, **values, "refreshed_at": now}])
         written += 1
     return written

@@ -93,10 +93,7 @@ def place_row(place: Place, parent_id: int | None, lineage: Sequence[int | None]
         "code": place.code,
         "level": int(place.level),
         "parent_id": parent_id,
-        **{
-            tables.ancestor_column(level): lineage[level - 1]
-            for level in tables.ANCESTOR_LEVELS
-        },
+        **dict(zip(tables.ANCESTOR_COLUMNS, lineage)),
         **facts,
         "min_lon": min_lon,
         "min_lat": min_lat,

@@ -46,8 +46,12 @@ ANCESTOR_LEVELS = tuple(level for level in Level if level < Level.HOUSE)
 """Levels that can be ancestors; each has an `<level>_id` column on `place`."""
 
 
+ANCESTOR_COLUMNS = tuple(f"{level.name.lower()}_id" for level in ANCESTOR_LEVELS)
+"""The ancestor id columns of `place`, in level order (index = level - 1)."""
+
+
 def ancestor_column(level: Level) -> str:
-    return f"{level.name.lower()}_id"
+    return ANCESTOR_COLUMNS[level - 1]
 
 
 def _provenance() -> list[Column[object]]:

@@ -19,6 +19,7 @@ from graph.errors import CodeError, StoreError
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
 from graph.sql import rows, tables
+from graph.sql.bulk import insert_rows
 from graph.sql.scoping import Anchor, anchor_columns
 
 CHUNK = 900
@@ -44,7 +45,7 @@ def anchor_of(row: Row[Any]) -> Anchor:
     return Anchor(
         id=mapping["id"],
         level=Level(mapping["level"]),
-        ancestors=tuple(mapping[tables.ancestor_column(level)] for level in tables.ANCESTOR_LEVELS),
+        ancestors=tuple(mapping[name] for name in tables.ANCESTOR_COLUMNS),
     )
 
 
@@ -148,7 +149,7 @@ async def _write_level(
         if not same_parent:
             moved.append((stored.id, place.level, lineage))
     if inserts:
-        await connection.execute(table.insert(), inserts)
+        await insert_rows(connection, table, inserts)
     if updates:
         statement = update(table).where(table.c.id == bindparam("row_id"))
         await connection.execute(statement, updates)
@@ -197,7 +198,7 @@ async def _upsert_keyed(
         elif any(old._mapping[name] != row[name] for name in facts):
             updates.append({"row_id": old.id, **row})
     if inserts:
-        await connection.execute(table.insert(), inserts)
+        await insert_rows(connection, table, inserts)
     if updates:
         await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
     return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
@@ -239,9 +240,11 @@ async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) ->
     )
 
 
-async def _ids(connection: AsyncConnection, table: Any, key: str, values: Iterable[str]) -> dict[str, int]:
-    found = await select_in(connection, select(table.c[key], table.c.id), table.c[key], values)
-    return {row._mapping[key]: row._mapping["id"] for row in found}
+async def _ids(
+    connection: AsyncConnection, table: Any, key: str, values: Iterable[str], *where: Any
+) -> dict[str, int]:
+    found = await select_in(connection, select(table.c[key], table.c.id).where(*where), table.c[key], values)
+    return {row[0]: row[1] for row in found}
 
 
 def _missing(kind: str, value: str, what: str) -> StoreError:
@@ -282,13 +285,13 @@ async def _write_managements(
 async def _write_ownerships(connection: AsyncConnection, ownerships: Sequence[Ownership]) -> WriteCounts:
     if not ownerships:
         return WriteCounts()
-    houses = await anchors(connection, (o.house_code for o in ownerships))
+    houses = await _ids(connection, tables.place, "code", (o.house_code for o in ownerships), tables.place.c.level == int(Level.HOUSE))
     owners = await _ids(connection, tables.owner, "key", (o.owner_id for o in ownerships))
     new_rows: list[dict[str, Any]] = []
     for item in ownerships:
         what = f"ownership of house {item.house_code} by owner {item.owner_id}"
-        house = houses.get(item.house_code)
-        if house is None or house.level != Level.HOUSE:
+        house_id = houses.get(item.house_code)
+        if house_id is None:
             raise _missing(what, item.house_code, "house")
         if item.owner_id not in owners:
             raise _missing(what, item.owner_id, "owner")
@@ -298,7 +301,7 @@ async def _write_ownerships(connection: AsyncConnection, ownerships: Sequence[Ow
             raise StoreError(f"{what}: until {item.until} is before since {item.since}")
         new_rows.append(
             {
-                "house_id": house.id,
+                "house_id": house_id,
                 "owner_id": owners[item.owner_id],
                 "share": item.share,
                 "since": item.since,
@@ -337,7 +340,7 @@ async def _upsert_pairs(
         if natural in stored and any(stored[natural][name] != row[name] for name in facts)
     ]
     if inserts:
-        await connection.execute(table.insert(), inserts)
+        await insert_rows(connection, table, inserts)
     if updates:
         await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
     return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
