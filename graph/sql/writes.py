@@ -243,8 +243,10 @@ async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) ->
 async def _ids(
     connection: AsyncConnection, table: Any, key: str, values: Iterable[str], *where: Any
 ) -> dict[str, int]:
-    found = await select_in(connection, select(table.c[key], table.c.id).where(*where), table.c[key], values)
-    return {row[0]: row[1] for row in found}
+    found: list[Any] = await select_in(
+        connection, select(table.c[key], table.c.id).where(*where), table.c[key], values
+    )
+    return {value: row_id for value, row_id in found}
 
 
 def _missing(kind: str, value: str, what: str) -> StoreError:
