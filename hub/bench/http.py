@@ -69,7 +69,7 @@ def server(command: Sequence[str], port: int) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)
 
 
 def sample_codes(db_file: Path, level: int, count: int) -> list[str]:

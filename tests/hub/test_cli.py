@@ -1,0 +1,94 @@
+"""The `hub` command as a user runs it: real subprocesses, a real SQLite file, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from hub.bench.http import free_port
+
+HUB = [sys.executable, "-m", "hub.cli"]
+
+
+def run(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONWARNINGS": "error::DeprecationWarning:hub"}
+    return subprocess.run([*HUB, *arguments], cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -> None:
+    db = tmp_path / "demo.sqlite"
+    result = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "built the small demo city" in result.stdout
+    assert "http://127.0.0.1:8000/graphql" in result.stdout
+    assert 'stats(scope: "370202", groupBy: STREET)' in result.stdout
+    assert db.exists()
+    again = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing
+
+    current = run("db", "current", "--db", str(db), cwd=tmp_path)
+    assert current.returncode == 0, current.stderr
+    assert "at revision 0001" in current.stdout
+
+
+def test_serve_answers_graphql_over_http(tmp_path: Path) -> None:
+    db = tmp_path / "demo.sqlite"
+    assert run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path).returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [*HUB, "serve", "--db", f"sqlite:///{db}", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "hub serve did not come up"
+                time.sleep(0.2)
+        query = '{ place(code: "370202") { name children(first: 3) { edges { node { code } } } } }'
+        answer = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        assert answer["data"]["place"]["name"] == "市南区"
+        assert len(answer["data"]["place"]["children"]["edges"]) == 3
+        page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text
+        assert "/static/vendor/graphiql.min.js" in page and "unpkg.com" not in page
+        assert httpx.get(f"{base}/static/vendor/graphiql.min.js").status_code == 200
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=10)
+    assert "Traceback" not in errors, errors
+
+
+def test_a_bad_database_url_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    result = run("db", "current", "--db", "mysql://somewhere/hub", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "db: 'mysql://somewhere/hub' must be a sqlite:// or postgresql:// URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) -> None:
+    report = tmp_path / "bench.md"
+    result = run("bench", "--quick", "--requests", "30", "--output", str(report), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = report.read_text(encoding="utf-8")
+    for part in (
+        "store port (`SqlStore.write`",
+        "raw `sqlite3.executemany`",
+        "`house(code)`",
+        "`place(code){children}`",
+        'stats(scope:"370200", groupBy: DISTRICT)',
+        "bare Starlette, same JSON",
+    ):
+        assert part in text, part
