@@ -301,107 +301,80 @@ class SqlStore:
             )
             return [_place(row) for row in await connection.execute(query)]
 
-    # -- owners and ownership ----------------------------------------------------------
+    # -- owners, firms and the spans that tie them to places --------------------------------
 
-    def _ownership_query(self) -> Select[Any]:
-        ownership, owner, house = tables.ownership, tables.owner, tables.place
-        return (
-            select(ownership, house.c.code.label("house_code"), owner.c.key.label("owner_key"))
-            .join(house, house.c.id == ownership.c.house_id)
-            .join(owner, owner.c.id == ownership.c.owner_id)
-        )
+    async def _spans(
+        self,
+        query: Select[Any],
+        span: Any,
+        key: Any,
+        label: str,
+        keys: Sequence[str],
+        as_of: dt.date | None,
+        scope: Scope,
+        convert: Callable[[Any], Any],
+    ) -> list[list[Any]]:
+        """For each key, the spans (ownerships, managements) holding on `as_of` whose place —
+        joined into `query` as `place` — is in scope."""
+        async with self.engine.connect() as connection:
+            query = query.where(await self._visible(connection, scope)).where(_holding(span, as_of))
+            found = await select_in(connection, query, key, keys)
+        return _grouped_by(found, keys, label, convert)
+
+    async def _reached(
+        self, table: Any, key: str, span: Any, via: str, at: str, keys: Sequence[str], scope: Scope
+    ) -> list[Any]:
+        """Rows of `table` by `key`; with a limited scope, only those tied by a `span` (its
+        `via` column pointing at them, its `at` column at a place) to a place in scope."""
+        place = tables.place
+        async with self.engine.connect() as connection:
+            query = select(table)
+            if scope.roots is not None:
+                tied = (
+                    select(span.c.id)
+                    .join(place, place.c.id == span.c[at])
+                    .where(span.c[via] == table.c.id)
+                    .where(await self._visible(connection, scope))
+                )
+                query = query.where(exists(tied))
+            found = {row._mapping[key]: row._mapping for row in await select_in(connection, query, table.c[key], keys)}
+        return [found.get(value) for value in keys]
 
     async def ownerships(
         self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:
-        ownership, house = tables.ownership, tables.place
-        async with self.engine.connect() as connection:
-            query = (
-                self._ownership_query()
-                .where(await self._visible(connection, scope, house))
-                .where(_holding(ownership, as_of))
-            )
-            found = await select_in(connection, query, house.c.code, house_codes)
-        return _grouped_by(found, house_codes, "house_code", rows.ownership_of)
+        return await self._spans(
+            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of
+        )
 
     async def houses_of(
         self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:
-        ownership, house, owner = tables.ownership, tables.place, tables.owner
-        async with self.engine.connect() as connection:
-            query = (
-                self._ownership_query()
-                .where(await self._visible(connection, scope, house))
-                .where(_holding(ownership, as_of))
-            )
-            found = await select_in(connection, query, owner.c.key, owner_ids)
-        return _grouped_by(found, owner_ids, "owner_key", rows.ownership_of)
-
-    async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
-        owner, ownership, house = tables.owner, tables.ownership, tables.place
-        async with self.engine.connect() as connection:
-            query = select(owner)
-            if scope.roots is not None:
-                holds = (
-                    select(ownership.c.id)
-                    .join(house, house.c.id == ownership.c.house_id)
-                    .where(ownership.c.owner_id == owner.c.id)
-                    .where(await self._visible(connection, scope, house))
-                )
-                query = query.where(exists(holds))
-            found = {row.key: rows.owner_of(row._mapping) for row in await select_in(connection, query, owner.c.key, ids)}
-        return [found.get(key) for key in ids]
-
-    # -- firms and management ----------------------------------------------------------
-
-    def _management_query(self) -> Select[Any]:
-        management, firm, estate = tables.management, tables.firm, tables.place
-        return (
-            select(management, estate.c.code.label("estate_code"), firm.c.code.label("firm_code"))
-            .join(estate, estate.c.id == management.c.estate_id)
-            .join(firm, firm.c.id == management.c.firm_id)
+        return await self._spans(
+            _OWNERSHIPS, tables.ownership, tables.owner.c.key, "owner_key", owner_ids, as_of, scope, rows.ownership_of
         )
 
     async def managements(
         self, estate_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Management]]:
-        management, estate = tables.management, tables.place
-        async with self.engine.connect() as connection:
-            query = (
-                self._management_query()
-                .where(await self._visible(connection, scope, estate))
-                .where(_holding(management, as_of))
-            )
-            found = await select_in(connection, query, estate.c.code, estate_codes)
-        return _grouped_by(found, estate_codes, "estate_code", rows.management_of)
+        return await self._spans(
+            _MANAGEMENTS, tables.management, tables.place.c.code, "estate_code", estate_codes, as_of, scope, rows.management_of
+        )
 
     async def estates_of(
         self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Management]]:
-        management, estate, firm = tables.management, tables.place, tables.firm
-        async with self.engine.connect() as connection:
-            query = (
-                self._management_query()
-                .where(await self._visible(connection, scope, estate))
-                .where(_holding(management, as_of))
-            )
-            found = await select_in(connection, query, firm.c.code, firm_codes)
-        return _grouped_by(found, firm_codes, "firm_code", rows.management_of)
+        return await self._spans(
+            _MANAGEMENTS, tables.management, tables.firm.c.code, "firm_code", firm_codes, as_of, scope, rows.management_of
+        )
+
+    async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
+        found = await self._reached(tables.owner, "key", tables.ownership, "owner_id", "house_id", ids, scope)
+        return [rows.owner_of(row) if row is not None else None for row in found]
 
     async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
-        firm, management, estate = tables.firm, tables.management, tables.place
-        async with self.engine.connect() as connection:
-            query = select(firm)
-            if scope.roots is not None:
-                manages = (
-                    select(management.c.id)
-                    .join(estate, estate.c.id == management.c.estate_id)
-                    .where(management.c.firm_id == firm.c.id)
-                    .where(await self._visible(connection, scope, estate))
-                )
-                query = query.where(exists(manages))
-            found = {row.code: rows.firm_of(row._mapping) for row in await select_in(connection, query, firm.c.code, codes)}
-        return [found.get(code) for code in codes]
+        found = await self._reached(tables.firm, "code", tables.management, "firm_id", "estate_id", codes, scope)
+        return [rows.firm_of(row) if row is not None else None for row in found]
 
     # -- writes ------------------------------------------------------------------------
 
@@ -429,6 +402,26 @@ class SqlStore:
             }
             ancestors = [by_id[pid] for pid in lineage if pid in by_id]
             await rollups.refresh(connection, root, ancestors, self.clock())
+
+
+_OWNERSHIPS = (
+    select(
+        tables.ownership,
+        tables.place.c.code.label("house_code"),
+        tables.owner.c.key.label("owner_key"),
+    )
+    .join(tables.place, tables.place.c.id == tables.ownership.c.house_id)
+    .join(tables.owner, tables.owner.c.id == tables.ownership.c.owner_id)
+)
+_MANAGEMENTS = (
+    select(
+        tables.management,
+        tables.place.c.code.label("estate_code"),
+        tables.firm.c.code.label("firm_code"),
+    )
+    .join(tables.place, tables.place.c.id == tables.management.c.estate_id)
+    .join(tables.firm, tables.firm.c.id == tables.management.c.firm_id)
+)
 
 
 def _page(items: list[Place], first: int) -> Page[Place]:
