@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from graph.errors import InvalidInput
 from graph.levels import Level
 from schema.arguments import level_under, place_argument
 from schema.context import Info
@@ -19,12 +20,30 @@ ScopeCode = Annotated[
 ]
 
 
+MAX_ROWS = 5000
+"""The most rows `stats` or features `geo` returns: a street's buildings fit, a city's houses
+do not (that is an export, not a dashboard query)."""
+
+
+async def bounded_rows(info: Info, level: Level, within: str, *, field: str) -> None:
+    """Refuse, before reading them, more rows than a dashboard answer may carry."""
+    rows = await info.context.store.count(level, within, info.context.scope)
+    if rows > MAX_ROWS:
+        raise InvalidInput(
+            field,
+            level.name,
+            f"would give {rows:,} rows under {within} (at most {MAX_ROWS:,}); "
+            "choose a higher level or a smaller scope",
+        )
+
+
 @strawberry.type
 class StatsQueries:
     @field(description="One roll-up row per place of `groupBy` under `scope`, by code.")
     async def stats(self, info: Info, scope: ScopeCode, group_by: Level) -> list[StatsRow]:
         code, level = place_argument(scope, field="scope")
         level_under(group_by, level, field="groupBy", top_field="scope")
+        await bounded_rows(info, group_by, code, field="groupBy")
         rows = await info.context.store.stats(code, group_by, info.context.scope)
         info.context.places.seen([row.place for row in rows])
         return [StatsRow.of_row(row) for row in rows]
@@ -37,6 +56,7 @@ class StatsQueries:
         code, top = place_argument(scope, field="scope")
         level_under(level, top, field="level", top_field="scope")
         context = info.context
+        await bounded_rows(info, level, code, field="level")
         shapes = await context.store.shapes(level, code, context.scope)
         rows = await context.store.stats(code, level, context.scope) if shapes else []
         return GeoJSON(feature_collection(shapes, rows))

@@ -24,6 +24,7 @@ from graph.sql import SqlStore
 from graph.store import Store
 from hub.app import create_app
 from hub.demo import generate
+from hub.loading import load
 from tests.schema.counting import CountingStore
 
 PRESET, SEED = "small", 7
@@ -62,14 +63,7 @@ class Hub:
 
 
 async def _load(store: Store) -> None:
-    batches: Any = generate(PRESET, seed=SEED)
-    if hasattr(batches, "__aiter__"):
-        async for batch in batches:
-            await store.write(batch)
-    else:
-        for batch in batches:
-            await store.write(batch)
-    await store.refresh_stats()
+    await load(store, generate(PRESET, seed=SEED), progress=False)
 
 
 def _serve(url: str, sock: socket.socket, started: dict[str, Any], failed: list[BaseException]) -> None:

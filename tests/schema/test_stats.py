@@ -68,6 +68,17 @@ def test_stats_cannot_group_above_the_scope(hub: Hub) -> None:
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "groupBy"}
 
 
+def test_stats_and_geo_refuse_more_rows_than_a_dashboard_carries(hub: Hub) -> None:
+    # the small city has about 10,000 houses: grouping the district by house is an export
+    [error] = hub.errors(STATS, scope="370202", groupBy="HOUSE")
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "groupBy"}
+    assert "rows under 370202 (at most 5,000)" in error["message"]
+    [error] = hub.errors(GEO, scope="370202", level="HOUSE")
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "level"}
+    street = first_place(hub, "STREET")["code"]
+    assert "errors" not in hub.post(STATS, scope=street, groupBy="BUILDING")
+
+
 GEO = "query Geo($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
 PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings"}
 
