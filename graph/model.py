@@ -87,6 +87,9 @@ class Ownership:
     until: dt.date | None = None
     source: str = "registration"
     provenance: Provenance | None = None
+    owner: Owner | None = field(default=None, compare=False, repr=False)
+    """The owner's record when the store read it alongside (it may leave it None); a reader
+    shows it without asking for the owner again."""
 
     def holds_on(self, day: dt.date) -> bool:
         return self.since <= day and (self.until is None or day < self.until)

@@ -8,6 +8,7 @@ caller's scope and the request's DataLoaders; nothing here speaks SQL or knows a
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.context import Context
@@ -30,7 +31,9 @@ def build_schema() -> strawberry.Schema:
     return HubSchema(
         query=Query,
         types=list(PLACE_TYPES.values()),
-        extensions=[HubErrors],
+        # Parsing and validating a document cost more than answering it; dashboards and shared
+        # queries send the same few documents over and over.
+        extensions=[HubErrors, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
         config=StrawberryConfig(scalar_map=SCALARS),
     )
 

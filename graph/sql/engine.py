@@ -55,7 +55,9 @@ def make_engine(url: URL) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        # Python's sqlite3 opens no transaction for a SELECT and writes go through
+        # engine.begin(), so the rollback on return would be a thread hop that does nothing.
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -104,6 +105,15 @@ def place_row(place: Place, parent_id: int | None, lineage: Sequence[int | None]
     return row
 
 
+@functools.lru_cache(maxsize=4096)
+def _geometry(text: str) -> GeoJSON:
+    """Decoded once per distinct shape: the outlines of a city and its districts come back with
+    every ancestors read, and decoding them cost more than the query. Callers share the dict and
+    must not change it."""
+    decoded: GeoJSON = json.loads(text)
+    return decoded
+
+
 def place_of(row: Mapping[Any, Any], parent_code: str | None) -> Place:
     geometry = row["geometry"]
     return Place(
@@ -111,7 +121,7 @@ def place_of(row: Mapping[Any, Any], parent_code: str | None) -> Place:
         level=Level(row["level"]),
         name=row["name"],
         parent_code=parent_code,
-        geometry=json.loads(geometry) if geometry else None,
+        geometry=_geometry(geometry) if geometry else None,
         parcel_codes=tuple(row["parcel_codes"].split(",")) if row["parcel_codes"] else (),
         floors=row["floors"],
         area=row["area"],
@@ -143,7 +153,14 @@ def owner_of(row: Mapping[Any, Any]) -> Owner:
     )
 
 
+OWNER_PREFIX = "owner_"
+"""Owner columns read alongside an ownership carry this prefix (both tables have `id`, `source`…)."""
+
+
 def ownership_of(row: Mapping[Any, Any]) -> Ownership:
+    owner = None
+    if OWNER_PREFIX + "key" in row:
+        owner = owner_of({name: row[OWNER_PREFIX + name] for name in _OWNER_COLUMNS})
     return Ownership(
         house_code=row["house_code"],
         owner_id=row["owner_key"],
@@ -152,7 +169,11 @@ def ownership_of(row: Mapping[Any, Any]) -> Ownership:
         until=row["until"],
         source=row["origin"],
         provenance=provenance_of(row),
+        owner=owner,
     )
+
+
+_OWNER_COLUMNS = ("key", "kind", "name", "id_number", "phone", "source", "source_record", "fetched_at", "run_id")
 
 
 def firm_row(firm: PropertyFirm) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from graph.store import MAX_PAGE
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
 _parent = tables.place.alias("parent")
+_child = tables.place.alias("child")
 
 
 def _place_query() -> Select[Any]:
@@ -156,28 +157,21 @@ class SqlStore:
         return pages
 
     async def ancestors(self, codes: Sequence[str], scope: Scope) -> list[list[Place]]:
-        place = tables.place
+        place, child = tables.place, _child
+        lines: dict[str, list[Place]] = {code: [] for code in codes}
         async with self.engine.connect() as connection:
             roots = await self._roots(connection, scope)
-            located = {
-                row.code: anchor_of(row)
-                for row in await select_in(
-                    connection, anchor_query().where(within_any(place, roots)), place.c.code, codes
-                )
-            }
-            wanted = {pid for anchor in located.values() for pid in anchor.ancestors if pid is not None}
-            by_id = {
-                row.id: _place(row)
-                for row in await select_in(
-                    connection, _place_query().where(within_any(place, roots)), place.c.id, wanted
-                )
-            }
-        answer: list[list[Place]] = []
-        for code in codes:
-            anchor = located.get(code)
-            lineage = anchor.ancestors if anchor else ()
-            answer.append([by_id[pid] for pid in lineage if pid is not None and pid in by_id])
-        return answer
+            # one query: each asked place joined to the rows its ancestor columns point at
+            query = (
+                select(place, _parent.c.code.label("parent_code"), child.c.code.label("child_code"))
+                .select_from(child)
+                .join(place, place.c.id.in_([child.c[name] for name in tables.ANCESTOR_COLUMNS]))
+                .outerjoin(_parent, _parent.c.id == place.c.parent_id)
+                .where(within_any(child, roots), within_any(place, roots))
+            )
+            for row in await select_in(connection, query, child.c.code, codes):
+                lines[row.child_code].append(_place(row))
+        return [sorted(lines[code], key=lambda item: item.level) for code in codes]
 
     async def _subtree_filter(
         self, connection: AsyncConnection, level: Level, within: str | None, scope: Scope
@@ -408,7 +402,8 @@ _OWNERSHIPS = (
     select(
         tables.ownership,
         tables.place.c.code.label("house_code"),
-        tables.owner.c.key.label("owner_key"),
+        # owner_key and the owner's other columns, prefixed (both tables have id, source…)
+        *(column.label(rows.OWNER_PREFIX + column.name) for column in tables.owner.c if column.name != "id"),
     )
     .join(tables.place, tables.place.c.id == tables.ownership.c.house_id)
     .join(tables.owner, tables.owner.c.id == tables.ownership.c.owner_id)

@@ -31,20 +31,30 @@ class OwnerLoaders:
         async def load_owners(ids: list[str]) -> list[Owner | None]:
             return await store.owners(ids, scope)
 
+        by_id: DataLoader[str, Owner | None] = DataLoader(load_fn=load_owners)
+
+        def seen(found: list[list[Ownership]]) -> list[list[Ownership]]:
+            # an ownership of a house in scope makes its owner visible: no second read
+            for ownerships in found:
+                for ownership in ownerships:
+                    if ownership.owner is not None:
+                        by_id.prime(ownership.owner_id, ownership.owner)
+            return found
+
         async def load_of_house(keys: list[DatedKey]) -> list[list[Ownership] | Exception]:
             async def fetch(codes: list[str], as_of: dt.date | None) -> list[list[Ownership]]:
-                return await store.ownerships(codes, as_of, scope)
+                return seen(await store.ownerships(codes, as_of, scope))
 
             return await by_arguments(keys, fetch)
 
         async def load_of_owner(keys: list[DatedKey]) -> list[list[Ownership] | Exception]:
             async def fetch(ids: list[str], as_of: dt.date | None) -> list[list[Ownership]]:
-                return await store.houses_of(ids, as_of, scope)
+                return seen(await store.houses_of(ids, as_of, scope))
 
             return await by_arguments(keys, fetch)
 
         return cls(
-            by_id=DataLoader(load_fn=load_owners),
+            by_id=by_id,
             of_house=DataLoader(load_fn=load_of_house),
             of_owner=DataLoader(load_fn=load_of_owner),
         )
