@@ -36,6 +36,7 @@ from graph.model import (
     WriteCounts,
 )
 from graph.scope import Scope
+from graph.security import AuditDraft, AuditEntry, TokenRecord
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
@@ -93,6 +94,10 @@ class Store(Protocol):
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         """The owners with these ids; an owner is in scope if one of its houses ever was."""
 
+    async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
+        """Owners whose personal `field` (name, id_number, phone) equals `value` exactly, found
+        through its blind index without opening a sealed value; in scope as `owners` says."""
+
     async def houses_of(
         self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:
@@ -111,6 +116,25 @@ class Store(Protocol):
         self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Management]]:
         """For each firm, the estates in scope it manages on `as_of` (None: the whole history)."""
+
+    async def append_audit(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Append events to the hash-chained audit log, in order, atomically; returns the entries
+        with their sequence numbers and hashes (see graph.audit for the chain rule)."""
+
+    async def audit_entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Entries with seq > `after`, in seq order, at most `limit`."""
+
+    async def audit_tail(self, limit: int = 20) -> list[AuditEntry]:
+        """The newest `limit` entries, in seq order."""
+
+    async def save_token(self, token: TokenRecord) -> None:
+        """Record a token the hub issued (its id, role, scope, name, lifetime)."""
+
+    async def revoke_token(self, token_id: str, reason: str, at: dt.datetime) -> TokenRecord | None:
+        """Mark a token revoked; None if the hub never issued it. Revoking twice keeps the first."""
+
+    async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
+        """The recorded tokens (all, or those with these ids), newest first."""
 
     async def write(self, batch: Batch) -> WriteCounts:
         """Upsert the batch (places by code, owners by id, firms by code, ownerships and

@@ -1,61 +1,70 @@
-"""The ASGI app: `/graphql` (queries over POST and GET, GraphiQL for browsers), `/healthz`.
+"""The ASGI app: `/graphql` (queries over POST and GET, GraphiQL for browsers), `/healthz`,
+`/static`, behind the gate (hub.gate) that authenticates, rate-limits and bounds every request.
 
->>> app = create_app(store, owns_store=True)   # doctest: +SKIP
->>> uvicorn.run(app)                           # doctest: +SKIP
+>>> app = create_app(store, keys=keys, owns_store=True)   # doctest: +SKIP
+>>> uvicorn.run(app)                                       # doctest: +SKIP
 
-Who may read what is decided once per request by `scope_for` (today everybody reads the whole
-tree; the authentication layer will map a request's principal to its scope here), and the
-schema's resolvers then pass that scope into every read of the store.
+The gate decides who the caller is and what it may read (`Caller`: principal and scope); the
+schema's resolvers then pass that scope into every read of the store, so no path reaches past it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-
+import urllib.parse
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from graph.ciphers.keyring import Keyring
 from graph.scope import Scope
+from graph.security import Principal, Role
 from graph.store import Store
+from hub.auth.authentication import Authenticator, Caller
+from hub.gate import Gate
+from hub.limits import Limits
 from schema import Context, build_schema
 
 STATIC = Path(__file__).parent / "static"
 """Front-end files the hub serves itself (installed with npm by static/vendor.sh): no page
 needs a request that leaves the machine."""
 
-ScopeFor = Callable[[HTTPConnection], Awaitable[Scope]]
-"""Decides what the caller of a request may read."""
 
-
-async def everything(_: HTTPConnection) -> Scope:
-    """Until authentication lands, every caller reads the whole tree."""
-    return Scope.everything()
+NOBODY = Caller(Principal(Role.OWNER, "-", "anonymous", "-"), Scope.of_codes([]))
 
 
 class HubGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the hub's per-request context: store, scope, fresh loaders."""
+    """Strawberry's ASGI view with the hub's per-request context: store, caller, fresh loaders."""
 
-    def __init__(self, store: Store, scope_for: ScopeFor, *, graphiql: bool) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql" if graphiql else None)
+    def __init__(self, store: Store, *, graphiql: bool, introspection: bool, limits: Limits) -> None:
+        schema = build_schema(
+            depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
+        )
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.store = store
-        self.scope_for = scope_for
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # strawberry's own page loads GraphiQL from unpkg; this one loads the same files from us
         return HTMLResponse((STATIC / "graphiql.html").read_text(encoding="utf-8"))
 
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        return Context.create(self.store, await self.scope_for(request))
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # The gate sets the caller; the only requests it lets through without one are public
+        # (the GraphiQL page), and those read with an empty scope: nothing, if anything at all.
+        caller: Caller = request.scope.get("state", {}).get("caller", NOBODY)
+        reason = request.headers.get("x-hub-reason")
+        return Context.create(
+            self.store,
+            caller.scope,
+            principal=caller.principal,
+            reason=urllib.parse.unquote(reason)[:200] if reason else None,
+        )
 
 
 async def healthz(_: Request) -> Response:
@@ -69,11 +78,15 @@ async def home(_: Request) -> Response:
 def create_app(
     store: Store,
     *,
+    keys: Keyring,
     graphiql: bool = True,
+    introspection: bool = True,
     owns_store: bool = False,
-    scope_for: ScopeFor = everything,
-) -> Starlette:
+    limits: Limits | None = None,
+    authenticator: Authenticator | None = None,
+) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`."""
+    limits = limits or Limits.default()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -84,9 +97,10 @@ def create_app(
                 await store.close()
 
     routes = [
-        Route("/graphql", HubGraphQL(store, scope_for, graphiql=graphiql)),
+        Route("/graphql", HubGraphQL(store, graphiql=graphiql, introspection=introspection, limits=limits)),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return Gate(app, authenticator or Authenticator(store, keys), limits)

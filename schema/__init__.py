@@ -7,14 +7,25 @@ caller's scope and the request's DataLoaders; nothing here speaks SQL or knows a
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 
+from schema.audit import AuditPersonalData
 from schema.context import Context
 from schema.errors import HubErrors, HubSchema
 from schema.firms.queries import FirmQueries
 from schema.nodes import NodeQueries
+from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
 from schema.scalars import SCALARS
@@ -22,18 +33,35 @@ from schema.stats.queries import StatsQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
-class Query(PlaceQueries, StatsQueries, FirmQueries, NodeQueries):
+class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries):
     pass
 
 
-def build_schema() -> strawberry.Schema:
-    """The hub's schema; every per-level place type is listed so `node(id:)` can return it."""
+def build_schema(
+    *, depth: int = 12, aliases: int = 20, tokens: int = 2000, introspection: bool = True
+) -> strawberry.Schema:
+    """The hub's schema; every per-level place type is listed so `node(id:)` can return it.
+
+    `depth`, `aliases` and `tokens` bound the shape of a document before it runs;
+    `introspection=False` refuses schema introspection (a deployment's choice).
+    """
+    extensions: list[Any] = [
+        HubErrors,
+        AuditPersonalData,
+        lambda: MaxTokensLimiter(max_token_count=tokens),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+        # Parsing and validating a document cost more than answering it; dashboards and shared
+        # queries send the same few documents over and over.
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
     return HubSchema(
         query=Query,
         types=list(PLACE_TYPES.values()),
-        # Parsing and validating a document cost more than answering it; dashboards and shared
-        # queries send the same few documents over and over.
-        extensions=[HubErrors, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
 

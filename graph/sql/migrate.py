@@ -11,18 +11,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graph.ciphers.sealing import Sealer
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(connection: Connection) -> Config:
+def _config(connection: Connection, sealer: Sealer | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["sealer"] = sealer  # migrations that seal stored personal data need it
     return config
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(_config(connection), revision)
+def _upgrade(connection: Connection, revision: str, sealer: Sealer | None) -> None:
+    command.upgrade(_config(connection, sealer), revision)
 
 
 def _current(connection: Connection) -> str | None:
@@ -37,10 +40,10 @@ def head() -> str:
     return revision
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, sealer: Sealer | None = None) -> None:
     """Create the schema or bring it up to `revision`; safe to call on every start."""
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+        await connection.run_sync(_upgrade, revision, sealer)
 
 
 async def current(engine: AsyncEngine) -> str | None:

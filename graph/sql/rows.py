@@ -20,6 +20,7 @@ from graph.model import (
     Provenance,
     Usage,
 )
+from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
 from graph.sql import tables
 
 PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "usage")
@@ -131,24 +132,31 @@ def place_of(row: Mapping[Any, Any], parent_code: str | None) -> Place:
     )
 
 
-def owner_row(owner: Owner) -> dict[str, Any]:
-    return {
-        "key": owner.id,
-        "kind": owner.kind.value,
-        "name": owner.name,
-        "id_number": owner.id_number,
-        "phone": owner.phone,
-        **provenance_row(owner.provenance),
-    }
+OWNER_FACTS = ("kind", "name_index", "id_number_index", "phone_index")
+"""What decides whether an owner changed: sealed values differ on every write (fresh nonces),
+their blind indexes only when the value does."""
 
 
-def owner_of(row: Mapping[Any, Any]) -> Owner:
+def owner_row(owner: Owner, sealer: Sealer) -> dict[str, Any]:
+    row: dict[str, Any] = {"key": owner.id, "kind": owner.kind.value, **provenance_row(owner.provenance)}
+    for field in PERSONAL_FIELDS:
+        value = getattr(owner, field)
+        row[f"{field}_sealed"] = None if value is None else sealer.seal(value, field=field, owner=owner.id)
+        row[f"{field}_index"] = None if value is None else sealer.index(field, value)
+    return row
+
+
+def owner_of(row: Mapping[Any, Any], sealer: Sealer) -> Owner:
+    def opened(field: str) -> str | None:
+        sealed = row[f"{field}_sealed"]
+        return None if sealed is None else sealer.open(bytes(sealed), field=field, owner=row["key"])
+
     return Owner(
         id=row["key"],
         kind=OwnerKind(row["kind"]),
-        name=row["name"],
-        id_number=row["id_number"],
-        phone=row["phone"],
+        name=opened("name") or "",
+        id_number=opened("id_number") or "",
+        phone=opened("phone"),
         provenance=provenance_of(row),
     )
 
@@ -157,10 +165,10 @@ OWNER_PREFIX = "owner_"
 """Owner columns read alongside an ownership carry this prefix (both tables have `id`, `source`…)."""
 
 
-def ownership_of(row: Mapping[Any, Any]) -> Ownership:
+def ownership_of(row: Mapping[Any, Any], sealer: Sealer | None = None) -> Ownership:
     owner = None
-    if OWNER_PREFIX + "key" in row:
-        owner = owner_of({name: row[OWNER_PREFIX + name] for name in _OWNER_COLUMNS})
+    if sealer is not None and OWNER_PREFIX + "key" in row:
+        owner = owner_of({name: row[OWNER_PREFIX + name] for name in _OWNER_COLUMNS}, sealer)
     return Ownership(
         house_code=row["house_code"],
         owner_id=row["owner_key"],
@@ -173,7 +181,10 @@ def ownership_of(row: Mapping[Any, Any]) -> Ownership:
     )
 
 
-_OWNER_COLUMNS = ("key", "kind", "name", "id_number", "phone", "source", "source_record", "fetched_at", "run_id")
+_OWNER_COLUMNS = (
+    "key", "kind", *(f"{field}_sealed" for field in PERSONAL_FIELDS),
+    "source", "source_record", "fetched_at", "run_id",
+)
 
 
 def firm_row(firm: PropertyFirm) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
 from graph.clock import today
+from graph.errors import InvalidInput
 from graph.cursors import decode_cursor, encode_cursor
 from graph.levels import Level
 from graph.model import (
@@ -27,6 +29,8 @@ from graph.model import (
 from graph.scope import Scope
 from graph.sql import migrate, rollups, rows, tables
 from graph.sql.engine import database_url, make_engine
+from graph.sql.audit import AuditRecords
+from graph.sql.tokens import TokenRecords
 from graph.sql.scoping import Anchor, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
 from graph.store import MAX_PAGE
@@ -53,30 +57,32 @@ def _holding(table: Any, as_of: dt.date | None) -> Any:
     return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
 
 
-class SqlStore:
+class SqlStore(TokenRecords, AuditRecords):
     """The graph store on SQL; see `graph.store.Store` for the contract."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.date] = today) -> None:
+    def __init__(self, engine: AsyncEngine, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
         self.engine = engine
+        self.sealer = sealer
         self.clock = clock
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
 
     @classmethod
     async def open(
-        cls, url: str, *, upgrade: bool = True, clock: Callable[[], dt.date] = today
+        cls, url: str, *, sealer: Sealer, upgrade: bool = True, clock: Callable[[], dt.date] = today
     ) -> SqlStore:
-        """Connect to `url` (a SQLite file or a PostgreSQL URL) and bring its schema to head."""
+        """Connect to `url` (a SQLite file or a PostgreSQL URL) and bring its schema to head;
+        `sealer` holds the keys that seal owners' personal data."""
         engine = make_engine(database_url(url))
         if upgrade:
-            await migrate.upgrade(engine)
-        return cls(engine, clock=clock)
+            await migrate.upgrade(engine, sealer=sealer)
+        return cls(engine, sealer=sealer, clock=clock)
 
     @classmethod
-    def connect(cls, url: str, *, clock: Callable[[], dt.date] = today) -> SqlStore:
+    def connect(cls, url: str, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> SqlStore:
         """A store on `url` without touching the schema (connections open on first use); for a
         server that migrated the database before starting its event loop."""
-        return cls(make_engine(database_url(url)), clock=clock)
+        return cls(make_engine(database_url(url)), sealer=sealer, clock=clock)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -338,14 +344,14 @@ class SqlStore:
         self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:
         return await self._spans(
-            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of
+            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership
         )
 
     async def houses_of(
         self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:
         return await self._spans(
-            _OWNERSHIPS, tables.ownership, tables.owner.c.key, "owner_key", owner_ids, as_of, scope, rows.ownership_of
+            _OWNERSHIPS, tables.ownership, tables.owner.c.key, "owner_key", owner_ids, as_of, scope, self._ownership
         )
 
     async def managements(
@@ -364,7 +370,25 @@ class SqlStore:
 
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         found = await self._reached(tables.owner, "key", tables.ownership, "owner_id", "house_id", ids, scope)
-        return [rows.owner_of(row) if row is not None else None for row in found]
+        return [rows.owner_of(row, self.sealer) if row is not None else None for row in found]
+
+    def _ownership(self, row: Any) -> Ownership:
+        return rows.ownership_of(row, self.sealer)
+
+    async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
+        if field not in PERSONAL_FIELDS:
+            raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
+        owner = tables.owner
+        index = self.sealer.index(field, value)
+        async with self.engine.connect() as connection:
+            keys = [
+                row.key
+                for row in await connection.execute(
+                    select(owner.c.key).where(owner.c[f"{field}_index"] == index).order_by(owner.c.key).limit(MAX_PAGE)
+                )
+            ]
+        found = await self.owners(keys, scope)
+        return [item for item in found if item is not None]
 
     async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
         found = await self._reached(tables.firm, "code", tables.management, "firm_id", "estate_id", codes, scope)
@@ -375,7 +399,7 @@ class SqlStore:
     async def write(self, batch: Batch) -> WriteCounts:
         try:
             async with self.engine.begin() as connection:
-                counts = await write_batch(connection, batch, self._anchors)
+                counts = await write_batch(connection, batch, self._anchors, self.sealer)
         except BaseException:
             # Rolled back: anchors cached during the batch may name places that were never stored.
             self._anchors.clear()

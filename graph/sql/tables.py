@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -97,11 +98,17 @@ owner = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", String(64), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("id_number", String(64), nullable=False),
-    Column("phone", String(32), nullable=True),
+    # personal data: SM4-GCM sealed values, found through keyed SM3 blind indexes (hex)
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("id_number_sealed", LargeBinary, nullable=False),
+    Column("phone_sealed", LargeBinary, nullable=True),
+    Column("name_index", String(64), nullable=False),
+    Column("id_number_index", String(64), nullable=False),
+    Column("phone_index", String(64), nullable=True),
     *_provenance(),
-    Index("ix_owner_id_number", "id_number"),
+    Index("ix_owner_name_index", "name_index"),
+    Index("ix_owner_id_number_index", "id_number_index"),
+    Index("ix_owner_phone_index", "phone_index"),
 )
 
 ownership = Table(
@@ -140,6 +147,34 @@ management = Table(
     *_provenance(),
     UniqueConstraint("estate_id", "firm_id", "since"),
     Index("ix_management_firm_id", "firm_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("reason", String(400), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+token = Table(
+    "token",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoke_reason", String(200), nullable=True),
 )
 
 place_stats = Table(

@@ -18,6 +18,7 @@ from graph.codes import CreditCode, ResidentId, place_code
 from graph.errors import CodeError, StoreError
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
+from graph.ciphers.sealing import Sealer
 from graph.sql import rows, tables
 from graph.sql.bulk import insert_rows
 from graph.sql.scoping import Anchor, anchor_columns
@@ -70,13 +71,15 @@ async def anchors(
     return found
 
 
-async def write_batch(connection: AsyncConnection, batch: Batch, cache: AnchorCache) -> WriteCounts:
+async def write_batch(
+    connection: AsyncConnection, batch: Batch, cache: AnchorCache, sealer: Sealer
+) -> WriteCounts:
     if len(cache) > 300_000:
         cache.clear()
     counts = WriteCounts()
     counts += await _write_places(connection, batch.places, cache)
     counts += await _write_firms(connection, batch.firms)
-    counts += await _write_owners(connection, batch.owners)
+    counts += await _write_owners(connection, batch.owners, sealer)
     counts += await _write_managements(connection, batch.managements, cache)
     counts += await _write_ownerships(connection, batch.ownerships)
     return counts
@@ -226,7 +229,7 @@ def _check_owner(owner: Owner) -> None:
         raise StoreError(f"owner {owner.id}: name is empty")
 
 
-async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) -> WriteCounts:
+async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner], sealer: Sealer) -> WriteCounts:
     if not owners:
         return WriteCounts()
     for owner in owners:
@@ -235,8 +238,8 @@ async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner]) ->
         connection,
         tables.owner,
         "key",
-        [rows.owner_row(owner) for owner in owners],
-        ("kind", "name", "id_number", "phone"),
+        [rows.owner_row(owner, sealer) for owner in owners],
+        rows.OWNER_FACTS,
     )
 
 

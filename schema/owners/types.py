@@ -1,7 +1,8 @@
 """Owners (业主) and their ownerships of houses over time.
 
-Personal data (name, ID number, phone) is returned as stored for now; masking by role and the
-audit of each read belong to the access-control layer and will wrap these fields.
+Personal data (name, ID number, phone) is masked (`张*`, `370202********1234`, `138****5678`)
+unless the caller's role may see it whole; every whole read is noted in the request's context
+and written to the audit log when the request ends (schema.audit).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated
 import strawberry
 
 from graph import model
+from graph.masking import mask
 from graph.model import OwnerKind
 from schema import enums as _enums  # noqa: F401  (registers the enums)
 from schema.context import Info
@@ -24,22 +26,34 @@ from schema.relay import Node
 class Owner(Node):
     owner_id: strawberry.Private[str]
     kind: OwnerKind
-    name: str
-    id_number: str = strawberry.field(description="公民身份号码 or 统一社会信用代码.")
-    phone: str | None
+    record: strawberry.Private[model.Owner]
 
     def node_key(self) -> str:
         return self.owner_id
 
     @classmethod
     def of(cls, record: model.Owner) -> Owner:
-        return cls(
-            owner_id=record.id,
-            kind=record.kind,
-            name=record.name,
-            id_number=record.id_number,
-            phone=record.phone,
-        )
+        return cls(owner_id=record.id, kind=record.kind, record=record)
+
+    def _personal(self, info: Info, field: str, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if info.context.may_see(self.record):
+            info.context.revealed(self.owner_id, field)
+            return value
+        return mask(field, value)
+
+    @field(description="Name; masked (张*) unless your role may see personal data.")
+    def name(self, info: Info) -> str:
+        return self._personal(info, "name", self.record.name) or ""
+
+    @field(description="公民身份号码 or 统一社会信用代码; masked unless your role may see it.")
+    def id_number(self, info: Info) -> str:
+        return self._personal(info, "id_number", self.record.id_number) or ""
+
+    @field(description="Phone; masked (138****5678) unless your role may see it.")
+    def phone(self, info: Info) -> str | None:
+        return self._personal(info, "phone", self.record.phone)
 
     @field(description="The houses it holds on the day (today if omitted).")
     async def houses(self, info: Info, as_of: AsOf = None) -> list[Ownership]:

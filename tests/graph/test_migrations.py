@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
+from graph.ciphers.sealing import Sealer
 from graph.sql import SqlStore, migrate
 from graph.sql.tables import metadata
 from tests.conftest import PostgresDatabases
@@ -20,7 +21,7 @@ def _drift(connection: Connection) -> list[Any]:
 
 
 async def _check(url: str) -> None:
-    store = await SqlStore.open(url)
+    store = await SqlStore.open(url, sealer=Sealer.generate())
     try:
         assert await migrate.current(store.engine) == migrate.head()
         async with store.engine.connect() as connection:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.ciphers.sealing import Sealer
 from graph.sql import SqlStore
 from graph.store import Store
 from tests.graph.conformance import *  # noqa: F403 - the suite's test classes
@@ -28,12 +29,12 @@ Opener = Callable[[pytest.FixtureRequest, Path], Awaitable[Store]]
 
 
 async def _open_sqlite(request: pytest.FixtureRequest, directory: Path) -> Store:
-    return await SqlStore.open(str(directory / "hub.sqlite"))
+    return await SqlStore.open(str(directory / "hub.sqlite"), sealer=Sealer.generate())
 
 
 async def _open_postgresql(request: pytest.FixtureRequest, directory: Path) -> Store:
     databases = request.getfixturevalue("postgres_databases")
-    return await SqlStore.open(await databases.create())
+    return await SqlStore.open(await databases.create(), sealer=Sealer.generate())
 
 
 async def _open_neo4j(request: pytest.FixtureRequest, directory: Path) -> Store:

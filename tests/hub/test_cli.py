@@ -28,6 +28,10 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -
     assert "http://127.0.0.1:8000/graphql" in result.stdout
     assert 'stats(scope: "370202", groupBy: STREET)' in result.stdout
     assert db.exists()
+    keys = tmp_path / "hub.keys"
+    assert keys.stat().st_mode & 0o777 == 0o600  # created on first use, for its owner alone
+    for label in ("city dashboard", "street office", "property firm"):
+        assert token_after(result.stdout, label).startswith("hub1.")
     again = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing
@@ -37,9 +41,20 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -
     assert "at revision 0001" in current.stdout
 
 
+def token_after(output: str, label: str) -> str:
+    """The token `hub demo` printed on the line after `label`."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().startswith(label):
+            return lines[index + 1].strip()
+    raise AssertionError(f"no {label} token in:\n{output}")
+
+
 def test_serve_answers_graphql_over_http(tmp_path: Path) -> None:
     db = tmp_path / "demo.sqlite"
-    assert run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path).returncode == 0
+    built = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    city = {"authorization": f"Bearer {token_after(built.stdout, 'city dashboard')}"}
     port = free_port()
     server = subprocess.Popen(
         [*HUB, "serve", "--db", f"sqlite:///{db}", "--port", str(port)],
@@ -59,7 +74,9 @@ def test_serve_answers_graphql_over_http(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "hub serve did not come up"
                 time.sleep(0.2)
         query = '{ place(code: "370202") { name children(first: 3) { edges { node { code } } } } }'
-        answer = httpx.post(f"{base}/graphql", json={"query": query}).json()
+        refused = httpx.post(f"{base}/graphql", json={"query": query})
+        assert refused.status_code == 401 and "missing bearer token" in refused.json()["reason"]
+        answer = httpx.post(f"{base}/graphql", json={"query": query}, headers=city).json()
         assert answer["data"]["place"]["name"] == "市南区"
         assert len(answer["data"]["place"]["children"]["edges"]) == 3
         page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text
@@ -72,6 +89,7 @@ def test_serve_answers_graphql_over_http(tmp_path: Path) -> None:
 
 
 def test_a_bad_database_url_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    assert run("keys", "init", cwd=tmp_path).returncode == 0
     result = run("db", "current", "--db", "mysql://somewhere/hub", cwd=tmp_path)
     assert result.returncode == 2
     assert "db: 'mysql://somewhere/hub' must be a sqlite:// or postgresql:// URL" in result.stderr

@@ -8,6 +8,7 @@ both query over real HTTP and count the store calls a query makes.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import threading
 import time
@@ -20,9 +21,12 @@ import httpx
 import pytest
 import uvicorn
 
+from graph.ciphers.keyring import Keyring
 from graph.sql import SqlStore
 from graph.store import Store
 from hub.app import create_app
+from hub.auth.authentication import Authenticator
+from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
 from tests.schema.counting import CountingStore
@@ -68,10 +72,16 @@ async def _load(store: Store) -> None:
 
 def _serve(url: str, sock: socket.socket, started: dict[str, Any], failed: list[BaseException]) -> None:
     async def main() -> None:
-        store = await SqlStore.open(url)
+        keys = Keyring.generate()
+        store = await SqlStore.open(url, sealer=keys.sealer())
         await _load(store)
+        token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
         counting = CountingStore(store)
-        app = create_app(cast(Store, counting), owns_store=True)
+        # the gate reads tokens through the store itself, so the counter sees only the schema's reads
+        app = create_app(
+            cast(Store, counting), keys=keys, owns_store=True, authenticator=Authenticator(store, keys)
+        )
+        started["token"] = token
         config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
         server = uvicorn.Server(config)
         started.update(store=counting, server=server)
@@ -97,7 +107,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     )
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=base, timeout=120, trust_env=False)
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         if failed:
@@ -108,6 +117,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the hub did not start in time")
         time.sleep(0.05)
+    client = httpx.Client(
+        base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
+    )
     try:
         yield Hub(url=base, client=client, store=started["store"], server=server)
     finally:

@@ -9,8 +9,13 @@ import pytest
 from starlette.applications import Starlette
 
 from graph.store import Store
+from graph.ciphers.keyring import Keyring
 from hub.app import create_app
+from hub.gate import Gate
 from tests.schema.conftest import Hub
+
+
+KEYS = Keyring.generate()
 
 
 def test_graphiql_is_served_to_browsers(hub: Hub) -> None:
@@ -46,10 +51,11 @@ class _ClosingStore:
         self.closed = True
 
 
-async def _get(app: Starlette, path: str, **headers: str) -> httpx.Response:
+async def _get(gate: Gate, path: str, **headers: str) -> httpx.Response:
     """One request through the app in process, inside its lifespan."""
+    app = cast(Starlette, gate.app)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=gate)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
             return await client.get(path, headers=headers)
 
@@ -57,14 +63,14 @@ async def _get(app: Starlette, path: str, **headers: str) -> httpx.Response:
 @pytest.mark.parametrize("owns_store", [True, False])
 async def test_the_store_is_closed_only_by_its_owner(owns_store: bool) -> None:
     store = _ClosingStore()
-    app = create_app(cast(Store, store), owns_store=owns_store)
+    app = cast(Starlette, create_app(cast(Store, store), keys=KEYS, owns_store=owns_store).app)
     async with app.router.lifespan_context(app):
         assert not store.closed
     assert store.closed is owns_store
 
 
 async def test_graphiql_can_be_turned_off() -> None:
-    app = create_app(cast(Store, _ClosingStore()), graphiql=False)
+    app = create_app(cast(Store, _ClosingStore()), keys=KEYS, graphiql=False)
     response = await _get(app, "/graphql", Accept="text/html")
     assert response.status_code == 404
     assert "graphiql" not in response.text.lower()

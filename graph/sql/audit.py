@@ -1,0 +1,147 @@
+"""The audit log on SQL: appends that extend the hash chain one writer at a time, and reads.
+
+Entries are only ever inserted: there is deliberately no method that updates or deletes a row
+(a database account for the hub can be granted INSERT and SELECT on `audit` and nothing more).
+
+An append reads the head (the newest entry) and inserts the entries that follow it in one
+transaction. Two appenders that read the same head would both write the next seq; the primary key
+lets only one of them commit, but the loser would fail. So each backend serialises appenders
+before the head is read:
+- PostgreSQL: a transaction-scoped advisory lock (`pg_advisory_xact_lock`), released at commit
+  or rollback. Unlike LOCK TABLE it needs no UPDATE/DELETE privilege on the table, so it works
+  for an INSERT-only account; readers are never blocked.
+- SQLite: `BEGIN IMMEDIATE`, which takes the database's write lock before the head is read
+  (other writers wait up to the engine's busy timeout; readers go on under WAL).
+Should a writer still collide (one that bypasses these locks), the append is retried on a fresh
+head a few times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import String, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graph.audit import GENESIS, canonical_json, chain
+from graph.errors import InvalidInput, StoreError
+from graph.security import AuditDraft, AuditEntry
+from graph.sql import tables
+
+ADVISORY_LOCK = int.from_bytes(b"HUBAUDIT", "big")
+"""The key of the advisory lock appenders take on PostgreSQL (0x4855424155444954; pg_locks shows
+it as classid 1213547073, objid 1430538580)."""
+
+ATTEMPTS = 5
+"""How many times an append is tried against a fresh head after a seq collision."""
+
+MAX_AUDIT_PAGE = 10_000
+"""The most entries one `audit_entries` call returns, whatever it is asked."""
+
+_LIMITED = tuple(
+    (column.name, column.type.length)
+    for column in tables.audit.c
+    if isinstance(column.type, String) and column.type.length is not None
+)
+
+
+def _check(drafts: Sequence[AuditDraft]) -> None:
+    """Refuse a field longer than its column before anything is written: PostgreSQL would reject
+    it mid-append and SQLite would store it, so the two backends would disagree."""
+    for draft in drafts:
+        for name, length in _LIMITED:
+            value = getattr(draft, name, None)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(f"audit {name}", value[:40] + "…", f"is longer than {length} characters")
+
+
+def _entry(row: Any) -> AuditEntry:
+    at: dt.datetime = row.at
+    # SQLite hands DateTime back naive (the store wrote UTC); PostgreSQL in the session's zone.
+    at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+    return AuditEntry(
+        seq=row.seq,
+        at=at,
+        actor=row.actor,
+        role=row.role,
+        action=row.action,
+        target=row.target,
+        detail=json.loads(row.detail),
+        reason=row.reason,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _row(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at,  # UTC (chain normalises it): SQLite keeps no zone
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "target": entry.target,
+        "detail": canonical_json(entry.detail),  # the very text the hash covers
+        "reason": entry.reason,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+async def _lock_head(connection: AsyncConnection) -> None:
+    """Make this transaction the only appender until it ends (see the module docstring)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
+    elif connection.dialect.name == "sqlite":
+        # pysqlite would BEGIN (deferred) only at the INSERT, after the head was read.
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class AuditRecords:
+    """The audit part of the store port (`append_audit`, `audit_entries`, `audit_tail`), for a
+    store whose `engine` is an SQLAlchemy AsyncEngine on SQLite or PostgreSQL."""
+
+    engine: AsyncEngine
+
+    async def append_audit(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        drafts = list(drafts)
+        if not drafts:
+            return []
+        _check(drafts)
+        audit = tables.audit
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.engine.begin() as connection:
+                    await _lock_head(connection)
+                    query = select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
+                    head = (await connection.execute(query)).first()
+                    last_seq, last_hash = (head.seq, head.hash) if head else (0, GENESIS)
+                    entries = chain(drafts, last_seq=last_seq, last_hash=last_hash)
+                    await connection.execute(audit.insert(), [_row(entry) for entry in entries])
+                return entries
+            except IntegrityError as error:
+                if attempt == ATTEMPTS:
+                    message = f"could not append to the audit log after {ATTEMPTS} attempts: {error.orig}"
+                    raise StoreError(message) from error
+        raise AssertionError("unreachable")
+
+    async def audit_entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        if limit <= 0:
+            return []
+        audit = tables.audit
+        query = select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(min(limit, MAX_AUDIT_PAGE))
+        async with self.engine.connect() as connection:
+            return [_entry(row) for row in await connection.execute(query)]
+
+    async def audit_tail(self, limit: int = 20) -> list[AuditEntry]:
+        if limit <= 0:
+            return []
+        audit = tables.audit
+        query = select(audit).order_by(audit.c.seq.desc()).limit(min(limit, MAX_AUDIT_PAGE))
+        async with self.engine.connect() as connection:
+            newest = [_entry(row) for row in await connection.execute(query)]
+        return newest[::-1]

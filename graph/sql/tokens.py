@@ -1,0 +1,74 @@
+"""Issued tokens in SQL: what each says and whether it was revoked (never the bearer string)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graph.security import Role, TokenRecord
+from graph.sql import tables
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+
+
+def _record(row: Any) -> TokenRecord:
+    issued, expires = _utc(row.issued_at), _utc(row.expires_at)
+    assert issued is not None and expires is not None
+    return TokenRecord(
+        id=row.id,
+        role=Role(row.role),
+        scope=row.scope,
+        name=row.name,
+        issued_at=issued,
+        expires_at=expires,
+        revoked_at=_utc(row.revoked_at),
+        revoke_reason=row.revoke_reason,
+    )
+
+
+class TokenRecords:
+    """The token part of the store port (a base of SqlStore)."""
+
+    engine: AsyncEngine
+
+    async def save_token(self, token: TokenRecord) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                tables.token.insert().values(
+                    id=token.id,
+                    role=token.role.value,
+                    scope=token.scope,
+                    name=token.name,
+                    issued_at=_utc(token.issued_at),
+                    expires_at=_utc(token.expires_at),
+                    revoked_at=_utc(token.revoked_at),
+                    revoke_reason=token.revoke_reason,
+                )
+            )
+
+    async def revoke_token(self, token_id: str, reason: str, at: dt.datetime) -> TokenRecord | None:
+        table = tables.token
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(table)
+                .where(table.c.id == token_id, table.c.revoked_at.is_(None))
+                .values(revoked_at=_utc(at), revoke_reason=reason)
+            )
+            row = (await connection.execute(select(table).where(table.c.id == token_id))).first()
+        return _record(row) if row is not None else None
+
+    async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
+        table = tables.token
+        query = select(table).order_by(table.c.issued_at.desc(), table.c.id)
+        if ids is not None:
+            query = query.where(table.c.id.in_(list(ids)))
+        async with self.engine.connect() as connection:
+            return [_record(row) for row in await connection.execute(query)]

@@ -1,0 +1,20 @@
+"""`hub bench`: the figures of BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = commands.add_parser("bench", help="measure load rate, API latency and ciphers (see BENCHMARKS.md)")
+    bench.add_argument("--quick", action="store_true", help="small inputs, for a smoke run")
+    bench.add_argument("--city-db", default="var/bench-city.sqlite", help="the city preset store (built if missing)")
+    bench.add_argument("--output", help="write the Markdown report here as well as printing it")
+    bench.add_argument("--requests", type=int, default=400, help="requests per latency figure")
+    bench.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from hub.bench import run_benchmarks
+
+    return run_benchmarks(arguments)

@@ -1,0 +1,46 @@
+"""What several commands share: the store and key options, and opening both."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from graph.ciphers.keyring import Keyring
+from graph.sql import SqlStore
+from hub.settings import Settings
+
+DEFAULT_KEYS = "hub.keys"
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", help="store URL: sqlite:///FILE (default sqlite:///hub.sqlite, or $HUB_DB) or postgresql://…"
+    )
+    parser.add_argument("--keys", help=f"the hub's key file (default {DEFAULT_KEYS}, or $HUB_KEYS)")
+
+
+def add_server(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000)")
+
+
+def settings_of(arguments: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        db=getattr(arguments, "db", None),
+        host=getattr(arguments, "host", None),
+        port=getattr(arguments, "port", None),
+    )
+
+
+def keys_path(arguments: argparse.Namespace) -> Path:
+    return Path(getattr(arguments, "keys", None) or os.environ.get("HUB_KEYS", DEFAULT_KEYS))
+
+
+def load_keys(arguments: argparse.Namespace) -> Keyring:
+    return Keyring.load(keys_path(arguments))
+
+
+async def open_store(arguments: argparse.Namespace, keys: Keyring | None = None) -> SqlStore:
+    keyring = keys or load_keys(arguments)
+    return await SqlStore.open(settings_of(arguments).db, sealer=keyring.sealer())

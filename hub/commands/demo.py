@@ -1,0 +1,115 @@
+"""`hub demo`: build the Qingdao demo city, print ready tokens, and optionally serve it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from graph.ciphers.keyring import Keyring
+from graph.levels import Level
+from graph.scope import Scope
+from hub.commands.common import add_db, add_server, keys_path, settings_of
+
+EXAMPLE_QUERY = """{
+  stats(scope: "370202", groupBy: STREET) { place { code name } houses floorArea owners estates }
+  house(code: "%s") { name area floor usage owners { owner { name phone } share since } }
+}"""
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser("demo", help="build the Qingdao demo city into the store")
+    add_db(demo)
+    demo.add_argument("--preset", default="small", choices=["small", "district", "city"])
+    demo.add_argument("--seed", type=int, default=2020, help="the same seed builds the same city")
+    demo.add_argument("--fresh", action="store_true", help="delete the SQLite file first")
+    demo.add_argument("--serve", action="store_true", help="serve the API when the city is built")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_server(demo)
+    demo.set_defaults(handler=run)
+
+
+def _sqlite_file(db: str) -> Path | None:
+    from graph.sql.engine import database_url
+
+    url = database_url(db)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database)
+    return None
+
+
+def demo_keys(path: Path) -> Keyring:
+    """The hub's keys, created on first use so that a demo needs no setup step."""
+    if path.exists():
+        return Keyring.load(path)
+    keys = Keyring.generate()
+    keys.save(path)
+    print(f"created the hub's keys in {path} (mode 600); keep them: they open the owners' data")
+    return keys
+
+
+async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list[tuple[str, str]]]:
+    """Build the city; returns a house code for the example and (label, token) pairs."""
+    from graph.sql import SqlStore
+    from hub import demo
+    from hub.auth.issuing import issue_token
+    from hub.loading import load
+
+    settings = settings_of(arguments)
+    store = await SqlStore.open(settings.db, sealer=keys.sealer())
+    try:
+        report = await load(
+            store,
+            demo.generate(arguments.preset, arguments.seed),
+            total=demo.estimate(arguments.preset),
+            progress=not arguments.quiet,
+            description=f"demo {arguments.preset}",
+        )
+        counts = report.counts
+        print(
+            f"built the {arguments.preset} demo city: {report.records:,} records in {report.seconds:.1f} s "
+            f"({report.rate:,.0f}/s; inserted {counts.inserted:,}, updated {counts.updated:,}, "
+            f"unchanged {counts.unchanged:,})"
+        )
+        everything = Scope.everything()
+        house = (await store.subtree(Level.HOUSE, None, everything, 1)).items
+        street = (await store.subtree(Level.STREET, None, everything, 1)).items
+        estate = (await store.subtree(Level.ESTATE, None, everything, 1)).items
+        firms = await store.managements([estate[0].code], None, everything) if estate else [[]]
+        ttl = dt.timedelta(days=30)
+        tokens = [("city dashboard (青岛市)", await issue_token(store, keys, "city", "370200", "青岛市城市运行中心", ttl))]
+        if street:
+            label = f"street office ({street[0].name} {street[0].code})"
+            tokens.append((label, await issue_token(store, keys, "street", street[0].code, f"{street[0].name}办事处", ttl)))
+        if firms[0]:
+            firm = firms[0][-1].firm_code
+            tokens.append((f"property firm ({firm})", await issue_token(store, keys, "property_firm", firm, "物业服务企业", ttl)))
+        return (house[0].code if house else ""), tokens
+    finally:
+        await store.close()
+
+
+def run(arguments: argparse.Namespace) -> int:
+    settings = settings_of(arguments)
+    if arguments.fresh:
+        path = _sqlite_file(settings.db)
+        for suffix in ("", "-wal", "-shm"):
+            if path is not None:
+                Path(str(path) + suffix).unlink(missing_ok=True)
+    keys = demo_keys(keys_path(arguments))
+    house, tokens = asyncio.run(build(arguments, keys))
+    print("\nready tokens (send as `Authorization: Bearer …`; valid 30 days):")
+    for label, token in tokens:
+        print(f"  {label}:\n    {token}")
+    print(f"\nGraphiQL will be at http://{settings.host}:{settings.port}/graphql — put a token in its")
+    print('Headers tab as {"Authorization": "Bearer …"} and try:\n')
+    print(EXAMPLE_QUERY % house)
+    if arguments.serve:
+        from hub.commands.serve import serve
+
+        print()
+        serve(arguments, keys)
+    else:
+        print(f"\nstart it with: hub serve --db {settings.db}")
+    return 0

@@ -1,0 +1,108 @@
+"""The gate in front of the API (plain ASGI middleware): body size, authentication, rate limit.
+
+What passes carries its `Caller` (principal and scope) in `scope["state"]["caller"]`; what does
+not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 429 (with
+`Retry-After`). Public paths (health, static files, the GraphiQL page itself) pass untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from hub.auth.authentication import Authenticator
+from hub.auth.tokens import TokenError
+from hub.limits import Limits, RateLimiter, retry_after
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _refuse(send: Send, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+    body = json.dumps({"error": {401: "unauthorized", 413: "too large", 429: "too many requests"}.get(status, "refused"), "reason": reason}, ensure_ascii=False).encode()
+    raw = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    raw += [(key.encode(), value.encode("latin-1")) for key, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, limits: Limits) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.limits = limits
+        self.callers = RateLimiter(limits.rate, limits.burst)
+        self.strangers = RateLimiter(limits.rate, limits.burst)
+
+    @staticmethod
+    def _public(scope: Scope) -> bool:
+        path: str = scope.get("path", "")
+        if path in ("/", "/healthz") or path.startswith("/static/"):
+            return True
+        accept = _header(scope, b"accept") or ""
+        return path == "/graphql" and scope.get("method") == "GET" and "text/html" in accept
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self._public(scope):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client") or ("", 0)
+        address = str(client[0])
+        if scope["type"] == "http":
+            length = _header(scope, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limits.body_bytes:
+                await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+                return
+            receive = self._bounded(receive)
+        try:
+            caller = await self.authenticator.authenticate(_header(scope, b"authorization"), client=address)
+        except TokenError as error:
+            wait = self.strangers.wait(address)
+            if wait:
+                await _refuse(send, 429, "too many refused requests from this address", {"retry-after": retry_after(wait)})
+                return
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 4401, "reason": str(error)[:120]})
+                return
+            await _refuse(send, 401, str(error), {"www-authenticate": f'Bearer error="invalid_token", error_description="{error}"'.encode("utf-8").decode("latin-1")})
+            return
+        wait = self.callers.wait(caller.principal.token_id)
+        if wait:
+            await _refuse(send, 429, f"over {self.limits.rate:g} requests per second", {"retry-after": retry_after(wait)})
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        try:
+            await self.app(scope, receive, send)
+        except _TooLarge:
+            await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """A receive that stops a body sent without Content-Length (chunked) at the limit."""
+        seen = 0
+        limit = self.limits.body_bytes
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        return bounded
+
+
+class _TooLarge(Exception):
+    pass
