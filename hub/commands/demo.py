@@ -13,7 +13,7 @@ from graph.scope import Scope
 from hub.commands.common import add_db, add_server, keys_path, settings_of
 
 EXAMPLE_QUERY = """{
-  stats(scope: "370202", groupBy: STREET) { place { code name } houses floorArea owners estates }
+  stats(scope: "370200", groupBy: STREET) { place { code name } houses floorArea owners estates }
   house(code: "%s") { name area floor usage owners { owner { name phone } share since } }
 }"""
 
@@ -83,8 +83,10 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             label = f"street office ({street[0].name} {street[0].code})"
             tokens.append((label, await issue_token(store, keys, "street", street[0].code, f"{street[0].name}办事处", ttl)))
         if firms[0]:
-            firm = firms[0][-1].firm_code
-            tokens.append((f"property firm ({firm})", await issue_token(store, keys, "property_firm", firm, "物业服务企业", ttl)))
+            code = firms[0][-1].firm_code
+            [firm] = await store.firms([code], everything)
+            name = firm.name if firm else code
+            tokens.append((f"property firm ({name} {code})", await issue_token(store, keys, "property_firm", code, name, ttl)))
         return (house[0].code if house else ""), tokens
     finally:
         await store.close()

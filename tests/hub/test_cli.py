@@ -26,7 +26,7 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "built the small demo city" in result.stdout
     assert "http://127.0.0.1:8000/graphql" in result.stdout
-    assert 'stats(scope: "370202", groupBy: STREET)' in result.stdout
+    assert 'stats(scope: "370200", groupBy: STREET)' in result.stdout
     assert db.exists()
     keys = tmp_path / "hub.keys"
     assert keys.stat().st_mode & 0o777 == 0o600  # created on first use, for its owner alone
