@@ -96,9 +96,11 @@ def _post(client: httpx.Client, base: str, query: str, variables: dict[str, str]
     return elapsed
 
 
-def latency(base: str, name: str, query: str, codes: Sequence[str | None], requests: int) -> Latency:
+def latency(
+    base: str, name: str, query: str, codes: Sequence[str | None], requests: int, token: str
+) -> Latency:
     times: list[float] = []
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers={"authorization": f"Bearer {token}"}) as client:
         for index in range(min(20, requests)):  # warm caches and connections
             code = codes[index % len(codes)]
             _post(client, base, query, {"code": code} if code else None)
@@ -114,10 +116,10 @@ def latency(base: str, name: str, query: str, codes: Sequence[str | None], reque
     )
 
 
-async def _hammer(base: str, payload: bytes, seconds: float, connections: int) -> int:
+async def _hammer(base: str, payload: bytes, seconds: float, connections: int, token: str) -> int:
     done = 0
     deadline = time.perf_counter() + seconds
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
 
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal done
@@ -132,33 +134,83 @@ async def _hammer(base: str, payload: bytes, seconds: float, connections: int) -
     return done
 
 
-def rate(base: str, name: str, payload: bytes, seconds: float, connections: int = 8) -> Rate:
-    asyncio.run(_hammer(base, payload, 1.0, connections))  # warm-up
+def rate(base: str, name: str, payload: bytes, seconds: float, token: str, connections: int = 8) -> Rate:
+    asyncio.run(_hammer(base, payload, 1.0, connections, token))  # warm-up
     started = time.perf_counter()
-    requests = asyncio.run(_hammer(base, payload, seconds, connections))
+    requests = asyncio.run(_hammer(base, payload, seconds, connections, token))
     return Rate(name, requests, time.perf_counter() - started)
 
 
-def measure_http(db_file: Path, requests: int, rate_seconds: float) -> tuple[list[Latency], list[Rate]]:
+SCOPED_STATS = "query($code: String!) { stats(scope: $code, groupBy: COMMUNITY) { place { code } houses owners } }"
+SCOPED_SEARCH = "query($code: String!) { search(text: \"社区\", within: $code, first: 20) { code name } }"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeCost:
+    name: str
+    unscoped: Latency
+    scoped: Latency
+
+    @property
+    def cost(self) -> float:
+        """How much slower the scoped read is than the unscoped one (0.05 = 5%)."""
+        return self.scoped.p50_ms / self.unscoped.p50_ms - 1.0
+
+
+async def _tokens(db_file: Path, keys_file: Path, street: str) -> tuple[str, str]:
+    """An admin token (reads unscoped) and a street office token for `street`."""
+    import datetime as dt
+
+    from graph.ciphers.keyring import Keyring
+    from graph.sql import SqlStore
+    from hub.auth.issuing import issue_token
+
+    keys = Keyring.load(keys_file)
+    store = await SqlStore.open(f"sqlite:///{db_file}", sealer=keys.sealer())
+    try:
+        day = dt.timedelta(days=1)
+        admin = await issue_token(store, keys, "admin", "*", "hub bench", day, issuer="bench")
+        office = await issue_token(store, keys, "street", street, "hub bench street office", day, issuer="bench")
+        return admin, office
+    finally:
+        await store.close()
+
+
+def measure_http(
+    db_file: Path, keys_file: Path, requests: int, rate_seconds: float
+) -> tuple[list[Latency], list[Rate], list[ScopeCost]]:
     houses = sample_codes(db_file, 8, 200)
     parents = sample_codes(db_file, 4, 50) + sample_codes(db_file, 5, 50)
+    street = sample_codes(db_file, 3, 1)[0]
+    admin, office = asyncio.run(_tokens(db_file, keys_file, street))
     port = free_port()
-    command = [sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--port", str(port)]
+    command = [
+        sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--keys", str(keys_file),
+        "--port", str(port), "--rate", "100000",
+    ]
     with server(command, port) as base:
         latencies = [
-            latency(base, "house(code)", HOUSE, houses, requests),
-            latency(base, "place(code){children}", CHILDREN, parents, requests),
-            latency(base, 'stats(scope:"370200", groupBy: DISTRICT)', STATS, [None], requests),
+            latency(base, "house(code)", HOUSE, houses, requests, admin),
+            latency(base, "place(code){children}", CHILDREN, parents, requests, admin),
+            latency(base, 'stats(scope:"370200", groupBy: DISTRICT)', STATS, [None], requests, admin),
+        ]
+        costs = [
+            ScopeCost(
+                name,
+                latency(base, f"{name}, admin (unscoped)", query, [street], requests, admin),
+                latency(base, f"{name}, street office (scoped)", query, [street], requests, office),
+            )
+            for name, query in (("stats of a street by community", SCOPED_STATS), ("search within a street", SCOPED_SEARCH))
         ]
         payload = json.dumps({"query": HOUSE, "variables": {"code": houses[0]}}).encode()
-        with httpx.Client() as client:
+        with httpx.Client(headers={"authorization": f"Bearer {admin}"}) as client:
             body = client.post(f"{base}/graphql", content=payload, headers={"content-type": "application/json"}).content
-        hub_rate = rate(base, "hub house(code)", payload, rate_seconds)
+        hub_rate = rate(base, "hub house(code)", payload, rate_seconds, admin)
     with tempfile.NamedTemporaryFile(suffix=".json") as answer:
         answer.write(body)
         answer.flush()
         bare_port = free_port()
         bare = [sys.executable, "-m", "hub.bench.bare", answer.name, str(bare_port)]
         with server(bare, bare_port) as base:
-            bare_rate = rate(base, "bare Starlette, same JSON", payload, rate_seconds)
-    return latencies, [hub_rate, bare_rate]
+            bare_rate = rate(base, "bare Starlette, same JSON", payload, rate_seconds, admin)
+    return latencies, [hub_rate, bare_rate], costs

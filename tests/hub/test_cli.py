@@ -108,5 +108,7 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "`place(code){children}`",
         'stats(scope:"370200", groupBy: DISTRICT)',
         "bare Starlette, same JSON",
+        "Cost of scope enforcement",
+        "search within a street",
     ):
         assert part in text, part
