@@ -14,7 +14,9 @@ import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -49,6 +51,17 @@ class HubGraphQL(GraphQL[Context, None]):
         )
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.store = store
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # strawberry catches only JSONDecodeError (bytes that are not UTF-8 raise another
+        # ValueError) and then calls `.get` on whatever was parsed: `null` or `"x"` gave a 500
+        try:
+            parsed = self.decode_json(data)
+        except ValueError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, 'The request body must be a JSON object: {"query": "...", "variables": {...}}')
+        return parsed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # strawberry's own page loads GraphiQL from unpkg; this one loads the same files from us

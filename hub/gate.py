@@ -8,6 +8,7 @@ not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 42
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -50,8 +51,12 @@ class Gate:
         path: str = scope.get("path", "")
         if path in ("/", "/healthz") or path.startswith("/static/"):
             return True
-        accept = _header(scope, b"accept") or ""
-        return path == "/graphql" and scope.get("method") == "GET" and "text/html" in accept
+        if path != "/graphql" or scope.get("method") != "GET":
+            return False
+        # The GraphiQL page itself is public; a GET that carries a query is a query, whatever
+        # it accepts, and needs a token like any other (strawberry runs it if `query` is given).
+        arguments = urllib.parse.parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True)
+        return "text/html" in (_header(scope, b"accept") or "") and "query" not in arguments
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or self._public(scope):
@@ -59,12 +64,14 @@ class Gate:
             return
         client = scope.get("client") or ("", 0)
         address = str(client[0])
+        body: _Body | None = None
         if scope["type"] == "http":
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > self.limits.body_bytes:
                 await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
                 return
-            receive = self._bounded(receive)
+            body = _Body(receive, self.limits.body_bytes)
+            receive = body.receive
         try:
             caller = await self.authenticator.authenticate(_header(scope, b"authorization"), client=address)
         except TokenError as error:
@@ -72,6 +79,7 @@ class Gate:
             if wait:
                 await _refuse(send, 429, "too many refused requests from this address", {"retry-after": retry_after(wait)})
                 return
+            await self.authenticator.refused(error, client=address)
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401, "reason": str(error)[:120]})
                 return
@@ -82,26 +90,47 @@ class Gate:
             await _refuse(send, 429, f"over {self.limits.rate:g} requests per second", {"retry-after": retry_after(wait)})
             return
         scope.setdefault("state", {})["caller"] = caller
-        try:
+        if body is None:
             await self.app(scope, receive, send)
-        except _TooLarge:
+            return
+        bounded: _Body = body
+        started = False
+
+        async def answer(message: Message) -> None:
+            # once the body is over the limit the 413 below is the answer, not the app's (whose
+            # error middleware would already have sent a 500 for the exception it saw)
+            nonlocal started
+            if bounded.over:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        except Exception:
+            if not bounded.over:
+                raise
+        if bounded.over and not started:
             await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
 
-    def _bounded(self, receive: Receive) -> Receive:
-        """A receive that stops a body sent without Content-Length (chunked) at the limit."""
-        seen = 0
-        limit = self.limits.body_bytes
 
-        async def bounded() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
-            return message
+class _Body:
+    """A receive that stops a body sent without Content-Length (chunked) at the limit."""
 
-        return bounded
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.seen = 0
+        self.over = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                self.over = True
+                raise _TooLarge
+        return message
 
 
 class _TooLarge(Exception):

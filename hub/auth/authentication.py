@@ -67,6 +67,13 @@ class Authenticator:
         self._scopes[principal] = (now, scope)
         return scope
 
+    async def refused(self, error: TokenError, *, client: str) -> None:
+        """Audit a refused request; the gate calls it only within the per-address rate limit, so
+        a client sending bad tokens cannot flood the log."""
+        await self.store.append_audit(
+            [AuditDraft(actor=client or "unknown", role="-", action="login.refused", target="-", detail={"reason": str(error)})]
+        )
+
     async def authenticate(self, header: str | None, *, client: str = "") -> Caller:
         """The caller of a request with this Authorization header; TokenError says why not."""
         try:
@@ -80,12 +87,11 @@ class Authenticator:
             if revoked:
                 raise TokenError(revoked)
             principal = Principal(Role(claims.role), claims.scope, claims.name, claims.token_id)
-        except TokenError as error:
-            await self.store.append_audit(
-                [AuditDraft(actor=client or "unknown", role="-", action="login.refused", target="-", detail={"reason": str(error)})]
-            )
-            raise
+        except TokenError:
+            raise  # audited by the caller once it is past the per-address limit (see refused)
         if principal.token_id not in self._seen:  # a token's first request is its login
+            if len(self._seen) > 100_000:
+                self._seen.clear()
             self._seen.add(principal.token_id)
             await self.store.append_audit(
                 [

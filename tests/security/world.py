@@ -1,0 +1,291 @@
+"""What the security suite knows about the city without asking the hub, and how it judges answers.
+
+`World` is built from the very records written into the store (the `small` demo plus the second
+district), so what each role may see is computed here from parent links, ownerships and
+managements: the suite never asks the hub's own scope code what the hub should have answered.
+
+`leaks(role, data)` walks a GraphQL `data` tree and lists every place, owner or firm in it that
+the role may not see, however it is spelled (a code, a parcel code, a Relay id, a page cursor,
+an owner id, a credit code, an ID number), and every person shown whole or masked wrongly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.levels import Level
+from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm
+
+RELAY_PLACE_TYPES = {
+    Level.CITY: "City",
+    Level.DISTRICT: "District",
+    Level.STREET: "Street",
+    Level.COMMUNITY: "Community",
+    Level.ESTATE: "Estate",
+    Level.BUILDING: "Building",
+    Level.ENTRANCE: "Entrance",
+    Level.HOUSE: "House",
+}
+RELAY_TYPES = frozenset(RELAY_PLACE_TYPES.values()) | {"Owner", "PropertyFirm"}
+
+
+def relay_id(type_name: str, key: str) -> str:
+    """A Relay global id as the hub spells it (base64 of `Type:key`), made here by hand."""
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode("ascii")
+
+
+def place_id(place: Place) -> str:
+    return relay_id(RELAY_PLACE_TYPES[place.level], place.code)
+
+
+def cursor_of(code: str) -> str:
+    """A page cursor as the hub spells it (urlsafe base64 of `code:<code>`, no padding)."""
+    return base64.urlsafe_b64encode(f"code:{code}".encode()).decode().rstrip("=")
+
+
+def _unbase64(text: str, *, urlsafe: bool) -> str | None:
+    if len(text) > 300 or not text.isascii():
+        return None
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        raw = base64.urlsafe_b64decode(padded) if urlsafe else base64.b64decode(padded, validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+
+
+# -- masks, written out here rather than imported from graph.masking -------------------------
+
+
+def masked_name(name: str) -> str:
+    """张三 → 张*: the first character and one star, whatever the length."""
+    return name[:1] + "*"
+
+
+def masked_id_number(number: str) -> str:
+    """370202199001011234 → 370202********1234."""
+    assert len(number) == 18, number
+    return number[:6] + "********" + number[-4:]
+
+
+def masked_phone(phone: str) -> str:
+    """13812345678 → 138****5678."""
+    return phone[:3] + "****" + phone[-4:]
+
+
+# -- the world ---------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Every record written into the store, and the relations the suite derives from them."""
+
+    places: dict[str, Place] = field(default_factory=dict)
+    owners: dict[str, Owner] = field(default_factory=dict)
+    ownerships: list[Ownership] = field(default_factory=list)
+    firms: dict[str, PropertyFirm] = field(default_factory=dict)
+    managements: list[Management] = field(default_factory=list)
+    today: dt.date = field(default_factory=dt.date.today)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    parcels: dict[str, str] = field(default_factory=dict)
+    """Parcel code (宗地代码) → the estate standing on it."""
+    id_numbers: dict[str, str] = field(default_factory=dict)
+    """ID number → owner id."""
+    by_house: dict[str, list[Ownership]] = field(default_factory=dict)
+    by_owner: dict[str, list[Ownership]] = field(default_factory=dict)
+    _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+
+    def add(self, batch: Batch) -> None:
+        for place in batch.places:
+            self.places[place.code] = place
+            if place.parent_code is not None:
+                self.children.setdefault(place.parent_code, []).append(place.code)
+            for parcel in place.parcel_codes:
+                self.parcels[parcel] = place.code
+        for owner in batch.owners:
+            self.owners[owner.id] = owner
+            self.id_numbers[owner.id_number] = owner.id
+        self.ownerships.extend(batch.ownerships)
+        for ownership in batch.ownerships:
+            self.by_house.setdefault(ownership.house_code, []).append(ownership)
+            self.by_owner.setdefault(ownership.owner_id, []).append(ownership)
+        self._subtrees.clear()
+        for firm in batch.firms:
+            self.firms[firm.code] = firm
+        self.managements.extend(batch.managements)
+
+    # places
+
+    def subtree(self, code: str) -> frozenset[str]:
+        """The place and everything under it, by following parent links down."""
+        cached = self._subtrees.get(code)
+        if cached is None:
+            found, stack = set(), [code]
+            while stack:
+                current = stack.pop()
+                found.add(current)
+                stack.extend(self.children.get(current, []))
+            cached = self._subtrees[code] = frozenset(found)
+        return cached
+
+    def lineage(self, code: str) -> list[str]:
+        """The places above `code`, from the city down (itself excluded)."""
+        line: list[str] = []
+        parent = self.places[code].parent_code
+        while parent is not None:
+            line.append(parent)
+            parent = self.places[parent].parent_code
+        return line[::-1]
+
+    def at(self, level: Level, codes: Iterable[str] | None = None) -> list[str]:
+        pool = self.places if codes is None else codes
+        return sorted(code for code in pool if self.places[code].level == level)
+
+    def houses_under(self, code: str) -> set[str]:
+        return {item for item in self.subtree(code) if self.places[item].level == Level.HOUSE}
+
+    # owners and firms
+
+    def holdings(self, owner_id: str, day: dt.date | None = None) -> set[str]:
+        """Houses the owner holds on `day` (today if omitted)."""
+        day = day or self.today
+        return {item.house_code for item in self.by_owner.get(owner_id, []) if item.holds_on(day)}
+
+    def holders(self, house: str, day: dt.date | None = None) -> list[Ownership]:
+        day = day or self.today
+        return [item for item in self.by_house.get(house, []) if item.holds_on(day)]
+
+    def managed(self, firm: str, day: dt.date | None = None) -> set[str]:
+        day = day or self.today
+        return {
+            item.estate_code
+            for item in self.managements
+            if item.firm_code == firm and item.since <= day and (item.until is None or day < item.until)
+        }
+
+    def managers(self, estate: str, day: dt.date | None = None) -> set[str]:
+        day = day or self.today
+        return {
+            item.firm_code
+            for item in self.managements
+            if item.estate_code == estate and item.since <= day and (item.until is None or day < item.until)
+        }
+
+    def owners_touching(self, places: frozenset[str]) -> frozenset[str]:
+        """Owners who hold or ever held a house among `places` (the port's rule for owners)."""
+        return frozenset(item.owner_id for item in self.ownerships if item.house_code in places)
+
+    def firms_touching(self, places: frozenset[str]) -> frozenset[str]:
+        """Firms that manage or ever managed an estate among `places` (the port's rule)."""
+        return frozenset(item.firm_code for item in self.managements if item.estate_code in places)
+
+
+@dataclass
+class Role:
+    """One principal of the suite: its token and what it may see, computed from the world."""
+
+    name: str
+    scope: str
+    holder: str
+    token: str
+    token_id: str
+    roots: frozenset[str]
+    places: frozenset[str]
+    owners: frozenset[str]
+    firms: frozenset[str]
+    whole: bool
+    """Whether the role sees every visible owner whole (else masked, except `self_owner`)."""
+    self_owner: str | None = None
+
+    def __str__(self) -> str:
+        return self.name
+
+    def sees_whole(self, owner_id: str) -> bool:
+        return self.whole or owner_id == self.self_owner
+
+    def may_see(self, code: str) -> bool:
+        return code in self.places
+
+    def above_scope(self, world: World) -> set[str]:
+        """Places above the role's roots: never shown to it, though lists under them are."""
+        return {code for root in self.roots for code in world.lineage(root)} - self.places
+
+
+# -- judging an answer -------------------------------------------------------------------
+
+_PERSONAL_KEYS = ("name", "idNumber", "phone")
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def referents(world: World, text: str) -> list[tuple[str, str]]:
+    """What a string in an answer names: ("place" | "owner" | "firm" | "person", key) pairs."""
+    found: list[tuple[str, str]] = []
+    if text in world.places:
+        found.append(("place", text))
+    if text in world.parcels:
+        found.append(("place", world.parcels[text]))
+    if text in world.owners:
+        found.append(("owner", text))
+    if text in world.firms:
+        found.append(("firm", text))
+    if text in world.id_numbers:
+        found.append(("person", world.id_numbers[text]))
+    relay = _unbase64(text, urlsafe=False)
+    if relay is not None:
+        type_name, _, key = relay.partition(":")
+        if type_name in RELAY_TYPES:
+            found.append(("relay", relay))
+            found.extend(referents(world, key))
+    cursor = _unbase64(text, urlsafe=True)
+    if cursor is not None and cursor.startswith("code:"):
+        found.append(("cursor", cursor))
+        found.extend(referents(world, cursor[len("code:"):]))
+    return found
+
+
+def leaks(world: World, role: Role, data: Any) -> list[str]:
+    """Everything in `data` the role should not have been shown, with where it sits."""
+    problems: list[str] = []
+    for path, value in _walk(data, "data"):
+        if isinstance(value, str):
+            for kind, key in referents(world, value):
+                if kind == "place" and key not in role.places:
+                    problems.append(f"{path}: place {key} is outside the scope of {role}")
+                elif kind in ("owner", "person") and key not in role.owners:
+                    problems.append(f"{path}: owner {key} is outside the scope of {role}")
+                elif kind == "firm" and key not in role.firms:
+                    problems.append(f"{path}: firm {key} is outside the scope of {role}")
+                if kind == "person" and not role.sees_whole(key):
+                    problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
+        elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
+            relay = _unbase64(str(value["id"]), urlsafe=False) or ""
+            type_name, _, owner_id = relay.partition(":")
+            if type_name != "Owner":
+                continue
+            owner = world.owners[owner_id]
+            whole = role.sees_whole(owner_id)
+            expected = {
+                "name": owner.name if whole else masked_name(owner.name),
+                "idNumber": owner.id_number if whole else masked_id_number(owner.id_number),
+                "phone": None if owner.phone is None else owner.phone if whole else masked_phone(owner.phone),
+            }
+            for key in _PERSONAL_KEYS:
+                if key in value and value[key] != expected[key]:
+                    problems.append(
+                        f"{path}.{key}: {value[key]!r} shown to {role}, expected {expected[key]!r}"
+                    )
+    return problems
