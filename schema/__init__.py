@@ -10,18 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.audit import AuditPersonalData
 from schema.context import Context
+from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
 from schema.firms.queries import FirmQueries
 from schema.nodes import NodeQueries
@@ -48,9 +42,7 @@ def build_schema(
     extensions: list[Any] = [
         HubErrors,
         AuditPersonalData,
-        lambda: MaxTokensLimiter(max_token_count=tokens),
-        lambda: QueryDepthLimiter(max_depth=depth),
-        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+        query_limits(depth=depth, aliases=aliases, tokens=tokens),
         # Parsing and validating a document cost more than answering it; dashboards and shared
         # queries send the same few documents over and over.
         lambda: ParserCache(maxsize=512),
