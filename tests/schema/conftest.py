@@ -7,13 +7,11 @@ both query over real HTTP and count the store calls a query makes.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import datetime as dt
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,11 +23,13 @@ from graph.ciphers.keyring import Keyring
 from graph.sql import SqlStore
 from graph.store import Store
 from hub.app import create_app
+from hub.limits import Limits
 from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
 from tests.schema.counting import CountingStore
+from tests.serving import served
 
 PRESET, SEED = "small", 7
 STARTUP_SECONDS = 600.0
@@ -47,6 +47,7 @@ class Hub:
     def post(self, query: str, **variables: Any) -> dict[str, Any]:
         """The GraphQL response body of a POST (errors included), after checking it is JSON."""
         response = self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, (response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/json"), response.text
         body: dict[str, Any] = response.json()
         return body
@@ -70,66 +71,38 @@ async def _load(store: Store) -> None:
     await load(store, generate(PRESET, seed=SEED), progress=False)
 
 
-def _serve(url: str, sock: socket.socket, started: dict[str, Any], failed: list[BaseException]) -> None:
-    async def main() -> None:
-        keys = Keyring.generate()
-        store = await SqlStore.open(url, sealer=keys.sealer())
-        await _load(store)
-        token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
-        counting = CountingStore(store)
-        # the gate reads tokens through the store itself, so the counter sees only the schema's reads
-        app = create_app(
-            cast(Store, counting), keys=keys, owns_store=True, authenticator=Authenticator(store, keys)
-        )
-        started["token"] = token
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
-        server = uvicorn.Server(config)
-        started.update(store=counting, server=server)
-        await server.serve(sockets=[sock])
-
-    try:
-        asyncio.run(main())
-    except BaseException as error:  # reported to the fixture, which fails the session clearly
-        failed.append(error)
+async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
+    keys = Keyring.generate()
+    store = await SqlStore.open(url, sealer=keys.sealer())
+    await _load(store)
+    token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
+    counting = CountingStore(store)
+    # the gate reads tokens through the store itself, so the counter sees only the schema's reads
+    app = create_app(
+        cast(Store, counting),
+        keys=keys,
+        owns_store=True,
+        authenticator=Authenticator(store, keys),
+        limits=replace(Limits(), rate=1e6, burst=1_000_000),  # the suite sends queries fast; tests/security covers 429
+    )
+    started["token"] = token
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
+    server = uvicorn.Server(config)
+    started.update(store=counting, server=server)
+    await server.serve(sockets=[sock])
 
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     database: Path = tmp_path_factory.mktemp("hub") / "hub.sqlite"
-    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    started: dict[str, Any] = {}
-    failed: list[BaseException] = []
-    thread = threading.Thread(
-        target=_serve, args=(f"sqlite:///{database}", sock, started, failed), daemon=True
-    )
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if failed:
-            raise RuntimeError("the hub did not start") from failed[0]
-        server = started.get("server")
-        if server is not None and server.started:
-            break
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the hub did not start in time")
-        time.sleep(0.05)
-    client = httpx.Client(
-        base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
-    )
-    try:
-        yield Hub(url=base, client=client, store=started["store"], server=server)
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        if failed:
-            raise RuntimeError("the hub failed while serving") from failed[0]
+    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+        client = httpx.Client(
+            base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
+        )
+        try:
+            yield Hub(url=base, client=client, store=started["store"], server=started["server"])
+        finally:
+            client.close()
 
 
 @pytest.fixture

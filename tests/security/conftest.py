@@ -14,11 +14,11 @@ Tests talk to the server over HTTP (`SecureHub.post`), and run coroutines on its
 
 from __future__ import annotations
 
+import functools
+
 import asyncio
 import datetime as dt
 import socket
-import threading
-import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +52,7 @@ from hub.auth.tokens import decode
 from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
+from tests.serving import served
 from tests.security.world import Role, World, leaks
 
 PRESET, SEED = "small", 7
@@ -289,75 +290,42 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
     return roles
 
 
-def _serve(url: str, sock: socket.socket, started: dict[str, Any], failed: list[BaseException]) -> None:
-    async def main() -> None:
-        keys = Keyring.generate()
-        store = await SqlStore.open(url, sealer=keys.sealer())
-        world, cast = await _world_and_store(store)
-        roles = await _roles(store, keys, world, cast)
-        limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
-        authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
-        app = create_app(store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
-        server = uvicorn.Server(config)
-        started.update(
-            world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop()
-        )
-        await server.serve(sockets=[sock])
-
-    try:
-        asyncio.run(main())
-    except BaseException as error:  # reported to the fixture, which fails the session clearly
-        failed.append(error)
+async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
+    keys = Keyring.generate()
+    store = await SqlStore.open(url, sealer=keys.sealer())
+    world, cast = await _world_and_store(store)
+    roles = await _roles(store, keys, world, cast)
+    limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
+    authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
+    app = create_app(store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
+    server = uvicorn.Server(config)
+    started.update(
+        world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop()
+    )
+    await server.serve(sockets=[sock])
 
 
 @pytest.fixture(scope="session")
 def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
     database = tmp_path_factory.mktemp("security") / "hub.sqlite"
-    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP, and
-    # with Nagle on, every response on a kept-alive connection waits 40 ms for a delayed ACK
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    started: dict[str, Any] = {}
-    failed: list[BaseException] = []
-    thread = threading.Thread(
-        target=_serve, args=(f"sqlite:///{database}", sock, started, failed), daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        if failed:
-            raise RuntimeError("the hub did not start") from failed[0]
-        server = started.get("server")
-        if server is not None and server.started:
-            break
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the hub did not start in time")
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=base, timeout=120, trust_env=False)
-    try:
-        yield SecureHub(
-            url=base,
-            client=client,
-            world=started["world"],
-            cast=started["cast"],
-            roles=started["roles"],
-            store=started["store"],
-            keys=started["keys"],
-            database=database,
-            loop=started["loop"],
-            server=server,
-        )
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        if failed:
-            raise RuntimeError("the hub failed while serving") from failed[0]
+    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+        client = httpx.Client(base_url=base, timeout=120, trust_env=False)
+        try:
+            yield SecureHub(
+                url=base,
+                client=client,
+                world=started["world"],
+                cast=started["cast"],
+                roles=started["roles"],
+                store=started["store"],
+                keys=started["keys"],
+                database=database,
+                loop=started["loop"],
+                server=started["server"],
+            )
+        finally:
+            client.close()
 
 
 ROLE_NAMES = ("admin", "city", "district", "street", "community", "property_firm", "committee", "owner")

@@ -1,0 +1,59 @@
+"""A hub served by uvicorn in a thread on a loopback socket, for suites that test over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+Main = Callable[[socket.socket, dict[str, Any]], Awaitable[None]]
+"""Builds the app, puts its `uvicorn.Server` (and anything the tests need) in the dict, serves."""
+
+
+def loopback_socket() -> socket.socket:
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets whose proto says TCP, and
+    # with Nagle on, every response on a kept-alive connection waits 40 ms for a delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def served(main: Main, *, startup_seconds: float) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The base URL and what `main` shared, once its server answers; stopped afterwards."""
+    sock = loopback_socket()
+    port = sock.getsockname()[1]
+    started: dict[str, Any] = {}
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(main(sock, started))
+        except BaseException as error:  # reported to the fixture, which fails the session clearly
+            failed.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_seconds
+    while True:
+        if failed:
+            raise RuntimeError("the hub did not start") from failed[0]
+        server = started.get("server")
+        if server is not None and server.started:
+            break
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the hub did not start in time")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", started
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        if failed:
+            raise RuntimeError("the hub failed while serving") from failed[0]
