@@ -53,7 +53,7 @@ def _head(seq: int, digest: str) -> str:
 async def _verify(arguments: argparse.Namespace) -> int:
     expected = parse_head(arguments.head) if arguments.head else None
     verifier = Verifier(expected)
-    store = await open_store(arguments)
+    store = await open_store(arguments, upgrade=False)
     try:
         after = 0
         while verifier.finding is None:
@@ -77,7 +77,7 @@ async def _verify(arguments: argparse.Namespace) -> int:
 
 
 async def _tail(arguments: argparse.Namespace) -> int:
-    store = await open_store(arguments)
+    store = await open_store(arguments, upgrade=False)
     try:
         entries = await store.audit_tail(max(1, arguments.lines))
     finally:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from graph.ciphers.keyring import Keyring
+from graph.errors import StoreError
 from graph.sql import SqlStore
 from hub.settings import Settings
 
@@ -41,6 +42,22 @@ def load_keys(arguments: argparse.Namespace) -> Keyring:
     return Keyring.load(keys_path(arguments))
 
 
-async def open_store(arguments: argparse.Namespace, keys: Keyring | None = None) -> SqlStore:
+async def open_store(
+    arguments: argparse.Namespace, keys: Keyring | None = None, *, upgrade: bool = True
+) -> SqlStore:
+    """The store the arguments name; `upgrade=False` for commands that must not write to it
+    (an auditor may be reading a replica)."""
     keyring = keys or load_keys(arguments)
-    return await SqlStore.open(settings_of(arguments).db, sealer=keyring.sealer())
+    db = settings_of(arguments).db
+    store = await SqlStore.open(db, sealer=keyring.sealer(), upgrade=upgrade)
+    if not upgrade:
+        from graph.sql import migrate
+
+        at, newest = await migrate.current(store.engine), migrate.head()
+        if at != newest:
+            await store.close()
+            raise StoreError(
+                f"{db} is at schema revision {at or '(none: not a hub database yet)'}, not {newest}; "
+                "this command does not change the database: run `hub db upgrade` first"
+            )
+    return store

@@ -473,6 +473,11 @@ def _with_store(url: str, keys: str, work: Any) -> Any:
 
 
 def test_hub_audit_verify_and_tail(keyed: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # the audit commands never change the database they read, not even to create its schema
+    assert _hub(["audit", "verify", *keyed]) == 2
+    assert "run `hub db upgrade` first" in capsys.readouterr().err
+    assert _hub(["db", "upgrade", *keyed]) == 0
+    capsys.readouterr()
     assert _hub(["audit", "verify", *keyed]) == 0
     assert f"audit chain intact: 0 entries, head 0 {GENESIS}" in capsys.readouterr().out
     assert _hub(["audit", "tail", *keyed]) == 0
