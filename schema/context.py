@@ -62,7 +62,7 @@ class Context:
             places=places,
             owners=OwnerLoaders.create(store, scope),
             firms=FirmLoaders.create(store, scope),
-            stats=StatsLoaders.create(store, scope, places),
+            stats=StatsLoaders.create(store, scope),
             principal=principal,
             reason=reason,
             today=on or today(),

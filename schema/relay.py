@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 import strawberry
 
@@ -50,15 +50,18 @@ def decode_global_id(value: str, *, field: str = "id") -> tuple[str, str]:
     return type_name, key
 
 
+class Keyed(Protocol):
+    """What every type implementing `Node` provides: the code or id it is known by."""
+
+    def node_key(self) -> str: ...
+
+
 @strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
 class Node:
     @field(description="The global id: base64 of `Type:code` (or `Owner:ownerId`).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_global_id(type(self).__name__, self.node_key()))
-
-    def node_key(self) -> str:
-        """The code or id this node is known by; every implementing type overrides it."""
-        raise NotImplementedError
+        keyed = cast(Keyed, self)  # places, houses, owners and firms each define node_key
+        return strawberry.ID(encode_global_id(type(self).__name__, keyed.node_key()))
 
 
 @strawberry.type(description="Where a page sits in its list (Relay cursor connections).")

@@ -9,7 +9,6 @@ from strawberry.dataloader import DataLoader
 from graph.model import Stats
 from graph.scope import Scope
 from graph.store import Store
-from schema.places.loaders import PlaceLoaders
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +16,7 @@ class StatsLoaders:
     of_place: DataLoader[str, Stats | None]
 
     @classmethod
-    def create(cls, store: Store, scope: Scope, places: PlaceLoaders) -> StatsLoaders:
+    def create(cls, store: Store, scope: Scope) -> StatsLoaders:
         async def load(codes: list[str]) -> list[Stats | None]:
             return await store.place_stats(codes, scope)
 
