@@ -11,9 +11,13 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from graph.levels import Level
+
+if TYPE_CHECKING:
+    from graph.cases import Case
+    from graph.utilities import Bill, Outage, UtilityAccount
 
 GeoJSON = dict[str, Any]
 
@@ -150,6 +154,10 @@ class Batch:
     ownerships: list[Ownership] = field(default_factory=list)
     firms: list[PropertyFirm] = field(default_factory=list)
     managements: list[Management] = field(default_factory=list)
+    accounts: list[UtilityAccount] = field(default_factory=list)
+    bills: list[Bill] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
@@ -158,6 +166,10 @@ class Batch:
             + len(self.ownerships)
             + len(self.firms)
             + len(self.managements)
+            + len(self.accounts)
+            + len(self.bills)
+            + len(self.outages)
+            + len(self.cases)
         )
 
 

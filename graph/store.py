@@ -23,6 +23,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
+from graph.cases import CaseStore
+from graph.ledger import Ledger
 from graph.levels import Level
 from graph.model import (
     Batch,
@@ -37,13 +39,16 @@ from graph.model import (
 )
 from graph.scope import Scope
 from graph.security import AuditDraft, AuditEntry, TokenRecord
+from graph.utilities import UtilityStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Protocol):
-    """An async graph store; see the module docstring for the rules."""
+class Store(Ledger, CaseStore, UtilityStore, Protocol):
+    """An async graph store; see the module docstring for the rules. The connector ledger,
+    cases and utilities are declared beside their records (graph.ledger, graph.cases,
+    graph.utilities)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""

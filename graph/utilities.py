@@ -1,0 +1,107 @@
+"""Utility accounts, bills and outage notices (water, power, gas, heating), linked to places.
+
+An account belongs to a house (keyed by its 不动产单元号, or matched from a postal address when
+the utility does not keep the code); its bills say what was charged and paid; a bill past its due
+date and not paid in full is in arrears. Outage notices name the places they affect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from graph.model import Page, Provenance
+from graph.scope import Scope
+
+
+class Utility(enum.Enum):
+    WATER = "water"  # 水
+    POWER = "power"  # 电
+    GAS = "gas"  # 燃气
+    HEATING = "heating"  # 供热
+
+
+@dataclass(frozen=True, slots=True)
+class UtilityAccount:
+    """A utility's account for a house (户号), keyed by (utility, account_no)."""
+
+    utility: Utility
+    account_no: str
+    house_code: str
+    provenance: Provenance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """One billing period of an account, keyed by (utility, account_no, period 'YYYY-MM')."""
+
+    utility: Utility
+    account_no: str
+    period: str
+    amount: float
+    paid: float
+    due: dt.date
+    provenance: Provenance | None = None
+
+    def owed_on(self, day: dt.date) -> float:
+        """What is overdue on `day` (0 before the due date or when paid in full)."""
+        return round(max(self.amount - self.paid, 0.0), 2) if day > self.due else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Arrears:
+    """What an account owes on a day: the overdue total, how many bills, the oldest period."""
+
+    utility: Utility
+    account_no: str
+    house_code: str
+    amount: float
+    bills: int
+    oldest_period: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A planned or unplanned outage (停水/停电/停气/停暖) affecting places, keyed by
+    (utility, notice_id)."""
+
+    utility: Utility
+    notice_id: str
+    place_codes: tuple[str, ...]
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    reason: str
+    planned: bool = True
+    provenance: Provenance | None = None
+
+
+class UtilityStore(Protocol):
+    """The utility part of the store port; accounts, bills and outages are written in bulk
+    through `Store.write` (`Batch.accounts`, `Batch.bills`, `Batch.outages`)."""
+
+    async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
+        """For each house in scope, its accounts by utility and number."""
+
+    async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
+        """For each house in scope, its accounts in arrears on `as_of`."""
+
+    async def outages(
+        self,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+        *,
+        within: str | None = None,
+        active_at: dt.datetime | None = None,
+        utility: Utility | None = None,
+    ) -> Page[Outage]:
+        """Outages affecting a place under `within` (or anywhere) in scope, newest start first;
+        with `active_at`, only those under way then. Affected places outside the caller's scope
+        are left out of `place_codes`."""
+
+    async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
+        """For each place, how many houses under it are in arrears on `as_of`; None where
+        missing or out of scope."""
