@@ -188,3 +188,163 @@ place_stats = Table(
     Column("buildings", Integer, nullable=False),
     Column("refreshed_at", DateTime(timezone=True), nullable=False),
 )
+
+# -- connectors (graph.ledger) ------------------------------------------------------------
+
+connector_run = Table(
+    "connector_run",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("full_read", SmallInteger, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("read", Integer, nullable=False),
+    Column("written", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("dead_lettered", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_connector_run_connector", "connector", "started_at"),
+    Index("ix_connector_run_started_at", "started_at"),
+)
+
+stream_state = Table(
+    "stream_state",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("cursor", String(400), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64), nullable=False),
+)
+
+dead_letter = Table(
+    "dead_letter",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("record_key", String(400), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("candidates", Text, nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("last_run_id", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("seen", Integer, nullable=False),
+    UniqueConstraint("connector", "stream", "record_key", "reason"),
+)
+
+# -- utilities (graph.utilities) ------------------------------------------------------------
+
+utility_account = Table(
+    "utility_account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("utility", String(16), nullable=False),
+    Column("account_no", String(64), nullable=False),
+    Column("house_id", Integer, ForeignKey("place.id"), nullable=False),
+    *_provenance(),
+    UniqueConstraint("utility", "account_no"),
+    Index("ix_utility_account_house_id", "house_id"),
+)
+
+bill = Table(
+    "bill",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("utility_account.id"), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("paid", Float, nullable=False),
+    Column("due", Date, nullable=False),
+    *_provenance(),
+    UniqueConstraint("account_id", "period"),
+)
+
+outage = Table(
+    "outage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("utility", String(16), nullable=False),
+    Column("notice_id", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=True),
+    Column("reason", String(400), nullable=False),
+    Column("planned", SmallInteger, nullable=False),
+    *_provenance(),
+    UniqueConstraint("utility", "notice_id"),
+    Index("ix_outage_starts_at", "starts_at"),
+)
+
+outage_place = Table(
+    "outage_place",
+    metadata,
+    Column("outage_id", Integer, ForeignKey("outage.id"), primary_key=True),
+    Column("place_id", Integer, ForeignKey("place.id"), primary_key=True),
+    Index("ix_outage_place_place_id", "place_id"),
+)
+
+# -- cases (graph.cases) ----------------------------------------------------------------------
+
+case = Table(
+    "work_case",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("source_kind", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("title", String(400), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("address", String(400), nullable=True),
+    Column("external_id", String(128), nullable=True),
+    Column("firm_id", Integer, ForeignKey("firm.id"), nullable=True),
+    Column("severity", String(16), nullable=True),
+    Column("deadline", DateTime(timezone=True), nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+    Column("push_to", String(64), nullable=True),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    *_provenance(),
+    UniqueConstraint("source_kind", "external_id"),
+    Index("ix_work_case_place_id", "place_id"),
+    Index("ix_work_case_reported_at", "reported_at"),
+)
+
+case_event = Table(
+    "case_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("work_case.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("from_status", String(32), nullable=True),
+    Column("to_status", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    UniqueConstraint("case_id", "seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False),
+    Column("case_id", Integer, ForeignKey("work_case.id"), nullable=False),
+    Column("external_id", String(128), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_target", "target", "sent_at", "id"),
+)
