@@ -85,6 +85,11 @@ class UtilityStore(Protocol):
     async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
         """For each house in scope, its accounts by utility and number."""
 
+    async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
+        """The accounts with these (utility, account_no) keys, in key order; None where missing
+        or where the house is out of scope. A bills stream asks it whether a bill's account is
+        known before it hands the bill to `write`."""
+
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
         """For each house in scope, its accounts in arrears on `as_of`."""
 
