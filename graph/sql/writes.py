@@ -82,6 +82,8 @@ async def write_batch(
     counts += await _write_owners(connection, batch.owners, sealer)
     counts += await _write_managements(connection, batch.managements, cache)
     counts += await _write_ownerships(connection, batch.ownerships)
+    from graph.sql.utilities import write_utilities  # here: graph.sql.utilities imports this module
+    counts += await write_utilities(connection, batch, cache)
     return counts
 
 
