@@ -221,7 +221,11 @@ class Check:
 
 
 class Source(Protocol):
-    """A configured connector: a kind's class built from its checked config."""
+    """A configured connector: a kind's class built from its checked config.
+
+    Every kind's class is constructed as `Cls(name: str, config: Config)`, where `config` is
+    `Cls.config_schema.validate(name, settings)` (see connectors.config.open_source).
+    """
 
     kind: ClassVar[str]
     config_schema: ClassVar[ConfigSchema]
