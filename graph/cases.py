@@ -178,6 +178,8 @@ class OutboxMessage:
     next_attempt_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     last_error: str | None = None
+    dead: bool = False
+    """Given up after the target refused it too often; kept with `last_error` for a person."""
 
 
 class CaseStore(Protocol):
@@ -198,8 +200,14 @@ class CaseStore(Protocol):
         statuses: Sequence[CaseStatus] | None = None,
         source: CaseSource | None = None,
         since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        by_update: bool = False,
+        categories: Sequence[CaseCategory] | None = None,
     ) -> Page[Case]:
-        """Cases under `within` (or anywhere) in scope, newest report first, filtered."""
+        """Cases under `within` (or anywhere) in scope, newest report first, filtered; `since`
+        (inclusive) and `until` (exclusive) bound the report time, or the last update when
+        `by_update` (Open311 clients read changes by update windows). Page cursors are
+        `graph.cursors.encode_cursor(case.id)`, so a connection can make one for any edge."""
 
     async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]:
         """Cases by their source system's id (no scope: connectors link what they read)."""
@@ -223,8 +231,13 @@ class CaseStore(Protocol):
     async def outbox_sent(self, ids: Sequence[int], at: dt.datetime) -> None:
         """Mark messages delivered."""
 
-    async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime) -> None:
-        """Count a failed attempt and schedule the next one."""
+    async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime | None) -> None:
+        """Count a failed attempt and schedule the next one; None gives the message up as dead:
+        it stays, with its error, but is never sent again and no longer holds back the
+        messages behind it."""
 
     async def outbox_pending(self, target: str | None = None) -> int:
-        """How many messages wait to be sent (to one target, or to all)."""
+        """How many messages wait to be sent (to one target, or to all); dead ones excluded."""
+
+    async def outbox_dead(self, target: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+        """Messages given up as dead (to one target, or to all), oldest first."""

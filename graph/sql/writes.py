@@ -84,6 +84,8 @@ async def write_batch(
     counts += await _write_ownerships(connection, batch.ownerships)
     from graph.sql.utilities import write_utilities  # here: graph.sql.utilities imports this module
     counts += await write_utilities(connection, batch, cache)
+    from graph.sql.cases import write_cases  # here: graph.sql.cases reads through this module
+    counts += await write_cases(connection, batch, cache)
     return counts
 
 

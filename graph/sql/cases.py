@@ -1,0 +1,634 @@
+"""Cases (工单) in SQL: the cases themselves, their history and the outbox (a base of SqlStore).
+
+A case is in a caller's scope when its place is (the same `within_any` predicate as places, on
+the place row the case points at); a case linked to no place is seen only by an unlimited
+scope. Lists run newest report first, keyset-paged by (reported_at, id); a page cursor is
+`encode_cursor(case id)`, and the store finds where that case sits, so any edge has a cursor.
+
+Ids: the hub's own cases are `GD` + the day of report in China time (yyyymmdd) + a six-digit
+sequence of that day (`GD20260115000042`), unique and sortable by day; a case read from a source
+carries the id its connector derived from (connector, external id), so a rewrite lands on the
+same row.
+
+Two rules keep a source and the hub from fighting over a case's status:
+- a status read from a source is kept as an event (actor: the connector) and never queued to
+  the outbox, so it is not echoed back;
+- while a case has messages waiting in the outbox, or when the source's record is older than
+  what the hub holds, the source's status (and rating and update time) is not taken: the hub's
+  change has not reached the source yet, and reading the source back must not undo it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graph.cases import (
+    Case,
+    CaseCategory,
+    CaseEvent,
+    CaseSource,
+    CaseStatus,
+    OutboxMessage,
+    Point,
+    check_transition,
+)
+from graph.cursors import decode_cursor
+from graph.errors import InvalidInput, StoreError
+from graph.model import Batch, Page, WriteCounts
+from graph.scope import Scope
+from graph.sql import rows, tables
+from graph.sql.bulk import insert_rows
+from graph.sql.scoping import under
+from graph.store import MAX_PAGE
+
+if TYPE_CHECKING:
+    from graph.sql.scoping import Anchor
+
+CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+"""China Standard Time (no daylight saving): the day in a hub case id is the day in China."""
+
+HUB_PREFIX = "GD"
+"""工单 (gōngdān): the prefix of the hub's own case ids."""
+
+MAX_ID = 59
+"""The longest case id: a page cursor (`graph.cursors`) holds at most 59 characters of key."""
+
+_CASE = tables.case
+_EVENT = tables.case_event
+_OUTBOX = tables.outbox
+_PLACE = tables.place
+_FIRM = tables.firm
+
+CASE_FACTS = (
+    "source_kind",
+    "category",
+    "status",
+    "title",
+    "description",
+    "place_id",
+    "lon",
+    "lat",
+    "address",
+    "external_id",
+    "firm_id",
+    "severity",
+    "deadline",
+    "rating",
+    "push_to",
+    "reported_at",
+    "updated_at",
+)
+"""Columns compared to decide whether a write changes a case (provenance is not a fact)."""
+
+_TIMES = frozenset({"deadline", "reported_at", "updated_at"})
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _maybe_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else _utc(moment)
+
+
+def _case_query() -> Select[Any]:
+    return (
+        select(_CASE, _PLACE.c.code.label("place_code"), _FIRM.c.code.label("firm_code"))
+        .outerjoin(_PLACE, _PLACE.c.id == _CASE.c.place_id)
+        .outerjoin(_FIRM, _FIRM.c.id == _CASE.c.firm_id)
+    )
+
+
+def _case(row: Any) -> Case:
+    mapping = row._mapping
+    point = None
+    if mapping["lon"] is not None and mapping["lat"] is not None:
+        point = Point(float(mapping["lon"]), float(mapping["lat"]))
+    return Case(
+        id=mapping["key"],
+        source=CaseSource(mapping["source_kind"]),
+        category=CaseCategory(mapping["category"]),
+        status=CaseStatus(mapping["status"]),
+        title=mapping["title"],
+        reported_at=_utc(mapping["reported_at"]),
+        updated_at=_utc(mapping["updated_at"]),
+        description=mapping["description"],
+        place_code=mapping["place_code"],
+        point=point,
+        address=mapping["address"],
+        external_id=mapping["external_id"],
+        firm_code=mapping["firm_code"],
+        severity=mapping["severity"],
+        deadline=_maybe_utc(mapping["deadline"]),
+        rating=mapping["rating"],
+        push_to=mapping["push_to"],
+        provenance=rows.provenance_of(mapping),
+    )
+
+
+def _event(row: Any, key: str) -> CaseEvent:
+    return CaseEvent(
+        case_id=key,
+        seq=row.seq,
+        from_status=CaseStatus(row.from_status) if row.from_status is not None else None,
+        to_status=CaseStatus(row.to_status),
+        at=_utc(row.at),
+        actor=row.actor,
+        note=row.note,
+    )
+
+
+def _message(row: Any) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        target=row.target,
+        case_id=row.case_key,
+        external_id=row.external_id,
+        payload=json.loads(row.payload),
+        created_at=_utc(row.created_at),
+        attempts=row.attempts,
+        next_attempt_at=_maybe_utc(row.next_attempt_at),
+        sent_at=_maybe_utc(row.sent_at),
+        last_error=row.last_error,
+        dead=row.sent_at is None and row.next_attempt_at is None,
+    )
+
+
+def _check(case: Case) -> None:
+    where = f"case {case.id!r}"
+    if not case.id.strip() or len(case.id) > MAX_ID or not case.id.isprintable():
+        raise InvalidInput(f"{where} id", case.id, f"must be 1 to {MAX_ID} printable characters")
+    if not case.title.strip():
+        raise InvalidInput(f"{where} title", case.title, "must not be empty")
+    if len(case.title) > 400:
+        raise InvalidInput(f"{where} title", case.title[:40] + "…", "must be at most 400 characters")
+    if case.rating is not None and not 1 <= case.rating <= 5:
+        raise InvalidInput(f"{where} rating", case.rating, "must be 1 (very unsatisfied) to 5 (very satisfied)")
+    if case.point is not None and not (-180 <= case.point.lon <= 180 and -90 <= case.point.lat <= 90):
+        raise InvalidInput(f"{where} point", f"{case.point.lon},{case.point.lat}", "is not a WGS-84 longitude, latitude")
+    if case.external_id is not None and not 1 <= len(case.external_id) <= 128:
+        raise InvalidInput(f"{where} external_id", case.external_id, "must be 1 to 128 characters")
+
+
+def _case_row(case: Case, place_id: int | None, firm_id: int | None) -> dict[str, Any]:
+    return {
+        "key": case.id,
+        "source_kind": case.source.value,
+        "category": case.category.value,
+        "status": case.status.value,
+        "title": case.title,
+        "description": case.description,
+        "place_id": place_id,
+        "lon": case.point.lon if case.point else None,
+        "lat": case.point.lat if case.point else None,
+        "address": case.address,
+        "external_id": case.external_id,
+        "firm_id": firm_id,
+        "severity": case.severity,
+        "deadline": _maybe_utc(case.deadline),
+        "rating": case.rating,
+        "push_to": case.push_to,
+        "reported_at": _utc(case.reported_at),
+        "updated_at": _utc(case.updated_at),
+        **rows.provenance_row(case.provenance),
+    }
+
+
+def _same(stored: Mapping[Any, Any], row: Mapping[str, Any]) -> bool:
+    for name in CASE_FACTS:
+        old, new = stored[name], row[name]
+        if name in _TIMES and old is not None:
+            old = _utc(old)
+        if old != new:
+            return False
+    return True
+
+
+async def _references(
+    connection: AsyncConnection, cases: Sequence[Case], cache: dict[str, Anchor] | None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Place ids by code and firm ids by code for what the cases point at; a missing one is a
+    StoreError naming the case."""
+    from graph.sql.writes import anchors, select_in
+
+    places = await anchors(connection, {c.place_code for c in cases if c.place_code}, cache)
+    firm_codes = {c.firm_code for c in cases if c.firm_code}
+    firms = {
+        row.code: row.id
+        for row in await select_in(connection, select(_FIRM.c.code, _FIRM.c.id), _FIRM.c.code, firm_codes)
+    }
+    for case in cases:
+        if case.place_code and case.place_code not in places:
+            raise StoreError(f"case {case.id}: place {case.place_code} is not in the store")
+        if case.firm_code and case.firm_code not in firms:
+            raise StoreError(f"case {case.id}: firm {case.firm_code} is not in the store")
+    return {code: anchor.id for code, anchor in places.items()}, firms
+
+
+async def _next_seqs(connection: AsyncConnection, case_ids: Sequence[int]) -> dict[int, int]:
+    from graph.sql.writes import select_in
+
+    query = select(_EVENT.c.case_id, func.max(_EVENT.c.seq).label("last")).group_by(_EVENT.c.case_id)
+    return {row.case_id: row.last + 1 for row in await select_in(connection, query, _EVENT.c.case_id, case_ids)}
+
+
+async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str, Anchor]) -> WriteCounts:
+    """The bulk path for `Batch.cases`: upsert by id, compare-then-write, a status change kept
+    as an event by the connector that read it (see the module docstring for whose status wins)."""
+    from graph.sql.writes import select_in
+
+    if not batch.cases:
+        return WriteCounts()
+    for case in batch.cases:
+        _check(case)
+    latest = {case.id: case for case in batch.cases}  # the last record for an id wins
+    places, firms = await _references(connection, list(latest.values()), cache)
+    stored = {
+        row.key: row._mapping
+        for row in await select_in(connection, select(_CASE), _CASE.c.key, latest)
+    }
+    stored_ids = [row["id"] for row in stored.values()]
+    waiting: set[int] = set()
+    if stored_ids:
+        query = select(_OUTBOX.c.case_id).where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_not(None))
+        waiting = {row.case_id for row in await select_in(connection, query, _OUTBOX.c.case_id, stored_ids)}
+    await _check_external_ids(connection, [c for c in latest.values() if c.id not in stored and c.external_id])
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    moves: list[tuple[int, Case, str]] = []  # (row id, case, stored status)
+    unchanged = 0
+    for case in latest.values():
+        row = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
+        old = stored.get(case.id)
+        if old is None:
+            inserts.append(row)
+            continue
+        if old["id"] in waiting or row["updated_at"] < _utc(old["updated_at"]):
+            for name in ("status", "rating", "updated_at"):
+                row[name] = old[name] if name != "updated_at" else _utc(old[name])
+        if _same(old, row):
+            unchanged += 1
+            continue
+        updates.append({"row_id": old["id"], **row})
+        if row["status"] != old["status"]:
+            moves.append((old["id"], case, old["status"]))
+    events: list[dict[str, Any]] = []
+    if inserts:
+        await insert_rows(connection, _CASE, inserts)
+        new_ids = {
+            row.key: row.id
+            for row in await select_in(connection, select(_CASE.c.key, _CASE.c.id), _CASE.c.key, (r["key"] for r in inserts))
+        }
+        for row in inserts:
+            case = latest[row["key"]]
+            events.append(_event_row(new_ids[row["key"]], 1, None, case.status, case.reported_at, case))
+    if updates:
+        from sqlalchemy import bindparam
+
+        await connection.execute(update(_CASE).where(_CASE.c.id == bindparam("row_id")), updates)
+    if moves:
+        seqs = await _next_seqs(connection, [row_id for row_id, _, _ in moves])
+        for row_id, case, before in moves:
+            events.append(_event_row(row_id, seqs.get(row_id, 1), CaseStatus(before), case.status, case.updated_at, case))
+    if events:
+        await insert_rows(connection, _EVENT, events)
+    return WriteCounts(len(inserts), len(updates), unchanged + len(batch.cases) - len(latest))
+
+
+def _event_row(
+    case_id: int, seq: int, before: CaseStatus | None, after: CaseStatus, at: dt.datetime, case: Case
+) -> dict[str, Any]:
+    actor = case.provenance.source if case.provenance else case.source.value
+    record = f" (record {case.provenance.record_id})" if case.provenance else ""
+    return {
+        "case_id": case_id,
+        "seq": seq,
+        "from_status": before.value if before else None,
+        "to_status": after.value,
+        "at": _utc(at),
+        "actor": actor,
+        "note": f"read from {actor}{record}",
+    }
+
+
+async def _check_external_ids(connection: AsyncConnection, cases: Sequence[Case]) -> None:
+    """A new case may not take a (source, external id) another case already holds."""
+    from graph.sql.writes import select_in
+
+    if not cases:
+        return
+    query = select(_CASE.c.key, _CASE.c.source_kind, _CASE.c.external_id)
+    taken = {
+        (row.source_kind, row.external_id): row.key
+        for row in await select_in(connection, query, _CASE.c.external_id, (c.external_id for c in cases))
+    }
+    seen: dict[tuple[str, str | None], str] = {}
+    for case in cases:
+        pair = (case.source.value, case.external_id)
+        holder = taken.get(pair) or seen.get(pair)
+        if holder is not None and holder != case.id:
+            raise StoreError(f"case {case.id}: {case.source.value} id {case.external_id} is already case {holder}")
+        seen[pair] = case.id
+
+
+class CaseRecords:
+    """The case part of the store port (a base of SqlStore)."""
+
+    engine: AsyncEngine
+
+    if TYPE_CHECKING:
+
+        async def _visible(
+            self, connection: AsyncConnection, scope: Scope, table: Any = tables.place, *, drive: bool = False
+        ) -> Any: ...
+
+        async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None: ...
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def cases(self, ids: Sequence[str], scope: Scope) -> list[Case | None]:
+        from graph.sql.writes import select_in
+
+        async with self.engine.connect() as connection:
+            query = _case_query().where(await self._visible(connection, scope))
+            found = {row.key: _case(row) for row in await select_in(connection, query, _CASE.c.key, ids)}
+        return [found.get(key) for key in ids]
+
+    async def case_page(
+        self,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+        *,
+        within: str | None = None,
+        statuses: Sequence[CaseStatus] | None = None,
+        source: CaseSource | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        by_update: bool = False,
+        categories: Sequence[CaseCategory] | None = None,
+    ) -> Page[Case]:
+        first = max(1, min(first, MAX_PAGE))
+        after_key = decode_cursor(after)
+        moment = _CASE.c.updated_at if by_update else _CASE.c.reported_at
+        async with self.engine.connect() as connection:
+            clauses: list[Any] = [await self._visible(connection, scope)]
+            if within is not None:
+                root = await self._anchor(connection, within)
+                if root is None:
+                    return Page(items=[], has_next=False, end_cursor=None)
+                clauses.append(under(_PLACE, root))
+            if statuses is not None:
+                clauses.append(_CASE.c.status.in_([status.value for status in statuses]))
+            if categories is not None:
+                clauses.append(_CASE.c.category.in_([category.value for category in categories]))
+            if source is not None:
+                clauses.append(_CASE.c.source_kind == source.value)
+            if since is not None:
+                clauses.append(moment >= _utc(since))
+            if until is not None:
+                clauses.append(moment < _utc(until))
+            if after_key is not None:
+                mark = (
+                    await connection.execute(select(_CASE.c.reported_at).where(_CASE.c.key == after_key))
+                ).first()
+                if mark is None:
+                    raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
+                at = _utc(mark.reported_at)
+                clauses.append(
+                    or_(_CASE.c.reported_at < at, and_(_CASE.c.reported_at == at, _CASE.c.key < after_key))
+                )
+            query = (
+                _case_query()
+                .where(and_(*clauses))
+                .order_by(_CASE.c.reported_at.desc(), _CASE.c.key.desc())
+                .limit(first + 1)
+            )
+            items = [_case(row) for row in await connection.execute(query)]
+        from graph.cursors import encode_cursor
+
+        shown = items[:first]
+        return Page(
+            items=shown,
+            has_next=len(items) > first,
+            end_cursor=encode_cursor(shown[-1].id) if shown else None,
+            start_cursor=encode_cursor(shown[0].id) if shown else None,
+        )
+
+    async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]:
+        from graph.sql.writes import select_in
+
+        async with self.engine.connect() as connection:
+            query = _case_query().where(_CASE.c.source_kind == source.value)
+            found = {
+                row.external_id: _case(row)
+                for row in await select_in(connection, query, _CASE.c.external_id, external_ids)
+            }
+        return [found.get(value) for value in external_ids]
+
+    async def case_events(self, ids: Sequence[str], scope: Scope) -> list[list[CaseEvent]]:
+        from graph.sql.writes import select_in
+
+        history: dict[str, list[CaseEvent]] = {key: [] for key in ids}
+        async with self.engine.connect() as connection:
+            query = (
+                select(_EVENT, _CASE.c.key.label("case_key"))
+                .join(_CASE, _CASE.c.id == _EVENT.c.case_id)
+                .outerjoin(_PLACE, _PLACE.c.id == _CASE.c.place_id)
+                .where(await self._visible(connection, scope))
+            )
+            for row in sorted(await select_in(connection, query, _CASE.c.key, ids), key=lambda r: (r.case_key, r.seq)):
+                history[row.case_key].append(_event(row, row.case_key))
+        return [history[key] for key in ids]
+
+    # -- the hub's own changes -----------------------------------------------------------
+
+    async def open_case(self, case: Case, actor: str) -> Case:
+        for attempt in range(5):
+            try:
+                async with self.engine.begin() as connection:
+                    key = case.id or await _next_hub_id(connection, case.reported_at)
+                    opened = replace(case, id=key)
+                    _check(opened)
+                    places, firms = await _references(connection, [opened], None)
+                    if opened.external_id:
+                        await _check_external_ids(connection, [opened])
+                    exists = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == key))).first()
+                    if exists is not None:
+                        raise StoreError(f"case {key} already exists")
+                    row = _case_row(opened, places.get(opened.place_code or ""), firms.get(opened.firm_code or ""))
+                    result = await connection.execute(_CASE.insert().values(**row))
+                    case_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+                    if case_id is None:
+                        case_id = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == key))).scalar_one()
+                    await connection.execute(
+                        _EVENT.insert().values(
+                            case_id=case_id,
+                            seq=1,
+                            from_status=None,
+                            to_status=opened.status.value,
+                            at=_utc(opened.reported_at),
+                            actor=actor,
+                            note="opened",
+                        )
+                    )
+                return opened
+            except IntegrityError:
+                if case.id or attempt == 4:
+                    raise StoreError(f"case {case.id or '(new)'} could not be stored: another writer took its id") from None
+        raise AssertionError("unreachable")
+
+    async def move_case(
+        self,
+        case_id: str,
+        to: CaseStatus,
+        *,
+        actor: str,
+        note: str,
+        at: dt.datetime,
+        scope: Scope,
+        rating: int | None = None,
+    ) -> Case:
+        if to is CaseStatus.FOLLOWED_UP:
+            if rating is None or not 1 <= rating <= 5:
+                raise InvalidInput("rating", rating, "is required with followed_up (回访): 1 (very unsatisfied) to 5 (very satisfied)")
+        elif rating is not None:
+            raise InvalidInput("rating", rating, "is given only when a case is followed up (回访)")
+        if len(note) > 2000:
+            raise InvalidInput("note", note[:40] + "…", "must be at most 2000 characters")
+        async with self.engine.begin() as connection:
+            query = _case_query().where(_CASE.c.key == case_id).where(await self._visible(connection, scope))
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update(of=_CASE)
+            row = (await connection.execute(query)).first()
+            if row is None:
+                raise InvalidInput("id", case_id, "is not a case you can see")
+            case = _case(row)
+            check_transition(case_id, case.status, to)
+            seqs = await _next_seqs(connection, [row.id])
+            moment = _utc(at)
+            await connection.execute(
+                _EVENT.insert().values(
+                    case_id=row.id,
+                    seq=seqs.get(row.id, 1),
+                    from_status=case.status.value,
+                    to_status=to.value,
+                    at=moment,
+                    actor=actor,
+                    note=note,
+                )
+            )
+            values: dict[str, Any] = {"status": to.value, "updated_at": moment}
+            if rating is not None:
+                values["rating"] = rating
+            await connection.execute(update(_CASE).where(_CASE.c.id == row.id).values(**values))
+            moved = replace(case, status=to, updated_at=moment, rating=rating if rating is not None else case.rating)
+            if case.push_to:
+                payload = {
+                    "status": to.value,
+                    "label": to.label,
+                    "from": case.status.value,
+                    "note": note,
+                    "at": moment.isoformat(),
+                    "actor": actor,
+                    "rating": rating,
+                }
+                await connection.execute(
+                    _OUTBOX.insert().values(
+                        target=case.push_to,
+                        case_id=row.id,
+                        external_id=case.external_id,
+                        payload=json.dumps(payload, ensure_ascii=False),
+                        created_at=moment,
+                        attempts=0,
+                        next_attempt_at=moment,
+                        sent_at=None,
+                        last_error=None,
+                    )
+                )
+        return moved
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    @staticmethod
+    def _outbox_query() -> Select[Any]:
+        return select(_OUTBOX, _CASE.c.key.label("case_key")).join(_CASE, _CASE.c.id == _OUTBOX.c.case_id)
+
+    async def outbox_due(self, target: str, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
+        limit = max(1, min(limit, MAX_PAGE))
+        query = (
+            self._outbox_query()
+            .where(_OUTBOX.c.target == target, _OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_not(None))
+            .order_by(_OUTBOX.c.id)
+            .limit(limit)
+        )
+        due: list[OutboxMessage] = []
+        moment = _utc(now)
+        async with self.engine.connect() as connection:
+            for row in await connection.execute(query):
+                message = _message(row)
+                # order is kept per target: a message waiting for its retry holds back the rest
+                if message.next_attempt_at is None or message.next_attempt_at > moment:
+                    break
+                due.append(message)
+        return due
+
+    async def outbox_sent(self, ids: Sequence[int], at: dt.datetime) -> None:
+        if not ids:
+            return
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.sent_at.is_(None)).values(sent_at=_utc(at))
+            )
+
+    async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime | None) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == message_id, _OUTBOX.c.sent_at.is_(None))
+                .values(
+                    attempts=_OUTBOX.c.attempts + 1,
+                    last_error=error[:2000],
+                    next_attempt_at=_maybe_utc(next_attempt_at),
+                )
+            )
+
+    async def outbox_pending(self, target: str | None = None) -> int:
+        query = select(func.count()).select_from(_OUTBOX).where(
+            _OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_not(None)
+        )
+        if target is not None:
+            query = query.where(_OUTBOX.c.target == target)
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    async def outbox_dead(self, target: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+        query = self._outbox_query().where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_(None))
+        if target is not None:
+            query = query.where(_OUTBOX.c.target == target)
+        async with self.engine.connect() as connection:
+            found = await connection.execute(query.order_by(_OUTBOX.c.id).limit(max(1, min(limit, MAX_PAGE))))
+            return [_message(row) for row in found]
+
+
+async def _next_hub_id(connection: AsyncConnection, reported_at: dt.datetime) -> str:
+    """The next free `GD<yyyymmdd><000001>` of the report's day in China."""
+    prefix = HUB_PREFIX + _utc(reported_at).astimezone(CHINA).strftime("%Y%m%d")
+    query = select(func.max(_CASE.c.key)).where(
+        _CASE.c.key >= prefix + "000000", _CASE.c.key <= prefix + "999999", func.length(_CASE.c.key) == len(prefix) + 6
+    )
+    last = (await connection.execute(query)).scalar_one_or_none()
+    number = int(last[len(prefix):]) + 1 if last else 1
+    if number > 999_999:
+        raise StoreError(f"more than 999999 cases opened on {prefix[2:]}: the day's sequence is full")
+    return f"{prefix}{number:06d}"

@@ -1,0 +1,262 @@
+"""Cases on every SQL backend: ids, scope, the 12345 lifecycle, writes from sources, the outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.ciphers.sealing import Sealer
+from graph.cursors import encode_cursor
+from graph.errors import InvalidInput, StoreError
+from graph.levels import Level
+from graph.model import Batch, Management, Place, PropertyFirm, Provenance
+from graph.scope import Scope
+from graph.sql import SqlStore
+
+EVERYTHING = Scope.everything()
+STREET_1, STREET_2 = "370202001", "370202002"
+ESTATE_1, ESTATE_2 = "370202001001E001", "370202002001E001"
+HOUSE_1 = "370202001001GB00001F00010001"
+FIRM = "91370202MA06EM7T05"
+T0 = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in China
+
+
+def city() -> Batch:
+    places = [
+        Place("370200", Level.CITY, "青岛市", None),
+        Place("370202", Level.DISTRICT, "市南区", "370200"),
+        Place(STREET_1, Level.STREET, "香港中路街道", "370202"),
+        Place(STREET_2, Level.STREET, "八大峡街道", "370202"),
+        Place("370202001001", Level.COMMUNITY, "云霄路社区", STREET_1),
+        Place("370202002001", Level.COMMUNITY, "团岛社区", STREET_2),
+        Place(ESTATE_1, Level.ESTATE, "海信花园", "370202001001"),
+        Place(ESTATE_2, Level.ESTATE, "团岛小区", "370202002001"),
+        Place("370202001001GB00001F0001", Level.BUILDING, "1号楼", ESTATE_1),
+        Place("370202001001GB00001F000101", Level.ENTRANCE, "1单元", "370202001001GB00001F0001"),
+        Place(HOUSE_1, Level.HOUSE, "1单元101室", "370202001001GB00001F000101", area=88.0),
+    ]
+    return Batch(
+        places=places,
+        firms=[PropertyFirm(FIRM, "青岛海信物业服务有限公司")],
+        managements=[Management(FIRM, ESTATE_1, dt.date(2020, 1, 1))],
+    )
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_databases")
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
+    if backend == "sqlite":
+        url = str(tmp_path / "hub.sqlite")
+    else:
+        url = await request.getfixturevalue("postgres_databases").create()
+    opened = await SqlStore.open(url, sealer=Sealer.generate())
+    await opened.write(city())
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def new_case(place: str | None = ESTATE_1, *, at: dt.datetime = T0, **changes: object) -> Case:
+    case = Case(
+        id="",
+        source=CaseSource.OWNER,
+        category=CaseCategory.REPAIR,
+        status=CaseStatus.ACCEPTED,
+        title="楼道灯不亮",
+        reported_at=at,
+        updated_at=at,
+        description="3号楼2单元楼道声控灯坏了一周",
+        place_code=place,
+    )
+    return dataclasses.replace(case, **changes)  # type: ignore[arg-type]
+
+
+def fed(number: int, status: CaseStatus = CaseStatus.DISPATCHED, *, at: dt.datetime = T0, **changes: object) -> Case:
+    """A case as the 12345 feed's connector writes it."""
+    case = new_case(
+        ESTATE_1,
+        at=at,
+        id=f"cityops:QD{number:06d}",
+        source=CaseSource.HOTLINE,
+        status=status,
+        external_id=f"QD{number:06d}",
+        push_to="cityops",
+        provenance=Provenance("cityops", f"QD{number:06d}", at, "run-1"),
+    )
+    return dataclasses.replace(case, **changes)  # type: ignore[arg-type]
+
+
+async def test_the_hub_numbers_its_cases_by_day_in_china(store: SqlStore) -> None:
+    first = await store.open_case(new_case(), actor="owner 张三")
+    second = await store.open_case(new_case(), actor="owner 张三")
+    late = await store.open_case(new_case(at=T0 + dt.timedelta(hours=15)), actor="owner 张三")  # 00:30 next day
+    assert (first.id, second.id, late.id) == ("GD20260302000001", "GD20260302000002", "GD20260303000001")
+    [stored] = await store.cases([first.id], EVERYTHING)
+    assert stored == first
+    [[event]] = await store.case_events([first.id], EVERYTHING)
+    assert (event.seq, event.from_status, event.to_status, event.actor) == (1, None, CaseStatus.ACCEPTED, "owner 张三")
+    with pytest.raises(StoreError, match="GD20260302000001 already exists"):
+        await store.open_case(dataclasses.replace(new_case(), id=first.id), actor="x")
+    with pytest.raises(StoreError, match="place 370202009001E001 is not in the store"):
+        await store.open_case(new_case("370202009001E001"), actor="x")
+
+
+async def test_a_case_is_seen_where_its_place_is(store: SqlStore) -> None:
+    inside = await store.open_case(new_case(ESTATE_1), actor="a")
+    outside = await store.open_case(new_case(ESTATE_2), actor="a")
+    nowhere = await store.open_case(new_case(None, point=Point(120.38, 36.06)), actor="a")
+    street = Scope.of(STREET_1)
+    assert await store.cases([inside.id, outside.id, nowhere.id, "GD19990101000001"], street) == [inside, None, None, None]
+    assert await store.cases([nowhere.id], Scope.of("370200")) == [None]  # no place: whole-city scope only
+    assert await store.cases([nowhere.id], EVERYTHING) == [nowhere]
+    assert await store.case_events([outside.id, inside.id], street) == [[], [(await store.case_events([inside.id], EVERYTHING))[0][0]]]
+    assert [c.id for c in (await store.case_page(street, 50)).items] == [inside.id]
+    assert [c.id for c in (await store.case_page(Scope.of(ESTATE_1), 50)).items] == [inside.id]
+    assert [c.id for c in (await store.case_page(Scope.of_codes([]), 50)).items] == []
+    everything = await store.case_page(EVERYTHING, 50)
+    assert [c.id for c in everything.items] == [nowhere.id, outside.id, inside.id]  # same time: id descending
+    assert [c.id for c in (await store.case_page(EVERYTHING, 50, within=STREET_2)).items] == [outside.id]
+    assert (await store.case_page(street, 50, within=STREET_2)).items == []
+
+
+async def test_pages_run_newest_report_first_and_filter(store: SqlStore) -> None:
+    opened = [
+        await store.open_case(new_case(at=T0 + dt.timedelta(minutes=index % 4), category=category), actor="a")
+        for index, category in enumerate([CaseCategory.REPAIR, CaseCategory.COMPLAINT] * 5)
+    ]
+    expected = [c.id for c in sorted(opened, key=lambda c: (c.reported_at, c.id), reverse=True)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.case_page(EVERYTHING, 3, after)
+        seen += [c.id for c in page.items]
+        if not page.has_next:
+            break
+        assert page.end_cursor == encode_cursor(page.items[-1].id)
+        after = page.end_cursor
+    assert seen == expected
+    complaints = await store.case_page(EVERYTHING, 50, categories=[CaseCategory.COMPLAINT])
+    assert {c.category for c in complaints.items} == {CaseCategory.COMPLAINT} and len(complaints.items) == 5
+    window = await store.case_page(EVERYTHING, 50, since=T0 + dt.timedelta(minutes=1), until=T0 + dt.timedelta(minutes=3))
+    assert {c.reported_at for c in window.items} == {T0 + dt.timedelta(minutes=1), T0 + dt.timedelta(minutes=2)}
+    assert (await store.case_page(EVERYTHING, 50, source=CaseSource.HOTLINE)).items == []
+    with pytest.raises(InvalidInput, match="after"):
+        await store.case_page(EVERYTHING, 3, encode_cursor("GD19990101000001"))
+
+
+async def test_moves_follow_the_lifecycle_and_queue_what_the_source_must_hear(store: SqlStore) -> None:
+    await store.write(Batch(cases=[fed(1)]))
+    own = await store.open_case(new_case(), actor="a")
+    at = T0 + dt.timedelta(hours=1)
+    signed = await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业 李四", note="已签收", at=at, scope=Scope.of(ESTATE_1))
+    assert signed.status is CaseStatus.SIGNED and signed.updated_at == at
+    assert (await store.cases([signed.id], EVERYTHING)) == [signed]
+    history = (await store.case_events([signed.id], EVERYTHING))[0]
+    assert [(e.from_status, e.to_status, e.actor, e.note) for e in history] == [
+        (None, CaseStatus.DISPATCHED, "cityops", "read from cityops (record QD000001)"),
+        (CaseStatus.DISPATCHED, CaseStatus.SIGNED, "物业 李四", "已签收"),
+    ]
+    [message] = await store.outbox_due("cityops", at)
+    assert (message.case_id, message.external_id, message.payload["status"], message.payload["note"]) == (
+        "cityops:QD000001", "QD000001", "signed", "已签收"
+    )
+    await store.move_case(own.id, CaseStatus.DISPATCHED, actor="a", note="", at=at, scope=EVERYTHING)
+    assert await store.outbox_pending() == 1  # the hub's own case has nowhere to be pushed
+    with pytest.raises(InvalidInput, match=r"case GD20260302000001 is dispatched \(派单\): it may go to returned \(退单\), signed \(签收\) only"):
+        await store.move_case(own.id, CaseStatus.RESOLVED, actor="a", note="", at=at, scope=EVERYTHING)
+    unknown = await _message_of(store.move_case("GD19990101000001", CaseStatus.SIGNED, actor="a", note="", at=at, scope=EVERYTHING))
+    foreign = await _message_of(store.move_case(own.id, CaseStatus.SIGNED, actor="a", note="", at=at, scope=Scope.of(STREET_2)))
+    assert unknown.replace("GD19990101000001", "X") == foreign.replace(own.id, "X")
+    assert (await store.cases([own.id], EVERYTHING))[0].status is CaseStatus.DISPATCHED  # nothing moved
+    for status in (CaseStatus.SIGNED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED):
+        await store.move_case(own.id, status, actor="a", note="", at=at, scope=EVERYTHING)
+    with pytest.raises(InvalidInput, match="rating"):
+        await store.move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="", at=at, scope=EVERYTHING)
+    rated = await store.move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="满意", at=at, scope=EVERYTHING, rating=5)
+    assert rated.rating == 5 and (await store.cases([own.id], EVERYTHING))[0].rating == 5
+
+
+async def _message_of(move: object) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        await move  # type: ignore[misc]
+    return str(caught.value)
+
+
+async def test_source_writes_are_idempotent_and_keep_status_changes_without_echo(store: SqlStore) -> None:
+    counts = await store.write(Batch(cases=[fed(1), fed(2)]))
+    assert (counts.inserted, counts.updated) == (2, 0)
+    again = await store.write(Batch(cases=[fed(1), fed(2, provenance=Provenance("cityops", "QD000002", T0, "run-2"))]))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    later = T0 + dt.timedelta(hours=2)
+    moved = await store.write(Batch(cases=[fed(1, CaseStatus.SIGNED, updated_at=later)]))
+    assert moved.updated == 1
+    [history] = await store.case_events(["cityops:QD000001"], EVERYTHING)
+    assert [(e.from_status, e.to_status, e.at, e.actor) for e in history][-1] == (CaseStatus.DISPATCHED, CaseStatus.SIGNED, later, "cityops")
+    assert await store.outbox_pending() == 0  # read from the source: never sent back
+
+
+async def test_a_bad_case_stops_its_batch_and_stores_nothing(store: SqlStore) -> None:
+    with pytest.raises(StoreError, match="place 370202009001E001 is not in the store"):
+        await store.write(Batch(cases=[fed(1), fed(2, place_code="370202009001E001")]))
+    with pytest.raises(StoreError, match="firm 91350100M000100Y43 is not in the store"):
+        await store.write(Batch(cases=[fed(1, firm_code="91350100M000100Y43")]))
+    with pytest.raises(InvalidInput, match="rating"):
+        await store.write(Batch(cases=[fed(1, rating=9)]))
+    await store.write(Batch(cases=[fed(1)]))
+    with pytest.raises(StoreError, match="hotline id QD000001 is already case cityops:QD000001"):
+        await store.write(Batch(cases=[fed(1, id="other:QD000001")]))
+    assert [c.id for c in (await store.case_page(EVERYTHING, 50)).items] == ["cityops:QD000001"]
+
+
+async def test_a_stale_source_does_not_undo_what_the_hub_has_not_pushed_yet(store: SqlStore) -> None:
+    await store.write(Batch(cases=[fed(1)]))
+    at = T0 + dt.timedelta(hours=1)
+    await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业", note="", at=at, scope=EVERYTHING)
+    # the feed still says dispatched, with a newer time of its own: the hub's move is kept
+    await store.write(Batch(cases=[fed(1, updated_at=at + dt.timedelta(minutes=5), title="楼道灯不亮（补充）")]))
+    [case] = await store.cases(["cityops:QD000001"], EVERYTHING)
+    assert (case.status, case.title, case.updated_at) == (CaseStatus.SIGNED, "楼道灯不亮（补充）", at)
+    [message] = await store.outbox_due("cityops", at)
+    await store.outbox_sent([message.id], at + dt.timedelta(minutes=6))
+    # delivered: an older record no longer wins, a newer one does
+    await store.write(Batch(cases=[fed(1, updated_at=at - dt.timedelta(minutes=5))]))
+    assert (await store.cases(["cityops:QD000001"], EVERYTHING))[0].status is CaseStatus.SIGNED
+    await store.write(Batch(cases=[fed(1, CaseStatus.IN_PROGRESS, updated_at=at + dt.timedelta(hours=1))]))
+    assert (await store.cases(["cityops:QD000001"], EVERYTHING))[0].status is CaseStatus.IN_PROGRESS
+
+
+async def test_the_outbox_keeps_order_backs_off_and_gives_up_on_dead_messages(store: SqlStore) -> None:
+    await store.write(Batch(cases=[fed(1), fed(2)]))
+    at = T0 + dt.timedelta(hours=1)
+    await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="a", note="1", at=at, scope=EVERYTHING)
+    await store.move_case("cityops:QD000002", CaseStatus.SIGNED, actor="a", note="2", at=at, scope=EVERYTHING)
+    await store.move_case("cityops:QD000001", CaseStatus.IN_PROGRESS, actor="a", note="3", at=at, scope=EVERYTHING)
+    due = await store.outbox_due("cityops", at)
+    assert [m.payload["note"] for m in due] == ["1", "2", "3"]
+    assert await store.outbox_due("cityops", at - dt.timedelta(seconds=1)) == []
+    assert await store.outbox_due("elsewhere", at) == []
+    first = due[0]
+    await store.outbox_failed(first.id, "503 Service Unavailable", at + dt.timedelta(seconds=30))
+    assert await store.outbox_due("cityops", at + dt.timedelta(seconds=10)) == []  # the first holds back the rest
+    retry = await store.outbox_due("cityops", at + dt.timedelta(seconds=30))
+    assert [(m.attempts, m.last_error) for m in retry][0] == (1, "503 Service Unavailable")
+    await store.outbox_failed(first.id, "409 illegal move", None)
+    assert await store.outbox_pending("cityops") == 2
+    [dead] = await store.outbox_dead("cityops")
+    assert (dead.id, dead.dead, dead.attempts, dead.last_error) == (first.id, True, 2, "409 illegal move")
+    rest = await store.outbox_due("cityops", at)
+    assert [m.payload["note"] for m in rest] == ["2", "3"]
+    await store.outbox_sent([m.id for m in rest], at)
+    assert await store.outbox_pending() == 0 and await store.outbox_due("cityops", at) == []
