@@ -1,4 +1,9 @@
-"""Settings of a hub process, from the command line first and then the environment."""
+"""Settings of a hub process, from the command line first and then the environment.
+
+A worker started by Celery has no command line of its own: everything a task needs to open the
+store and a connector (`HUB_DB`, `HUB_KEYS`, `HUB_CONNECTORS`) and to find its broker
+(`HUB_BROKER`, `HUB_RESULT_BACKEND`, `HUB_QUEUE`) comes from the environment.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ from dataclasses import dataclass
 
 DEFAULT_DB = "sqlite:///hub.sqlite"
 """The embedded default store: a SQLite file in the working directory."""
+DEFAULT_KEYS = "hub.keys"
+DEFAULT_CONNECTORS = "connectors.toml"
+"""The connectors file; absent means no connectors."""
+DEFAULT_QUEUE = "hub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,14 +23,31 @@ class Settings:
     db: str = DEFAULT_DB
     host: str = "127.0.0.1"
     port: int = 8000
+    keys: str = DEFAULT_KEYS
+    connectors: str = DEFAULT_CONNECTORS
+    broker: str | None = None
+    """Celery broker URL (redis://…); None: no worker, `hub serve` runs the schedules itself."""
+    result_backend: str | None = None
+    """Where task results go; the broker when not set."""
+    queue: str = DEFAULT_QUEUE
+
+    @property
+    def results(self) -> str | None:
+        return self.result_backend or self.broker
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, overridden by non-None keyword arguments."""
+        """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
+        `HUB_RESULT_BACKEND`, `HUB_QUEUE`, overridden by non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
             "host": os.environ.get("HUB_HOST", "127.0.0.1"),
             "port": int(os.environ.get("HUB_PORT", "8000")),
+            "keys": os.environ.get("HUB_KEYS", DEFAULT_KEYS),
+            "connectors": os.environ.get("HUB_CONNECTORS", DEFAULT_CONNECTORS),
+            "broker": os.environ.get("HUB_BROKER") or None,
+            "result_backend": os.environ.get("HUB_RESULT_BACKEND") or None,
+            "queue": os.environ.get("HUB_QUEUE") or DEFAULT_QUEUE,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
