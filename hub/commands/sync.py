@@ -1,0 +1,134 @@
+"""`hub sync NAME`: run one connector now, in this process, and print what it did.
+
+    hub sync registry              # incremental, from the saved cursors
+    hub sync registry --full       # everything again (unchanged records stay unchanged)
+    hub sync registry --check      # is the source reachable and readable?
+    hub sync registry --discover   # its streams: keys, cursors, record schemas
+    hub sync --list                # the configured connectors and their last runs
+
+Exit status: 0 when the run succeeded (or the check passed), 1 when it failed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from hub.commands.common import add_db, load_keys
+from hub.settings import Settings
+
+SHOWN_LETTERS = 5
+
+
+def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("sync", help="run one connector now and print a summary")
+    add_db(parser)
+    parser.add_argument("name", nargs="?", help="the connector, as named in the connectors file")
+    parser.add_argument("--connectors", help="the connectors file (default connectors.toml, or $HUB_CONNECTORS)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--full", action="store_true", help="read everything, not only what changed")
+    what.add_argument("--check", action="store_true", help="only check that the source answers")
+    what.add_argument("--discover", action="store_true", help="only list the streams the source declares")
+    what.add_argument("--list", action="store_true", help="list the configured connectors with their last run")
+    parser.add_argument("--batch-size", type=int, default=500, help="records per write (default 500)")
+    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from graph.errors import InvalidInput
+
+    if not arguments.list and not arguments.name:
+        raise InvalidInput("NAME", "", "is required: the connector to sync (or --list)")
+    if arguments.list and arguments.name:
+        raise InvalidInput("--list", arguments.name, "takes no connector name")
+    if arguments.batch_size < 1:
+        raise InvalidInput("--batch-size", arguments.batch_size, "must be at least 1")
+    settings = Settings.from_env(db=arguments.db, keys=arguments.keys, connectors=arguments.connectors)
+    return asyncio.run(_run(arguments, settings))
+
+
+async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
+    from connectors.config import ConnectorSet, load_connectors, open_source
+    from connectors.runner import check, discover
+
+    connectors = ConnectorSet(load_connectors(settings.connectors), path=settings.connectors)
+    if arguments.list:
+        return await _list(arguments, settings, connectors)
+    spec = connectors.get(arguments.name, field="NAME")
+    if arguments.check or arguments.discover:
+        source = open_source(spec)
+        try:
+            if arguments.discover:
+                print(json.dumps(await discover(source), ensure_ascii=False, indent=2))
+                return 0
+            found = await check(source)
+        finally:
+            await source.close()
+        print(("ok: " if found.ok else "FAILED: ") + found.detail)
+        return 0 if found.ok else 1
+    return await _sync(arguments, settings, connectors)
+
+
+async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
+    from connectors.config import AlreadyRunning, open_source
+    from connectors.runner import sync
+    from connectors.tasks import exclusive, summary
+    from graph.ledger import RunStatus
+    from graph.sql import SqlStore
+
+    spec = connectors.get(arguments.name, field="NAME")
+    store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
+    try:
+        try:
+            async with exclusive(store, spec.name, broker=settings.broker, db=settings.db):
+                source = open_source(spec)
+                try:
+                    run = await sync(store, source, full=arguments.full, batch_size=arguments.batch_size, trigger="manual")
+                finally:
+                    await source.close()
+        except AlreadyRunning as busy:
+            print(f"{spec.name}: not run: {busy}")
+            return 1
+        letters = (await store.dead_letters(spec.name, first=SHOWN_LETTERS)).items if run.counts.dead_lettered else []
+    finally:
+        await store.close()
+    if arguments.json:
+        print(json.dumps(summary(run), ensure_ascii=False, indent=2))
+    else:
+        counts = run.counts
+        seconds = run.duration.total_seconds() if run.duration else 0.0
+        print(f"{spec.name}: {run.status.value} in {seconds:.1f}s (run {run.id})")
+        print(f"  read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
+              f"dead-lettered {counts.dead_lettered}, duplicates {counts.duplicates}")
+        if run.error:
+            print(f"  error: {run.error}")
+        if letters:
+            print("  dead letters (newest first):")
+            for letter in letters:
+                print(f"    {letter.stream} {letter.record_key}: {letter.reason.value}: {letter.detail}")
+    return 0 if run.status is RunStatus.SUCCEEDED else 1
+
+
+async def _list(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
+    from graph.sql import SqlStore
+
+    if not connectors.specs:
+        print(f"no connectors configured ({settings.connectors} is absent or empty)")
+        return 0
+    store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
+    try:
+        last = await store.last_runs(connectors.names())
+    finally:
+        await store.close()
+    for spec, run in zip(connectors.specs, last):
+        schedule = f"every {spec.every}s" if spec.every else "manual"
+        if run is None:
+            said = "never ran"
+        else:
+            said = f"last run {run.started_at:%Y-%m-%d %H:%M:%S} UTC {run.status.value}"
+            said += f" (read {run.counts.read}, written {run.counts.written}, dead-lettered {run.counts.dead_lettered})"
+        print(f"{spec.name:<16} {spec.kind:<16} {schedule:<12} {said}")
+    return 0
