@@ -1,14 +1,19 @@
 """The registry read from its exchange database (kind `registry-db`), PostgreSQL or SQLite.
 
-Each stream is one SELECT ordered by (gxsj, key) after the saved cursor, streamed from a
-server-side cursor in chunks, so a full read of millions of rows holds one chunk in memory.
-Registrations are read joined to their holders' qlr rows so that each carries the hub owner ids
-derived from the holders' ID numbers (and no ID number).
+Each stream reads the rows after the saved cursor in keyset pages: `(gxsj, key) > (last)
+ORDER BY gxsj, key LIMIT page`, which the (gxsj, key) index answers on both backends, so a full
+read of millions of rows holds one page in memory. No connection (nor a snapshot of the
+registry's database) is held while the hub writes a batch: each page borrows a connection and
+gives it back closed (no pool), so a sync that stops half-way — or a source nobody closes —
+leaves nothing open on the registry's server. Registrations are read joined to their holders'
+qlr rows so that each carries the hub owner ids derived from the holders' ID numbers (and no
+ID number).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
@@ -16,6 +21,7 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
 from connectors.registry import exchange
@@ -30,8 +36,8 @@ from connectors.registry.streams import (
 )
 from graph.errors import InvalidInput
 
-CHUNK = 2_000
-"""Rows fetched per round trip from the server-side cursor."""
+PAGE = 2_000
+"""Rows per keyset page: one round trip, one connection."""
 CONNECT_SECONDS = 10
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -54,7 +60,10 @@ def exchange_url(connector: str, text: str) -> URL:
 
 def _cause(error: BaseException) -> str:
     """The driver's own words (not SQLAlchemy's wrapping with the statement and a help link)."""
-    original = getattr(error, "orig", None) or error
+    original: BaseException = getattr(error, "orig", None) or error
+    inner = original.__cause__ or original.__context__
+    if inner is not None and type(original).__name__ in ("Error", "DBAPIError", "OperationalError", "InterfaceError"):
+        original = inner  # the adapter's generic class wraps the driver's telling one
     text = " ".join(str(original).split()) or type(original).__name__
     return f"{type(original).__name__}: {text}"[:300]
 
@@ -86,6 +95,8 @@ class RegistryDatabase:
         self.url = exchange_url(name, config["url"])
         self.tables = exchange.exchange_tables(config.values.get("schema"))
         self._engine: AsyncEngine | None = None
+        self.page = PAGE
+        """Rows per keyset page (smaller in tests, to fail between pages)."""
         self._streams = [DatabaseStream(self, spec) for spec in SPECS]
 
     @property
@@ -99,13 +110,11 @@ class RegistryDatabase:
             if self.url.get_backend_name() == "sqlite":
                 # read only, and never create an empty file where the exchange should be
                 url = self.url.set(database=f"file:{self.url.database}", query={"mode": "ro", "uri": "true"})
-                self._engine = create_async_engine(url, pool_size=2, max_overflow=2)
+                self._engine = create_async_engine(url, poolclass=NullPool)
             else:
                 self._engine = create_async_engine(
                     self.url,
-                    pool_size=2,
-                    max_overflow=2,
-                    pool_pre_ping=True,
+                    poolclass=NullPool,
                     connect_args={"timeout": CONNECT_SECONDS, "server_settings": {"application_name": f"hub-{self.name}"[:60]}},
                 )
         return self._engine
@@ -146,8 +155,8 @@ class DatabaseStream(RegistryStream):
         super().__init__(spec)
         self.source = source
 
-    def query(self, after: str | None) -> Select[Any]:
-        """Rows after the cursor (gxsj, key), in that order: a row-value comparison the
+    def query(self, after: tuple[dt.datetime, str] | None) -> Select[Any]:
+        """The next page of rows after (gxsj, key), in that order: a row-value comparison the
         (gxsj, key) index answers on both backends."""
         tables = self.source.tables
         table = tables.by_name(self.spec.table)
@@ -155,37 +164,39 @@ class DatabaseStream(RegistryStream):
         columns = [table.c[name] for name in exchange.COLUMNS[self.spec.table]]
         if self.spec.table == exchange.REGISTRATIONS:
             holder, previous = tables.holders.alias("q"), tables.holders.alias("y")
-            query = (
-                select(*columns, holder.c.zjhm.label("qlr_zjhm"), previous.c.zjhm.label("yqlr_zjhm"))
-                .select_from(
-                    table.outerjoin(holder, holder.c.qlrid == table.c.qlrid).outerjoin(
-                        previous, previous.c.qlrid == table.c.yqlrid
-                    )
-                )
+            query = select(*columns, holder.c.zjhm.label("qlr_zjhm"), previous.c.zjhm.label("yqlr_zjhm")).select_from(
+                table.outerjoin(holder, holder.c.qlrid == table.c.qlrid).outerjoin(previous, previous.c.qlrid == table.c.yqlrid)
             )
         else:
             query = select(*columns)
+        query = query.where(stamp.is_not(None))  # a row never stamped has no place in cursor order
         if after is not None:
-            try:
-                saved_stamp, saved_key = parse_cursor(after)
-            except ValueError as error:
-                raise ConnectorError(f"{self.source.name}: stream {self.name}: {error}; reset the connector's cursors") from None
-            query = query.where(tuple_(stamp, key) > tuple_(saved_stamp, saved_key))
-        return query.order_by(stamp, key)
+            query = query.where(tuple_(stamp, key) > tuple_(*after))
+        return query.order_by(stamp, key).limit(self.source.page)
 
     async def read(self, after: str | None) -> AsyncIterator[SourceRecord]:
-        query = self.query(after).execution_options(yield_per=CHUNK)
+        position: tuple[dt.datetime, str] | None = None
+        if after is not None:
+            try:
+                position = parse_cursor(after)
+            except ValueError as error:
+                raise ConnectorError(f"{self.source.name}: stream {self.name}: {error}; reset the connector's cursors") from None
         registrations = self.spec.table == exchange.REGISTRATIONS
         count = 0
-        try:
-            async with self.source.engine.connect() as connection:
-                result = await connection.stream(query)
-                async for row in result:
-                    mapping = row._mapping
-                    data, stamp = row_data(self.spec, mapping)
-                    if registrations:
-                        with_owner_ids(data, mapping["qlr_zjhm"], mapping["yqlr_zjhm"])
-                    count += 1
-                    yield self.record(data, stamp)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
-            raise self.source.failure(f"reading {self.spec.table} ({self.name}) after {count} records", error) from None
+        while True:
+            try:
+                async with self.source.engine.connect() as connection:
+                    rows = (await connection.execute(self.query(position))).all()
+            except (SQLAlchemyError, OSError, TimeoutError) as error:
+                raise self.source.failure(f"reading {self.spec.table} ({self.name}) after {count} records", error) from None
+            for row in rows:
+                mapping = row._mapping
+                data, stamp = row_data(self.spec, mapping)
+                if registrations:
+                    with_owner_ids(data, mapping["qlr_zjhm"], mapping["yqlr_zjhm"])
+                count += 1
+                yield self.record(data, stamp)
+            if len(rows) < self.source.page:
+                return
+            last = rows[-1]._mapping
+            position = (last[CURSOR_FIELD], last[self.spec.key])
