@@ -11,6 +11,7 @@ schema's resolvers then pass that scope into every read of the store, so no path
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from connectors.config import ConnectorSet
 from graph.ciphers.keyring import Keyring
 from graph.scope import Scope
 from graph.security import Principal, Role
@@ -32,6 +34,7 @@ from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
 from hub.gate import Gate
 from hub.limits import Limits
+from hub.scheduler import Scheduler
 from schema import Context, build_schema
 
 STATIC = Path(__file__).parent / "static"
@@ -45,12 +48,21 @@ NOBODY = Caller(Principal(Role.OWNER, "-", "anonymous", "-"), Scope.of_codes([])
 class HubGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with the hub's per-request context: store, caller, fresh loaders."""
 
-    def __init__(self, store: Store, *, graphiql: bool, introspection: bool, limits: Limits) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        graphiql: bool,
+        introspection: bool,
+        limits: Limits,
+        connectors: ConnectorSet | None = None,
+    ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
         )
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
         self.store = store
+        self.connectors = connectors
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry catches only JSONDecodeError (bytes that are not UTF-8 raise another
@@ -77,6 +89,7 @@ class HubGraphQL(GraphQL[Context, None]):
             caller.scope,
             principal=caller.principal,
             reason=urllib.parse.unquote(reason)[:200] if reason else None,
+            connectors=self.connectors,
         )
 
 
@@ -97,20 +110,38 @@ def create_app(
     owns_store: bool = False,
     limits: Limits | None = None,
     authenticator: Authenticator | None = None,
+    connectors: ConnectorSet | None = None,
+    run_schedules: bool = False,
 ) -> Gate:
-    """The hub's app over `store`; it closes the store at shutdown only when `owns_store`."""
+    """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
+
+    `connectors` are shown to the API (admin and city roles); without a launcher of their own
+    (a broker's), runs asked for through the API go as asyncio tasks in this server, and with
+    `run_schedules` the connectors' schedules run here too (hub.scheduler).
+    """
     limits = limits or Limits.default()
+    scheduler: Scheduler | None = None
+    if connectors is not None and connectors.launcher is None:
+        scheduler = Scheduler(store, connectors.specs)
+        connectors = dataclasses.replace(connectors, launcher=scheduler)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if scheduler is not None and run_schedules:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             if owns_store:
                 await store.close()
 
     routes = [
-        Route("/graphql", HubGraphQL(store, graphiql=graphiql, introspection=introspection, limits=limits)),
+        Route(
+            "/graphql",
+            HubGraphQL(store, graphiql=graphiql, introspection=introspection, limits=limits, connectors=connectors),
+        ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

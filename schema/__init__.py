@@ -14,6 +14,7 @@ from strawberry.extensions import DisableIntrospection, ParserCache, ValidationC
 from strawberry.schema.config import StrawberryConfig
 
 from schema.audit import AuditPersonalData
+from schema.connectors.queries import ConnectorMutations, ConnectorQueries
 from schema.context import Context
 from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
@@ -27,7 +28,12 @@ from schema.stats.queries import StatsQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
-class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries):
+class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries):
+    pass
+
+
+@strawberry.type(description="Change the hub: run connectors (and, per domain, what each allows).")
+class Mutation(ConnectorMutations):
     pass
 
 
@@ -52,6 +58,7 @@ def build_schema(
         extensions.append(DisableIntrospection)
     return HubSchema(
         query=Query,
+        mutation=Mutation,
         types=list(PLACE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),

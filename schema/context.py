@@ -13,6 +13,7 @@ from typing import TypeAlias
 
 import strawberry
 
+from connectors.config import ConnectorSet
 from graph.clock import today
 from graph.model import Owner
 from graph.scope import Scope
@@ -44,6 +45,8 @@ class Context:
     """Fixed for the request, so `owners` and `currentFirm` agree on what "now" is."""
     revelations: dict[str, set[str]] = field(default_factory=dict)
     """Owner id → personal fields shown whole in this request (audited when it ends)."""
+    connectors: ConnectorSet | None = None
+    """The configured connectors and how to start a run (None: this hub syncs nothing)."""
 
     @classmethod
     def create(
@@ -54,6 +57,7 @@ class Context:
         principal: Principal = OPERATOR,
         reason: str | None = None,
         on: dt.date | None = None,
+        connectors: ConnectorSet | None = None,
     ) -> Context:
         places = PlaceLoaders.create(store, scope)
         return cls(
@@ -66,6 +70,7 @@ class Context:
             principal=principal,
             reason=reason,
             today=on or today(),
+            connectors=connectors,
         )
 
     def may_see(self, owner: Owner) -> bool:

@@ -1,12 +1,16 @@
-"""`hub serve`: the GraphQL API on uvicorn."""
+"""`hub serve`: the GraphQL API on uvicorn, and the connectors' schedules when there is no broker."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 
+from connectors.config import ConnectorSet, load_connectors
 from graph.ciphers.keyring import Keyring
+from graph.store import Store
 from hub.commands.common import add_db, add_server, load_keys, settings_of
+from hub.settings import Settings
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,7 +19,24 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_server(serve_parser)
     serve_parser.add_argument("--no-introspection", action="store_true", help="refuse schema introspection")
     serve_parser.add_argument("--rate", type=float, help="requests per second per principal (default 50)")
+    serve_parser.add_argument(
+        "--connectors",
+        help="the connectors file (default connectors.toml, or $HUB_CONNECTORS); "
+        "without $HUB_BROKER their schedules run in this server",
+    )
     serve_parser.set_defaults(handler=run)
+
+
+def connector_set(settings: Settings, store: Store) -> ConnectorSet:
+    """The configured connectors; with a broker, runs asked for through the API go to the workers
+    (whose beat also runs the schedules), without one they run in this server."""
+    specs = load_connectors(settings.connectors)
+    if settings.broker is None:
+        return ConnectorSet(specs, path=settings.connectors)
+    from hub.worker import CeleryLauncher, create_celery
+
+    launcher = CeleryLauncher(create_celery(settings, specs), store, settings.queue)
+    return ConnectorSet(specs, path=settings.connectors, launcher=launcher)
 
 
 def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
@@ -26,6 +47,9 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
     from hub.limits import Limits
 
     settings = settings_of(arguments)
+    if getattr(arguments, "connectors", None):
+        settings = dataclasses.replace(settings, connectors=arguments.connectors)
+    load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
 
     async def upgrade() -> None:
         store = await SqlStore.open(settings.db, sealer=keys.sealer())
@@ -33,6 +57,7 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
 
     asyncio.run(upgrade())
     store = SqlStore.connect(settings.db, sealer=keys.sealer())
+    connectors = connector_set(settings, store)
     limits = Limits.default()
     if getattr(arguments, "rate", None):
         limits = limits.with_rate(arguments.rate)
@@ -42,7 +67,12 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         owns_store=True,
         introspection=not getattr(arguments, "no_introspection", False),
         limits=limits,
+        connectors=connectors,
+        run_schedules=settings.broker is None,
     )
+    if connectors.specs:
+        where = f"the workers of queue {settings.queue}" if settings.broker else "this server"
+        print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 

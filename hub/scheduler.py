@@ -1,0 +1,111 @@
+"""Connector schedules inside `hub serve`, for the embedded default that has no broker.
+
+One asyncio task per scheduled connector runs it shortly after start and then every `every`
+seconds (measured from one start to the next, so a slow run does not drift the schedule; a
+run longer than its interval is followed by the next one at once). A connector never runs
+twice at a time: a scheduled run due while a run of it (scheduled or asked for through the
+API) still goes is skipped. A run that fails is in the ledger with its error; the scheduler
+logs it and carries on, so no source can take the server down.
+
+The scheduler is also the API's `Launcher` without a broker: `runConnector` starts the run as
+an asyncio task in the server and answers with it RUNNING at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+from connectors.config import AlreadyRunning, ConnectorSpec, open_source
+from connectors.runner import new_run_id, sync, utcnow
+from graph.ledger import ConnectorRun, RunStatus
+from graph.store import Store
+
+log = logging.getLogger("hub.scheduler")
+
+
+class Scheduler:
+    """Runs connectors in this process: on their schedules once started, and when asked."""
+
+    def __init__(
+        self, store: Store, specs: Sequence[ConnectorSpec], *, first_delay: float = 5.0, batch_size: int = 500
+    ) -> None:
+        self.store = store
+        self.specs = list(specs)
+        self.first_delay = first_delay
+        self.batch_size = batch_size
+        self._loops: list[asyncio.Task[None]] = []
+        self._running: dict[str, asyncio.Task[ConnectorRun | None]] = {}
+
+    @property
+    def scheduled(self) -> list[ConnectorSpec]:
+        return [spec for spec in self.specs if spec.every is not None]
+
+    def start(self) -> None:
+        """Start one loop per scheduled connector (call from the server's event loop)."""
+        for spec in self.scheduled:
+            self._loops.append(asyncio.create_task(self._loop(spec), name=f"schedule {spec.name}"))
+        if self._loops:
+            log.info("scheduling %s in process", ", ".join(f"{s.name} every {s.every}s" for s in self.scheduled))
+
+    async def stop(self) -> None:
+        """Cancel the loops and any run still going (it is recorded FAILED, 'cancelled')."""
+        tasks = [*self._loops, *self._running.values()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loops.clear()
+        self._running.clear()
+
+    def running(self, name: str) -> bool:
+        return name in self._running
+
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
+        """Start a run now without waiting for it; AlreadyRunning if one of it still goes."""
+        if spec.name in self._running:
+            raise AlreadyRunning(f"connector {spec.name} is already running")
+        run = ConnectorRun(id=new_run_id(), connector=spec.name, started_at=utcnow(), full=full, trigger=trigger)
+        await self.store.save_run(run)
+        self._start(spec, full=full, trigger=trigger, run_id=run.id)
+        return run
+
+    def _start(self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None) -> asyncio.Task[ConnectorRun | None]:
+        task = asyncio.create_task(self._run(spec, full=full, trigger=trigger, run_id=run_id), name=f"sync {spec.name}")
+        self._running[spec.name] = task
+        task.add_done_callback(lambda _: self._running.pop(spec.name, None))
+        return task
+
+    async def _run(self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None) -> ConnectorRun | None:
+        try:
+            source = open_source(spec)
+        except Exception:
+            log.exception("connector %s could not be opened", spec.name)
+            return None
+        try:
+            run = await sync(self.store, source, full=full, trigger=trigger, run_id=run_id, batch_size=self.batch_size)
+        except Exception:  # the runner records what it can; the ledger itself may be down
+            log.exception("connector %s: the run could not be recorded", spec.name)
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                await source.close()
+        if run.status is RunStatus.FAILED:
+            log.warning("connector %s: scheduled run %s failed: %s", spec.name, run.id, run.error)
+        return run
+
+    async def _loop(self, spec: ConnectorSpec) -> None:
+        assert spec.every is not None
+        await asyncio.sleep(self.first_delay)
+        while True:
+            began = time.monotonic()
+            if spec.name in self._running:
+                log.info("connector %s: still running, this scheduled run is skipped", spec.name)
+            else:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._start(spec, full=False, trigger="schedule", run_id=None))
+            await asyncio.sleep(max(0.0, spec.every - (time.monotonic() - began)))
