@@ -401,8 +401,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "bills": ("account_no", "utility", "period", "amount", "paid", "due", "updated"),
     "outages": ("notice_id", "utility", "place_codes", "addresses", "starts", "ends", "reason", "planned", "updated"),
 }
-ENCODINGS = {"accounts": "utf-8-sig", "bills": "gbk", "outages": "utf-8"}
-"""What the reference utility writes each file in: Excel's BOM, a Windows export, plain UTF-8."""
+ENCODINGS = {"accounts": "utf-8-sig", "bills": "utf-8", "outages": "gbk"}
+"""What the reference utility writes each file in: Excel's BOM, plain UTF-8, a Windows export."""
 
 
 def write_drop(
