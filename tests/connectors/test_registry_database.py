@@ -153,7 +153,7 @@ BAD_AT = dt.datetime(2026, 4, 1, 9, 0)
 def bad_rows(house: str, holder: str, other_house: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Reason]]:
     """Records the connector must set aside, by table, and the reason expected for each key."""
     stamp = BAD_AT
-    rows = {
+    rows: dict[str, list[dict[str, Any]]] = {
         exchange.UNITS: [
             {"bdcdyh": "370202001001GB0000F0001", "zl": "某处", "jzmj": 80.0, "ghyt": "住宅", "szc": 3, "gxsj": stamp},
             {"bdcdyh": "370202999999GB99999F99990001", "zl": "某处", "jzmj": 80.0, "ghyt": "住宅", "szc": 3, "gxsj": stamp},
@@ -313,7 +313,7 @@ async def test_the_database_going_away_mid_read_fails_the_run_and_the_next_resum
     name = make_url(fixture.url).database
     try:
         dropping = _DroppingStore(estate_store, fixture.url, at=4)
-        failed = await sync(dropping, source, batch_size=100)  # type: ignore[arg-type]
+        failed = await sync(dropping, source, batch_size=100)
         assert dropping.terminated == 0  # no session was left open between pages
         assert failed.status is RunStatus.FAILED
         assert failed.error and failed.error.startswith("registry: reading bdcdy (units) after 420 records")
@@ -414,7 +414,7 @@ async def test_an_incremental_read_sends_only_newer_rows(fixture: RegistryFixtur
     try:
         first = await sync(fixture.store, source, batch_size=50)
         assert first.counts.read == fixture.total
-        states = {s.stream: s.cursor for s in await fixture.store.stream_states("registry")}
+        states = {s.stream: s.cursor or "" for s in await fixture.store.stream_states("registry")}
         [units] = [stream for stream in source.streams() if stream.name == "units"]
         assert [r async for r in units.read(states["units"])] == []
         changed = await record_changes(fixture.url, fraction=0.05, seed=3, at=CHANGED_AT)
