@@ -22,6 +22,7 @@ from hub.bench.ciphers import measure_ciphers
 from hub.bench.http import measure_http
 from hub.bench.load import measure_load
 from hub.bench.machine import describe
+from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render
 
 
@@ -50,6 +51,7 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
     report = render(
         machine, load, preset, build_seconds, latencies, rates, quick=quick, ciphers=ciphers, scope_costs=scope_costs
     )
+    report += "\n" + "\n".join(render_registry(asyncio.run(measure_registry("small" if quick else "district")))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")
