@@ -34,6 +34,7 @@ from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
 from hub.gate import Gate
 from hub.limits import Limits
+from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
 from schema import Context, build_schema
 
@@ -145,6 +146,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *open311_routes(store),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return Gate(app, authenticator or Authenticator(store, keys), limits)

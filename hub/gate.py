@@ -72,8 +72,16 @@ class Gate:
                 return
             body = _Body(receive, self.limits.body_bytes)
             receive = body.receive
+        authorization = _header(scope, b"authorization")
+        if authorization is None and str(scope.get("path", "")).startswith("/open311/"):
+            try:
+                key, receive = await _api_key(scope, receive)
+            except _TooLarge:
+                await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+                return
+            authorization = f"Bearer {key}" if key else None
         try:
-            caller = await self.authenticator.authenticate(_header(scope, b"authorization"), client=address)
+            caller = await self.authenticator.authenticate(authorization, client=address)
         except TokenError as error:
             wait = self.strangers.wait(address)
             if wait:
@@ -112,6 +120,37 @@ class Gate:
                 raise
         if bounded.over and not started:
             await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+
+
+async def _api_key(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+    """Open311 clients send their key as `api_key` in the query or, on POST, in the form: the
+    key and a receive that replays the form (read here, within the body limit)."""
+    query = urllib.parse.parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    if query.get("api_key"):
+        return query["api_key"][-1], receive
+    kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if scope.get("method") != "POST" or kind != "application/x-www-form-urlencoded":
+        return None, receive
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    return (form["api_key"][-1] if form.get("api_key") else None), replay
 
 
 class _Body:

@@ -479,7 +479,7 @@ class CaseRecords:
                             to_status=opened.status.value,
                             at=_utc(opened.reported_at),
                             actor=actor,
-                            note="opened",
+                            note="",
                         )
                     )
                 return opened
