@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ import pytest
 
 from connectors.base import Config, SourceRecord, Stream, Verdict
 from connectors.runner import check, discover, sync
+from graph.ciphers.keyring import Keyring
 from graph.ciphers.sealing import Sealer
 from graph.errors import InvalidInput
 from graph.ledger import Reason, RunStatus
@@ -283,3 +288,75 @@ async def test_check_and_discover_helpers(fixture: SampleFixture) -> None:
     down = await fixture.down_source()
     assert not (await check(down)).ok
     await down.close()
+
+
+# -- hub sync, as a user runs it ----------------------------------------------------------------
+
+
+def _hub(*arguments: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *arguments], cwd=cwd,
+        env={**{k: v for k, v in os.environ.items() if k != "HUB_BROKER"}, **env},  # runs here, not on a worker
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_hub_sync_runs_checks_discovers_and_lists(tmp_path: Path) -> None:
+    import asyncio
+
+    keys = Keyring.generate()
+    keys.save(tmp_path / "hub.keys")
+
+    async def prepare() -> str:
+        store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=keys.sealer())
+        await store.write(fixture_city())
+        await store.close()
+        database = SampleDatabase(tmp_path / "register.sqlite", ESTATES)
+        await database.seed(30, 10)
+        await database.insert(contract, [
+            {"id": "C-NOWHERE", "credit_code": credit_code(1), "estate_code": "370202001001E009", "since": "2020-01-01", "until": None},
+        ])
+        await database.close()
+        return database.url
+
+    url = asyncio.run(prepare())
+    (tmp_path / "connectors.toml").write_text(
+        '[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\nurl_env = "FIRMS_URL"\n\n'
+        '[connectors.gone]\nkind = "tests.connectors.sample:SampleFirms"\nevery = "1h"\n'
+        f'url = "sqlite+aiosqlite:///file:{tmp_path}/missing/r.sqlite?mode=ro&uri=true"\n',
+        encoding="utf-8",
+    )
+    env = {"FIRMS_URL": url, "HUB_DB": str(tmp_path / "hub.sqlite"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    listed = _hub("sync", "--list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "firms" in listed.stdout and "never ran" in listed.stdout and "every 3600s" in listed.stdout
+
+    ran = _hub("sync", "firms", cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "firms: succeeded" in ran.stdout
+    assert "read 41, written 40, unchanged 0, dead-lettered 1, duplicates 0" in ran.stdout
+    assert "contracts C-NOWHERE: unknown_place:" in ran.stdout
+    assert url not in ran.stdout + ran.stderr
+
+    again = _hub("sync", "firms", "--full", "--json", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["counts"] == {"read": 41, "written": 0, "unchanged": 40, "dead_lettered": 1, "duplicates": 0}
+    assert summary["full"] is True and summary["trigger"] == "manual"
+
+    assert "last run" in _hub("sync", "--list", cwd=tmp_path, env=env).stdout
+
+    checked = _hub("sync", "gone", "--check", cwd=tmp_path, env=env)
+    assert checked.returncode == 1 and checked.stdout.startswith("FAILED: gone: the register cannot be read")
+    failed = _hub("sync", "gone", cwd=tmp_path, env=env)
+    assert failed.returncode == 1 and "gone: failed" in failed.stdout and "unable to open database file" in failed.stdout
+
+    discovered = _hub("sync", "firms", "--discover", cwd=tmp_path, env=env)
+    assert discovered.returncode == 0
+    assert [s["stream"] for s in json.loads(discovered.stdout)] == ["firms", "contracts"]
+
+    unknown = _hub("sync", "water", cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "NAME: 'water' is not a configured connector (firms, gone)" in unknown.stderr
+    nameless = _hub("sync", cwd=tmp_path, env=env)
+    assert nameless.returncode == 2 and "NAME" in nameless.stderr
