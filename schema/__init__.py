@@ -14,6 +14,7 @@ from strawberry.extensions import DisableIntrospection, ParserCache, ValidationC
 from strawberry.schema.config import StrawberryConfig
 
 from schema.audit import AuditPersonalData
+from schema.cases.queries import CaseMutations, CaseQueries
 from schema.connectors.queries import ConnectorMutations, ConnectorQueries
 from schema.context import Context
 from schema.limits import query_limits
@@ -28,12 +29,12 @@ from schema.stats.queries import StatsQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
-class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries):
+class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries, CaseQueries):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors (and, per domain, what each allows).")
-class Mutation(ConnectorMutations):
+class Mutation(ConnectorMutations, CaseMutations):
     pass
 
 
