@@ -10,7 +10,9 @@ from pathlib import Path
 from graph.ciphers.keyring import Keyring
 from graph.levels import Level
 from graph.scope import Scope
+from graph.store import Store
 from hub.commands.common import add_db, add_server, keys_path, settings_of
+from hub.demo.sources import SourcesPlace
 
 EXAMPLE_QUERY = """{
   stats(scope: "370200", groupBy: STREET) { place { code name } houses floorArea owners estates }
@@ -26,6 +28,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--fresh", action="store_true", help="delete the SQLite file first")
     demo.add_argument("--serve", action="store_true", help="serve the API when the city is built")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--no-sources",
+        action="store_true",
+        help="skip the reference sources (registry exchange, water API, 12345 feed) and their first syncs",
+    )
+    demo.add_argument("--connectors", help="where to write the connectors file (default connectors.toml, or $HUB_CONNECTORS)")
     add_server(demo)
     demo.set_defaults(handler=run)
 
@@ -87,9 +95,41 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             [firm] = await store.firms([code], everything)
             name = firm.name if firm else code
             tokens.append((f"property firm ({name} {code})", await issue_token(store, keys, "property_firm", code, name, ttl)))
+        if not arguments.no_sources:
+            await _sources(store, arguments)
         return (house[0].code if house else ""), tokens
     finally:
         await store.close()
+
+
+def _sources_place(arguments: argparse.Namespace) -> SourcesPlace:
+    settings = settings_of(arguments)
+    db_file = _sqlite_file(settings.db)
+    folder = db_file.with_name(db_file.stem + "-sources") if db_file else Path("hub-sources")
+    return SourcesPlace(folder, settings.host, settings.port + 1)
+
+
+def _connectors_file(arguments: argparse.Namespace) -> Path:
+    return Path(arguments.connectors or settings_of(arguments).connectors)
+
+
+async def _sources(store: Store, arguments: argparse.Namespace) -> None:
+    """Build the reference sources, point connectors.toml at them and sync each once."""
+    from hub.demo.sources import build_registry, first_syncs, write_connectors
+
+    where = _sources_place(arguments)
+    rows = await build_registry(store, where, seed=arguments.seed)
+    config = _connectors_file(arguments)
+    write_connectors(where, config)
+    print(f"reference sources in {where.folder}/ (registry exchange: {rows:,} rows); connectors in {config}")
+    for run in await first_syncs(store, where, seed=arguments.seed, config=config):
+        c = run.counts
+        seconds = run.duration.total_seconds() if run.duration else 0.0
+        outcome = run.status.value if run.error is None else f"{run.status.value}: {run.error}"
+        print(
+            f"  sync {run.connector:<9} {outcome}: read {c.read:,}, written {c.written:,}, "
+            f"unchanged {c.unchanged:,}, set aside {c.dead_lettered:,} in {seconds:.1f} s"
+        )
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -111,7 +151,9 @@ def run(arguments: argparse.Namespace) -> int:
         from hub.commands.serve import serve
 
         print()
+        arguments.demo_sources = not arguments.no_sources
         serve(arguments, keys)
     else:
-        print(f"\nstart it with: hub serve --db {settings.db}")
+        sources = "" if arguments.no_sources else " --demo-sources"
+        print(f"\nstart it with: hub serve --db {settings.db}{sources}")
     return 0

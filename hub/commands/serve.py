@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 
 from connectors.config import ConnectorSet, load_connectors
@@ -23,6 +24,11 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--connectors",
         help="the connectors file (default connectors.toml, or $HUB_CONNECTORS); "
         "without $HUB_BROKER their schedules run in this server",
+    )
+    serve_parser.add_argument(
+        "--demo-sources",
+        action="store_true",
+        help="also serve the demo city's reference utility API and 12345 feed on PORT+1 (hub demo)",
     )
     serve_parser.set_defaults(handler=run)
 
@@ -74,7 +80,35 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         where = f"the workers of queue {settings.queue}" if settings.broker else "this server"
         print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    if not getattr(arguments, "demo_sources", False):
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return
+    asyncio.run(_serve_with_sources(app, settings, keys, seed=getattr(arguments, "seed", 2020)))
+
+
+async def _serve_with_sources(app: object, settings: Settings, keys: Keyring, *, seed: int) -> None:
+    """The hub and, on the next port, the demo's reference sources, in one event loop; the
+    sources are rebuilt from the store, as `hub demo` built them."""
+    import uvicorn
+
+    from graph.sql import SqlStore
+    from hub.demo.sources import keep_feed_moving, serving, source_app
+
+    reader = SqlStore.connect(settings.db, sealer=keys.sealer())
+    try:
+        sources, feed = await source_app(reader, seed=seed)
+    finally:
+        await reader.close()
+    moving = asyncio.create_task(keep_feed_moving(feed))
+    try:
+        async with serving(sources, settings.host, settings.port + 1) as port:
+            print(f"demo sources: http://{settings.host}:{port}/water (utility API), http://{settings.host}:{port}/12345 (12345 feed)")
+            hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))  # type: ignore[arg-type]
+            await hub.serve()
+    finally:
+        moving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await moving
 
 
 def run(arguments: argparse.Namespace) -> int:

@@ -1,0 +1,171 @@
+"""The demo city's outside world: a registry exchange database, a water utility's API and the
+city's 12345 work-order feed, built from the demo city so that `hub demo` runs real syncs.
+
+- the registry (不动产登记) exchange database is a SQLite file in the sources folder, filled from
+  the demo city's houses, holders and registrations, plus a day of new transfers the hub has
+  not seen yet;
+- the water utility and the 12345 feed are HTTP services (connectors.utilities.reference,
+  connectors.cityops.reference) served on their own port beside the hub (`hub serve
+  --demo-sources`), rebuilt deterministically from the store at start; the feed keeps moving —
+  clerks advance a few orders every minute — so scheduled syncs always have news.
+
+`connectors.toml` written beside the store points the hub's connectors at them. Their tokens are
+the reference services' own fixed demo tokens, not secrets of any real system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from graph.ledger import ConnectorRun
+from graph.store import Store
+from graph.utilities import Utility
+
+WATER_TOKEN = "demo-water-api-token"
+FEED_TOKEN = "demo-12345-feed-token"
+FEED_ACTIVITY_SECONDS = 60.0
+"""How often the reference feed's clerks move some orders on."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesPlace:
+    """Where the demo's sources live: a folder for the registry file, a loopback address for
+    the HTTP services."""
+
+    folder: Path
+    host: str
+    port: int
+
+    @property
+    def registry_url(self) -> str:
+        return f"sqlite:///{(self.folder / 'registry.sqlite').resolve()}"
+
+    def base_url(self, port: int | None = None) -> str:
+        return f"http://{self.host}:{self.port if port is None else port}"
+
+
+async def build_registry(store: Store, where: SourcesPlace, *, seed: int) -> int:
+    """Fill the registry exchange file from the demo city, then record a day of new transfers
+    (1% of the units) that the hub learns of through its first sync; returns the rows."""
+    from connectors.registry.reference import build_exchange, record_changes
+
+    where.folder.mkdir(parents=True, exist_ok=True)
+    rows = await build_exchange(where.registry_url, store, seed=seed)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    rows += await record_changes(where.registry_url, fraction=0.01, seed=seed, at=now)
+    return rows
+
+
+async def source_app(store: Store, *, seed: int) -> tuple[Starlette, object]:
+    """The HTTP sources in one app: `/water/v1/...` and `/12345/api/...`; also returns the
+    feed's data, which the caller may keep moving with `keep_feed_moving`."""
+    from connectors.cityops.reference import build_orders, feed_app
+    from connectors.utilities.reference import build_dataset, utility_app
+
+    water = await build_dataset(store, utility=Utility.WATER, seed=seed, houses=3000)
+    feed = await build_orders(store, seed=seed, count=400)
+    app = Starlette(
+        routes=[
+            Mount("/water", utility_app(water, token=WATER_TOKEN)),
+            Mount("/12345", feed_app(feed, token=FEED_TOKEN)),
+        ]
+    )
+    return app, feed
+
+
+async def keep_feed_moving(feed: object, every: float = FEED_ACTIVITY_SECONDS) -> None:
+    """Move a few open orders one step every `every` seconds, as the city's clerks would."""
+    from connectors.cityops.reference import FeedData
+
+    assert isinstance(feed, FeedData)
+    tick = 0
+    while True:
+        await asyncio.sleep(every)
+        tick += 1
+        feed.change(5, seed=tick, at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+
+
+def connectors_toml(where: SourcesPlace) -> str:
+    """The demo's connectors file: the registry every 15 minutes, water every 10, 12345 every 2."""
+    base = where.base_url()
+    return f"""# Connectors of the demo city (written by `hub demo`; see README, "Connectors").
+# The sources are the demo's reference systems: `hub serve --demo-sources` serves the HTTP ones
+# on {base}; their tokens are the reference services' fixed demo tokens.
+
+[connectors.registry]
+kind = "registry-db"
+every = "15m"
+url = "{where.registry_url}"
+
+[connectors.water]
+kind = "utilities-http"
+every = "10m"
+utility = "water"
+url = "{base}/water"
+token = "{WATER_TOKEN}"
+
+[connectors.hotline]
+kind = "cityops-feed"
+every = "2m"
+url = "{base}/12345"
+token = "{FEED_TOKEN}"
+"""
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, host: str, port: int = 0) -> AsyncIterator[int]:
+    """Serve `app` with uvicorn in this event loop on (host, port); yields the port."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def first_syncs(store: Store, where: SourcesPlace, *, seed: int, config: Path) -> list[ConnectorRun]:
+    """Run every demo connector once, the HTTP sources served on a passing loopback port."""
+    from connectors.base import Config
+    from connectors.config import load_connectors, open_source
+    from connectors.runner import sync
+
+    specs = load_connectors(config)
+    app, _ = await source_app(store, seed=seed)
+    runs: list[ConnectorRun] = []
+    async with serving(app, where.host) as port:
+        for spec in specs:
+            values = dict(spec.config.values)
+            if isinstance(values.get("url"), str) and values["url"].startswith(where.base_url()):
+                values["url"] = where.base_url(port) + values["url"][len(where.base_url()) :]
+            moved = Config(spec.config.connector, spec.config.schema, values)
+            source = open_source(dataclasses.replace(spec, config=moved))
+            try:
+                runs.append(await sync(store, source, trigger="demo"))
+            finally:
+                await source.close()
+    return runs
+
+
+def write_connectors(where: SourcesPlace, path: Path) -> None:
+    path.write_text(connectors_toml(where), encoding="utf-8")
