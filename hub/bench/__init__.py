@@ -6,7 +6,8 @@
   `stats(scope:"370200", groupBy: DISTRICT)` (targets: house < 5 ms p50, stats < 50 ms p50);
 - requests/s of `house(code)` beside a bare Starlette route returning the same JSON;
 - per-value SM4 sealing and SM3 blind indexes through OpenSSL beside gmssl's pure Python
-  (target: OpenSSL at least 20× faster), and SM2 signs and verifies per second.
+  (target: OpenSSL at least 20× faster), and SM2 signs and verifies per second;
+- Open311 `requests.json` latency p50/p99 as a city token with 20,000 cases, beside `/healthz`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub.bench.ciphers import measure_ciphers
 from hub.bench.http import measure_http
 from hub.bench.load import measure_load
 from hub.bench.machine import describe
+from hub.bench.open311 import measure_open311, render_open311
 from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render
 
@@ -52,6 +54,7 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         machine, load, preset, build_seconds, latencies, rates, quick=quick, ciphers=ciphers, scope_costs=scope_costs
     )
     report += "\n" + "\n".join(render_registry(asyncio.run(measure_registry("small" if quick else "district")))) + "\n"
+    report += "\n" + "\n".join(render_open311(measure_open311(cases=2_000 if quick else 20_000))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")
