@@ -32,7 +32,7 @@ from graph.masking import mask
 from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Usage
 from graph.scope import Scope
 from graph.store import Store
-from hub.demo.people import owner_id as _demo_owner_id
+from graph.identity import owner_id
 
 EVERYTHING = Scope.everything()
 CURSOR_FIELD = "gxsj"
@@ -40,14 +40,6 @@ EPOCH = dt.datetime(1, 1, 1)
 """Where a record whose gxsj cannot be read sorts: first, so a full read meets it and sets it aside."""
 USAGES = {usage.value: usage for usage in Usage}
 SHARE_SLACK = 1e-6
-
-
-def owner_id(id_number: str) -> str:
-    """The hub's owner id for an ID number (身份证号 or 统一社会信用代码), normalised first.
-
-    The rule is the demo city's (`hub.demo.people.owner_id`): one rule, so that the registry's
-    holders and the owners the hub already knows are the same owners."""
-    return _demo_owner_id(id_number.strip().upper())
 
 
 class Personal:

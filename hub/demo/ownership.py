@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from graph.identity import owner_id
 from graph.model import Owner, OwnerKind, Ownership, Provenance, Usage
 from hub.demo.estates import LAST_DAY
 from hub.demo.names import company_name, developer_name, person_name
@@ -23,7 +24,6 @@ from hub.demo.people import (
     CreditCodes,
     ResidentIds,
     mobile_phone,
-    owner_id,
 )
 
 ProvenanceOf = Callable[[str], Provenance]

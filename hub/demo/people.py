@@ -10,7 +10,6 @@ the same with the district's slot inside the organisation code.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
 
 from graph.codes import CREDIT_ALPHABET, credit_check_character, organisation_check_character
@@ -50,12 +49,6 @@ def mobile_phone(rng: random.Random) -> str:
 def landline(rng: random.Random) -> str:
     """A Qingdao landline (area code 0532, 8 digits starting 5-8)."""
     return f"0532-{rng.randrange(5, 9)}{rng.randrange(10_000_000):07d}"
-
-
-def owner_id(id_number: str) -> str:
-    """The hub's id of an owner: stable for the same ID number, and not the number itself."""
-    digest = hashlib.sha256(b"hub-demo-owner:" + id_number.encode("ascii")).hexdigest()
-    return "OW" + digest[:16].upper()
 
 
 class ResidentIds:
