@@ -84,6 +84,7 @@ class _Run:
     id: str
     clock: Callable[[], dt.datetime]
     tally: _Tally
+    beat: float = dataclasses.field(default_factory=time.monotonic)
 
 
 async def sync(
@@ -185,9 +186,25 @@ async def _sync_stream(state: _Run, stream: Stream, after: str | None, batch_siz
         chunk.append(record)
         if len(chunk) >= batch_size:
             await _sync_batch(state, stream, chunk)
+            await _heartbeat(state)
             chunk = []
     if chunk:
         await _sync_batch(state, stream, chunk)
+        await _heartbeat(state)
+
+
+HEARTBEAT_SECONDS = 5.0
+"""How often, at most, a running run saves its counts so far (progress in the API, and the
+sign of life that keeps a second run of the connector away)."""
+
+
+async def _heartbeat(state: _Run) -> None:
+    if time.monotonic() - state.beat < HEARTBEAT_SECONDS:
+        return
+    state.beat = time.monotonic()
+    [run] = await state.store.last_runs([state.source.name])
+    if run is not None and run.id == state.id:
+        await state.store.save_run(dataclasses.replace(run, counts=state.tally.counts(), heartbeat_at=state.clock()))
 
 
 async def _sync_batch(state: _Run, stream: Stream, records: list[SourceRecord]) -> None:

@@ -32,6 +32,10 @@ from graph.store import Store
 
 log = logging.getLogger("connectors.tasks")
 
+STALE_AFTER = dt.timedelta(minutes=15)
+"""A RUNNING run with no heartbeat for this long was interrupted (its process died): it no longer
+holds the connector, and the next run records it as failed before starting."""
+
 LEASE_SECONDS = 120
 """How long a run's Redis lease lasts unless renewed; renewed every third of it."""
 
@@ -71,9 +75,25 @@ async def exclusive(store: Store, name: str, *, broker: str | None, db: str, run
             yield
         return
     [last] = await store.last_runs([name])
-    if last is not None and last.status is RunStatus.RUNNING and last.id != run_id:
+    if last is not None and last.status is RunStatus.RUNNING and last.id != run_id and await _alive(store, last):
         raise AlreadyRunning(f"connector {name} is already running (run {last.id}, started {last.started_at:%Y-%m-%d %H:%M:%S} UTC)")
     yield
+
+
+async def _alive(store: Store, run: ConnectorRun) -> bool:
+    """Whether a RUNNING run still shows signs of life; a dead one is closed as interrupted."""
+    last_seen = run.heartbeat_at or run.started_at
+    if utcnow() - last_seen < STALE_AFTER:
+        return True
+    await store.save_run(
+        dataclasses.replace(
+            run,
+            status=RunStatus.FAILED,
+            finished_at=last_seen,
+            error=f"interrupted: no sign of life since {last_seen:%Y-%m-%d %H:%M:%S} UTC (its process stopped)",
+        )
+    )
+    return False
 
 
 @contextlib.asynccontextmanager

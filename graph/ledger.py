@@ -59,6 +59,9 @@ class ConnectorRun:
     trigger: str = "manual"
     """What started it: manual, schedule, api, worker."""
     error: str | None = None
+    heartbeat_at: dt.datetime | None = None
+    """When a running run last checkpointed (its counts are saved with it): a RUNNING run with
+    no heartbeat for long was interrupted (its process died) and no longer holds the connector."""
 
     @property
     def duration(self) -> dt.timedelta | None:

@@ -198,6 +198,7 @@ connector_run = Table(
     Column("connector", String(64), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
     Column("status", String(16), nullable=False),
     Column("full_read", SmallInteger, nullable=False),
     Column("trigger", String(16), nullable=False),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column('connector', sa.String(length=64), nullable=False),
         sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('status', sa.String(length=16), nullable=False),
         sa.Column('full_read', sa.SmallInteger(), nullable=False),
         sa.Column('trigger', sa.String(length=16), nullable=False),
