@@ -7,12 +7,15 @@ date and not paid in full is in arrears. Outage notices name the places they aff
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from graph.errors import InvalidInput
 from graph.model import Page, Provenance
 from graph.scope import Scope
 
@@ -77,6 +80,52 @@ class Outage:
     planned: bool = True
     provenance: Provenance | None = None
 
+
+
+_OUTAGE_CURSOR = "outage:"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MAX_CURSOR = 256
+
+
+def outage_cursor(outage: Outage) -> str:
+    """The page cursor just after `outage` in the order of `UtilityStore.outages` (newest
+    start first, then utility and notice id, both descending).
+
+    It is made from the notice's natural key, not from a row id, so every adapter reads the
+    same cursors and a connection can give each edge its own cursor from the record alone.
+    A naive `starts_at` is taken as UTC, as the SQL adapter stores it.
+
+    >>> notice = Outage(Utility.WATER, "SW-TZ-1", ("370202001001E001",), dt.datetime(2024, 6, 1, 8, tzinfo=dt.timezone.utc), None, "检修")
+    >>> outage_position(outage_cursor(notice))
+    (datetime.datetime(2024, 6, 1, 8, 0, tzinfo=datetime.timezone.utc), <Utility.WATER: 'water'>, 'SW-TZ-1')
+    """
+    starts = outage.starts_at
+    starts = starts.replace(tzinfo=dt.timezone.utc) if starts.utcoffset() is None else starts
+    micros = (starts - _EPOCH) // dt.timedelta(microseconds=1)
+    text = f"{_OUTAGE_CURSOR}{micros}#{outage.utility.value}#{outage.notice_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode("ascii").rstrip("=")
+
+
+def outage_position(cursor: str | None, *, field: str = "after") -> tuple[dt.datetime, Utility, str] | None:
+    """(starts_at in UTC, utility, notice id) of the outage a cursor points after; None for
+    no cursor. A cursor `outage_cursor` did not make is refused, naming `field`."""
+    if cursor is None:
+        return None
+    text = ""
+    if len(cursor) <= _MAX_CURSOR:
+        try:
+            text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii")).decode()
+        except (binascii.Error, UnicodeError, ValueError):
+            text = ""
+    micros, _, rest = text.removeprefix(_OUTAGE_CURSOR).partition("#")
+    utility, _, notice = rest.partition("#")
+    known = {member.value for member in Utility}
+    if text.startswith(_OUTAGE_CURSOR) and micros.lstrip("-").isdigit() and utility in known and notice:
+        try:
+            return _EPOCH + dt.timedelta(microseconds=int(micros)), Utility(utility), notice
+        except OverflowError:
+            pass
+    raise InvalidInput(field, cursor, "is not a cursor from this list of outages; pass a pageInfo.endCursor")
 
 class UtilityStore(Protocol):
     """The utility part of the store port; accounts, bills and outages are written in bulk

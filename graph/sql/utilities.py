@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graph.cursors import decode_cursor, encode_cursor
-from graph.errors import InvalidInput, StoreError
+from graph.errors import StoreError
 from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
@@ -28,7 +27,7 @@ from graph.sql import rows, tables
 from graph.sql.bulk import insert_rows
 from graph.sql.scoping import under
 from graph.sql.writes import AnchorCache, anchors, select_in
-from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount
+from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _OWED = 0.005
@@ -261,22 +260,6 @@ def _account_of(row: Any) -> UtilityAccount:
     )
 
 
-def _outage_cursor(outage_id: int, starts_at: dt.datetime) -> str:
-    stamp = utc(starts_at)
-    assert stamp is not None
-    return encode_cursor(f"{int(stamp.timestamp())}#{outage_id}")
-
-
-def _outage_after(after: str | None) -> tuple[dt.datetime, int] | None:
-    text = decode_cursor(after)
-    if text is None:
-        return None
-    seconds, _, number = text.partition("#")
-    if not (seconds.lstrip("-").isdigit() and number.isdigit()):
-        raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-    return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc), int(number)
-
-
 class UtilityRecords:
     """The utility part of the store port (a base of SqlStore)."""
 
@@ -344,7 +327,7 @@ class UtilityRecords:
         from graph.store import MAX_PAGE
 
         first = max(1, min(first, MAX_PAGE))
-        position = _outage_after(after)
+        position = outage_position(after)
         async with self.engine.connect() as connection:
             visible = await self._visible(connection, scope)
             affected = [_affected.c.outage_id == _outage.c.id, visible]
@@ -364,11 +347,22 @@ class UtilityRecords:
                 moment = utc(active_at)
                 query = query.where(_outage.c.starts_at <= moment, or_(_outage.c.ends_at.is_(None), _outage.c.ends_at > moment))
             if position is not None:
-                starts, number = position
+                # keyset on the notice's natural key (see graph.utilities.outage_cursor)
+                starts, after_utility, notice = position
                 query = query.where(
-                    or_(_outage.c.starts_at < starts, and_(_outage.c.starts_at == starts, _outage.c.id < number))
+                    or_(
+                        _outage.c.starts_at < starts,
+                        and_(
+                            _outage.c.starts_at == starts,
+                            or_(
+                                _outage.c.utility < after_utility.value,
+                                and_(_outage.c.utility == after_utility.value, _outage.c.notice_id < notice),
+                            ),
+                        ),
+                    )
                 )
-            query = query.order_by(_outage.c.starts_at.desc(), _outage.c.id.desc()).limit(first + 1)
+            order = (_outage.c.starts_at.desc(), _outage.c.utility.desc(), _outage.c.notice_id.desc())
+            query = query.order_by(*order).limit(first + 1)
             found = list(await connection.execute(query))
             shown = found[:first]
             codes: dict[int, list[str]] = {row.id: [] for row in shown}
@@ -396,8 +390,8 @@ class UtilityRecords:
         return Page(
             items=items,
             has_next=len(found) > first,
-            end_cursor=_outage_cursor(shown[-1].id, shown[-1].starts_at) if shown else None,
-            start_cursor=_outage_cursor(shown[0].id, shown[0].starts_at) if shown else None,
+            end_cursor=outage_cursor(items[-1]) if items else None,
+            start_cursor=outage_cursor(items[0]) if items else None,
         )
 
     async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
