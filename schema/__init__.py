@@ -26,10 +26,11 @@ from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
 from schema.scalars import SCALARS
 from schema.stats.queries import StatsQueries
+from schema.utilities.queries import UtilityQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
-class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries, CaseQueries):
+class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries, CaseQueries, UtilityQueries):
     pass
 
 

@@ -23,6 +23,7 @@ from schema.firms.loaders import FirmLoaders
 from schema.owners.loaders import OwnerLoaders
 from schema.places.loaders import PlaceLoaders
 from schema.stats.loaders import StatsLoaders
+from schema.utilities.loaders import UtilityLoaders
 
 OPERATOR = Principal(Role.ADMIN, "*", "operator", "-")
 """The principal of in-process callers with no token (tests of the schema alone, tools)."""
@@ -38,6 +39,7 @@ class Context:
     owners: OwnerLoaders
     firms: FirmLoaders
     stats: StatsLoaders
+    utilities: UtilityLoaders
     principal: Principal = OPERATOR
     reason: str | None = None
     """Why the caller reads personal data, from the X-Hub-Reason header; kept in the audit."""
@@ -67,6 +69,7 @@ class Context:
             owners=OwnerLoaders.create(store, scope),
             firms=FirmLoaders.create(store, scope),
             stats=StatsLoaders.create(store, scope),
+            utilities=UtilityLoaders.create(store, scope),
             principal=principal,
             reason=reason,
             today=on or today(),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from schema.firms.types import Management, PropertyFirm
     from schema.owners.types import Ownership
     from schema.stats.types import Stats
+    from schema.utilities.types import Arrears, UtilityAccount
 
 AsOf = Annotated[
     dt.date | None,
@@ -242,6 +243,25 @@ class House(Place):
         self, info: Info
     ) -> list[Annotated[Ownership, strawberry.lazy("schema.owners.types")]]:
         return await _ownerships(info, self.record.code, None)
+
+    @field(description="Its utility accounts (户号): water, power, gas, heating.")
+    async def utility_accounts(
+        self, info: Info
+    ) -> list[Annotated[UtilityAccount, strawberry.lazy("schema.utilities.types")]]:
+        from schema.utilities.types import UtilityAccount
+
+        records = await info.context.utilities.accounts.load(self.record.code)
+        return [UtilityAccount.of(record) for record in records]
+
+    @field(description="Its accounts in arrears (欠费) on the day (today if omitted).")
+    async def arrears(
+        self, info: Info, as_of: AsOf = None
+    ) -> list[Annotated[Arrears, strawberry.lazy("schema.utilities.types")]]:
+        from schema.utilities.types import Arrears
+
+        day = as_of or info.context.today
+        records = await info.context.utilities.arrears.load((self.record.code, day))
+        return [Arrears.of(record) for record in records]
 
 
 async def _ownerships(info: Info, house: str, as_of: dt.date | None) -> list[Ownership]:

@@ -50,7 +50,7 @@ class StatsQueries:
 
     @field(
         description="A GeoJSON FeatureCollection of the shapes of `level` under `scope`; each "
-        "Feature's id is the place code and its properties carry the roll-up."
+        "Feature's id is the place code and its properties carry the roll-up and `housesInArrears`."
     )
     async def geo(self, info: Info, scope: ScopeCode, level: Level) -> GeoJSON:
         code, top = place_argument(scope, field="scope")
@@ -59,4 +59,6 @@ class StatsQueries:
         await bounded_rows(info, level, code, field="level")
         shapes = await context.store.shapes(level, code, context.scope)
         rows = await context.store.stats(code, level, context.scope) if shapes else []
-        return GeoJSON(feature_collection(shapes, rows))
+        counts = await context.utilities.arrears_counts.load_many([(shape.code, context.today) for shape in shapes])
+        arrears = {shape.code: count for shape, count in zip(shapes, counts)}
+        return GeoJSON(feature_collection(shapes, rows, arrears))

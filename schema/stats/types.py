@@ -1,15 +1,22 @@
-"""Roll-ups of the place tree: what a city dashboard colours its districts and streets by."""
+"""Roll-ups of the place tree: what a city dashboard colours its districts and streets by.
+
+The counts come from `refresh_stats`; `housesInArrears` is read live (utility bills change
+daily) for every row of a request in one `arrears_counts` call, as of the request's today.
+"""
 
 from __future__ import annotations
 
 import strawberry
 
 from graph import model
+from schema.context import Info
+from schema.fields import field
 from schema.places.types import Place, place_type
 
 
 @strawberry.type(description="The roll-up of a place's subtree, kept by `refresh_stats`.")
 class Stats:
+    record: strawberry.Private[model.Place]
     houses: int
     floor_area: float = strawberry.field(description="Total floor area in m² (建筑面积).")
     owners: int = strawberry.field(description="Distinct owners holding a house today.")
@@ -19,6 +26,7 @@ class Stats:
     @classmethod
     def of(cls, row: model.Stats) -> Stats:
         return cls(
+            record=row.place,
             houses=row.houses,
             floor_area=row.floor_area,
             owners=row.owners,
@@ -26,11 +34,16 @@ class Stats:
             buildings=row.buildings,
         )
 
+    @field(
+        description="Houses with a utility bill overdue and not paid in full today (欠费户数); "
+        "null for a place outside your scope."
+    )
+    async def houses_in_arrears(self, info: Info) -> int | None:
+        return await info.context.utilities.arrears_counts.load((self.record.code, info.context.today))
+
 
 @strawberry.type(description="One row of `stats`: a place and its roll-up.")
 class StatsRow(Stats):
-    record: strawberry.Private[model.Place]
-
     @classmethod
     def of_row(cls, row: model.Stats) -> StatsRow:
         return cls(

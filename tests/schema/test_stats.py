@@ -80,7 +80,7 @@ def test_stats_and_geo_refuse_more_rows_than_a_dashboard_carries(hub: Hub) -> No
 
 
 GEO = "query Geo($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
-PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings"}
+PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings", "housesInArrears"}
 
 
 def _positions(geometry: dict[str, Any]) -> list[list[list[float]]]:

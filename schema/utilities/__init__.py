@@ -1,0 +1,1 @@
+"""Utilities in the API: a house's accounts and arrears, outage notices, arrears on roll-ups."""
