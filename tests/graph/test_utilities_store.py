@@ -4,6 +4,7 @@ arrears and the per-place arrears counts, over the conformance suite's handcraft
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,8 @@ from graph.model import Batch, Provenance, WriteCounts
 from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.store import Store
-from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount
+from graph import utilities
+from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
 from tests.graph.conformance import (
     B_A1,
     B_A2,
@@ -286,3 +288,48 @@ class TestReads:
     async def test_a_foreign_cursor_is_refused(self, loaded: Store) -> None:
         with pytest.raises(InvalidInput, match="after"):
             await loaded.outages(EVERYTHING, 2, encode_cursor("370202"))
+
+
+class TestOutageCursors:
+    def test_doctests(self) -> None:
+        failures, tried = doctest.testmod(utilities)
+        assert tried >= 2 and failures == 0
+
+    def test_a_cursor_is_the_notices_natural_key(self) -> None:
+        notice = replace(OUTAGES[0], starts_at=T0.replace(microsecond=250_000), notice_id="停水#2024-001")
+        assert outage_position(outage_cursor(notice)) == (notice.starts_at, W, "停水#2024-001")
+        naive = replace(notice, starts_at=notice.starts_at.replace(tzinfo=None))
+        assert outage_cursor(naive) == outage_cursor(notice)  # naive is UTC, as stored
+        assert outage_position(None) is None
+
+    @pytest.mark.parametrize(
+        "cursor",
+        [encode_cursor("370202"), "!!!", "b3V0YWdlOjEyI3Nld2FnZSNO", "b3V0YWdlOjk5OTk5OTk5OTk5OTk5OTk5OTk5I3dhdGVyI04", "x" * 300],
+        ids=["a-place-cursor", "not-base64", "unknown-utility", "out-of-range", "too-long"],
+    )
+    def test_anything_else_is_refused_naming_the_argument(self, cursor: str) -> None:
+        with pytest.raises(InvalidInput, match="^after: .* is not a cursor from this list of outages"):
+            outage_position(cursor)
+
+    async def test_notices_starting_together_page_without_a_gap(self, store: Store) -> None:
+        together = [
+            Outage(utility, f"T-{number}", (E_A,), T0 + dt.timedelta(days=5), None, "同时停")
+            for utility in (W, P)
+            for number in (1, 2, 3)
+        ]
+        await store.write(Batch(outages=together))
+        seen: list[tuple[Utility, str]] = []
+        after: str | None = None
+        while True:
+            page = await store.outages(EVERYTHING, 2, after)
+            seen += [(o.utility, o.notice_id) for o in page.items]
+            assert page.end_cursor == outage_cursor(page.items[-1])
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        assert seen[: len(together)] == sorted(((o.utility, o.notice_id) for o in together), key=lambda k: (k[0].value, k[1]), reverse=True)
+        assert len(seen) == len(set(seen)) == len(together)
+        # any notice's own cursor resumes right after it
+        middle = together[4]
+        rest = await store.outages(EVERYTHING, 50, outage_cursor(middle))
+        assert [(o.utility, o.notice_id) for o in rest.items] == seen[seen.index((middle.utility, middle.notice_id)) + 1 :]
