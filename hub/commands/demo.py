@@ -12,7 +12,7 @@ from graph.levels import Level
 from graph.scope import Scope
 from graph.store import Store
 from hub.commands.common import add_db, add_server, keys_path, settings_of
-from hub.demo.sources import SourcesPlace
+from hub.demo.sources import SourcesPlace, sources_place
 
 EXAMPLE_QUERY = """{
   stats(scope: "370200", groupBy: STREET) { place { code name } houses floorArea owners estates }
@@ -104,9 +104,7 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
 
 def _sources_place(arguments: argparse.Namespace) -> SourcesPlace:
     settings = settings_of(arguments)
-    db_file = _sqlite_file(settings.db)
-    folder = db_file.with_name(db_file.stem + "-sources") if db_file else Path("hub-sources")
-    return SourcesPlace(folder, settings.host, settings.port + 1)
+    return sources_place(settings.db, settings.host, settings.port)
 
 
 def _connectors_file(arguments: argparse.Namespace) -> Path:

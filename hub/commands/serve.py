@@ -92,23 +92,27 @@ async def _serve_with_sources(app: object, settings: Settings, keys: Keyring, *,
     import uvicorn
 
     from graph.sql import SqlStore
-    from hub.demo.sources import keep_feed_moving, serving, source_app
+    from hub.demo.sources import keep_feed_moving, keep_registry_moving, serving, source_app, sources_place
 
     reader = SqlStore.connect(settings.db, sealer=keys.sealer())
     try:
         sources, feed = await source_app(reader, seed=seed)
     finally:
         await reader.close()
-    moving = asyncio.create_task(keep_feed_moving(feed))
+    where = sources_place(settings.db, settings.host, settings.port)
+    moving = [asyncio.create_task(keep_feed_moving(feed))]
+    if (where.folder / "registry.sqlite").exists():
+        moving.append(asyncio.create_task(keep_registry_moving(where)))
     try:
-        async with serving(sources, settings.host, settings.port + 1) as port:
+        async with serving(sources, settings.host, where.port) as port:
             print(f"demo sources: http://{settings.host}:{port}/water (utility API), http://{settings.host}:{port}/12345 (12345 feed)")
             hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))  # type: ignore[arg-type]
             await hub.serve()
     finally:
-        moving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await moving
+        for task in moving:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def run(arguments: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 city's 12345 work-order feed, built from the demo city so that `hub demo` runs real syncs.
 
 - the registry (不动产登记) exchange database is a SQLite file in the sources folder, filled from
-  the demo city's houses, holders and registrations, plus a day of new transfers the hub has
-  not seen yet;
+  the demo city's houses, holders and registrations; while `hub serve --demo-sources` runs, the
+  registry records a few transfers every few minutes, which the scheduled sync brings in;
 - the water utility and the 12345 feed are HTTP services (connectors.utilities.reference,
   connectors.cityops.reference) served on their own port beside the hub (`hub serve
   --demo-sources`), rebuilt deterministically from the store at start; the feed keeps moving —
@@ -54,16 +54,42 @@ class SourcesPlace:
         return f"http://{self.host}:{self.port if port is None else port}"
 
 
+REGISTRY_ACTIVITY_SECONDS = 300.0
+"""How often the reference registry records new transfers while the demo is served."""
+
+
+def sources_place(db: str, host: str, port: int) -> SourcesPlace:
+    """Beside a SQLite store `hub.sqlite`, the folder `hub-sources/`; the HTTP sources on the
+    port after the hub's."""
+    from graph.sql.engine import database_url
+
+    url = database_url(db)
+    name = url.database if url.get_backend_name() == "sqlite" else None
+    if name and name != ":memory:":
+        path = Path(name)
+        return SourcesPlace(path.with_name(path.stem + "-sources"), host, port + 1)
+    return SourcesPlace(Path("hub-sources"), host, port + 1)
+
+
 async def build_registry(store: Store, where: SourcesPlace, *, seed: int) -> int:
-    """Fill the registry exchange file from the demo city, then record a day of new transfers
-    (1% of the units) that the hub learns of through its first sync; returns the rows."""
-    from connectors.registry.reference import build_exchange, record_changes
+    """Fill the registry exchange file from the demo city (what the registry holds is what the
+    city was built from, so the first sync confirms it); returns the rows written."""
+    from connectors.registry.reference import build_exchange
 
     where.folder.mkdir(parents=True, exist_ok=True)
-    rows = await build_exchange(where.registry_url, store, seed=seed)
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    rows += await record_changes(where.registry_url, fraction=0.01, seed=seed, at=now)
-    return rows
+    return await build_exchange(where.registry_url, store, seed=seed)
+
+
+async def keep_registry_moving(where: SourcesPlace, every: float = REGISTRY_ACTIVITY_SECONDS) -> None:
+    """Register transfers of 0.2% of the units every `every` seconds, as a registry office would."""
+    from connectors.registry.reference import record_changes
+
+    tick = 0
+    while True:
+        await asyncio.sleep(every)
+        tick += 1
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        await record_changes(where.registry_url, fraction=0.002, seed=tick, at=now)
 
 
 async def source_app(store: Store, *, seed: int) -> tuple[Starlette, object]:

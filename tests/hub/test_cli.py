@@ -34,6 +34,15 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -
     assert keys.stat().st_mode & 0o777 == 0o600  # created on first use, for its owner alone
     for label in ("city dashboard", "street office", "property firm"):
         assert token_after(result.stdout, label).startswith("hub1.")
+    # the outside world is built too, and the first syncs from it run for real
+    assert (tmp_path / "demo-sources" / "registry.sqlite").exists()
+    assert "[connectors.hotline]" in (tmp_path / "connectors.toml").read_text(encoding="utf-8")
+    synced = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip().startswith("sync ")}
+    assert set(synced) == {"registry", "water", "hotline"}
+    assert all(" succeeded: read " in line and " read 0," not in line for line in synced.values()), synced
+    # the registry holds what the city was built from: its first sync confirms, the others add
+    assert ", written 0," in synced["registry"]
+    assert ", written 0," not in synced["water"] and ", written 0," not in synced["hotline"]
     again = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing
