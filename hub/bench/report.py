@@ -15,6 +15,12 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def render_machine(machine: dict[str, str], quick: bool) -> str:
+    """The run's heading: the machine, and whether the inputs were the small ones."""
+    heading = "## Run" + (" (quick: small inputs, not the targets' inputs)" if quick else "")
+    return "\n".join([heading, "", *(f"- {key}: {value}" for key, value in machine.items()), "", ""])
+
+
 def render(
     machine: dict[str, str],
     load: LoadFigures,
@@ -28,10 +34,7 @@ def render(
     scope_costs: Sequence[ScopeCost] = (),
 ) -> str:
     lines = [
-        "## Run" + (" (quick: small inputs, not the targets' inputs)" if quick else ""),
-        "",
-        *(f"- {key}: {value}" for key, value in machine.items()),
-        "",
+        render_machine(machine, quick).rstrip("\n"),
         f"### Bulk load, `{load.preset}` preset, SQLite file",
         "",
         "| path | rows | seconds | rows/s |",

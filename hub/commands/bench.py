@@ -11,6 +11,11 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench.add_argument("--city-db", default="var/bench-city.sqlite", help="the city preset store (built if missing)")
     bench.add_argument("--output", help="write the Markdown report here as well as printing it")
     bench.add_argument("--requests", type=int, default=400, help="requests per latency figure")
+    bench.add_argument(
+        "--only",
+        help="comma-separated sections to measure: core (ciphers, bulk load, HTTP on the city preset), "
+        "registry (full and 1%% incremental sync), open311 (requests.json latency); default all",
+    )
     bench.set_defaults(handler=run)
 
 
