@@ -92,12 +92,18 @@ class Store(Ledger, CaseStore, UtilityStore, Protocol):
         """The places of `level` under `within` in scope that have a geometry, by code."""
 
     async def ownerships(
-        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope, *, with_owners: bool = True
     ) -> list[list[Ownership]]:
-        """For each house, the ownerships holding on `as_of` (None: today's and past ones)."""
+        """For each house, the ownerships holding on `as_of` (None: today's and past ones);
+        `with_owners=False` leaves `Ownership.owner` None and opens no personal data (a
+        connector linking records needs the spans, not the people)."""
 
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         """The owners with these ids; an owner is in scope if one of its houses ever was."""
+
+    async def owners_known(self, ids: Sequence[str]) -> list[bool]:
+        """Whether the hub holds each owner id, opening no personal data; unscoped, for
+        connectors linking what they read (never for answering a caller)."""
 
     async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
         """Owners whose personal `field` (name, id_number, phone) equals `value` exactly, found

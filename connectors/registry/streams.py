@@ -430,7 +430,7 @@ async def link_registrations(records: Sequence[SourceRecord], store: Store) -> l
     owner_ids = list(dict.fromkeys(o for item in items for o in (item.holder, item.previous) if o))
     places: list[Place | None] = await store.places(codes, EVERYTHING) if codes else []
     houses_known = {code for code, place in zip(codes, places) if place is not None and place.level == Level.HOUSE}
-    owners_known = {o for o, owner in zip(owner_ids, await store.owners(owner_ids, EVERYTHING) if owner_ids else []) if owner}
+    owners_known = {o for o, known in zip(owner_ids, await store.owners_known(owner_ids) if owner_ids else []) if known}
     linked: list[_Registration] = []
     for item in items:
         where = f"djxx {item.ywh}"
@@ -445,7 +445,7 @@ async def link_registrations(records: Sequence[SourceRecord], store: Store) -> l
         else:
             linked.append(item)
     touched_houses = list(dict.fromkeys(item.house for item in linked))
-    stored = await store.ownerships(touched_houses, None, EVERYTHING) if touched_houses else []
+    stored = await store.ownerships(touched_houses, None, EVERYTHING, with_owners=False) if touched_houses else []
     houses = {code: _House(code, spans) for code, spans in zip(touched_houses, stored)}
     touched: dict[int, list[SpanKey]] = {}
     for item in sorted(linked, key=lambda i: (i.day, _KIND_ORDER[i.kind], i.ywh)):

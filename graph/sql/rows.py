@@ -137,13 +137,22 @@ OWNER_FACTS = ("kind", "name_index", "id_number_index", "phone_index")
 their blind indexes only when the value does."""
 
 
-def owner_row(owner: Owner, sealer: Sealer) -> dict[str, Any]:
+def owner_row(owner: Owner, sealer: Sealer, *, sealed: bool = True) -> dict[str, Any]:
+    """The owner's row; `sealed=False` leaves out the sealed values (their blind indexes, which
+    decide whether the owner changed, are in), for a writer that seals only what it writes."""
     row: dict[str, Any] = {"key": owner.id, "kind": owner.kind.value, **provenance_row(owner.provenance)}
     for field in PERSONAL_FIELDS:
         value = getattr(owner, field)
-        row[f"{field}_sealed"] = None if value is None else sealer.seal(value, field=field, owner=owner.id)
         row[f"{field}_index"] = None if value is None else sealer.index(field, value)
-    return row
+    return {**row, **sealed_values(owner, sealer)} if sealed else row
+
+
+def sealed_values(owner: Owner, sealer: Sealer) -> dict[str, bytes | None]:
+    """The owner's personal values sealed with SM4-GCM (a fresh nonce each time)."""
+    return {
+        f"{field}_sealed": None if getattr(owner, field) is None else sealer.seal(getattr(owner, field), field=field, owner=owner.id)
+        for field in PERSONAL_FIELDS
+    }
 
 
 def owner_of(row: Mapping[Any, Any], sealer: Sealer) -> Owner:

@@ -362,8 +362,12 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, TokenRecords, AuditRe
         return [found.get(value) for value in keys]
 
     async def ownerships(
-        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope
+        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope, *, with_owners: bool = True
     ) -> list[list[Ownership]]:
+        if not with_owners:
+            return await self._spans(
+                _SPANS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of
+            )
         return await self._spans(
             _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership
         )
@@ -392,6 +396,11 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, TokenRecords, AuditRe
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         found = await self._reached(tables.owner, "key", tables.ownership, "owner_id", "house_id", ids, scope)
         return [rows.owner_of(row, self.sealer) if row is not None else None for row in found]
+
+    async def owners_known(self, ids: Sequence[str]) -> list[bool]:
+        async with self.engine.connect() as connection:
+            found = {row[0] for row in await select_in(connection, select(tables.owner.c.key), tables.owner.c.key, ids)}
+        return [value in found for value in ids]
 
     def _ownership(self, row: Any) -> Ownership:
         return rows.ownership_of(row, self.sealer)
@@ -448,6 +457,13 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, TokenRecords, AuditRe
             ancestors = [by_id[pid] for pid in lineage if pid in by_id]
             await rollups.refresh(connection, root, ancestors, self.clock())
 
+
+_SPANS = (
+    select(tables.ownership, tables.place.c.code.label("house_code"), tables.owner.c.key.label("owner_key"))
+    .join(tables.place, tables.place.c.id == tables.ownership.c.house_id)
+    .join(tables.owner, tables.owner.c.id == tables.ownership.c.owner_id)
+)
+"""Ownerships with their house's code and owner's key alone: no sealed value is read."""
 
 _OWNERSHIPS = (
     select(

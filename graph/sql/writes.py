@@ -8,7 +8,7 @@ parent, its whole subtree is re-pointed in one statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, update
@@ -186,8 +186,10 @@ async def _upsert_keyed(
     key: str,
     new_rows: list[dict[str, Any]],
     facts: Sequence[str],
+    complete: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> WriteCounts:
-    """Insert rows whose `key` is new, update those whose facts differ, skip the rest."""
+    """Insert rows whose `key` is new, update those whose facts differ, skip the rest;
+    `complete` adds what only written rows need."""
     columns = [table.c.id, table.c[key], *(table.c[name] for name in facts)]
     stored = {
         row._mapping[key]: row
@@ -201,9 +203,9 @@ async def _upsert_keyed(
     for value, row in seen.items():
         old = stored.get(value)
         if old is None:
-            inserts.append(row)
+            inserts.append(complete(row) if complete else row)
         elif any(old._mapping[name] != row[name] for name in facts):
-            updates.append({"row_id": old.id, **row})
+            updates.append({"row_id": old.id, **(complete(row) if complete else row)})
     if inserts:
         await insert_rows(connection, table, inserts)
     if updates:
@@ -238,12 +240,16 @@ async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner], se
         return WriteCounts()
     for owner in owners:
         _check_owner(owner)
+    latest = {owner.id: owner for owner in owners}
+    # seal only the owners that are written: sealing is the costly part, and a resync of what
+    # is stored compares blind indexes alone
     return await _upsert_keyed(
         connection,
         tables.owner,
         "key",
-        [rows.owner_row(owner, sealer) for owner in owners],
+        [rows.owner_row(owner, sealer, sealed=False) for owner in owners],
         rows.OWNER_FACTS,
+        complete=lambda row: {**row, **rows.sealed_values(latest[row["key"]], sealer)},
     )
 
 

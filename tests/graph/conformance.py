@@ -1071,6 +1071,21 @@ class TestOwnerships:
         assert len(inside) == 3
         assert await loaded.ownerships([T_HOUSE], None, Scope.of(UNOWNED)) == [[]]
 
+    async def test_spans_alone_open_no_owner(self, loaded: Store) -> None:
+        [spans] = await loaded.ownerships([T_HOUSE], None, EVERYTHING, with_owners=False)
+        [full] = await loaded.ownerships([T_HOUSE], None, EVERYTHING)
+        assert spans == full  # the same spans (owner is not compared) ...
+        assert all(span.owner is None for span in spans)  # ... with no personal data opened
+        assert await loaded.ownerships([T_HOUSE, D_SHIBEI], None, Scope.of(SHIBEI), with_owners=False) == [
+            [], [o for o in fixture_ownerships() if o.house_code == D_SHIBEI],
+        ]
+
+
+class TestOwnersKnown:
+    async def test_known_ids_in_key_order_without_scope(self, loaded: Store) -> None:
+        assert await loaded.owners_known([OWNER_B, "owner-nobody", OWNER_A, OWNER_B]) == [True, False, True, True]
+        assert await loaded.owners_known([]) == []
+
 
 class TestOwners:
     async def test_round_trip_and_key_order(self, loaded: Store) -> None:
