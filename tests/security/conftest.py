@@ -4,7 +4,10 @@ The server is uvicorn on a free loopback port, in a thread with its own event lo
 tests/schema/conftest.py). Its SQLite store holds the `small` demo (市南区) plus a second
 district written here through the port: 市北区 with a street, a community, an estate managed by
 a firm of its own, a building, an entrance and two houses, an owner who also holds a house in
-市南区, and 502 namesakes (one of them in 市南区). Tokens are issued for admin, city, district,
+市南区, and 502 namesakes (one of them in 市南区). Cases (工单), utility accounts with bills (some
+in arrears) and outage notices are written inside and outside each role's scope
+(`cases_and_utilities`), and the ledger holds a connector run with a dead letter; the app
+knows one connector, `secwater`, whose runs are launched by a stand-in that only records them. Tokens are issued for admin, city, district,
 street, community, property firm, owners' committee and owner; `World` (tests/security/world.py) works out from the same records
 what each of them may see, without asking the hub.
 
@@ -28,7 +31,11 @@ import httpx
 import pytest
 import uvicorn
 
+from connectors.config import ConnectorSet, ConnectorSpec, parse_connectors
+from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.ciphers.keyring import Keyring
+from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
+from graph.utilities import Bill, Outage, Utility, UtilityAccount
 from graph.clock import today
 from graph.codes import credit_check_character, resident_id_check_digit
 from graph.levels import Level
@@ -152,6 +159,135 @@ def north_batch(shared_house: str) -> Batch:
     return Batch(places=places, owners=owners, ownerships=ownerships, firms=[firm], managements=[management])
 
 
+CASE_HOUSE = "GD20260101SEC001"
+"""At the owner role's house, dispatched to the firm role's firm."""
+CASE_ESTATE = "GD20260101SEC002"
+"""At the committee's estate, dispatched to the 市北区 firm (a firm most roles may not see)."""
+CASE_STREET = "GD20260101SEC003"
+"""At a house of the street outside the community."""
+CASE_DISTRICT = "GD20260101SEC004"
+"""At a house of 市南区 outside the street."""
+CASE_NORTH_HOUSE = "GD20260101SEC005"
+CASE_NORTH_ESTATE = "GD20260101SEC006"
+CASE_NOWHERE = "GD20260101SEC007"
+"""A 12345 case linked to no place: the whole city's alone."""
+CASE_MOVABLE = "GD20260101SEC008"
+"""At the committee's estate, moved by the community role in a control test."""
+UNKNOWN_CASE = "GD20991231SEC999"
+CONNECTOR = "secwater"
+RUN_ID = "SEC-RUN-0001"
+DEAD_LETTER_KEY = "SEC-DL-0001"
+
+
+@dataclass
+class Seeded:
+    """The cases, accounts and notices the suite wrote, by what they are for."""
+
+    street_house: str
+    """A house of the street outside the community."""
+    district_house: str
+    """A house of 市南区 outside the street."""
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Account number → house."""
+
+
+class RecordingLauncher:
+    """Starts no sync: saves the run RUNNING and hands it back, as a launcher must."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.launched = 0
+
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
+        self.launched += 1
+        run = ConnectorRun(
+            f"SEC-RUN-API-{self.launched:04d}", spec.name, dt.datetime.now(dt.timezone.utc), full=full, trigger=trigger
+        )
+        await self.store.save_run(run)
+        return run
+
+
+def cases_and_utilities(world: World, cast: Cast) -> tuple[Batch, Seeded]:
+    """Cases, accounts, bills and outage notices inside and outside the roles' scopes."""
+    fetched = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    source = Provenance("security-suite", "utilities", fetched, "security-suite")
+    street_house = min(world.houses_under(STREET) - world.houses_under(cast.community))
+    district_house = min(world.houses_under(DISTRICT) - world.houses_under(STREET))
+    seeded = Seeded(street_house, district_house)
+
+    def case(key: str, place: str | None, number: int, firm: str | None = None, **extra: Any) -> Case:
+        at = fetched + dt.timedelta(hours=number)
+        return Case(
+            key, CaseSource.HOTLINE if place is None else CaseSource.OWNER, CaseCategory.REPAIR, CaseStatus.ACCEPTED,
+            f"安全测试工单{number}", at, at, description="楼道灯不亮", place_code=place, firm_code=firm,
+            external_id=f"12345-SEC-{number:03d}", provenance=source, **extra,
+        )
+
+    cases = [
+        case(CASE_HOUSE, cast.house, 1, cast.firm, point=Point(120.38, 36.07)),
+        case(CASE_ESTATE, cast.estate, 2, NORTH_FIRM),
+        case(CASE_STREET, street_house, 3),
+        case(CASE_DISTRICT, district_house, 4),
+        case(CASE_NORTH_HOUSE, NORTH_HOUSES[1], 5, NORTH_FIRM, point=Point(120.37, 36.09)),
+        case(CASE_NORTH_ESTATE, NORTH_ESTATE, 6, NORTH_FIRM),
+        case(CASE_NOWHERE, None, 7, address="青岛市某处"),
+        case(CASE_MOVABLE, cast.estate, 8, cast.firm),
+    ]
+    day = world.today
+    overdue, paid, pending = day - dt.timedelta(days=40), day - dt.timedelta(days=10), day + dt.timedelta(days=20)
+    accounts: list[UtilityAccount] = []
+    bills: list[Bill] = []
+
+    def account(utility: Utility, number: str, house: str, *periods: tuple[str, float, float, dt.date]) -> None:
+        accounts.append(UtilityAccount(utility, number, house, source))
+        seeded.accounts[number] = house
+        bills.extend(Bill(utility, number, period, amount, paid_, due, source) for period, amount, paid_, due in periods)
+
+    account(Utility.WATER, "SECW0000000001", cast.house, ("2026-01", 88.5, 0.0, overdue), ("2026-02", 40.0, 40.0, paid))
+    account(Utility.POWER, "SECP0000000001", cast.house, ("2026-01", 120.0, 120.0, paid))
+    account(Utility.GAS, "SECG0000000001", cast.shared_house, ("2026-02", 60.0, 0.0, pending))
+    account(Utility.WATER, "SECW0000000002", street_house, ("2026-01", 30.0, 10.0, overdue))
+    account(Utility.HEATING, "SECH0000000001", district_house, ("2025-12", 2100.0, 0.0, overdue))
+    account(Utility.WATER, "SECW0000000003", NORTH_HOUSES[0], ("2026-01", 55.0, 0.0, overdue))
+    account(Utility.POWER, "SECP0000000002", NORTH_HOUSES[1], ("2025-11", 300.0, 100.0, overdue))
+    starts = dt.datetime.combine(day, dt.time(8), tzinfo=dt.timezone.utc)
+
+    def outage(number: str, *places: str, hours: int = 0) -> Outage:
+        return Outage(Utility.WATER, number, places, starts - dt.timedelta(hours=hours), None, "管网检修", provenance=source)
+
+    outages = [
+        outage("SEC-TZ-ESTATES", cast.estate, NORTH_ESTATE),
+        outage("SEC-TZ-NORTH", NORTH_ESTATE, NORTH_HOUSES[0], hours=1),
+        outage("SEC-TZ-HOUSE", cast.house, hours=2),
+        outage("SEC-TZ-DISTRICT", DISTRICT, hours=3),
+        outage("SEC-TZ-STREET", street_house, hours=4),
+        outage("SEC-TZ-SOUTHHOUSE", district_house, hours=5),
+    ]
+    return Batch(accounts=accounts, bills=bills, outages=outages, cases=cases), seeded
+
+
+def connector_set(store: SqlStore) -> ConnectorSet:
+    text = (
+        f'[connectors.{CONNECTOR}]\nkind = "tests.connectors.sample:SampleFirms"\n'
+        'url = "sqlite+aiosqlite:///file:/nonexistent/security.sqlite?mode=ro&uri=true"\n'
+    )
+    return ConnectorSet(parse_connectors(text), launcher=RecordingLauncher(store))
+
+
+async def _ledger(store: SqlStore) -> None:
+    at = dt.datetime(2026, 1, 2, 3, tzinfo=dt.timezone.utc)
+    run = ConnectorRun(
+        RUN_ID, CONNECTOR, at, RunStatus.SUCCEEDED, at + dt.timedelta(minutes=1), RunCounts(read=3, written=2, dead_lettered=1)
+    )
+    await store.save_run(run)
+    letter = DeadLetter(
+        CONNECTOR, "accounts", DEAD_LETTER_KEY, Reason.UNMATCHED_ADDRESS, "地址无法匹配到房屋",
+        {"address": "辽宁路某号"}, RUN_ID, at, candidates=NORTH_HOUSES,
+    )
+    await store.set_aside([letter])
+    await store.save_states([StreamState(CONNECTOR, "accounts", "2026-01-02T03:00:00Z", at, RUN_ID)])
+
+
 @dataclass
 class Cast:
     """The particular places and people the tests name."""
@@ -168,6 +304,8 @@ class Cast:
     co_owner: str
     shared_house: str
     """A second house of the estate, which the shared owner holds with its owners."""
+    seeded: Seeded | None = None
+    """The cases, accounts and notices written for the utilities and cases probes."""
 
 
 @dataclass
@@ -251,7 +389,12 @@ async def _world_and_store(store: SqlStore) -> tuple[World, Cast]:
             extra = north_batch(shared_house)
             world.add(extra)
             await store.write(extra)
+            utilities, seeded = cases_and_utilities(world, cast)
+            world.add(utilities)
+            await store.write(utilities)
+            await _ledger(store)
             await store.refresh_stats()
+            cast.seeded = seeded
             return world, cast
     raise AssertionError(f"street {STREET} has no estate the suite can use")
 
@@ -297,11 +440,15 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     roles = await _roles(store, keys, world, cast)
     limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
     authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
-    app = create_app(store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator)
+    connectors = connector_set(store)
+    app = create_app(
+        store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator, connectors=connectors
+    )
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
     server = uvicorn.Server(config)
     started.update(
-        world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop()
+        world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop(),
+        connectors=connectors,
     )
     await server.serve(sockets=[sock])
 

@@ -146,19 +146,35 @@ def test_the_leak_walker_catches_every_spelling(secure_hub: SecureHub) -> None:
     assert leaks(world, roles["city"], {"id": relay_id("Owner", owner.id), "name": masked_name(owner.name)}) == []
 
 
-PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "geo", "firm", "owners", "node", "nodes"}
+PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "geo", "firm", "owners", "node", "nodes"} | {
+    # probed in tests/security/test_scope_cases_utilities.py
+    "cases", "case", "outages", "connectors", "connectorRuns", "deadLetters",
+}
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
+PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"}
+"""The mutations this suite probes (in tests/security/test_scope_cases_utilities.py)."""
 PROBED_TYPES = {
     "Query", "City", "District", "Street", "Community", "Estate", "Building", "Entrance", "House",
     "Owner", "Ownership", "PropertyFirm", "Management", "Stats", "StatsRow", "LevelInfo",
     "PlaceConnection", "PlaceEdge", "PageInfo",
+} | {
+    # probed in tests/security/test_scope_cases_utilities.py
+    "Mutation", "Case", "CaseConnection", "CaseEdge", "CaseEvent", "GeoPoint",
+    "Outage", "OutageConnection", "OutageEdge", "UtilityAccount", "UtilityArrears",
+    "Connector", "ConnectorRun", "ConnectorRunConnection", "RunCounts", "StreamCursor",
+    "DeadLetter", "DeadLetterConnection",
 }
 
 
 def test_every_root_field_and_object_type_is_probed(secure_hub: SecureHub) -> None:
-    """A root field or object type added later fails here until this suite probes it too."""
-    data = secure_hub.data("admin", "{ __schema { queryType { fields { name } } types { name kind } } }")
+    """A root field, mutation or object type added later fails here until this suite probes it too."""
+    data = secure_hub.data(
+        "admin",
+        "{ __schema { queryType { fields { name } } mutationType { fields { name } } types { name kind } } }",
+    )
     assert {field["name"] for field in data["__schema"]["queryType"]["fields"]} == PROBED_ROOT_FIELDS
+    mutation = data["__schema"]["mutationType"]
+    assert {field["name"] for field in (mutation or {}).get("fields", [])} == PROBED_MUTATION_FIELDS
     objects = {item["name"] for item in data["__schema"]["types"] if item["kind"] == "OBJECT" and not item["name"].startswith("__")}
     assert objects == PROBED_TYPES
 

@@ -6,7 +6,10 @@ managements: the suite never asks the hub's own scope code what the hub should h
 
 `leaks(role, data)` walks a GraphQL `data` tree and lists every place, owner or firm in it that
 the role may not see, however it is spelled (a code, a parcel code, a Relay id, a page cursor,
-an owner id, a credit code, an ID number), and every person shown whole or masked wrongly.
+an owner id, a credit code, an ID number), and every person shown whole or masked wrongly. Cases,
+utility accounts and outage notices are judged by the places they belong to: a case id (alone or
+in a page cursor), an account number (户号) or a notice number (alone or in an outage cursor) is a
+leak when the role may not see the case's place, the account's house or any place of the notice.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm
+from graph.utilities import Bill
 
 RELAY_PLACE_TYPES = {
     Level.CITY: "City",
@@ -98,6 +102,15 @@ class World:
     """ID number → owner id."""
     by_house: dict[str, list[Ownership]] = field(default_factory=dict)
     by_owner: dict[str, list[Ownership]] = field(default_factory=dict)
+    cases: dict[str, str | None] = field(default_factory=dict)
+    """Case id → the place it is linked to (None: linked to no place)."""
+    case_firms: dict[str, str | None] = field(default_factory=dict)
+    """Case id → the firm it is dispatched to."""
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Utility account number (户号) → its house."""
+    bills: list[Bill] = field(default_factory=list)
+    notices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Outage notice number → the places it affects."""
     _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, batch: Batch) -> None:
@@ -118,6 +131,14 @@ class World:
         for firm in batch.firms:
             self.firms[firm.code] = firm
         self.managements.extend(batch.managements)
+        for case in batch.cases:
+            self.cases[case.id] = case.place_code
+            self.case_firms[case.id] = case.firm_code
+        for account in batch.accounts:
+            self.accounts[account.account_no] = account.house_code
+        self.bills.extend(batch.bills)
+        for outage in batch.outages:
+            self.notices[outage.notice_id] = outage.place_codes
 
     # places
 
@@ -148,6 +169,11 @@ class World:
 
     def houses_under(self, code: str) -> set[str]:
         return {item for item in self.subtree(code) if self.places[item].level == Level.HOUSE}
+
+    def houses_in_arrears(self, day: dt.date | None = None) -> set[str]:
+        """Houses with a bill overdue and not paid in full on `day` (today if omitted)."""
+        day = day or self.today
+        return {self.accounts[bill.account_no] for bill in self.bills if bill.owed_on(day) > 0}
 
     # owners and firms
 
@@ -211,6 +237,17 @@ class Role:
     def may_see(self, code: str) -> bool:
         return code in self.places
 
+    def city_wide(self, world: World) -> bool:
+        """Whether its scope is the whole city (it alone sees cases linked to no place)."""
+        return any(world.places[root].level == Level.CITY for root in self.roots)
+
+    def may_see_case(self, world: World, case_id: str) -> bool:
+        place = world.cases[case_id]
+        return self.city_wide(world) if place is None else place in self.places
+
+    def may_see_notice(self, world: World, notice: str) -> bool:
+        return any(code in self.places for code in world.notices[notice])
+
     def above_scope(self, world: World) -> set[str]:
         """Places above the role's roots: never shown to it, though lists under them are."""
         return {code for root in self.roots for code in world.lineage(root)} - self.places
@@ -244,6 +281,12 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("firm", text))
     if text in world.id_numbers:
         found.append(("person", world.id_numbers[text]))
+    if text in world.cases:
+        found.append(("case", text))
+    if text in world.accounts:
+        found.append(("account", text))
+    if text in world.notices:
+        found.append(("notice", text))
     relay = _unbase64(text, urlsafe=False)
     if relay is not None:
         type_name, _, key = relay.partition(":")
@@ -254,6 +297,10 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
     if cursor is not None and cursor.startswith("code:"):
         found.append(("cursor", cursor))
         found.extend(referents(world, cursor[len("code:"):]))
+    if cursor is not None and cursor.startswith("outage:"):
+        # outage:<microseconds>#<utility>#<notice number> (graph.utilities.outage_cursor)
+        found.append(("cursor", cursor))
+        found.extend(referents(world, cursor.split("#", 2)[-1]))
     return found
 
 
@@ -269,6 +316,12 @@ def leaks(world: World, role: Role, data: Any) -> list[str]:
                     problems.append(f"{path}: owner {key} is outside the scope of {role}")
                 elif kind == "firm" and key not in role.firms:
                     problems.append(f"{path}: firm {key} is outside the scope of {role}")
+                elif kind == "case" and not role.may_see_case(world, key):
+                    problems.append(f"{path}: case {key} is outside the scope of {role}")
+                elif kind == "account" and world.accounts[key] not in role.places:
+                    problems.append(f"{path}: account {key} of house {world.accounts[key]} is outside the scope of {role}")
+                elif kind == "notice" and not role.may_see_notice(world, key):
+                    problems.append(f"{path}: outage notice {key} is outside the scope of {role}")
                 if kind == "person" and not role.sees_whole(key):
                     problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
         elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
