@@ -28,7 +28,10 @@ def _compile(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Compi
         order = tuple(compiled.positiontup or ())
         if sorted(order) != sorted(columns):
             raise AssertionError(f"cannot bulk insert {table.name}: compiled {order} for {columns}")
-        processors = tuple(table.c[name].type.bind_processor(dialect) for name in order)
+        # the dialect's own type (SQLite's DATETIME, say): the generic type has no processor,
+        # and sqlite3's default adapter would store '…+00:00' where SQLAlchemy binds '….000000',
+        # so stored times and the times a query compares them with would not sort alike
+        processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
         found = (str(compiled), order, processors)
         _compiled[key] = found
     return found

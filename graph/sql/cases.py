@@ -41,7 +41,9 @@ from graph.cases import (
     check_transition,
 )
 from graph.cursors import decode_cursor
+from graph.codes import place_code
 from graph.errors import InvalidInput, StoreError
+from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.sql import rows, tables
@@ -354,13 +356,21 @@ class CaseRecords:
 
         async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None: ...
 
+    async def _case_visible(self, connection: AsyncConnection, scope: Scope) -> Any:
+        """The scope on cases: through the case's place; a case linked to no place belongs to
+        the city as a whole, so a scope holding a city's whole tree sees it too."""
+        visible = await self._visible(connection, scope)
+        if scope.roots is None or not any(place_code(root)[1] == Level.CITY for root in scope.roots):
+            return visible
+        return or_(visible, _CASE.c.place_id.is_(None))
+
     # -- reads -------------------------------------------------------------------------
 
     async def cases(self, ids: Sequence[str], scope: Scope) -> list[Case | None]:
         from graph.sql.writes import select_in
 
         async with self.engine.connect() as connection:
-            query = _case_query().where(await self._visible(connection, scope))
+            query = _case_query().where(await self._case_visible(connection, scope))
             found = {row.key: _case(row) for row in await select_in(connection, query, _CASE.c.key, ids)}
         return [found.get(key) for key in ids]
 
@@ -382,12 +392,14 @@ class CaseRecords:
         after_key = decode_cursor(after)
         moment = _CASE.c.updated_at if by_update else _CASE.c.reported_at
         async with self.engine.connect() as connection:
-            clauses: list[Any] = [await self._visible(connection, scope)]
+            clauses: list[Any] = [await self._case_visible(connection, scope)]
             if within is not None:
                 root = await self._anchor(connection, within)
                 if root is None:
                     return Page(items=[], has_next=False, end_cursor=None)
-                clauses.append(under(_PLACE, root))
+                # a case linked to no place is the city's as a whole: listed under the city
+                whole_city = root.level == Level.CITY
+                clauses.append(or_(under(_PLACE, root), _CASE.c.place_id.is_(None)) if whole_city else under(_PLACE, root))
             if statuses is not None:
                 clauses.append(_CASE.c.status.in_([status.value for status in statuses]))
             if categories is not None:
@@ -445,7 +457,7 @@ class CaseRecords:
                 select(_EVENT, _CASE.c.key.label("case_key"))
                 .join(_CASE, _CASE.c.id == _EVENT.c.case_id)
                 .outerjoin(_PLACE, _PLACE.c.id == _CASE.c.place_id)
-                .where(await self._visible(connection, scope))
+                .where(await self._case_visible(connection, scope))
             )
             for row in sorted(await select_in(connection, query, _CASE.c.key, ids), key=lambda r: (r.case_key, r.seq)):
                 history[row.case_key].append(_event(row, row.case_key))
@@ -507,7 +519,7 @@ class CaseRecords:
         if len(note) > 2000:
             raise InvalidInput("note", note[:40] + "…", "must be at most 2000 characters")
         async with self.engine.begin() as connection:
-            query = _case_query().where(_CASE.c.key == case_id).where(await self._visible(connection, scope))
+            query = _case_query().where(_CASE.c.key == case_id).where(await self._case_visible(connection, scope))
             if connection.dialect.name == "postgresql":
                 query = query.with_for_update(of=_CASE)
             row = (await connection.execute(query)).first()
