@@ -24,6 +24,7 @@ Items are ordered by (`updated`, key); `updated_after` with `after_key` resumes 
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import datetime as dt
 import json
@@ -126,6 +127,19 @@ class UtilityData:
     """The newest `updated` of any record: changes are stamped after it."""
     houses: list[tuple[Place, tuple[Place, ...]]] = field(default_factory=list, repr=False)
     """The houses the accounts are for, with their lineage (city … entrance)."""
+    _ordered: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def ordered(self, name: str) -> tuple[list[tuple[dt.datetime, str]], list[dict[str, Any]]]:
+        """The stream's records in (updated, key) order with their sort keys, sorted once per
+        state of the data (its size and newest stamp) rather than once per page."""
+        records = self.stream(name)
+        state = (len(records), self.latest)
+        cached = self._ordered.get(name)
+        if cached is None or cached[0] != state:
+            pairs = sorted(((moment(r["updated"]), record_key(name, r)), index) for index, r in enumerate(records))
+            cached = (state, [key for key, _ in pairs], [records[index] for _, index in pairs])
+            self._ordered[name] = cached
+        return cached[1], cached[2]
 
     def stream(self, name: str) -> list[dict[str, Any]]:
         if name not in STREAMS:
@@ -382,11 +396,10 @@ def utility_app(data: UtilityData, *, token: str, header: str = "Authorization",
             position = (moment(after_updated), after_key) if after_updated else None
         except (ValueError, TypeError):
             return JSONResponse({"error": "page_token or updated_after is not readable"}, status_code=400)
-        rows = sorted(data.stream(stream), key=lambda r: (moment(r["updated"]), record_key(stream, r)))
-        if position is not None:
-            rows = [r for r in rows if (moment(r["updated"]), record_key(stream, r)) > position]
-        page = rows[:limit]
-        more = len(rows) > limit
+        keys, ordered = data.ordered(stream)
+        start = bisect.bisect_right(keys, position) if position is not None else 0
+        page = ordered[start : start + limit]
+        more = start + limit < len(ordered)
         last = page[-1] if page else None
         next_token = _token(last["updated"], record_key(stream, last)) if more and last else None
         return JSONResponse({"items": page, "next_page_token": next_token})
