@@ -85,6 +85,7 @@ class _Run:
     clock: Callable[[], dt.datetime]
     tally: _Tally
     beat: float = dataclasses.field(default_factory=time.monotonic)
+    heartbeat_at: dt.datetime | None = None
 
 
 async def sync(
@@ -142,6 +143,7 @@ async def _finish(state: _Run, run: ConnectorRun, error: str | None, began: floa
         run,
         status=RunStatus.FAILED if error else RunStatus.SUCCEEDED,
         finished_at=state.clock(),
+        heartbeat_at=state.heartbeat_at,
         counts=state.tally.counts(),
         error=error,
     )
@@ -202,9 +204,10 @@ async def _heartbeat(state: _Run) -> None:
     if time.monotonic() - state.beat < HEARTBEAT_SECONDS:
         return
     state.beat = time.monotonic()
+    state.heartbeat_at = state.clock()
     [run] = await state.store.last_runs([state.source.name])
     if run is not None and run.id == state.id:
-        await state.store.save_run(dataclasses.replace(run, counts=state.tally.counts(), heartbeat_at=state.clock()))
+        await state.store.save_run(dataclasses.replace(run, counts=state.tally.counts(), heartbeat_at=state.heartbeat_at))
 
 
 async def _sync_batch(state: _Run, stream: Stream, records: list[SourceRecord]) -> None:

@@ -51,7 +51,11 @@ class ConnectorRun:
     started_at: dt.datetime
     finished_at: dt.datetime | None
     duration_seconds: float | None
-    counts: RunCounts
+    heartbeat_at: dt.datetime | None = strawberry.field(
+        description="When a running run last saved its counts (they grow while it runs); a run "
+        "silent for 15 minutes was interrupted and is closed as failed by the next run."
+    )
+    counts: RunCounts = strawberry.field(description="So far while it runs; final once it has finished.")
     error: str | None
 
     @classmethod
@@ -67,6 +71,7 @@ class ConnectorRun:
             started_at=run.started_at,
             finished_at=run.finished_at,
             duration_seconds=None if duration is None else duration.total_seconds(),
+            heartbeat_at=run.heartbeat_at,
             counts=RunCounts(read=c.read, written=c.written, unchanged=c.unchanged, dead_lettered=c.dead_lettered, duplicates=c.duplicates),
             error=run.error,
         )

@@ -188,6 +188,19 @@ def test_a_second_run_while_one_goes_is_refused(api: Api) -> None:
     assert api.wait_for(newest["id"])["status"] == "SUCCEEDED"
 
 
+def test_a_run_shows_its_progress_while_it_goes(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import connectors.runner
+
+    monkeypatch.setattr(connectors.runner, "HEARTBEAT_SECONDS", 0.0)  # save counts at every batch
+    started = api.data('mutation { runConnector(name: "firms", full: true) { id status heartbeatAt } }')["runConnector"]
+    assert started["status"] == "RUNNING" and started["heartbeatAt"] is None
+    finished = api.wait_for(started["id"])
+    assert finished["status"] == "SUCCEEDED"
+    [run] = [r for r in api.data("{ connectorRuns(connector: \"firms\", first: 5) { nodes { id heartbeatAt finishedAt } } }")
+             ["connectorRuns"]["nodes"] if r["id"] == started["id"]]
+    assert run["heartbeatAt"] is not None and run["heartbeatAt"] <= run["finishedAt"]
+
+
 def test_the_city_may_see_connectors(api: Api) -> None:
     assert [c["name"] for c in api.data("{ connectors { name } }", role="city")["connectors"]] == ["firms", "broken"]
 
