@@ -47,6 +47,7 @@ from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.sql import rows, tables
+from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows
 from graph.sql.scoping import under
 from graph.store import MAX_PAGE
@@ -93,16 +94,6 @@ CASE_FACTS = (
 _TIMES = frozenset({"deadline", "reported_at", "updated_at"})
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
-
-
-def _maybe_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else _utc(moment)
-
-
 def _case_query() -> Select[Any]:
     return (
         select(_CASE, _PLACE.c.code.label("place_code"), _FIRM.c.code.label("firm_code"))
@@ -122,8 +113,8 @@ def _case(row: Any) -> Case:
         category=CaseCategory(mapping["category"]),
         status=CaseStatus(mapping["status"]),
         title=mapping["title"],
-        reported_at=_utc(mapping["reported_at"]),
-        updated_at=_utc(mapping["updated_at"]),
+        reported_at=utc(mapping["reported_at"]),
+        updated_at=utc(mapping["updated_at"]),
         description=mapping["description"],
         place_code=mapping["place_code"],
         point=point,
@@ -131,7 +122,7 @@ def _case(row: Any) -> Case:
         external_id=mapping["external_id"],
         firm_code=mapping["firm_code"],
         severity=mapping["severity"],
-        deadline=_maybe_utc(mapping["deadline"]),
+        deadline=maybe_utc(mapping["deadline"]),
         rating=mapping["rating"],
         push_to=mapping["push_to"],
         provenance=rows.provenance_of(mapping),
@@ -144,7 +135,7 @@ def _event(row: Any, key: str) -> CaseEvent:
         seq=row.seq,
         from_status=CaseStatus(row.from_status) if row.from_status is not None else None,
         to_status=CaseStatus(row.to_status),
-        at=_utc(row.at),
+        at=utc(row.at),
         actor=row.actor,
         note=row.note,
     )
@@ -157,10 +148,10 @@ def _message(row: Any) -> OutboxMessage:
         case_id=row.case_key,
         external_id=row.external_id,
         payload=json.loads(row.payload),
-        created_at=_utc(row.created_at),
+        created_at=utc(row.created_at),
         attempts=row.attempts,
-        next_attempt_at=_maybe_utc(row.next_attempt_at),
-        sent_at=_maybe_utc(row.sent_at),
+        next_attempt_at=maybe_utc(row.next_attempt_at),
+        sent_at=maybe_utc(row.sent_at),
         last_error=row.last_error,
         dead=row.sent_at is None and row.next_attempt_at is None,
     )
@@ -197,11 +188,11 @@ def _case_row(case: Case, place_id: int | None, firm_id: int | None) -> dict[str
         "external_id": case.external_id,
         "firm_id": firm_id,
         "severity": case.severity,
-        "deadline": _maybe_utc(case.deadline),
+        "deadline": maybe_utc(case.deadline),
         "rating": case.rating,
         "push_to": case.push_to,
-        "reported_at": _utc(case.reported_at),
-        "updated_at": _utc(case.updated_at),
+        "reported_at": utc(case.reported_at),
+        "updated_at": utc(case.updated_at),
         **rows.provenance_row(case.provenance),
     }
 
@@ -210,7 +201,7 @@ def _same(stored: Mapping[Any, Any], row: Mapping[str, Any]) -> bool:
     for name in CASE_FACTS:
         old, new = stored[name], row[name]
         if name in _TIMES and old is not None:
-            old = _utc(old)
+            old = utc(old)
         if old != new:
             return False
     return True
@@ -275,9 +266,9 @@ async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str
         if old is None:
             inserts.append(row)
             continue
-        if old["id"] in waiting or row["updated_at"] < _utc(old["updated_at"]):
+        if old["id"] in waiting or row["updated_at"] < utc(old["updated_at"]):
             for name in ("status", "rating", "updated_at"):
-                row[name] = old[name] if name != "updated_at" else _utc(old[name])
+                row[name] = old[name] if name != "updated_at" else utc(old[name])
         if _same(old, row):
             unchanged += 1
             continue
@@ -317,7 +308,7 @@ def _event_row(
         "seq": seq,
         "from_status": before.value if before else None,
         "to_status": after.value,
-        "at": _utc(at),
+        "at": utc(at),
         "actor": actor,
         "note": f"read from {actor}{record}",
     }
@@ -407,16 +398,16 @@ class CaseRecords:
             if source is not None:
                 clauses.append(_CASE.c.source_kind == source.value)
             if since is not None:
-                clauses.append(moment >= _utc(since))
+                clauses.append(moment >= utc(since))
             if until is not None:
-                clauses.append(moment < _utc(until))
+                clauses.append(moment < utc(until))
             if after_key is not None:
                 mark = (
                     await connection.execute(select(_CASE.c.reported_at).where(_CASE.c.key == after_key))
                 ).first()
                 if mark is None:
                     raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-                at = _utc(mark.reported_at)
+                at = utc(mark.reported_at)
                 clauses.append(
                     or_(_CASE.c.reported_at < at, and_(_CASE.c.reported_at == at, _CASE.c.key < after_key))
                 )
@@ -489,7 +480,7 @@ class CaseRecords:
                             seq=1,
                             from_status=None,
                             to_status=opened.status.value,
-                            at=_utc(opened.reported_at),
+                            at=utc(opened.reported_at),
                             actor=actor,
                             note="",
                         )
@@ -528,7 +519,7 @@ class CaseRecords:
             case = _case(row)
             check_transition(case_id, case.status, to)
             seqs = await _next_seqs(connection, [row.id])
-            moment = _utc(at)
+            moment = utc(at)
             await connection.execute(
                 _EVENT.insert().values(
                     case_id=row.id,
@@ -585,7 +576,7 @@ class CaseRecords:
             .limit(limit)
         )
         due: list[OutboxMessage] = []
-        moment = _utc(now)
+        moment = utc(now)
         async with self.engine.connect() as connection:
             for row in await connection.execute(query):
                 message = _message(row)
@@ -600,7 +591,7 @@ class CaseRecords:
             return
         async with self.engine.begin() as connection:
             await connection.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.sent_at.is_(None)).values(sent_at=_utc(at))
+                update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.sent_at.is_(None)).values(sent_at=utc(at))
             )
 
     async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime | None) -> None:
@@ -611,7 +602,7 @@ class CaseRecords:
                 .values(
                     attempts=_OUTBOX.c.attempts + 1,
                     last_error=error[:2000],
-                    next_attempt_at=_maybe_utc(next_attempt_at),
+                    next_attempt_at=maybe_utc(next_attempt_at),
                 )
             )
 
@@ -635,7 +626,7 @@ class CaseRecords:
 
 async def _next_hub_id(connection: AsyncConnection, reported_at: dt.datetime) -> str:
     """The next free `GD<yyyymmdd><000001>` of the report's day in China."""
-    prefix = HUB_PREFIX + _utc(reported_at).astimezone(CHINA).strftime("%Y%m%d")
+    prefix = HUB_PREFIX + utc(reported_at).astimezone(CHINA).strftime("%Y%m%d")
     query = select(func.max(_CASE.c.key)).where(
         _CASE.c.key >= prefix + "000000", _CASE.c.key <= prefix + "999999", func.length(_CASE.c.key) == len(prefix) + 6
     )

@@ -22,22 +22,14 @@ from graph.errors import InvalidInput
 from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
 from graph.model import Page
 from graph.sql import tables
+from graph.sql.rows import maybe_utc, utc
 from graph.store import MAX_PAGE
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC: SQLite hands back naive values, PostgreSQL aware ones in the session zone."""
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
-
-
-def _maybe_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else _utc(moment)
-
-
 def _position(moment: dt.datetime, key: str | int) -> str:
-    micros = (_utc(moment) - _EPOCH) // dt.timedelta(microseconds=1)
+    micros = (utc(moment) - _EPOCH) // dt.timedelta(microseconds=1)
     return encode_cursor(f"{micros}|{key}")
 
 
@@ -55,10 +47,10 @@ def _run(row: Any) -> ConnectorRun:
     return ConnectorRun(
         id=row.id,
         connector=row.connector,
-        started_at=_utc(row.started_at),
+        started_at=utc(row.started_at),
         status=RunStatus(row.status),
-        finished_at=_maybe_utc(row.finished_at),
-        heartbeat_at=_maybe_utc(row.heartbeat_at),
+        finished_at=maybe_utc(row.finished_at),
+        heartbeat_at=maybe_utc(row.heartbeat_at),
         counts=RunCounts(row.read, row.written, row.unchanged, row.dead_lettered, row.duplicates),
         full=bool(row.full_read),
         trigger=row.trigger,
@@ -75,7 +67,7 @@ def _letter(row: Any) -> DeadLetter:
         detail=row.detail,
         payload=json.loads(row.payload),
         run_id=row.run_id,
-        at=_utc(row.at),
+        at=utc(row.at),
         candidates=tuple(json.loads(row.candidates)),
         id=row.id,
         seen=row.seen,
@@ -109,9 +101,9 @@ class LedgerRecords:
             raise InvalidInput("run id", run.id, "must be 1 to 40 characters")
         values = {
             "connector": run.connector,
-            "started_at": _utc(run.started_at),
-            "finished_at": _maybe_utc(run.finished_at),
-            "heartbeat_at": _maybe_utc(run.heartbeat_at),
+            "started_at": utc(run.started_at),
+            "finished_at": maybe_utc(run.finished_at),
+            "heartbeat_at": maybe_utc(run.heartbeat_at),
             "status": run.status.value,
             "full_read": int(run.full),
             "trigger": run.trigger,
@@ -178,7 +170,7 @@ class LedgerRecords:
         query = select(table).where(table.c.connector == connector).order_by(table.c.stream)
         async with self.engine.connect() as connection:
             return [
-                StreamState(row.connector, row.stream, row.cursor, _utc(row.updated_at), row.run_id)
+                StreamState(row.connector, row.stream, row.cursor, utc(row.updated_at), row.run_id)
                 for row in await connection.execute(query)
             ]
 
@@ -188,7 +180,7 @@ class LedgerRecords:
         latest = {(s.connector, s.stream): s for s in states}
         async with self.engine.begin() as connection:
             for state in latest.values():
-                values = {"cursor": state.cursor, "updated_at": _utc(state.updated_at), "run_id": state.run_id}
+                values = {"cursor": state.cursor, "updated_at": utc(state.updated_at), "run_id": state.run_id}
                 statement = self._insert(tables.stream_state).values(
                     connector=state.connector, stream=state.stream, **values
                 )
@@ -222,7 +214,7 @@ class LedgerRecords:
                 new += known is None
                 changes = {
                     "last_run_id": letter.run_id,
-                    "at": _utc(letter.at),
+                    "at": utc(letter.at),
                     "detail": letter.detail,
                     "payload": _json(letter.payload),
                     "candidates": _json(list(letter.candidates)),

@@ -27,11 +27,16 @@ PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "u
 """Columns compared to decide whether a write changes a place (provenance is not a fact)."""
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """An aware time in UTC: SQLite keeps no offset, so every backend stores UTC (naive means UTC)."""
+def utc(moment: dt.datetime) -> dt.datetime:
+    """An aware time in UTC: SQLite keeps no offset, so every backend stores UTC (naive means
+    UTC), and PostgreSQL hands back aware values in the session's zone."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
+
+
+def maybe_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else utc(moment)
 
 
 def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
     return {
         "source": provenance.source,
         "source_record": provenance.record_id,
-        "fetched_at": _utc(provenance.fetched_at),
+        "fetched_at": utc(provenance.fetched_at),
         "run_id": provenance.run_id,
     }
 
@@ -48,7 +53,7 @@ def provenance_row(provenance: Provenance | None) -> dict[str, Any]:
 def provenance_of(row: Mapping[Any, Any]) -> Provenance | None:
     if row["source"] is None:
         return None
-    return Provenance(row["source"], row["source_record"], _utc(row["fetched_at"]), row["run_id"])
+    return Provenance(row["source"], row["source_record"], utc(row["fetched_at"]), row["run_id"])
 
 
 def _bounds(geometry: GeoJSON | None) -> tuple[float | None, ...]:

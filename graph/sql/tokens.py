@@ -11,16 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.security import Role, TokenRecord
 from graph.sql import tables
-
-
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
+from graph.sql.rows import maybe_utc
 
 
 def _record(row: Any) -> TokenRecord:
-    issued, expires = _utc(row.issued_at), _utc(row.expires_at)
+    issued, expires = maybe_utc(row.issued_at), maybe_utc(row.expires_at)
     assert issued is not None and expires is not None
     return TokenRecord(
         id=row.id,
@@ -29,7 +24,7 @@ def _record(row: Any) -> TokenRecord:
         name=row.name,
         issued_at=issued,
         expires_at=expires,
-        revoked_at=_utc(row.revoked_at),
+        revoked_at=maybe_utc(row.revoked_at),
         revoke_reason=row.revoke_reason,
     )
 
@@ -47,9 +42,9 @@ class TokenRecords:
                     role=token.role.value,
                     scope=token.scope,
                     name=token.name,
-                    issued_at=_utc(token.issued_at),
-                    expires_at=_utc(token.expires_at),
-                    revoked_at=_utc(token.revoked_at),
+                    issued_at=maybe_utc(token.issued_at),
+                    expires_at=maybe_utc(token.expires_at),
+                    revoked_at=maybe_utc(token.revoked_at),
                     revoke_reason=token.revoke_reason,
                 )
             )
@@ -60,7 +55,7 @@ class TokenRecords:
             await connection.execute(
                 update(table)
                 .where(table.c.id == token_id, table.c.revoked_at.is_(None))
-                .values(revoked_at=_utc(at), revoke_reason=reason)
+                .values(revoked_at=maybe_utc(at), revoke_reason=reason)
             )
             row = (await connection.execute(select(table).where(table.c.id == token_id))).first()
         return _record(row) if row is not None else None

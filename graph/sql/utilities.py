@@ -24,6 +24,7 @@ from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.sql import rows, tables
+from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows
 from graph.sql.scoping import under
 from graph.sql.writes import AnchorCache, anchors, select_in
@@ -40,15 +41,6 @@ _account, _bill, _outage, _affected, _place = (
     tables.outage_place,
     tables.place,
 )
-
-
-def utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """Aware UTC; SQLite keeps no offset, so naive values read back are UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -166,7 +158,7 @@ def _check_outage(outage: Outage) -> None:
         raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
     if not outage.place_codes:
         raise StoreError(f"{what}: it names no place")
-    if outage.ends_at is not None and utc(outage.ends_at) < utc(outage.starts_at):  # type: ignore[operator]
+    if outage.ends_at is not None and utc(outage.ends_at) < utc(outage.starts_at):
         raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
     if len(outage.reason) > 400:
         raise StoreError(f"{what}: the reason is longer than 400 characters")
@@ -203,7 +195,7 @@ async def _write_outages(
             wanted.add(anchor.id)
         facts = {
             "starts_at": utc(outage.starts_at),
-            "ends_at": utc(outage.ends_at),
+            "ends_at": maybe_utc(outage.ends_at),
             "reason": outage.reason,
             "planned": int(outage.planned),
         }
@@ -218,7 +210,7 @@ async def _write_outages(
             continue
         same = (
             utc(old.starts_at) == facts["starts_at"]
-            and utc(old.ends_at) == facts["ends_at"]
+            and maybe_utc(old.ends_at) == facts["ends_at"]
             and old.reason == facts["reason"]
             and old.planned == facts["planned"]
         )
@@ -379,8 +371,8 @@ class UtilityRecords:
                 utility=Utility(row.utility),
                 notice_id=row.notice_id,
                 place_codes=tuple(sorted(codes[row.id])),
-                starts_at=utc(row.starts_at),  # type: ignore[arg-type]
-                ends_at=utc(row.ends_at),
+                starts_at=utc(row.starts_at),
+                ends_at=maybe_utc(row.ends_at),
                 reason=row.reason,
                 planned=bool(row.planned),
                 provenance=rows.provenance_of(row._mapping),
