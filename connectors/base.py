@@ -45,6 +45,8 @@ class ConfigField:
     secret: bool = False
     default: Any = None
     choices: tuple[str, ...] = ()
+    bounds: tuple[int, int] | None = None
+    """For an integer: the least and the greatest value allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ def _coerce(where: str, spec: ConfigField, value: Any) -> Any:
             value = int(value)
         except ValueError:
             raise InvalidInput(where, shown, "must be a whole number") from None
+        if spec.bounds is not None and not spec.bounds[0] <= value <= spec.bounds[1]:
+            raise InvalidInput(where, shown, f"must be {spec.bounds[0]} to {spec.bounds[1]}")
     elif spec.type is FieldType.BOOLEAN:
         if isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -29,7 +29,7 @@ class CityOpsFeed:
         (
             ConfigField("url", FieldType.URL, "base URL of the feed (its /api/orders lists work orders)"),
             ConfigField("token", FieldType.STRING, "the feed's API token, sent as 'Authorization: Bearer …'", secret=True),
-            ConfigField("page_size", FieldType.INTEGER, "orders asked per page (1–500)", required=False, default=200),
+            ConfigField("page_size", FieldType.INTEGER, "orders asked per page (1–500)", required=False, default=200, bounds=(1, 500)),
             ConfigField("timeout_seconds", FieldType.INTEGER, "HTTP timeout per request", required=False, default=30),
         )
     )
@@ -37,10 +37,6 @@ class CityOpsFeed:
     def __init__(self, name: str, config: Config) -> None:
         self.name = name
         self.config = config
-        if not 1 <= int(config["page_size"]) <= 500:
-            from graph.errors import InvalidInput
-
-            raise InvalidInput(f"connectors.{name}.page_size", config["page_size"], "must be 1 to 500")
         self._client: httpx.AsyncClient | None = None
 
     @property

@@ -194,7 +194,7 @@ class Open311Source:
                 default="updated",
                 choices=("updated", "requested"),
             ),
-            ConfigField("window_days", FieldType.INTEGER, "days per query window", required=False, default=30),
+            ConfigField("window_days", FieldType.INTEGER, "days per query window", required=False, default=30, bounds=(1, 366)),
             ConfigField("start", FieldType.STRING, "the earliest time a first run reads from (ISO 8601)", required=False, default="2020-01-01T00:00:00+08:00"),
             ConfigField("timeout_seconds", FieldType.INTEGER, "HTTP timeout per request", required=False, default=30),
         )
@@ -204,8 +204,6 @@ class Open311Source:
         self.name = name
         self.config = config
         self.by_update = config["windows"] == "updated"
-        if not 1 <= int(config["window_days"]) <= 366:
-            raise InvalidInput(f"connectors.{name}.window_days", config["window_days"], "must be 1 to 366")
         self.window_days = int(config["window_days"])
         try:
             self.start = parse_time(str(config["start"]), field="start")

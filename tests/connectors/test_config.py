@@ -117,3 +117,13 @@ def test_a_connector_set_finds_by_name_or_lists_the_names(tmp_path: Path) -> Non
         connectors.get("water")
     with pytest.raises(InvalidInput, match="none are configured"):
         ConnectorSet().get("water")
+
+
+def test_an_integer_setting_outside_its_bounds_is_refused_naming_it() -> None:
+    from connectors.base import ConfigField, ConfigSchema, FieldType
+    from graph.errors import InvalidInput
+
+    schema = ConfigSchema((ConfigField("page_size", FieldType.INTEGER, "per page", required=False, default=200, bounds=(1, 500)),))
+    assert schema.validate("hotline", {"page_size": "500"})["page_size"] == 500
+    with pytest.raises(InvalidInput, match=r"connectors\.hotline\.page_size: '501' must be 1 to 500"):
+        schema.validate("hotline", {"page_size": 501})
