@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
-from connectors.matching import Matcher
-from connectors.utilities.streams import UtilityStream, record_key
-from graph.store import Store
+from connectors.utilities.streams import STREAMS, record_key, utility_streams
 from graph.utilities import Utility
 
-STREAMS = ("accounts", "bills", "outages")
 _NUMBERS = ("amount", "paid")
 _LISTS = ("place_codes", "addresses")
 _TRUE, _FALSE = ("是", "true", "1", "yes", "y"), ("否", "false", "0", "no", "n")
@@ -123,12 +120,7 @@ class UtilitiesDrop:
         return read
 
     def streams(self) -> Sequence[Stream]:
-        within = self.config.values.get("within")
-
-        def matcher(store: Store) -> Matcher:
-            return Matcher(store, within=within)
-
-        return [UtilityStream(name, self.utility, self._reader(name), matcher=matcher) for name in STREAMS]
+        return utility_streams(self.utility, self._reader, within=self.config.values.get("within"))
 
     async def check(self) -> Check:
         try:

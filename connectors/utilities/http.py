@@ -20,12 +20,9 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
-from connectors.matching import Matcher
-from connectors.utilities.streams import UtilityStream, record_key
-from graph.store import Store
+from connectors.utilities.streams import STREAMS, record_key, utility_streams
 from graph.utilities import Utility
 
-STREAMS = ("accounts", "bills", "outages")
 RETRIES = (0.2, 0.6, 1.5)
 """Pauses (seconds) before each retry of a 5xx answer or a failed connection."""
 
@@ -127,12 +124,7 @@ class UtilitiesHttp:
         return read
 
     def streams(self) -> Sequence[Stream]:
-        within = self.config.values.get("within")
-
-        def matcher(store: Store) -> Matcher:
-            return Matcher(store, within=within)
-
-        return [UtilityStream(name, self.utility, self._reader(name), matcher=matcher) for name in STREAMS]
+        return utility_streams(self.utility, self._reader, within=self.config.values.get("within"))
 
     async def check(self) -> Check:
         lines: list[str] = []

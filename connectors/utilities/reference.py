@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.matching import Matcher
-from connectors.utilities.streams import CHINA, KEYS, moment, record_key
+from connectors.utilities.streams import CHINA, KEYS, STREAMS, moment, record_key
 from graph.clock import today as beijing_today
 from graph.ledger import Reason
 from graph.levels import Level
@@ -51,7 +51,6 @@ from graph.store import MAX_PAGE, Store
 from graph.utilities import Utility
 
 EVERYTHING = Scope.everything()
-STREAMS = ("accounts", "bills", "outages")
 _PREFIX = {Utility.WATER: "SW", Utility.POWER: "GD", Utility.GAS: "RQ", Utility.HEATING: "RL"}
 _RATE = {Utility.WATER: (18.0, 75.0), Utility.POWER: (45.0, 320.0), Utility.GAS: (15.0, 110.0), Utility.HEATING: (0.0, 0.0)}
 _REASONS = {

@@ -34,6 +34,8 @@ from graph.store import Store
 from graph.utilities import Bill, Outage, Utility, UtilityAccount
 
 EVERYTHING = Scope.everything()
+STREAMS = ("accounts", "bills", "outages")
+"""A utility's streams, in the order a sync reads them (accounts before their bills)."""
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 """Times without an offset are Beijing time, as Chinese utilities write them."""
 
@@ -291,3 +293,15 @@ class UtilityStream:
             planned=bool(data.get("planned", True)),
         )
         return Facts(Batch(outages=[outage]))
+
+
+def utility_streams(
+    utility: Utility, reader: Callable[[str], Callable[[str | None], AsyncIterator[SourceRecord]]], *, within: str | None
+) -> list[UtilityStream]:
+    """A utility source's streams (accounts, bills, outages, in that order), each read by
+    `reader(stream)` and linked by a matcher bounded by `within`, made fresh per sync."""
+
+    def matcher(store: Store) -> Matcher:
+        return Matcher(store, within=within)
+
+    return [UtilityStream(name, utility, reader(name), matcher=matcher) for name in STREAMS]
