@@ -96,6 +96,20 @@ def _post(client: httpx.Client, base: str, query: str, variables: dict[str, str]
     return elapsed
 
 
+def p50_p99_ms(times: Sequence[float]) -> tuple[float, float]:
+    """The median and the 99th percentile of `times` (seconds), in milliseconds."""
+    ordered = sorted(times)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+def serve_command(db_file: Path, keys_file: Path, port: int) -> list[str]:
+    """`hub serve` on a bench store, with the rate limit out of the way of the load."""
+    return [
+        sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--keys", str(keys_file),
+        "--port", str(port), "--rate", "100000",
+    ]
+
+
 def latency(
     base: str, name: str, query: str, codes: Sequence[str | None], requests: int, token: str
 ) -> Latency:
@@ -107,13 +121,7 @@ def latency(
         for index in range(requests):
             code = codes[index % len(codes)]
             times.append(_post(client, base, query, {"code": code} if code else None))
-    times.sort()
-    return Latency(
-        name,
-        len(times),
-        statistics.median(times) * 1000,
-        times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
-    )
+    return Latency(name, len(times), *p50_p99_ms(times))
 
 
 async def _hammer(base: str, payload: bytes, seconds: float, connections: int, token: str) -> int:
@@ -186,11 +194,7 @@ def measure_http(
     street = sample_codes(db_file, 3, 1)[0]
     admin, city, office = asyncio.run(_tokens(db_file, keys_file, street))
     port = free_port()
-    command = [
-        sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--keys", str(keys_file),
-        "--port", str(port), "--rate", "100000",
-    ]
-    with server(command, port) as base:
+    with server(serve_command(db_file, keys_file, port), port) as base:
         # a city dashboard's reads: owners' names come back masked, so nothing is audited
         latencies = [
             latency(base, "house(code)", HOUSE, houses, requests, city),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.bench.http import free_port, server
+from hub.bench.http import free_port, p50_p99_ms, serve_command, server
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -112,8 +111,7 @@ def _latency(base: str, name: str, path: str, token: str | None, requests: int) 
                 times.append(elapsed)
                 body = response.json()
                 results = len(body) if isinstance(body, list) else 1
-    times.sort()
-    return Open311Latency(name, len(times), statistics.median(times) * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000, results)
+    return Open311Latency(name, len(times), *p50_p99_ms(times), results)
 
 
 def measure_open311(preset: str = "small", cases: int = 20_000, requests: int = 200) -> Open311Figures:
@@ -121,11 +119,7 @@ def measure_open311(preset: str = "small", cases: int = 20_000, requests: int = 
         db_file, keys_file = Path(folder) / "cases.sqlite", Path(folder) / "cases.keys"
         city, office, street, one = asyncio.run(_build(db_file, keys_file, preset, cases))
         port = free_port()
-        command = [
-            sys.executable, "-m", "hub.cli", "serve", "--db", f"sqlite:///{db_file}", "--keys", str(keys_file),
-            "--port", str(port), "--rate", "100000",
-        ]
-        with server(command, port) as base:
+        with server(serve_command(db_file, keys_file, port), port) as base:
             latencies = [
                 _latency(base, "/healthz (baseline, same server)", "/healthz", None, requests),
                 _latency(base, "requests.json, city: newest of the last 90 days (≤ 1,000)", "/open311/v2/requests.json", city, max(20, requests // 4)),
