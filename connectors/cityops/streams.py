@@ -14,6 +14,7 @@ from connectors.base import ConnectorError, Facts, FieldSpec, Rejected, RecordSc
 from connectors.cityops.gcj02 import gcj_to_wgs
 from connectors.cityops.linking import Linked, PlaceLinker, source_case_id
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.clock import china_time
 from graph.codes import place_code
 from graph.errors import CodeError
 from graph.ledger import Reason
@@ -78,10 +79,7 @@ EVERYTHING = Scope.everything()
 
 def parse_time(value: str) -> dt.datetime:
     """An ISO 8601 time from the feed; one without an offset is China time (the feed's zone)."""
-    moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return moment.astimezone(dt.timezone.utc)
+    return china_time(value).astimezone(dt.timezone.utc)
 
 
 def cursor_of(updated: dt.datetime, key: str) -> str:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.cases import Case, CaseCategory, CaseStatus
+from graph.clock import CHINA_STANDARD_TIME, china_time
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+CHINA = CHINA_STANDARD_TIME
 SEPARATOR = "："
 
 
@@ -78,12 +79,9 @@ def parse_time(value: str, *, field: str) -> dt.datetime:
     """An Open311 time (W3C / ISO 8601); one without an offset is China time. ValueError names
     the field."""
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return china_time(value).astimezone(dt.timezone.utc)
     except ValueError:
         raise ValueError(f"{field} {value!r} is not a W3C datetime such as 2026-03-02T09:30:00+08:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA)
-    return moment.astimezone(dt.timezone.utc)
 
 
 def status_notes(case: Case, last_note: str | None) -> str:

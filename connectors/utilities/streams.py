@@ -24,6 +24,7 @@ from typing import Any
 
 from connectors.base import Facts, FieldSpec, RecordSchema, Rejected, SourceRecord, Verdict
 from connectors.matching import Matcher
+from graph.clock import CHINA_STANDARD_TIME, china_time
 from graph.codes import place_code
 from graph.errors import CodeError
 from graph.ledger import Reason
@@ -36,7 +37,7 @@ from graph.utilities import Bill, Outage, Utility, UtilityAccount
 EVERYTHING = Scope.everything()
 STREAMS = ("accounts", "bills", "outages")
 """A utility's streams, in the order a sync reads them (accounts before their bills)."""
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+CHINA = CHINA_STANDARD_TIME
 """Times without an offset are Beijing time, as Chinese utilities write them."""
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -90,8 +91,7 @@ def record_key(stream: str, data: Mapping[str, Any]) -> str:
 
 def moment(text: str) -> dt.datetime:
     """An ISO time; without an offset it is Beijing time. ValueError when unreadable."""
-    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo is not None else value.replace(tzinfo=CHINA)
+    return china_time(text)
 
 
 def _mismatch(stream: str, key: str, problem: str) -> Rejected:

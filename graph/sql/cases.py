@@ -40,6 +40,7 @@ from graph.cases import (
     Point,
     check_transition,
 )
+from graph.clock import CHINA_STANDARD_TIME
 from graph.cursors import decode_cursor
 from graph.codes import place_code
 from graph.errors import InvalidInput, StoreError
@@ -55,7 +56,7 @@ from graph.store import MAX_PAGE
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
 
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+CHINA = CHINA_STANDARD_TIME
 """China Standard Time (no daylight saving): the day in a hub case id is the day in China."""
 
 HUB_PREFIX = "GD"
