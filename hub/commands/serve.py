@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+from typing import TYPE_CHECKING
 
 from connectors.config import ConnectorSet, load_connectors
 from graph.ciphers.keyring import Keyring
 from graph.store import Store
 from hub.commands.common import add_db, add_server, load_keys, settings_of
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.gate import Gate
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,7 +90,7 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
     asyncio.run(_serve_with_sources(app, settings, keys, seed=getattr(arguments, "seed", 2020)))
 
 
-async def _serve_with_sources(app: object, settings: Settings, keys: Keyring, *, seed: int) -> None:
+async def _serve_with_sources(app: Gate, settings: Settings, keys: Keyring, *, seed: int) -> None:
     """The hub and, on the next port, the demo's reference sources, in one event loop; the
     sources are rebuilt from the store, as `hub demo` built them."""
     import uvicorn
@@ -106,7 +110,7 @@ async def _serve_with_sources(app: object, settings: Settings, keys: Keyring, *,
     try:
         async with serving(sources, settings.host, where.port) as port:
             print(f"demo sources: http://{settings.host}:{port}/water (utility API), http://{settings.host}:{port}/12345 (12345 feed)")
-            hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))  # type: ignore[arg-type]
+            hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
             await hub.serve()
     finally:
         for task in moving:

@@ -23,6 +23,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -30,6 +31,9 @@ from starlette.routing import Mount
 from graph.ledger import ConnectorRun
 from graph.store import Store
 from graph.utilities import Utility
+
+if TYPE_CHECKING:
+    from connectors.cityops.reference import FeedData
 
 WATER_TOKEN = "demo-water-api-token"
 FEED_TOKEN = "demo-12345-feed-token"
@@ -92,7 +96,7 @@ async def keep_registry_moving(where: SourcesPlace, every: float = REGISTRY_ACTI
         await record_changes(where.registry_url, fraction=0.002, seed=tick, at=now)
 
 
-async def source_app(store: Store, *, seed: int) -> tuple[Starlette, object]:
+async def source_app(store: Store, *, seed: int) -> tuple[Starlette, FeedData]:
     """The HTTP sources in one app: `/water/v1/...` and `/12345/api/...`; also returns the
     feed's data, which the caller may keep moving with `keep_feed_moving`."""
     from connectors.cityops.reference import build_orders, feed_app
@@ -109,11 +113,8 @@ async def source_app(store: Store, *, seed: int) -> tuple[Starlette, object]:
     return app, feed
 
 
-async def keep_feed_moving(feed: object, every: float = FEED_ACTIVITY_SECONDS) -> None:
+async def keep_feed_moving(feed: FeedData, every: float = FEED_ACTIVITY_SECONDS) -> None:
     """Move a few open orders one step every `every` seconds, as the city's clerks would."""
-    from connectors.cityops.reference import FeedData
-
-    assert isinstance(feed, FeedData)
     tick = 0
     while True:
         await asyncio.sleep(every)
