@@ -81,11 +81,16 @@ class _Run:
 
     store: Store
     source: Source
-    id: str
+    run: ConnectorRun
+    """The run as saved when it started."""
     clock: Callable[[], dt.datetime]
     tally: _Tally
     beat: float = dataclasses.field(default_factory=time.monotonic)
     heartbeat_at: dt.datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.run.id
 
 
 async def sync(
@@ -116,7 +121,7 @@ async def sync(
         trigger=trigger,
     )
     await store.save_run(run)
-    state = _Run(store, source, run.id, clock, _Tally())
+    state = _Run(store, source, run, clock, _Tally())
     began = time.monotonic()
     error: str | None = None
     try:
@@ -133,14 +138,14 @@ async def sync(
         error = _clean(f"{type(failure).__name__}: {failure}", source)
         log.debug("connector %s: run %s failed", source.name, run.id, exc_info=True)
     except BaseException:  # cancelled (the server is stopping): record it, then let it go
-        await _finish(state, run, "the run was cancelled before it finished", began)
+        await _finish(state, "the run was cancelled before it finished", began)
         raise
-    return await _finish(state, run, error, began)
+    return await _finish(state, error, began)
 
 
-async def _finish(state: _Run, run: ConnectorRun, error: str | None, began: float) -> ConnectorRun:
+async def _finish(state: _Run, error: str | None, began: float) -> ConnectorRun:
     ended = dataclasses.replace(
-        run,
+        state.run,
         status=RunStatus.FAILED if error else RunStatus.SUCCEEDED,
         finished_at=state.clock(),
         heartbeat_at=state.heartbeat_at,
@@ -205,9 +210,7 @@ async def _heartbeat(state: _Run) -> None:
         return
     state.beat = time.monotonic()
     state.heartbeat_at = state.clock()
-    [run] = await state.store.last_runs([state.source.name])
-    if run is not None and run.id == state.id:
-        await state.store.save_run(dataclasses.replace(run, counts=state.tally.counts(), heartbeat_at=state.heartbeat_at))
+    await state.store.save_run(dataclasses.replace(state.run, counts=state.tally.counts(), heartbeat_at=state.heartbeat_at))
 
 
 async def _sync_batch(state: _Run, stream: Stream, records: list[SourceRecord]) -> None:
