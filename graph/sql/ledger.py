@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -93,6 +93,42 @@ class LedgerRecords:
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
         return dialect.insert(table)
 
+    async def _newest_first(
+        self,
+        table: Any,
+        moment: Any,
+        key: Any,
+        connector: str | None,
+        first: int,
+        after: str | None,
+        convert: Callable[[Any], Any],
+    ) -> Page[Any]:
+        """A page of `table`'s rows (of one connector, or all), newest `moment` first, ties by
+        `key` descending, after the opaque cursor `after` ('moment|key')."""
+        first = _clamp(first)
+        query = select(table).order_by(moment.desc(), key.desc()).limit(first + 1)
+        if connector is not None:
+            query = query.where(table.c.connector == connector)
+        position = _after(after)
+        if position is not None:
+            at, text = position
+            value: str | int = text
+            if isinstance(key.type, Integer):
+                if not text.isdigit():
+                    raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
+                value = int(text)
+            query = query.where(or_(moment < at, and_(moment == at, key < value)))
+        async with self.engine.connect() as connection:
+            rows = list(await connection.execute(query))
+        items = [convert(row) for row in rows[:first]]
+        marks = [_position(row._mapping[moment.name], row._mapping[key.name]) for row in rows[:first]]
+        return Page(
+            items=items,
+            has_next=len(rows) > first,
+            end_cursor=marks[-1] if marks else None,
+            start_cursor=marks[0] if marks else None,
+        )
+
     # -- runs --------------------------------------------------------------------------
 
     async def save_run(self, run: ConnectorRun) -> None:
@@ -123,25 +159,7 @@ class LedgerRecords:
         self, connector: str | None, first: int, after: str | None = None
     ) -> Page[ConnectorRun]:
         table = tables.connector_run
-        first = _clamp(first)
-        query = select(table).order_by(table.c.started_at.desc(), table.c.id.desc()).limit(first + 1)
-        if connector is not None:
-            query = query.where(table.c.connector == connector)
-        position = _after(after)
-        if position is not None:
-            at, key = position
-            query = query.where(
-                or_(table.c.started_at < at, and_(table.c.started_at == at, table.c.id < key))
-            )
-        async with self.engine.connect() as connection:
-            found = [_run(row) for row in await connection.execute(query)]
-        items = found[:first]
-        return Page(
-            items=items,
-            has_next=len(found) > first,
-            end_cursor=_position(items[-1].started_at, items[-1].id) if items else None,
-            start_cursor=_position(items[0].started_at, items[0].id) if items else None,
-        )
+        return await self._newest_first(table, table.c.started_at, table.c.id, connector, first, after, _run)
 
     async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
         if not connectors:
@@ -240,25 +258,7 @@ class LedgerRecords:
         self, connector: str | None, first: int, after: str | None = None
     ) -> Page[DeadLetter]:
         table = tables.dead_letter
-        first = _clamp(first)
-        query = select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(first + 1)
-        if connector is not None:
-            query = query.where(table.c.connector == connector)
-        position = _after(after)
-        if position is not None:
-            at, key = position
-            if not key.isdigit():
-                raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-            query = query.where(or_(table.c.at < at, and_(table.c.at == at, table.c.id < int(key))))
-        async with self.engine.connect() as connection:
-            found = [_letter(row) for row in await connection.execute(query)]
-        items = found[:first]
-        return Page(
-            items=items,
-            has_next=len(found) > first,
-            end_cursor=_position(items[-1].at, items[-1].id or 0) if items else None,
-            start_cursor=_position(items[0].at, items[0].id or 0) if items else None,
-        )
+        return await self._newest_first(table, table.c.at, table.c.id, connector, first, after, _letter)
 
     async def dead_letter_count(self, connector: str) -> int:
         table = tables.dead_letter
