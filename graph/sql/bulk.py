@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,3 +59,10 @@ async def insert_rows(
                 picked = tuple(converted)
             values.append(picked)
         await connection.exec_driver_sql(sql, values)
+
+
+async def update_rows(connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE rows by primary key: each dict holds `row_id` and the columns to set (all dicts
+    the same keys), in one executemany."""
+    if rows:
+        await connection.execute(update(table).where(table.c.id == bindparam("row_id")), list(rows))

@@ -49,7 +49,7 @@ from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
-from graph.sql.bulk import insert_rows
+from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import under
 from graph.store import MAX_PAGE
 
@@ -286,10 +286,7 @@ async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str
         for row in inserts:
             case = latest[row["key"]]
             events.append(_event_row(new_ids[row["key"]], 1, None, case.status, case.reported_at, case))
-    if updates:
-        from sqlalchemy import bindparam
-
-        await connection.execute(update(_CASE).where(_CASE.c.id == bindparam("row_id")), updates)
+    await update_rows(connection, _CASE, updates)
     if moves:
         seqs = await _next_seqs(connection, [row_id for row_id, _, _ in moves])
         for row_id, case, before in moves:

@@ -25,7 +25,7 @@ from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
-from graph.sql.bulk import insert_rows
+from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import under
 from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
@@ -107,8 +107,7 @@ async def _write_accounts(connection: AsyncConnection, accounts: Sequence[Utilit
         elif old.house_id != house_id:
             updates.append({"row_id": old.id, "house_id": house_id})
     await insert_rows(connection, _account, inserts)
-    if updates:
-        await connection.execute(update(_account).where(_account.c.id == bindparam("row_id")), updates)
+    await update_rows(connection, _account, updates)
     return WriteCounts(len(inserts), len(updates), len(accounts) - len(inserts) - len(updates))
 
 
@@ -147,8 +146,7 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
             elif (round(old.amount, 2), round(old.paid, 2), old.due) != (facts["amount"], facts["paid"], facts["due"]):
                 updates.append({"row_id": old.id, **facts})
     await insert_rows(connection, _bill, inserts)
-    if updates:
-        await connection.execute(update(_bill).where(_bill.c.id == bindparam("row_id")), updates)
+    await update_rows(connection, _bill, updates)
     return WriteCounts(len(inserts), len(updates), len(bills) - len(inserts) - len(updates))
 
 

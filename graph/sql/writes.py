@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.codes import CreditCode, ResidentId, place_code
@@ -20,7 +20,7 @@ from graph.levels import Level
 from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
 from graph.ciphers.sealing import Sealer
 from graph.sql import rows, tables
-from graph.sql.bulk import insert_rows
+from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import Anchor, anchor_columns
 
 CHUNK = 900
@@ -155,11 +155,8 @@ async def _write_level(
         updates.append({"row_id": stored.id, **row})
         if not same_parent:
             moved.append((stored.id, place.level, lineage))
-    if inserts:
-        await insert_rows(connection, table, inserts)
-    if updates:
-        statement = update(table).where(table.c.id == bindparam("row_id"))
-        await connection.execute(statement, updates)
+    await insert_rows(connection, table, inserts)
+    await update_rows(connection, table, updates)
     for place_id, level, lineage in moved:
         await _repoint_subtree(connection, place_id, level, lineage)
     if moved:
@@ -206,10 +203,8 @@ async def _upsert_keyed(
             inserts.append(complete(row) if complete else row)
         elif any(old._mapping[name] != row[name] for name in facts):
             updates.append({"row_id": old.id, **(complete(row) if complete else row)})
-    if inserts:
-        await insert_rows(connection, table, inserts)
-    if updates:
-        await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
+    await insert_rows(connection, table, inserts)
+    await update_rows(connection, table, updates)
     return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
 
 
@@ -354,10 +349,8 @@ async def _upsert_pairs(
         for natural, row in seen.items()
         if natural in stored and any(stored[natural][name] != row[name] for name in facts)
     ]
-    if inserts:
-        await insert_rows(connection, table, inserts)
-    if updates:
-        await connection.execute(update(table).where(table.c.id == bindparam("row_id")), updates)
+    await insert_rows(connection, table, inserts)
+    await update_rows(connection, table, updates)
     return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
 
 
