@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -348,4 +349,68 @@ outbox = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_target", "target", "sent_at", "id"),
+)
+
+# -- devices (graph.devices) ------------------------------------------------------------------
+
+device = Table(
+    "device",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", code_type(64), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("interval_s", Integer, nullable=False),
+    Column("thresholds", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=True),
+    Column("values", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    *_provenance(),
+    Index("ix_device_place_id", "place_id"),
+)
+
+reading = Table(
+    "reading",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", Integer, ForeignKey("device.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("values", Text, nullable=False),
+    Index("ix_reading_device_id", "device_id", "at"),
+    Index("ix_reading_at", "at"),
+)
+
+alarm = Table(
+    "alarm",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(32), nullable=False, unique=True),
+    Column("device_id", Integer, ForeignKey("device.id"), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("message", String(400), nullable=False),
+    Column("value", String(200), nullable=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("cleared_at", DateTime(timezone=True), nullable=True),
+    Column("case_id", Integer, ForeignKey("work_case.id"), nullable=True),
+    # at most one active alarm per device and rule, whoever raises it
+    Index(
+        "ix_alarm_active",
+        "device_id",
+        "rule",
+        unique=True,
+        sqlite_where=text("cleared_at IS NULL"),
+        postgresql_where=text("cleared_at IS NULL"),
+    ),
+    Index("ix_alarm_raised_at", "raised_at", "id"),
+    Index("ix_alarm_device_id", "device_id", "raised_at"),
 )
