@@ -89,6 +89,15 @@ class Reason(enum.Enum):
     UNMATCHED_ADDRESS = "unmatched_address"
     CONFLICT = "conflict"
     """The record contradicts what is stored (a transfer of a share nobody holds, say)."""
+    # messages from devices (devices/), set aside by the MQTT ingestion
+    MALFORMED_PAYLOAD = "malformed_payload"
+    """Not a JSON object of the documented shape (too big, not UTF-8, NaN, no `ts`, …)."""
+    UNKNOWN_DEVICE = "unknown_device"
+    """A topic naming a device code nobody registered."""
+    OUT_OF_RANGE = "out_of_range"
+    """A value outside what its metric can physically be (the type's rules say)."""
+    BAD_TOPIC = "bad_topic"
+    """A topic outside the documented scheme."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ DEFAULT_KEYS = "hub.keys"
 DEFAULT_CONNECTORS = "connectors.toml"
 """The connectors file; absent means no connectors."""
 DEFAULT_QUEUE = "hub"
+DEFAULT_MQTT_PREFIX = "hub"
+DEFAULT_MQTT_CLIENT_ID = "hub-ingest"
+DEFAULT_READINGS_RETENTION_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,14 @@ class Settings:
     result_backend: str | None = None
     """Where task results go; the broker when not set."""
     queue: str = DEFAULT_QUEUE
+    mqtt: str | None = None
+    """MQTT broker URL (mqtt://user:pass@127.0.0.1:1883); None: no broker, no device ingestion
+    (and `hub simulate` feeds the pipeline in-process)."""
+    mqtt_prefix: str = DEFAULT_MQTT_PREFIX
+    """First segment of every device topic: `{prefix}/devices/{code}/telemetry`."""
+    mqtt_client_id: str = DEFAULT_MQTT_CLIENT_ID
+    """The ingestion's MQTT client id: fixed, so the broker keeps its session while it is away."""
+    readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
 
     @property
     def results(self) -> str | None:
@@ -38,7 +49,8 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
-        `HUB_RESULT_BACKEND`, `HUB_QUEUE`, overridden by non-None keyword arguments."""
+        `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
+        `HUB_READINGS_RETENTION_DAYS`, overridden by non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
             "host": os.environ.get("HUB_HOST", "127.0.0.1"),
@@ -48,6 +60,12 @@ class Settings:
             "broker": os.environ.get("HUB_BROKER") or None,
             "result_backend": os.environ.get("HUB_RESULT_BACKEND") or None,
             "queue": os.environ.get("HUB_QUEUE") or DEFAULT_QUEUE,
+            "mqtt": os.environ.get("HUB_MQTT") or None,
+            "mqtt_prefix": os.environ.get("HUB_MQTT_PREFIX") or DEFAULT_MQTT_PREFIX,
+            "mqtt_client_id": os.environ.get("HUB_MQTT_CLIENT_ID") or DEFAULT_MQTT_CLIENT_ID,
+            "readings_retention_days": int(
+                os.environ.get("HUB_READINGS_RETENTION_DAYS") or DEFAULT_READINGS_RETENTION_DAYS
+            ),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
