@@ -50,6 +50,7 @@ from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows, update_rows
+from graph.sql.daily_ids import next_daily_id
 from graph.sql.scoping import under
 from graph.store import MAX_PAGE
 
@@ -624,12 +625,4 @@ class CaseRecords:
 
 async def _next_hub_id(connection: AsyncConnection, reported_at: dt.datetime) -> str:
     """The next free `GD<yyyymmdd><000001>` of the report's day in China."""
-    prefix = HUB_PREFIX + utc(reported_at).astimezone(CHINA).strftime("%Y%m%d")
-    query = select(func.max(_CASE.c.key)).where(
-        _CASE.c.key >= prefix + "000000", _CASE.c.key <= prefix + "999999", func.length(_CASE.c.key) == len(prefix) + 6
-    )
-    last = (await connection.execute(query)).scalar_one_or_none()
-    number = int(last[len(prefix):]) + 1 if last else 1
-    if number > 999_999:
-        raise StoreError(f"more than 999999 cases opened on {prefix[2:]}: the day's sequence is full")
-    return f"{prefix}{number:06d}"
+    return await next_daily_id(connection, _CASE.c.key, HUB_PREFIX, reported_at, what="cases opened")
