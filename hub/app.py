@@ -25,13 +25,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import ConnectorSet
 from graph.ciphers.keyring import Keyring
+from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
+from hub.auth.tokens import TokenError
 from hub.gate import Gate
 from hub.limits import Limits
 from hub.open311 import open311_routes
@@ -46,8 +51,18 @@ needs a request that leaves the machine."""
 NOBODY = Caller(Principal(Role.OWNER, "-", "anonymous", "-"), Scope.of_codes([]))
 
 
+MAX_SUBSCRIPTIONS = 20
+"""Operations one WebSocket connection may run at once."""
+
+
 class HubGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with the hub's per-request context: store, caller, fresh loaders."""
+    """Strawberry's ASGI view with the hub's per-request context: store, caller, fresh loaders.
+
+    Subscriptions speak graphql-transport-ws only. A WebSocket opened with an Authorization
+    header was authenticated by the gate; one opened without (a browser's) must carry the
+    token in its `connection_init` payload as `{"Authorization": "Bearer hub1…"}` and is
+    closed with 4403 when it is missing or refused.
+    """
 
     def __init__(
         self,
@@ -57,13 +72,22 @@ class HubGraphQL(GraphQL[Context, None]):
         introspection: bool,
         limits: Limits,
         connectors: ConnectorSet | None = None,
+        bus: EventBus | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
         )
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        )
         self.store = store
         self.connectors = connectors
+        self.bus = bus
+        self.authenticator = authenticator
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry catches only JSONDecodeError (bytes that are not UTF-8 raise another
@@ -91,7 +115,23 @@ class HubGraphQL(GraphQL[Context, None]):
             principal=caller.principal,
             reason=urllib.parse.unquote(reason)[:200] if reason else None,
             connectors=self.connectors,
+            bus=self.bus,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        if context.principal is not NOBODY.principal:
+            return UNSET  # the gate authenticated the handshake's header
+        params = context.connection_params or {}
+        header = params.get("Authorization", params.get("authorization"))
+        if self.authenticator is None or not isinstance(header, str):
+            raise ConnectionRejectionError({"reason": "send the token in connection_init: {\"Authorization\": \"Bearer …\"}"})
+        try:
+            caller = await self.authenticator.authenticate(header)
+        except TokenError as error:
+            await self.authenticator.refused(error, client="websocket")
+            raise ConnectionRejectionError({"reason": str(error)}) from None
+        context.authenticate(caller.principal, caller.scope)
+        return UNSET
 
 
 async def healthz(_: Request) -> Response:
@@ -113,6 +153,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     connectors: ConnectorSet | None = None,
     run_schedules: bool = False,
+    bus: EventBus | None = None,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
@@ -121,6 +162,8 @@ def create_app(
     `run_schedules` the connectors' schedules run here too (hub.scheduler).
     """
     limits = limits or Limits.default()
+    bus = bus or EventBus()
+    authenticator = authenticator or Authenticator(store, keys)
     scheduler: Scheduler | None = None
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs)
@@ -141,7 +184,15 @@ def create_app(
     routes = [
         Route(
             "/graphql",
-            HubGraphQL(store, graphiql=graphiql, introspection=introspection, limits=limits, connectors=connectors),
+            HubGraphQL(
+                store,
+                graphiql=graphiql,
+                introspection=introspection,
+                limits=limits,
+                connectors=connectors,
+                bus=bus,
+                authenticator=authenticator,
+            ),
         ),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
@@ -149,4 +200,4 @@ def create_app(
         *open311_routes(store),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    return Gate(app, authenticator or Authenticator(store, keys), limits)
+    return Gate(app, authenticator, limits)

@@ -73,6 +73,12 @@ class Gate:
             body = _Body(receive, self.limits.body_bytes)
             receive = body.receive
         authorization = _header(scope, b"authorization")
+        if authorization is None and scope["type"] == "websocket" and scope.get("path") == "/graphql":
+            # a browser cannot send headers with a WebSocket: the GraphQL view authenticates the
+            # token of its `connection_init` message before it acknowledges the connection, and
+            # until then the connection reads nothing (hub.app.HubGraphQL.on_ws_connect)
+            await self.app(scope, receive, send)
+            return
         if authorization is None and str(scope.get("path", "")).startswith("/open311/"):
             try:
                 key, receive = await _api_key(scope, receive)

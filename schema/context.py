@@ -8,17 +8,19 @@ per request: their caches hold what this caller may see, and must not serve the 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import TypeAlias
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeAlias
 
 import strawberry
 
 from connectors.config import ConnectorSet
 from graph.clock import today
+from graph.events import EventBus
 from graph.model import Owner
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from schema.devices.loaders import DeviceLoaders
 from schema.firms.loaders import FirmLoaders
 from schema.owners.loaders import OwnerLoaders
 from schema.places.loaders import PlaceLoaders
@@ -29,9 +31,14 @@ OPERATOR = Principal(Role.ADMIN, "*", "operator", "-")
 """The principal of in-process callers with no token (tests of the schema alone, tools)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
-    """What one GraphQL request may read, who asks, and the loaders that read it."""
+    """What one GraphQL request may read, who asks, and the loaders that read it.
+
+    Resolvers treat it as read-only. Only a WebSocket connection changes it, once: it opens
+    with nobody's scope and `authenticate` sets the caller from its `connection_init` payload
+    (browsers cannot send an Authorization header with a WebSocket).
+    """
 
     store: Store
     scope: Scope
@@ -40,6 +47,7 @@ class Context:
     firms: FirmLoaders
     stats: StatsLoaders
     utilities: UtilityLoaders
+    devices: DeviceLoaders
     principal: Principal = OPERATOR
     reason: str | None = None
     """Why the caller reads personal data, from the X-Hub-Reason header; kept in the audit."""
@@ -49,6 +57,10 @@ class Context:
     """Owner id → personal fields shown whole in this request (audited when it ends)."""
     connectors: ConnectorSet | None = None
     """The configured connectors and how to start a run (None: this hub syncs nothing)."""
+    bus: EventBus | None = None
+    """Where changes are announced and subscriptions listen (None: no live updates)."""
+    connection_params: dict[str, Any] | None = None
+    """A WebSocket's `connection_init` payload (strawberry sets it)."""
 
     @classmethod
     def create(
@@ -60,6 +72,7 @@ class Context:
         reason: str | None = None,
         on: dt.date | None = None,
         connectors: ConnectorSet | None = None,
+        bus: EventBus | None = None,
     ) -> Context:
         places = PlaceLoaders.create(store, scope)
         return cls(
@@ -70,11 +83,29 @@ class Context:
             firms=FirmLoaders.create(store, scope),
             stats=StatsLoaders.create(store, scope),
             utilities=UtilityLoaders.create(store, scope),
+            devices=DeviceLoaders.create(store, scope),
             principal=principal,
             reason=reason,
             today=on or today(),
             connectors=connectors,
+            bus=bus,
         )
+
+    def authenticate(self, principal: Principal, scope: Scope) -> None:
+        """Set the caller of a WebSocket connection (once, at `connection_init`) with loaders
+        made for its scope."""
+        fresh = Context.create(self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus)
+        for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices"):
+            setattr(self, name, getattr(fresh, name))
+
+    def forget(self) -> None:
+        """Empty every loader's cache: a subscription calls it before each event, so what it
+        sends is read now, not remembered from an earlier event."""
+        for group in (self.places, self.owners, self.firms, self.stats, self.utilities, self.devices):
+            for item in fields(group):
+                loader = getattr(group, item.name)
+                if hasattr(loader, "clear_all"):
+                    loader.clear_all()
 
     def may_see(self, owner: Owner) -> bool:
         """Whether this caller sees the owner's personal data whole: roles that serve residents
