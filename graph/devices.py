@@ -191,7 +191,8 @@ class DeviceStore(Protocol):
     async def register_devices(self, devices: Sequence[Device]) -> tuple[int, int]:
         """Insert or update registrations by code (the latest state is kept); every place must
         exist and be an estate, building or entrance, else InvalidInput names the device and
-        nothing of the batch is written. Returns (inserted, updated)."""
+        nothing of the batch is written. Returns (inserted, updated): a registration identical
+        to the stored one (provenance aside) counts as neither."""
 
     async def devices(self, codes: Sequence[str], scope: Scope) -> list[Device | None]:
         """The devices with these codes, in order; None where missing or out of scope."""
@@ -221,8 +222,9 @@ class DeviceStore(Protocol):
     async def all_devices(self) -> list[Device]:
         """Every registered device, unscoped: ingestion's registry cache (never for a caller)."""
 
-    async def save_states(self, states: Sequence[DeviceState]) -> None:
-        """Write latest states (by code; unknown codes are ignored)."""
+    async def save_device_states(self, states: Sequence[DeviceState]) -> None:
+        """Write latest states (by code; unknown codes are ignored; the last state of a code in
+        the batch wins). Not `save_states`: the connector ledger's stream states have that name."""
 
     async def add_readings(self, readings: Sequence[Reading]) -> int:
         """Append raw readings; returns how many were written."""

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from graph.cases import CaseStore
+from graph.devices import DeviceStore
 from graph.ledger import Ledger
 from graph.levels import Level
 from graph.model import (
@@ -45,7 +46,7 @@ MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases and utilities are declared beside their records (graph.ledger, graph.cases,
     graph.utilities)."""

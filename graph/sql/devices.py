@@ -1,0 +1,665 @@
+"""Devices, their readings and their alarms in SQL (a base of SqlStore).
+
+A device or alarm is in a caller's scope when the device's place is (the same `within_any`
+predicate as places, on the place row the device points at). Devices list by code, alarms newest
+raised first, keyset-paged; a device cursor holds the device's row id (codes run to 64
+characters, more than a cursor holds), an alarm cursor the alarm's id.
+
+Ingestion's hot path (`save_device_states`, `add_readings`) writes a batch in one transaction through
+the driver's executemany, with device ids taken from a code → id map kept by the store: devices
+are never deleted and their ids never change, so the map only grows (on registration, or when a
+code it does not know turns out to be stored by another process).
+
+Alarms: at most one active alarm per device and rule. Raisers are serialised (SQLite's write
+lock, a PostgreSQL advisory lock) so that the check for an active alarm and the day-numbered id
+(`AL20260302000001`, graph.sql.daily_ids) are taken on what is committed; a partial unique
+index on (device, rule) among uncleared alarms holds even a writer that bypasses the lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graph.cases import Point
+from graph.cursors import decode_cursor, encode_cursor
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Reading, Severity, device_code
+from graph.errors import InvalidInput, StoreError
+from graph.levels import Level
+from graph.model import Page
+from graph.scope import Scope
+from graph.sql import rows, tables
+from graph.sql.bulk import insert_rows, update_rows
+from graph.sql.daily_ids import next_daily_id
+from graph.sql.rows import maybe_utc, utc
+from graph.sql.scoping import under
+from graph.store import MAX_PAGE
+
+if TYPE_CHECKING:
+    from graph.sql.scoping import Anchor
+    from graph.sql.writes import AnchorCache
+
+ALARM_PREFIX = "AL"
+"""The prefix of alarm ids: `AL` + the day raised in China + a six-digit sequence of that day."""
+
+MAX_ALARM_ID = 32
+"""The longest alarm id a caller may choose (the store's own are 16 characters)."""
+
+PLACE_LEVELS = (Level.ESTATE, Level.BUILDING, Level.ENTRANCE)
+"""Where a device may be installed: an elevator hangs at its entrance, a cover lies in its estate."""
+
+READING_KINDS = frozenset({"telemetry", "event"})
+
+MAX_INTERVAL = 86_400
+"""A device promises to report at least once a day."""
+
+PRUNE_CHUNK = 10_000
+"""Readings deleted per statement: each chunk its own short transaction, so a large retention
+sweep never holds the write lock (SQLite) or a long transaction (PostgreSQL) for long."""
+
+RAISE_ATTEMPTS = 5
+
+ALARM_LOCK = int.from_bytes(b"HUBALARM", "big")
+"""The key of the advisory lock alarm raisers take on PostgreSQL."""
+
+_DEVICE = tables.device
+_READING = tables.reading
+_ALARM = tables.alarm
+_PLACE = tables.place
+_CASE = tables.case
+
+_REGISTRATION = ("type", "model", "name", "place_id", "lon", "lat", "interval_s", "thresholds")
+"""Columns compared to decide whether a registration changes a device (state and provenance are
+not part of it)."""
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _point(mapping: Mapping[str, Any]) -> Point | None:
+    if mapping["lon"] is None or mapping["lat"] is None:
+        return None
+    return Point(float(mapping["lon"]), float(mapping["lat"]))
+
+
+def _device_query() -> Select[Any]:
+    return select(_DEVICE, _PLACE.c.code.label("place_code")).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
+
+
+def _device(row: Any) -> Device:
+    mapping = row._mapping
+    return Device(
+        code=mapping["code"],
+        type=DeviceType(mapping["type"]),
+        model=mapping["model"],
+        place_code=mapping["place_code"],
+        interval=mapping["interval_s"],
+        point=_point(mapping),
+        name=mapping["name"],
+        thresholds=json.loads(mapping["thresholds"]),
+        provenance=rows.provenance_of(mapping),
+        status=DeviceStatus(mapping["status"]),
+        last_seen=maybe_utc(mapping["last_seen"]),
+        values=json.loads(mapping["values"]),
+        registered_at=utc(mapping["registered_at"]),
+    )
+
+
+def _alarm_query() -> Select[Any]:
+    return (
+        select(
+            _ALARM.c.id,
+            _ALARM.c.key,
+            _ALARM.c.rule,
+            _ALARM.c.severity,
+            _ALARM.c.message,
+            _ALARM.c.value,
+            _ALARM.c.raised_at,
+            _ALARM.c.acknowledged_at,
+            _ALARM.c.acknowledged_by,
+            _ALARM.c.cleared_at,
+            _DEVICE.c.code.label("device_code"),
+            _DEVICE.c.type.label("device_type"),
+            _DEVICE.c.lon,
+            _DEVICE.c.lat,
+            _PLACE.c.code.label("place_code"),
+            _CASE.c.key.label("case_key"),
+        )
+        .select_from(_ALARM)
+        .join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id)
+        .join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
+        .outerjoin(_CASE, _CASE.c.id == _ALARM.c.case_id)
+    )
+
+
+def _alarm(row: Any) -> Alarm:
+    mapping = row._mapping
+    return Alarm(
+        id=mapping["key"],
+        device_code=mapping["device_code"],
+        device_type=DeviceType(mapping["device_type"]),
+        rule=mapping["rule"],
+        severity=Severity(mapping["severity"]),
+        message=mapping["message"],
+        raised_at=utc(mapping["raised_at"]),
+        place_code=mapping["place_code"],
+        point=_point(mapping),
+        value=mapping["value"],
+        acknowledged_at=maybe_utc(mapping["acknowledged_at"]),
+        acknowledged_by=mapping["acknowledged_by"],
+        cleared_at=maybe_utc(mapping["cleared_at"]),
+        case_id=mapping["case_key"],
+    )
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_device(device: Device) -> None:
+    """Everything about a registration that needs no database; InvalidInput names the device."""
+    code = device_code(device.code)
+    where = f"device {code!r}"
+    if not isinstance(device.type, DeviceType):
+        raise InvalidInput(f"{where} type", device.type, f"must be one of {', '.join(t.value for t in DeviceType)}")
+    if not isinstance(device.model, str) or not device.model.strip() or len(device.model) > 100:
+        raise InvalidInput(f"{where} model", device.model, "must be 1 to 100 characters")
+    if not isinstance(device.name, str) or len(device.name) > 100:
+        raise InvalidInput(f"{where} name", device.name, "must be at most 100 characters")
+    interval = device.interval
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= MAX_INTERVAL:
+        raise InvalidInput(f"{where} interval", interval, f"must be a whole number of seconds from 1 to {MAX_INTERVAL}")
+    point = device.point
+    if point is not None and not (
+        _finite(point.lon) and _finite(point.lat) and -180 <= point.lon <= 180 and -90 <= point.lat <= 90
+    ):
+        raise InvalidInput(f"{where} point", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
+    if not isinstance(device.thresholds, Mapping):
+        raise InvalidInput(f"{where} thresholds", device.thresholds, "must map parameter names to numbers")
+    for name, value in device.thresholds.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise InvalidInput(f"{where} thresholds", name, "names must be 1 to 64 characters")
+        if not _finite(value):
+            raise InvalidInput(f"{where} thresholds.{name}", value, "must be a finite number")
+    if not isinstance(device.status, DeviceStatus):
+        raise InvalidInput(f"{where} status", device.status, f"must be one of {', '.join(s.value for s in DeviceStatus)}")
+
+
+def _registration(device: Device, place_id: int) -> dict[str, Any]:
+    return {
+        "type": device.type.value,
+        "model": device.model,
+        "name": device.name,
+        "place_id": place_id,
+        "lon": float(device.point.lon) if device.point else None,
+        "lat": float(device.point.lat) if device.point else None,
+        "interval_s": device.interval,
+        "thresholds": _json({name: float(value) for name, value in device.thresholds.items()}),
+    }
+
+
+def _check_alarm(alarm: Alarm) -> None:
+    where = f"alarm of {alarm.device_code!r}"
+    if alarm.id and (len(alarm.id) > MAX_ALARM_ID or not alarm.id.isascii() or not alarm.id.isprintable()):
+        raise InvalidInput(f"{where} id", alarm.id, f"must be empty (the store numbers it) or 1 to {MAX_ALARM_ID} printable ASCII characters")
+    if not 1 <= len(alarm.rule) <= 64:
+        raise InvalidInput(f"{where} rule", alarm.rule, "must be 1 to 64 characters")
+    if not isinstance(alarm.severity, Severity):
+        raise InvalidInput(f"{where} severity", alarm.severity, f"must be one of {', '.join(s.value for s in Severity)}")
+    if not alarm.message.strip() or len(alarm.message) > 400:
+        raise InvalidInput(f"{where} message", alarm.message[:40], "must be 1 to 400 characters")
+    if alarm.value is not None and len(alarm.value) > 200:
+        raise InvalidInput(f"{where} value", alarm.value[:40] + "…", "must be at most 200 characters")
+    if alarm.cleared_at is not None:
+        raise InvalidInput(f"{where} cleared_at", alarm.cleared_at, "must be empty: a raised alarm is active")
+
+
+async def _write_lock(connection: AsyncConnection, *, advisory: bool = False) -> None:
+    """Take SQLite's write lock before the first read of a read-then-write transaction: a
+    deferred transaction that reads first fails (instead of waiting) when another writer commits
+    before its first write. On PostgreSQL, `advisory` serialises the alarm raisers."""
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif advisory and connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_LOCK})
+
+
+class DeviceRecords:
+    """The device part of the store port (a base of SqlStore)."""
+
+    engine: AsyncEngine
+
+    if TYPE_CHECKING:
+        _anchors: AnchorCache
+
+        async def _visible(
+            self, connection: AsyncConnection, scope: Scope, table: Any = tables.place, *, drive: bool = False
+        ) -> Any: ...
+
+        async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None: ...
+
+    # -- the code → id map ---------------------------------------------------------------
+
+    def _device_id_map(self) -> dict[str, int]:
+        try:
+            return self._device_ids
+        except AttributeError:
+            self._device_ids: dict[str, int] = {}
+            return self._device_ids
+
+    async def _ids_of(self, codes: Sequence[str]) -> dict[str, int]:
+        """The row ids of the stored devices among `codes`; a code not in the map is looked up
+        (another process may have registered it) on its own connection, outside the caller's
+        write transaction."""
+        known = self._device_id_map()
+        missing = [code for code in dict.fromkeys(codes) if code not in known]
+        if missing:
+            from graph.sql.writes import select_in
+
+            async with self.engine.connect() as connection:
+                query = select(_DEVICE.c.id, _DEVICE.c.code)
+                for row in await select_in(connection, query, _DEVICE.c.code, missing):
+                    known[row.code] = row.id
+        return known
+
+    # -- registration --------------------------------------------------------------------
+
+    async def register_devices(self, devices: Sequence[Device]) -> tuple[int, int]:
+        from graph.sql.writes import anchors, select_in
+
+        seen: set[str] = set()
+        for device in devices:
+            _check_device(device)
+            if device.code in seen:
+                raise InvalidInput(f"device {device.code!r} code", device.code, "appears twice in the batch")
+            seen.add(device.code)
+        if not devices:
+            return (0, 0)
+        now = dt.datetime.now(dt.timezone.utc)
+        async with self.engine.begin() as connection:
+            await _write_lock(connection)
+            places = await anchors(connection, {device.place_code for device in devices}, self._anchors)
+            for device in devices:
+                anchor = places.get(device.place_code)
+                where = f"device {device.code!r} place_code"
+                if anchor is None:
+                    raise InvalidInput(where, device.place_code, "is not a place in the store")
+                if anchor.level not in PLACE_LEVELS:
+                    raise InvalidInput(where, device.place_code, f"must be an estate, building or entrance, not a {anchor.level.name.lower()}")
+            stored = {
+                row.code: row
+                for row in await select_in(connection, select(_DEVICE), _DEVICE.c.code, [device.code for device in devices])
+            }
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for device in devices:
+                registration = _registration(device, places[device.place_code].id)
+                old = stored.get(device.code)
+                if old is None:
+                    inserts.append(
+                        {
+                            "code": device.code,
+                            **registration,
+                            "status": device.status.value,
+                            "last_seen": maybe_utc(device.last_seen),
+                            "values": _json(device.values),
+                            "registered_at": utc(device.registered_at or now),
+                            **rows.provenance_row(device.provenance),
+                        }
+                    )
+                elif any(old._mapping[name] != registration[name] for name in _REGISTRATION):
+                    updates.append({"row_id": old.id, **registration, **rows.provenance_row(device.provenance)})
+            await insert_rows(connection, _DEVICE, inserts)
+            await update_rows(connection, _DEVICE, updates)
+            query = select(_DEVICE.c.id, _DEVICE.c.code)
+            new = await select_in(connection, query, _DEVICE.c.code, [row["code"] for row in inserts]) if inserts else []
+        # ids are known only once committed: a rolled-back batch must leave no entry behind
+        self._device_id_map().update((row.code, row.id) for row in new)
+        return (len(inserts), len(updates))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def devices(self, codes: Sequence[str], scope: Scope) -> list[Device | None]:
+        from graph.sql.writes import select_in
+
+        async with self.engine.connect() as connection:
+            query = _device_query().where(await self._visible(connection, scope))
+            found = {row.code: _device(row) for row in await select_in(connection, query, _DEVICE.c.code, codes)}
+        return [found.get(code) for code in codes]
+
+    async def _device_clauses(
+        self,
+        connection: AsyncConnection,
+        scope: Scope,
+        within: str | None,
+        types: Sequence[DeviceType] | None,
+        statuses: Sequence[DeviceStatus] | None,
+    ) -> list[Any] | None:
+        """The filter of a device list; None when `within` is no stored place (nothing listed)."""
+        clauses: list[Any] = [await self._visible(connection, scope)]
+        if within is not None:
+            root = await self._anchor(connection, within)
+            if root is None:
+                return None
+            clauses.append(under(_PLACE, root))
+        if types is not None:
+            clauses.append(_DEVICE.c.type.in_([kind.value for kind in types]))
+        if statuses is not None:
+            clauses.append(_DEVICE.c.status.in_([status.value for status in statuses]))
+        return clauses
+
+    async def device_page(
+        self,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+        *,
+        within: str | None = None,
+        types: Sequence[DeviceType] | None = None,
+        statuses: Sequence[DeviceStatus] | None = None,
+    ) -> Page[Device]:
+        first = max(1, min(first, MAX_PAGE))
+        mark = decode_cursor(after)
+        async with self.engine.connect() as connection:
+            clauses = await self._device_clauses(connection, scope, within, types, statuses)
+            if clauses is None:
+                return Page(items=[], has_next=False, end_cursor=None)
+            if mark is not None:
+                found = None
+                if mark.isdigit():
+                    query = select(_DEVICE.c.code).where(_DEVICE.c.id == int(mark))
+                    found = (await connection.execute(query)).scalar_one_or_none()
+                if found is None:
+                    raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
+                clauses.append(_DEVICE.c.code > found)
+            query = _device_query().where(and_(*clauses)).order_by(_DEVICE.c.code).limit(first + 1)
+            found_rows = (await connection.execute(query)).all()
+        shown = found_rows[:first]
+        return Page(
+            items=[_device(row) for row in shown],
+            has_next=len(found_rows) > first,
+            end_cursor=encode_cursor(str(shown[-1].id)) if shown else None,
+            start_cursor=encode_cursor(str(shown[0].id)) if shown else None,
+        )
+
+    async def device_count(
+        self,
+        scope: Scope,
+        *,
+        within: str | None = None,
+        types: Sequence[DeviceType] | None = None,
+        statuses: Sequence[DeviceStatus] | None = None,
+    ) -> int:
+        async with self.engine.connect() as connection:
+            clauses = await self._device_clauses(connection, scope, within, types, statuses)
+            if clauses is None:
+                return 0
+            query = (
+                select(func.count())
+                .select_from(_DEVICE)
+                .join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
+                .where(and_(*clauses))
+            )
+            return int((await connection.execute(query)).scalar_one())
+
+    async def all_devices(self) -> list[Device]:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(_device_query().order_by(_DEVICE.c.code))).all()
+        # ingestion reads the registry first: its writes then need no id lookups
+        self._device_id_map().update((row.code, row.id) for row in found)
+        return [_device(row) for row in found]
+
+    # -- ingestion's hot path ------------------------------------------------------------
+
+    async def save_device_states(self, states: Sequence[DeviceState]) -> None:
+        if not states:
+            return
+        latest = {state.code: state for state in states}  # the last state of a device wins
+        ids = await self._ids_of(list(latest))
+        changes = [
+            {
+                "row_id": ids[state.code],
+                "status": state.status.value,
+                "last_seen": maybe_utc(state.last_seen),
+                "values": _json(state.values),
+            }
+            for state in latest.values()
+            if state.code in ids
+        ]
+        if changes:
+            async with self.engine.begin() as connection:
+                await update_rows(connection, _DEVICE, changes)
+
+    async def add_readings(self, readings: Sequence[Reading]) -> int:
+        if not readings:
+            return 0
+        ids = await self._ids_of([reading.device_code for reading in readings])
+        written: list[dict[str, Any]] = []
+        for reading in readings:
+            device_id = ids.get(reading.device_code)
+            if device_id is None:
+                continue
+            if reading.kind not in READING_KINDS:
+                raise InvalidInput(f"reading of {reading.device_code!r} kind", reading.kind, "must be telemetry or event")
+            at = utc(reading.at)
+            written.append(
+                {
+                    "device_id": device_id,
+                    "at": at,
+                    "received_at": utc(reading.received_at) if reading.received_at is not None else at,
+                    "kind": reading.kind,
+                    "values": _json(reading.values),
+                }
+            )
+        if written:
+            async with self.engine.begin() as connection:
+                await insert_rows(connection, _READING, written)
+        return len(written)
+
+    async def readings(
+        self, code: str, scope: Scope, *, since: dt.datetime | None = None, first: int = 100
+    ) -> list[Reading]:
+        first = max(1, min(first, MAX_PAGE))
+        async with self.engine.connect() as connection:
+            query = (
+                select(_READING.c.at, _READING.c.received_at, _READING.c.kind, _READING.c["values"])
+                .select_from(_READING)
+                .join(_DEVICE, _DEVICE.c.id == _READING.c.device_id)
+                .join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
+                .where(_DEVICE.c.code == code, await self._visible(connection, scope))
+                .order_by(_READING.c.at.desc(), _READING.c.id.desc())
+                .limit(first)
+            )
+            if since is not None:
+                query = query.where(_READING.c.at >= utc(since))
+            found = (await connection.execute(query)).all()
+        return [
+            Reading(
+                device_code=code,
+                at=utc(row.at),
+                values=json.loads(row._mapping["values"]),
+                kind=row.kind,
+                received_at=utc(row.received_at),
+            )
+            for row in found
+        ]
+
+    async def prune_readings(self, before: dt.datetime) -> int:
+        moment = utc(before)
+        total = 0
+        while True:
+            chunk = select(_READING.c.id).where(_READING.c.at < moment).limit(PRUNE_CHUNK).scalar_subquery()
+            async with self.engine.begin() as connection:
+                deleted = (await connection.execute(delete(_READING).where(_READING.c.id.in_(chunk)))).rowcount
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                return total
+
+    # -- alarms --------------------------------------------------------------------------
+
+    async def raise_alarm(self, alarm: Alarm) -> Alarm | None:
+        _check_alarm(alarm)
+        for _attempt in range(RAISE_ATTEMPTS):
+            try:
+                async with self.engine.begin() as connection:
+                    await _write_lock(connection, advisory=True)
+                    query = select(_DEVICE.c.id).where(_DEVICE.c.code == alarm.device_code)
+                    device_id = (await connection.execute(query)).scalar_one_or_none()
+                    if device_id is None:
+                        raise InvalidInput("device_code", alarm.device_code, "is not a registered device")
+                    active = select(_ALARM.c.id).where(
+                        _ALARM.c.device_id == device_id, _ALARM.c.rule == alarm.rule, _ALARM.c.cleared_at.is_(None)
+                    )
+                    if (await connection.execute(active)).first() is not None:
+                        return None
+                    case_id = await _case_row_id(connection, alarm.case_id) if alarm.case_id else None
+                    if alarm.id:
+                        key = alarm.id
+                        taken = (await connection.execute(select(_ALARM.c.id).where(_ALARM.c.key == key))).first()
+                        if taken is not None:
+                            raise StoreError(f"alarm {key} already exists")
+                    else:
+                        key = await next_daily_id(connection, _ALARM.c.key, ALARM_PREFIX, alarm.raised_at, what="alarms raised")
+                    await connection.execute(
+                        _ALARM.insert().values(
+                            key=key,
+                            device_id=device_id,
+                            rule=alarm.rule,
+                            severity=alarm.severity.value,
+                            message=alarm.message,
+                            value=alarm.value,
+                            raised_at=utc(alarm.raised_at),
+                            acknowledged_at=maybe_utc(alarm.acknowledged_at),
+                            acknowledged_by=alarm.acknowledged_by,
+                            cleared_at=None,
+                            case_id=case_id,
+                        )
+                    )
+                    return _alarm((await connection.execute(_alarm_query().where(_ALARM.c.key == key))).one())
+            except IntegrityError:
+                # a writer that bypassed the lock took the id or raised the same rule first:
+                # the next attempt sees what it committed
+                continue
+        raise StoreError(f"alarm {alarm.rule} of {alarm.device_code} could not be stored: other writers kept taking its id")
+
+    async def clear_alarm(self, device_code: str, rule: str, at: dt.datetime) -> Alarm | None:
+        async with self.engine.begin() as connection:
+            await _write_lock(connection)
+            query = (
+                select(_ALARM.c.id)
+                .join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id)
+                .where(_DEVICE.c.code == device_code, _ALARM.c.rule == rule, _ALARM.c.cleared_at.is_(None))
+            )
+            alarm_id = (await connection.execute(query)).scalar_one_or_none()
+            if alarm_id is None:
+                return None
+            cleared = await connection.execute(
+                update(_ALARM).where(_ALARM.c.id == alarm_id, _ALARM.c.cleared_at.is_(None)).values(cleared_at=utc(at))
+            )
+            if cleared.rowcount == 0:
+                return None  # a concurrent clear got there first (PostgreSQL re-checks after its lock)
+            return _alarm((await connection.execute(_alarm_query().where(_ALARM.c.id == alarm_id))).one())
+
+    async def acknowledge_alarm(self, alarm_id: str, *, actor: str, at: dt.datetime, scope: Scope) -> Alarm:
+        if not actor.strip() or len(actor) > 200:
+            raise InvalidInput("actor", actor[:40], "must be 1 to 200 characters")
+        async with self.engine.begin() as connection:
+            await _write_lock(connection)
+            query = _alarm_query().where(_ALARM.c.key == alarm_id, await self._visible(connection, scope))
+            row = (await connection.execute(query)).first()
+            if row is None:
+                raise InvalidInput("id", alarm_id, "is not an alarm you can see")
+            if row.acknowledged_at is not None:
+                return _alarm(row)  # acknowledged before: the first acknowledgement stands
+            await connection.execute(
+                update(_ALARM)
+                .where(_ALARM.c.id == row.id, _ALARM.c.acknowledged_at.is_(None))
+                .values(acknowledged_at=utc(at), acknowledged_by=actor)
+            )
+            return _alarm((await connection.execute(_alarm_query().where(_ALARM.c.id == row.id))).one())
+
+    async def link_alarm_case(self, alarm_id: str, case_id: str) -> None:
+        async with self.engine.begin() as connection:
+            await _write_lock(connection)
+            case_row_id = await _case_row_id(connection, case_id)
+            linked = await connection.execute(update(_ALARM).where(_ALARM.c.key == alarm_id).values(case_id=case_row_id))
+            if linked.rowcount == 0:
+                raise InvalidInput("alarm_id", alarm_id, "is not a stored alarm")
+
+    async def alarms(self, ids: Sequence[str], scope: Scope) -> list[Alarm | None]:
+        from graph.sql.writes import select_in
+
+        async with self.engine.connect() as connection:
+            query = _alarm_query().where(await self._visible(connection, scope))
+            found = {row.key: _alarm(row) for row in await select_in(connection, query, _ALARM.c.key, ids)}
+        return [found.get(key) for key in ids]
+
+    async def alarm_page(
+        self,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+        *,
+        within: str | None = None,
+        active: bool | None = None,
+        device_codes: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+    ) -> Page[Alarm]:
+        first = max(1, min(first, MAX_PAGE))
+        after_key = decode_cursor(after)
+        async with self.engine.connect() as connection:
+            clauses: list[Any] = [await self._visible(connection, scope)]
+            if within is not None:
+                root = await self._anchor(connection, within)
+                if root is None:
+                    return Page(items=[], has_next=False, end_cursor=None)
+                clauses.append(under(_PLACE, root))
+            if active is not None:
+                clauses.append(_ALARM.c.cleared_at.is_(None) if active else _ALARM.c.cleared_at.is_not(None))
+            if device_codes is not None:
+                clauses.append(_DEVICE.c.code.in_(list(device_codes)))
+            if since is not None:
+                clauses.append(_ALARM.c.raised_at >= utc(since))
+            if after_key is not None:
+                query = select(_ALARM.c.id, _ALARM.c.raised_at).where(_ALARM.c.key == after_key)
+                mark = (await connection.execute(query)).first()
+                if mark is None:
+                    raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
+                at = utc(mark.raised_at)
+                clauses.append(
+                    or_(_ALARM.c.raised_at < at, and_(_ALARM.c.raised_at == at, _ALARM.c.id < mark.id))
+                )
+            query = (
+                _alarm_query()
+                .where(and_(*clauses))
+                .order_by(_ALARM.c.raised_at.desc(), _ALARM.c.id.desc())
+                .limit(first + 1)
+            )
+            items = [_alarm(row) for row in await connection.execute(query)]
+        shown = items[:first]
+        return Page(
+            items=shown,
+            has_next=len(items) > first,
+            end_cursor=encode_cursor(shown[-1].id) if shown else None,
+            start_cursor=encode_cursor(shown[0].id) if shown else None,
+        )
+
+    async def active_alarms(self) -> list[Alarm]:
+        query = _alarm_query().where(_ALARM.c.cleared_at.is_(None)).order_by(_ALARM.c.raised_at, _ALARM.c.id)
+        async with self.engine.connect() as connection:
+            return [_alarm(row) for row in await connection.execute(query)]
+
+
+async def _case_row_id(connection: AsyncConnection, case_id: str) -> int:
+    row_id = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == case_id))).scalar_one_or_none()
+    if row_id is None:
+        raise InvalidInput("case_id", case_id, "is not a stored case")
+    return int(row_id)
