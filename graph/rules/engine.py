@@ -1,0 +1,261 @@
+"""The rule engine: readings in, raise and clear signals out, one per change of a rule's state.
+
+It keeps, per device, its parameters (type defaults under its overrides, resolved once when the
+device is loaded, not per message), its latest values and the time of its newest reading, and per
+(device code, rule) whether the rule is active and, while its raise condition holds but not yet
+long or often enough, since when and in how many readings. Nothing is allocated per call beyond
+the signals it returns: it runs for every telemetry message.
+
+Time is the readings' own (`Reading.at`); `sweep(now)` brings the hub's clock in for what happens
+when nothing arrives: a device silent too long, a duration completed with no newer reading. A
+reading older than the newest one seen for its device changes nothing (QoS 1 redelivery and
+reconnect bursts arrive out of order; an old "trapped: false" must not clear a newer "trapped").
+
+The engine owns no store: ingestion turns raised signals into alarms (`DeviceStore.raise_alarm`)
+and cleared ones into `clear_alarm`, and after a restart hands the active alarms back to `load`
+so that nothing is raised twice and nothing active is forgotten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from graph.devices import Alarm, Device, Reading, Severity, Value
+from graph.errors import InvalidInput
+from graph.rules.catalog import OFFLINE, RULES, Rule
+from graph.rules.metrics import Problem, problems
+from graph.rules.parameters import check_thresholds, parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A rule of a device changed state: raise an alarm, or clear the active one."""
+
+    device_code: str
+    rule: str
+    """"gas.high", "elevator.trapped", "device.offline", ..."""
+    raised: bool
+    """True: raise an alarm; False: clear it."""
+    severity: Severity
+    message: str
+    """Chinese, for the person on duty, e.g. 电梯困人 (a clear says 电梯困人，已恢复)."""
+    value: str | None
+    """The value that decided it, as text with its unit: "34.0 %LEL"."""
+    at: dt.datetime
+    """The reading's time (or the sweep's now)."""
+
+
+class _State:
+    """One rule of one device: active, or how long and how often its raise condition has held."""
+
+    __slots__ = ("active", "since", "count", "need")
+
+    def __init__(self, rule: Rule) -> None:
+        self.active = False
+        self.since: dt.datetime | None = None
+        self.count = 0
+        self.need = dt.timedelta(seconds=rule.duration)
+
+    def reset(self) -> None:
+        self.since = None
+        self.count = 0
+
+
+class _Unit:
+    """A device as the engine runs it."""
+
+    __slots__ = ("device", "params", "window", "latest", "last_at", "checks", "offline")
+
+    def __init__(self, device: Device, params: dict[str, float], states: dict[tuple[str, str], _State]) -> None:
+        self.device = device
+        self.params = params
+        self.window = dt.timedelta(seconds=params["offline_multiple"] * device.interval)
+        self.latest: dict[str, Value] = dict(device.values)
+        self.last_at = device.last_seen
+        checks = []
+        self.offline: _State
+        for rule in RULES[device.type]:
+            state = states.setdefault((device.code, rule.name), _State(rule))
+            if rule is OFFLINE:
+                self.offline = state
+            else:
+                checks.append((rule, state))
+        self.checks: tuple[tuple[Rule, _State], ...] = tuple(checks)
+
+
+class RuleEngine:
+    """The rules of every registered device, with their state. Not thread-safe: one owner."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, _Unit] = {}
+        self._states: dict[tuple[str, str], _State] = {}
+        self._pending: dict[tuple[str, str], Rule] = {}
+        """Timed rules whose raise condition holds, not yet long enough: what a sweep looks at."""
+
+    # -- the registry ------------------------------------------------------------------------
+
+    def load(self, devices: Iterable[Device], active: Iterable[Alarm] = ()) -> None:
+        """(Re)build from the registry; active alarms mark their rules active, so a restart
+        neither raises them again nor forgets to clear them. An alarm of a device or rule the
+        registry no longer has is ignored. Atomic: InvalidInput (naming the device) for bad
+        thresholds leaves the engine as it was."""
+        units: dict[str, _Unit] = {}
+        states: dict[tuple[str, str], _State] = {}
+        for device in devices:
+            units[device.code] = _Unit(device, _resolved(device), states)
+        for alarm in active:
+            state = states.get((alarm.device_code, alarm.rule))
+            if state is not None and alarm.active:
+                state.active = True
+        self._units, self._states, self._pending = units, states, {}
+
+    def upsert(self, device: Device) -> None:
+        """A device registered or changed: new parameters, same rule state (an active alarm
+        stays active). A changed type drops the old type's rules and values."""
+        params = _resolved(device)
+        old = self._units.get(device.code)
+        if old is not None and old.device.type is not device.type:
+            for rule in RULES[old.device.type]:
+                self._states.pop((device.code, rule.name), None)
+                self._pending.pop((device.code, rule.name), None)
+            old = None
+        unit = _Unit(device, params, self._states)
+        if old is not None:
+            unit.latest = old.latest
+            unit.latest.update(device.values)
+            if old.last_at is not None and (unit.last_at is None or old.last_at > unit.last_at):
+                unit.last_at = old.last_at
+        self._units[device.code] = unit
+
+    def device(self, code: str) -> Device | None:
+        unit = self._units.get(code)
+        return None if unit is None else unit.device
+
+    def active(self, code: str) -> list[str]:
+        """The names of the device's active rules, in the order of its type's rules."""
+        unit = self._units.get(code)
+        if unit is None:
+            return []
+        names = [rule.name for rule, state in unit.checks if state.active]
+        return [*names, OFFLINE.name] if unit.offline.active else names
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def validate(self, device: Device, values: Mapping[str, Value]) -> list[Problem]:
+        """Why these values cannot have come from this device (empty: they are fine)."""
+        return problems(device.type, values)
+
+    def evaluate(self, reading: Reading) -> list[Signal]:
+        """The signals of one validated reading: raises whose conditions have now held long and
+        often enough, clears whose conditions now hold, and the clear of `device.offline`."""
+        code = reading.device_code
+        unit = self._units.get(code)
+        if unit is None:
+            return []
+        at = reading.at
+        if unit.last_at is not None and at < unit.last_at:
+            return []
+        unit.last_at = at
+        values = reading.values
+        latest = unit.latest
+        latest.update(values)
+        params = unit.params
+        signals: list[Signal] = []
+        if unit.offline.active:
+            unit.offline.active = False
+            signals.append(Signal(code, OFFLINE.name, False, OFFLINE.severity, _cleared(OFFLINE), None, at))
+        for rule, state in unit.checks:
+            for metric in rule.metrics:
+                if metric in values:
+                    break
+            else:
+                continue
+            x = rule.measure(latest, params)
+            if x is None:
+                continue
+            if state.active:
+                if rule.clears(x, params):
+                    state.active = False
+                    signals.append(
+                        Signal(code, rule.name, False, rule.severity, _cleared(rule), rule.show(x, latest, params), at)
+                    )
+            elif rule.raises(x, params):
+                state.count += 1
+                if state.since is None:
+                    state.since = at
+                if state.count >= rule.repeat and at - state.since >= state.need:
+                    state.active = True
+                    state.reset()
+                    if rule.duration:
+                        self._pending.pop((code, rule.name), None)
+                    signals.append(
+                        Signal(code, rule.name, True, rule.severity, rule.message, rule.show(x, latest, params), at)
+                    )
+                elif rule.duration:
+                    self._pending[(code, rule.name)] = rule
+            elif state.count:
+                state.reset()
+                if rule.duration:
+                    self._pending.pop((code, rule.name), None)
+        return signals
+
+    def went_offline(self, code: str, at: dt.datetime) -> list[Signal]:
+        """The status topic said offline (the device's last will): raise `device.offline` now,
+        unless it is active already or the device spoke after `at`."""
+        unit = self._units.get(code)
+        if unit is None or unit.offline.active or (unit.last_at is not None and at < unit.last_at):
+            return []
+        return [self._offline(unit, at, "连接断开（遗嘱消息）")]
+
+    def sweep(self, now: dt.datetime) -> list[Signal]:
+        """Time-driven rules: offline (silent longer than `offline_multiple` × the interval;
+        a device never heard from is NEW, not offline) and timed conditions that have held long
+        enough by `now` with no newer reading. Signals are at `now`."""
+        signals: list[Signal] = []
+        for unit in self._units.values():
+            last = unit.last_at
+            if last is not None and not unit.offline.active and now - last > unit.window:
+                silent = (now - last).total_seconds()
+                allowed = unit.window.total_seconds()
+                signals.append(self._offline(unit, now, f"静默 {silent:.0f} s（允许 {allowed:.0f} s）"))
+        for key, rule in list(self._pending.items()):
+            state = self._states[key]
+            since = state.since
+            if since is None or state.count < rule.repeat or now - since < state.need:
+                continue
+            unit = self._units[key[0]]
+            x = rule.measure(unit.latest, unit.params)
+            del self._pending[key]
+            state.reset()
+            if x is None:
+                continue
+            state.active = True
+            signals.append(
+                Signal(key[0], rule.name, True, rule.severity, rule.message, rule.show(x, unit.latest, unit.params), now)
+            )
+        return signals
+
+    def _offline(self, unit: _Unit, at: dt.datetime, value: str) -> Signal:
+        """Raise offline; what was building up towards a raise starts over when it returns."""
+        unit.offline.active = True
+        for rule, state in unit.checks:
+            if not state.active:
+                state.reset()
+                self._pending.pop((unit.device.code, rule.name), None)
+        return Signal(unit.device.code, OFFLINE.name, True, OFFLINE.severity, OFFLINE.message, value, at)
+
+
+def _resolved(device: Device) -> dict[str, float]:
+    try:
+        overrides = check_thresholds(device.type, device.thresholds)
+    except InvalidInput as error:
+        raise InvalidInput(f"devices[{device.code}].{error.field}", error.value, error.rule) from None
+    if device.interval <= 0:
+        raise InvalidInput(f"devices[{device.code}].interval", device.interval, "must be a positive number of seconds")
+    return {**parameters(device.type), **overrides}
+
+
+def _cleared(rule: Rule) -> str:
+    return f"{rule.message}，已恢复"
