@@ -223,7 +223,10 @@ class RuleEngine:
         for key, rule in list(self._pending.items()):
             state = self._states[key]
             since = state.since
-            if since is None or state.count < rule.repeat or now - since < state.need:
+            if since is None:  # raised or reset since it was noted
+                del self._pending[key]
+                continue
+            if state.count < rule.repeat or now - since < state.need:
                 continue
             unit = self._units[key[0]]
             x = rule.measure(unit.latest, unit.params)

@@ -61,12 +61,17 @@ def alarm(code: str, kind: DeviceType, rule: str, *, cleared: bool = False) -> A
 
 
 def test_duration_raises_at_60_seconds_not_59_and_a_dip_resets_it() -> None:
-    engine = engine_of(make("PUMP-1", DeviceType.WATER_PUMP, interval=10))
+    engine = engine_of(make("PUMP-1", DeviceType.WATER_PUMP, interval=30))
     assert feed(engine, "PUMP-1", 0, outlet_pressure=0.10) == []
     assert feed(engine, "PUMP-1", 30, outlet_pressure=0.12) == []
     assert feed(engine, "PUMP-1", 59, outlet_pressure=0.11) == []
     [signal] = feed(engine, "PUMP-1", 60, outlet_pressure=0.10)
     assert signal == Signal("PUMP-1", "pump.pressure_low", True, Severity.MAJOR, "水泵出口压力过低", "0.10 MPa", t(60))
+    assert engine.sweep(t(80)) == []  # raised by a reading: no sweep raises it again
+    assert changes(feed(engine, "PUMP-1", 81, outlet_pressure=0.30)) == [("pump.pressure_low", False)]
+    assert feed(engine, "PUMP-1", 82, outlet_pressure=0.10) == []  # after a clear the duration starts over
+    assert engine.sweep(t(141)) == []
+    assert changes(engine.sweep(t(142))) == [("pump.pressure_low", True)]
 
     engine = engine_of(make("PUMP-1", DeviceType.WATER_PUMP, interval=10))
     feed(engine, "PUMP-1", 0, outlet_pressure=0.10)
@@ -104,6 +109,9 @@ def test_repeat_count_needs_consecutive_readings() -> None:
     [signal] = feed(engine, "GAS-1", 3, lel=23.5)
     assert (signal.rule, signal.raised, signal.severity, signal.value) == ("gas.low", True, Severity.MAJOR, "23.5 %LEL")
     assert signal.message == "可燃气体浓度低限报警"
+    assert changes(feed(engine, "GAS-1", 4, lel=5.0)) == [("gas.low", False)]
+    assert feed(engine, "GAS-1", 5, lel=21.0) == []  # after a clear the count starts over
+    assert changes(feed(engine, "GAS-1", 6, lel=21.0)) == [("gas.low", True)]
     # a repeat-count rule is not completed by a sweep: only readings count
     engine = engine_of(make("GAS-2", DeviceType.GAS_DETECTOR))
     feed(engine, "GAS-2", 0, lel=21.0)
