@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from graph.errors import HubError
 
-COMMANDS = ("demo", "serve", "sync", "worker", "database", "keys", "tokens", "audit", "export", "bench")
+COMMANDS = ("demo", "serve", "sync", "worker", "database", "keys", "tokens", "audit", "export", "bench", "devices", "simulate")
 """Modules of hub.commands, in the order `hub --help` lists them."""
 
 

@@ -1,0 +1,492 @@
+"""From MQTT messages to readings, states, alarms and cases: the ingestion pipeline.
+
+`submit` puts a message on a bounded queue and waits while it is full, so a hub that cannot
+keep up slows its MQTT reader, which stops acknowledging, which makes the broker hold the
+messages (QoS 1): backpressure ends at the broker, not in this process's memory. One consumer
+task takes the messages in batches (up to `batch_size`, waiting at most `batch_wait` for a batch
+to fill) and writes each batch with a few statements: readings appended, latest states merged.
+
+Each message is checked in order: its topic (BAD_TOPIC), its device (UNKNOWN_DEVICE, after a
+rate-limited reload of the registry so a device registered after the start is found), its
+payload (MALFORMED_PAYLOAD, devices.payloads) and its values against what the metric can be
+(OUT_OF_RANGE, graph.rules). A refused message is counted by reason and set aside as a dead
+letter of connector `mqtt` keyed by device (or topic) and reason, so a flood of the same mistake
+is one row with a `seen` count, not a flood of rows.
+
+Good readings go through the rule engine; a raised signal stores an alarm (the store refuses a
+second active alarm of the same rule: no storms) and opens a case through the workflow (未诉先办),
+whose id the alarm keeps; a cleared signal clears it. Both are announced on the event bus. The
+same consumer sweeps the engine every `sweep_every` (durations, silence → offline) and prunes
+readings older than the retention every `prune_every`, so the engine never sees two callers.
+
+Nothing in a message can stop the consumer: when a batch fails, the failure is logged and
+counted and the batch's messages are handled one at a time, so one poisonous message is lost
+alone (logged, counted as `failed`) and the others are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from devices.payloads import PayloadError, decode_reading, decode_status, render
+from devices.topics import Stream, parse_topic
+from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value
+from graph.errors import InvalidInput
+from graph.events import Event, EventBus, Topic
+from graph.ledger import DeadLetter, Ledger, Reason
+
+log = logging.getLogger("hub.devices")
+
+CONNECTOR = "mqtt"
+"""The connector name the ingestion's dead letters are filed under."""
+
+
+class IngestStore(DeviceStore, Ledger, Protocol):
+    """What the pipeline needs of the store: the device part and the ledger's dead letters."""
+
+
+class CaseOpener(Protocol):
+    async def open_case(self, case: Case, *, actor: str, dispatch: bool = True) -> Case: ...
+
+
+@dataclass
+class PipelineStats:
+    """Counters of one ingestion session, readable at any time (they only grow)."""
+
+    received: int = 0
+    """Messages submitted."""
+    handled: int = 0
+    """Messages taken off the queue and dealt with (accepted, set aside or failed)."""
+    accepted: int = 0
+    readings: int = 0
+    """Telemetry and event readings stored (accepted minus status messages)."""
+    set_aside: Counter[str] = field(default_factory=Counter)
+    """By reason (graph.ledger.Reason value)."""
+    failed: int = 0
+    """Messages whose handling raised even alone (logged)."""
+    batch_failures: int = 0
+    """Batches that raised and were retried message by message."""
+    alarms_raised: int = 0
+    alarms_cleared: int = 0
+    cases_opened: int = 0
+    case_failures: int = 0
+    """Alarms whose case could not be opened (the alarm stays; logged)."""
+    queue_high_water: int = 0
+    batches: int = 0
+    sweeps: int = 0
+    pruned: int = 0
+
+    @property
+    def set_aside_total(self) -> int:
+        return sum(self.set_aside.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters as plain data (for logs, the API and benchmarks)."""
+        return {
+            "received": self.received,
+            "handled": self.handled,
+            "accepted": self.accepted,
+            "readings": self.readings,
+            "set_aside": dict(self.set_aside),
+            "failed": self.failed,
+            "batch_failures": self.batch_failures,
+            "alarms_raised": self.alarms_raised,
+            "alarms_cleared": self.alarms_cleared,
+            "cases_opened": self.cases_opened,
+            "case_failures": self.case_failures,
+            "queue_high_water": self.queue_high_water,
+            "batches": self.batches,
+            "sweeps": self.sweeps,
+            "pruned": self.pruned,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    topic: str
+    payload: bytes
+    received_at: dt.datetime
+
+
+class _Refused(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Pipeline:
+    """The ingestion pipeline; `start`, `submit` messages, `drain`, `stop`."""
+
+    def __init__(
+        self,
+        store: IngestStore,
+        engine: Any,
+        workflow: CaseOpener,
+        bus: EventBus | None,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        prefix: str = "hub",
+        retention: dt.timedelta = dt.timedelta(days=30),
+        batch_size: int = 500,
+        batch_wait: float = 0.05,
+        queue_size: int = 10_000,
+        sweep_every: float = 5.0,
+        prune_every: float = 3600.0,
+        refresh_every: float = 1.0,
+        run_id: str | None = None,
+    ) -> None:
+        if batch_size < 1 or queue_size < 1:
+            raise InvalidInput("batch_size", batch_size, "and queue_size must be at least 1")
+        self.store = store
+        self.engine = engine
+        self.workflow = workflow
+        self.bus = bus
+        self.clock = clock
+        self.prefix = prefix
+        self.retention = retention
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.sweep_every = sweep_every
+        self.prune_every = prune_every
+        self.refresh_every = refresh_every
+        self.run_id = run_id or f"mqtt-{clock():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        self.stats = PipelineStats()
+        self._queue: asyncio.Queue[_Message] = asyncio.Queue(maxsize=queue_size)
+        self._devices: dict[str, Device] = {}
+        self._values: dict[str, dict[str, Value]] = {}
+        self._active: dict[str, set[str]] = {}
+        self._refreshed_at: float | None = None
+        self._consumer: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the registry and the active alarms, and start the consumer."""
+        devices = await self.store.all_devices()
+        active = await self.store.active_alarms()
+        self._devices = {device.code: device for device in devices}
+        self._values = {device.code: dict(device.values) for device in devices}
+        self._active = {}
+        for alarm in active:
+            self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
+        self.engine.load(devices, active=active)
+        self._refreshed_at = asyncio.get_running_loop().time()
+        self._consumer = asyncio.create_task(self._consume(), name="devices-pipeline")
+
+    async def submit(self, topic: str, payload: bytes, received_at: dt.datetime | None = None) -> None:
+        """Queue one message; waits while the queue is full (backpressure)."""
+        self.stats.received += 1
+        await self._queue.put(_Message(topic, bytes(payload), received_at or self.clock()))
+        size = self._queue.qsize()
+        if size > self.stats.queue_high_water:
+            self.stats.queue_high_water = size
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    async def drain(self) -> None:
+        """Wait until every message submitted so far has been handled."""
+        await self._queue.join()
+
+    async def stop(self, *, drain: bool = True, timeout: float = 30.0) -> None:
+        """Stop the consumer, by default after handling what is queued (at most `timeout`)."""
+        if self._consumer is None:
+            return
+        if drain:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.drain(), timeout)
+        self._consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._consumer
+        self._consumer = None
+
+    # -- the consumer ------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time() + self.sweep_every
+        next_prune = loop.time()
+        while True:
+            try:
+                now = loop.time()
+                if now >= next_prune:
+                    next_prune = now + self.prune_every
+                    await self._prune()
+                if now >= next_sweep:
+                    next_sweep = now + self.sweep_every
+                    await self.sweep()
+                batch = await self._take(max(0.0, next_sweep - loop.time()))
+                if batch:
+                    await self._handle_safely(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop outlives anything a sweep or prune can raise
+                log.exception("device pipeline: sweep or prune failed")
+                await asyncio.sleep(0.5)
+
+    async def _take(self, wait: float) -> list[_Message]:
+        try:
+            first = await asyncio.wait_for(self._queue.get(), wait) if wait > 0 else self._queue.get_nowait()
+        except (asyncio.TimeoutError, asyncio.QueueEmpty):
+            return []
+        batch = [first]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.batch_wait
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _handle_safely(self, batch: list[_Message]) -> None:
+        try:
+            try:
+                await self._handle(batch)
+            except Exception:
+                self.stats.batch_failures += 1
+                log.exception("device pipeline: a batch of %d failed; handling its messages one by one", len(batch))
+                for message in batch:
+                    try:
+                        await self._handle([message])
+                    except Exception:
+                        self.stats.failed += 1
+                        self.stats.handled += 1
+                        log.exception("device pipeline: message on %.200s failed", message.topic)
+        finally:
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _handle(self, batch: Sequence[_Message]) -> None:
+        now = self.clock()
+        oldest = now - self.retention
+        letters: list[DeadLetter] = []
+        refused: Counter[str] = Counter()
+        readings: list[Reading] = []
+        statuses: list[tuple[Device, DeviceStatus, dt.datetime]] = []
+        seen: dict[str, dt.datetime] = {}
+        for message in batch:
+            stream_name, key = "unknown", message.topic[:400]
+            try:
+                try:
+                    where = parse_topic(self.prefix, message.topic)
+                except InvalidInput as error:
+                    raise _Refused(Reason.BAD_TOPIC, str(error)) from None
+                stream_name, key = where.stream.value, where.code
+                device = await self._device(where.code)
+                if device is None:
+                    raise _Refused(Reason.UNKNOWN_DEVICE, f"no device {where.code} is registered")
+                if where.stream is Stream.STATUS:
+                    try:
+                        status = decode_status(message.payload)
+                    except PayloadError as error:
+                        raise _Refused(Reason.MALFORMED_PAYLOAD, error.detail) from None
+                    statuses.append((device, status, message.received_at))
+                else:
+                    try:
+                        decoded = decode_reading(message.payload, now=now, oldest=oldest)
+                    except PayloadError as error:
+                        raise _Refused(Reason.MALFORMED_PAYLOAD, error.detail) from None
+                    problems = self.engine.validate(device, decoded.values)
+                    if problems:
+                        said = "; ".join(f"{p.metric} {p.value!r}: {p.why}" for p in problems[:5])
+                        raise _Refused(Reason.OUT_OF_RANGE, said)
+                    kind = "telemetry" if where.stream is Stream.TELEMETRY else "event"
+                    readings.append(Reading(device.code, decoded.at, decoded.values, kind, message.received_at))
+                seen[device.code] = max(message.received_at, seen.get(device.code, message.received_at))
+            except _Refused as refusal:
+                refused[refusal.reason.value] += 1
+                letters.append(
+                    DeadLetter(
+                        connector=CONNECTOR,
+                        stream=stream_name,
+                        record_key=key,
+                        reason=refusal.reason,
+                        detail=refusal.detail[:1000],
+                        payload={"topic": message.topic[:400], **render(message.payload)},
+                        run_id=self.run_id,
+                        at=message.received_at,
+                    )
+                )
+        if letters:
+            await self.store.set_aside(letters)
+        if readings:
+            await self.store.add_readings(readings)
+        changed: set[str] = set()
+        offline: dict[str, bool] = {}
+        for reading in readings:
+            self._values.setdefault(reading.device_code, {}).update(reading.values)
+            offline[reading.device_code] = False
+            changed.add(reading.device_code)
+            await self._signals(self.engine.evaluate(reading), changed, offline)
+        for device, status, at in statuses:
+            changed.add(device.code)
+            offline[device.code] = status is DeviceStatus.OFFLINE
+            if status is DeviceStatus.OFFLINE:
+                await self._signals(self.engine.went_offline(device.code, at), changed, offline)
+        await self._save(changed, offline, seen)
+        stats = self.stats
+        stats.batches += 1
+        stats.handled += len(batch)
+        stats.accepted += len(batch) - len(letters)
+        stats.readings += len(readings)
+        stats.set_aside.update(refused)
+
+    async def _save(self, codes: Iterable[str], offline: dict[str, bool], seen: dict[str, dt.datetime]) -> None:
+        states = []
+        for code in sorted(codes):
+            device = self._devices.get(code)
+            if device is None:
+                continue
+            if offline.get(code):
+                status = DeviceStatus.OFFLINE
+            elif self._active.get(code):
+                status = DeviceStatus.ALARM
+            else:
+                status = DeviceStatus.ONLINE
+            last_seen = seen.get(code) or device.last_seen
+            states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {}))))
+            self._devices[code] = _with_state(device, status, last_seen, self._values.get(code, {}))
+        if states:
+            await self.store.save_device_states(states)
+
+    async def sweep(self) -> None:
+        """Let the engine raise what time alone decides (durations, silence)."""
+        changed: set[str] = set()
+        offline: dict[str, bool] = {}
+        await self._signals(self.engine.sweep(self.clock()), changed, offline)
+        await self._save(changed, offline, {})
+        self.stats.sweeps += 1
+
+    async def _prune(self) -> None:
+        self.stats.pruned += await self.store.prune_readings(self.clock() - self.retention)
+
+    # -- alarms and cases --------------------------------------------------------------------
+
+    async def _signals(self, signals: Sequence[Any], changed: set[str], offline: dict[str, bool]) -> None:
+        for signal in signals:
+            device = self._devices.get(signal.device_code)
+            if device is None:
+                continue
+            changed.add(device.code)
+            is_offline_rule = signal.rule.rsplit(".", 1)[-1] == "offline"
+            if signal.raised:
+                if is_offline_rule:
+                    offline[device.code] = True
+                await self._raise(device, signal)
+            else:
+                if is_offline_rule:
+                    offline[device.code] = False
+                await self._clear(device, signal)
+
+    async def _raise(self, device: Device, signal: Any) -> None:
+        alarm = await self.store.raise_alarm(
+            Alarm(
+                id="",
+                device_code=device.code,
+                device_type=device.type,
+                rule=signal.rule,
+                severity=signal.severity,
+                message=signal.message,
+                raised_at=signal.at,
+                place_code=device.place_code,
+                point=device.point,
+                value=signal.value,
+            )
+        )
+        self._active.setdefault(device.code, set()).add(signal.rule)
+        if alarm is None:
+            return  # already active: raised once while active
+        self.stats.alarms_raised += 1
+        if self.bus is not None:
+            self.bus.publish(Event(Topic.ALARMS, alarm.id, "raised", device.place_code))
+        case = Case(
+            id="",
+            source=CaseSource.DEVICE_ALARM,
+            category=CaseCategory.EMERGENCY if signal.severity is Severity.CRITICAL else CaseCategory.REPAIR,
+            status=CaseStatus.ACCEPTED,
+            title=f"{signal.message}：{device.name or device.type.label} {device.code}"[:200],
+            reported_at=signal.at,
+            updated_at=signal.at,
+            description=f"设备 {device.code}（{device.type.label} {device.model}）告警 {signal.rule}"
+            + (f"，值 {signal.value}" if signal.value else ""),
+            place_code=device.place_code,
+            point=device.point,
+            external_id=alarm.id,
+            severity=signal.severity.value,
+        )
+        try:
+            opened = await self.workflow.open_case(case, actor=f"device:{device.code}")
+            await self.store.link_alarm_case(alarm.id, opened.id)
+        except Exception:
+            self.stats.case_failures += 1
+            log.exception("device pipeline: no case could be opened for alarm %s", alarm.id)
+            return
+        self.stats.cases_opened += 1
+
+    async def _clear(self, device: Device, signal: Any) -> None:
+        self._active.get(device.code, set()).discard(signal.rule)
+        alarm = await self.store.clear_alarm(device.code, signal.rule, signal.at)
+        if alarm is None:
+            return
+        self.stats.alarms_cleared += 1
+        if self.bus is not None:
+            self.bus.publish(Event(Topic.ALARMS, alarm.id, "cleared", device.place_code))
+
+    # -- the registry cache ------------------------------------------------------------------
+
+    async def _device(self, code: str) -> Device | None:
+        device = self._devices.get(code)
+        if device is not None:
+            return device
+        loop = asyncio.get_running_loop()
+        if self._refreshed_at is not None and loop.time() - self._refreshed_at < self.refresh_every:
+            return None
+        self._refreshed_at = loop.time()
+        await self.refresh()
+        return self._devices.get(code)
+
+    async def refresh(self) -> None:
+        """Reload the registry: new devices are picked up, changed registrations replace the
+        cached ones (their latest values stay as this process knows them)."""
+        for device in await self.store.all_devices():
+            known = self._devices.get(device.code)
+            if known is None:
+                self._values[device.code] = dict(device.values)
+            elif _registration(known) == _registration(device):
+                continue
+            self._devices[device.code] = device
+            self.engine.upsert(device)
+
+
+def _registration(device: Device) -> tuple[Any, ...]:
+    return (device.type, device.model, device.place_code, device.interval, device.point, dict(device.thresholds))
+
+
+def _with_state(device: Device, status: DeviceStatus, last_seen: dt.datetime | None, values: dict[str, Value]) -> Device:
+    import dataclasses
+
+    return dataclasses.replace(device, status=status, last_seen=last_seen, values=dict(values))

@@ -1,0 +1,86 @@
+"""Device ingestion as one service that `hub serve` starts and stops with its lifespan.
+
+Without a broker (`HUB_MQTT` unset) the pipeline still runs (sweeps, prune) but nothing reads
+MQTT; `hub simulate` feeds a pipeline of its own in that case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from devices.mqtt import MqttReader, cancel, parse_broker
+from devices.pipeline import CaseOpener, IngestStore, Pipeline, PipelineStats
+from devices.topics import check_prefix
+from graph.events import EventBus
+from hub.settings import Settings
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Ingestion:
+    """The pipeline and, when a broker is set, the MQTT reader feeding it."""
+
+    def __init__(
+        self,
+        store: IngestStore,
+        settings: Settings,
+        *,
+        bus: EventBus | None,
+        workflow: CaseOpener,
+        engine: Any = None,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        **pipeline_options: Any,
+    ) -> None:
+        if engine is None:
+            from graph.rules import RuleEngine
+
+            engine = RuleEngine()
+        self.settings = settings
+        self.pipeline = Pipeline(
+            store,
+            engine,
+            workflow,
+            bus,
+            clock=clock,
+            prefix=check_prefix(settings.mqtt_prefix),
+            retention=dt.timedelta(days=settings.readings_retention_days),
+            **pipeline_options,
+        )
+        self.reader = (
+            MqttReader(
+                self.pipeline,
+                parse_broker(settings.mqtt),
+                client_id=settings.mqtt_client_id,
+                prefix=settings.mqtt_prefix,
+                clock=clock,
+            )
+            if settings.mqtt
+            else None
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def stats(self) -> PipelineStats:
+        return self.pipeline.stats
+
+    async def start(self) -> None:
+        await self.pipeline.start()
+        if self.reader is not None:
+            self._task = asyncio.create_task(self.reader.run(), name="devices-mqtt")
+
+    async def wait_subscribed(self, timeout: float = 10.0) -> None:
+        """Wait until the reader is connected and subscribed (no-op without a broker)."""
+        if self.reader is not None:
+            await asyncio.wait_for(self.reader.subscribed.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop reading (what is not acknowledged stays with the broker), then handle what the
+        pipeline has queued."""
+        await cancel(self._task)
+        self._task = None
+        await self.pipeline.stop()
