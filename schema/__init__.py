@@ -17,9 +17,11 @@ from schema.audit import AuditPersonalData
 from schema.cases.queries import CaseMutations, CaseQueries
 from schema.connectors.queries import ConnectorMutations, ConnectorQueries
 from schema.context import Context
+from schema.devices.queries import DeviceMutations, DeviceQueries
 from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
 from schema.firms.queries import FirmQueries
+from schema.live import Subscription
 from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
@@ -30,12 +32,22 @@ from schema.utilities.queries import UtilityQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
-class Query(PlaceQueries, StatsQueries, FirmQueries, OwnerQueries, NodeQueries, ConnectorQueries, CaseQueries, UtilityQueries):
+class Query(
+    PlaceQueries,
+    StatsQueries,
+    FirmQueries,
+    OwnerQueries,
+    NodeQueries,
+    ConnectorQueries,
+    CaseQueries,
+    UtilityQueries,
+    DeviceQueries,
+):
     pass
 
 
-@strawberry.type(description="Change the hub: run connectors (and, per domain, what each allows).")
-class Mutation(ConnectorMutations, CaseMutations):
+@strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms.")
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations):
     pass
 
 
@@ -61,6 +73,7 @@ def build_schema(
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(PLACE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),

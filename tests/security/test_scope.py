@@ -149,10 +149,16 @@ def test_the_leak_walker_catches_every_spelling(secure_hub: SecureHub) -> None:
 PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "geo", "firm", "owners", "node", "nodes"} | {
     # probed in tests/security/test_scope_cases_utilities.py
     "cases", "case", "outages", "connectors", "connectorRuns", "deadLetters",
+} | {
+    # probed in tests/security/test_scope_devices.py
+    "devices", "device", "alarms", "alarm",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
-PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"}
-"""The mutations this suite probes (in tests/security/test_scope_cases_utilities.py)."""
+PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"}
+"""The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
+tests/security/test_scope_devices.py)."""
+PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"}
+"""The subscriptions this suite probes (in tests/security/test_scope_devices.py)."""
 PROBED_TYPES = {
     "Query", "City", "District", "Street", "Community", "Estate", "Building", "Entrance", "House",
     "Owner", "Ownership", "PropertyFirm", "Management", "Stats", "StatsRow", "LevelInfo",
@@ -163,6 +169,10 @@ PROBED_TYPES = {
     "Outage", "OutageConnection", "OutageEdge", "UtilityAccount", "UtilityArrears",
     "Connector", "ConnectorRun", "ConnectorRunConnection", "RunCounts", "StreamCursor",
     "DeadLetter", "DeadLetterConnection",
+} | {
+    # probed in tests/security/test_scope_devices.py
+    "Device", "DeviceConnection", "DeviceEdge", "Alarm", "AlarmConnection", "AlarmEdge",
+    "MetricValue", "Threshold", "Reading", "Subscription", "AlarmUpdate", "CaseUpdate",
 }
 
 
@@ -170,11 +180,14 @@ def test_every_root_field_and_object_type_is_probed(secure_hub: SecureHub) -> No
     """A root field, mutation or object type added later fails here until this suite probes it too."""
     data = secure_hub.data(
         "admin",
-        "{ __schema { queryType { fields { name } } mutationType { fields { name } } types { name kind } } }",
+        "{ __schema { queryType { fields { name } } mutationType { fields { name } } "
+        "subscriptionType { fields { name } } types { name kind } } }",
     )
     assert {field["name"] for field in data["__schema"]["queryType"]["fields"]} == PROBED_ROOT_FIELDS
     mutation = data["__schema"]["mutationType"]
     assert {field["name"] for field in (mutation or {}).get("fields", [])} == PROBED_MUTATION_FIELDS
+    subscription = data["__schema"]["subscriptionType"]
+    assert {field["name"] for field in (subscription or {}).get("fields", [])} == PROBED_SUBSCRIPTION_FIELDS
     objects = {item["name"] for item in data["__schema"]["types"] if item["kind"] == "OBJECT" and not item["name"].startswith("__")}
     assert objects == PROBED_TYPES
 

@@ -1,0 +1,89 @@
+"""Live updates over graphql-transport-ws: `alarms(scope)` and `caseUpdates(scope)`.
+
+The event bus (graph.events) says only which alarm or case changed; each subscriber reads it
+back through the store with its own scope, exactly as a query would, and keeps it only when it
+lies under the place it subscribed to. An event about anything outside the caller's scope is
+therefore never shown, whatever the event says. Loaders are cleared before each event so a
+long-lived connection never answers from an old cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+
+from graph.errors import HubError
+from graph.events import EventBus, Topic
+from graph.levels import Level
+from schema.arguments import place_argument
+from schema.cases.types import Case
+from schema.context import Context, Info
+from schema.devices.types import Alarm
+
+ScopeCode = Annotated[str, strawberry.argument(description="A place code: changes at it or under it.")]
+
+
+class Unavailable(HubError):
+    """This server publishes no live updates (it was built without an event bus)."""
+
+
+@strawberry.type(description="An alarm that changed, and how: raised, acknowledged or cleared.")
+class AlarmUpdate:
+    kind: str
+    alarm: Alarm
+
+
+@strawberry.type(description="A case that changed, and how: opened, dispatched, signed, resolved, rated, returned, escalated, archived or moved.")
+class CaseUpdate:
+    kind: str
+    case: Case
+
+
+async def _under(context: Context, place_code: str | None, within: str, level: Level) -> bool:
+    """Whether a place the caller may see lies at or under `within` (a record with no place is
+    under the city only, as the store lists it)."""
+    if place_code is None:
+        return level is Level.CITY
+    if place_code == within:
+        return True
+    [lineage] = await context.store.ancestors([place_code], context.scope)
+    return any(place.code == within for place in lineage)
+
+
+def _bus(context: Context) -> EventBus:
+    if context.bus is None:
+        raise Unavailable("live updates are not available on this server")
+    return context.bus
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Alarms raised, acknowledged or cleared at or under a place in your scope, as they happen.")
+    async def alarms(self, info: Info, scope: ScopeCode) -> AsyncGenerator[AlarmUpdate, None]:
+        within, level = place_argument(scope, field="scope")
+        context = info.context
+        subscription = _bus(context).subscribe(Topic.ALARMS)
+        try:
+            async for event in subscription:
+                context.forget()
+                [alarm] = await context.store.alarms([event.id], context.scope)
+                if alarm is not None and await _under(context, alarm.place_code, within, level):
+                    yield AlarmUpdate(kind=event.kind, alarm=Alarm.of(alarm))
+        finally:
+            subscription.close()
+
+    @strawberry.subscription(description="Cases opened or moved at or under a place in your scope, as they happen.")
+    async def case_updates(self, info: Info, scope: ScopeCode) -> AsyncGenerator[CaseUpdate, None]:
+        within, level = place_argument(scope, field="scope")
+        context = info.context
+        subscription = _bus(context).subscribe(Topic.CASES)
+        try:
+            async for event in subscription:
+                context.forget()
+                [case] = await context.store.cases([event.id], context.scope)
+                if case is not None and await _under(context, case.place_code, within, level):
+                    yield CaseUpdate(kind=event.kind, case=Case.of(case))
+        finally:
+            subscription.close()
