@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import doctest
 import datetime as dt
 import math
 import re
@@ -23,7 +24,7 @@ from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import Batch, Place, Provenance
 from graph.scope import Scope
-from graph.sql import SqlStore, tables
+from graph.sql import SqlStore, daily_ids, tables
 
 EVERYTHING = Scope.everything()
 STREET_1, STREET_2 = "370202001", "370202002"
@@ -436,3 +437,19 @@ async def test_alarm_pages_run_newest_first_with_cursors_and_filters(store: SqlS
     assert (await store.alarm_page(EVERYTHING, 50, within="370202009")).items == []
     with pytest.raises(InvalidInput, match="is not a cursor from this list"):
         await store.alarm_page(EVERYTHING, 4, encode_cursor("AL19990101000001"))
+
+
+async def test_a_days_alarm_numbers_run_out_with_a_clear_error(store: SqlStore) -> None:
+    await store.register_devices([elevator()])
+    assert await store.raise_alarm(alarm(id="AL20260302999999")) is not None
+    with pytest.raises(StoreError, match="more than 999999 alarms raised on 20260302: the day's sequence is full"):
+        await store.raise_alarm(alarm(rule="elevator.door", message="门故障"))
+    # another day has its own sequence; ids of another shape do not count
+    assert await store.raise_alarm(alarm(rule="elevator.door", id="AL2026030299999999")) is not None
+    later = await store.raise_alarm(alarm(rule="elevator.fault", message="故障码 E12", at=T0 + dt.timedelta(days=1)))
+    assert later is not None and later.id == "AL20260303000001"
+
+
+def test_daily_id_doctests() -> None:
+    failures, tried = doctest.testmod(daily_ids)
+    assert tried > 0 and failures == 0
