@@ -1,0 +1,226 @@
+"""The ingestion pipeline end to end on a real SQLite store, the real rules and the real case
+workflow: readings, latest states, alarms raised once and cleared, cases opened and linked,
+events on the bus, and every refused message counted and set aside."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from devices.pipeline import Pipeline
+from graph.cases import CaseCategory, CaseSource
+from graph.devices import Device, DeviceStatus, DeviceType, Reading
+from graph.events import EventBus, Topic
+from graph.ledger import Reason
+from graph.rules import RuleEngine
+from graph.scope import Scope
+from graph.sql import SqlStore
+from graph.workflow import Workflow
+from tests.devices.conftest import ENTRANCE, FIRM
+
+EVERYTHING = Scope.everything()
+T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def telemetry(values: dict[str, object], at: dt.datetime) -> bytes:
+    return json.dumps({"ts": at.isoformat(), "values": values}).encode()
+
+
+@pytest.fixture
+async def pipeline(store: SqlStore) -> AsyncIterator[Pipeline]:
+    clock = Clock()
+    bus = EventBus()
+    running = Pipeline(
+        store, RuleEngine(), Workflow(store, bus=bus, clock=clock), bus,
+        clock=clock, prefix="hub", batch_wait=0.01, sweep_every=3600, refresh_every=0.0,
+    )
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_readings_states_alarm_once_case_and_clear(pipeline: Pipeline, store: SqlStore) -> None:
+    clock: Clock = pipeline.clock  # type: ignore[assignment]
+    alarms = pipeline.bus.subscribe(Topic.ALARMS)  # type: ignore[union-attr]
+    cases = pipeline.bus.subscribe(Topic.CASES)  # type: ignore[union-attr]
+    topic = "hub/devices/EL-0001/telemetry"
+    await pipeline.submit("hub/devices/EL-0001/status", b"online", clock())
+    await pipeline.submit(topic, telemetry({"trapped": False, "floor": 3, "running": True}, T0), clock())
+    await pipeline.drain()
+    [device] = await store.devices(["EL-0001"], EVERYTHING)
+    assert device is not None and device.status is DeviceStatus.ONLINE
+    assert device.values == {"trapped": False, "floor": 3.0, "running": True}
+    assert device.last_seen == T0
+
+    # a trapped passenger, reported three times (an event and then telemetry): one alarm, one case
+    for n in range(3):
+        stream = "events" if n == 0 else "telemetry"
+        at = T0 + dt.timedelta(seconds=10 + n)
+        await pipeline.submit(f"hub/devices/EL-0001/{stream}", telemetry({"trapped": True}, at), at)
+    await pipeline.drain()
+    page = await store.alarm_page(EVERYTHING, 10, active=True, device_codes=["EL-0001"])
+    [alarm] = page.items
+    assert alarm.rule == "elevator.trapped" and alarm.place_code == ENTRANCE and alarm.case_id
+    [device] = await store.devices(["EL-0001"], EVERYTHING)
+    assert device is not None and device.status is DeviceStatus.ALARM
+    assert device.values["floor"] == 3.0 and device.values["trapped"] is True  # merged, not replaced
+    [case] = await store.cases([alarm.case_id], EVERYTHING)
+    assert case is not None
+    assert case.source is CaseSource.DEVICE_ALARM and case.category is CaseCategory.EMERGENCY
+    assert case.external_id == alarm.id and case.place_code == ENTRANCE and case.severity == "critical"
+    assert "电梯困人" in case.title and "EL-0001" in case.title
+    assert case.firm_code == FIRM  # dispatched to the firm managing the estate
+    assert (await alarms.get()).kind == "raised"
+    assert (await cases.get()).id == case.id
+
+    clear_at = T0 + dt.timedelta(seconds=20)
+    await pipeline.submit(topic, telemetry({"trapped": False}, clear_at), clear_at)
+    await pipeline.drain()
+    [cleared] = await store.alarms([alarm.id], EVERYTHING)
+    assert cleared is not None and cleared.cleared_at == clear_at
+    event = await alarms.get()
+    assert (event.id, event.kind, event.place_code) == (alarm.id, "cleared", ENTRANCE)
+    [device] = await store.devices(["EL-0001"], EVERYTHING)
+    assert device is not None and device.status is DeviceStatus.ONLINE
+    readings = await store.readings("EL-0001", EVERYTHING, first=10)
+    assert len(readings) == 5
+    assert {r.kind for r in readings} == {"telemetry", "event"}
+    stats = pipeline.stats
+    assert (stats.received, stats.accepted, stats.readings, stats.set_aside_total) == (6, 6, 5, 0)
+    assert (stats.alarms_raised, stats.alarms_cleared, stats.cases_opened) == (1, 1, 1)
+
+
+async def test_refused_messages_are_counted_and_set_aside(pipeline: Pipeline, store: SqlStore) -> None:
+    clock: Clock = pipeline.clock  # type: ignore[assignment]
+    now = clock()
+    bad = [
+        ("hub/devices/GD-0001/debug", b"{}", Reason.BAD_TOPIC),
+        ("elsewhere/x", b"{}", Reason.BAD_TOPIC),
+        ("hub/devices/NOPE-404/telemetry", telemetry({"lel": 1}, now), Reason.UNKNOWN_DEVICE),
+        ("hub/devices/GD-0001/telemetry", b"\xff\xfe garbage", Reason.MALFORMED_PAYLOAD),
+        ("hub/devices/GD-0001/telemetry", b'{"ts": 1, "values": {"lel": NaN}}', Reason.MALFORMED_PAYLOAD),
+        ("hub/devices/GD-0001/status", b"sleeping", Reason.MALFORMED_PAYLOAD),
+        ("hub/devices/GD-0001/telemetry", telemetry({"lel": 150}, now), Reason.OUT_OF_RANGE),
+        ("hub/devices/GD-0001/telemetry", telemetry({"smoke": True}, now), Reason.OUT_OF_RANGE),
+        ("hub/devices/GD-0001/telemetry", b"x" * 100_000, Reason.MALFORMED_PAYLOAD),
+    ]
+    for name, payload, _ in bad:
+        await pipeline.submit(name, payload, now)
+    await pipeline.submit("hub/devices/GD-0001/telemetry", telemetry({"lel": 2.5}, now), now)
+    await pipeline.drain()
+    stats = pipeline.stats
+    expected: dict[str, int] = {}
+    for _, _, reason in bad:
+        expected[reason.value] = expected.get(reason.value, 0) + 1
+    assert dict(stats.set_aside) == expected
+    assert stats.accepted == 1 and stats.received == len(bad) + 1 and stats.handled == stats.received
+    letters = (await store.dead_letters("mqtt", first=50)).items
+    keys = {(x.stream, x.record_key, x.reason) for x in letters}
+    assert ("unknown", "elsewhere/x", Reason.BAD_TOPIC) in keys
+    assert ("telemetry", "NOPE-404", Reason.UNKNOWN_DEVICE) in keys
+    assert ("telemetry", "GD-0001", Reason.OUT_OF_RANGE) in keys
+    assert ("status", "GD-0001", Reason.MALFORMED_PAYLOAD) in keys
+    out_of_range = next(x for x in letters if x.reason is Reason.OUT_OF_RANGE)
+    assert "smoke" in out_of_range.detail or "lel" in out_of_range.detail
+    assert all(x.run_id == pipeline.run_id for x in letters)
+    big = next(x for x in letters if x.payload.get("bytes") == 100_000)
+    assert big.payload["truncated"] and len(big.payload["text"]) == 512
+
+    # the same mistake again, in a later batch: the same row, seen twice
+    await pipeline.submit("hub/devices/NOPE-404/telemetry", telemetry({"lel": 1}, now), now)
+    await pipeline.drain()
+    letters = (await store.dead_letters("mqtt", first=50)).items
+    unknown = next(x for x in letters if x.reason is Reason.UNKNOWN_DEVICE)
+    assert unknown.seen == 2 and len(letters) == len(keys)
+    [gas] = await store.devices(["GD-0001"], EVERYTHING)
+    assert gas is not None and gas.values == {"lel": 2.5}
+
+
+async def test_a_device_registered_after_the_start_is_picked_up(pipeline: Pipeline, store: SqlStore) -> None:
+    now = pipeline.clock()
+    await pipeline.submit("hub/devices/TR-0099/telemetry", telemetry({"temp_a": 70}, now), now)
+    await pipeline.drain()
+    assert pipeline.stats.set_aside["unknown_device"] == 1
+    await store.register_devices([Device("TR-0099", DeviceType.TRANSFORMER, "SCB10", "370202001001E001", 60)])
+    await pipeline.submit("hub/devices/TR-0099/telemetry", telemetry({"temp_a": 140, "temp_b": 70, "temp_c": 71}, now), now)
+    await pipeline.drain()
+    assert pipeline.stats.accepted == 1 and pipeline.stats.alarms_raised == 2  # fan and alarm levels
+    raised = (await store.alarm_page(EVERYTHING, 5, active=True, device_codes=["TR-0099"])).items
+    assert {a.rule for a in raised} == {"transformer.fan", "transformer.alarm"}
+    assert all("140.0" in (a.value or "") and a.case_id for a in raised)
+
+
+async def test_offline_by_last_will_and_by_silence(pipeline: Pipeline, store: SqlStore) -> None:
+    clock: Clock = pipeline.clock  # type: ignore[assignment]
+    await pipeline.submit("hub/devices/SD-0001/telemetry", telemetry({"smoke": False, "battery": 90}, T0), T0)
+    await pipeline.submit("hub/devices/SD-0002/telemetry", telemetry({"smoke": False, "battery": 90}, T0), T0)
+    await pipeline.submit("hub/devices/SD-0001/status", b'{"status": "offline"}', T0 + dt.timedelta(seconds=1))
+    await pipeline.drain()
+    [one, two] = await store.devices(["SD-0001", "SD-0002"], EVERYTHING)
+    assert one is not None and one.status is DeviceStatus.OFFLINE
+    assert two is not None and two.status is DeviceStatus.ONLINE
+    # SD-0002 reports every 30 s; silent for 10 minutes, the sweep finds it offline
+    clock.now = T0 + dt.timedelta(minutes=10)
+    await pipeline.sweep()
+    [two] = await store.devices(["SD-0002"], EVERYTHING)
+    assert two is not None and two.status is DeviceStatus.OFFLINE
+    offline = (await store.alarm_page(EVERYTHING, 10, active=True, device_codes=["SD-0001", "SD-0002"])).items
+    assert {a.device_code for a in offline if a.rule == "device.offline"} == {"SD-0001", "SD-0002"}
+    # it speaks again: online, its offline alarm cleared
+    later = clock.now
+    await pipeline.submit("hub/devices/SD-0002/telemetry", telemetry({"smoke": False, "battery": 89}, later), later)
+    await pipeline.drain()
+    [two] = await store.devices(["SD-0002"], EVERYTHING)
+    assert two is not None and two.status is DeviceStatus.ONLINE
+    assert not (await store.alarm_page(EVERYTHING, 10, active=True, device_codes=["SD-0002"])).items
+
+
+class FaultyEngine(RuleEngine):
+    """The real engine with one bug planted: it raises on one device's readings."""
+
+    def evaluate(self, reading: Reading):  # type: ignore[no-untyped-def]
+        if reading.device_code == "MC-0002":
+            raise RuntimeError("planted bug")
+        return super().evaluate(reading)
+
+
+async def test_one_poisonous_message_does_not_take_its_batch_down(store: SqlStore) -> None:
+    bus = EventBus()
+    pipeline = Pipeline(store, FaultyEngine(), Workflow(store, bus=bus), bus, batch_wait=0.2, sweep_every=3600)
+    await pipeline.start()
+    try:
+        now = pipeline.clock()
+        for code in ("MC-0001", "MC-0002", "WP-0001"):
+            values = {"tilt": 1.0} if code.startswith("MC") else {"outlet_pressure": 0.4, "running": True, "demand": True}
+            await pipeline.submit(f"hub/devices/{code}/telemetry", telemetry(values, now), now)
+        await pipeline.drain()
+        # garbage of every kind after it: the consumer still runs
+        rng = random.Random(3)
+        for _ in range(300):
+            name = rng.choice(["hub/devices/MC-0001/telemetry", "hub/devices/MC-0001/status", "hub/x", "hub/devices/#/+"])
+            await pipeline.submit(name, bytes(rng.randrange(256) for _ in range(rng.randrange(40))), now)
+        await pipeline.submit("hub/devices/WP-0002/telemetry", telemetry({"outlet_pressure": 0.5}, now), now)
+        await pipeline.drain()
+    finally:
+        await pipeline.stop()
+    stats = pipeline.stats
+    assert stats.batch_failures == 1 and stats.failed == 1
+    assert stats.handled == stats.received == 304
+    assert stats.accepted + stats.set_aside_total + stats.failed == stats.received
+    assert stats.accepted == 3  # MC-0001, WP-0001 and WP-0002
+    for code in ("MC-0001", "WP-0001", "WP-0002"):
+        assert await store.readings(code, EVERYTHING), code
