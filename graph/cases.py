@@ -8,17 +8,23 @@ is checked here, whatever store keeps the case, and kept as a `CaseEvent`.
 
 Open311 GeoReport v2 knows only `open` and `closed`: resolved, followed-up and archived cases are
 closed, everything else is open; the Chinese step goes into `status_notes`.
+
+Deadlines and escalation (the rules live in `graph.workflow`): a dispatched case must be signed
+for by `sign_by` and, once signed, resolved by `deadline`. A case is *overdue* while it is
+dispatched and unsigned past `sign_by`, or open (not resolved) past `deadline`; an overdue case
+climbs the escalation ladder (`Escalation`) one rung per period, never the same rung twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from graph.errors import InvalidInput
+from graph.levels import Level
 from graph.model import Page, Provenance
 from graph.scope import Scope
 
@@ -87,6 +93,35 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 """The legal moves of the 12345 lifecycle: from a status to the statuses it may go to."""
 
 
+class Escalation(enum.IntEnum):
+    """The rungs of the escalation ladder (DESIGN.md): small matters go to the firm's steward,
+    general ones to the owners' committee, large ones to the street. The value is the rung."""
+
+    STEWARD = 1  # 物业管家
+    COMMITTEE = 2  # 业委会
+    STREET = 3  # 街道
+
+    @property
+    def label(self) -> str:
+        return _ESCALATION_LABELS[self]
+
+
+_ESCALATION_LABELS = {Escalation.STEWARD: "物业管家", Escalation.COMMITTEE: "业委会", Escalation.STREET: "街道"}
+
+OPEN_STATUSES = frozenset(
+    {CaseStatus.ACCEPTED, CaseStatus.DISPATCHED, CaseStatus.SIGNED, CaseStatus.IN_PROGRESS, CaseStatus.RETURNED}
+)
+"""Statuses whose work is not done: a deadline still binds them."""
+
+
+def overdue_at(case: Case, now: dt.datetime) -> bool:
+    """Whether the case is overdue at `now`: dispatched and not signed for past `sign_by`, or
+    open past its resolution `deadline`. The SQL adapter filters by the same rule."""
+    if case.status is CaseStatus.DISPATCHED and case.sign_by is not None and case.sign_by < now:
+        return True
+    return case.status in OPEN_STATUSES and case.deadline is not None and case.deadline < now
+
+
 def check_transition(case_id: str, current: CaseStatus, to: CaseStatus) -> None:
     """Raise `InvalidInput` naming the case, both statuses and the legal moves when `current`
     may not go to `to`.
@@ -144,6 +179,21 @@ class Case:
     push_to: str | None = None
     """The connector that sends this case's status changes back to its source (None: none)."""
     provenance: Provenance | None = None
+    dispatched_at: dt.datetime | None = None
+    """The last dispatch (派单); the response period starts here."""
+    sign_by: dt.datetime | None = None
+    """签收时限: when the firm must have signed for the last dispatch."""
+    signed_at: dt.datetime | None = None
+    """When the firm signed for it (签收); the resolution `deadline` starts here."""
+    resolved_at: dt.datetime | None = None
+    """When it was resolved (办结); cleared when an unsatisfied follow-up reopens the work."""
+    escalation: Escalation | None = None
+    """The highest rung of the escalation ladder reached (None: never escalated)."""
+    escalated_at: dt.datetime | None = None
+    """When it reached that rung."""
+
+    def overdue(self, now: dt.datetime) -> bool:
+        return overdue_at(self, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +232,53 @@ class OutboxMessage:
     """Given up after the target refused it too often; kept with `last_error` for a person."""
 
 
+WORKFLOW_FIELDS = frozenset(
+    {"firm_code", "dispatched_at", "sign_by", "signed_at", "resolved_at", "deadline", "rating", "escalation", "escalated_at"}
+)
+"""The fields of a case the workflow sets beside its status (`CaseStore.advance_case`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMetrics:
+    """Case figures of a place's subtree or of a firm, over cases reported in a period.
+
+    - `cases`: cases reported in the period;
+    - `due`: dispatched cases whose response is due: signed for, or `sign_by` passed;
+      `signed_in_time`: those signed for at or before `sign_by`;
+    - `resolved`: cases whose work is done (办结, 回访 or 归档);
+    - `rated` / `satisfied`: cases with a rating / with a rating of 4 or 5;
+    - `overdue`: cases overdue now (`overdue_at`);
+    - `median_resolve_seconds`: the median time from report to `resolved_at` over resolved cases
+      that carry it (the mean of the two middle ones for an even count); None when none does.
+    """
+
+    key: str
+    """The place code or the firm's credit code."""
+    cases: int = 0
+    due: int = 0
+    signed_in_time: int = 0
+    resolved: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    overdue: int = 0
+    median_resolve_seconds: float | None = None
+
+    @property
+    def response_rate(self) -> float | None:
+        """响应率: signed for in time / dispatched cases whose response is due."""
+        return self.signed_in_time / self.due if self.due else None
+
+    @property
+    def resolution_rate(self) -> float | None:
+        """解决率: resolved / all cases."""
+        return self.resolved / self.cases if self.cases else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """满意率: ratings of 4 or 5 / rated cases."""
+        return self.satisfied / self.rated if self.rated else None
+
+
 class CaseStore(Protocol):
     """The case part of the store port. Cases are written in bulk through `Store.write`
     (`Batch.cases`, upsert by id; a status change read from a source is kept as an event by the
@@ -203,10 +300,15 @@ class CaseStore(Protocol):
         until: dt.datetime | None = None,
         by_update: bool = False,
         categories: Sequence[CaseCategory] | None = None,
+        overdue: bool | None = None,
+        now: dt.datetime | None = None,
+        firm_code: str | None = None,
     ) -> Page[Case]:
         """Cases under `within` (or anywhere) in scope, newest report first, filtered; `since`
         (inclusive) and `until` (exclusive) bound the report time, or the last update when
-        `by_update` (Open311 clients read changes by update windows). Page cursors are
+        `by_update` (Open311 clients read changes by update windows); `overdue` keeps only the
+        cases that are (True) or are not (False) overdue at `now` (required with it);
+        `firm_code` only those dispatched to that firm. Page cursors are
         `graph.cursors.encode_cursor(case.id)`, so a connection can make one for any edge."""
 
     async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]:
@@ -224,6 +326,71 @@ class CaseStore(Protocol):
         """Move a case in scope to `to` after `check_transition`, keep the event, and queue an
         outbox message for `case.push_to` when it has one; raise InvalidInput for an unknown or
         out-of-scope case (the same message) and for an illegal move."""
+
+    async def advance_case(
+        self,
+        case_id: str,
+        steps: Sequence[CaseStatus],
+        *,
+        actor: str,
+        note: str,
+        at: dt.datetime,
+        scope: Scope,
+        changes: Mapping[str, object] | None = None,
+        expect: Sequence[CaseStatus] | None = None,
+        firm: str | None = None,
+    ) -> Case:
+        """Move a case in scope through `steps` in order (each checked by `check_transition`,
+        each kept as an event with the same actor, time and note, each queued to the outbox
+        like `move_case`), record when it entered dispatched, signed and resolved, and set the
+        `WORKFLOW_FIELDS` in `changes`, in one transaction. No steps records an event that
+        keeps the status. `expect`, when given, is the statuses the case must be in and `firm`
+        the firm it must be dispatched to, both checked under the row lock (InvalidInput
+        otherwise). Unknown and out-of-scope ids raise the same InvalidInput."""
+
+    async def escalation_candidates(self, now: dt.datetime, limit: int = 500) -> list[Case]:
+        """Unscoped: overdue cases at `now` (`overdue_at`) below the top rung of the ladder,
+        in the order they were stored."""
+
+    async def escalate_case(self, case_id: str, rung: Escalation, *, actor: str, note: str, at: dt.datetime) -> Case | None:
+        """Unscoped (the hub's sweep): raise the case to `rung` and keep an event that leaves
+        its status as it is, only if the case is still below that rung (checked in the same
+        write, so a rung is never reached twice); None when it is not."""
+
+    async def case_metrics(
+        self,
+        within: str,
+        group_by: Level,
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics]:
+        """One row per place of `group_by` under `within` in scope (by code; places without
+        cases give zero rows), over cases reported in [since, until) at places in scope."""
+
+    async def place_case_metrics(
+        self,
+        codes: Sequence[str],
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics | None]:
+        """The figures of each place's subtree, in key order; None where missing or out of scope."""
+
+    async def firm_case_metrics(
+        self,
+        firm_codes: Sequence[str],
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics]:
+        """The figures of the cases dispatched to each firm at places in scope, in key order."""
 
     async def outbox_due(self, target: str, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages for `target` whose next attempt is due, oldest first."""

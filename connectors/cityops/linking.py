@@ -6,8 +6,8 @@ point — in that order, the first that is certain wins.
    read once): the house when certain, else the deepest place reached with confidence if it is
    an estate or below (a 12345 complaint about an estate's courtyard names no room).
 3. The point (WGS-84), inside an estate's outline, else inside a community's (a broken street
-   lamp on the road between estates belongs to the community): shapely STRtrees over the
-   shapes, built once per linker.
+   lamp on the road between estates belongs to the community): `graph.geo.PlaceLocator`,
+   whose shapely STRtrees are built once per linker.
 
 Nothing certain → `Unlinked` with the candidates the address matcher found, for the dead letter.
 """
@@ -18,16 +18,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shapely import STRtree
-from shapely.geometry import Point as ShapelyPoint
-from shapely.geometry import shape as to_shape
-from shapely.geometry.base import BaseGeometry
-
 from connectors.matching import CONFIDENT, Matcher
 from graph.cases import Point
+from graph.geo import PlaceLocator
 from graph.levels import Level
 from graph.scope import Scope
-from graph.store import MAX_PAGE, Store
+from graph.store import Store
 
 EVERYTHING = Scope.everything()
 
@@ -64,25 +60,13 @@ class Unlinked:
     """Only a code was given, and the store does not know it."""
 
 
-class _Shapes:
-    def __init__(self, codes: list[str], geometries: list[BaseGeometry]) -> None:
-        self.codes = codes
-        self.tree = STRtree(geometries) if geometries else None
-
-    def find(self, point: ShapelyPoint) -> str | None:
-        if self.tree is None:
-            return None
-        hits = sorted(self.codes[int(index)] for index in self.tree.query(point, predicate="intersects"))
-        return hits[0] if hits else None
-
-
 class PlaceLinker:
     """Links records to places for one sync (or one server): it caches what it reads."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.matcher = Matcher(store)
-        self._shapes: dict[Level, _Shapes] = {}
+        self.locator = PlaceLocator(store)
 
     async def known(self, codes: Sequence[str]) -> set[str]:
         """Which of these codes the store holds."""
@@ -90,28 +74,9 @@ class PlaceLinker:
         found = await self.store.places(wanted, EVERYTHING) if wanted else []
         return {place.code for place in found if place is not None}
 
-    async def _shapes_of(self, level: Level) -> _Shapes:
-        cached = self._shapes.get(level)
-        if cached is None:
-            codes: list[str] = []
-            geometries: list[BaseGeometry] = []
-            cities = await self.store.subtree(Level.CITY, None, EVERYTHING, MAX_PAGE)
-            for city in cities.items:
-                for place in await self.store.shapes(level, city.code, EVERYTHING):
-                    if place.geometry:
-                        codes.append(place.code)
-                        geometries.append(to_shape(place.geometry))
-            cached = self._shapes[level] = _Shapes(codes, geometries)
-        return cached
-
     async def by_point(self, point: Point) -> str | None:
         """The estate (else the community) whose outline holds the point."""
-        where = ShapelyPoint(point.lon, point.lat)
-        for level in (Level.ESTATE, Level.COMMUNITY):
-            found = (await self._shapes_of(level)).find(where)
-            if found is not None:
-                return found
-        return None
+        return await self.locator.place_at(point)
 
     async def by_address(self, text: str) -> Linked | Unlinked:
         match = await self.matcher.match(text)

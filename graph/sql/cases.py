@@ -16,6 +16,14 @@ Two rules keep a source and the hub from fighting over a case's status:
 - while a case has messages waiting in the outbox, or when the source's record is older than
   what the hub holds, the source's status (and rating and update time) is not taken: the hub's
   change has not reached the source yet, and reading the source back must not undo it.
+
+The workflow's fields (dispatch, signing and resolution times, `sign_by`, the escalation rung)
+are the hub's own: a source's rewrite of a case never touches them. The hub's moves record when
+a case entered DISPATCHED, SIGNED and RESOLVED (`dispatched_at`, `signed_at`, `resolved_at`).
+
+Metrics (`case_metrics`, `place_case_metrics`, `firm_case_metrics`) are one grouped query each,
+plus one windowed query for the median time to resolve (row_number over the durations of each
+group, the middle one or two averaged): no per-group round trips, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, case as when, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,10 +42,14 @@ from graph.cases import (
     Case,
     CaseCategory,
     CaseEvent,
+    CaseMetrics,
     CaseSource,
     CaseStatus,
+    Escalation,
+    OPEN_STATUSES,
     OutboxMessage,
     Point,
+    WORKFLOW_FIELDS,
     check_transition,
 )
 from graph.clock import CHINA_STANDARD_TIME
@@ -52,6 +64,7 @@ from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.daily_ids import next_daily_id
 from graph.sql.scoping import under
+from graph.sql.tables import ancestor_column
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -128,6 +141,12 @@ def _case(row: Any) -> Case:
         rating=mapping["rating"],
         push_to=mapping["push_to"],
         provenance=rows.provenance_of(mapping),
+        dispatched_at=maybe_utc(mapping["dispatched_at"]),
+        sign_by=maybe_utc(mapping["sign_by"]),
+        signed_at=maybe_utc(mapping["signed_at"]),
+        resolved_at=maybe_utc(mapping["resolved_at"]),
+        escalation=Escalation(mapping["escalation"]) if mapping["escalation"] is not None else None,
+        escalated_at=maybe_utc(mapping["escalated_at"]),
     )
 
 
@@ -199,6 +218,138 @@ def _case_row(case: Case, place_id: int | None, firm_id: int | None) -> dict[str
     }
 
 
+def _workflow_row(case: Case) -> dict[str, Any]:
+    """The workflow's columns of a new case (never part of a source's rewrite)."""
+    return {
+        "dispatched_at": maybe_utc(case.dispatched_at),
+        "sign_by": maybe_utc(case.sign_by),
+        "signed_at": maybe_utc(case.signed_at),
+        "resolved_at": maybe_utc(case.resolved_at),
+        "escalation": int(case.escalation) if case.escalation is not None else None,
+        "escalated_at": maybe_utc(case.escalated_at),
+    }
+
+
+_STEP_TIMES = {
+    CaseStatus.DISPATCHED: "dispatched_at",
+    CaseStatus.SIGNED: "signed_at",
+    CaseStatus.RESOLVED: "resolved_at",
+}
+"""The time column a hub move into each step sets."""
+
+_CLOSED = tuple(status.value for status in CaseStatus if status.closed)
+_OPEN = tuple(sorted(status.value for status in OPEN_STATUSES))
+
+
+def _overdue(now: dt.datetime) -> Any:
+    """`graph.cases.overdue_at` as a predicate on the case table."""
+    moment = utc(now)
+    return or_(
+        and_(_CASE.c.status == CaseStatus.DISPATCHED.value, _CASE.c.sign_by < moment),
+        and_(_CASE.c.status.in_(_OPEN), _CASE.c.deadline < moment),
+    )
+
+
+def _not_overdue(now: dt.datetime) -> Any:
+    """The negation of `_overdue`, written out so NULL deadlines count as not overdue."""
+    moment = utc(now)
+    return and_(
+        or_(_CASE.c.status != CaseStatus.DISPATCHED.value, _CASE.c.sign_by.is_(None), _CASE.c.sign_by >= moment),
+        or_(_CASE.c.status.not_in(_OPEN), _CASE.c.deadline.is_(None), _CASE.c.deadline >= moment),
+    )
+
+
+def _seconds(dialect: str, later: Any, earlier: Any) -> Any:
+    """`later - earlier` in seconds, as a float, on the connection's dialect."""
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _period(since: dt.datetime | None, until: dt.datetime | None) -> list[Any]:
+    clauses: list[Any] = []
+    if since is not None:
+        clauses.append(_CASE.c.reported_at >= utc(since))
+    if until is not None:
+        clauses.append(_CASE.c.reported_at < utc(until))
+    return clauses
+
+
+def _group_of(level: Level) -> Any:
+    """The id of the place of `level` a case's place lies in (itself when of that level)."""
+    if level == Level.HOUSE:
+        return _PLACE.c.id
+    return when((_PLACE.c.level == int(level), _PLACE.c.id), else_=_PLACE.c[ancestor_column(level)])
+
+
+async def _metrics(
+    connection: AsyncConnection, group: Any, clauses: Sequence[Any], now: dt.datetime, *, with_places: bool
+) -> dict[Any, CaseMetrics]:
+    """Case figures grouped by `group` over cases matching `clauses` (keyed by the group's
+    value; `key` is filled in by the caller). `with_places` joins the case's place (needed by
+    place groups and scope predicates)."""
+    moment = utc(now)
+
+    def source(query: Select[Any]) -> Select[Any]:
+        if with_places:
+            return query.select_from(_CASE.join(_PLACE, _PLACE.c.id == _CASE.c.place_id))
+        return query.select_from(_CASE.outerjoin(_PLACE, _PLACE.c.id == _CASE.c.place_id))
+
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(when((condition, 1), else_=0)), 0)
+
+    due = and_(_CASE.c.sign_by.is_not(None), or_(_CASE.c.signed_at.is_not(None), _CASE.c.sign_by <= moment))
+    in_time = and_(_CASE.c.sign_by.is_not(None), _CASE.c.signed_at.is_not(None), _CASE.c.signed_at <= _CASE.c.sign_by)
+    totals = source(
+        select(
+            group.label("grp"),
+            func.count().label("cases"),
+            count_if(due).label("due"),
+            count_if(in_time).label("in_time"),
+            count_if(_CASE.c.status.in_(_CLOSED)).label("resolved"),
+            func.count(_CASE.c.rating).label("rated"),
+            count_if(_CASE.c.rating >= 4).label("satisfied"),
+            count_if(_overdue(now)).label("overdue"),
+        )
+    ).where(and_(*clauses)).group_by(group)
+    found: dict[Any, CaseMetrics] = {}
+    for row in await connection.execute(totals):
+        found[row.grp] = CaseMetrics(
+            key="",
+            cases=int(row.cases),
+            due=int(row.due),
+            signed_in_time=int(row.in_time),
+            resolved=int(row.resolved),
+            rated=int(row.rated),
+            satisfied=int(row.satisfied),
+            overdue=int(row.overdue),
+        )
+    if not found:
+        return found
+    duration = _seconds(connection.dialect.name, _CASE.c.resolved_at, _CASE.c.reported_at)
+    ranked = (
+        source(
+            select(
+                group.label("grp"),
+                duration.label("seconds"),
+                func.row_number().over(partition_by=group, order_by=duration).label("position"),
+                func.count().over(partition_by=group).label("total"),
+            )
+        )
+        .where(and_(*clauses, _CASE.c.status.in_(_CLOSED), _CASE.c.resolved_at.is_not(None)))
+        .subquery()
+    )
+    middle = (
+        select(ranked.c.grp, func.avg(ranked.c.seconds).label("median"))
+        .where(ranked.c.position.in_([(ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2]))
+        .group_by(ranked.c.grp)
+    )
+    for row in await connection.execute(middle):
+        if row.grp in found and row.median is not None:
+            found[row.grp] = replace(found[row.grp], median_resolve_seconds=round(float(row.median), 3))
+    return found
+
+
 def _same(stored: Mapping[Any, Any], row: Mapping[str, Any]) -> bool:
     for name in CASE_FACTS:
         old, new = stored[name], row[name]
@@ -266,7 +417,7 @@ async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str
         row = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
         old = stored.get(case.id)
         if old is None:
-            inserts.append(row)
+            inserts.append({**row, **_workflow_row(case)})
             continue
         if old["id"] in waiting or row["updated_at"] < utc(old["updated_at"]):
             for name in ("status", "rating", "updated_at"):
@@ -377,7 +528,12 @@ class CaseRecords:
         until: dt.datetime | None = None,
         by_update: bool = False,
         categories: Sequence[CaseCategory] | None = None,
+        overdue: bool | None = None,
+        now: dt.datetime | None = None,
+        firm_code: str | None = None,
     ) -> Page[Case]:
+        if overdue is not None and now is None:
+            raise InvalidInput("now", None, "is required to tell overdue cases")
         first = max(1, min(first, MAX_PAGE))
         after_key = decode_cursor(after)
         moment = _CASE.c.updated_at if by_update else _CASE.c.reported_at
@@ -396,6 +552,10 @@ class CaseRecords:
                 clauses.append(_CASE.c.category.in_([category.value for category in categories]))
             if source is not None:
                 clauses.append(_CASE.c.source_kind == source.value)
+            if overdue is not None and now is not None:
+                clauses.append(_overdue(now) if overdue else _not_overdue(now))
+            if firm_code is not None:
+                clauses.append(_FIRM.c.code == firm_code)
             if since is not None:
                 clauses.append(moment >= utc(since))
             if until is not None:
@@ -469,7 +629,7 @@ class CaseRecords:
                     if exists is not None:
                         raise StoreError(f"case {key} already exists")
                     row = _case_row(opened, places.get(opened.place_code or ""), firms.get(opened.firm_code or ""))
-                    result = await connection.execute(_CASE.insert().values(**row))
+                    result = await connection.execute(_CASE.insert().values(**row, **_workflow_row(opened)))
                     case_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
                     if case_id is None:
                         case_id = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == key))).scalar_one()
@@ -506,59 +666,226 @@ class CaseRecords:
                 raise InvalidInput("rating", rating, "is required with followed_up (回访): 1 (very unsatisfied) to 5 (very satisfied)")
         elif rating is not None:
             raise InvalidInput("rating", rating, "is given only when a case is followed up (回访)")
+        changes = {"rating": rating} if rating is not None else None
+        return await self.advance_case(case_id, [to], actor=actor, note=note, at=at, scope=scope, changes=changes)
+
+    async def advance_case(
+        self,
+        case_id: str,
+        steps: Sequence[CaseStatus],
+        *,
+        actor: str,
+        note: str,
+        at: dt.datetime,
+        scope: Scope,
+        changes: Mapping[str, object] | None = None,
+        expect: Sequence[CaseStatus] | None = None,
+        firm: str | None = None,
+    ) -> Case:
+        wanted = dict(changes or {})
+        unknown = set(wanted) - WORKFLOW_FIELDS
+        if unknown:
+            raise StoreError(f"advance_case sets only the workflow's fields, not {', '.join(sorted(unknown))}")
+        rating = wanted.get("rating")
+        if rating is not None and not (isinstance(rating, int) and 1 <= rating <= 5):
+            raise InvalidInput("rating", rating, "must be 1 (very unsatisfied) to 5 (very satisfied)")
+        if CaseStatus.FOLLOWED_UP in steps and rating is None:
+            raise InvalidInput("rating", rating, "is required with followed_up (回访): 1 (very unsatisfied) to 5 (very satisfied)")
         if len(note) > 2000:
             raise InvalidInput("note", note[:40] + "…", "must be at most 2000 characters")
+        moment = utc(at)
         async with self.engine.begin() as connection:
-            query = _case_query().where(_CASE.c.key == case_id).where(await self._case_visible(connection, scope))
-            if connection.dialect.name == "postgresql":
-                query = query.with_for_update(of=_CASE)
-            row = (await connection.execute(query)).first()
-            if row is None:
-                raise InvalidInput("id", case_id, "is not a case you can see")
+            row = await self._locked_case(connection, case_id, scope)
             case = _case(row)
-            check_transition(case_id, case.status, to)
-            seqs = await _next_seqs(connection, [row.id])
-            moment = utc(at)
+            if firm is not None and case.firm_code != firm:
+                raise InvalidInput("id", case_id, f"is not dispatched to your firm ({firm})")
+            if expect is not None and case.status not in expect:
+                wanted_steps = " or ".join(f"{status.value} ({status.label})" for status in expect)
+                raise InvalidInput(
+                    "status", case.status.value, f"case {case_id} is {case.status.value} ({case.status.label}): this step takes a case that is {wanted_steps}"
+                )
+            current = case.status
+            for step in steps:
+                check_transition(case_id, current, step)
+                current = step
+            values: dict[str, Any] = {"updated_at": moment}
+            for step in steps:
+                if step in _STEP_TIMES:
+                    values[_STEP_TIMES[step]] = moment
+            for name, value in wanted.items():
+                if name == "firm_code":
+                    values["firm_id"] = await _firm_id(connection, value)
+                elif name == "escalation":
+                    values[name] = int(value) if value is not None else None  # type: ignore[call-overload]
+                elif name == "rating":
+                    values[name] = value
+                else:
+                    values[name] = maybe_utc(value)  # type: ignore[arg-type]
+            if steps:
+                values["status"] = current.value
+            seq = (await _next_seqs(connection, [row.id])).get(row.id, 1)
+            before = case.status
+            events: list[dict[str, Any]] = []
+            for step in steps or [before]:
+                events.append(
+                    {
+                        "case_id": row.id,
+                        "seq": seq,
+                        "from_status": before.value,
+                        "to_status": step.value,
+                        "at": moment,
+                        "actor": actor,
+                        "note": note,
+                    }
+                )
+                if case.push_to and steps:
+                    payload = {
+                        "status": step.value,
+                        "label": step.label,
+                        "from": before.value,
+                        "note": note,
+                        "at": moment.isoformat(),
+                        "actor": actor,
+                        "rating": rating if step is CaseStatus.FOLLOWED_UP else None,
+                    }
+                    await connection.execute(
+                        _OUTBOX.insert().values(
+                            target=case.push_to,
+                            case_id=row.id,
+                            external_id=case.external_id,
+                            payload=json.dumps(payload, ensure_ascii=False),
+                            created_at=moment,
+                            attempts=0,
+                            next_attempt_at=moment,
+                            sent_at=None,
+                            last_error=None,
+                        )
+                    )
+                seq += 1
+                before = step
+            await connection.execute(_EVENT.insert(), events)
+            await connection.execute(update(_CASE).where(_CASE.c.id == row.id).values(**values))
+            found = (await connection.execute(_case_query().where(_CASE.c.id == row.id))).one()
+        return _case(found)
+
+    async def _locked_case(self, connection: AsyncConnection, case_id: str, scope: Scope) -> Any:
+        """The case's row in scope, locked for the transaction on PostgreSQL (SQLite's writer
+        lock serialises writers already); an unknown and a foreign id raise the same error."""
+        query = _case_query().where(_CASE.c.key == case_id).where(await self._case_visible(connection, scope))
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(of=_CASE)
+        row = (await connection.execute(query)).first()
+        if row is None:
+            raise InvalidInput("id", case_id, "is not a case you can see")
+        return row
+
+    async def escalate_case(
+        self, case_id: str, rung: Escalation, *, actor: str, note: str, at: dt.datetime
+    ) -> Case | None:
+        """Raise the case to `rung` and keep an event (status unchanged) — only if it is still
+        below that rung, checked in the same UPDATE, so two sweeps never escalate one rung
+        twice. None when another sweep got there first. Unscoped: the hub's own sweep."""
+        moment = utc(at)
+        async with self.engine.begin() as connection:
+            raised = await connection.execute(
+                update(_CASE)
+                .where(_CASE.c.key == case_id, or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(rung)))
+                .values(escalation=int(rung), escalated_at=moment, updated_at=moment)
+            )
+            if raised.rowcount != 1:
+                return None
+            row = (await connection.execute(_case_query().where(_CASE.c.key == case_id))).one()
+            seq = (await _next_seqs(connection, [row.id])).get(row.id, 1)
             await connection.execute(
                 _EVENT.insert().values(
-                    case_id=row.id,
-                    seq=seqs.get(row.id, 1),
-                    from_status=case.status.value,
-                    to_status=to.value,
-                    at=moment,
-                    actor=actor,
-                    note=note,
+                    case_id=row.id, seq=seq, from_status=row.status, to_status=row.status, at=moment, actor=actor, note=note
                 )
             )
-            values: dict[str, Any] = {"status": to.value, "updated_at": moment}
-            if rating is not None:
-                values["rating"] = rating
-            await connection.execute(update(_CASE).where(_CASE.c.id == row.id).values(**values))
-            moved = replace(case, status=to, updated_at=moment, rating=rating if rating is not None else case.rating)
-            if case.push_to:
-                payload = {
-                    "status": to.value,
-                    "label": to.label,
-                    "from": case.status.value,
-                    "note": note,
-                    "at": moment.isoformat(),
-                    "actor": actor,
-                    "rating": rating,
-                }
-                await connection.execute(
-                    _OUTBOX.insert().values(
-                        target=case.push_to,
-                        case_id=row.id,
-                        external_id=case.external_id,
-                        payload=json.dumps(payload, ensure_ascii=False),
-                        created_at=moment,
-                        attempts=0,
-                        next_attempt_at=moment,
-                        sent_at=None,
-                        last_error=None,
-                    )
-                )
-        return moved
+        return _case(row)
+
+    async def escalation_candidates(self, now: dt.datetime, limit: int = 500) -> list[Case]:
+        query = (
+            _case_query()
+            .where(_overdue(now), or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(max(Escalation))))
+            .order_by(_CASE.c.id)
+            .limit(max(1, min(limit, 10 * MAX_PAGE)))
+        )
+        async with self.engine.connect() as connection:
+            return [_case(row) for row in await connection.execute(query)]
+
+    # -- metrics -------------------------------------------------------------------------
+
+    async def case_metrics(
+        self,
+        within: str,
+        group_by: Level,
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics]:
+        async with self.engine.connect() as connection:
+            root = await self._anchor(connection, within)
+            if root is None or group_by < root.level:
+                return []
+            visible = await self._visible(connection, scope)
+            groups = select(_PLACE.c.id, _PLACE.c.code).where(_PLACE.c.level == int(group_by), visible, under(_PLACE, root))
+            places = {row.id: row.code for row in await connection.execute(groups.order_by(_PLACE.c.code))}
+            if not places:
+                return []
+            clauses = [visible, under(_PLACE, root), *_period(since, until)]
+            found = await _metrics(connection, _group_of(group_by), clauses, now, with_places=True)
+        return [replace(found.get(place_id, CaseMetrics(key="")), key=code) for place_id, code in places.items()]
+
+    async def place_case_metrics(
+        self,
+        codes: Sequence[str],
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics | None]:
+        from graph.sql.writes import select_in
+
+        result: dict[str, CaseMetrics] = {}
+        async with self.engine.connect() as connection:
+            visible = await self._visible(connection, scope)
+            query = select(_PLACE.c.id, _PLACE.c.code, _PLACE.c.level).where(visible)
+            by_level: dict[Level, dict[int, str]] = {}
+            for row in await select_in(connection, query, _PLACE.c.code, codes):
+                by_level.setdefault(Level(row.level), {})[row.id] = row.code
+            for level, places in sorted(by_level.items()):
+                group = _group_of(level)
+                clauses = [visible, group.in_(list(places)), *_period(since, until)]
+                found = await _metrics(connection, group, clauses, now, with_places=True)
+                for place_id, code in places.items():
+                    result[code] = replace(found.get(place_id, CaseMetrics(key="")), key=code)
+        return [result.get(code) for code in codes]
+
+    async def firm_case_metrics(
+        self,
+        firm_codes: Sequence[str],
+        scope: Scope,
+        *,
+        now: dt.datetime,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> list[CaseMetrics]:
+        from graph.sql.writes import select_in
+
+        async with self.engine.connect() as connection:
+            firms = {
+                row.id: row.code
+                for row in await select_in(connection, select(_FIRM.c.id, _FIRM.c.code), _FIRM.c.code, firm_codes)
+            }
+            found: dict[Any, CaseMetrics] = {}
+            if firms:
+                clauses = [await self._case_visible(connection, scope), _CASE.c.firm_id.in_(list(firms)), *_period(since, until)]
+                found = await _metrics(connection, _CASE.c.firm_id, clauses, now, with_places=False)
+        by_code = {code: found.get(firm_id, CaseMetrics(key="")) for firm_id, code in firms.items()}
+        return [replace(by_code.get(code, CaseMetrics(key="")), key=code) for code in firm_codes]
 
     # -- the outbox ----------------------------------------------------------------------
 
@@ -621,6 +948,15 @@ class CaseRecords:
         async with self.engine.connect() as connection:
             found = await connection.execute(query.order_by(_OUTBOX.c.id).limit(max(1, min(limit, MAX_PAGE))))
             return [_message(row) for row in found]
+
+
+async def _firm_id(connection: AsyncConnection, code: object) -> int | None:
+    if code is None:
+        return None
+    found = (await connection.execute(select(_FIRM.c.id).where(_FIRM.c.code == str(code)))).first()
+    if found is None:
+        raise InvalidInput("firm", code, "is not a property firm the hub knows")
+    return int(found.id)
 
 
 async def _next_hub_id(connection: AsyncConnection, reported_at: dt.datetime) -> str:

@@ -316,9 +316,19 @@ case = Table(
     Column("reported_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     *_provenance(),
+    # the workflow (graph.workflow): response and resolution deadlines, escalation
+    Column("dispatched_at", DateTime(timezone=True), nullable=True),
+    Column("sign_by", DateTime(timezone=True), nullable=True),
+    Column("signed_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("escalation", SmallInteger, nullable=True),
+    Column("escalated_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("source_kind", "external_id"),
     Index("ix_work_case_place_id", "place_id"),
     Index("ix_work_case_reported_at", "reported_at"),
+    Index("ix_work_case_firm_id", "firm_id"),
+    Index("ix_work_case_status_sign_by", "status", "sign_by"),
+    Index("ix_work_case_status_deadline", "status", "deadline"),
 )
 
 case_event = Table(
