@@ -21,7 +21,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -181,19 +181,18 @@ def create_app(
             if owns_store:
                 await store.close()
 
+    graphql = HubGraphQL(
+        store,
+        graphiql=graphiql,
+        introspection=introspection,
+        limits=limits,
+        connectors=connectors,
+        bus=bus,
+        authenticator=authenticator,
+    )
     routes = [
-        Route(
-            "/graphql",
-            HubGraphQL(
-                store,
-                graphiql=graphiql,
-                introspection=introspection,
-                limits=limits,
-                connectors=connectors,
-                bus=bus,
-                authenticator=authenticator,
-            ),
-        ),
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/", home, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -17,10 +17,13 @@ import strawberry
 from graph.errors import HubError
 from graph.events import EventBus, Topic
 from graph.levels import Level
+from graph.scope import Scope
 from schema.arguments import place_argument
 from schema.cases.types import Case
 from schema.context import Context, Info
 from schema.devices.types import Alarm
+
+EVERYTHING = Scope.everything()
 
 ScopeCode = Annotated[str, strawberry.argument(description="A place code: changes at it or under it.")]
 
@@ -48,7 +51,10 @@ async def _under(context: Context, place_code: str | None, within: str, level: L
         return level is Level.CITY
     if place_code == within:
         return True
-    [lineage] = await context.store.ancestors([place_code], context.scope)
+    # the record was read with the caller's scope already; its lineage is read whole, because a
+    # caller may subscribe at a place above its scope (a district office at the city), as it may
+    # list under it, and only whether `within` is among the ancestors is used
+    [lineage] = await context.store.ancestors([place_code], EVERYTHING)
     return any(place.code == within for place in lineage)
 
 

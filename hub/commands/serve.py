@@ -85,7 +85,7 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
     if not getattr(arguments, "demo_sources", False):
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
         return
     asyncio.run(_serve_with_sources(app, settings, keys, seed=getattr(arguments, "seed", 2020)))
 
@@ -110,7 +110,7 @@ async def _serve_with_sources(app: Gate, settings: Settings, keys: Keyring, *, s
     try:
         async with serving(sources, settings.host, where.port) as port:
             print(f"demo sources: http://{settings.host}:{port}/water (utility API), http://{settings.host}:{port}/12345 (12345 feed)")
-            hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+            hub = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio"))
             await hub.serve()
     finally:
         for task in moving:

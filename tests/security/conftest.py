@@ -33,6 +33,8 @@ import uvicorn
 
 from connectors.config import ConnectorSet, ConnectorSpec, parse_connectors
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.devices import Alarm, Device, DeviceType, Severity
+from graph.events import EventBus
 from graph.ciphers.keyring import Keyring
 from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
 from graph.utilities import Bill, Outage, Utility, UtilityAccount
@@ -174,6 +176,18 @@ CASE_NOWHERE = "GD20260101SEC007"
 CASE_MOVABLE = "GD20260101SEC008"
 """At the committee's estate, moved by the community role in a control test."""
 UNKNOWN_CASE = "GD20991231SEC999"
+DEVICE_ESTATE = "MH-SEC-ESTATE-01"
+"""A manhole cover at the committee's estate (managed by the firm role's firm)."""
+DEVICE_ENTRANCE = "EL-SEC-ENTRANCE-01"
+"""An elevator at the entrance of the owner role's house (above the owner's scope)."""
+DEVICE_STREET = "SD-SEC-STREET-01"
+"""A smoke detector at the estate of a house of the street outside the community."""
+DEVICE_DISTRICT = "GD-SEC-DISTRICT-01"
+"""A gas detector at the estate of a house of 市南区 outside the street."""
+DEVICE_NORTH = "WP-SEC-NORTH-01"
+"""A water pump at the 市北区 estate."""
+UNKNOWN_DEVICE = "XX-SEC-NOBODY-99"
+UNKNOWN_ALARM = "AL20991231999999"
 CONNECTOR = "secwater"
 RUN_ID = "SEC-RUN-0001"
 DEAD_LETTER_KEY = "SEC-DL-0001"
@@ -189,6 +203,8 @@ class Seeded:
     """A house of 市南区 outside the street."""
     accounts: dict[str, str] = field(default_factory=dict)
     """Account number → house."""
+    alarms: dict[str, str] = field(default_factory=dict)
+    """Device code → the id of the active alarm raised on it."""
 
 
 class RecordingLauncher:
@@ -266,6 +282,38 @@ def cases_and_utilities(world: World, cast: Cast) -> tuple[Batch, Seeded]:
     return Batch(accounts=accounts, bills=bills, outages=outages, cases=cases), seeded
 
 
+async def devices_and_alarms(store: SqlStore, world: World, cast: Cast, seeded: Seeded) -> None:
+    """One device with an active alarm in each ring of scopes; the alarms of the committee's
+    estate and of 市北区 opened cases (the seeded ones at the same places)."""
+
+    def estate_of(house: str) -> str:
+        return next(code for code in world.lineage(house) if world.places[code].level == Level.ESTATE)
+
+    planted = [
+        (DEVICE_ESTATE, DeviceType.MANHOLE_COVER, cast.estate, "manhole.overturned", CASE_ESTATE),
+        (DEVICE_ENTRANCE, DeviceType.ELEVATOR, world.places[cast.house].parent_code or "", "elevator.trapped", None),
+        (DEVICE_STREET, DeviceType.SMOKE_DETECTOR, estate_of(seeded.street_house), "smoke.alarm", None),
+        (DEVICE_DISTRICT, DeviceType.GAS_DETECTOR, estate_of(seeded.district_house), "gas.high", None),
+        (DEVICE_NORTH, DeviceType.WATER_PUMP, NORTH_ESTATE, "pump.stopped", CASE_NORTH_ESTATE),
+    ]
+    devices = [
+        Device(code, kind, "安全测试型", place, 60, Point(120.38, 36.07), name=f"安全测试{kind.label}")
+        for code, kind, place, _, _ in planted
+    ]
+    await store.register_devices(devices)
+    raised_at = dt.datetime(2026, 1, 3, 2, tzinfo=dt.timezone.utc)
+    for (code, kind, place, rule, case), device in zip(planted, devices):
+        world.devices[code] = place
+        alarm = await store.raise_alarm(
+            Alarm("", code, kind, rule, Severity.CRITICAL, f"安全测试告警 {rule}", raised_at, place, device.point, "1")
+        )
+        assert alarm is not None
+        world.alarms[alarm.id] = place
+        seeded.alarms[code] = alarm.id
+        if case is not None:
+            await store.link_alarm_case(alarm.id, case)
+
+
 def connector_set(store: SqlStore) -> ConnectorSet:
     text = (
         f'[connectors.{CONNECTOR}]\nkind = "tests.connectors.sample:SampleFirms"\n'
@@ -320,6 +368,8 @@ class SecureHub:
     database: Path
     loop: asyncio.AbstractEventLoop
     server: uvicorn.Server | None = field(default=None, repr=False)
+    bus: EventBus | None = field(default=None, repr=False)
+    """The served app's event bus: a test publishes on it (on the server's loop) to feed subscriptions."""
 
     def run(self, coroutine: Coroutine[Any, Any, _Result], timeout: float = 120) -> _Result:
         """Run a coroutine on the server's loop (the store belongs to it) and wait for it."""
@@ -393,6 +443,7 @@ async def _world_and_store(store: SqlStore) -> tuple[World, Cast]:
             world.add(utilities)
             await store.write(utilities)
             await _ledger(store)
+            await devices_and_alarms(store, world, cast, seeded)
             await store.refresh_stats()
             cast.seeded = seeded
             return world, cast
@@ -441,14 +492,15 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
     authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
     connectors = connector_set(store)
+    bus = EventBus()
     app = create_app(
-        store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator, connectors=connectors
+        store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator, connectors=connectors, bus=bus
     )
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11")
     server = uvicorn.Server(config)
     started.update(
         world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop(),
-        connectors=connectors,
+        connectors=connectors, bus=bus,
     )
     await server.serve(sockets=[sock])
 
@@ -470,6 +522,7 @@ def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
                 database=database,
                 loop=started["loop"],
                 server=started["server"],
+                bus=started["bus"],
             )
         finally:
             client.close()

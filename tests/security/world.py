@@ -10,6 +10,8 @@ an owner id, a credit code, an ID number), and every person shown whole or maske
 utility accounts and outage notices are judged by the places they belong to: a case id (alone or
 in a page cursor), an account number (户号) or a notice number (alone or in an outage cursor) is a
 leak when the role may not see the case's place, the account's house or any place of the notice.
+Devices and alarms (a device code, an alarm id, or a cursor made of either) are judged by the
+place the device is installed at.
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ class World:
     bills: list[Bill] = field(default_factory=list)
     notices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Outage notice number → the places it affects."""
+    devices: dict[str, str] = field(default_factory=dict)
+    """Device code → the place it is installed at."""
+    alarms: dict[str, str] = field(default_factory=dict)
+    """Alarm id → the place of its device."""
     _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, batch: Batch) -> None:
@@ -287,6 +293,10 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("account", text))
     if text in world.notices:
         found.append(("notice", text))
+    if text in world.devices:
+        found.append(("device", text))
+    if text in world.alarms:
+        found.append(("alarm", text))
     relay = _unbase64(text, urlsafe=False)
     if relay is not None:
         type_name, _, key = relay.partition(":")
@@ -322,6 +332,10 @@ def leaks(world: World, role: Role, data: Any) -> list[str]:
                     problems.append(f"{path}: account {key} of house {world.accounts[key]} is outside the scope of {role}")
                 elif kind == "notice" and not role.may_see_notice(world, key):
                     problems.append(f"{path}: outage notice {key} is outside the scope of {role}")
+                elif kind == "device" and world.devices[key] not in role.places:
+                    problems.append(f"{path}: device {key} at {world.devices[key]} is outside the scope of {role}")
+                elif kind == "alarm" and world.alarms[key] not in role.places:
+                    problems.append(f"{path}: alarm {key} at {world.alarms[key]} is outside the scope of {role}")
                 if kind == "person" and not role.sees_whole(key):
                     problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
         elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
