@@ -37,10 +37,12 @@ from graph.security import Principal, Role
 from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
+from hub.background import Background, Simulation
 from hub.gate import Gate
 from hub.limits import Limits
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
+from hub.settings import Settings
 from schema import Context, build_schema
 
 STATIC = Path(__file__).parent / "static"
@@ -154,17 +156,24 @@ def create_app(
     connectors: ConnectorSet | None = None,
     run_schedules: bool = False,
     bus: EventBus | None = None,
+    background: Settings | None = None,
+    simulation: Simulation | None = None,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
     `connectors` are shown to the API (admin and city roles); without a launcher of their own
     (a broker's), runs asked for through the API go as asyncio tasks in this server, and with
     `run_schedules` the connectors' schedules run here too (hub.scheduler).
+
+    With `background` settings the server also runs device ingestion (from their MQTT broker,
+    if any), the escalation sweep and, given a `simulation`, the demo's simulated devices
+    (hub.background), all announcing on `bus`, which the subscriptions listen to.
     """
     limits = limits or Limits.default()
     bus = bus or EventBus()
     authenticator = authenticator or Authenticator(store, keys)
     scheduler: Scheduler | None = None
+    running = None if background is None else Background(store, bus, background, simulation=simulation)
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
@@ -173,9 +182,13 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if scheduler is not None and run_schedules:
             scheduler.start()
+        if running is not None:
+            await running.start()
         try:
             yield
         finally:
+            if running is not None:
+                await running.stop()
             if scheduler is not None:
                 await scheduler.stop()
             if owns_store:

@@ -80,6 +80,10 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             f"({report.rate:,.0f}/s; inserted {counts.inserted:,}, updated {counts.updated:,}, "
             f"unchanged {counts.unchanged:,})"
         )
+        from hub.demo.devices import register_demo_devices
+
+        devices = await register_demo_devices(store, arguments.seed)
+        print(f"registered {devices:,} devices (elevators, smoke and gas detectors, pumps, transformers, manhole covers)")
         everything = Scope.everything()
         house = (await store.subtree(Level.HOUSE, None, everything, 1)).items
         street = (await store.subtree(Level.STREET, None, everything, 1)).items

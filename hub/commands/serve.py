@@ -1,4 +1,5 @@
-"""`hub serve`: the GraphQL API on uvicorn, and the connectors' schedules when there is no broker."""
+"""`hub serve`: the GraphQL API on uvicorn, device ingestion (from `HUB_MQTT` when set), the case
+escalation sweep, and the connectors' schedules when there is no Celery broker."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hub.commands.common import add_db, add_server, load_keys, settings_of
 from hub.settings import Settings
 
 if TYPE_CHECKING:
+    from hub.background import Simulation
     from hub.gate import Gate
 
 
@@ -34,6 +36,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also serve the demo city's reference utility API and 12345 feed on PORT+1 (hub demo)",
     )
+    serve_parser.add_argument(
+        "--simulate",
+        type=int,
+        metavar="DEVICES",
+        help="simulate this many registered devices in the server (with --demo-sources: 300); "
+        "they publish to $HUB_MQTT when set, else feed ingestion directly",
+    )
+    serve_parser.add_argument("--simulate-rate", type=float, default=30.0, help="simulated messages per second (default 30)")
     serve_parser.set_defaults(handler=run)
 
 
@@ -79,11 +89,15 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         limits=limits,
         connectors=connectors,
         run_schedules=settings.broker is None,
+        background=settings,
+        simulation=_simulation(arguments),
     )
     if connectors.specs:
         where = f"the workers of queue {settings.queue}" if settings.broker else "this server"
         print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
+    broker = "no broker: simulated devices feed ingestion directly" if not settings.mqtt else f"MQTT {_redacted(settings.mqtt)}, topics {settings.mqtt_prefix}/devices/+/+"
+    print(f"devices: {broker}; live updates over graphql-transport-ws at ws://{settings.host}:{settings.port}/graphql")
     if not getattr(arguments, "demo_sources", False):
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
         return
@@ -117,6 +131,33 @@ async def _serve_with_sources(app: Gate, settings: Settings, keys: Keyring, *, s
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _simulation(arguments: argparse.Namespace) -> Simulation | None:
+    from hub.background import Simulation
+
+    devices = getattr(arguments, "simulate", None)
+    if devices is None and getattr(arguments, "demo_sources", False):
+        devices = 300
+    if devices is None or devices <= 0:
+        return None
+    rate = getattr(arguments, "simulate_rate", None) or 30.0
+    if not 0 < rate <= 100_000:
+        from graph.errors import InvalidInput
+
+        raise InvalidInput("--simulate-rate", rate, "must be above 0 and at most 100000 messages a second")
+    return Simulation(devices=devices, rate=rate)
+
+
+def _redacted(url: str) -> str:
+    """The broker URL without its password."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def run(arguments: argparse.Namespace) -> int:

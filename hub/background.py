@@ -1,0 +1,102 @@
+"""What `hub serve` runs beside the API, in its event loop: device ingestion (MQTT when a broker
+is set), the escalation sweep of the case workflow, and, for the demo, simulated devices.
+
+They share the app's event bus, so an alarm raised from an MQTT message, a case the sweep
+escalates and a case a mutation moves all reach the GraphQL subscriptions of this server.
+
+Without a broker the demo's simulated devices feed ingestion's pipeline directly (the same
+topics and payload bytes); with one they publish to it and ingestion reads them back, as real
+devices would be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from devices.service import Ingestion
+from graph.events import EventBus
+from graph.store import Store
+from graph.workflow import Workflow
+from hub.settings import Settings
+
+log = logging.getLogger("hub.background")
+
+ESCALATE_EVERY = 30.0
+"""Seconds between escalation sweeps: deadlines are minutes to days, so half a minute is prompt."""
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """Simulated devices for the demo: how many of the registered ones, messages per second."""
+
+    devices: int = 200
+    rate: float = 20.0
+    faults: float = 0.002
+    seed: int = 0
+
+
+class Background:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        settings: Settings,
+        *,
+        ingest: bool = True,
+        escalate_every: float | None = ESCALATE_EVERY,
+        simulation: Simulation | None = None,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.workflow = Workflow(store, bus=bus)
+        self.ingestion = Ingestion(store, settings, bus=bus, workflow=self.workflow) if ingest else None  # type: ignore[arg-type]
+        self.escalate_every = escalate_every
+        self.simulation = simulation
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if self.ingestion is not None:
+            await self.ingestion.start()
+        if self.escalate_every is not None:
+            self._tasks.append(asyncio.create_task(self._escalate(self.escalate_every), name="escalation sweep"))
+        if self.simulation is not None:
+            self._tasks.append(asyncio.create_task(self._simulate(self.simulation), name="simulated devices"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.ingestion is not None:
+            await self.ingestion.stop()
+
+    async def _escalate(self, every: float) -> None:
+        while True:
+            try:
+                escalated = await self.workflow.escalate_due()
+                if escalated:
+                    log.info("escalated %d overdue cases", len(escalated))
+            except Exception:  # a sweep that fails is tried again; the server stays up
+                log.exception("escalation sweep failed")
+            await asyncio.sleep(every)
+
+    async def _simulate(self, plan: Simulation) -> None:
+        from devices.mqtt import parse_broker
+        from devices.simulator import Simulator, feed_pipeline, pick, publish_to_broker
+
+        registered = await self.store.all_devices()
+        if not registered:
+            log.warning("no devices are registered: nothing to simulate")
+            return
+        simulator = Simulator(pick(registered, plan.devices, seed=plan.seed), prefix=self.settings.mqtt_prefix, seed=plan.seed, faults=plan.faults)
+        log.info("simulating %d devices at %.0f messages/s", len(simulator.devices), plan.rate)
+        if self.settings.mqtt:
+            await publish_to_broker(simulator, parse_broker(self.settings.mqtt), rate=plan.rate, duration=None)
+        elif self.ingestion is not None:
+            await feed_pipeline(simulator, self.ingestion.pipeline, rate=plan.rate, duration=None)
