@@ -1,18 +1,37 @@
-"""Reading cases: a page of them under a place, or one by id; both within the caller's scope."""
+"""Cases in GraphQL: a page of them under a place, one by id, their metrics per place; and the
+workflow's mutations. Every read and every change is within the caller's scope: a case outside
+it answers exactly as an unknown id.
+
+Who may do what (the principal's role; `graph.workflow` holds the rules of the steps):
+
+| mutation       | roles                                                                  |
+|----------------|------------------------------------------------------------------------|
+| openCase       | everyone, at a place in its scope; owners and committees report as OWNER |
+| dispatchCase   | the administrations: admin, city, district, street, community          |
+| signCase       | the property firm the case is dispatched to; admin                     |
+| resolveCase    | the property firm the case is dispatched to; admin                     |
+| returnCase     | the administrations; the property firm the case is dispatched to       |
+| rateCase       | owners, committees and the administrations (回访 calls); never a firm   |
+| moveCase       | the administrations and property firms (one raw step)                  |
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
-from graph.cases import CaseSource, CaseStatus
+from graph import cases as domain
+from graph.cases import CaseSource, CaseStatus, Point
 from graph.errors import HubError, InvalidInput
-from graph.security import Role
+from graph.levels import Level
+from graph.security import Principal, Role
 from graph.store import MAX_PAGE
-from schema.arguments import cursor_argument, page_argument, place_argument
-from schema.cases.types import Case
+from graph.workflow import Workflow
+from schema.arguments import cursor_argument, level_under, optional_place, page_argument, place_argument
+from schema.cases.metrics import CaseMetricsRow, Since, Until, period
+from schema.cases.types import Case, OpenCaseInput
 from schema.context import Info
 from schema.fields import field
 from schema.places.types import After, First
@@ -20,6 +39,16 @@ from schema.relay import Connection, connection
 
 ACTORS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.PROPERTY_FIRM})
 """Roles that may move a case: the administrations that dispatch and the firms that do the work."""
+ADMINISTRATIONS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMMUNITY})
+"""Roles that dispatch and return cases."""
+WORKERS = frozenset({Role.ADMIN, Role.PROPERTY_FIRM})
+"""Roles that sign for and resolve cases (a firm only its own)."""
+RETURNERS = ADMINISTRATIONS | {Role.PROPERTY_FIRM}
+RATERS = ADMINISTRATIONS | {Role.OWNER, Role.COMMITTEE}
+"""Roles that follow a case up with a rating: the residents and the offices that call them."""
+RESIDENTS = frozenset({Role.OWNER, Role.COMMITTEE})
+PERSON_SOURCES = frozenset({CaseSource.OWNER, CaseSource.PATROL, CaseSource.HOTLINE})
+"""What a person may say a case came from; devices, feeds and Open311 open their own."""
 
 COUNT_LIMIT = 100_000
 """`totalCount` pages through the list; beyond this many it stops counting."""
@@ -27,6 +56,30 @@ COUNT_LIMIT = 100_000
 
 class Forbidden(HubError):
     """The caller's role may not change cases."""
+
+
+def _allowed(principal: Principal, roles: frozenset[Role], action: str) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"forbidden: the {principal.role.value} role may not {action} cases")
+
+
+def _workflow(info: Info) -> Workflow:
+    return Workflow(info.context.store, bus=info.context.bus)
+
+
+def _case_id(value: strawberry.ID) -> str:
+    key = str(value).strip()
+    if not 1 <= len(key) <= 64:
+        raise InvalidInput("id", value, "is not a case id")
+    return key
+
+
+def _own_firm(principal: Principal) -> str | None:
+    """A firm acts only on the cases dispatched to it; other roles are bound by scope alone."""
+    return principal.scope if principal.role is Role.PROPERTY_FIRM else None
+
+
+Note = Annotated[str | None, strawberry.argument(description="For the history (at most 2000 characters).")]
 
 
 @strawberry.type
@@ -40,18 +93,23 @@ class CaseQueries:
         source: Annotated[CaseSource | None, strawberry.argument(description="Only cases from this source.")] = None,
         first: First = None,
         after: After = None,
+        overdue: Annotated[
+            bool | None, strawberry.argument(description="Only overdue cases (true) or only cases on time (false).")
+        ] = None,
     ) -> Connection[Case]:
         within, _ = place_argument(scope, field="scope")
         size, cursor = page_argument(first), cursor_argument(after)
         context = info.context
-        page = await context.store.case_page(context.scope, size, cursor, within=within, statuses=status, source=source)
+        now = dt.datetime.now(dt.timezone.utc)
+        filters: dict[str, Any] = {"within": within, "statuses": status, "source": source, "overdue": overdue, "now": now}
+        page = await context.store.case_page(context.scope, size, cursor, **filters)
         histories = await context.store.case_events([case.id for case in page.items], context.scope)
         events = dict(zip((case.id for case in page.items), histories))
 
         async def count() -> int:
             total, position = 0, None
             while total < COUNT_LIMIT:
-                counted = await context.store.case_page(context.scope, MAX_PAGE, position, within=within, statuses=status, source=source)
+                counted = await context.store.case_page(context.scope, MAX_PAGE, position, **filters)
                 total += len(counted.items)
                 if not counted.has_next:
                     break
@@ -62,11 +120,31 @@ class CaseQueries:
 
     @field(description="The case with this id; null if none is seen.")
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
-        key = str(id).strip()
-        if not 1 <= len(key) <= 64:
-            raise InvalidInput("id", id, "is not a case id")
-        [found] = await info.context.store.cases([key], info.context.scope)
+        [found] = await info.context.store.cases([_case_id(id)], info.context.scope)
         return None if found is None else Case.of(found)
+
+    @field(
+        description="Case figures per place of `groupBy` under `scope` (响应率, 解决率, 满意率, overdue, median "
+        "time to resolve), over cases reported in the period, in your scope, by code."
+    )
+    async def case_metrics(
+        self,
+        info: Info,
+        scope: Annotated[str, strawberry.argument(description="The place whose subtree is summed (a place code).")],
+        group_by: Level,
+        since: Since = None,
+        until: Until = None,
+    ) -> list[CaseMetricsRow]:
+        from schema.stats.queries import bounded_rows
+
+        code, level = place_argument(scope, field="scope")
+        level_under(group_by, level, field="groupBy", top_field="scope")
+        start, end = period(since, until)
+        await bounded_rows(info, group_by, code, field="groupBy")
+        rows = await info.context.store.case_metrics(
+            code, group_by, info.context.scope, now=dt.datetime.now(dt.timezone.utc), since=start, until=end
+        )
+        return [CaseMetricsRow.of_row(row) for row in rows]
 
 
 @strawberry.type
@@ -81,15 +159,102 @@ class CaseMutations:
         rating: Annotated[int | None, strawberry.argument(description="满意度 1–5, required when moving to FOLLOWED_UP.")] = None,
     ) -> Case:
         principal = info.context.principal
-        if principal.role not in ACTORS:
-            raise Forbidden(f"forbidden: the {principal.role.value} role may not move cases")
-        moved = await info.context.store.move_case(
-            str(id).strip(),
-            to,
-            actor=principal.name,
-            note=note or "",
-            at=dt.datetime.now(dt.timezone.utc),
-            scope=info.context.scope,
-            rating=rating,
+        _allowed(principal, ACTORS, "move")
+        moved = await _workflow(info).move(
+            _case_id(id), to, actor=principal.name, scope=info.context.scope, note=note or "", rating=rating
+        )
+        return Case.of(moved)
+
+    @field(
+        description="Report a case (受理) at a place in your scope; it is dispatched at once to the firm managing "
+        "its estate, when one does."
+    )
+    async def open_case(self, info: Info, input: OpenCaseInput) -> Case:
+        principal = info.context.principal
+        source = input.source or (CaseSource.OWNER if principal.role in RESIDENTS else CaseSource.PATROL)
+        if source not in PERSON_SOURCES or (principal.role in RESIDENTS and source is not CaseSource.OWNER):
+            allowed = ["OWNER"] if principal.role in RESIDENTS else sorted(s.name for s in PERSON_SOURCES)
+            raise InvalidInput("source", source.name, f"is not a source you may report as; use {', '.join(allowed)}")
+        place = optional_place(input.place, field="place")
+        if place is not None and place[1] < Level.ESTATE:
+            raise InvalidInput("place", place[0], "must be an estate, building, entrance or house; give a point for a street or square")
+        if input.address is not None and len(input.address) > 400:
+            raise InvalidInput("address", input.address[:40] + "…", "must be at most 400 characters")
+        if len(input.description) > 4000:
+            raise InvalidInput("description", input.description[:40] + "…", "must be at most 4000 characters")
+        now = dt.datetime.now(dt.timezone.utc)
+        case = domain.Case(
+            id="",
+            source=source,
+            category=input.category,
+            status=CaseStatus.ACCEPTED,
+            title=input.title.strip(),
+            reported_at=now,
+            updated_at=now,
+            description=input.description,
+            place_code=place[0] if place else None,
+            point=Point(input.point.lon, input.point.lat) if input.point else None,
+            address=input.address,
+            severity=input.severity.value if input.severity else None,
+        )
+        opened = await _workflow(info).open_case(case, actor=principal.name, scope=info.context.scope)
+        return Case.of(opened)
+
+    @field(description="派单: send an accepted or returned case to a firm (by default the one managing its estate).")
+    async def dispatch_case(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        firm: Annotated[str | None, strawberry.argument(description="The firm's credit code; omitted: the estate's firm.")] = None,
+        note: Note = None,
+    ) -> Case:
+        principal = info.context.principal
+        _allowed(principal, ADMINISTRATIONS, "dispatch")
+        moved = await _workflow(info).dispatch(
+            _case_id(id), actor=principal.name, scope=info.context.scope, firm_code=firm, note=note or ""
+        )
+        return Case.of(moved)
+
+    @field(description="签收: the firm takes on a case dispatched to it; the resolution deadline starts.")
+    async def sign_case(self, info: Info, id: strawberry.ID, note: Note = None) -> Case:
+        principal = info.context.principal
+        _allowed(principal, WORKERS, "sign for")
+        moved = await _workflow(info).sign(
+            _case_id(id), actor=principal.name, scope=info.context.scope, note=note or "", firm_code=_own_firm(principal)
+        )
+        return Case.of(moved)
+
+    @field(description="办结: the work is done (a signed case passes 办理 on the way).")
+    async def resolve_case(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        note: Annotated[str, strawberry.argument(description="What was done (at most 2000 characters).")],
+    ) -> Case:
+        principal = info.context.principal
+        _allowed(principal, WORKERS, "resolve")
+        moved = await _workflow(info).resolve(
+            _case_id(id), actor=principal.name, scope=info.context.scope, note=note, firm_code=_own_firm(principal)
+        )
+        return Case.of(moved)
+
+    @field(description="回访: rate a resolved case 1–5; 3 or more archives it, 1 or 2 reopens the work.")
+    async def rate_case(self, info: Info, id: strawberry.ID, rating: int, note: Note = None) -> Case:
+        principal = info.context.principal
+        _allowed(principal, RATERS, "rate")
+        moved = await _workflow(info).rate(_case_id(id), rating, actor=principal.name, scope=info.context.scope, note=note or "")
+        return Case.of(moved)
+
+    @field(description="退单: hand a case back with the reason; it is dispatched again afterwards.")
+    async def return_case(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="Why (at most 2000 characters).")],
+    ) -> Case:
+        principal = info.context.principal
+        _allowed(principal, RETURNERS, "return")
+        moved = await _workflow(info).return_case(
+            _case_id(id), actor=principal.name, scope=info.context.scope, reason=reason, firm_code=_own_firm(principal)
         )
         return Case.of(moved)

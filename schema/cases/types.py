@@ -1,13 +1,15 @@
-"""The GraphQL types of cases: Case, its history, and the enums of the 12345 lifecycle."""
+"""The GraphQL types of cases: Case, its history, the enums of the 12345 lifecycle and the
+escalation ladder, and what `openCase` takes."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import strawberry
 
 from graph import cases as domain
-from graph.cases import CaseCategory, CaseSource, CaseStatus
+from graph.cases import CaseCategory, CaseSource, CaseStatus, Escalation
 from schema.context import Info
 from schema.fields import field
 from schema.firms.types import PropertyFirm
@@ -16,6 +18,35 @@ from schema.places.types import Place, maybe_place
 strawberry.enum(CaseStatus, description="A step of the 12345 lifecycle: 受理 派单 签收 办理 办结 回访 归档, or 退单.")
 strawberry.enum(CaseSource, description="Where a case came from: owners, the 12345 hotline, city operations, devices, patrols, Open311.")
 strawberry.enum(CaseCategory, description="What a case is: 报修 repair, 投诉 complaint, 咨询 consultation, 建议 suggestion, 紧急 emergency.")
+strawberry.enum(Escalation, name="CaseEscalation", description="A rung of the escalation ladder: 物业管家 STEWARD, 业委会 COMMITTEE, 街道 STREET.")
+
+
+@strawberry.enum(description="How grave a case is; CRITICAL and MAJOR shorten its deadlines.")
+class CaseSeverity(enum.Enum):
+    CRITICAL = "critical"  # 紧急
+    MAJOR = "major"  # 重要
+    MINOR = "minor"  # 次要
+    WARNING = "warning"  # 提示
+
+
+@strawberry.input(description="A WGS-84 position (longitude, latitude).")
+class GeoPointInput:
+    lon: float
+    lat: float
+
+
+@strawberry.input(description="A case reported by a person: where (a place code, a point or both, and an address) and what.")
+class OpenCaseInput:
+    title: str = strawberry.field(description="标题, at most 400 characters.")
+    category: CaseCategory
+    description: str = strawberry.field(default="", description="诉求内容.")
+    source: CaseSource | None = strawberry.field(
+        default=None, description="OWNER, PATROL or HOTLINE (a call taken down); owners and committees report as OWNER."
+    )
+    place: str | None = strawberry.field(default=None, description="The house, entrance, building or estate code.")
+    point: GeoPointInput | None = strawberry.field(default=None, description="Where, when no place code is known (or besides it).")
+    address: str | None = strawberry.field(default=None, description="The address as told, at most 400 characters.")
+    severity: CaseSeverity | None = None
 
 
 @strawberry.type(name="GeoPoint", description="A WGS-84 position (GeoJSON order: longitude, latitude).")
@@ -120,6 +151,42 @@ class Case:
     @field(description="满意度 at follow-up: 1 (very unsatisfied) to 5 (very satisfied).")
     def rating(self) -> int | None:
         return self.record.rating
+
+    @field(description="How grave it is (critical, major, minor, warning), when known.")
+    def severity(self) -> str | None:
+        return self.record.severity
+
+    @field(description="派单时间: the last dispatch.")
+    def dispatched_at(self) -> dt.datetime | None:
+        return self.record.dispatched_at
+
+    @field(description="签收时限: when the firm must have signed for the last dispatch.")
+    def sign_by(self) -> dt.datetime | None:
+        return self.record.sign_by
+
+    @field(description="签收时间.")
+    def signed_at(self) -> dt.datetime | None:
+        return self.record.signed_at
+
+    @field(description="办结时间.")
+    def resolved_at(self) -> dt.datetime | None:
+        return self.record.resolved_at
+
+    @field(description="The highest rung of the escalation ladder reached; null if never escalated.")
+    def escalation(self) -> Escalation | None:
+        return self.record.escalation
+
+    @field(description="That rung in Chinese (物业管家, 业委会, 街道).")
+    def escalation_label(self) -> str | None:
+        return None if self.record.escalation is None else self.record.escalation.label
+
+    @field(description="When it reached that rung.")
+    def escalated_at(self) -> dt.datetime | None:
+        return self.record.escalated_at
+
+    @field(description="True while unsigned past 签收时限 or open past 办结时限.")
+    def overdue(self) -> bool:
+        return self.record.overdue(dt.datetime.now(dt.timezone.utc))
 
     @field(description="Every step so far, oldest first.")
     async def history(self, info: Info) -> list[CaseEvent]:

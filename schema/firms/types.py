@@ -7,6 +7,7 @@ import datetime as dt
 import strawberry
 
 from graph import model
+from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
 from schema.fields import field
 from schema.places.types import AsOf, Estate
@@ -35,6 +36,13 @@ class PropertyFirm(Node):
     async def estate_history(self, info: Info) -> list[Management]:
         records = await info.context.firms.of_firm.load((self.code, None))
         return [Management.of(record) for record in records]
+
+    @field(
+        description="Figures of the cases dispatched to it (响应率, 解决率, 满意率, overdue, median time "
+        "to resolve) at places in your scope, over cases reported in the period."
+    )
+    async def case_metrics(self, info: Info, since: Since = None, until: Until = None) -> CaseMetrics:
+        return CaseMetrics.of(await info.context.stats.firm_case_metrics.load((self.code, period(since, until))))
 
 
 @strawberry.type(description="A firm managing an estate from `since` until `until`.")

@@ -1,7 +1,8 @@
 """Roll-ups of the place tree: what a city dashboard colours its districts and streets by.
 
 The counts come from `refresh_stats`; `housesInArrears` is read live (utility bills change
-daily) for every row of a request in one `arrears_counts` call, as of the request's today.
+daily) for every row of a request in one `arrears_counts` call, as of the request's today; and
+`cases` (case metrics) is read live too, for every row in one store call per period asked.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import strawberry
 
 from graph import model
+from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
 from schema.fields import field
 from schema.places.types import Place, place_type
@@ -40,6 +42,14 @@ class Stats:
     )
     async def houses_in_arrears(self, info: Info) -> int | None:
         return await info.context.utilities.arrears_counts.load((self.record.code, info.context.today))
+
+    @field(
+        description="Case figures of the subtree (响应率, 解决率, 满意率, overdue, median time to resolve) "
+        "over cases reported in the period; null for a place outside your scope."
+    )
+    async def cases(self, info: Info, since: Since = None, until: Until = None) -> CaseMetrics | None:
+        found = await info.context.stats.case_metrics.load((self.record.code, period(since, until)))
+        return None if found is None else CaseMetrics.of(found)
 
 
 @strawberry.type(description="One row of `stats`: a place and its roll-up.")

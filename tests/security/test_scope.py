@@ -152,9 +152,14 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_devices.py
     "devices", "device", "alarms", "alarm",
+} | {
+    # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
+    "caseMetrics",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
-PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"}
+PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
+    "openCase", "dispatchCase", "signCase", "resolveCase", "rateCase", "returnCase",
+}
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
 PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"}
@@ -173,6 +178,9 @@ PROBED_TYPES = {
     # probed in tests/security/test_scope_devices.py
     "Device", "DeviceConnection", "DeviceEdge", "Alarm", "AlarmConnection", "AlarmEdge",
     "MetricValue", "Threshold", "Reading", "Subscription", "AlarmUpdate", "CaseUpdate",
+} | {
+    # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
+    "CaseMetrics", "CaseMetricsRow",
 }
 
 

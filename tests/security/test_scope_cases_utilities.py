@@ -10,6 +10,8 @@ Every query goes through `SecureHub.post`, whose leak walker now also knows case
 numbers (户号), notice numbers and the cursors made from them. Foreign objects must behave
 exactly as unknown ones: the whole answer for a foreign code or id is compared with the answer
 for a well-formed one that names nothing, with the code or id itself replaced by a stand-in.
+The case workflow is probed the same way: openCase at foreign places, each step mutation on
+foreign cases, and case metrics on `caseMetrics`, `stats` rows and firms.
 """
 
 from __future__ import annotations
@@ -491,3 +493,134 @@ def test_refused_connector_reads_do_not_depend_on_the_ledger(secure_hub: SecureH
     first = secure_hub.post(name, LETTERS, {"c": None})
     second = secure_hub.post("district", LETTERS, {"c": None})
     assert first == second
+
+
+# -- the case workflow: openCase, dispatch/sign/resolve/rate/return, metrics --------------------
+
+WORKFLOW_CASE = "id status place { code } firm { code } signBy overdue escalation history { toStatus actor }"
+WORKFLOW = {
+    "dispatchCase": f'mutation($id: ID!) {{ dispatchCase(id: $id, note: "派单") {{ {WORKFLOW_CASE} }} }}',
+    "signCase": f'mutation($id: ID!) {{ signCase(id: $id, note: "签收") {{ {WORKFLOW_CASE} }} }}',
+    "resolveCase": f'mutation($id: ID!) {{ resolveCase(id: $id, note: "已办结") {{ {WORKFLOW_CASE} }} }}',
+    "rateCase": f'mutation($id: ID!) {{ rateCase(id: $id, rating: 5) {{ {WORKFLOW_CASE} }} }}',
+    "returnCase": f'mutation($id: ID!) {{ returnCase(id: $id, reason: "非本单位") {{ {WORKFLOW_CASE} }} }}',
+}
+WORKFLOW_ROLES = {
+    "dispatchCase": frozenset({"admin", "city", "district", "street", "community"}),
+    "signCase": frozenset({"admin", "property_firm"}),
+    "resolveCase": frozenset({"admin", "property_firm"}),
+    "rateCase": frozenset({"admin", "city", "district", "street", "community", "committee", "owner"}),
+    "returnCase": frozenset({"admin", "city", "district", "street", "community", "property_firm"}),
+}
+OPEN_CASE = f"mutation($input: OpenCaseInput!) {{ openCase(input: $input) {{ {WORKFLOW_CASE} }} }}"
+METRIC_FIELDS = "cases due signedInTime resolved rated satisfied overdue responseRate resolutionRate satisfactionRate medianResolveSeconds"
+CASE_METRICS = f"query($s: String!, $by: Level!) {{ caseMetrics(scope: $s, groupBy: $by) {{ place {{ ...P }} {METRIC_FIELDS} }} }}\n{PLACE}"
+STATS_CASES = f"query($s: String!, $by: Level!) {{ stats(scope: $s, groupBy: $by) {{ place {{ code }} cases {{ {METRIC_FIELDS} }} }} }}"
+FIRM_CASES = f"query($c: String!) {{ firm(code: $c) {{ code caseMetrics {{ {METRIC_FIELDS} }} }} }}"
+
+
+def _store_cases(secure_hub: SecureHub) -> list[str]:
+    page = secure_hub.run(secure_hub.store.case_page(Scope.everything(), 500))
+    return sorted(case.id for case in page.items)
+
+
+@pytest.mark.parametrize("mutation", sorted(WORKFLOW))
+def test_workflow_mutations_on_a_foreign_case_answer_as_an_unknown_one(secure_hub: SecureHub, role: Role, mutation: str) -> None:
+    """Each workflow mutation on a case outside the scope answers exactly as on an unknown id
+    and changes nothing; a role the mutation is not for is refused the same way for both."""
+    world, query = secure_hub.world, WORKFLOW[mutation]
+    absent = secure_hub.post(role, query, {"id": UNKNOWN_CASE})
+    assert absent["data"] is None and _errors(absent), absent
+    if role.name not in WORKFLOW_ROLES[mutation]:
+        assert all(message.startswith("forbidden") for message in _errors(absent)), absent
+    else:
+        assert _errors(absent) == [f"id: '{UNKNOWN_CASE}' is not a case you can see"]
+    for key in sorted(world.cases):
+        if role.may_see_case(world, key):
+            continue
+        before = _case_state(secure_hub, key)
+        body = secure_hub.post(role, query, {"id": key})
+        assert _normalised(body, (key, "<ID>")) == _normalised(absent, (UNKNOWN_CASE, "<ID>")), (mutation, key)
+        assert _case_state(secure_hub, key) == before, (mutation, key)
+
+
+def test_open_case_at_a_foreign_place_answers_as_at_an_unknown_one(secure_hub: SecureHub, role: Role) -> None:
+    """`openCase` at an estate or house outside the scope answers exactly as at a code that
+    names nothing, and stores nothing."""
+    before = _store_cases(secure_hub)
+    for code in _foreign_places(secure_hub, role):
+        unknown = _unknown_for(secure_hub, code)
+        fields = {"title": "安全测试报修", "category": "REPAIR"}
+        foreign = secure_hub.post(role, OPEN_CASE, {"input": {**fields, "place": code}})
+        absent = secure_hub.post(role, OPEN_CASE, {"input": {**fields, "place": unknown}})
+        assert foreign["data"] is None and _errors(foreign), foreign
+        assert _normalised(foreign, (code, "<CODE>")) == _normalised(absent, (unknown, "<CODE>")), code
+    assert _store_cases(secure_hub) == before
+
+
+def test_a_case_opened_in_scope_is_dispatched_and_signed_by_the_firm(secure_hub: SecureHub) -> None:
+    """Control: the owner opens a case at its own house (dispatched to the firm managing the
+    estate) and the firm role signs it, so the refusals above are about scope. The world learns
+    of the case, so every other probe counts it."""
+    cast = secure_hub.cast
+    opened = secure_hub.data("owner", OPEN_CASE, {"input": {"title": "安全测试报修", "category": "REPAIR", "place": cast.house}})["openCase"]
+    key = opened["id"]
+    secure_hub.world.cases[key] = cast.house
+    [case] = secure_hub.run(secure_hub.store.cases([key], Scope.everything()))
+    assert case is not None
+    secure_hub.world.case_firms[key] = case.firm_code
+    assert opened["status"] == "DISPATCHED" and case.firm_code == cast.firm
+    refused = secure_hub.post("committee", WORKFLOW["signCase"], {"id": key})
+    assert _errors(refused) == ["forbidden: the committee role may not sign for cases"]
+    signed = secure_hub.data("property_firm", WORKFLOW["signCase"], {"id": key})["signCase"]
+    assert signed["status"] == "SIGNED"
+    assert _case_state(secure_hub, key) == (CaseStatus.SIGNED, 3)
+
+
+def _visible_cases(secure_hub: SecureHub, role: Role, code: str) -> list[str]:
+    world = secure_hub.world
+    under = world.subtree(code)
+    return [key for key, place in world.cases.items() if place is not None and place in under and place in role.places]
+
+
+def test_case_metrics_count_only_the_roles_cases(secure_hub: SecureHub, role: Role) -> None:
+    """`caseMetrics` rows and the `cases` figures of `stats` rows, under each of the role's
+    roots (and the city), show places the role may see and count only cases at them."""
+    rows_seen = 0
+    for root in sorted(role.roots) + [CITY]:
+        top = _level(secure_hub, root)
+        for level in (level for level in Level if top <= level <= max(top, Level.ESTATE)):
+            rows = secure_hub.data(role, CASE_METRICS, {"s": root, "by": level.name})["caseMetrics"]
+            for row in rows:
+                rows_seen += 1
+                code = row["place"]["code"]
+                assert code in role.places, (root, code)
+                assert row["cases"] == len(_visible_cases(secure_hub, role, code)), (root, code)
+            stats = secure_hub.data(role, STATS_CASES, {"s": root, "by": level.name})["stats"]
+            for row in stats:
+                expected = len(_visible_cases(secure_hub, role, row["place"]["code"]))
+                assert row["cases"]["cases"] == expected, (root, row)
+    assert rows_seen
+
+
+def test_case_metrics_of_a_foreign_scope_answer_as_an_unknown_one(secure_hub: SecureHub, role: Role) -> None:
+    for code in _foreign_places(secure_hub, role):
+        unknown = _unknown_for(secure_hub, code)
+        level = _level(secure_hub, code).name
+        foreign = secure_hub.post(role, CASE_METRICS, {"s": code, "by": level})
+        absent = secure_hub.post(role, CASE_METRICS, {"s": unknown, "by": level})
+        assert foreign == {"data": {"caseMetrics": []}}, code
+        assert _normalised(foreign, (code, "<CODE>")) == _normalised(absent, (unknown, "<CODE>")), code
+
+
+def test_firm_case_metrics_count_only_cases_in_scope(secure_hub: SecureHub, role: Role) -> None:
+    """A firm's `caseMetrics` counts its cases at places the role may see; a firm the role may
+    not see answers null, like an unknown firm."""
+    world = secure_hub.world
+    for firm in sorted(world.firms):
+        body = secure_hub.post(role, FIRM_CASES, {"c": firm})
+        if firm not in role.firms:
+            assert body == {"data": {"firm": None}}, firm
+            continue
+        expected = [key for key, place in world.cases.items() if world.case_firms.get(key) == firm and role.may_see_case(world, key)]
+        assert body["data"]["firm"]["caseMetrics"]["cases"] == len(expected), firm
