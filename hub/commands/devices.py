@@ -54,7 +54,8 @@ async def _import(arguments: argparse.Namespace) -> int:
         done = await import_devices(store, arguments.file)
     finally:
         await store.close()
-    print(f"{arguments.file}: {done.rows} devices: {done.inserted} inserted, {done.updated} updated")
+    unchanged = done.rows - done.inserted - done.updated
+    print(f"{arguments.file}: {done.rows} devices: {done.inserted} inserted, {done.updated} updated, {unchanged} unchanged")
     return 0
 
 
