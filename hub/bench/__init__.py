@@ -7,7 +7,9 @@
 - requests/s of `house(code)` beside a bare Starlette route returning the same JSON;
 - per-value SM4 sealing and SM3 blind indexes through OpenSSL beside gmssl's pure Python
   (target: OpenSSL at least 20× faster), and SM2 signs and verifies per second;
-- Open311 `requests.json` latency p50/p99 as a city token with 20,000 cases, beside `/healthz`.
+- Open311 `requests.json` latency p50/p99 as a city token with 20,000 cases, beside `/healthz`;
+- device telemetry ingested per second over a real Mosquitto, beside `mosquitto_sub` reading
+  the same stream (target: at least half), and alarm-to-case latency (target: p99 < 200 ms).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from graph.errors import HubError
 from hub.bench.ciphers import measure_ciphers
+from hub.bench.devices import measure_devices, render_devices
 from hub.bench.http import measure_http
 from hub.bench.load import measure_load
 from hub.bench.machine import describe
@@ -28,7 +31,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311")
+SECTIONS = ("core", "registry", "open311", "devices")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -52,6 +55,9 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
     if "open311" in sections:
         print("measuring Open311 requests.json…", flush=True)
         report += "\n" + "\n".join(render_open311(measure_open311(cases=2_000 if quick else 20_000))) + "\n"
+    if "devices" in sections:
+        print("measuring device ingestion over MQTT…", flush=True)
+        report += "\n" + "\n".join(render_devices(measure_devices(messages=5_000 if quick else 50_000))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

@@ -14,7 +14,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench.add_argument(
         "--only",
         help="comma-separated sections to measure: core (ciphers, bulk load, HTTP on the city preset), "
-        "registry (full and 1%% incremental sync), open311 (requests.json latency); default all",
+        "registry (full and 1%% incremental sync), open311 (requests.json latency), "
+        "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary); default all",
     )
     bench.set_defaults(handler=run)
 

@@ -1,0 +1,336 @@
+"""Device ingestion against a real Mosquitto: telemetry ingested per second with the rules
+evaluated, beside the rate `mosquitto_sub` receives the same stream in the same run (target: at
+least half of it), and alarm-to-case latency p50/p99 (target: p99 under 200 ms).
+
+A Mosquitto of the benchmark's own (hub.bench.mosquitto: a queue deep enough that the broker
+drops nothing) serves, on loopback, publisher processes sending the demo city's devices'
+telemetry (the simulator's values, no faults) at QoS 1 as fast as they can, a `mosquitto_sub`
+process subscribed to the same topics at QoS 1 that stamps each message as it arrives, and the
+hub's own ingestion (devices.service.Ingestion, as `hub serve` runs it) on a SQLite store with
+the `small` demo city and its devices: topic and payload checks, rules, readings and latest
+state written, alarms and cases when rules fire. Three phases:
+
+1. live: two publishers send the stream while `mosquitto_sub` and the hub both read it; each
+   consumer's rate runs from the first message it received to the last it finished. This is the
+   target's comparison: does the hub keep up with a stream as fast as this machine publishes.
+2. capacity: both consumers hold persistent sessions and are away while the stream is published
+   again, so the broker queues it for each; then each drains its queue alone, never sharing the
+   CPU with a publisher or with the other. This is what each can take at most.
+3. alarm to case: trapped-passenger messages from distinct elevators, 20 a second, each stamped
+   with the time it was sent; the latency of each runs from that moment to the moment the
+   workflow announced the case opened for its alarm (stored; dispatch follows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devices.pipeline import PipelineStats
+
+FAULT_RATE = 20.0
+"""Trapped-passenger messages per second in the latency phase."""
+PUBLISHERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """One phase's messages per second: the publishers', `mosquitto_sub`'s and the hub's."""
+
+    published: float
+    subscriber: float
+    subscriber_received: int
+    hub: float
+    hub_done: int
+
+    @property
+    def ratio(self) -> float:
+        return self.hub / self.subscriber if self.subscriber else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFigures:
+    devices: int
+    messages: int
+    live: Rates
+    capacity: Rates
+    set_aside: int
+    alarms_raised: int
+    latency_samples: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    latency_max_ms: float
+
+
+def _publisher(port: int, stream: Path, *, paced: float | None) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "hub.bench.devices", "publish", str(port), str(stream)]
+    if paced:
+        command += ["--paced", str(paced)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+async def _publish_all(port: int, streams: Sequence[Path]) -> float:
+    """Run one publisher per stream file at once; the messages per second they sent together."""
+    processes = [_publisher(port, stream, paced=None) for stream in streams]
+    outputs = await asyncio.gather(*(asyncio.to_thread(process.communicate, None, 600) for process in processes))
+    reports = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    return sum(report["published"] for report in reports) / max(report["seconds"] for report in reports)
+
+
+async def _publish(port: int, stream: Path, paced: float | None) -> None:
+    """The publisher process: every `topic\tpayload` line of `stream` at QoS 1, pipelined, or
+    one at a time `paced` a second with the payload's `ts` set to the moment it is sent (and
+    printed as `topic\tsent` for the latency phase)."""
+    import aiomqtt
+
+    lines = [line.split("\t", 1) for line in stream.read_text(encoding="utf-8").splitlines() if line]
+    quiet = logging.getLogger("hub.bench.publisher")
+    quiet.setLevel(logging.ERROR)  # aiomqtt warns of every pending publish past ten: pipelining is the point
+    async with aiomqtt.Client(
+        "127.0.0.1", port, identifier=f"bench-publisher-{secrets.token_hex(4)}", max_inflight_messages=1000, logger=quiet
+    ) as client:
+        started = time.perf_counter()
+        if paced:
+            for topic, payload in lines:
+                message = json.loads(payload)
+                sent = time.time()
+                message["ts"] = sent
+                await client.publish(topic, json.dumps(message), qos=1)
+                print(f"{topic}\t{sent:.6f}", flush=True)
+                await asyncio.sleep(1 / paced)
+        else:
+            window = 500
+            for begin in range(0, len(lines), window):
+                await asyncio.gather(*(client.publish(t, p, qos=1) for t, p in lines[begin:begin + window]))
+        seconds = time.perf_counter() - started
+    print(json.dumps({"published": len(lines), "seconds": seconds}), flush=True)
+
+
+async def _hub_rate(stats: Callable[[], PipelineStats], expected: int) -> tuple[float, int]:
+    """Watch the ingestion's counters until it has dealt with `expected` more messages (or has
+    done nothing for 15 s): its rate from the first message received to the last dealt with."""
+    counters = stats()
+    received, done_before = counters.received, counters.accepted + counters.set_aside_total
+    first: float | None = None
+    last = stalled = time.perf_counter()
+    progress = 0
+    while True:
+        await asyncio.sleep(0.002)
+        now = time.perf_counter()
+        counters = stats()
+        if first is None and counters.received > received:
+            first = now
+        done = counters.accepted + counters.set_aside_total - done_before
+        if done != progress:
+            progress, stalled, last = done, now, now
+        if done >= expected or now - stalled > 15:
+            break
+    rate = (progress - 1) / (last - first) if first is not None and last > first else 0.0
+    return rate, progress
+
+
+def _rate(stamps: Sequence[float]) -> float:
+    if len(stamps) < 2 or stamps[-1] <= stamps[0]:
+        return 0.0
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+async def _measure(folder: Path, port: int, messages: int, faults: int) -> DeviceFigures:
+    from devices.service import Ingestion
+    from devices.simulator import Simulator
+    from graph.ciphers.keyring import Keyring
+    from graph.events import EventBus
+    from graph.sql import SqlStore
+    from graph.workflow import Workflow
+    from hub import demo
+    from hub.demo.devices import register_demo_devices
+    from hub.loading import load
+    from hub.settings import Settings
+
+    keys = Keyring.generate()
+    db = f"sqlite:///{folder / 'devices.sqlite'}"
+    store = await SqlStore.open(db, sealer=keys.sealer())
+    try:
+        await load(store, demo.generate("small", 2020), progress=False)
+        await register_demo_devices(store)
+        devices = await store.all_devices()
+        prefix = f"bench{secrets.token_hex(3)}"
+        settings = Settings(db=db, mqtt=f"mqtt://127.0.0.1:{port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-bench-{secrets.token_hex(3)}")
+        bus = EventBus()
+
+        def ingestion() -> Ingestion:
+            return Ingestion(store, settings, bus=bus, workflow=Workflow(store, bus=bus))
+
+        # two streams of the same messages' kind, stamped in the past (phase 3's messages must
+        # be the newest each device sent, or the rules would take them for out-of-order ones)
+        simulator = Simulator(devices, prefix=prefix, seed=1, faults=0.0)
+        start = time.time() - 60 - 2 * messages / 10_000
+        streams: list[list[Path]] = []
+        for phase in ("live", "capacity"):
+            files = [folder / f"{phase}-{number}.tsv" for number in range(PUBLISHERS)]
+            outs = [file.open("w", encoding="utf-8") for file in files]
+            for index in range(messages):
+                topic, payload = simulator.next(dt.datetime.fromtimestamp(start, dt.timezone.utc))
+                start += 1 / 10_000
+                outs[index % PUBLISHERS].write(f"{topic}\t{payload.decode()}\n")
+            for out in outs:
+                out.close()
+            streams.append(files)
+        topics = f"{prefix}/devices/+/telemetry"
+        subscriber = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topics]
+
+        # 1. live
+        live_hub = ingestion()
+        await live_hub.start()
+        await live_hub.wait_subscribed()
+        watching = subprocess.Popen([*subscriber, "-C", str(messages), "-F", "%U"], stdout=subprocess.PIPE, text=True)
+        await asyncio.sleep(1.0)  # mosquitto_sub says nothing when it has subscribed
+        watch = asyncio.create_task(_hub_rate(lambda: live_hub.stats, messages))
+        published = await _publish_all(port, streams[0])
+        hub_rate, hub_done = await watch
+        stamps = [float(line) for line in (await asyncio.to_thread(watching.communicate, None, 120))[0].split()]
+        live = Rates(published, _rate(stamps), len(stamps), hub_rate, hub_done)
+        await live_hub.stop()  # its session stays with the broker: the hub is away
+
+        # 2. capacity
+        session = [*subscriber, "-c", "-i", f"bench-sub-{prefix}"]
+        await asyncio.to_thread(subprocess.run, [*session, "-E"], check=True, timeout=30)
+        published = await _publish_all(port, streams[1])
+        drained = await asyncio.to_thread(subprocess.run, [*session, "-C", str(messages), "-F", "%U"], capture_output=True, text=True, timeout=600)
+        stamps = [float(line) for line in drained.stdout.split()]
+        draining = ingestion()
+        watch = asyncio.create_task(_hub_rate(lambda: draining.stats, messages))
+        await draining.start()
+        hub_rate, hub_done = await watch
+        capacity = Rates(published, _rate(stamps), len(stamps), hub_rate, hub_done)
+        try:
+            # 3. alarm to case
+            raised = draining.stats.alarms_raised
+            latencies = await _alarm_to_case(store, bus, folder, port, prefix, devices, faults)
+            return DeviceFigures(
+                devices=len(devices),
+                messages=messages,
+                live=live,
+                capacity=capacity,
+                set_aside=live_hub.stats.set_aside_total + draining.stats.set_aside_total,
+                alarms_raised=draining.stats.alarms_raised - raised,
+                latency_samples=len(latencies),
+                latency_p50_ms=statistics.median(latencies) if latencies else 0.0,
+                latency_p99_ms=_percentile(latencies, 0.99),
+                latency_max_ms=max(latencies, default=0.0),
+            )
+        finally:
+            await draining.stop()
+    finally:
+        await store.close()
+
+
+async def _alarm_to_case(store: object, bus: object, folder: Path, port: int, prefix: str, devices: Sequence[object], faults: int) -> list[float]:
+    """Milliseconds from each trapped-passenger message's sending to its case being opened."""
+    from graph.devices import Device, DeviceType
+    from graph.events import EventBus, Topic
+    from graph.scope import Scope
+    from graph.store import Store
+
+    assert isinstance(bus, EventBus)
+    hub: Store = store  # type: ignore[assignment]
+    elevators = [d for d in devices if isinstance(d, Device) and d.type is DeviceType.ELEVATOR][:faults]
+    fault_file = folder / "faults.tsv"
+    fault_file.write_text(
+        "".join(f"{prefix}/devices/{d.code}/telemetry\t{json.dumps({'ts': 0, 'values': {'trapped': True}})}\n" for d in elevators),
+        encoding="utf-8",
+    )
+    opened: dict[str, float] = {}
+    listening = bus.subscribe(Topic.CASES)
+
+    async def listen() -> None:
+        async for event in listening:
+            if event.kind == "opened":
+                opened[event.id] = time.time()
+
+    listener = asyncio.create_task(listen())
+    sender = _publisher(port, fault_file, paced=FAULT_RATE)
+    sent_lines, _ = await asyncio.to_thread(sender.communicate, None, 120)
+    deadline = time.monotonic() + 10
+    while len(opened) < len(elevators) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    listener.cancel()
+    listening.close()
+    sent = {line.split("\t")[0].split("/")[2]: float(line.split("\t")[1]) for line in sent_lines.splitlines() if "\t" in line}
+    cases = [case for case in await hub.cases(list(opened), Scope.everything()) if case is not None]
+    alarms = await hub.alarms([case.external_id or "" for case in cases], Scope.everything())
+    return [
+        (opened[case.id] - sent[alarm.device_code]) * 1000
+        for case, alarm in zip(cases, alarms)
+        if alarm is not None and alarm.device_code in sent
+    ]
+
+
+def measure_devices(messages: int = 50_000, faults: int = 200) -> DeviceFigures:
+    from hub.bench.mosquitto import PrivateBroker
+
+    with tempfile.TemporaryDirectory(prefix="hub-bench-devices-") as folder:
+        root = Path(folder)
+        (root / "broker").mkdir()
+        broker = PrivateBroker(root / "broker")
+        broker.start()
+        try:
+            return asyncio.run(_measure(root, broker.port, messages, faults))
+        finally:
+            broker.stop()
+
+
+def render_devices(figures: DeviceFigures) -> list[str]:
+    live, capacity = figures.live, figures.capacity
+    met = "met" if live.ratio >= 0.5 else "**missed**"
+    latency_met = "met" if figures.latency_p99_ms < 200 else "**missed**"
+    return [
+        f"### Devices over MQTT: {figures.messages:,} telemetry messages per phase from {figures.devices} devices of the `small` demo city, Mosquitto on loopback, hub on SQLite",
+        "",
+        "| messages per second | publishers | `mosquitto_sub` (baseline) | hub: checked, rules, readings and state stored | hub / `mosquitto_sub` |",
+        "|---|---:|---:|---:|---:|",
+        f"| live: {PUBLISHERS} publishers as fast as they go, both consumers reading | {live.published:,.0f} | {live.subscriber:,.0f} | {live.hub:,.0f} | {live.ratio:.2f} |",
+        f"| capacity: each consumer alone drains its queued session | {capacity.published:,.0f} | {capacity.subscriber:,.0f} | {capacity.hub:,.0f} | {capacity.ratio:.2f} |",
+        "",
+        f"Live, the hub took {live.ratio:.2f} of the rate `mosquitto_sub` received (target ≥ 0.5: {met}); received "
+        f"{live.subscriber_received:,} and {live.hub_done:,} of {figures.messages:,}; set aside {figures.set_aside}.",
+        "",
+        f"Alarm to case ({figures.latency_samples} trapped-passenger messages, {FAULT_RATE:.0f}/s, from publish to case stored): "
+        f"p50 {figures.latency_p50_ms:.1f} ms, p99 {figures.latency_p99_ms:.1f} ms, max {figures.latency_max_ms:.1f} ms "
+        f"(target p99 < 200 ms: {latency_met}); alarms raised {figures.alarms_raised}.",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m hub.bench.devices [messages]`: this benchmark alone; `publish PORT FILE
+    [--paced RATE]` is the publisher process it starts."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "publish":
+        paced = float(arguments[arguments.index("--paced") + 1]) if "--paced" in arguments else None
+        asyncio.run(_publish(int(arguments[1]), Path(arguments[2]), paced))
+        return 0
+    figures = measure_devices(messages=int(arguments[0]) if arguments else 50_000)
+    print("\n".join(render_devices(figures)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
