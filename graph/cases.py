@@ -348,9 +348,10 @@ class CaseStore(Protocol):
         the firm it must be dispatched to, both checked under the row lock (InvalidInput
         otherwise). Unknown and out-of-scope ids raise the same InvalidInput."""
 
-    async def escalation_candidates(self, now: dt.datetime, limit: int = 500) -> list[Case]:
+    async def escalation_candidates(self, now: dt.datetime, limit: int = 500, after: str | None = None) -> list[Case]:
         """Unscoped: overdue cases at `now` (`overdue_at`) below the top rung of the ladder,
-        in the order they were stored."""
+        by id, after the id `after` (a sweep pages through them all: a case waiting for its
+        next rung stays a candidate and must not hold back the ones behind it)."""
 
     async def escalate_case(self, case_id: str, rung: Escalation, *, actor: str, note: str, at: dt.datetime) -> Case | None:
         """Unscoped (the hub's sweep): raise the case to `rung` and keep an event that leaves

@@ -388,20 +388,25 @@ class Workflow:
         rung = Escalation(min(int(max(Escalation)), 1 + int((now - missed) / period)))
         return rung, f"{what}，升级至{rung.label}"
 
-    async def escalate_due(self) -> list[Case]:
-        """Escalate every overdue case to the rung due now (run periodically by the server);
-        returns the cases escalated by this sweep."""
+    async def escalate_due(self, batch: int = 500) -> list[Case]:
+        """Escalate every overdue case to the rung due now (run periodically by the server),
+        reading the candidates `batch` at a time; returns the cases escalated by this sweep."""
         now = self._now()
         escalated: list[Case] = []
-        for case in await self.store.escalation_candidates(now):
-            due = self.rung_due(case, now)
-            if due is None:
-                continue
-            rung, note = due
-            if case.escalation is not None and rung <= case.escalation:
-                continue
-            raised = await self.store.escalate_case(case.id, rung, actor=ESCALATION_ACTOR, note=note, at=now)
-            if raised is not None:
-                escalated.append(raised)
-                self._publish(raised, "escalated")
-        return escalated
+        after: str | None = None
+        while True:
+            candidates = await self.store.escalation_candidates(now, batch, after)
+            for case in candidates:
+                due = self.rung_due(case, now)
+                if due is None:
+                    continue
+                rung, note = due
+                if case.escalation is not None and rung <= case.escalation:
+                    continue
+                raised = await self.store.escalate_case(case.id, rung, actor=ESCALATION_ACTOR, note=note, at=now)
+                if raised is not None:
+                    escalated.append(raised)
+                    self._publish(raised, "escalated")
+            if len(candidates) < batch:
+                return escalated
+            after = candidates[-1].id

@@ -803,13 +803,15 @@ class CaseRecords:
             )
         return _case(row)
 
-    async def escalation_candidates(self, now: dt.datetime, limit: int = 500) -> list[Case]:
+    async def escalation_candidates(self, now: dt.datetime, limit: int = 500, after: str | None = None) -> list[Case]:
         query = (
             _case_query()
             .where(_overdue(now), or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(max(Escalation))))
-            .order_by(_CASE.c.id)
+            .order_by(_CASE.c.key)
             .limit(max(1, min(limit, 10 * MAX_PAGE)))
         )
+        if after is not None:
+            query = query.where(_CASE.c.key > after)
         async with self.engine.connect() as connection:
             return [_case(row) for row in await connection.execute(query)]
 

@@ -281,3 +281,25 @@ async def test_cases_written_in_bulk_page_one_by_one_each_once(store: SqlStore) 
             break
         after = page.end_cursor
     assert paged == [case.id for case in reversed(written)]
+
+
+async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: SqlStore) -> None:
+    await store.write(Batch(cases=[fed(1)]))
+    at = T0 + dt.timedelta(hours=1)
+    sign_by = at + dt.timedelta(hours=2)
+    moved = await store.advance_case(
+        "cityops:QD000001", [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"sign_by": sign_by, "firm_code": FIRM}
+    )
+    assert (moved.sign_by, moved.firm_code, moved.status) == (sign_by, FIRM, CaseStatus.DISPATCHED)
+    await store.write(Batch(cases=[fed(1, title="楼道灯不亮（补充）", firm_code=FIRM, updated_at=at + dt.timedelta(minutes=5))]))
+    [case] = await store.cases(["cityops:QD000001"], EVERYTHING)
+    assert (case.title, case.sign_by) == ("楼道灯不亮（补充）", sign_by)
+    assert [c.id for c in (await store.case_page(EVERYTHING, 50, overdue=True, now=sign_by + dt.timedelta(seconds=1))).items] == [case.id]
+    assert [c.id for c in (await store.case_page(EVERYTHING, 50, firm_code=FIRM)).items] == [case.id]
+    with pytest.raises(InvalidInput, match="now"):
+        await store.case_page(EVERYTHING, 50, overdue=True)
+    with pytest.raises(InvalidInput, match="firm: '91350100M000100Y43' is not a property firm the hub knows"):
+        await store.advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"firm_code": "91350100M000100Y43"})
+    with pytest.raises(StoreError, match="not title"):
+        await store.advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"title": "x"})
+    assert (await store.cases([case.id], EVERYTHING))[0] == case

@@ -521,3 +521,14 @@ async def test_every_change_is_announced_on_the_bus(flow: Workflow, bus: EventBu
         (other.id, "escalated"),
     ]
     assert {(event.topic, event.place_code) for event in seen} == {(Topic.CASES, HOUSE_1), (Topic.CASES, HOUSE_2)}
+
+
+async def test_a_sweep_pages_past_cases_waiting_for_their_next_rung(flow: Workflow, clock: Clock) -> None:
+    waiting = await flow.open_case(report(HOUSE_1), actor="a")  # sign for by T0 + 2 h
+    clock.now = T0 + 2 * HOUR + dt.timedelta(seconds=1)
+    assert [case.id for case in await flow.escalate_due()] == [waiting.id]
+    clock.now = T0 + HOUR
+    behind = [(await flow.open_case(report(HOUSE_2), actor="a")).id for _ in range(2)]  # by T0 + 3 h
+    clock.now = T0 + 3 * HOUR + dt.timedelta(seconds=1)
+    # one candidate at a time: the waiting case (still due on rung 1) does not hold back the rest
+    assert sorted(case.id for case in await flow.escalate_due(batch=1)) == sorted(behind)
