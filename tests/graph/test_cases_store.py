@@ -293,7 +293,7 @@ async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: SqlStore) 
     assert (moved.sign_by, moved.firm_code, moved.status) == (sign_by, FIRM, CaseStatus.DISPATCHED)
     await store.write(Batch(cases=[fed(1, title="楼道灯不亮（补充）", firm_code=FIRM, updated_at=at + dt.timedelta(minutes=5))]))
     [case] = await store.cases(["cityops:QD000001"], EVERYTHING)
-    assert (case.title, case.sign_by) == ("楼道灯不亮（补充）", sign_by)
+    assert case is not None and (case.title, case.sign_by) == ("楼道灯不亮（补充）", sign_by)
     assert [c.id for c in (await store.case_page(EVERYTHING, 50, overdue=True, now=sign_by + dt.timedelta(seconds=1))).items] == [case.id]
     assert [c.id for c in (await store.case_page(EVERYTHING, 50, firm_code=FIRM)).items] == [case.id]
     with pytest.raises(InvalidInput, match="now"):
