@@ -8,7 +8,9 @@ import csv
 import datetime as dt
 import json
 import stat
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -28,6 +30,7 @@ from tests.devices.conftest import BUILDING, ENTRANCE, ESTATE, HOUSE, city, even
 from tests.services import run_id
 
 EVERYTHING = Scope.everything()
+T = TypeVar("T")
 
 
 class Hub:
@@ -50,8 +53,8 @@ class Hub:
     def run(self, *argv: str) -> int:
         return main([*argv, "--db", self.db, "--keys", self.keys])
 
-    def query(self, work):  # type: ignore[no-untyped-def]
-        async def go():  # type: ignore[no-untyped-def]
+    def query(self, work: Callable[[SqlStore], Awaitable[T]]) -> T:
+        async def go() -> T:
             store = await self.open()
             try:
                 return await work(store)
@@ -92,6 +95,7 @@ def test_import_csv_then_again_updates(hub: Hub, tmp_path: Path, capsys: pytest.
     assert hub.run("devices", "import", str(path)) == 0
     assert "0 inserted, 1 updated, 2 unchanged" in capsys.readouterr().out
     gas, cover = hub.query(lambda s: s.devices(["GD-0001", "MC-0001"], EVERYTHING))
+    assert gas is not None and cover is not None and cover.point is not None
     assert gas.thresholds == {"lel_major": 18.0, "lel_major_clear": 12.0} and gas.point is None
     assert cover.thresholds == {"tilt_baseline": 3.0} and cover.point.lon == 120.381 and cover.interval == 300
     assert hub.run("devices", "list") == 0
@@ -104,7 +108,7 @@ def test_import_csv_then_again_updates(hub: Hub, tmp_path: Path, capsys: pytest.
 
 
 def test_import_json_and_jsonl(hub: Hub, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"code": "TR-0001", "type": "transformer", "model": "SCB10", "place": ESTATE, "interval": 60,
          "thresholds": {"alarm_c": 125, "alarm_clear_c": 115}},
         {"code": "WP-0001", "type": "water_pump", "model": "CR", "place": ESTATE, "interval": 60, "lon": 120.3, "lat": 36.1},
@@ -116,6 +120,7 @@ def test_import_json_and_jsonl(hub: Hub, tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert out.count("2 inserted, 0 updated") == 2
     [transformer] = hub.query(lambda s: s.devices(["TR-0001X"], EVERYTHING))
+    assert transformer is not None
     assert transformer.type is DeviceType.TRANSFORMER and transformer.thresholds["alarm_c"] == 125.0
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -44,7 +45,7 @@ async def distinct_readings(store: SqlStore, codes: list[str]) -> int:
     return total
 
 
-def ingestion(store: SqlStore, url: str, prefix: str, client_id: str, **options: object) -> Ingestion:
+def ingestion(store: SqlStore, url: str, prefix: str, client_id: str, **options: Any) -> Ingestion:
     bus = EventBus()
     settings = Settings(mqtt=url, mqtt_prefix=prefix, mqtt_client_id=client_id)
     return Ingestion(store, settings, bus=bus, workflow=Workflow(store, bus=bus), **options)
@@ -137,7 +138,7 @@ async def test_messages_published_while_the_hub_or_the_broker_is_down_are_ingest
 
         # the broker restarts under the running hub; devices publish before the hub is back
         private_broker.stop()
-        await eventually(lambda: not service.reader.stats.connected)  # type: ignore[union-attr]
+        await eventually(lambda: not service.reader.stats.connected)
         private_broker.start()
         await publish(50)
         assert not service.reader.stats.connected

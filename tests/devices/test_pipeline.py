@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
@@ -20,7 +20,7 @@ from graph.rules import RuleEngine
 from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.workflow import Workflow
-from tests.devices.conftest import ENTRANCE, FIRM
+from tests.devices.conftest import ENTRANCE, FIRM, eventually
 
 EVERYTHING = Scope.everything()
 T0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -34,7 +34,7 @@ class Clock:
         return self.now
 
 
-def telemetry(values: dict[str, object], at: dt.datetime) -> bytes:
+def telemetry(values: Mapping[str, object], at: dt.datetime) -> bytes:
     return json.dumps({"ts": at.isoformat(), "values": values}).encode()
 
 
@@ -224,3 +224,17 @@ async def test_one_poisonous_message_does_not_take_its_batch_down(store: SqlStor
     assert stats.accepted == 3  # MC-0001, WP-0001 and WP-0002
     for code in ("MC-0001", "WP-0001", "WP-0002"):
         assert await store.readings(code, EVERYTHING), code
+
+
+async def test_readings_older_than_the_retention_are_pruned(store: SqlStore) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    old, recent = now - dt.timedelta(days=8), now - dt.timedelta(days=6)
+    await store.add_readings([Reading("GD-0001", old, {"lel": 1.0}), Reading("GD-0001", recent, {"lel": 2.0})])
+    bus = EventBus()
+    pipeline = Pipeline(store, RuleEngine(), Workflow(store, bus=bus), bus, retention=dt.timedelta(days=7))
+    await pipeline.start()
+    try:
+        await eventually(lambda: pipeline.stats.pruned == 1)
+    finally:
+        await pipeline.stop()
+    assert [r.at for r in await store.readings("GD-0001", EVERYTHING)] == [recent]
