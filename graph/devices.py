@@ -185,6 +185,18 @@ class Alarm:
         return self.cleared_at is None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """A place's devices by status and its active alarms, for dashboards (设备在线, 告警)."""
+
+    total: int = 0
+    new: int = 0
+    online: int = 0
+    offline: int = 0
+    alarm: int = 0
+    active_alarms: int = 0
+
+
 class DeviceStore(Protocol):
     """The device part of the store port: registry, latest state, readings, alarms."""
 
@@ -218,6 +230,10 @@ class DeviceStore(Protocol):
         statuses: Sequence[DeviceStatus] | None = None,
     ) -> int:
         """How many devices `device_page` would list."""
+
+    async def device_summaries(self, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
+        """For each place, its devices and theirs below it (in scope) counted by status, and
+        their active alarms; None for a place missing or out of scope."""
 
     async def all_devices(self) -> list[Device]:
         """Every registered device, unscoped: ingestion's registry cache (never for a caller)."""

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.cases import Point
 from graph.cursors import decode_cursor, encode_cursor
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Reading, Severity, device_code
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity, device_code
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import Page
@@ -409,6 +409,51 @@ class DeviceRecords:
                 .where(and_(*clauses))
             )
             return int((await connection.execute(query)).scalar_one())
+
+    async def device_summaries(self, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
+        found: list[DeviceSummary | None] = []
+        async with self.engine.connect() as connection:
+            visible = await self._visible(connection, scope)
+            for code in codes:
+                anchor = await self._anchor(connection, code)
+                if anchor is None or not await self._seen(connection, anchor, visible):
+                    found.append(None)
+                    continue
+                where = and_(visible, under(_PLACE, anchor))
+                by_status = dict(
+                    (
+                        await connection.execute(
+                            select(_DEVICE.c.status, func.count())
+                            .select_from(_DEVICE.join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
+                            .where(where)
+                            .group_by(_DEVICE.c.status)
+                        )
+                    ).all()
+                )
+                active = (
+                    await connection.execute(
+                        select(func.count())
+                        .select_from(_ALARM.join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
+                        .where(where, _ALARM.c.cleared_at.is_(None))
+                    )
+                ).scalar_one()
+                found.append(
+                    DeviceSummary(
+                        total=sum(by_status.values()),
+                        new=by_status.get(DeviceStatus.NEW.value, 0),
+                        online=by_status.get(DeviceStatus.ONLINE.value, 0),
+                        offline=by_status.get(DeviceStatus.OFFLINE.value, 0),
+                        alarm=by_status.get(DeviceStatus.ALARM.value, 0),
+                        active_alarms=int(active),
+                    )
+                )
+        return found
+
+    @staticmethod
+    async def _seen(connection: AsyncConnection, anchor: Anchor, visible: Any) -> bool:
+        """Whether the caller may see the place itself."""
+        query = select(_PLACE.c.id).where(_PLACE.c.id == anchor.id, visible)
+        return (await connection.execute(query)).first() is not None
 
     async def all_devices(self) -> list[Device]:
         async with self.engine.connect() as connection:

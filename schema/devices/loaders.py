@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from graph.cases import Case
-from graph.devices import Alarm, Device
+from graph.devices import Alarm, Device, DeviceSummary
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 
@@ -21,6 +21,8 @@ class DeviceLoaders:
     """Case id → the case; None when missing or out of scope."""
     active_alarms: DataLoader[str, list[Alarm]]
     """Device code → its active alarms, newest first (one alarm page for all the codes asked)."""
+    summaries: DataLoader[str, DeviceSummary | None]
+    """Place code → its devices by status and active alarms; None when missing or out of scope."""
 
     @classmethod
     def create(cls, store: Store, scope: Scope) -> DeviceLoaders:
@@ -41,8 +43,12 @@ class DeviceLoaders:
                     return [found[code] for code in codes]
                 after = page.end_cursor
 
+        async def load_summaries(codes: list[str]) -> list[DeviceSummary | None]:
+            return await store.device_summaries(codes, scope)
+
         return cls(
             by_code=DataLoader(load_fn=load_devices),
             cases=DataLoader(load_fn=load_cases),
             active_alarms=DataLoader(load_fn=load_active),
+            summaries=DataLoader(load_fn=load_summaries),
         )

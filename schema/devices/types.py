@@ -44,6 +44,23 @@ class Threshold:
     overridden: bool = strawberry.field(description="True when the device sets it itself.")
 
 
+@strawberry.type(description="A place's devices by state and their active alarms (设备在线率, 告警数).")
+class DeviceSummary:
+    total: int
+    new: int = strawberry.field(description="Registered, never heard from.")
+    online: int
+    offline: int
+    alarm: int = strawberry.field(description="Online with an active alarm.")
+    active_alarms: int
+
+    @classmethod
+    def of(cls, record: domain.DeviceSummary) -> DeviceSummary:
+        return cls(
+            total=record.total, new=record.new, online=record.online, offline=record.offline,
+            alarm=record.alarm, active_alarms=record.active_alarms,
+        )
+
+
 @strawberry.type(description="One message a device sent: when, on which channel, and its values.")
 class Reading:
     at: dt.datetime

@@ -2,7 +2,8 @@
 
 The counts come from `refresh_stats`; `housesInArrears` is read live (utility bills change
 daily) for every row of a request in one `arrears_counts` call, as of the request's today; and
-`cases` (case metrics) is read live too, for every row in one store call per period asked.
+`cases` (case metrics) is read live too, for every row in one store call per period asked;
+`devices` (by state, with active alarms) is read live for the rows of a request together.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import strawberry
 from graph import model
 from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
+from schema.devices.types import DeviceSummary
 from schema.fields import field
 from schema.places.types import Place, place_type
 
@@ -42,6 +44,11 @@ class Stats:
     )
     async def houses_in_arrears(self, info: Info) -> int | None:
         return await info.context.utilities.arrears_counts.load((self.record.code, info.context.today))
+
+    @field(description="Devices of the subtree by state, and their active alarms, now; null for a place outside your scope.")
+    async def devices(self, info: Info) -> DeviceSummary | None:
+        found = await info.context.devices.summaries.load(self.record.code)
+        return None if found is None else DeviceSummary.of(found)
 
     @field(
         description="Case figures of the subtree (响应率, 解决率, 满意率, overdue, median time to resolve) "

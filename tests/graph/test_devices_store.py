@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.ciphers.sealing import Sealer
 from graph.cursors import encode_cursor
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Reading, Severity
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import Batch, Place, Provenance
@@ -453,3 +453,25 @@ async def test_a_days_alarm_numbers_run_out_with_a_clear_error(store: SqlStore) 
 def test_daily_id_doctests() -> None:
     failures, tried = doctest.testmod(daily_ids)
     assert tried > 0 and failures == 0
+
+
+async def test_summaries_count_a_places_devices_by_status_and_its_active_alarms(store: SqlStore) -> None:
+    await store.register_devices([elevator("DT-0001"), elevator("DT-0002"), gas("GAS-0001"), gas("GAS-0002", ESTATE_2)])
+    seen = T0 + dt.timedelta(minutes=1)
+    await store.save_device_states([
+        DeviceState("DT-0001", DeviceStatus.ALARM, seen, {"trapped": True}),
+        DeviceState("GAS-0001", DeviceStatus.ONLINE, seen, {"lel": 3.0}),
+        DeviceState("GAS-0002", DeviceStatus.OFFLINE, seen, {}),
+    ])
+    raised = await store.raise_alarm(alarm("DT-0001"))
+    cleared = await store.raise_alarm(alarm("GAS-0001", "gas.low", device_type=DeviceType.GAS_DETECTOR))
+    await store.raise_alarm(alarm("GAS-0002", "device.offline", device_type=DeviceType.GAS_DETECTOR))
+    assert raised is not None and cleared is not None
+    await store.clear_alarm("GAS-0001", "gas.low", seen)
+    district, street, estate, entrance = await store.device_summaries(["370202", STREET_1, ESTATE_1, ENTRANCE_1], EVERYTHING)
+    assert district == DeviceSummary(total=4, new=1, online=1, offline=1, alarm=1, active_alarms=2)
+    assert street == estate == DeviceSummary(total=3, new=1, online=1, offline=0, alarm=1, active_alarms=1)
+    assert entrance == DeviceSummary(total=2, new=1, online=0, offline=0, alarm=1, active_alarms=1)
+    # a street office counts its own street only, and is told nothing of a place outside it
+    mine, above, theirs, unknown = await store.device_summaries([STREET_1, "370202", STREET_2, "370202099"], Scope.of(STREET_1))
+    assert mine == street and above is None and theirs is None and unknown is None

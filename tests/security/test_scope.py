@@ -177,7 +177,7 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_devices.py
     "Device", "DeviceConnection", "DeviceEdge", "Alarm", "AlarmConnection", "AlarmEdge",
-    "MetricValue", "Threshold", "Reading", "Subscription", "AlarmUpdate", "CaseUpdate",
+    "MetricValue", "Threshold", "Reading", "Subscription", "AlarmUpdate", "CaseUpdate", "DeviceSummary",
 } | {
     # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
     "CaseMetrics", "CaseMetricsRow",

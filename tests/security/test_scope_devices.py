@@ -98,6 +98,27 @@ def test_devices_and_alarms_of_a_scope_are_the_roles_own(secure_hub: SecureHub, 
                 assert role.may_see_case(secure_hub.world, case["id"])
 
 
+def test_device_summaries_on_stats_count_only_the_roles_devices(secure_hub: SecureHub, role: Role) -> None:
+    world = secure_hub.world
+    for root in sorted(role.roots)[:3]:
+        level = world.places[root].level.name
+        data = secure_hub.data(
+            role,
+            "query($s: String!, $g: Level!) { stats(scope: $s, groupBy: $g) { place { code } devices { total new online offline alarm activeAlarms } } }",
+            {"s": root, "g": level},
+        )
+        for row in data["stats"]:
+            under = world.subtree(row["place"]["code"])
+            seen = {code for code in _seen_devices(secure_hub, role) if world.devices[code] in under}
+            assert row["devices"]["total"] == len(seen) == row["devices"]["new"], (role.name, row)
+            assert row["devices"]["activeAlarms"] == len({key for key in _seen_alarms(secure_hub, role) if world.alarms[key] in under})
+    # a place outside the scope has no summary to give
+    north = secure_hub.data(role, '{ place(code: "%s") { code } }' % NORTH_ESTATE)
+    if north["place"] is None:
+        rows = secure_hub.data(role, '{ stats(scope: "%s", groupBy: ESTATE) { devices { total } } }' % NORTH_ESTATE)
+        assert rows["stats"] == []
+
+
 def test_a_role_sees_what_its_scope_holds(secure_hub: SecureHub) -> None:
     """Controls: without them the test above would pass on a hub that shows nothing."""
     assert _seen_devices(secure_hub, secure_hub.roles["committee"]) == {DEVICE_ESTATE, DEVICE_ENTRANCE}
