@@ -7,13 +7,14 @@ both query over real HTTP and count the store calls a query makes.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import datetime as dt
 import socket
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ from tests.schema.counting import CountingStore
 from tests.serving import served
 
 PRESET, SEED = "small", 7
+_Result = TypeVar("_Result")
 STARTUP_SECONDS = 600.0
 
 
@@ -43,6 +45,12 @@ class Hub:
     client: httpx.Client
     store: CountingStore
     server: uvicorn.Server | None = field(default=None, repr=False)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    """The server's event loop: the store belongs to it (`run` a coroutine there)."""
+
+    def run(self, coroutine: Coroutine[Any, Any, _Result], timeout: float = 60) -> _Result:
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def post(self, query: str, **variables: Any) -> dict[str, Any]:
         """The GraphQL response body of a POST (errors included), after checking it is JSON."""
@@ -88,7 +96,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     started["token"] = token
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
     server = uvicorn.Server(config)
-    started.update(store=counting, server=server)
+    started.update(store=counting, server=server, loop=asyncio.get_running_loop())
     await server.serve(sockets=[sock])
 
 
@@ -100,7 +108,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
         )
         try:
-            yield Hub(url=base, client=client, store=started["store"], server=started["server"])
+            yield Hub(url=base, client=client, store=started["store"], server=started["server"], loop=started["loop"])
         finally:
             client.close()
 
