@@ -8,7 +8,7 @@ import strawberry
 
 from graph import devices as domain
 from graph.devices import DeviceStatus, DeviceType, Severity
-from graph.rules import METRICS, parameters
+from graph.rules import METRICS, MetricKind, parameters
 from schema.cases.types import Case, GeoPoint
 from schema.context import Info
 from schema.fields import field
@@ -23,9 +23,12 @@ def _point(point: domain.Point | None) -> GeoPoint | None:
     return None if point is None else GeoPoint(lon=point.lon, lat=point.lat)
 
 
-def _text(value: domain.Value) -> str:
+def _text(value: domain.Value, digits: int | None) -> str:
+    """A value as people read it: true/false, a number to its metric's decimals, or a code."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float) and digits is not None:
+        return f"{value:.{digits}f}"
     return str(value)
 
 
@@ -77,7 +80,7 @@ def _values(device_type: DeviceType, values: dict[str, domain.Value] | object) -
             MetricValue(
                 metric=name,
                 label=metric.label if metric else name,
-                value=_text(value),
+                value=_text(value, metric.digits if metric and metric.kind is MetricKind.NUMBER else None),
                 unit=(metric.unit or None) if metric else None,
             )
         )
