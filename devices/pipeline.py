@@ -43,6 +43,7 @@ from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore,
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
 from graph.ledger import DeadLetter, Ledger, Reason
+from graph.rules import RuleEngine, Signal
 
 log = logging.getLogger("hub.devices")
 
@@ -134,7 +135,7 @@ class Pipeline:
     def __init__(
         self,
         store: IngestStore,
-        engine: Any,
+        engine: RuleEngine,
         workflow: CaseOpener,
         bus: EventBus | None,
         *,
@@ -286,7 +287,7 @@ class Pipeline:
         letters: list[DeadLetter] = []
         refused: Counter[str] = Counter()
         readings: list[Reading] = []
-        statuses: list[tuple[Device, DeviceStatus, dt.datetime]] = []
+        ordered: list[Reading | tuple[Device, DeviceStatus, dt.datetime]] = []
         seen: dict[str, dt.datetime] = {}
         for message in batch:
             stream_name, key = "unknown", message.topic[:400]
@@ -304,7 +305,7 @@ class Pipeline:
                         status = decode_status(message.payload)
                     except PayloadError as error:
                         raise _Refused(Reason.MALFORMED_PAYLOAD, error.detail) from None
-                    statuses.append((device, status, message.received_at))
+                    ordered.append((device, status, message.received_at))
                 else:
                     try:
                         decoded = decode_reading(message.payload, now=now, oldest=oldest)
@@ -316,6 +317,7 @@ class Pipeline:
                         raise _Refused(Reason.OUT_OF_RANGE, said)
                     kind = "telemetry" if where.stream is Stream.TELEMETRY else "event"
                     readings.append(Reading(device.code, decoded.at, decoded.values, kind, message.received_at))
+                    ordered.append(readings[-1])
                 seen[device.code] = max(message.received_at, seen.get(device.code, message.received_at))
             except _Refused as refusal:
                 refused[refusal.reason.value] += 1
@@ -337,12 +339,14 @@ class Pipeline:
             await self.store.add_readings(readings)
         changed: set[str] = set()
         offline: dict[str, bool] = {}
-        for reading in readings:
-            self._values.setdefault(reading.device_code, {}).update(reading.values)
-            offline[reading.device_code] = False
-            changed.add(reading.device_code)
-            await self._signals(self.engine.evaluate(reading), changed, offline)
-        for device, status, at in statuses:
+        for step in ordered:  # in arrival order: a status then a reading of one device, or the reverse
+            if isinstance(step, Reading):
+                self._values.setdefault(step.device_code, {}).update(step.values)
+                offline[step.device_code] = False
+                changed.add(step.device_code)
+                await self._signals(self.engine.evaluate(step), changed, offline)
+                continue
+            device, status, at = step
             changed.add(device.code)
             offline[device.code] = status is DeviceStatus.OFFLINE
             if status is DeviceStatus.OFFLINE:
@@ -386,7 +390,7 @@ class Pipeline:
 
     # -- alarms and cases --------------------------------------------------------------------
 
-    async def _signals(self, signals: Sequence[Any], changed: set[str], offline: dict[str, bool]) -> None:
+    async def _signals(self, signals: Sequence[Signal], changed: set[str], offline: dict[str, bool]) -> None:
         for signal in signals:
             device = self._devices.get(signal.device_code)
             if device is None:
@@ -402,7 +406,7 @@ class Pipeline:
                     offline[device.code] = False
                 await self._clear(device, signal)
 
-    async def _raise(self, device: Device, signal: Any) -> None:
+    async def _raise(self, device: Device, signal: Signal) -> None:
         alarm = await self.store.raise_alarm(
             Alarm(
                 id="",
@@ -447,7 +451,7 @@ class Pipeline:
             return
         self.stats.cases_opened += 1
 
-    async def _clear(self, device: Device, signal: Any) -> None:
+    async def _clear(self, device: Device, signal: Signal) -> None:
         self._active.get(device.code, set()).discard(signal.rule)
         alarm = await self.store.clear_alarm(device.code, signal.rule, signal.at)
         if alarm is None:

@@ -15,6 +15,7 @@ from devices.mqtt import MqttReader, cancel, parse_broker
 from devices.pipeline import CaseOpener, IngestStore, Pipeline, PipelineStats
 from devices.topics import check_prefix
 from graph.events import EventBus
+from graph.rules import RuleEngine
 from hub.settings import Settings
 
 
@@ -32,13 +33,11 @@ class Ingestion:
         *,
         bus: EventBus | None,
         workflow: CaseOpener,
-        engine: Any = None,
+        engine: RuleEngine | None = None,
         clock: Callable[[], dt.datetime] = _utc_now,
         **pipeline_options: Any,
     ) -> None:
         if engine is None:
-            from graph.rules import RuleEngine
-
             engine = RuleEngine()
         self.settings = settings
         self.pipeline = Pipeline(

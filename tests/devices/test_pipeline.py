@@ -238,3 +238,20 @@ async def test_readings_older_than_the_retention_are_pruned(store: SqlStore) -> 
     finally:
         await pipeline.stop()
     assert [r.at for r in await store.readings("GD-0001", EVERYTHING)] == [recent]
+
+
+async def test_status_and_readings_of_one_batch_apply_in_arrival_order(pipeline: Pipeline, store: SqlStore) -> None:
+    now = pipeline.clock()
+    values = {"outlet_pressure": 0.4, "running": True, "demand": True}
+    # WP-0001 died and came back; WP-0002 reported and then died: both in one batch
+    await pipeline.submit("hub/devices/WP-0001/status", b"offline", now)
+    await pipeline.submit("hub/devices/WP-0001/telemetry", telemetry(values, now), now)
+    await pipeline.submit("hub/devices/WP-0002/telemetry", telemetry(values, now), now)
+    await pipeline.submit("hub/devices/WP-0002/status", b"offline", now)
+    await pipeline.drain()
+    assert pipeline.stats.batches == 1
+    back, gone = await store.devices(["WP-0001", "WP-0002"], EVERYTHING)
+    assert back is not None and back.status is DeviceStatus.ONLINE
+    assert gone is not None and gone.status is DeviceStatus.OFFLINE
+    active = (await store.alarm_page(EVERYTHING, 10, active=True, device_codes=["WP-0001", "WP-0002"])).items
+    assert [a.device_code for a in active] == ["WP-0002"]
