@@ -7,12 +7,7 @@ import asyncio
 import datetime as dt
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +18,7 @@ from graph.devices import Device, DeviceType
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph.sql import SqlStore
+from hub.bench.mosquitto import PrivateBroker
 from tests.services import MOSQUITTO
 
 STREET = "370202001"
@@ -85,57 +81,6 @@ def mosquitto() -> tuple[str, int]:
     if not MOSQUITTO.ensure():
         pytest.fail("Mosquitto is neither running on 127.0.0.1:1883 nor installed to be started")
     return MOSQUITTO.host, MOSQUITTO.port
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class PrivateBroker:
-    """A mosquitto process of the test's own, persistence on, in a temp directory."""
-
-    directory: Path
-    port: int = field(default_factory=free_port)
-    extra: str = ""
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def config(self) -> Path:
-        return self.directory / "mosquitto.conf"
-
-    def start(self) -> None:
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            # as root mosquitto would drop to its own user, which cannot write the temp directory
-            + ("user root\n" if os.geteuid() == 0 else "")
-            +
-            f"persistence true\npersistence_location {self.directory}/\nautosave_interval 1\n"
-            "max_queued_messages 100000\n"
-            f"log_dest file {self.directory}/mosquitto.log\n" + (self.extra or "allow_anonymous true\n")
-        )
-        self.process = subprocess.Popen(["mosquitto", "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not start on port {self.port}: {self.log()}")
-
-    def stop(self) -> None:
-        """SIGTERM: mosquitto saves its persistence file and exits."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def log(self) -> str:
-        path = self.directory / "mosquitto.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
 @pytest.fixture

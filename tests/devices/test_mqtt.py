@@ -67,7 +67,7 @@ async def test_a_flood_through_the_broker_loses_nothing(private_broker: PrivateB
     """20,400 messages from 8 publishers as fast as the broker takes them, into a pipeline whose
     queue holds 500: the reader stops acknowledging while the queue is full and the broker
     keeps the rest for the session. The broker is configured as a production one must be for
-    floods (`max_queued_messages 100000`): with mosquitto's default of 1000 a subscriber
+    floods (`max_queued_messages 1000000`, hub.bench.mosquitto): with mosquitto's default of 1000 a subscriber
     slower than its publishers loses messages at the broker whatever it does (measured here:
     a bare aiomqtt subscriber acknowledging at once got 2,541 of 5,000)."""
     private_broker.start()
