@@ -9,6 +9,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from graph.ciphers.sealing import Sealer
+from graph.model import Batch
+from graph.sql import SqlStore
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
 
 
@@ -60,3 +63,24 @@ async def postgres_databases(postgres_available: bool) -> AsyncIterator[Postgres
 @pytest.fixture
 def sqlite_path(tmp_path: Path) -> Iterator[str]:
     yield str(tmp_path / "hub.sqlite")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which SQL backend a store suite runs on: every test requesting it runs on both."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_databases")  # a session fixture, set up outside the loop
+    return str(request.param)
+
+
+async def open_sql_store(backend: str, request: pytest.FixtureRequest, directory: Path, *batches: Batch) -> SqlStore:
+    """A fresh store on `backend` (a SQLite file in `directory`, or a PostgreSQL database of
+    this run's own) with `batches` written."""
+    if backend == "sqlite":
+        url = str(directory / "hub.sqlite")
+    else:
+        url = await request.getfixturevalue("postgres_databases").create()
+    store = await SqlStore.open(url, sealer=Sealer.generate())
+    for batch in batches:
+        await store.write(batch)
+    return store

@@ -24,12 +24,12 @@ import pytest
 from connectors.base import Config, SourceRecord, Stream, Verdict
 from connectors.runner import check, discover, sync
 from graph.ciphers.keyring import Keyring
-from graph.ciphers.sealing import Sealer
 from graph.errors import InvalidInput
 from graph.ledger import Reason, RunStatus
 from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.store import Store
+from tests.conftest import open_sql_store
 from tests.connectors.harness import ConnectorContract
 from tests.connectors.sample import SampleDatabase, SampleFirms, contract, credit_code, firm_record
 from tests.graph.conformance import E_A, E_B, E_C, fixture_city
@@ -92,20 +92,9 @@ class SampleFixture:
         return firms, managements
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")
-    return str(request.param)
-
-
 @pytest.fixture
 async def fixture(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SampleFixture]:
-    url = str(tmp_path / "hub.sqlite")
-    if backend == "postgresql":
-        url = await request.getfixturevalue("postgres_databases").create()
-    store = await SqlStore.open(url, sealer=Sealer.generate())
-    await store.write(fixture_city())
+    store = await open_sql_store(backend, request, tmp_path, fixture_city())
     database = SampleDatabase(tmp_path / "register.sqlite", ESTATES)
     total = await database.seed(FIRMS, CONTRACTS)
     sample = SampleFixture(store, database, total, tmp_path / "nowhere" / "register.sqlite")

@@ -226,13 +226,6 @@ def test_a_recorded_head_is_parsed_as_printed() -> None:
 # -- the SQL store ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")  # set up outside the running event loop
-    return str(request.param)
-
-
 @pytest.fixture
 async def url(backend: str, request: pytest.FixtureRequest, sqlite_path: str) -> str:
     if backend == "sqlite":

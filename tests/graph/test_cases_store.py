@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
-from graph.ciphers.sealing import Sealer
 from graph.cursors import encode_cursor
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm, Provenance
 from graph.scope import Scope
 from graph.sql import SqlStore
+from tests.conftest import open_sql_store
 
 EVERYTHING = Scope.everything()
 STREET_1, STREET_2 = "370202001", "370202002"
@@ -47,21 +47,9 @@ def city() -> Batch:
     )
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")
-    return str(request.param)
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if backend == "sqlite":
-        url = str(tmp_path / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    opened = await SqlStore.open(url, sealer=Sealer.generate())
-    await opened.write(city())
+    opened = await open_sql_store(backend, request, tmp_path, city())
     try:
         yield opened
     finally:

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
-from graph.ciphers.sealing import Sealer
 from graph.cursors import encode_cursor
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity
 from graph.errors import InvalidInput, StoreError
@@ -25,6 +24,7 @@ from graph.levels import Level
 from graph.model import Batch, Place, Provenance
 from graph.scope import Scope
 from graph.sql import SqlStore, daily_ids, tables
+from tests.conftest import open_sql_store
 
 EVERYTHING = Scope.everything()
 STREET_1, STREET_2 = "370202001", "370202002"
@@ -53,21 +53,9 @@ def city() -> Batch:
     )
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")
-    return str(request.param)
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if backend == "sqlite":
-        url = str(tmp_path / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    opened = await SqlStore.open(url, sealer=Sealer.generate())
-    await opened.write(city())
+    opened = await open_sql_store(backend, request, tmp_path, city())
     try:
         yield opened
     finally:

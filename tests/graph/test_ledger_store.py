@@ -8,29 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from graph.ciphers.sealing import Sealer
 from graph.errors import InvalidInput
 from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
-from graph.sql import SqlStore
 from graph.store import Store
+from tests.conftest import open_sql_store
 
 T0 = dt.datetime(2024, 5, 1, 8, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")  # a session fixture, set up outside the loop
-    return str(request.param)
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if backend == "sqlite":
-        url = str(tmp_path / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    opened = await SqlStore.open(url, sealer=Sealer.generate())
+    opened = await open_sql_store(backend, request, tmp_path)
     try:
         yield opened
     finally:

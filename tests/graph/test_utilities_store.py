@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from graph.ciphers.sealing import Sealer
 from graph.cursors import encode_cursor
 from graph.errors import InvalidInput, StoreError
 from graph.model import Batch, Provenance, WriteCounts
@@ -20,6 +19,7 @@ from graph.sql import SqlStore
 from graph.store import Store
 from graph import utilities
 from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
+from tests.conftest import open_sql_store
 from tests.graph.conformance import (
     B_A1,
     B_A2,
@@ -94,25 +94,9 @@ def batch() -> Batch:
     return Batch(accounts=list(ACCOUNTS), bills=list(BILLS), outages=list(OUTAGES))
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")
-    return str(request.param)
-
-
-async def _open(backend: str, request: pytest.FixtureRequest, directory: Path) -> SqlStore:
-    if backend == "sqlite":
-        url = str(directory / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    return await SqlStore.open(url, sealer=Sealer.generate())
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await _open(backend, request, tmp_path)
-    await opened.write(fixture_city())
+    opened = await open_sql_store(backend, request, tmp_path, fixture_city())
     try:
         yield opened
     finally:
@@ -123,9 +107,7 @@ async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 async def loaded(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[SqlStore]:
-    opened = await _open(backend, request, tmp_path_factory.mktemp(f"utilities-{backend}"))
-    await opened.write(fixture_city())
-    await opened.write(batch())
+    opened = await open_sql_store(backend, request, tmp_path_factory.mktemp(f"utilities-{backend}"), fixture_city(), batch())
     try:
         yield opened
     finally:

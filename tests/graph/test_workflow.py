@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from graph.cases import Case, CaseCategory, CaseMetrics, CaseSource, CaseStatus, Escalation, Point
-from graph.ciphers.sealing import Sealer
 from graph.errors import InvalidInput
 from graph.events import EventBus, Topic
 from graph.levels import Level
@@ -23,6 +22,7 @@ from graph.model import Batch, Management, Place, PropertyFirm
 from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.workflow import DEFAULT_DEADLINES, DeadlinePolicy, Deadlines, Workflow
+from tests.conftest import open_sql_store
 
 EVERYTHING = Scope.everything()
 COMMUNITY = "370202001001"
@@ -86,21 +86,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_databases")
-    return str(request.param)
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    if backend == "sqlite":
-        url = str(tmp_path / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    opened = await SqlStore.open(url, sealer=Sealer.generate())
-    await opened.write(city())
+    opened = await open_sql_store(backend, request, tmp_path, city())
     try:
         yield opened
     finally:
