@@ -20,39 +20,13 @@ from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.cursors import encode_cursor
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity
 from graph.errors import InvalidInput, StoreError
-from graph.levels import Level
-from graph.model import Batch, Place, Provenance
+from graph.model import Provenance
 from graph.scope import Scope
 from graph.sql import SqlStore, daily_ids, tables
 from tests.conftest import open_sql_store
+from tests.graph.two_streets import STREET_1, STREET_2, ESTATE_1, ESTATE_2, BUILDING_1, ENTRANCE_1, HOUSE_1, T0, city
 
 EVERYTHING = Scope.everything()
-STREET_1, STREET_2 = "370202001", "370202002"
-ESTATE_1, ESTATE_2 = "370202001001E001", "370202002001E001"
-BUILDING_1 = "370202001001GB00001F0001"
-ENTRANCE_1 = "370202001001GB00001F000101"
-HOUSE_1 = "370202001001GB00001F00010001"
-T0 = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 in China
-
-
-def city() -> Batch:
-    return Batch(
-        places=[
-            Place("370200", Level.CITY, "青岛市", None),
-            Place("370202", Level.DISTRICT, "市南区", "370200"),
-            Place(STREET_1, Level.STREET, "香港中路街道", "370202"),
-            Place(STREET_2, Level.STREET, "八大峡街道", "370202"),
-            Place("370202001001", Level.COMMUNITY, "云霄路社区", STREET_1),
-            Place("370202002001", Level.COMMUNITY, "团岛社区", STREET_2),
-            Place(ESTATE_1, Level.ESTATE, "海信花园", "370202001001"),
-            Place(ESTATE_2, Level.ESTATE, "团岛小区", "370202002001"),
-            Place(BUILDING_1, Level.BUILDING, "1号楼", ESTATE_1),
-            Place(ENTRANCE_1, Level.ENTRANCE, "1单元", BUILDING_1),
-            Place(HOUSE_1, Level.HOUSE, "1单元101室", ENTRANCE_1, area=88.0),
-        ]
-    )
-
-
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
     opened = await open_sql_store(backend, request, tmp_path, city())
