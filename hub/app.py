@@ -15,7 +15,7 @@ import dataclasses
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -53,6 +53,8 @@ needs a request that leaves the machine."""
 NOBODY = Caller(Principal(Role.OWNER, "-", "anonymous", "-"), Scope.of_codes([]))
 
 
+ACKNOWLEDGED = cast(UnsetType, UNSET)
+"""What `on_ws_connect` returns to acknowledge a connection with no payload."""
 MAX_SUBSCRIPTIONS = 20
 """Operations one WebSocket connection may run at once."""
 
@@ -122,7 +124,7 @@ class HubGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.principal is not NOBODY.principal:
-            return UNSET  # the gate authenticated the handshake's header
+            return ACKNOWLEDGED  # the gate authenticated the handshake's header
         params = context.connection_params or {}
         header = params.get("Authorization", params.get("authorization"))
         if self.authenticator is None or not isinstance(header, str):
@@ -133,7 +135,7 @@ class HubGraphQL(GraphQL[Context, None]):
             await self.authenticator.refused(error, client="websocket")
             raise ConnectionRejectionError({"reason": str(error)}) from None
         context.authenticate(caller.principal, caller.scope)
-        return UNSET
+        return ACKNOWLEDGED
 
 
 async def healthz(_: Request) -> Response:

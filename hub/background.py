@@ -53,7 +53,7 @@ class Background:
         self.bus = bus
         self.settings = settings
         self.workflow = Workflow(store, bus=bus)
-        self.ingestion = Ingestion(store, settings, bus=bus, workflow=self.workflow) if ingest else None  # type: ignore[arg-type]
+        self.ingestion = Ingestion(store, settings, bus=bus, workflow=self.workflow) if ingest else None
         self.escalate_every = escalate_every
         self.simulation = simulation
         self._tasks: list[asyncio.Task[None]] = []

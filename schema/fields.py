@@ -17,3 +17,8 @@ Resolver = TypeVar("Resolver", bound=Callable[..., Any])
 
 def field(*, description: str) -> Callable[[Resolver], Resolver]:
     return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
+
+
+def subscription(*, description: str) -> Callable[[Resolver], Resolver]:
+    """`strawberry.subscription(description=...)`, typed the same way."""
+    return cast(Callable[[Resolver], Resolver], strawberry.subscription(description=description))

@@ -9,19 +9,22 @@ long-lived connection never answers from an old cache.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, TypeVar
 
 import strawberry
 
 from graph.errors import HubError
-from graph.events import EventBus, Topic
+from graph import cases as domain_cases
+from graph import devices as domain_devices
+from graph.events import Topic
 from graph.levels import Level
 from graph.scope import Scope
 from schema.arguments import place_argument
 from schema.cases.types import Case
 from schema.context import Context, Info
 from schema.devices.types import Alarm
+from schema.fields import subscription
 
 EVERYTHING = Scope.everything()
 
@@ -58,38 +61,42 @@ async def _under(context: Context, place_code: str | None, within: str, level: L
     return any(place.code == within for place in lineage)
 
 
-def _bus(context: Context) -> EventBus:
+Record = TypeVar("Record", domain_cases.Case, domain_devices.Alarm)
+
+
+async def _follow(
+    context: Context,
+    topic: Topic,
+    scope: str,
+    read: Callable[[Sequence[str], Scope], Awaitable[Sequence[Record | None]]],
+    place_of: Callable[[Record], str | None],
+) -> AsyncIterator[tuple[str, Record]]:
+    """(kind, record) for each event of `topic` whose record the caller sees at or under `scope`,
+    read through `read` with the caller's own scope, with fresh loaders each time."""
+    within, level = place_argument(scope, field="scope")
     if context.bus is None:
         raise Unavailable("live updates are not available on this server")
-    return context.bus
+    subscription = context.bus.subscribe(topic)
+    try:
+        async for event in subscription:
+            context.forget()
+            [record] = await read([event.id], context.scope)
+            if record is not None and await _under(context, place_of(record), within, level):
+                yield event.kind, record
+    finally:
+        subscription.close()
 
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Alarms raised, acknowledged or cleared at or under a place in your scope, as they happen.")
+    @subscription(description="Alarms raised, acknowledged or cleared at or under a place in your scope, as they happen.")
     async def alarms(self, info: Info, scope: ScopeCode) -> AsyncGenerator[AlarmUpdate, None]:
-        within, level = place_argument(scope, field="scope")
         context = info.context
-        subscription = _bus(context).subscribe(Topic.ALARMS)
-        try:
-            async for event in subscription:
-                context.forget()
-                [alarm] = await context.store.alarms([event.id], context.scope)
-                if alarm is not None and await _under(context, alarm.place_code, within, level):
-                    yield AlarmUpdate(kind=event.kind, alarm=Alarm.of(alarm))
-        finally:
-            subscription.close()
+        async for kind, alarm in _follow(context, Topic.ALARMS, scope, context.store.alarms, lambda alarm: alarm.place_code):
+            yield AlarmUpdate(kind=kind, alarm=Alarm.of(alarm))
 
-    @strawberry.subscription(description="Cases opened or moved at or under a place in your scope, as they happen.")
+    @subscription(description="Cases opened or moved at or under a place in your scope, as they happen.")
     async def case_updates(self, info: Info, scope: ScopeCode) -> AsyncGenerator[CaseUpdate, None]:
-        within, level = place_argument(scope, field="scope")
         context = info.context
-        subscription = _bus(context).subscribe(Topic.CASES)
-        try:
-            async for event in subscription:
-                context.forget()
-                [case] = await context.store.cases([event.id], context.scope)
-                if case is not None and await _under(context, case.place_code, within, level):
-                    yield CaseUpdate(kind=event.kind, case=Case.of(case))
-        finally:
-            subscription.close()
+        async for kind, case in _follow(context, Topic.CASES, scope, context.store.cases, lambda case: case.place_code):
+            yield CaseUpdate(kind=kind, case=Case.of(case))

@@ -420,7 +420,7 @@ class DeviceRecords:
                     found.append(None)
                     continue
                 where = and_(visible, under(_PLACE, anchor))
-                by_status = dict(
+                by_status: dict[str, int] = dict(
                     (
                         await connection.execute(
                             select(_DEVICE.c.status, func.count())

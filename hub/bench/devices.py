@@ -87,7 +87,7 @@ async def _publish_all(port: int, streams: Sequence[Path]) -> float:
     processes = [_publisher(port, stream, paced=None) for stream in streams]
     outputs = await asyncio.gather(*(asyncio.to_thread(process.communicate, None, 600) for process in processes))
     reports = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
-    return sum(report["published"] for report in reports) / max(report["seconds"] for report in reports)
+    return float(sum(report["published"] for report in reports) / max(report["seconds"] for report in reports))
 
 
 async def _publish(port: int, stream: Path, paced: float | None) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import strawberry
 
 from graph import devices as domain
+from graph.cases import Point
 from graph.devices import DeviceStatus, DeviceType, Severity
 from graph.rules import METRICS, MetricKind, parameters
 from schema.cases.types import Case, GeoPoint
@@ -19,7 +21,7 @@ strawberry.enum(DeviceStatus, description="A device's state: never heard from, o
 strawberry.enum(Severity, description="How grave an alarm is: 紧急 critical, 重要 major, 次要 minor, 提示 warning.")
 
 
-def _point(point: domain.Point | None) -> GeoPoint | None:
+def _point(point: Point | None) -> GeoPoint | None:
     return None if point is None else GeoPoint(lon=point.lon, lat=point.lat)
 
 
@@ -71,10 +73,10 @@ class Reading:
     values: list[MetricValue]
 
 
-def _values(device_type: DeviceType, values: dict[str, domain.Value] | object) -> list[MetricValue]:
+def _values(device_type: DeviceType, values: Mapping[str, domain.Value]) -> list[MetricValue]:
     metrics = METRICS[device_type]
     found: list[MetricValue] = []
-    for name, value in sorted(dict(values).items()):  # type: ignore[call-overload]
+    for name, value in sorted(values.items()):
         metric = metrics.get(name)
         found.append(
             MetricValue(
