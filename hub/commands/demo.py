@@ -15,9 +15,12 @@ from hub.commands.common import add_db, add_server, keys_path, settings_of
 from hub.demo.sources import SourcesPlace, sources_place
 
 EXAMPLE_QUERY = """{
-  stats(scope: "370200", groupBy: STREET) { place { code name } houses floorArea owners estates }
+  stats(scope: "370200", groupBy: STREET) { place { code name } houses owners devices { online alarm activeAlarms } cases { responseRate overdue } }
   house(code: "%s") { name area floor usage owners { owner { name phone } share since } }
-}"""
+  alarms(scope: "370200", active: true, first: 5) { edges { node { message severityLabel device { name } case { id statusLabel firm { name } } } } }
+}
+
+and, live (the same Headers tab), subscription { alarms(scope: "370200") { kind alarm { message device { name } } } }"""
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
