@@ -190,7 +190,7 @@ class Pipeline:
         self._active = {}
         for alarm in active:
             self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
-        self.engine.load(devices, active=active)
+        self.engine.load(devices, active=active, listening_since=self.clock())
         self._refreshed_at = asyncio.get_running_loop().time()
         self._consumer = asyncio.create_task(self._consume(), name="devices-pipeline")
 

@@ -96,11 +96,18 @@ class RuleEngine:
 
     # -- the registry ------------------------------------------------------------------------
 
-    def load(self, devices: Iterable[Device], active: Iterable[Alarm] = ()) -> None:
+    def load(
+        self, devices: Iterable[Device], active: Iterable[Alarm] = (), *, listening_since: dt.datetime | None = None
+    ) -> None:
         """(Re)build from the registry; active alarms mark their rules active, so a restart
         neither raises them again nor forgets to clear them. An alarm of a device or rule the
         registry no longer has is ignored. Atomic: InvalidInput (naming the device) for bad
-        thresholds leaves the engine as it was."""
+        thresholds leaves the engine as it was.
+
+        `listening_since` is when the caller began hearing devices (ingestion's start): silence
+        is counted from then at the earliest, because a hub that was away cannot tell a silent
+        device from its own absence, and calling every device offline at a restart would be a
+        storm of alarms and cases."""
         units: dict[str, _Unit] = {}
         states: dict[tuple[str, str], _State] = {}
         for device in devices:
@@ -110,6 +117,7 @@ class RuleEngine:
             if state is not None and alarm.active:
                 state.active = True
         self._units, self._states, self._pending = units, states, {}
+        self._listening_since = listening_since
 
     def upsert(self, device: Device) -> None:
         """A device registered or changed: new parameters, same rule state (an active alarm
@@ -214,8 +222,11 @@ class RuleEngine:
         a device never heard from is NEW, not offline) and timed conditions that have held long
         enough by `now` with no newer reading. Signals are at `now`."""
         signals: list[Signal] = []
+        since = self._listening_since
         for unit in self._units.values():
             last = unit.last_at
+            if last is not None and since is not None and since > last:
+                last = since
             if last is not None and not unit.offline.active and now - last > unit.window:
                 silent = (now - last).total_seconds()
                 allowed = unit.window.total_seconds()

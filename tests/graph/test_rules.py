@@ -377,6 +377,19 @@ def test_offline_via_sweep_after_the_multiple_of_the_interval_and_its_clear() ->
     assert engine.sweep(t(500)) == []
 
 
+def test_silence_counts_from_when_the_hub_began_listening() -> None:
+    """A hub back after an hour away does not call every device offline at once (a storm):
+    each gets its full window from the restart to speak."""
+    seen_an_hour_ago = Device("SMK-9", DeviceType.SMOKE_DETECTOR, "x", "370202001001E001", 60, last_seen=t(-3600), values={"smoke": False})
+    engine = RuleEngine()
+    engine.load([seen_an_hour_ago], listening_since=t(0))
+    assert engine.sweep(t(5)) == [] and engine.sweep(t(180)) == []
+    assert changes(engine.sweep(t(181))) == [("device.offline", True)]
+    # without it (a hub that never left), the hour of silence counts at the first sweep
+    engine.load([seen_an_hour_ago])
+    assert changes(engine.sweep(t(5))) == [("device.offline", True)]
+
+
 def test_went_offline_raises_at_once_once_and_a_reading_clears_it() -> None:
     engine = engine_of(make("PUMP-1", DeviceType.WATER_PUMP, interval=10))
     feed(engine, "PUMP-1", 0, outlet_pressure=0.10)
