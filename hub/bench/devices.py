@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import logging
 import secrets
 import statistics
 import subprocess
@@ -76,7 +75,7 @@ class DeviceFigures:
 
 
 def _publisher(port: int, stream: Path, *, paced: float | None) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "hub.bench.devices", "publish", str(port), str(stream)]
+    command = [sys.executable, "-m", "hub.bench.publisher", str(port), str(stream)]
     if paced:
         command += ["--paced", str(paced)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -88,35 +87,6 @@ async def _publish_all(port: int, streams: Sequence[Path]) -> float:
     outputs = await asyncio.gather(*(asyncio.to_thread(process.communicate, None, 600) for process in processes))
     reports = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
     return float(sum(report["published"] for report in reports) / max(report["seconds"] for report in reports))
-
-
-async def _publish(port: int, stream: Path, paced: float | None) -> None:
-    """The publisher process: every `topic\tpayload` line of `stream` at QoS 1, pipelined, or
-    one at a time `paced` a second with the payload's `ts` set to the moment it is sent (and
-    printed as `topic\tsent` for the latency phase)."""
-    import aiomqtt
-
-    lines = [line.split("\t", 1) for line in stream.read_text(encoding="utf-8").splitlines() if line]
-    quiet = logging.getLogger("hub.bench.publisher")
-    quiet.setLevel(logging.ERROR)  # aiomqtt warns of every pending publish past ten: pipelining is the point
-    async with aiomqtt.Client(
-        "127.0.0.1", port, identifier=f"bench-publisher-{secrets.token_hex(4)}", max_inflight_messages=1000, logger=quiet
-    ) as client:
-        started = time.perf_counter()
-        if paced:
-            for topic, payload in lines:
-                message = json.loads(payload)
-                sent = time.time()
-                message["ts"] = sent
-                await client.publish(topic, json.dumps(message), qos=1)
-                print(f"{topic}\t{sent:.6f}", flush=True)
-                await asyncio.sleep(1 / paced)
-        else:
-            window = 500
-            for begin in range(0, len(lines), window):
-                await asyncio.gather(*(client.publish(t, p, qos=1) for t, p in lines[begin:begin + window]))
-        seconds = time.perf_counter() - started
-    print(json.dumps({"published": len(lines), "seconds": seconds}), flush=True)
 
 
 async def _hub_rate(stats: Callable[[], PipelineStats], expected: int) -> tuple[float, int]:
@@ -320,13 +290,8 @@ def render_devices(figures: DeviceFigures) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hub.bench.devices [messages]`: this benchmark alone; `publish PORT FILE
-    [--paced RATE]` is the publisher process it starts."""
+    """`python -m hub.bench.devices [messages]`: this benchmark alone."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] == "publish":
-        paced = float(arguments[arguments.index("--paced") + 1]) if "--paced" in arguments else None
-        asyncio.run(_publish(int(arguments[1]), Path(arguments[2]), paced))
-        return 0
     figures = measure_devices(messages=int(arguments[0]) if arguments else 50_000)
     print("\n".join(render_devices(figures)))
     return 0
