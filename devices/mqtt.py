@@ -102,6 +102,10 @@ class ReaderStats:
     last_error: str | None = None
 
 
+ACK_BATCH = 100
+"""At most this many messages already received are handed on and acknowledged together."""
+
+
 class MqttReader:
     """Reads every device topic under `prefix` into the pipeline until cancelled."""
 
@@ -142,12 +146,22 @@ class MqttReader:
                     await client.subscribe(subscription(self.prefix), qos=1)
                     self.subscribed.set()
                     delay = self.backoff_start
+                    queued = client._queue  # noqa: SLF001 - see below
                     async for message in client.messages:
-                        payload = message.payload
-                        data = payload if isinstance(payload, (bytes, bytearray)) else str(payload or "").encode()
-                        await self.pipeline.submit(message.topic.value, bytes(data), self.clock())
-                        self.stats.messages += 1
-                        client._client.ack(message.mid, message.qos)  # noqa: SLF001
+                        # aiomqtt's iterator makes a task and an asyncio.wait per message; what
+                        # is already queued is taken directly, and acknowledged together once
+                        # the pipeline holds it all (one write for the PUBACKs, not one each)
+                        batch = [message]
+                        while len(batch) < ACK_BATCH and not queued.empty():
+                            batch.append(queued.get_nowait())
+                        received = self.clock()
+                        for item in batch:
+                            payload = item.payload
+                            data = payload if isinstance(payload, (bytes, bytearray)) else str(payload or "").encode()
+                            await self.pipeline.submit(item.topic.value, bytes(data), received)
+                        self.stats.messages += len(batch)
+                        for item in batch:
+                            client._client.ack(item.mid, item.qos)  # noqa: SLF001
             except aiomqtt.MqttError as error:
                 self.stats.last_error = str(error)
                 log.warning("MQTT connection to %s:%d lost or refused (%s); retrying in %.1fs",

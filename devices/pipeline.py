@@ -172,6 +172,9 @@ class Pipeline:
         self._queue: asyncio.Queue[_Message] = asyncio.Queue(maxsize=queue_size)
         self._devices: dict[str, Device] = {}
         self._values: dict[str, dict[str, Value]] = {}
+        self._last_seen: dict[str, dt.datetime] = {}
+        """When each device was last heard, as this process knows it (the registry's record
+        holds it as of the start)."""
         self._active: dict[str, set[str]] = {}
         self._refreshed_at: float | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -383,9 +386,10 @@ class Pipeline:
                 status = DeviceStatus.ALARM
             else:
                 status = DeviceStatus.ONLINE
-            last_seen = seen.get(code) or device.last_seen
+            last_seen = seen.get(code) or self._last_seen.get(code) or device.last_seen
+            if last_seen is not None:
+                self._last_seen[code] = last_seen
             states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {}))))
-            self._devices[code] = _with_state(device, status, last_seen, self._values.get(code, {}))
         if states:
             await self.store.save_device_states(states)
 
@@ -501,8 +505,3 @@ class Pipeline:
 def _registration(device: Device) -> tuple[Any, ...]:
     return (device.type, device.model, device.place_code, device.interval, device.point, dict(device.thresholds))
 
-
-def _with_state(device: Device, status: DeviceStatus, last_seen: dt.datetime | None, values: dict[str, Value]) -> Device:
-    import dataclasses
-
-    return dataclasses.replace(device, status=status, last_seen=last_seen, values=dict(values))
