@@ -13,8 +13,18 @@ cp "$m/react/umd/react.production.min.js" "$m/react-dom/umd/react-dom.production
 cp "$m/@graphiql/plugin-explorer/dist/index.umd.js" "$here/vendor/plugin-explorer.umd.js"
 cp "$m/@graphiql/plugin-explorer/dist/style.css" "$here/vendor/plugin-explorer.css"
 cp "$m/js-cookie/dist/js.cookie.min.js" "$here/vendor/"
-for package in graphiql react react-dom @graphiql/plugin-explorer js-cookie; do
+# the map page (hub/static/map): Leaflet keeps its images beside its CSS, which names them relatively
+mkdir -p "$here/vendor/leaflet/images"
+cp "$m/leaflet/dist/leaflet.js" "$m/leaflet/dist/leaflet.css" "$here/vendor/leaflet/"
+cp "$m/leaflet/dist/images/"*.png "$here/vendor/leaflet/images/"
+cp "$m/leaflet.markercluster/dist/leaflet.markercluster.js" "$m/leaflet.markercluster/dist/MarkerCluster.css" \
+  "$m/leaflet.markercluster/dist/MarkerCluster.Default.css" "$here/vendor/leaflet/"
+cp "$m/graphql-ws/umd/graphql-ws.min.js" "$here/vendor/"
+for package in graphiql react react-dom @graphiql/plugin-explorer js-cookie leaflet leaflet.markercluster graphql-ws; do
   license="$(ls "$m/$package" | grep -i '^licen[cs]e' | head -1 || true)"
+  if [ -z "$license" ]; then  # leaflet.markercluster's is MIT-LICENCE.txt
+    license="$(ls "$m/$package" | grep -i 'licen[cs]e' | head -1 || true)"
+  fi
   [ -n "$license" ] && cp "$m/$package/$license" "$here/vendor/LICENSE.$(basename "$package")"
 done
 echo "vendored into $here/vendor"
