@@ -36,9 +36,11 @@ from connectors.base import (
     Verdict,
     with_provenance,
 )
+from connectors.relay import Announce
 from graph.errors import CodeError, HubError, InvalidInput
+from graph.events import Event, Topic
 from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
-from graph.model import Batch, Provenance
+from graph.model import Batch, Provenance, WriteCounts
 from graph.store import Store
 
 log = logging.getLogger("connectors.runner")
@@ -86,6 +88,7 @@ class _Run:
     clock: Callable[[], dt.datetime]
     tally: _Tally
     beat: float = dataclasses.field(default_factory=time.monotonic)
+    announce: Announce | None = None
     heartbeat_at: dt.datetime | None = None
 
     @property
@@ -102,8 +105,12 @@ async def sync(
     trigger: str = "manual",
     clock: Callable[[], dt.datetime] = utcnow,
     run_id: str | None = None,
+    announce: Announce | None = None,
 ) -> ConnectorRun:
     """Sync `source` into `store` once; returns the run as saved in the ledger.
+
+    `announce` hears the cases of every batch that changed something (connectors.relay), so
+    live subscribers see a feed's orders arrive and move.
 
     `full` reads every stream from the start (saved cursors are ignored, then replaced);
     `run_id` names the run (an API enqueues a run on a worker and answers with its id at once).
@@ -121,7 +128,7 @@ async def sync(
         trigger=trigger,
     )
     await store.save_run(run)
-    state = _Run(store, source, run, clock, _Tally())
+    state = _Run(store, source, run, clock, _Tally(), announce=announce)
     began = time.monotonic()
     error: str | None = None
     try:
@@ -288,6 +295,7 @@ async def _write(state: _Run, accepted: list[tuple[SourceRecord, Batch]]) -> lis
     else:
         state.tally.written += counts.inserted + counts.updated
         state.tally.unchanged += counts.unchanged
+        await _announce(state, merged, counts)
         return []
     refused: list[tuple[SourceRecord, HubError]] = []
     for record, batch in accepted:
@@ -300,7 +308,15 @@ async def _write(state: _Run, accepted: list[tuple[SourceRecord, Batch]]) -> lis
         else:
             state.tally.written += counts.inserted + counts.updated
             state.tally.unchanged += counts.unchanged
+            await _announce(state, batch, counts)
     return refused
+
+
+async def _announce(state: _Run, batch: Batch, counts: WriteCounts) -> None:
+    """The batch's cases, when the write changed anything (an unchanged resync says nothing)."""
+    if state.announce is None or not batch.cases or not counts.inserted + counts.updated:
+        return
+    await state.announce([Event(Topic.CASES, case.id, "synced", case.place_code) for case in batch.cases])
 
 
 def _payload(data: Mapping[str, Any]) -> dict[str, Any]:

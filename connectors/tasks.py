@@ -26,6 +26,7 @@ from typing import Any
 from celery import current_app, shared_task
 
 from connectors.config import AlreadyRunning, ConnectorSet, ConnectorSpec, load_connectors, open_source
+from connectors.relay import RedisAnnouncer
 from connectors.runner import check_run_id, sync, utcnow
 from graph.ledger import ConnectorRun, RunStatus
 from graph.store import Store
@@ -48,6 +49,8 @@ class Where:
     keys: str
     connectors: str
     broker: str | None = None
+    queue: str = "hub"
+    """The hub's queue: its workers announce what they write on the queue's channel."""
 
 
 def summary(run: ConnectorRun) -> dict[str, Any]:
@@ -152,10 +155,13 @@ async def run_connector(
         try:
             async with exclusive(store, name, broker=where.broker, db=where.db, run_id=run_id):
                 source = open_source(spec)
+                announcer = RedisAnnouncer(where.broker, where.queue) if where.broker and where.broker.startswith("redis") else None
                 try:
-                    return await sync(store, source, full=full, trigger=trigger, run_id=run_id)
+                    return await sync(store, source, full=full, trigger=trigger, run_id=run_id, announce=announcer)
                 finally:
                     await source.close()
+                    if announcer is not None:
+                        await announcer.close()
         except AlreadyRunning as busy:
             if run_id is not None:
                 now = utcnow()
@@ -170,7 +176,10 @@ async def run_connector(
 
 def _where() -> Where:
     conf = current_app.conf
-    return Where(db=conf.hub_db, keys=conf.hub_keys, connectors=conf.hub_connectors, broker=conf.hub_broker)
+    return Where(
+        db=conf.hub_db, keys=conf.hub_keys, connectors=conf.hub_connectors, broker=conf.hub_broker,
+        queue=conf.task_default_queue or "hub",
+    )
 
 
 def _sync_connector(

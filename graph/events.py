@@ -55,6 +55,13 @@ class Subscription:
     async def get(self) -> Event:
         return await self._queue.get()
 
+    def ready(self) -> list[Event]:
+        """Every event queued for this listener now, without waiting."""
+        events: list[Event] = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
+
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
 

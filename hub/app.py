@@ -30,6 +30,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import ConnectorSet
+from connectors.relay import to_bus
 from graph.ciphers.keyring import Keyring
 from graph.events import EventBus
 from graph.scope import Scope
@@ -177,7 +178,7 @@ def create_app(
     scheduler: Scheduler | None = None
     running = None if background is None else Background(store, bus, background, simulation=simulation)
     if connectors is not None and connectors.launcher is None:
-        scheduler = Scheduler(store, connectors.specs)
+        scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus))
         connectors = dataclasses.replace(connectors, launcher=scheduler)
 
     @contextlib.asynccontextmanager

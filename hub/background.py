@@ -1,5 +1,6 @@
 """What `hub serve` runs beside the API, in its event loop: device ingestion (MQTT when a broker
-is set), the escalation sweep of the case workflow, and, for the demo, simulated devices.
+is set), the escalation sweep of the case workflow, the relay of what Celery workers announce
+(connectors.relay) when the broker is Redis, and, for the demo, simulated devices.
 
 They share the app's event bus, so an alarm raised from an MQTT message, a case the sweep
 escalates and a case a mutation moves all reach the GraphQL subscriptions of this server.
@@ -16,6 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from connectors.relay import relay
 from devices.service import Ingestion
 from graph.events import EventBus
 from graph.store import Store
@@ -65,6 +67,10 @@ class Background:
             self._tasks.append(asyncio.create_task(self._escalate(self.escalate_every), name="escalation sweep"))
         if self.simulation is not None:
             self._tasks.append(asyncio.create_task(self._simulate(self.simulation), name="simulated devices"))
+        broker = self.settings.broker
+        if broker and broker.startswith(("redis://", "rediss://")):
+            # what the Celery workers' syncs write reaches this server's subscribers
+            self._tasks.append(asyncio.create_task(relay(broker, self.settings.queue, self.bus), name="worker events"))
 
     async def stop(self) -> None:
         for task in self._tasks:

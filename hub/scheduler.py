@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 
 from connectors.config import AlreadyRunning, ConnectorSpec, open_source
+from connectors.relay import Announce
 from connectors.runner import new_run_id, sync, utcnow
 from graph.ledger import ConnectorRun, RunStatus
 from graph.store import Store
@@ -31,9 +32,16 @@ class Scheduler:
     """Runs connectors in this process: on their schedules once started, and when asked."""
 
     def __init__(
-        self, store: Store, specs: Sequence[ConnectorSpec], *, first_delay: float = 5.0, batch_size: int = 500
+        self,
+        store: Store,
+        specs: Sequence[ConnectorSpec],
+        *,
+        first_delay: float = 5.0,
+        batch_size: int = 500,
+        announce: Announce | None = None,
     ) -> None:
         self.store = store
+        self.announce = announce
         self.specs = list(specs)
         self.first_delay = first_delay
         self.batch_size = batch_size
@@ -87,7 +95,9 @@ class Scheduler:
             log.exception("connector %s could not be opened", spec.name)
             return None
         try:
-            run = await sync(self.store, source, full=full, trigger=trigger, run_id=run_id, batch_size=self.batch_size)
+            run = await sync(
+                self.store, source, full=full, trigger=trigger, run_id=run_id, batch_size=self.batch_size, announce=self.announce
+            )
         except Exception:  # the runner records what it can; the ledger itself may be down
             log.exception("connector %s: the run could not be recorded", spec.name)
             return None

@@ -26,9 +26,11 @@ from connectors.cityops.gcj02 import gcj_to_wgs, out_of_china, wgs_to_gcj
 from connectors.cityops.linking import source_case_id
 from connectors.cityops.reference import FeedData, build_orders, feed_app
 from connectors.outbox import NOT_SENT, Refused, flush
+from connectors.relay import to_bus
 from connectors.runner import sync
 from graph.cases import CaseSource, CaseStatus
 from graph.ciphers.sealing import Sealer
+from graph.events import EventBus, Topic
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.scope import Scope
@@ -233,6 +235,23 @@ async def test_orders_link_by_code_address_and_point_as_cases_that_push_back(fix
     [street] = (await fixture.store.subtree(Level.STREET, None, EVERYTHING, 1)).items
     seen = await fixture.store.case_page(Scope.of(street.code), 500)
     assert seen.items and all(c.place_code and c.place_code.startswith(street.code) for c in seen.items)
+
+
+async def test_a_sync_announces_the_cases_it_wrote_and_a_rerun_with_nothing_new_says_nothing(fixture: FeedFixture) -> None:
+    bus = EventBus()
+    heard = bus.subscribe(Topic.CASES)
+    source = await fixture.source()
+    run = await sync(fixture.store, source, batch_size=100, announce=to_bus(bus))
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    events = heard.ready()
+    orders = fixture.feed.live.orders
+    assert {event.id for event in events} == {source_case_id("cityops", number) for number in orders}
+    assert {event.kind for event in events} == {"synced"}
+    stored = await fixture.store.cases([event.id for event in events], EVERYTHING)
+    assert [event.place_code for event in events] == [case.place_code if case else None for case in stored]
+    again = await sync(fixture.store, await fixture.source(), batch_size=100, announce=to_bus(bus))
+    assert again.status is RunStatus.SUCCEEDED and heard.ready() == []
+    heard.close()
 
 
 async def test_an_unmatched_address_is_set_aside_with_its_candidates(fixture: FeedFixture) -> None:
