@@ -40,13 +40,14 @@ from graph.model import (
 )
 from graph.scope import Scope
 from graph.security import AuditDraft, AuditEntry, TokenRecord
+from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases and utilities are declared beside their records (graph.ledger, graph.cases,
     graph.utilities)."""

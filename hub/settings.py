@@ -19,6 +19,8 @@ DEFAULT_QUEUE = "hub"
 DEFAULT_MQTT_PREFIX = "hub"
 DEFAULT_MQTT_CLIENT_ID = "hub-ingest"
 DEFAULT_READINGS_RETENTION_DAYS = 30
+DEFAULT_SHARED_CACHE_SECONDS = 30.0
+"""How long an answer of a shared query is reused for the same variables and scope."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class Settings:
     mqtt_client_id: str = DEFAULT_MQTT_CLIENT_ID
     """The ingestion's MQTT client id: fixed, so the broker keeps its session while it is away."""
     readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
+    shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS
+    """How long shared-query answers are cached per scope (0: not at all)."""
 
     @property
     def results(self) -> str | None:
@@ -50,7 +54,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
-        `HUB_READINGS_RETENTION_DAYS`, overridden by non-None keyword arguments."""
+        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, overridden by non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
             "host": os.environ.get("HUB_HOST", "127.0.0.1"),
@@ -66,6 +70,7 @@ class Settings:
             "readings_retention_days": int(
                 os.environ.get("HUB_READINGS_RETENTION_DAYS") or DEFAULT_READINGS_RETENTION_DAYS
             ),
+            "shared_cache_seconds": float(os.environ.get("HUB_SHARED_CACHE_SECONDS") or DEFAULT_SHARED_CACHE_SECONDS),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from graph.sql import migrate, rollups, rows, tables
 from graph.sql.engine import database_url, make_engine
 from graph.sql.audit import AuditRecords
 from graph.sql.tokens import TokenRecords
+from graph.sql.shared import SharedRecords
 from graph.sql.utilities import UtilityRecords
 from graph.sql.ledger import LedgerRecords
 from graph.sql.cases import CaseRecords
@@ -60,7 +61,7 @@ def _holding(table: Any, as_of: dt.date | None) -> Any:
     return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
 
 
-class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenRecords, AuditRecords):
+class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenRecords, AuditRecords, SharedRecords):
     """The graph store on SQL; see `graph.store.Store` for the contract."""
 
     def __init__(self, engine: AsyncEngine, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

@@ -424,3 +424,32 @@ alarm = Table(
     Index("ix_alarm_raised_at", "raised_at", "id"),
     Index("ix_alarm_device_id", "device_id", "raised_at"),
 )
+
+shared_query = Table(
+    "shared_query",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("variables", Text, nullable=False),
+    Column("csv_path", String(200), nullable=True),
+    Column("owner_name", String(200), nullable=False),
+    Column("owner_role", String(32), nullable=False),
+    Column("owner_scope", String(64), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("organisations", Text, nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("name", "version"),
+)
+
+safelist = Table(
+    "safelist",
+    metadata,
+    Column("role", String(32), primary_key=True),
+    Column("enabled", SmallInteger, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
