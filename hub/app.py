@@ -43,8 +43,11 @@ from hub.gate import Gate
 from hub.limits import Limits
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
-from hub.settings import Settings
+from hub.settings import DEFAULT_SHARED_CACHE_SECONDS, Settings
+from hub.shared import publish_shipped, shared_routes
 from schema import Context, build_schema
+from schema.shared.running import shared_state
+from schema.shared.safelist import SafelistGuard
 
 STATIC = Path(__file__).parent / "static"
 """Front-end files the hub serves itself (installed with npm by static/vendor.sh): no page
@@ -79,10 +82,14 @@ class HubGraphQL(GraphQL[Context, None]):
         connectors: ConnectorSet | None = None,
         bus: EventBus | None = None,
         authenticator: Authenticator | None = None,
+        shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
         )
+        # the safelist guard stands where every document enters, whatever the transport
+        schema.extensions = (*schema.extensions, SafelistGuard)
+        shared_state(schema).cache.seconds = shared_cache_seconds
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
@@ -161,6 +168,7 @@ def create_app(
     bus: EventBus | None = None,
     background: Settings | None = None,
     simulation: Simulation | None = None,
+    shared_cache_seconds: float | None = None,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
@@ -183,6 +191,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await publish_shipped(store, graphql.schema)
         if scheduler is not None and run_schedules:
             scheduler.start()
         if running is not None:
@@ -205,6 +214,9 @@ def create_app(
         connectors=connectors,
         bus=bus,
         authenticator=authenticator,
+        shared_cache_seconds=shared_cache_seconds
+        if shared_cache_seconds is not None
+        else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),
     )
     routes = [
         Route("/graphql", graphql),
@@ -213,6 +225,7 @@ def create_app(
         Route("/", home, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *open311_routes(store),
+        *shared_routes(graphql),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return Gate(app, authenticator, limits)

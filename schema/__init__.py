@@ -27,6 +27,7 @@ from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
 from schema.scalars import SCALARS
+from schema.shared.queries import SharedQueryMutations, SharedQueryQueries
 from schema.stats.queries import StatsQueries
 from schema.utilities.queries import UtilityQueries
 
@@ -42,12 +43,13 @@ class Query(
     CaseQueries,
     UtilityQueries,
     DeviceQueries,
+    SharedQueryQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations):
     pass
 
 
