@@ -17,16 +17,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from connectors.config import ConnectorSet
@@ -59,6 +61,24 @@ NOBODY = Caller(Principal(Role.OWNER, "-", "anonymous", "-"), Scope.of_codes([])
 
 ACKNOWLEDGED = cast(UnsetType, UNSET)
 """What `on_ws_connect` returns to acknowledge a connection with no payload."""
+PLAIN_HTTP_SUBSCRIPTION = (
+    "a subscription needs a stream: open a WebSocket to /graphql (graphql-transport-ws), or POST "
+    'with the header Accept: multipart/mixed;subscriptionSpec="1.0"'
+)
+
+
+def _subscribes(query: str | None, operation_name: str | None) -> bool:
+    """Whether the operation a request would run is a subscription (parsed only when the
+    document mentions one, so other requests pay nothing)."""
+    if not query or "subscription" not in query:
+        return False
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False  # the schema's own validation says what is wrong with it
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
 MAX_SUBSCRIPTIONS = 20
 """Operations one WebSocket connection may run at once."""
 
@@ -66,10 +86,12 @@ MAX_SUBSCRIPTIONS = 20
 class HubGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with the hub's per-request context: store, caller, fresh loaders.
 
-    Subscriptions speak graphql-transport-ws only. A WebSocket opened with an Authorization
-    header was authenticated by the gate; one opened without (a browser's) must carry the
-    token in its `connection_init` payload as `{"Authorization": "Bearer hub1…"}` and is
-    closed with 4403 when it is missing or refused.
+    Subscriptions run over a WebSocket (graphql-transport-ws) or as a multipart HTTP response
+    (`Accept: multipart/mixed;subscriptionSpec="1.0"`, what GraphiQL sends); a plain POST of one
+    is refused with a 400 that says so. A WebSocket opened with an Authorization header was
+    authenticated by the gate; one opened without (a browser's) must carry the token in its
+    `connection_init` payload as `{"Authorization": "Bearer hub1…"}` and is closed with 4403
+    when it is missing or refused.
     """
 
     def __init__(
@@ -93,13 +115,20 @@ class HubGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
         )
         self.store = store
         self.connectors = connectors
         self.bus = bus
         self.authenticator = authenticator
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if item.protocol == "http" and _subscribes(item.query, item.operation_name):
+                raise HTTPException(400, PLAIN_HTTP_SUBSCRIPTION)
+        return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry catches only JSONDecodeError (bytes that are not UTF-8 raise another

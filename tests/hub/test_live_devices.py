@@ -29,7 +29,7 @@ import uvicorn
 
 from graph.ciphers.keyring import Keyring
 from graph.devices import Device, DeviceType
-from graph.events import EventBus
+from graph.events import EventBus, Topic
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph.sql import SqlStore
@@ -229,3 +229,29 @@ async def test_an_alarm_becomes_a_case_that_is_dispatched_escalated_and_closed_l
     assert data["alarms"]["totalCount"] == 1, "a repeated fault raises no second alarm"
     assert data["alarms"]["edges"][0]["node"] == {"rule": "elevator.trapped", "active": False, "case": {"id": case_id}}
     assert data["devices"]["edges"] == [{"node": {"code": ELEVATOR, "status": "ONLINE", "lastSeen": data["devices"]["edges"][0]["node"]["lastSeen"]}}]
+
+
+async def test_subscriptions_also_stream_over_multipart_http_and_a_plain_post_is_told_how(live_hub: LiveHub) -> None:
+    """What GraphiQL does with its Headers tab: a multipart HTTP response per subscription."""
+    query = 'subscription { alarms(scope: "%s") { kind alarm { rule device { code } } } }' % STREET
+    headers = {"authorization": f"Bearer {live_hub.tokens['street']}"}
+    plain = live_hub.client.post("/graphql", json={"query": query}, headers=headers)
+    assert plain.status_code == 400 and "WebSocket" in plain.text and "multipart/mixed" in plain.text
+    streaming = {**headers, "accept": 'multipart/mixed;subscriptionSpec="1.0",application/json'}
+    async with httpx.AsyncClient(base_url=live_hub.url, timeout=30, trust_env=False) as client:
+        async with client.stream("POST", "/graphql", json={"query": query}, headers=streaming) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("multipart/mixed")
+            for _ in range(200):
+                if live_hub.bus.listeners(Topic.ALARMS):
+                    break
+                await asyncio.sleep(0.02)
+            now = dt.datetime.now(dt.timezone.utc).timestamp() + 60
+            live_hub.publish(ELEVATOR, "telemetry", json.dumps({"ts": now, "values": {"fault_code": "E31"}}))
+            live_hub.publish(OTHER_ELEVATOR, "telemetry", json.dumps({"ts": now, "values": {"trapped": True}}))
+            seen = ""
+            async for chunk in response.aiter_text():
+                seen += chunk
+                if '"rule":"elevator.fault"' in seen.replace(" ", ""):
+                    break
+    assert ELEVATOR in seen and OTHER_ELEVATOR not in seen
