@@ -14,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import strawberry
+import strawberry.federation
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.federation.schema import FederationAny
 from strawberry.types.execution import ExecutionContext
 
 from graph.errors import HubError, InvalidInput, StoreError
+from schema.context import Info
+from schema.federation import entity_keys, resolve_entities
 
 INTERNAL_MESSAGE = "internal error"
 
@@ -74,8 +77,23 @@ class HubErrors(MaskErrors):
                 error.extensions = {**(error.extensions or {}), **labels}
 
 
-class HubSchema(strawberry.Schema):
-    """Logs only the errors callers do not cause; a bad code in a query is not an incident."""
+class HubSchema(strawberry.federation.Schema):
+    """An Apollo Federation v2 subgraph schema (`_service`, `_entities`; see schema.federation)
+    that logs only the errors callers do not cause; a bad code in a query is not an incident."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        origins = {name: getattr(concrete.definition, "origin", None) for name, concrete in self.schema_converter.type_map.items()}
+        self.entity_resolvers = entity_keys({name: origin for name, origin in origins.items() if isinstance(origin, type)})
+        """Entity type name → its key field and `resolve_reference`."""
+
+    async def entities_resolver(  # type: ignore[override]
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        # strawberry's own resolver calls resolve_reference one representation at a time and
+        # turns every failure into "Unable to resolve reference"; the hub's checks each
+        # representation, keeps its clear errors and lets the loaders batch the lookups
+        return await resolve_entities(info, list(representations), self.entity_resolvers)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -7,9 +7,11 @@ import datetime as dt
 import enum
 
 import strawberry
+from strawberry.federation.schema_directives import Key
 
 from graph import cases as domain
 from graph.cases import CaseCategory, CaseSource, CaseStatus, Escalation
+from graph.errors import InvalidInput
 from schema.context import Info
 from schema.fields import field
 from schema.firms.types import PropertyFirm
@@ -69,7 +71,10 @@ class CaseEvent:
         return cls(seq=event.seq, from_status=event.from_status, to_status=event.to_status, at=event.at, actor=event.actor, note=event.note)
 
 
-@strawberry.type(description="A work order (工单): a repair, complaint or question from owners, 12345, city operations or devices.")
+@strawberry.type(
+    description="A work order (工单): a repair, complaint or question from owners, 12345, city operations or devices.",
+    directives=[Key(fields="id")],
+)
 class Case:
     record: strawberry.Private[domain.Case]
     events: strawberry.Private[list[domain.CaseEvent] | None] = None
@@ -77,6 +82,16 @@ class Case:
     @classmethod
     def of(cls, record: domain.Case, events: list[domain.CaseEvent] | None = None) -> Case:
         return cls(record=record, events=events)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: str) -> Case | None:
+        """The case a federation gateway names, batched with the others of its request; null
+        when absent or outside the caller's scope."""
+        key = id.strip()
+        if not 1 <= len(key) <= 64:
+            raise InvalidInput("representations", id, "is not a case id")
+        found = await info.context.devices.cases.load(key)
+        return None if found is None else cls.of(found)
 
     @field(description="The hub's case id: GD + day + sequence for its own, connector:number for a source's.")
     def id(self) -> strawberry.ID:

@@ -9,12 +9,12 @@ import strawberry
 
 from graph import devices as domain
 from graph.cases import Point
-from graph.devices import DeviceStatus, DeviceType, Severity
+from graph.devices import DeviceStatus, DeviceType, Severity, device_code
 from graph.rules import METRICS, MetricKind, parameters
 from schema.cases.types import Case, GeoPoint
 from schema.context import Info
 from schema.fields import field
-from schema.places.types import Place, maybe_place
+from schema.places.types import CODE_KEY, Place, maybe_place
 
 strawberry.enum(DeviceType, description="What a device is: 电梯, 烟感, 可燃气体探测器, 水泵, 井盖, 干式变压器.")
 strawberry.enum(DeviceStatus, description="A device's state: never heard from, online, offline, or online with an active alarm.")
@@ -89,13 +89,19 @@ def _values(device_type: DeviceType, values: Mapping[str, domain.Value]) -> list
     return found
 
 
-@strawberry.type(description="An IoT device installed at an estate, building or entrance (物联设备).")
+@strawberry.type(description="An IoT device installed at an estate, building or entrance (物联设备).", directives=[CODE_KEY])
 class Device:
     record: strawberry.Private[domain.Device]
 
     @classmethod
     def of(cls, record: domain.Device) -> Device:
         return cls(record=record)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, code: str) -> Device | None:
+        """The device a federation gateway names; null when absent or outside the caller's scope."""
+        found = await info.context.devices.by_code.load(device_code(code.strip(), field_name="representations"))
+        return None if found is None else cls.of(found)
 
     @field(description="The device's unique code; it names its MQTT topics.")
     def code(self) -> str:

@@ -7,14 +7,15 @@ import datetime as dt
 import strawberry
 
 from graph import model
+from graph.codes import CreditCode
 from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
 from schema.fields import field
-from schema.places.types import AsOf, Estate
+from schema.places.types import CODE_KEY, AsOf, Estate
 from schema.relay import Node
 
 
-@strawberry.type(description="A property services firm, keyed by its 统一社会信用代码.")
+@strawberry.type(description="A property services firm, keyed by its 统一社会信用代码.", directives=[CODE_KEY])
 class PropertyFirm(Node):
     code: str = strawberry.field(description="Unified social credit code (GB 32100-2015).")
     name: str
@@ -26,6 +27,12 @@ class PropertyFirm(Node):
     @classmethod
     def of(cls, record: model.PropertyFirm) -> PropertyFirm:
         return cls(code=record.code, name=record.name, phone=record.phone)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, code: str) -> PropertyFirm | None:
+        """The firm a federation gateway names; null when absent or not seen from the caller's scope."""
+        found = await info.context.firms.by_code.load(str(CreditCode.parse(code, field="representations")))
+        return None if found is None else cls.of(found)
 
     @field(description="The estates it manages on the day (today if omitted).")
     async def estates(self, info: Info, as_of: AsOf = None) -> list[Management]:

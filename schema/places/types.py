@@ -12,8 +12,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.federation.schema_directives import Key
 
 from graph import model
+from graph.codes import place_code
+from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.model import Usage
 from graph.store import MAX_PAGE
@@ -42,9 +45,22 @@ After = Annotated[
 ]
 
 
+CODE_KEY = Key(fields="code")
+"""The Apollo Federation key of every place type (and of devices and firms): its code."""
+
+
 @strawberry.interface(description="A node of the place tree, from the city (市) to the house (户).")
 class Place(Node):
     record: strawberry.Private[model.Place]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, code: str) -> Place | None:
+        """The place a federation gateway names (`{"__typename": "Estate", "code": …}`), read
+        through the request's loader: null when absent or outside the caller's scope."""
+        checked, level = place_code(code, field="representations")
+        if PLACE_TYPES[level] is not cls:
+            raise InvalidInput("representations", code, f"names a {cls.__name__} but holds a {level.name} code")
+        return maybe_place(await info.context.places.by_code.load(checked))
 
     def node_key(self) -> str:
         return self.record.code
@@ -108,27 +124,27 @@ class Place(Node):
         return None if row is None else Stats.of(row)
 
 
-@strawberry.type(description="A city (地级市), GB/T 2260 code such as 370200.")
+@strawberry.type(description="A city (地级市), GB/T 2260 code such as 370200.", directives=[CODE_KEY])
 class City(Place):
     pass
 
 
-@strawberry.type(description="A district or county-level city (区 / 县级市), GB/T 2260 code.")
+@strawberry.type(description="A district or county-level city (区 / 县级市), GB/T 2260 code.", directives=[CODE_KEY])
 class District(Place):
     pass
 
 
-@strawberry.type(description="A street (街道) or town (镇), 9-digit statistical code.")
+@strawberry.type(description="A street (街道) or town (镇), 9-digit statistical code.", directives=[CODE_KEY])
 class Street(Place):
     pass
 
 
-@strawberry.type(description="A community (社区居委会) or village, 12-digit statistical code.")
+@strawberry.type(description="A community (社区居委会) or village, 12-digit statistical code.", directives=[CODE_KEY])
 class Community(Place):
     pass
 
 
-@strawberry.type(description="An estate (小区): the unit a property firm manages.")
+@strawberry.type(description="An estate (小区): the unit a property firm manages.", directives=[CODE_KEY])
 class Estate(Place):
     @field(description="The land parcels (宗地代码, GB/T 37346-2019) it stands on.")
     def parcel_codes(self) -> list[str]:
@@ -167,7 +183,7 @@ async def _managements(info: Info, estate: str, as_of: dt.date | None) -> list[M
     return [Management.of(record) for record in records]
 
 
-@strawberry.type(description="A building (自然幢): 宗地代码 + F + 4-digit building number.")
+@strawberry.type(description="A building (自然幢): 宗地代码 + F + 4-digit building number.", directives=[CODE_KEY])
 class Building(Place):
     @field(description="Floors above ground.")
     def floors(self) -> int | None:
@@ -179,12 +195,12 @@ class Building(Place):
         return [Entrance(record=place) for place in page.items if place.level == Level.ENTRANCE]
 
 
-@strawberry.type(description="An entrance (单元) of a building; elevators hang here.")
+@strawberry.type(description="An entrance (单元) of a building; elevators hang here.", directives=[CODE_KEY])
 class Entrance(Place):
     pass
 
 
-@strawberry.type(description="A house (户 / 房屋), coded by its 28-character 不动产单元号.")
+@strawberry.type(description="A house (户 / 房屋), coded by its 28-character 不动产单元号.", directives=[CODE_KEY])
 class House(Place):
     @field(description="Floor area in m² (建筑面积).")
     def area(self) -> float | None:
