@@ -155,6 +155,9 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
     "caseMetrics",
+} | {
+    # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
+    "_entities", "_service",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -181,6 +184,9 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
     "CaseMetrics", "CaseMetricsRow",
+} | {
+    # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
+    "_Service",
 }
 
 
