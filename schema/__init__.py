@@ -20,6 +20,7 @@ from schema.context import Context
 from schema.devices.queries import DeviceMutations, DeviceQueries
 from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
+from schema.federation import DisableServiceSdl
 from schema.firms.queries import FirmQueries
 from schema.live import Subscription
 from schema.nodes import NodeQueries
@@ -58,8 +59,10 @@ def build_schema(
 ) -> strawberry.Schema:
     """The hub's schema; every per-level place type is listed so `node(id:)` can return it.
 
-    `depth`, `aliases` and `tokens` bound the shape of a document before it runs;
-    `introspection=False` refuses schema introspection (a deployment's choice).
+    It is an Apollo Federation v2 subgraph (`_service`, `_entities`; see schema.federation).
+    `depth`, `aliases` and `tokens` bound the shape of a document before it runs, `_entities`
+    included; `introspection=False` refuses schema introspection and `_service { sdl }` (a
+    deployment's choice).
     """
     extensions: list[Any] = [
         HubErrors,
@@ -71,7 +74,7 @@ def build_schema(
         lambda: ValidationCache(maxsize=512),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, DisableServiceSdl]
     return HubSchema(
         query=Query,
         mutation=Mutation,

@@ -22,6 +22,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from graphql import FieldNode, GraphQLError, ValidationRule
+from strawberry.extensions import AddValidationRules
 from strawberry.federation.schema import FederationAny
 
 from graph.errors import InvalidInput
@@ -102,4 +104,21 @@ async def resolve_entities(
     )
 
 
-__all__ = ["FederationAny", "MAX_REPRESENTATIONS", "entity_keys", "resolve_entities"]
+class NoServiceSdl(ValidationRule):
+    """Refuses `_service`: its SDL is the whole schema, so a hub with introspection off hides it
+    too (gateways in front of such a hub compose from a supergraph made offline)."""
+
+    def enter_field(self, node: FieldNode, *_args: object) -> None:
+        parent = self.context.get_parent_type()
+        if node.name.value == "_service" and parent is not None and parent is self.context.schema.query_type:
+            self.report_error(
+                GraphQLError("_service (the schema's SDL) is off on this hub, like introspection", [node])
+            )
+
+
+class DisableServiceSdl(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__([NoServiceSdl])
+
+
+__all__ = ["DisableServiceSdl", "FederationAny", "MAX_REPRESENTATIONS", "entity_keys", "resolve_entities"]

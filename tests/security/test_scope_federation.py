@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from graph.levels import Level
+from hub.app import create_app
+from hub.auth.authentication import Authenticator
 from tests.security.conftest import (
     CASE_DISTRICT,
     CASE_ESTATE,
@@ -29,6 +31,7 @@ from tests.security.conftest import (
     UNKNOWN_DEVICE,
     SecureHub,
 )
+from tests.security.test_limits import _requests
 from tests.security.test_scope import PLACE, UNKNOWN, UNKNOWN_FIRM, probe_codes
 from tests.security.world import RELAY_PLACE_TYPES, Role
 
@@ -65,6 +68,28 @@ def test_service_sdl_is_the_same_schema_for_every_role(secure_hub: SecureHub, ro
     sdl = secure_hub.data(role, "{ _service { sdl } }")["_service"]["sdl"]
     assert sdl == secure_hub.data("admin", "{ _service { sdl } }")["_service"]["sdl"]
     assert '@key(fields: "code"' in sdl
+
+
+def test_service_sdl_is_off_where_introspection_is(secure_hub: SecureHub) -> None:
+    """A deployment that switches introspection off hides the SDL as well; `_entities` still
+    answers (a gateway composing from an offline supergraph needs it)."""
+    store, keys = secure_hub.store, secure_hub.keys
+    app = create_app(store, keys=keys, introspection=False, authenticator=Authenticator(store, keys))
+    token = secure_hub.roles["street"].token
+    sdl, entities = secure_hub.run(
+        _requests(
+            app,
+            [
+                (token, {"query": "{ _service { sdl } }"}),
+                (token, {"query": ENTITIES, "variables": {"r": [{"__typename": "Street", "code": secure_hub.roles["street"].scope}]}}),
+            ],
+        )
+    )
+    body = sdl.json()
+    assert body["data"] is None and "_service (the schema's SDL) is off on this hub" in body["errors"][0]["message"]
+    assert "@key" not in sdl.text
+    [street] = entities.json()["data"]["_entities"]
+    assert street["code"] == secure_hub.roles["street"].scope
 
 
 def test_entities_of_places_from_other_scopes_answer_like_unknown_ones(
