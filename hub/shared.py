@@ -169,7 +169,7 @@ def csv_text(rows: Sequence[Any]) -> str:
 class SharedRoute:
     graphql: HubGraphQL
 
-    async def __call__(self, request: Request) -> Response:
+    async def answer(self, request: Request) -> Response:
         if request.scope.get("state", {}).get("caller") is None:
             return refusal(401, "a bearer token is required")
         fmt = request.query_params.get("format")
@@ -215,7 +215,7 @@ class SharedRoute:
 
 def shared_routes(graphql: HubGraphQL) -> list[Route]:
     """The `/q/NAME` route for `create_app`."""
-    return [Route("/q/{name}", SharedRoute(graphql), methods=["GET"])]
+    return [Route("/q/{name}", SharedRoute(graphql).answer, methods=["GET"])]
 
 
 # -- the queries the hub ships ---------------------------------------------------------------

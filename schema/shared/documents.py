@@ -105,7 +105,7 @@ def checked_document(
     nested = sorted({item.name.value for item in roots} & NOT_IN_SHARED)
     if nested:
         raise SharedQueryError("document", f"document: a shared query may not select {', '.join(nested)}")
-    definitions = {item.variable.name.value: item for item in operation.variable_definitions}
+    definitions = {item.variable.name.value: item for item in operation.variable_definitions or ()}
     for name in [*descriptions, *defaults]:
         if name not in definitions:
             takes = ", ".join(f"${key}" for key in definitions) or "none"
@@ -144,7 +144,7 @@ def checked_variables(
     """Refuse variables the stored document does not declare, or values it cannot take; every
     error names the variable (`label` names the query: `name v2`)."""
     operation = operation_of(parsed(document))
-    definitions = {item.variable.name.value: item for item in operation.variable_definitions}
+    definitions = {item.variable.name.value: item for item in operation.variable_definitions or ()}
     for name in given:
         if name not in definitions:
             takes = ", ".join(f"${key}" for key in definitions) or "no variables"
