@@ -156,12 +156,18 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
     "caseMetrics",
 } | {
+    # probed in tests/security/test_scope_shared.py (shared queries)
+    "sharedQuery", "sharedQueries", "runSharedQuery",
+} | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_entities", "_service",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
     "openCase", "dispatchCase", "signCase", "resolveCase", "rateCase", "returnCase",
+} | {
+    # probed in tests/security/test_scope_shared.py (shared queries)
+    "publishSharedQuery", "withdrawSharedQuery", "setSafelist",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
@@ -184,6 +190,9 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_cases_utilities.py (the case workflow)
     "CaseMetrics", "CaseMetricsRow",
+} | {
+    # probed in tests/security/test_scope_shared.py (shared queries)
+    "SharedQuery", "SharedVariable", "SharedQueryOwner", "SharedQueryRun",
 } | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_Service",
