@@ -17,6 +17,7 @@ import pytest
 from hub.shared import SHIPPED
 from tests.security.conftest import CITY, NORTH_ESTATE, ROLE_NAMES, STREET, SecureHub
 from tests.security.world import Role, leaks
+from tests.wsclient import live
 
 RUN = """query($name: String!, $version: Int, $variables: JSON) {
   runSharedQuery(name: $name, version: $version, variables: $variables) { name version data errors cached }
@@ -177,3 +178,22 @@ def test_a_safelisted_role_is_confined_and_the_others_are_not(secure_hub: Secure
     finally:
         assert secure_hub.data("city", SAFELIST, {"role": "OWNER", "on": False})["setSafelist"] == []
     assert secure_hub.data("owner", adhoc)["places"]["totalCount"] >= 1
+
+
+async def test_a_safelisted_role_cannot_subscribe_either(secure_hub: SecureHub) -> None:
+    owner = secure_hub.roles["owner"]
+    query = 'subscription { caseUpdates(scope: "370200") { kind } }'
+    assert secure_hub.data("city", SAFELIST, {"role": "OWNER", "on": True})["setSafelist"] == ["OWNER"]
+    try:
+        async with live(secure_hub.url) as client:
+            assert (await client.init(owner.token))["type"] == "connection_ack"
+            key = await client.subscribe(query)
+            message = await client.receive(10)
+            assert message["type"] == "error" and message["id"] == key
+            assert message["payload"][0]["extensions"]["code"] == "SAFELISTED"
+    finally:
+        assert secure_hub.data("city", SAFELIST, {"role": "OWNER", "on": False})["setSafelist"] == []
+    async with live(secure_hub.url) as client:  # switched off, the same subscription is taken
+        assert (await client.init(owner.token))["type"] == "connection_ack"
+        await client.subscribe(query)
+        assert await client.quiet(0.5) == []
