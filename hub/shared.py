@@ -28,16 +28,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import strawberry
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.schema.base import BaseSchema
 
 from graph.errors import InvalidInput
 from graph.security import AuditDraft, Principal, Role
 from graph.shared import Owner, SharedDraft, VariableSpec, query_name, version_number
 from graph.store import Store
-from schema.shared.documents import checked_document
+from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, unknown
 
 if TYPE_CHECKING:
@@ -310,13 +310,13 @@ SHIPPED = (
 )
 
 
-async def publish_shipped(store: Store, schema: strawberry.Schema) -> list[str]:
+async def publish_shipped(store: Store, schema: BaseSchema) -> list[str]:
     """Publish the shipped queries the store does not hold as they are (idempotent: a hub that
     starts again publishes nothing; a changed shipped query becomes the name's next version).
     Returns `name@version` of what it published."""
     published: list[str] = []
     for item in SHIPPED:
-        document, specs = checked_document(schema._schema, item.document, item.descriptions, item.defaults, item.csv_path)
+        document, specs = checked_document(graphql_schema(schema), item.document, item.descriptions, item.defaults, item.csv_path)
         draft = SharedDraft(
             item.name, item.description, document, specs, Owner(SYSTEM.name, SYSTEM.role, SYSTEM.scope), SHIPPED_ROLES, frozenset(), item.csv_path
         )
@@ -337,3 +337,16 @@ async def publish_shipped(store: Store, schema: strawberry.Schema) -> list[str]:
             [AuditDraft(SYSTEM.name, SYSTEM.role.value, "shared.publish", ",".join(published), {"shipped": published})]
         )
     return published
+
+
+async def ship(store: Store, schema: BaseSchema) -> None:
+    """`publish_shipped` at startup. A hub whose store cannot take them (a read-only replica, a
+    database that is down for a moment) still serves everything else: the failure is logged, and
+    the next start publishes them."""
+    try:
+        published = await publish_shipped(store, schema)
+    except Exception:
+        log.exception("the shipped shared queries could not be published; the hub serves without them")
+        return
+    if published:
+        log.info("published the shipped shared queries %s", ", ".join(published))

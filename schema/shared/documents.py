@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -30,6 +30,7 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
+from strawberry.schema.base import BaseSchema
 
 from graph.shared import MAX_DOCUMENT, SharedQueryError, VariableSpec, relative_default
 
@@ -38,6 +39,11 @@ NOT_IN_SHARED = frozenset({"runSharedQuery"})
 SAFE_ROOT_FIELDS = frozenset({"runSharedQuery", "sharedQuery", "sharedQueries", "__typename"})
 """What a safelisted principal may send to /graphql itself (see schema.shared.safelist)."""
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def graphql_schema(schema: BaseSchema) -> GraphQLSchema:
+    """The graphql-core schema strawberry built (what validation and coercion run against)."""
+    return cast(GraphQLSchema, getattr(schema, "_schema"))
 
 
 def _messages(errors: Sequence[GraphQLError]) -> str:

@@ -14,7 +14,7 @@ and switch the safelist mode of a role.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -34,7 +34,7 @@ from graph.shared import (
 )
 from schema.context import Info
 from schema.fields import field
-from schema.shared.documents import checked_document
+from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, shared_state, unknown
 from schema.shared.types import PublishSharedQueryInput, SharedQuery, SharedQueryRun
 
@@ -93,7 +93,7 @@ class SharedQueryQueries:
             raise unknown(name, version)
         result = await run_shared(info.schema, info.context, found, variables, via="graphql")
         return SharedQueryRun(
-            name=found.name, version=found.version, data=result.data, errors=result.errors or None, cached=result.cached
+            name=found.name, version=found.version, data=result.data, errors=cast(JSON, result.errors) or None, cached=result.cached
         )
 
 
@@ -116,7 +116,7 @@ class SharedQueryMutations:
             descriptions[item.name] = item.description
             if item.default is not None:
                 defaults[item.name] = item.default
-        document, specs = checked_document(info.schema._schema, input.document, descriptions, defaults, input.csv_path)
+        document, specs = checked_document(graphql_schema(info.schema), input.document, descriptions, defaults, input.csv_path)
         existing = await info.context.store.shared_versions(name)
         if existing and not any(query.manageable_by(principal) for query in existing):
             raise SharedQueryError("name", f"name: {name} is taken by another publisher; choose another name", name)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import strawberry
+from strawberry.schema.base import BaseSchema
 
 from graph.audit import canonical_json
 from graph.levels import Level
@@ -22,7 +22,7 @@ from graph.security import AuditDraft, Principal
 from graph.shared import ResultCache, Safelist, SharedQuery, SharedQueryError, resolve_relative
 from graph.store import Store
 from schema.context import Context
-from schema.shared.documents import checked_variables
+from schema.shared.documents import checked_variables, graphql_schema
 
 SHARED_RUN = object()
 """The root value of a shared query's execution: how the safelist guard tells it from a
@@ -39,7 +39,7 @@ class SharedState:
     safelist: Safelist = field(default_factory=Safelist)
 
 
-def shared_state(schema: strawberry.Schema) -> SharedState:
+def shared_state(schema: BaseSchema) -> SharedState:
     """The state of `schema`'s shared queries (made on first use; hub.app sets the cache's TTL)."""
     state: SharedState | None = getattr(schema, "_hub_shared", None)
     if state is None:
@@ -109,10 +109,10 @@ async def fill_defaults(store: Store, context: Context, query: SharedQuery, give
 
 
 async def run_shared(
-    schema: strawberry.Schema,
+    schema: BaseSchema,
     context: Context,
     query: SharedQuery,
-    given: Mapping[str, Any] | None,
+    given: Any,
     *,
     via: str,
 ) -> RunResult:
@@ -123,7 +123,7 @@ async def run_shared(
     principal = context.principal
     now = dt.datetime.now(dt.timezone.utc)
     values = await fill_defaults(context.store, context, query, given or {}, now)
-    checked_variables(schema._schema, query.document, values, f"{query.name} v{query.version}")
+    checked_variables(graphql_schema(schema), query.document, values, f"{query.name} v{query.version}")
     state = shared_state(schema)
     roots = None if context.scope.roots is None else tuple(sorted(context.scope.roots))
     key = (query.name, query.version, canonical_json(values), principal.role.value, principal.scope, roots)

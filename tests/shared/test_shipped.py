@@ -32,3 +32,20 @@ def test_every_shipped_query_runs(shared_hub: SharedHub, who: str, name: str) ->
     run = shared_hub.data(who, RUN, {"name": name})["runSharedQuery"]
     assert run["errors"] is None, run["errors"]
     assert run["name"] == name and run["data"]
+
+
+async def test_a_store_that_cannot_take_them_does_not_stop_the_hub(caplog: pytest.LogCaptureFixture) -> None:
+    from hub.app import HubGraphQL
+    from hub.limits import Limits
+    from hub.shared import ship
+
+    class ReadOnly:
+        async def shared_versions(self, name: str) -> list[object]:
+            return []
+
+        async def publish_shared(self, *_: object) -> object:
+            raise PermissionError("read-only replica")
+
+    schema = HubGraphQL(ReadOnly(), graphiql=False, introspection=True, limits=Limits.default()).schema  # type: ignore[arg-type]
+    await ship(ReadOnly(), schema)  # type: ignore[arg-type]
+    assert "could not be published" in caplog.text and "read-only replica" in caplog.text
