@@ -46,7 +46,7 @@ from hub.limits import Limits
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
 from hub.settings import DEFAULT_SHARED_CACHE_SECONDS, Settings
-from hub.shared import publish_shipped, shared_routes
+from hub.shared import shared_routes, ship
 from schema import Context, build_schema
 from schema.shared.running import shared_state
 from schema.shared.safelist import SafelistGuard
@@ -220,7 +220,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await publish_shipped(store, graphql.schema)
+        await ship(store, graphql.schema)
         if scheduler is not None and run_schedules:
             scheduler.start()
         if running is not None:
