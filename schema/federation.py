@@ -65,7 +65,7 @@ def _checked(index: int, representation: object, entities: Mapping[str, tuple[st
     if not isinstance(representation, dict):
         raise _index_error(index, representation, 'must be an object such as {"__typename": "Estate", "code": "…"}')
     type_name = representation.get("__typename")
-    if type_name not in entities:
+    if not isinstance(type_name, str) or type_name not in entities:
         raise _index_error(
             index, type_name, f"is not an entity type of this subgraph: one of {', '.join(sorted(entities))}"
         )

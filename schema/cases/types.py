@@ -8,6 +8,7 @@ import enum
 
 import strawberry
 from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
 
 from graph import cases as domain
 from graph.cases import CaseCategory, CaseSource, CaseStatus, Escalation
@@ -73,7 +74,7 @@ class CaseEvent:
 
 @strawberry.type(
     description="A work order (工单): a repair, complaint or question from owners, 12345, city operations or devices.",
-    directives=[Key(fields="id")],
+    directives=[Key(fields=FieldSet("id"))],
 )
 class Case:
     record: strawberry.Private[domain.Case]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.federation.schema_directives import Key
+from strawberry.federation.types import FieldSet
 
 from graph import model
 from graph.codes import place_code
@@ -45,7 +46,7 @@ After = Annotated[
 ]
 
 
-CODE_KEY = Key(fields="code")
+CODE_KEY = Key(fields=FieldSet("code"))
 """The Apollo Federation key of every place type (and of devices and firms): its code."""
 
 

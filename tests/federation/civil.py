@@ -45,6 +45,10 @@ class Registry:
             self.asked.clear()
 
 
+def _keeper() -> str:
+    return "青岛市民政局 (test registry)"
+
+
 def civil_schema(registry: Registry) -> strawberry.federation.Schema:
     """The civil affairs subgraph over `registry`."""
 
@@ -76,9 +80,7 @@ def civil_schema(registry: Registry) -> strawberry.federation.Schema:
 
     @strawberry.type
     class Query:
-        @strawberry.field(description="Who keeps this registry.")
-        def civil_registry(self) -> str:
-            return "青岛市民政局 (test registry)"
+        civil_registry: str = strawberry.field(resolver=_keeper, description="Who keeps this registry.")
 
     return strawberry.federation.Schema(query=Query, types=[Estate, House])
 
@@ -98,8 +100,6 @@ def broken_schema() -> strawberry.federation.Schema:
 
     @strawberry.type
     class Query:
-        @strawberry.field
-        def civil_registry(self) -> str:
-            return "broken"
+        civil_registry: str = strawberry.field(resolver=_keeper, description="Who keeps this registry.")
 
     return strawberry.federation.Schema(query=Query, types=[Estate])
