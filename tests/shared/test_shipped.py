@@ -49,3 +49,16 @@ async def test_a_store_that_cannot_take_them_does_not_stop_the_hub(caplog: pytes
     schema = HubGraphQL(ReadOnly(), graphiql=False, introspection=True, limits=Limits.default()).schema  # type: ignore[arg-type]
     await ship(ReadOnly(), schema)  # type: ignore[arg-type]
     assert "could not be published" in caplog.text and "read-only replica" in caplog.text
+
+
+def test_a_shipped_query_the_city_withdrew_stays_withdrawn(shared_hub: SharedHub) -> None:
+    """Runs last in this module: it withdraws one of the shipped queries."""
+    from hub.app import HubGraphQL
+    from hub.limits import Limits
+
+    withdraw = 'mutation { withdrawSharedQuery(name: "cases-by-category", version: 1) { version versions } }'
+    assert shared_hub.data("city", withdraw)["withdrawSharedQuery"] == {"version": 1, "versions": []}
+    schema = HubGraphQL(shared_hub.store, graphiql=False, introspection=True, limits=Limits.default()).schema
+    assert shared_hub.run(publish_shipped(shared_hub.store, schema)) == []
+    assert shared_hub.data("firm_a", '{ sharedQuery(name: "cases-by-category") { version } }')["sharedQuery"] is None
+    assert shared_hub.get("firm_a", "/q/cases-by-category").status_code == 404
