@@ -43,6 +43,7 @@ from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
 from hub.gate import Gate
 from hub.limits import Limits
+from hub.map import MapSettings, map_routes
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
 from hub.settings import DEFAULT_SHARED_CACHE_SECONDS, Settings
@@ -198,6 +199,7 @@ def create_app(
     background: Settings | None = None,
     simulation: Simulation | None = None,
     shared_cache_seconds: float | None = None,
+    map_settings: MapSettings | None = None,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
@@ -208,6 +210,9 @@ def create_app(
     With `background` settings the server also runs device ingestion (from their MQTT broker,
     if any), the escalation sweep and, given a `simulation`, the demo's simulated devices
     (hub.background), all announcing on `bus`, which the subscriptions listen to.
+
+    `/map` is the street office's map page (hub.map), with `map_settings` or, when not given,
+    those of the environment (`HUB_MAP_TILES`).
     """
     limits = limits or Limits.default()
     bus = bus or EventBus()
@@ -255,6 +260,7 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *open311_routes(store),
         *shared_routes(graphql),
+        *map_routes(map_settings or MapSettings.from_env()),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     return Gate(app, authenticator, limits)

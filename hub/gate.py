@@ -2,7 +2,8 @@
 
 What passes carries its `Caller` (principal and scope) in `scope["state"]["caller"]`; what does
 not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 429 (with
-`Retry-After`). Public paths (health, static files, the GraphiQL page itself) pass untouched.
+`Retry-After`). Public paths (health, static files, the GraphiQL page itself, the map page
+whose data comes through `/graphql` with the user's token) pass untouched.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Gate:
     @staticmethod
     def _public(scope: Scope) -> bool:
         path: str = scope.get("path", "")
-        if path in ("/", "/healthz") or path.startswith("/static/"):
+        if path in ("/", "/healthz", "/map", "/map/") or path.startswith("/static/"):
             return True
         if path != "/graphql" or scope.get("method") != "GET":
             return False

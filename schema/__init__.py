@@ -23,6 +23,7 @@ from schema.errors import HubErrors, HubSchema
 from schema.federation import DisableServiceSdl
 from schema.firms.queries import FirmQueries
 from schema.live import Subscription
+from schema.me import MeQueries
 from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
@@ -45,6 +46,7 @@ class Query(
     UtilityQueries,
     DeviceQueries,
     SharedQueryQueries,
+    MeQueries,
 ):
     pass
 

@@ -50,7 +50,9 @@ class StatsQueries:
 
     @field(
         description="A GeoJSON FeatureCollection of the shapes of `level` under `scope`; each "
-        "Feature's id is the place code and its properties carry the roll-up and `housesInArrears`."
+        "Feature's id is the place code and its properties carry the roll-up and, read live, "
+        "`housesInArrears`, `openCases`, `overdueCases`, `activeAlarms` and `satisfactionRate` "
+        "(null for a place outside your scope)."
     )
     async def geo(self, info: Info, scope: ScopeCode, level: Level) -> GeoJSON:
         code, top = place_argument(scope, field="scope")
@@ -61,4 +63,9 @@ class StatsQueries:
         rows = await context.store.stats(code, level, context.scope) if shapes else []
         counts = await context.utilities.arrears_counts.load_many([(shape.code, context.today) for shape in shapes])
         arrears = {shape.code: count for shape, count in zip(shapes, counts)}
-        return GeoJSON(feature_collection(shapes, rows, arrears))
+        # every case ever reported (no period): what is open or overdue now, and 满意率 overall
+        figures = await context.stats.case_metrics.load_many([(shape.code, (None, None)) for shape in shapes])
+        summaries = await context.devices.summaries.load_many([shape.code for shape in shapes])
+        cases = {shape.code: found for shape, found in zip(shapes, figures)}
+        devices = {shape.code: found for shape, found in zip(shapes, summaries)}
+        return GeoJSON(feature_collection(shapes, rows, arrears, cases, devices))

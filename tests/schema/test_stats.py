@@ -80,7 +80,9 @@ def test_stats_and_geo_refuse_more_rows_than_a_dashboard_carries(hub: Hub) -> No
 
 
 GEO = "query Geo($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
-PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings", "housesInArrears"}
+PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings", "housesInArrears"} | {
+    "openCases", "overdueCases", "activeAlarms", "satisfactionRate",
+}
 
 
 def _positions(geometry: dict[str, Any]) -> list[list[list[float]]]:

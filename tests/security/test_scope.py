@@ -159,6 +159,9 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     # probed in tests/security/test_scope_shared.py (shared queries)
     "sharedQuery", "sharedQueries", "runSharedQuery",
 } | {
+    # probed in tests/security/test_scope_map.py (the map page)
+    "me",
+} | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_entities", "_service",
 }
@@ -193,6 +196,9 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_shared.py (shared queries)
     "SharedQuery", "SharedVariable", "SharedQueryOwner", "SharedQueryRun",
+} | {
+    # probed in tests/security/test_scope_map.py (the map page)
+    "Me",
 } | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_Service",
