@@ -287,18 +287,28 @@ def apollo() -> Apollo:
     lock = (JS / "package-lock.json").read_bytes()
     key = hashlib.sha256(lock + (JS / "package.json").read_bytes()).hexdigest()[:16]
     directory = _cache_root() / key
-    ready = directory / ".installed"
-    if not ready.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / ".installed").exists():
+        # installed aside and renamed into place, so a session running beside this one never
+        # sees a half-made node_modules
+        building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=directory.parent))
         for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(JS / name, directory / name)
+            shutil.copyfile(JS / name, building / name)
         done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=directory, capture_output=True, text=True,
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=building, capture_output=True, text=True,
             timeout=600, check=False,
         )
         if done.returncode != 0:
-            pytest.fail(f"`npm ci` in {directory} failed (status {done.returncode}):\n{done.stderr[-4000:]}")
-        ready.write_text(key)
+            shutil.rmtree(building, ignore_errors=True)
+            pytest.fail(f"`npm ci` in {building} failed (status {done.returncode}):\n{done.stderr[-4000:]}")
+        (building / ".installed").write_text(key)
+        try:
+            building.rename(directory)
+        except OSError:  # another session got there first (or a stale unfinished directory is in the way)
+            if not (directory / ".installed").exists():
+                shutil.rmtree(directory, ignore_errors=True)
+                building.rename(directory)
+            else:
+                shutil.rmtree(building, ignore_errors=True)
     for name in SCRIPTS:  # the scripts may change without the lock: always copy the current ones
         shutil.copyfile(JS / name, directory / name)
     return Apollo(directory, node)
