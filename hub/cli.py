@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 from graph.errors import HubError
 
-COMMANDS = ("demo", "serve", "sync", "worker", "database", "keys", "tokens", "audit", "export", "bench", "devices", "simulate")
+COMMANDS = (
+    "demo", "serve", "sync", "worker", "database", "keys", "tokens", "audit", "export", "bench", "devices", "simulate",
+    "safelist",
+)
 """Modules of hub.commands, in the order `hub --help` lists them."""
 
 

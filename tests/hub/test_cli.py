@@ -123,3 +123,18 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "search within a street",
     ):
         assert part in text, part
+
+
+def test_safelist_switches_a_role_and_audits_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    assert run("keys", "init", cwd=tmp_path).returncode == 0
+    switched = run("safelist", "set", "property_firm", "on", "--db", db, cwd=tmp_path)
+    assert switched.returncode == 0, switched.stderr
+    assert "safelisted now: property_firm" in switched.stdout
+    assert run("safelist", "list", "--db", db, cwd=tmp_path).stdout.split() == ["property_firm"]
+    refused = run("safelist", "set", "city", "on", "--db", db, cwd=tmp_path)
+    assert refused.returncode != 0 and "invalid choice: 'city'" in refused.stderr
+    off = run("safelist", "set", "property_firm", "off", "--db", db, cwd=tmp_path)
+    assert off.returncode == 0 and "safelisted now: none" in off.stdout
+    tail = run("audit", "tail", "--db", db, cwd=tmp_path)
+    assert tail.stdout.count("safelist.set") == 2, tail.stdout
