@@ -31,6 +31,7 @@ import uvicorn
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.ciphers.keyring import Keyring
+from graph.codes import credit_check_character
 from graph.devices import Alarm, Device, DeviceType, Severity
 from graph.events import EventBus
 from graph.levels import Level
@@ -75,6 +76,8 @@ NAMES = {
     OTHER_ESTATE: "团岛小区",
 }
 FIRM = "91370202MA06EM7T05"
+SECOND_FIRM = "91370202MA3N4K7P1" + credit_check_character("91370202MA3N4K7P1")
+"""Manages two estates in two communities: a scope of several roots."""
 ELEVATOR, SMOKE, OTHER_ELEVATOR = "EL-MAP-0001", "SD-MAP-0001", "EL-MAP-9001"
 OPEN_CASE, OVERDUE_CASE, UNHAPPY_CASE, HAPPY_CASE, OTHER_CASE = (
     "GD20260101MAP001", "GD20260101MAP002", "GD20260101MAP003", "GD20260101MAP004", "GD20260101MAP009",
@@ -121,8 +124,12 @@ def city() -> Batch:
                 places.append(Place(code, Level.HOUSE, f"1单元{house}01室", entrance, area=88.0))
     return Batch(
         places=places,
-        firms=[PropertyFirm(FIRM, "青岛海信物业服务有限公司")],
-        managements=[Management(FIRM, ESTATE, dt.date(2020, 1, 1))],
+        firms=[PropertyFirm(FIRM, "青岛海信物业服务有限公司"), PropertyFirm(SECOND_FIRM, "青岛浮山物业服务有限公司")],
+        managements=[
+            Management(FIRM, ESTATE, dt.date(2020, 1, 1)),
+            Management(SECOND_FIRM, SMALL_ESTATE, dt.date(2021, 1, 1)),
+            Management(SECOND_FIRM, SECOND_ESTATE, dt.date(2021, 1, 1)),
+        ],
     )
 
 
@@ -209,6 +216,7 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
         "street": await issue_token(store, keys, "street", STREET, "香港中路街道办事处", ttl),
         "other_street": await issue_token(store, keys, "street", OTHER_STREET, "八大峡街道办事处", ttl),
         "firm": await issue_token(store, keys, "property_firm", FIRM, "海信物业", ttl),
+        "second_firm": await issue_token(store, keys, "property_firm", SECOND_FIRM, "浮山物业", ttl),
     }
     bus = EventBus()
     settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")

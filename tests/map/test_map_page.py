@@ -28,6 +28,7 @@ from tests.map.conftest import (
     OTHER_ELEVATOR,
     OVERDUE_CASE,
     SECOND_COMMUNITY,
+    SECOND_ESTATE,
     SMALL_ESTATE,
     SMOKE,
     STREET,
@@ -337,6 +338,26 @@ def test_a_firm_sees_the_estates_it_manages(watched: Watched, map_hub: MapHub) -
     listed = {key for _, key in watched.listed()}
     assert OPEN_CASE in listed and OVERDUE_CASE not in listed and map_hub.seeded_alarms[SMOKE] not in listed
     watched.assert_nothing_foreign(SMALL_ESTATE, "银都花园")
+
+
+def test_a_scope_of_several_estates_opens_on_them_side_by_side(watched: Watched, map_hub: MapHub) -> None:
+    """A firm managing estates in two communities: its estates together (read under their
+    city, in its scope), then one estate's buildings, and back."""
+    watched.sign_in(map_hub.tokens["second_firm"])
+    watched.ready("370200")
+    assert set(watched.shapes()) == {SMALL_ESTATE, SECOND_ESTATE}
+    assert watched.crumbs() == ["我的范围"]
+    listed = {key for _, key in watched.listed()}
+    assert OVERDUE_CASE in listed and map_hub.seeded_alarms[SMOKE] in listed and OPEN_CASE not in listed
+    assert "2" in watched.page.inner_text("#figures"), "the houses of both estates, summed"
+    watched.click_shape(SMALL_ESTATE)
+    watched.ready(SMALL_ESTATE)
+    assert set(watched.shapes()) == set(BUILDINGS[SMALL_ESTATE])
+    assert watched.crumbs() == ["我的范围", "银都花园"]
+    watched.page.click("#crumbs button[data-code='370200']")
+    watched.ready("370200")
+    assert set(watched.shapes()) == {SMALL_ESTATE, SECOND_ESTATE}
+    watched.assert_nothing_foreign(ESTATE, "海信花园", OPEN_CASE, *_other_alarms(map_hub))
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (390, 844)], ids=["office", "phone"])

@@ -246,7 +246,7 @@
   function drill(feature) {
     const properties = feature.properties;
     state.selected = properties.code;
-    if (properties.level === DEEPEST_SHAPES || properties.level === current().level) {
+    if (properties.level === DEEPEST_SHAPES) {
       state.own = figuresOf(feature);
       renderFigures();
       restyle();
