@@ -39,6 +39,7 @@ from graph.model import Batch, Management, Place, PropertyFirm
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.issuing import issue_token
+from hub.auth.tokens import decode
 from hub.map import MapSettings
 from hub.settings import Settings
 from tests.services import MOSQUITTO, run_id
@@ -173,6 +174,13 @@ class MapHub:
     client: httpx.Client
     seeded_alarms: dict[str, str]
     """Device code → the id of the alarm seeded on it."""
+    keys: Keyring
+
+    def revoke(self, token: str) -> None:
+        """Revoke a token in the store, as `hub token revoke` does."""
+        token_id = decode(self.keys.token_key, token, dt.datetime.now(dt.timezone.utc)).token_id
+        at = dt.datetime.now(dt.timezone.utc)
+        asyncio.run_coroutine_threadsafe(self.store.revoke_token(token_id, "测试吊销", at), self.loop).result(30)
 
     def publish(self, code: str, channel: str, payload: str, *, retain: bool = False) -> None:
         """What a device does, with the broker's own client."""
@@ -217,12 +225,13 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
         "other_street": await issue_token(store, keys, "street", OTHER_STREET, "八大峡街道办事处", ttl),
         "firm": await issue_token(store, keys, "property_firm", FIRM, "海信物业", ttl),
         "second_firm": await issue_token(store, keys, "property_firm", SECOND_FIRM, "浮山物业", ttl),
+        "revoked_street": await issue_token(store, keys, "street", STREET, "香港中路街道值班", ttl),
     }
     bus = EventBus()
     settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
     app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings, map_settings=map_settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11"))
-    started.update(server=server, store=store, bus=bus, tokens=tokens, loop=asyncio.get_running_loop(), seeded=seeded)
+    started.update(server=server, store=store, bus=bus, tokens=tokens, loop=asyncio.get_running_loop(), seeded=seeded, keys=keys)
     await server.serve(sockets=[sock])
 
 
@@ -233,7 +242,7 @@ def serve_map_hub(folder: Path, map_settings: MapSettings) -> Iterator[MapHub]:
     prefix = f"map{run_id()}"
     with served(functools.partial(_main, folder, prefix, map_settings), startup_seconds=60) as (base, started):
         with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-            yield MapHub(base, prefix, started["tokens"], started["store"], started["bus"], started["loop"], client, started["seeded"])
+            yield MapHub(base, prefix, started["tokens"], started["store"], started["bus"], started["loop"], client, started["seeded"], started["keys"])
 
 
 @pytest.fixture(scope="module")

@@ -255,6 +255,7 @@ def test_a_live_alarm_shows_on_the_map_and_in_the_list_within_seconds(watched: W
     first = watched.page.wait_for_selector(f"#items li[data-kind=alarm]:not([data-id='{seeded}'])", timeout=10_000)
     took = time.monotonic() - published
     assert took < 10
+    print(f"alarm on the page {took:.2f} s after the device's message was published")
     alarm_id = first.get_attribute("data-id")
     assert alarm_id is not None
     assert watched.listed()[0] == ("alarm", alarm_id), "a new alarm goes to the top of the list"
@@ -308,6 +309,22 @@ def test_a_bad_token_is_refused_with_a_clear_message(watched: Watched, map_hub: 
     assert watched.page.locator("path.shape").count() == 0
     # the browser logs the refused request itself; nothing else went wrong
     assert watched.errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+    watched.errors.clear()
+    watched.assert_nothing_foreign()
+
+
+def test_a_token_revoked_while_the_page_is_open_signs_the_tab_out(watched: Watched, map_hub: MapHub) -> None:
+    token = map_hub.tokens["revoked_street"]
+    watched.sign_in(token)
+    watched.ready(STREET)
+    map_hub.revoke(token)
+    time.sleep(2.5)  # the hub rereads revocations every two seconds
+    watched.click_shape(COMMUNITY)
+    watched.page.wait_for_selector("#signin-error:not([hidden])", timeout=10_000)
+    assert watched.page.inner_text("#signin-error").startswith("令牌无效，已被平台拒绝：")
+    assert watched.page.evaluate("sessionStorage.getItem('hub-map-token')") is None
+    assert watched.page.locator("path.shape").count() == 0 and watched.listed() == []
+    assert watched.errors and all("401" in error for error in watched.errors)
     watched.errors.clear()
     watched.assert_nothing_foreign()
 
