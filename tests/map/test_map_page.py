@@ -71,6 +71,11 @@ class Watched:
         labels = self.page.eval_on_selector_all("#legend .step", "steps => steps.map(s => s.textContent.trim())")
         return title, fills, labels
 
+    def figures(self) -> dict[str, str]:
+        """The figures panel: metric → the value shown."""
+        found = self.page.eval_on_selector_all("#figures dd[data-key]", "cells => cells.map(c => [c.dataset.key, c.textContent])")
+        return dict(found)
+
     def crumbs(self) -> list[str]:
         return [text.strip() for text in self.page.eval_on_selector_all("#crumbs > :not(.sep)", "items => items.map(i => i.textContent)")]
 
@@ -166,8 +171,10 @@ def test_the_scope_shapes_are_coloured_by_houses_with_a_legend(watched: Watched,
     assert shapes[COMMUNITY][0] in fills and shapes[SECOND_COMMUNITY][0] in fills
     assert labels == ["1", "8"], "two values shown, two classes, in order"
     assert watched.crumbs() == ["香港中路街道"]
-    figures = watched.page.inner_text("#figures")
-    assert "香港中路街道" in figures and "9" in figures
+    assert "香港中路街道" in watched.page.inner_text("#figures h2")
+    figures = watched.figures()
+    assert figures["houses"] == "9" and figures["estates"] == "3" and figures["buildings"] == "4"
+    assert figures["satisfactionRate"] == "50.0%", "one rating of 2, one of 5"
     assert watched.page.inner_text("#who") == "街道办事处 · 香港中路街道办事处"
     listed = watched.listed()
     assert ("case", OPEN_CASE) in listed and ("case", OVERDUE_CASE) in listed
@@ -211,7 +218,8 @@ def test_clicking_a_shape_drills_down_and_the_breadcrumb_goes_back(watched: Watc
     watched.ready(COMMUNITY)
     assert set(watched.shapes()) == {ESTATE, SMALL_ESTATE}
     assert watched.crumbs() == ["香港中路街道", "八大湖社区"]
-    assert "八大湖社区" in watched.page.inner_text("#figures")
+    assert "八大湖社区" in watched.page.inner_text("#figures h2")
+    assert watched.figures()["houses"] == "8" and watched.figures()["satisfactionRate"] == "0.0%"
     listed = {key for _, key in watched.listed()}
     assert OPEN_CASE in listed and OVERDUE_CASE in listed
     watched.click_shape(ESTATE)
@@ -223,7 +231,8 @@ def test_clicking_a_shape_drills_down_and_the_breadcrumb_goes_back(watched: Watc
     # a building is the last level with outlines: clicking it shows its figures in place
     watched.click_shape(BUILDINGS[ESTATE][0])
     watched.page.wait_for_selector(f"#figures[data-code='{BUILDINGS[ESTATE][0]}']")
-    assert "海信花园1号楼" in watched.page.inner_text("#figures")
+    assert "海信花园1号楼" in watched.page.inner_text("#figures h2")
+    assert watched.figures()["houses"] == "4"
     assert watched.crumbs() == ["香港中路街道", "八大湖社区", "海信花园"]
     watched.page.click("#crumbs button[data-code='370202001']")
     watched.ready(STREET)
@@ -238,6 +247,7 @@ def test_a_live_alarm_shows_on_the_map_and_in_the_list_within_seconds(watched: W
     watched.page.wait_for_selector("body[data-live=on]", timeout=10_000)
     watched.page.select_option("#metric", "activeAlarms")
     before = watched.shapes()[COMMUNITY][1]
+    street_before = int(watched.figures()["activeAlarms"])
     # let the subscriptions reach the bus before the device speaks
     deadline = time.monotonic() + 10
     from graph.events import Topic
@@ -268,6 +278,7 @@ def test_a_live_alarm_shows_on_the_map_and_in_the_list_within_seconds(watched: W
         timeout=10_000,
     )
     assert int(watched.shapes()[COMMUNITY][1]) == int(before) + 1
+    assert int(watched.figures()["activeAlarms"]) == street_before + 1, "the street's own figures follow too"
     # the alarm opened a case (未诉先办), which arrives too
     watched.page.wait_for_function("() => document.querySelectorAll('#items li[data-kind=case]').length >= 3", timeout=10_000)
     # from the list to the point: the marker is shown with its popup
@@ -366,7 +377,8 @@ def test_a_scope_of_several_estates_opens_on_them_side_by_side(watched: Watched,
     assert watched.crumbs() == ["我的范围"]
     listed = {key for _, key in watched.listed()}
     assert OVERDUE_CASE in listed and map_hub.seeded_alarms[SMOKE] in listed and OPEN_CASE not in listed
-    assert "2" in watched.page.inner_text("#figures"), "the houses of both estates, summed"
+    assert watched.figures()["houses"] == "3", "the houses of both estates, summed"
+    assert watched.figures()["satisfactionRate"] == "无数据", "a rate is not summed"
     watched.click_shape(SMALL_ESTATE)
     watched.ready(SMALL_ESTATE)
     assert set(watched.shapes()) == set(BUILDINGS[SMALL_ESTATE])

@@ -429,12 +429,12 @@
       box.replaceChildren();
       return;
     }
-    const cell = (label, value) => `<dt>${esc(label)}</dt><dd>${esc(value)}</dd>`;
+    const cell = (label, key) => `<dt>${esc(label)}</dt><dd data-key="${key}">${esc(shown(f[key], key))}</dd>`;
     box.innerHTML = `<h2>${esc(f.name)} <small>${esc(f.level || "")}</small></h2><dl>
-      ${cell("房屋", shown(f.houses, "houses"))}${cell("欠费户", shown(f.housesInArrears, "housesInArrears"))}
-      ${cell("未办结工单", shown(f.openCases, "openCases"))}${cell("超期工单", shown(f.overdueCases, "overdueCases"))}
-      ${cell("未消除告警", shown(f.activeAlarms, "activeAlarms"))}${cell("满意率", shown(f.satisfactionRate, "satisfactionRate"))}
-      ${cell("小区", shown(f.estates, "estates"))}${cell("楼栋", shown(f.buildings, "buildings"))}</dl>`;
+      ${cell("房屋", "houses")}${cell("欠费户", "housesInArrears")}
+      ${cell("未办结工单", "openCases")}${cell("超期工单", "overdueCases")}
+      ${cell("未消除告警", "activeAlarms")}${cell("满意率", "satisfactionRate")}
+      ${cell("小区", "estates")}${cell("楼栋", "buildings")}</dl>`;
     box.dataset.code = state.selected || current().code;
   }
 
