@@ -57,3 +57,14 @@ def served(main: Main, *, startup_seconds: float) -> Iterator[tuple[str, dict[st
         sock.close()
         if failed:
             raise RuntimeError("the hub failed while serving") from failed[0]
+
+
+async def serve_app(app: Any, sock: socket.socket, started: dict[str, Any], **shared: Any) -> None:
+    """Serve `app` on `sock` as every suite does (h11; WebSockets through the websockets
+    package's sans-I/O implementation, whose legacy one warns), after putting the server, the
+    running loop and `shared` where the test thread reads them (`served`)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11"))
+    started.update(server=server, loop=asyncio.get_running_loop(), **shared)
+    await server.serve(sockets=[sock])

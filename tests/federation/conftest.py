@@ -52,7 +52,7 @@ from hub.limits import Limits
 from hub.loading import load
 from tests.federation.civil import CivilRecord, Registry, broken_schema, civil_schema
 from tests.schema.counting import CountingStore
-from tests.serving import served
+from tests.serving import serve_app, served
 
 PRESET, SEED = "small", 7
 STARTUP_SECONDS = 600.0
@@ -172,11 +172,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
         authenticator=Authenticator(store, keys),
         limits=replace(Limits(), rate=1e6, burst=1_000_000),
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11"))
-    started.update(
-        store=counting, server=server, loop=asyncio.get_running_loop(), tokens=tokens, mine=mine, theirs=theirs, levels=levels
-    )
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, store=counting, tokens=tokens, mine=mine, theirs=theirs, levels=levels)
 
 
 @pytest.fixture(scope="session")

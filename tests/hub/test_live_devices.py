@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from graph.ciphers.keyring import Keyring
 from graph.devices import Device, DeviceType
@@ -38,7 +37,7 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.settings import Settings
 from tests.services import MOSQUITTO, run_id
-from tests.serving import served
+from tests.serving import serve_app, served
 from tests.wsclient import LiveClient, live
 
 STREET, OTHER_STREET = "370202001", "370202002"
@@ -121,9 +120,7 @@ async def _main(folder: Path, prefix: str, sock: socket.socket, started: dict[st
     bus = EventBus()
     settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
     app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11"))
-    started.update(server=server, store=store, bus=bus, tokens=tokens, loop=asyncio.get_running_loop())
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, store=store, bus=bus, tokens=tokens)
 
 
 @pytest.fixture(scope="module")

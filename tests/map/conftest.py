@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.ciphers.keyring import Keyring
@@ -43,7 +42,7 @@ from hub.auth.tokens import decode
 from hub.map import MapSettings
 from hub.settings import Settings
 from tests.services import MOSQUITTO, run_id
-from tests.serving import served
+from tests.serving import serve_app, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -230,9 +229,7 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
     bus = EventBus()
     settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
     app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings, map_settings=map_settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11"))
-    started.update(server=server, store=store, bus=bus, tokens=tokens, loop=asyncio.get_running_loop(), seeded=seeded, keys=keys)
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, store=store, bus=bus, tokens=tokens, seeded=seeded, keys=keys)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
 from tests.schema.counting import CountingStore
-from tests.serving import served
+from tests.serving import serve_app, served
 
 PRESET, SEED = "small", 7
 _Result = TypeVar("_Result")
@@ -94,10 +94,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
         limits=replace(Limits(), rate=1e6, burst=1_000_000),  # the suite sends queries fast; tests/security covers 429
     )
     started["token"] = token
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11")
-    server = uvicorn.Server(config)
-    started.update(store=counting, server=server, loop=asyncio.get_running_loop())
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, store=counting)
 
 
 @pytest.fixture(scope="session")

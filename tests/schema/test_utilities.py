@@ -36,7 +36,7 @@ from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
 from tests.schema.counting import CountingStore
-from tests.serving import served
+from tests.serving import serve_app, served
 
 DISTRICT = "370202"
 STREET_A, STREET_B = "370202001", "370202005"  # 香港中路街道, 中山路街道
@@ -193,9 +193,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
         authenticator=Authenticator(store, keys),
         limits=replace(Limits(), rate=1e6, burst=1_000_000),
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11"))
-    started.update(store=counting, server=server, town=town, tokens=tokens)
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, store=counting, town=town, tokens=tokens)
 
 
 @pytest.fixture(scope="module")

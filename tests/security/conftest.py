@@ -61,7 +61,7 @@ from hub.auth.tokens import decode
 from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
-from tests.serving import served
+from tests.serving import serve_app, served
 from tests.security.world import Role, World, leaks
 
 PRESET, SEED = "small", 7
@@ -496,13 +496,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     app = create_app(
         store, keys=keys, owns_store=True, limits=limits, authenticator=authenticator, connectors=connectors, bus=bus
     )
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11")
-    server = uvicorn.Server(config)
-    started.update(
-        world=world, cast=cast, roles=roles, store=store, keys=keys, server=server, loop=asyncio.get_running_loop(),
-        connectors=connectors, bus=bus,
-    )
-    await server.serve(sockets=[sock])
+    await serve_app(app, sock, started, world=world, cast=cast, roles=roles, store=store, keys=keys, connectors=connectors, bus=bus)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
 from graph.ciphers.keyring import Keyring
@@ -27,7 +26,7 @@ from hub.demo import generate
 from hub.demo.presets import Preset
 from hub.limits import Limits
 from hub.loading import load
-from tests.serving import served
+from tests.serving import serve_app, served
 
 TINY = Preset("shared", ("370202",), houses=600, estates=12)
 EVERYTHING = Scope.everything()
@@ -139,9 +138,7 @@ def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedHub]:
         app = create_app(
             store, keys=keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000), shared_cache_seconds=CACHE_SECONDS
         )
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11"))
-        started.update(server=server, store=store, cast=cast, tokens=tokens, loop=asyncio.get_running_loop())
-        await server.serve(sockets=[sock])
+        await serve_app(app, sock, started, store=store, cast=cast, tokens=tokens)
 
     with served(main, startup_seconds=300) as (base, started):
         with httpx.Client(base_url=base, timeout=60, trust_env=False) as client:
