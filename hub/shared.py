@@ -37,6 +37,7 @@ from graph.errors import InvalidInput
 from graph.security import AuditDraft, Principal, Role
 from graph.shared import Owner, SharedDraft, VariableSpec, query_name, version_number
 from graph.store import Store
+from schema.limits import document_limits
 from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, unknown
 
@@ -316,7 +317,9 @@ async def publish_shipped(store: Store, schema: BaseSchema) -> list[str]:
     Returns `name@version` of what it published."""
     published: list[str] = []
     for item in SHIPPED:
-        document, specs = checked_document(graphql_schema(schema), item.document, item.descriptions, item.defaults, item.csv_path)
+        document, specs = checked_document(
+            graphql_schema(schema), item.document, item.descriptions, item.defaults, item.csv_path, document_limits(schema)
+        )
         draft = SharedDraft(
             item.name, item.description, document, specs, Owner(SYSTEM.name, SYSTEM.role, SYSTEM.scope), SHIPPED_ROLES, frozenset(), item.csv_path
         )

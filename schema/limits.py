@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphql import ASTValidationRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.base import BaseSchema
 
 
 def query_limits(*, depth: int, aliases: int, tokens: int) -> type[SchemaExtension]:
@@ -19,6 +21,9 @@ def query_limits(*, depth: int, aliases: int, tokens: int) -> type[SchemaExtensi
     )
 
     class QueryLimits(SchemaExtension):
+        limit_rules = rules
+        max_tokens = tokens
+
         def on_operation(self) -> Iterator[None]:
             context = self.execution_context
             context.validation_rules = tuple(context.validation_rules) + rules
@@ -26,3 +31,13 @@ def query_limits(*, depth: int, aliases: int, tokens: int) -> type[SchemaExtensi
             yield
 
     return QueryLimits
+
+
+def document_limits(schema: BaseSchema) -> tuple[tuple[type[ASTValidationRule], ...], int | None]:
+    """The limit rules and the token bound a schema applies to every request, for checking a
+    document before it is ever sent (a shared query when it is published)."""
+    for extension in getattr(schema, "extensions", ()):
+        rules = getattr(extension, "limit_rules", None)
+        if rules is not None:
+            return tuple(rules), getattr(extension, "max_tokens", None)
+    return (), None

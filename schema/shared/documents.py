@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -27,6 +28,7 @@ from graphql import (
     VariableDefinitionNode,
     parse,
     print_ast,
+    specified_rules,
     validate,
 )
 from graphql.execution.values import get_variable_values
@@ -50,13 +52,13 @@ def _messages(errors: Sequence[GraphQLError]) -> str:
     return "; ".join(error.message for error in errors[:5])
 
 
-def parsed(document: str) -> DocumentNode:
+def parsed(document: str, max_tokens: int | None = None) -> DocumentNode:
     if not isinstance(document, str) or not document.strip():
         raise SharedQueryError("document", "document: a GraphQL query document is required")
     if len(document) > MAX_DOCUMENT:
         raise SharedQueryError("document", f"document: longer than {MAX_DOCUMENT} characters")
     try:
-        return parse(document)
+        return parse(document, max_tokens=max_tokens)
     except GraphQLError as error:
         raise SharedQueryError("document", f"document: {error.message}") from None
 
@@ -96,15 +98,19 @@ def checked_document(
     descriptions: Mapping[str, str],
     defaults: Mapping[str, Any],
     csv_path: str | None,
+    limits: tuple[Sequence[type[ASTValidationRule]], int | None] = ((), None),
 ) -> tuple[str, tuple[VariableSpec, ...]]:
-    """The document (as given) and its variables schema, or SharedQueryError saying why not."""
-    tree = parsed(document)
+    """The document (as given) and its variables schema, or SharedQueryError saying why not;
+    `limits` (schema.limits.document_limits) are the depth, alias and token bounds every run
+    will meet, so a document over them is refused when published, not at its first run."""
+    rules, max_tokens = limits
+    tree = parsed(document, max_tokens)
     operation = operation_of(tree)
     if operation.operation is not OperationType.QUERY:
         raise SharedQueryError(
             "document", f"document: a shared query only reads; a {operation.operation.value} cannot be shared"
         )
-    errors = validate(schema, tree)
+    errors = validate(schema, tree, [*specified_rules, *rules])
     if errors:
         raise SharedQueryError("document", f"document: {_messages(errors)}")
     roots = root_fields(tree, operation)

@@ -34,6 +34,7 @@ from graph.shared import (
 )
 from schema.context import Info
 from schema.fields import field
+from schema.limits import document_limits
 from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, shared_state, unknown
 from schema.shared.types import PublishSharedQueryInput, SharedQuery, SharedQueryRun
@@ -116,7 +117,9 @@ class SharedQueryMutations:
             descriptions[item.name] = item.description
             if item.default is not None:
                 defaults[item.name] = item.default
-        document, specs = checked_document(graphql_schema(info.schema), input.document, descriptions, defaults, input.csv_path)
+        document, specs = checked_document(
+            graphql_schema(info.schema), input.document, descriptions, defaults, input.csv_path, document_limits(info.schema)
+        )
         existing = await info.context.store.shared_versions(name)
         if existing and not any(query.manageable_by(principal) for query in existing):
             raise SharedQueryError("name", f"name: {name} is taken by another publisher; choose another name", name)

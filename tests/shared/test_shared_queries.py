@@ -90,6 +90,9 @@ def test_publishing_again_makes_the_next_version_and_old_ones_still_run(shared_h
         ('mutation { ackAlarm(id: "AL1") { id } }', "a mutation cannot be shared"),
         ("subscription { alarms { alarm { id } } }", "a subscription cannot be shared"),
         ('query { runSharedQuery(name: "x") { data } }', "may not select runSharedQuery"),
+        # over the limits every run meets (depth 12, 20 aliases): refused now, not at its first run
+        ("query { place(code: \"370202\") { " + "parent { " * 12 + "code" + " }" * 12 + " } }", "exceeds maximum operation depth"),
+        ("query { " + " ".join(f"a{n}: levels {{ name }}" for n in range(21)) + " }", "aliases"),
     ],
 )
 def test_a_broken_or_writing_document_is_refused_with_graphqls_own_words(shared_hub: SharedHub, document: str, says: str) -> None:
