@@ -277,8 +277,11 @@ def chromium_path() -> Path:
     return ensure_chromium()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path) -> Iterator[Any]:
+    """Chromium for one module. Not for the session: Playwright's sync API keeps an event loop
+    running on the main thread while it is open, and every later test that runs `asyncio.run`
+    (the CLI, the schedulers, the store opened in a thread) would find it and fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
