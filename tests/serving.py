@@ -68,3 +68,22 @@ async def serve_app(app: Any, sock: socket.socket, started: dict[str, Any], **sh
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio", http="h11"))
     started.update(server=server, loop=asyncio.get_running_loop(), **shared)
     await server.serve(sockets=[sock])
+
+
+async def serve_with_ingestion(
+    store: Any, keys: Any, db: str, prefix: str, sock: socket.socket, started: dict[str, Any], **options: Any
+) -> None:
+    """Serve the hub over `store` with device ingestion reading the real Mosquitto under the
+    topic prefix `prefix` (the run's own), sharing the store, its event bus and the keys;
+    `options` go to `create_app` (map settings, say) or, prefixed `shared_`, to the test."""
+    from graph.events import EventBus
+    from hub.app import create_app
+    from hub.settings import Settings
+    from tests.services import MOSQUITTO
+
+    shared = {key[len("shared_"):]: value for key, value in options.items() if key.startswith("shared_")}
+    app_options = {key: value for key, value in options.items() if not key.startswith("shared_")}
+    bus = EventBus()
+    settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
+    app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings, **app_options)
+    await serve_app(app, sock, started, store=store, bus=bus, keys=keys, **shared)

@@ -33,11 +33,9 @@ from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph.sql import SqlStore
 from graph.workflow import Workflow
-from hub.app import create_app
 from hub.auth.issuing import issue_token
-from hub.settings import Settings
 from tests.services import MOSQUITTO, run_id
-from tests.serving import serve_app, served
+from tests.serving import serve_with_ingestion, served
 from tests.wsclient import LiveClient, live
 
 STREET, OTHER_STREET = "370202001", "370202002"
@@ -117,10 +115,7 @@ async def _main(folder: Path, prefix: str, sock: socket.socket, started: dict[st
         "firm": await issue_token(store, keys, "property_firm", FIRM, "海信物业", ttl),
         "committee": await issue_token(store, keys, "committee", ESTATE, "海信花园业委会", ttl),
     }
-    bus = EventBus()
-    settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
-    app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings)
-    await serve_app(app, sock, started, store=store, bus=bus, tokens=tokens)
+    await serve_with_ingestion(store, keys, db, prefix, sock, started, shared_tokens=tokens)
 
 
 @pytest.fixture(scope="module")

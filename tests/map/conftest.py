@@ -36,13 +36,11 @@ from graph.events import EventBus
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph.sql import SqlStore
-from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.auth.tokens import decode
 from hub.map import MapSettings
-from hub.settings import Settings
 from tests.services import MOSQUITTO, run_id
-from tests.serving import serve_app, served
+from tests.serving import serve_with_ingestion, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -226,10 +224,9 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
         "second_firm": await issue_token(store, keys, "property_firm", SECOND_FIRM, "浮山物业", ttl),
         "revoked_street": await issue_token(store, keys, "street", STREET, "香港中路街道值班", ttl),
     }
-    bus = EventBus()
-    settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
-    app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings, map_settings=map_settings)
-    await serve_app(app, sock, started, store=store, bus=bus, tokens=tokens, seeded=seeded, keys=keys)
+    await serve_with_ingestion(
+        store, keys, db, prefix, sock, started, map_settings=map_settings, shared_tokens=tokens, shared_seeded=seeded
+    )
 
 
 @contextlib.contextmanager
