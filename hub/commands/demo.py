@@ -152,6 +152,7 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"\nGraphiQL will be at http://{settings.host}:{settings.port}/graphql — put a token in its")
     print('Headers tab as {"Authorization": "Bearer …"} and try:\n')
     print(EXAMPLE_QUERY % house)
+    print(f"\nThe street office's map: http://{settings.host}:{settings.port}/map — sign in with its token above.")
     if arguments.serve:
         from hub.commands.serve import serve
 
