@@ -25,6 +25,7 @@ from typing import Protocol
 
 from graph.cases import CaseStore
 from graph.devices import DeviceStore
+from graph.identity import OwnerIds
 from graph.ledger import Ledger
 from graph.levels import Level
 from graph.model import (
@@ -102,6 +103,11 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
 
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         """The owners with these ids; an owner is in scope if one of its houses ever was."""
+
+    @property
+    def owner_ids(self) -> OwnerIds:
+        """How this hub makes an owner's id from its national number (keyed: graph.identity),
+        for sources that know owners by their numbers."""
 
     async def owners_known(self, ids: Sequence[str]) -> list[bool]:
         """Whether the hub holds each owner id, opening no personal data; unscoped, for

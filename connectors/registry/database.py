@@ -32,7 +32,7 @@ from connectors.registry.streams import (
     StreamSpec,
     parse_cursor,
     row_data,
-    with_owner_ids,
+    with_holder_numbers,
 )
 from graph.errors import InvalidInput
 
@@ -193,7 +193,7 @@ class DatabaseStream(RegistryStream):
                 mapping = row._mapping
                 data, stamp = row_data(self.spec, mapping)
                 if registrations:
-                    with_owner_ids(data, mapping["qlr_zjhm"], mapping["yqlr_zjhm"])
+                    with_holder_numbers(data, mapping["qlr_zjhm"], mapping["yqlr_zjhm"])
                 count += 1
                 yield self.record(data, stamp)
             if len(rows) < self.source.page:

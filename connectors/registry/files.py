@@ -24,7 +24,7 @@ from connectors.registry.streams import (
     StreamSpec,
     parse_cursor,
     row_data,
-    with_owner_ids,
+    with_holder_numbers,
 )
 
 ENCODINGS = ("utf-8", "gbk", "gb18030")
@@ -142,7 +142,7 @@ class FileStream(RegistryStream):
             data, stamp = row_data(self.spec, {str(k).strip().lower(): v for k, v in row.items() if k is not None})
             keyless = None if data.get(self.spec.key) is not None else f"{name}:{line}"
             if self.spec.table == exchange.REGISTRATIONS:
-                with_owner_ids(data, numbers.get(data.get("qlrid") or ""), numbers.get(data.get("yqlrid") or ""))
+                with_holder_numbers(data, numbers.get(data.get("qlrid") or ""), numbers.get(data.get("yqlrid") or ""))
             records.append(self.record(data, stamp, keyless))
         records.sort(key=lambda record: record.cursor)
         return records

@@ -32,7 +32,7 @@ from graph.masking import mask
 from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Usage
 from graph.scope import Scope
 from graph.store import Store
-from graph.identity import owner_id
+from graph.identity import OwnerIds
 
 EVERYTHING = Scope.everything()
 CURSOR_FIELD = "gxsj"
@@ -236,7 +236,7 @@ async def link_units(records: Sequence[SourceRecord], store: Store) -> list[Verd
 # --- holders --------------------------------------------------------------------------------
 
 
-def _owner(record: SourceRecord) -> Owner | Rejected:
+def _owner(record: SourceRecord, owner_ids: OwnerIds) -> Owner | Rejected:
     data, where = record.data, f"qlr {record.key}"
     name, number, phone = data["qlrmc"], data["zjhm"], data.get("dh")
     kind_text = str(data["zjzl"]).strip()
@@ -252,7 +252,7 @@ def _owner(record: SourceRecord) -> Owner | Rejected:
     if not name.value:
         return Rejected(Reason.SCHEMA_MISMATCH, f"{where}: qlrmc (权利人名称) is empty")
     return Owner(
-        id=owner_id(checked),
+        id=owner_ids(checked),
         kind=OwnerKind.PERSON if code_type is ResidentId else OwnerKind.ORGANISATION,
         name=name.value,
         id_number=checked,
@@ -261,10 +261,10 @@ def _owner(record: SourceRecord) -> Owner | Rejected:
 
 
 async def link_holders(records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
-    """Holders need nothing from the store: an owner is written by its id (insert or update)."""
+    """An owner is written by its id (insert or update), made with the store's key."""
     verdicts: list[Verdict] = []
     for record in records:
-        owner = _owner(record)
+        owner = _owner(record, store.owner_ids)
         verdicts.append(owner if isinstance(owner, Rejected) else Facts(Batch(owners=[owner])))
     return verdicts
 
@@ -290,7 +290,14 @@ SpanKey = tuple[str, dt.date]
 """An ownership of one house by its owner id and start: the store's natural key, per house."""
 
 
-def _registration(index: int, record: SourceRecord) -> _Registration | Rejected:
+def _holder_id(number: object, owner_ids: OwnerIds) -> str | None:
+    """The owner id of a holder's ID number as the registration carries it (wrapped as personal
+    data, so it never shows in a dead letter), None when its qlr row had none."""
+    text = number.value if isinstance(number, Personal) else number
+    return owner_ids(text) if isinstance(text, str) and text.strip() else None
+
+
+def _registration(index: int, record: SourceRecord, owner_ids: OwnerIds) -> _Registration | Rejected:
     data, where = record.data, f"djxx {record.key}"
     code = _house_code("djxx", record.key, data["bdcdyh"])
     if isinstance(code, Rejected):
@@ -318,10 +325,10 @@ def _registration(index: int, record: SourceRecord) -> _Registration | Rejected:
         code,
         kind,
         day,
-        data.get("qlr_owner"),
+        _holder_id(data.get("qlr_number"), owner_ids),
         str(data["qlrid"]),
         share,
-        data.get("yqlr_owner") if previous_qlrid else None,
+        _holder_id(data.get("yqlr_number"), owner_ids) if previous_qlrid else None,
         str(previous_qlrid) if previous_qlrid else None,
     )
 
@@ -421,7 +428,7 @@ async def link_registrations(records: Sequence[SourceRecord], store: Store) -> l
     verdicts: list[Verdict | None] = [None] * len(records)
     items: list[_Registration] = []
     for index, record in enumerate(records):
-        parsed = _registration(index, record)
+        parsed = _registration(index, record, store.owner_ids)
         if isinstance(parsed, Rejected):
             verdicts[index] = parsed
         else:
@@ -515,8 +522,8 @@ REGISTRATIONS = StreamSpec(
             FieldSpec("fe", NUMBER, required=False),
             FieldSpec("yqlrid", str, required=False),
             FieldSpec("gxsj", str),
-            FieldSpec("qlr_owner", str, required=False),
-            FieldSpec("yqlr_owner", str, required=False),
+            FieldSpec("qlr_number", Personal, required=False),
+            FieldSpec("yqlr_number", Personal, required=False),
         )
     ),
     link_registrations,
@@ -525,13 +532,14 @@ SPECS = (UNITS, HOLDERS, REGISTRATIONS)
 """In the order a sync reads them: houses and owners before the registrations that join them."""
 
 
-def with_owner_ids(data: dict[str, Any], holder_number: object, previous_number: object) -> dict[str, Any]:
-    """`data` (a registration) with the hub owner ids of its holder and previous holder
-    (`qlr_owner`, `yqlr_owner`), derived from their qlr rows' ID numbers (None: no such qlr row,
-    or no number): the registration then carries no ID number, only the ids derived from them."""
-    for target, number in (("qlr_owner", holder_number), ("yqlr_owner", previous_number)):
+def with_holder_numbers(data: dict[str, Any], holder_number: object, previous_number: object) -> dict[str, Any]:
+    """`data` (a registration) with the ID numbers of its holder and previous holder from their
+    qlr rows (`qlr_number`, `yqlr_number`; None: no such row, or no number), wrapped as personal
+    data so that a dead letter or a log shows them masked. `link` turns them into owner ids with
+    the store's key (graph.identity): a source never holds the key."""
+    for target, number in (("qlr_number", holder_number), ("yqlr_number", previous_number)):
         text = number.value if isinstance(number, Personal) else number
-        data[target] = owner_id(text) if isinstance(text, str) and text.strip() else None
+        data[target] = Personal("id_number", text) if isinstance(text, str) and text.strip() else None
     return data
 
 

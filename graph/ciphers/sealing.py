@@ -14,6 +14,7 @@ import unicodedata
 
 from graph.ciphers import sm4
 from graph.ciphers.sm3 import hmac_sm3
+from graph.identity import OwnerIds
 
 PERSONAL_FIELDS = ("name", "id_number", "phone")
 """The owner fields that are personal data: sealed at rest, masked in answers."""
@@ -57,6 +58,11 @@ class Sealer:
 
     def open(self, sealed: bytes, *, field: str, owner: str) -> str:
         return sm4.open_sealed(self._data_key, sealed, self._context(field, owner)).decode("utf-8")
+
+    def owner_ids(self) -> OwnerIds:
+        """The hub's owner ids (graph.identity): HMAC-SM3 under a key derived from the index key,
+        so they are as stable as the blind indexes and as useless outside the hub."""
+        return OwnerIds(hmac_sm3(self._index_key, b"hub owner ids"))
 
     def index(self, field: str, value: str) -> str:
         """The keyed SM3 index of a value: equal values match, nothing about them shows."""

@@ -14,6 +14,7 @@ from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
 from graph.clock import today
 from graph.errors import InvalidInput
 from graph.cursors import decode_cursor, encode_cursor
+from graph.identity import OwnerIds
 from graph.levels import Level
 from graph.model import (
     Batch,
@@ -67,6 +68,7 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     def __init__(self, engine: AsyncEngine, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
         self.engine = engine
         self.sealer = sealer
+        self._owner_ids: OwnerIds | None = None
         self.clock = clock
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
@@ -398,6 +400,12 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
         found = await self._reached(tables.owner, "key", tables.ownership, "owner_id", "house_id", ids, scope)
         return [rows.owner_of(row, self.sealer) if row is not None else None for row in found]
+
+    @property
+    def owner_ids(self) -> OwnerIds:
+        if self._owner_ids is None:
+            self._owner_ids = self.sealer.owner_ids()
+        return self._owner_ids
 
     async def owners_known(self, ids: Sequence[str]) -> list[bool]:
         async with self.engine.connect() as connection:

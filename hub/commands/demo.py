@@ -72,7 +72,7 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
     try:
         report = await load(
             store,
-            demo.generate(arguments.preset, arguments.seed),
+            demo.generate(arguments.preset, arguments.seed, owner_ids=store.owner_ids),
             total=demo.estimate(arguments.preset),
             progress=not arguments.quiet,
             description=f"demo {arguments.preset}",

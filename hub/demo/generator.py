@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from shapely.geometry import shape as to_shape
 
+from graph.identity import DEMO_OWNER_IDS, OwnerIds
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm, Provenance, Usage
 from hub.demo import estates as plans
@@ -62,6 +63,7 @@ class _Run:
     preset: Preset
     seed: int
     run_id: str
+    owner_ids: OwnerIds = DEMO_OWNER_IDS
 
     def provenance(self, record_id: str) -> Provenance:
         return Provenance(SOURCE, record_id, FETCHED_AT, self.run_id)
@@ -458,6 +460,7 @@ def _district_estates(
         credits=credits,
         qingdao=qingdao,
         elsewhere=SHANDONG_ELSEWHERE,
+        owner_ids=run.owner_ids,
     )
     old_town = district.code in OLD_TOWN
     for community in district.communities:
@@ -474,19 +477,23 @@ def _district_estates(
 # --- the public face ------------------------------------------------------------------------
 
 
-def generate(preset: str | Preset, seed: int = 2020, *, batch_size: int = 5000) -> Iterator[Batch]:
+def generate(
+    preset: str | Preset, seed: int = 2020, *, batch_size: int = 5000, owner_ids: OwnerIds = DEMO_OWNER_IDS
+) -> Iterator[Batch]:
     """Yields Batches in an order that the store can write: the city, districts, streets,
     communities first (with geometry), then per community/estate: firms before managements,
     places top-down (estate, buildings, entrances, houses) before owners and ownerships that
     reference them. Owners come before their ownerships.
     Streaming: memory stays bounded for the city preset (never all 2.43M houses at once).
 
-    A bad preset or batch size is refused here, before the first batch is asked for.
+    A bad preset or batch size is refused here, before the first batch is asked for. Owner ids
+    come from `owner_ids`: pass the store's (`Sealer.owner_ids()`) when a source that knows
+    owners by their numbers (the registry) will sync into the same store.
     """
     chosen = resolve(preset)
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    return _generate(_Run(chosen, seed, f"demo-{chosen.name}-{seed}"), batch_size)
+    return _generate(_Run(chosen, seed, f"demo-{chosen.name}-{seed}", owner_ids), batch_size)
 
 
 def _generate(run: _Run, batch_size: int) -> Iterator[Batch]:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from graph.identity import owner_id
+from graph.identity import OwnerIds
 from graph.model import Owner, OwnerKind, Ownership, Provenance, Usage
 from hub.demo.estates import LAST_DAY
 from hub.demo.names import company_name, developer_name, person_name
@@ -43,6 +43,7 @@ class DistrictPeople:
     credits: CreditCodes
     qingdao: tuple[str, ...]
     elsewhere: tuple[str, ...]
+    owner_ids: OwnerIds
 
 
 def _pick(rng: random.Random, items: tuple[str, ...]) -> str:
@@ -110,7 +111,7 @@ class EstateOwners:
         else:
             birthplace = _pick(rng, self.district.elsewhere)
         number = self.district.ids.issue(birthplace, born, male)
-        identifier = owner_id(number)
+        identifier = self.district.owner_ids(number)
         phone = mobile_phone(rng) if rng.random() < 0.95 else None
         self.owners.append(
             Owner(
@@ -126,7 +127,7 @@ class EstateOwners:
 
     def _organisation(self, name: str) -> str:
         number = self.district.credits.issue()
-        identifier = owner_id(number)
+        identifier = self.district.owner_ids(number)
         self.owners.append(
             Owner(
                 id=identifier,

@@ -64,11 +64,16 @@ async def _houses_of(store: Store, within: str) -> list[Place]:
         after = page.end_cursor
 
 
+SEALER = Sealer.generate()
+"""The keys of the demo city and of the hubs its registry syncs into: one hub's keys, so the owner
+ids the registry's holders get are the ones the city was generated with (graph.identity)."""
+
+
 @pytest.fixture(scope="session")
 async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
     path = tmp_path_factory.mktemp("registry-city") / "small.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
-    await load(store, demo.generate("small", 7), progress=False)
+    store = await SqlStore.open(f"sqlite:///{path}", sealer=SEALER)
+    await load(store, demo.generate("small", 7, owner_ids=store.owner_ids), progress=False)
     estate = (await store.subtree(Level.ESTATE, None, EVERYTHING, 1)).items[0]
     buildings = (await store.subtree(Level.BUILDING, estate.code, EVERYTHING, 100)).items
     sizes = [(len(await _houses_of(store, b.code)), b.code) for b in buildings]
@@ -100,7 +105,7 @@ async def places_under(city: Store, within: str) -> list[Place]:
 
 
 async def hub_store(url: str, city: Store, within: str, sealer: Sealer | None = None) -> SqlStore:
-    store = await SqlStore.open(url, sealer=sealer or Sealer.generate())
+    store = await SqlStore.open(url, sealer=sealer or SEALER)
     await store.write(Batch(places=await places_under(city, within)))
     return store
 
