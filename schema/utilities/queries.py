@@ -18,6 +18,7 @@ from graph.utilities import Utility, outage_cursor, outage_position
 from schema.arguments import page_argument, place_argument
 from schema.context import Info
 from schema.fields import field
+from schema.places.types import After, First
 from schema.relay import Connection, Edge, PageInfo
 from schema.utilities.types import Outage
 
@@ -31,12 +32,6 @@ ActiveAt = Annotated[
     ),
 ]
 OfUtility = Annotated[Utility | None, strawberry.argument(description="Only this utility's notices.")]
-First = Annotated[
-    int | None, strawberry.argument(description=f"Page size, 1 to {MAX_PAGE}; 50 if omitted.")
-]
-After = Annotated[
-    str | None, strawberry.argument(description="Continue after this cursor (`endCursor`).")
-]
 
 
 def beijing(moment: dt.datetime) -> dt.datetime:
