@@ -26,7 +26,7 @@ from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
 from tests.connectors.harness import ConnectorContract
 from tests.connectors.test_cityops_feed import closed_port
-from tests.hub.test_open311 import DAY, City, build_city, case_at, serve_hub
+from tests.case_city import DAY, City, build_city, case_at, serve_hub
 
 EVERYTHING = Scope.everything()
 CASES = 180
@@ -67,12 +67,7 @@ async def remote(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Remo
             for status in LIFECYCLE[: rng.randint(0, len(LIFECYCLE))]:
                 await store.move_case(case.id, status, actor="物业", note=f"{status.label}了", at=at + dt.timedelta(hours=1), scope=EVERYTHING)
             opened.append(case.id)
-        shared.update(
-            token=await issue_token(store, city.keys, "admin", "*", "open311 reader", DAY),
-            store=store,
-            loop=asyncio.get_running_loop(),
-            opened=opened,
-        )
+        shared.update(token=await issue_token(store, city.keys, "admin", "*", "open311 reader", DAY), opened=opened)
 
     with serve_hub(f"sqlite:///{folder / 'remote.sqlite'}", city.keys, prepare) as (base, shared):
         yield Remote(base + "/open311/v2", shared["token"], city, shared["loop"], shared["store"], shared["opened"])

@@ -22,7 +22,7 @@ from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.workflow import Workflow
 from hub.auth.issuing import issue_token
-from tests.hub.test_open311 import DAY, build_city, case_at, serve_hub
+from tests.case_city import DAY, build_city, case_at, serve_hub
 
 EVERYTHING = Scope.everything()
 CASE_FIELDS = """id status statusLabel source category severity firm { code } place { code }
@@ -124,7 +124,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             return await place_metrics(codes, scope, **kwargs)
 
         store.place_case_metrics = counted  # type: ignore[method-assign]
-        shared.update(tokens=tokens, store=store, loop=asyncio.get_running_loop(), metric_calls=calls)
+        shared.update(tokens=tokens, metric_calls=calls)
 
     with serve_hub(f"sqlite:///{folder / 'hub.sqlite'}", city.keys, prepare) as (url, shared):
         yield Served(url, shared["tokens"], shared, shared["store"], shared["loop"])

@@ -18,7 +18,7 @@ from graph.model import Batch, Provenance
 from graph.scope import Scope
 from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
-from tests.hub.test_open311 import DAY, build_city, case_at, serve_hub
+from tests.case_city import DAY, build_city, case_at, serve_hub
 
 EVERYTHING = Scope.everything()
 CASES = """
@@ -87,7 +87,7 @@ def served_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                       status=CaseStatus.DISPATCHED, provenance=Provenance("cityops", "QD1", now, "run-1"))
         await store.write(Batch(cases=[fed]))
         ids["fed"] = fed.id
-        shared.update(tokens=tokens, ids=ids, store=store, loop=asyncio.get_running_loop())
+        shared.update(tokens=tokens, ids=ids)
 
     with serve_hub(f"sqlite:///{folder / 'hub.sqlite'}", city.keys, prepare) as (url, shared):
         yield Served(url, shared["tokens"], shared["ids"], shared["store"], shared["loop"])
