@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
-from typing import Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import strawberry
 
@@ -93,6 +93,22 @@ class Connection(Generic[NodeT]):
     @field(description="How many items the whole list holds; counted only when asked.")
     async def total_count(self) -> int:
         return await self.counter()
+
+
+COUNT_LIMIT = 100_000
+"""Where `count_pages` stops counting a long list."""
+
+
+async def count_pages(read: Callable[[str | None], Awaitable[Page[Any]]], *, limit: int | None = COUNT_LIMIT) -> int:
+    """`totalCount` of a list the store only pages: `read(after)` is called a page at a time
+    until the list ends or `limit` items (if any) are counted."""
+    total, after = 0, None
+    while True:
+        page = await read(after)
+        total += len(page.items)
+        if not page.has_next or (limit is not None and total >= limit):
+            return total
+        after = page.end_cursor
 
 
 async def _no_items() -> int:

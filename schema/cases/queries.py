@@ -35,7 +35,7 @@ from schema.cases.types import Case, OpenCaseInput
 from schema.context import Info
 from schema.fields import field
 from schema.places.types import After, First
-from schema.relay import Connection, connection
+from schema.relay import Connection, connection, count_pages
 
 ACTORS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.PROPERTY_FIRM})
 """Roles that may move a case: the administrations that dispatch and the firms that do the work."""
@@ -49,9 +49,6 @@ RATERS = ADMINISTRATIONS | {Role.OWNER, Role.COMMITTEE}
 RESIDENTS = frozenset({Role.OWNER, Role.COMMITTEE})
 PERSON_SOURCES = frozenset({CaseSource.OWNER, CaseSource.PATROL, CaseSource.HOTLINE})
 """What a person may say a case came from; devices, feeds and Open311 open their own."""
-
-COUNT_LIMIT = 100_000
-"""`totalCount` pages through the list; beyond this many it stops counting."""
 
 
 class Forbidden(HubError):
@@ -107,14 +104,7 @@ class CaseQueries:
         events = dict(zip((case.id for case in page.items), histories))
 
         async def count() -> int:
-            total, position = 0, None
-            while total < COUNT_LIMIT:
-                counted = await context.store.case_page(context.scope, MAX_PAGE, position, **filters)
-                total += len(counted.items)
-                if not counted.has_next:
-                    break
-                position = counted.end_cursor
-            return total
+            return await count_pages(lambda position: context.store.case_page(context.scope, MAX_PAGE, position, **filters))
 
         return connection(page, key=lambda case: case.id, wrap=lambda case: Case.of(case, events[case.id]), counter=count, after=cursor)
 

@@ -8,18 +8,21 @@ may see; each notice lists only those places. Cursors come from the notice itsel
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Annotated
 
 import strawberry
 
+from graph import utilities
 from graph.clock import CHINA_STANDARD_TIME
+from graph.model import Page
 from graph.store import MAX_PAGE
 from graph.utilities import Utility, outage_cursor, outage_position
 from schema.arguments import page_argument, place_argument
 from schema.context import Info
 from schema.fields import field
 from schema.places.types import After, First
-from schema.relay import Connection, Edge, PageInfo
+from schema.relay import Connection, Edge, PageInfo, count_pages
 from schema.utilities.types import Outage
 
 ScopeCode = Annotated[
@@ -60,25 +63,18 @@ class UtilityQueries:
         moment = None if active_at is None else beijing(active_at)
         context = info.context
 
-        async def page(count: int, cursor: str | None) -> tuple[list[Edge[Outage]], bool, str | None]:
-            found = await context.store.outages(
-                context.scope, count, cursor, within=code, active_at=moment, utility=utility
-            )
-            edges = [Edge(cursor=outage_cursor(item), node=Outage(record=item)) for item in found.items]
-            return edges, found.has_next, found.end_cursor
+        def read(cursor: str | None, count: int = MAX_PAGE) -> Awaitable[Page[utilities.Outage]]:
+            return context.store.outages(context.scope, count, cursor, within=code, active_at=moment, utility=utility)
 
-        edges, more, _ = await page(size, after)
+        found = await read(after, size)
+        edges = [Edge(cursor=outage_cursor(item), node=Outage(record=item)) for item in found.items]
 
         async def count() -> int:
             # notices are few (tens per street); counting walks them a full page at a time
-            total, cursor, going = 0, None, True
-            while going:
-                items, going, cursor = await page(MAX_PAGE, cursor)
-                total += len(items)
-            return total
+            return await count_pages(read, limit=None)
 
         info_ = PageInfo(
-            has_next_page=more,
+            has_next_page=found.has_next,
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
