@@ -52,8 +52,7 @@ from graph.cases import (
     WORKFLOW_FIELDS,
     check_transition,
 )
-from graph.clock import CHINA_STANDARD_TIME
-from graph.cursors import decode_cursor
+from graph.cursors import decode_cursor, encode_cursor
 from graph.codes import place_code
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
@@ -65,13 +64,11 @@ from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.daily_ids import next_daily_id
 from graph.sql.scoping import under
 from graph.sql.tables import ancestor_column
+from graph.sql.writes import anchors, select_in
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
-
-CHINA = CHINA_STANDARD_TIME
-"""China Standard Time (no daylight saving): the day in a hub case id is the day in China."""
 
 HUB_PREFIX = "GD"
 """工单 (gōngdān): the prefix of the hub's own case ids."""
@@ -365,8 +362,6 @@ async def _references(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Place ids by code and firm ids by code for what the cases point at; a missing one is a
     StoreError naming the case."""
-    from graph.sql.writes import anchors, select_in
-
     places = await anchors(connection, {c.place_code for c in cases if c.place_code}, cache)
     firm_codes = {c.firm_code for c in cases if c.firm_code}
     firms = {
@@ -382,8 +377,6 @@ async def _references(
 
 
 async def _next_seqs(connection: AsyncConnection, case_ids: Sequence[int]) -> dict[int, int]:
-    from graph.sql.writes import select_in
-
     query = select(_EVENT.c.case_id, func.max(_EVENT.c.seq).label("last")).group_by(_EVENT.c.case_id)
     return {row.case_id: row.last + 1 for row in await select_in(connection, query, _EVENT.c.case_id, case_ids)}
 
@@ -391,8 +384,6 @@ async def _next_seqs(connection: AsyncConnection, case_ids: Sequence[int]) -> di
 async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str, Anchor]) -> WriteCounts:
     """The bulk path for `Batch.cases`: upsert by id, compare-then-write, a status change kept
     as an event by the connector that read it (see the module docstring for whose status wins)."""
-    from graph.sql.writes import select_in
-
     if not batch.cases:
         return WriteCounts()
     for case in batch.cases:
@@ -466,8 +457,6 @@ def _event_row(
 
 async def _check_external_ids(connection: AsyncConnection, cases: Sequence[Case]) -> None:
     """A new case may not take a (source, external id) another case already holds."""
-    from graph.sql.writes import select_in
-
     if not cases:
         return
     query = select(_CASE.c.key, _CASE.c.source_kind, _CASE.c.external_id)
@@ -508,8 +497,6 @@ class CaseRecords:
     # -- reads -------------------------------------------------------------------------
 
     async def cases(self, ids: Sequence[str], scope: Scope) -> list[Case | None]:
-        from graph.sql.writes import select_in
-
         async with self.engine.connect() as connection:
             query = _case_query().where(await self._case_visible(connection, scope))
             found = {row.key: _case(row) for row in await select_in(connection, query, _CASE.c.key, ids)}
@@ -577,8 +564,6 @@ class CaseRecords:
                 .limit(first + 1)
             )
             items = [_case(row) for row in await connection.execute(query)]
-        from graph.cursors import encode_cursor
-
         shown = items[:first]
         return Page(
             items=shown,
@@ -588,8 +573,6 @@ class CaseRecords:
         )
 
     async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]:
-        from graph.sql.writes import select_in
-
         async with self.engine.connect() as connection:
             query = _case_query().where(_CASE.c.source_kind == source.value)
             found = {
@@ -599,8 +582,6 @@ class CaseRecords:
         return [found.get(value) for value in external_ids]
 
     async def case_events(self, ids: Sequence[str], scope: Scope) -> list[list[CaseEvent]]:
-        from graph.sql.writes import select_in
-
         history: dict[str, list[CaseEvent]] = {key: [] for key in ids}
         async with self.engine.connect() as connection:
             query = (
@@ -849,8 +830,6 @@ class CaseRecords:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> list[CaseMetrics | None]:
-        from graph.sql.writes import select_in
-
         result: dict[str, CaseMetrics] = {}
         async with self.engine.connect() as connection:
             visible = await self._visible(connection, scope)
@@ -875,8 +854,6 @@ class CaseRecords:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> list[CaseMetrics]:
-        from graph.sql.writes import select_in
-
         async with self.engine.connect() as connection:
             firms = {
                 row.id: row.code

@@ -40,11 +40,11 @@ from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.daily_ids import next_daily_id
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.scoping import under
+from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
-    from graph.sql.writes import AnchorCache
 
 ALARM_PREFIX = "AL"
 """The prefix of alarm ids: `AL` + the day raised in China + a six-digit sequence of that day."""
@@ -262,8 +262,6 @@ class DeviceRecords:
         known = self._device_id_map()
         missing = [code for code in dict.fromkeys(codes) if code not in known]
         if missing:
-            from graph.sql.writes import select_in
-
             async with self.engine.connect() as connection:
                 query = select(_DEVICE.c.id, _DEVICE.c.code)
                 for row in await select_in(connection, query, _DEVICE.c.code, missing):
@@ -273,8 +271,6 @@ class DeviceRecords:
     # -- registration --------------------------------------------------------------------
 
     async def register_devices(self, devices: Sequence[Device]) -> tuple[int, int]:
-        from graph.sql.writes import anchors, select_in
-
         seen: set[str] = set()
         for device in devices:
             _check_device(device)
@@ -328,8 +324,6 @@ class DeviceRecords:
     # -- reads ---------------------------------------------------------------------------
 
     async def devices(self, codes: Sequence[str], scope: Scope) -> list[Device | None]:
-        from graph.sql.writes import select_in
-
         async with self.engine.connect() as connection:
             query = _device_query().where(await self._visible(connection, scope))
             found = {row.code: _device(row) for row in await select_in(connection, query, _DEVICE.c.code, codes)}
@@ -640,8 +634,6 @@ class DeviceRecords:
                 raise InvalidInput("alarm_id", alarm_id, "is not a stored alarm")
 
     async def alarms(self, ids: Sequence[str], scope: Scope) -> list[Alarm | None]:
-        from graph.sql.writes import select_in
-
         async with self.engine.connect() as connection:
             query = _alarm_query().where(await self._visible(connection, scope))
             found = {row.key: _alarm(row) for row in await select_in(connection, query, _ALARM.c.key, ids)}
