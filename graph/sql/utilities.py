@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, distinct, exists, func, or_, select, update
+from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.errors import StoreError
@@ -169,13 +169,10 @@ async def _write_outages(
         _check_outage(outage)
     latest = _latest(outages, lambda o: (o.utility.value, o.notice_id))
     places = await anchors(connection, (code for o in latest.values() for code in o.place_codes), cache)
-    query = select(_outage).where(_outage.c.notice_id.in_(bindparam("ids", expanding=True)))
     stored: dict[tuple[str, str], Any] = {}
-    numbers = sorted({notice for _, notice in latest})
-    for start in range(0, len(numbers), 900):
-        for row in await connection.execute(query, {"ids": numbers[start : start + 900]}):
-            if (row.utility, row.notice_id) in latest:
-                stored[(row.utility, row.notice_id)] = row
+    for row in await select_in(connection, select(_outage), _outage.c.notice_id, sorted({notice for _, notice in latest})):
+        if (row.utility, row.notice_id) in latest:
+            stored[(row.utility, row.notice_id)] = row
     linked: dict[int, set[int]] = {}
     if stored:
         ids = [row.id for row in stored.values()]
