@@ -3,6 +3,7 @@ built once into a SQLite file, then served by a hub over a copy after the suite'
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 from collections.abc import Callable, Iterator
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
 from graph.ciphers.keyring import Keyring
@@ -74,3 +77,53 @@ def case_at(estate: str | None, at: dt.datetime, **changes: Any) -> Case:
         place_code=estate,
     )
     return replace(case, **changes)
+
+
+@dataclass
+class CaseHub:
+    """A hub `serve_hub` runs: GraphQL over HTTP as the holder of one of its `tokens`, what
+    `prepare` shared, and its store, to be acted on in the server's own loop (`run`)."""
+
+    url: str
+    tokens: dict[str, str]
+    shared: dict[str, Any]
+    store: SqlStore
+    loop: asyncio.AbstractEventLoop
+
+    @classmethod
+    def of(cls, url: str, shared: dict[str, Any]) -> CaseHub:
+        """The hub `serve_hub` yields, whose `prepare` shared the `tokens`."""
+        return cls(url, shared["tokens"], shared, shared["store"], shared["loop"])
+
+    def post(self, who: str, query: str, **variables: Any) -> dict[str, Any]:
+        """The GraphQL response body (errors included)."""
+        response = httpx.post(
+            self.url + "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {self.tokens[who]}"},
+            timeout=60,
+            trust_env=False,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def data(self, who: str, query: str, **variables: Any) -> dict[str, Any]:
+        """The `data` of a query that must succeed."""
+        body = self.post(who, query, **variables)
+        assert not body.get("errors"), body
+        answer: dict[str, Any] = body["data"]
+        return answer
+
+    def error(self, who: str, query: str, **variables: Any) -> str:
+        """The first error's message of a query that must fail."""
+        body = self.post(who, query, **variables)
+        assert body.get("errors"), body
+        return str(body["errors"][0]["message"])
+
+    def run(self, work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=60)
+
+    def case(self, key: str) -> Any:
+        [case] = self.run(self.store.cases([key], EVERYTHING))
+        return case

@@ -9,10 +9,8 @@ import asyncio
 import datetime as dt
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from graph.cases import CaseStatus
@@ -22,7 +20,7 @@ from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.workflow import Workflow
 from hub.auth.issuing import issue_token
-from tests.case_city import DAY, build_city, case_at, serve_hub
+from tests.case_city import DAY, CaseHub, build_city, case_at, serve_hub
 
 EVERYTHING = Scope.everything()
 CASE_FIELDS = """id status statusLabel source category severity firm { code } place { code }
@@ -47,47 +45,8 @@ STATS = f"""query ($scope: String!, $by: Level!) {{
 FIRM = f"query ($code: String!) {{ firm(code: $code) {{ code caseMetrics {{ {METRIC_FIELDS} }} }} }}"
 
 
-@dataclass
-class Served:
-    url: str
-    tokens: dict[str, str]
-    shared: dict[str, Any]
-    store: SqlStore
-    loop: asyncio.AbstractEventLoop
-
-    def post(self, who: str, query: str, **variables: Any) -> dict[str, Any]:
-        response = httpx.post(
-            self.url + "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"authorization": f"Bearer {self.tokens[who]}"},
-            timeout=60,
-            trust_env=False,
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, **variables: Any) -> dict[str, Any]:
-        body = self.post(who, query, **variables)
-        assert not body.get("errors"), body
-        answer: dict[str, Any] = body["data"]
-        return answer
-
-    def error(self, who: str, query: str, **variables: Any) -> str:
-        body = self.post(who, query, **variables)
-        assert body.get("errors"), body
-        return str(body["errors"][0]["message"])
-
-    def run(self, work: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=60)
-
-    def case(self, key: str) -> Any:
-        [case] = self.run(self.store.cases([key], EVERYTHING))
-        return case
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
     folder = tmp_path_factory.mktemp("case-workflow")
     city = asyncio.run(build_city(folder / "city.sqlite"))
     shutil.copy(city.path, folder / "hub.sqlite")
@@ -127,10 +86,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         shared.update(tokens=tokens, metric_calls=calls)
 
     with serve_hub(f"sqlite:///{folder / 'hub.sqlite'}", city.keys, prepare) as (url, shared):
-        yield Served(url, shared["tokens"], shared, shared["store"], shared["loop"])
+        yield CaseHub.of(url, shared)
 
 
-def _open(served: Served, who: str, place: str | None, **extra: Any) -> dict[str, Any]:
+def _open(served: CaseHub, who: str, place: str | None, **extra: Any) -> dict[str, Any]:
     case_input = {"title": "楼道灯不亮", "category": "REPAIR", "description": "1单元楼道灯坏了", **extra}
     if place is not None:
         case_input["place"] = place
@@ -138,7 +97,7 @@ def _open(served: Served, who: str, place: str | None, **extra: Any) -> dict[str
     return opened
 
 
-def test_an_owner_opens_a_case_at_its_house_and_it_goes_to_the_estates_firm(served: Served) -> None:
+def test_an_owner_opens_a_case_at_its_house_and_it_goes_to_the_estates_firm(served: CaseHub) -> None:
     shared = served.shared
     opened = _open(served, "owner", shared["house"], severity="MAJOR")
     assert (opened["status"], opened["source"], opened["severity"]) == ("DISPATCHED", "OWNER", "major")
@@ -151,7 +110,7 @@ def test_an_owner_opens_a_case_at_its_house_and_it_goes_to_the_estates_firm(serv
     assert opened["overdue"] is False and opened["escalation"] is None
 
 
-def test_an_owner_cannot_open_a_case_at_someone_elses_house(served: Served) -> None:
+def test_an_owner_cannot_open_a_case_at_someone_elses_house(served: CaseHub) -> None:
     shared = served.shared
     before = served.run(served.store.case_page(EVERYTHING, 500)).items
     foreign = served.error("owner", OPEN, input={"title": "t", "category": "REPAIR", "place": shared["other_house"]})
@@ -167,7 +126,7 @@ def test_an_owner_cannot_open_a_case_at_someone_elses_house(served: Served) -> N
     assert served.run(served.store.case_page(EVERYTHING, 500)).items == before  # nothing stored
 
 
-def test_a_firm_signs_and_resolves_its_own_cases_only(served: Served) -> None:
+def test_a_firm_signs_and_resolves_its_own_cases_only(served: CaseHub) -> None:
     shared = served.shared
     case = _open(served, "committee", shared["first"])
     assert case["source"] == "OWNER" and case["firm"]["code"] == shared["firm"]
@@ -191,7 +150,7 @@ def test_a_firm_signs_and_resolves_its_own_cases_only(served: Served) -> None:
     assert (rated["status"], rated["rating"]) == ("ARCHIVED", 5)
 
 
-def test_an_unsatisfied_owner_reopens_the_work(served: Served) -> None:
+def test_an_unsatisfied_owner_reopens_the_work(served: CaseHub) -> None:
     key = _open(served, "owner", served.shared["house"])["id"]
     served.data("firm", SIGN, id=key)
     served.data("firm", RESOLVE, id=key, note="已处理")
@@ -201,7 +160,7 @@ def test_an_unsatisfied_owner_reopens_the_work(served: Served) -> None:
     assert "rating: '9' must be 1" in served.error("owner", RATE, id=key, rating=9)
 
 
-def test_returns_and_dispatch_by_the_administrations(served: Served) -> None:
+def test_returns_and_dispatch_by_the_administrations(served: CaseHub) -> None:
     shared = served.shared
     key = _open(served, "street", shared["first"], source="HOTLINE")["id"]
     assert "forbidden: the property_firm role may not dispatch cases" == served.error("firm", DISPATCH, id=key)
@@ -219,7 +178,7 @@ def test_returns_and_dispatch_by_the_administrations(served: Served) -> None:
     assert foreign.replace(key, "X") == served.error("other_firm", RETURN, id="GD19990101000001", reason="x").replace("GD19990101000001", "X")
 
 
-def test_overdue_cases_are_listed_flagged_and_escalated(served: Served) -> None:
+def test_overdue_cases_are_listed_flagged_and_escalated(served: CaseHub) -> None:
     shared = served.shared
     late = shared["late"]
     listed = served.data("street", CASES, scope=shared["street"], overdue=True)["cases"]
@@ -236,7 +195,7 @@ def test_overdue_cases_are_listed_flagged_and_escalated(served: Served) -> None:
     assert node["history"][-1] == {"fromStatus": "DISPATCHED", "toStatus": "DISPATCHED", "actor": "hub:escalation", "note": "逾期未签收，升级至街道"}
 
 
-def test_case_metrics_per_place_on_stats_rows_and_per_firm(served: Served) -> None:
+def test_case_metrics_per_place_on_stats_rows_and_per_firm(served: CaseHub) -> None:
     shared = served.shared
     _open(served, "owner", shared["house"])  # at least one case of the firm's
     now = dt.datetime.now(dt.timezone.utc)
