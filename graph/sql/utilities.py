@@ -26,8 +26,9 @@ from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows, update_rows
-from graph.sql.scoping import under
+from graph.sql.scoping import Anchor, under
 from graph.sql.writes import AnchorCache, anchors, select_in
+from graph.store import MAX_PAGE
 from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -251,13 +252,14 @@ class UtilityRecords:
     """The utility part of the store port (a base of SqlStore)."""
 
     engine: AsyncEngine
-    _anchors: AnchorCache
 
     if TYPE_CHECKING:  # provided by SqlStore, whose base this is
 
         async def _visible(
             self, connection: AsyncConnection, scope: Scope, table: Any = tables.place, *, drive: bool = False
         ) -> Any: ...
+
+        async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None: ...
 
     async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
         async with self.engine.connect() as connection:
@@ -311,15 +313,13 @@ class UtilityRecords:
         active_at: dt.datetime | None = None,
         utility: Utility | None = None,
     ) -> Page[Outage]:
-        from graph.store import MAX_PAGE
-
         first = max(1, min(first, MAX_PAGE))
         position = outage_position(after)
         async with self.engine.connect() as connection:
             visible = await self._visible(connection, scope)
             affected = [_affected.c.outage_id == _outage.c.id, visible]
             if within is not None:
-                root = (await anchors(connection, [within], self._anchors)).get(within)
+                root = await self._anchor(connection, within)
                 if root is None:
                     return Page(items=[], has_next=False, end_cursor=None)
                 # under `within`, or a place above it (an outage of a whole estate reaches
@@ -412,4 +412,4 @@ class UtilityRecords:
         return [counts.get(code) for code in codes]
 
 
-__all__ = ["UtilityRecords", "utc", "write_utilities"]
+__all__ = ["UtilityRecords", "write_utilities"]
