@@ -21,10 +21,21 @@ from strawberry.federation.schema import FederationAny
 from strawberry.types.execution import ExecutionContext
 
 from graph.errors import HubError, InvalidInput, StoreError
+from graph.security import Principal, Role
 from schema.context import Info
 from schema.federation import entity_keys, resolve_entities
 
 INTERNAL_MESSAGE = "internal error"
+
+
+class Forbidden(HubError):
+    """The caller's role may not do this (see connectors, cases, devices, shared queries)."""
+
+
+def require_role(principal: Principal, roles: frozenset[Role], doing: str) -> None:
+    """Refuse a principal whose role is not among `roles`: "the street role may not <doing>"."""
+    if principal.role not in roles:
+        raise Forbidden(f"forbidden: the {principal.role.value} role may not {doing}")
 
 
 def error_code(error: HubError) -> str:

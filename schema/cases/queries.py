@@ -24,7 +24,7 @@ import strawberry
 
 from graph import cases as domain
 from graph.cases import CaseSource, CaseStatus, Point
-from graph.errors import HubError, InvalidInput
+from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.security import Principal, Role
 from graph.store import MAX_PAGE
@@ -33,6 +33,7 @@ from schema.arguments import cursor_argument, level_under, optional_place, page_
 from schema.cases.metrics import CaseMetricsRow, Since, Until, period
 from schema.cases.types import Case, OpenCaseInput
 from schema.context import Info
+from schema.errors import require_role
 from schema.fields import field
 from schema.places.types import After, First
 from schema.relay import Connection, connection, count_pages
@@ -49,15 +50,6 @@ RATERS = ADMINISTRATIONS | {Role.OWNER, Role.COMMITTEE}
 RESIDENTS = frozenset({Role.OWNER, Role.COMMITTEE})
 PERSON_SOURCES = frozenset({CaseSource.OWNER, CaseSource.PATROL, CaseSource.HOTLINE})
 """What a person may say a case came from; devices, feeds and Open311 open their own."""
-
-
-class Forbidden(HubError):
-    """The caller's role may not change cases."""
-
-
-def _allowed(principal: Principal, roles: frozenset[Role], action: str) -> None:
-    if principal.role not in roles:
-        raise Forbidden(f"forbidden: the {principal.role.value} role may not {action} cases")
 
 
 def _workflow(info: Info) -> Workflow:
@@ -149,7 +141,7 @@ class CaseMutations:
         rating: Annotated[int | None, strawberry.argument(description="满意度 1–5, required when moving to FOLLOWED_UP.")] = None,
     ) -> Case:
         principal = info.context.principal
-        _allowed(principal, ACTORS, "move")
+        require_role(principal, ACTORS, "move cases")
         moved = await _workflow(info).move(
             _case_id(id), to, actor=principal.name, scope=info.context.scope, note=note or "", rating=rating
         )
@@ -199,7 +191,7 @@ class CaseMutations:
         note: Note = None,
     ) -> Case:
         principal = info.context.principal
-        _allowed(principal, ADMINISTRATIONS, "dispatch")
+        require_role(principal, ADMINISTRATIONS, "dispatch cases")
         moved = await _workflow(info).dispatch(
             _case_id(id), actor=principal.name, scope=info.context.scope, firm_code=firm, note=note or ""
         )
@@ -208,7 +200,7 @@ class CaseMutations:
     @field(description="签收: the firm takes on a case dispatched to it; the resolution deadline starts.")
     async def sign_case(self, info: Info, id: strawberry.ID, note: Note = None) -> Case:
         principal = info.context.principal
-        _allowed(principal, WORKERS, "sign for")
+        require_role(principal, WORKERS, "sign for cases")
         moved = await _workflow(info).sign(
             _case_id(id), actor=principal.name, scope=info.context.scope, note=note or "", firm_code=_own_firm(principal)
         )
@@ -222,7 +214,7 @@ class CaseMutations:
         note: Annotated[str, strawberry.argument(description="What was done (at most 2000 characters).")],
     ) -> Case:
         principal = info.context.principal
-        _allowed(principal, WORKERS, "resolve")
+        require_role(principal, WORKERS, "resolve cases")
         moved = await _workflow(info).resolve(
             _case_id(id), actor=principal.name, scope=info.context.scope, note=note, firm_code=_own_firm(principal)
         )
@@ -231,7 +223,7 @@ class CaseMutations:
     @field(description="回访: rate a resolved case 1–5; 3 or more archives it, 1 or 2 reopens the work.")
     async def rate_case(self, info: Info, id: strawberry.ID, rating: int, note: Note = None) -> Case:
         principal = info.context.principal
-        _allowed(principal, RATERS, "rate")
+        require_role(principal, RATERS, "rate cases")
         moved = await _workflow(info).rate(_case_id(id), rating, actor=principal.name, scope=info.context.scope, note=note or "")
         return Case.of(moved)
 
@@ -243,7 +235,7 @@ class CaseMutations:
         reason: Annotated[str, strawberry.argument(description="Why (at most 2000 characters).")],
     ) -> Case:
         principal = info.context.principal
-        _allowed(principal, RETURNERS, "return")
+        require_role(principal, RETURNERS, "return cases")
         moved = await _workflow(info).return_case(
             _case_id(id), actor=principal.name, scope=info.context.scope, reason=reason, firm_code=_own_firm(principal)
         )

@@ -27,6 +27,7 @@ from schema.connectors.types import (
     StreamCursor,
 )
 from schema.context import Info
+from schema.errors import Forbidden
 from schema.fields import field
 from schema.relay import PageInfo
 
@@ -35,10 +36,6 @@ SUCCESS_LOOKBACK = 200
 """How many recent runs `lag` looks through for the last successful one."""
 
 T = TypeVar("T")
-
-
-class Forbidden(HubError):
-    """The caller's role may not see or run connectors."""
 
 
 def _connectors(info: Info) -> ConnectorSet:

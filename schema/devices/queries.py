@@ -16,7 +16,7 @@ import strawberry
 from graph import devices as domain
 from graph.cases import Point
 from graph.devices import DeviceStatus, DeviceType, device_code
-from graph.errors import HubError, InvalidInput
+from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.events import Event, Topic
 from graph.rules import check_thresholds
@@ -25,6 +25,7 @@ from graph.security import Role
 from graph.store import MAX_PAGE
 from schema.arguments import cursor_argument, page_argument, place_argument
 from schema.context import Info
+from schema.errors import require_role
 from schema.devices.types import Alarm, Device
 from schema.fields import field
 from schema.places.types import After, First
@@ -36,16 +37,6 @@ OPERATORS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.C
 INSTALLED_AT = (Level.ESTATE, Level.BUILDING, Level.ENTRANCE)
 
 ScopeCode = Annotated[str, strawberry.argument(description="A place code: what is at it or under it.")]
-
-
-class Forbidden(HubError):
-    """The caller's role may not change devices or alarms."""
-
-
-def _operator(info: Info, what: str) -> None:
-    role = info.context.principal.role
-    if role not in OPERATORS:
-        raise Forbidden(f"forbidden: the {role.value} role may not {what}")
 
 
 @strawberry.input(description="A rule parameter set for one device (see `Device.thresholds` for the names).")
@@ -129,7 +120,7 @@ class DeviceQueries:
 class DeviceMutations:
     @field(description="Register a device at an estate, building or entrance in your scope (or update it by code).")
     async def register_device(self, info: Info, input: DeviceInput) -> Device:
-        _operator(info, "register devices")
+        require_role(info.context.principal, OPERATORS, "register devices")
         context = info.context
         code = device_code(input.code.strip(), field_name="input.code")
         place, level = place_argument(input.place, field="input.place")
@@ -167,7 +158,7 @@ class DeviceMutations:
 
     @field(description="Acknowledge an alarm in your scope (确认): someone is on it. It stays active until it clears.")
     async def ack_alarm(self, info: Info, id: strawberry.ID) -> Alarm:
-        _operator(info, "acknowledge alarms")
+        require_role(info.context.principal, OPERATORS, "acknowledge alarms")
         context = info.context
         acknowledged = await context.store.acknowledge_alarm(
             str(id).strip(), actor=context.principal.name, at=dt.datetime.now(dt.timezone.utc), scope=context.scope

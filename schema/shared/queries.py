@@ -19,7 +19,6 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.errors import HubError
 from graph.security import AuditDraft, Role
 from graph.shared import (
     OVERSEERS,
@@ -33,6 +32,7 @@ from graph.shared import (
     version_number,
 )
 from schema.context import Info
+from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.limits import document_limits
 from schema.shared.documents import checked_document, graphql_schema
@@ -40,10 +40,6 @@ from schema.shared.running import find, run_shared, shared_state, unknown
 from schema.shared.types import PublishSharedQueryInput, SharedQuery, SharedQueryRun
 
 MAX_DESCRIPTION = 2000
-
-
-class Forbidden(HubError):
-    """The caller's role may not do this to shared queries."""
 
 
 async def _versions(info: Info, name: str) -> list[int]:
@@ -164,8 +160,7 @@ class SharedQueryMutations:
     )
     async def set_safelist(self, info: Info, role: Role, enabled: bool) -> list[Role]:
         principal = info.context.principal
-        if principal.role not in OVERSEERS:
-            raise Forbidden(f"forbidden: the {principal.role.value} role may not switch the safelist")
+        require_role(principal, OVERSEERS, "switch the safelist")
         if role in OVERSEERS:
             raise SharedQueryError("role", f"role: {role.value} cannot be safelisted (it switches the safelist itself)", role.value)
         store = info.context.store
