@@ -27,9 +27,9 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -43,16 +43,12 @@ from graph.devices import Device, DeviceType
 from graph.levels import Level
 from graph.model import Batch, Provenance
 from graph.sql import SqlStore
-from graph.store import Store
-from hub.app import create_app
-from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
 from hub.demo import generate
-from hub.limits import Limits
 from hub.loading import load
 from tests.federation.civil import CivilRecord, Registry, broken_schema, civil_schema
-from tests.schema.counting import CountingStore
-from tests.serving import serve_app, served
+from tests.schema.counting import CountingStore, serve_counting
+from tests.serving import served
 
 PRESET, SEED = "small", 7
 STARTUP_SECONDS = 600.0
@@ -164,15 +160,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
         "street": await issue_token(store, keys, "street", STREET, "federation tests street", day),
         "other": await issue_token(store, keys, "street", OTHER_STREET, "federation tests other street", day),
     }
-    counting = CountingStore(store)
-    app = create_app(
-        cast(Store, counting),
-        keys=keys,
-        owns_store=True,
-        authenticator=Authenticator(store, keys),
-        limits=replace(Limits(), rate=1e6, burst=1_000_000),
-    )
-    await serve_app(app, sock, started, store=counting, tokens=tokens, mine=mine, theirs=theirs, levels=levels)
+    await serve_counting(store, keys, sock, started, tokens=tokens, mine=mine, theirs=theirs, levels=levels)
 
 
 @pytest.fixture(scope="session")

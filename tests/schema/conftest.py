@@ -12,9 +12,9 @@ import functools
 import datetime as dt
 import socket
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,14 +23,11 @@ import uvicorn
 from graph.ciphers.keyring import Keyring
 from graph.sql import SqlStore
 from graph.store import Store
-from hub.app import create_app
-from hub.limits import Limits
-from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
-from tests.schema.counting import CountingStore
-from tests.serving import serve_app, served
+from tests.schema.counting import CountingStore, serve_counting
+from tests.serving import served
 
 PRESET, SEED = "small", 7
 _Result = TypeVar("_Result")
@@ -84,17 +81,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     store = await SqlStore.open(url, sealer=keys.sealer())
     await _load(store)
     token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
-    counting = CountingStore(store)
-    # the gate reads tokens through the store itself, so the counter sees only the schema's reads
-    app = create_app(
-        cast(Store, counting),
-        keys=keys,
-        owns_store=True,
-        authenticator=Authenticator(store, keys),
-        limits=replace(Limits(), rate=1e6, burst=1_000_000),  # the suite sends queries fast; tests/security covers 429
-    )
-    started["token"] = token
-    await serve_app(app, sock, started, store=counting)
+    await serve_counting(store, keys, sock, started, token=token)
 
 
 @pytest.fixture(scope="session")

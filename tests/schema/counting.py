@@ -2,17 +2,25 @@
 
 Counting the store calls a query makes is how the tests prove the DataLoaders work: the number
 must not grow with the page size. `fail_with` makes every call raise, to see that unexpected
-errors reach the client masked.
+errors reach the client masked. `serve_counting` serves the hub over one.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import Counter
 from collections.abc import Awaitable
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
+from graph.ciphers.keyring import Keyring
+from graph.sql import SqlStore
 from graph.store import Store
+from hub.app import create_app
+from hub.auth.authentication import Authenticator
+from hub.limits import Limits
+from tests.serving import serve_app
 
 
 class CountingStore:
@@ -48,3 +56,19 @@ class CountingStore:
         return counted
 
 
+
+
+async def serve_counting(store: SqlStore, keys: Keyring, sock: socket.socket, started: dict[str, Any], **shared: Any) -> None:
+    """Serve the hub over a `CountingStore` of `store` (shared as `store`, with `shared`), as
+    `tests.serving.serve_app` does. The gate reads tokens through `store` itself, so the counter
+    sees only the schema's reads; the rate limit is lifted, since the suites send queries fast
+    (tests/security covers 429)."""
+    counting = CountingStore(store)
+    app = create_app(
+        cast(Store, counting),
+        keys=keys,
+        owns_store=True,
+        authenticator=Authenticator(store, keys),
+        limits=replace(Limits(), rate=1e6, burst=1_000_000),
+    )
+    await serve_app(app, sock, started, store=counting, **shared)

@@ -14,8 +14,8 @@ import datetime as dt
 import functools
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -29,14 +29,11 @@ from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.store import Store
 from graph.utilities import Bill, Outage, Utility, UtilityAccount
-from hub.app import create_app
-from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
 from hub.demo import generate
-from hub.limits import Limits
 from hub.loading import load
-from tests.schema.counting import CountingStore
-from tests.serving import serve_app, served
+from tests.schema.counting import CountingStore, serve_counting
+from tests.serving import served
 
 DISTRICT = "370202"
 STREET_A, STREET_B = "370202001", "370202005"  # 香港中路街道, 中山路街道
@@ -185,15 +182,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
         "street_a": await issue_token(store, keys, "street", STREET_A, "utilities suite 香港中路", dt.timedelta(days=1)),
         "street_b": await issue_token(store, keys, "street", STREET_B, "utilities suite 中山路", dt.timedelta(days=1)),
     }
-    counting = CountingStore(store)
-    app = create_app(
-        cast(Store, counting),
-        keys=keys,
-        owns_store=True,
-        authenticator=Authenticator(store, keys),
-        limits=replace(Limits(), rate=1e6, burst=1_000_000),
-    )
-    await serve_app(app, sock, started, store=counting, town=town, tokens=tokens)
+    await serve_counting(store, keys, sock, started, town=town, tokens=tokens)
 
 
 @pytest.fixture(scope="module")
