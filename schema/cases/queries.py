@@ -31,7 +31,7 @@ from graph.store import MAX_PAGE
 from graph.workflow import Workflow
 from schema.arguments import cursor_argument, level_under, optional_place, page_argument, place_argument
 from schema.cases.metrics import CaseMetricsRow, Since, Until, period
-from schema.cases.types import Case, OpenCaseInput
+from schema.cases.types import Case, OpenCaseInput, case_id
 from schema.context import Info
 from schema.errors import require_role
 from schema.fields import field
@@ -54,13 +54,6 @@ PERSON_SOURCES = frozenset({CaseSource.OWNER, CaseSource.PATROL, CaseSource.HOTL
 
 def _workflow(info: Info) -> Workflow:
     return Workflow(info.context.store, bus=info.context.bus)
-
-
-def _case_id(value: strawberry.ID) -> str:
-    key = str(value).strip()
-    if not 1 <= len(key) <= 64:
-        raise InvalidInput("id", value, "is not a case id")
-    return key
 
 
 def _own_firm(principal: Principal) -> str | None:
@@ -102,7 +95,7 @@ class CaseQueries:
 
     @field(description="The case with this id; null if none is seen.")
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
-        [found] = await info.context.store.cases([_case_id(id)], info.context.scope)
+        [found] = await info.context.store.cases([case_id(id)], info.context.scope)
         return None if found is None else Case.of(found)
 
     @field(
@@ -143,7 +136,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, ACTORS, "move cases")
         moved = await _workflow(info).move(
-            _case_id(id), to, actor=principal.name, scope=info.context.scope, note=note or "", rating=rating
+            case_id(id), to, actor=principal.name, scope=info.context.scope, note=note or "", rating=rating
         )
         return Case.of(moved)
 
@@ -193,7 +186,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, ADMINISTRATIONS, "dispatch cases")
         moved = await _workflow(info).dispatch(
-            _case_id(id), actor=principal.name, scope=info.context.scope, firm_code=firm, note=note or ""
+            case_id(id), actor=principal.name, scope=info.context.scope, firm_code=firm, note=note or ""
         )
         return Case.of(moved)
 
@@ -202,7 +195,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, WORKERS, "sign for cases")
         moved = await _workflow(info).sign(
-            _case_id(id), actor=principal.name, scope=info.context.scope, note=note or "", firm_code=_own_firm(principal)
+            case_id(id), actor=principal.name, scope=info.context.scope, note=note or "", firm_code=_own_firm(principal)
         )
         return Case.of(moved)
 
@@ -216,7 +209,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, WORKERS, "resolve cases")
         moved = await _workflow(info).resolve(
-            _case_id(id), actor=principal.name, scope=info.context.scope, note=note, firm_code=_own_firm(principal)
+            case_id(id), actor=principal.name, scope=info.context.scope, note=note, firm_code=_own_firm(principal)
         )
         return Case.of(moved)
 
@@ -224,7 +217,7 @@ class CaseMutations:
     async def rate_case(self, info: Info, id: strawberry.ID, rating: int, note: Note = None) -> Case:
         principal = info.context.principal
         require_role(principal, RATERS, "rate cases")
-        moved = await _workflow(info).rate(_case_id(id), rating, actor=principal.name, scope=info.context.scope, note=note or "")
+        moved = await _workflow(info).rate(case_id(id), rating, actor=principal.name, scope=info.context.scope, note=note or "")
         return Case.of(moved)
 
     @field(description="退单: hand a case back with the reason; it is dispatched again afterwards.")
@@ -237,6 +230,6 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, RETURNERS, "return cases")
         moved = await _workflow(info).return_case(
-            _case_id(id), actor=principal.name, scope=info.context.scope, reason=reason, firm_code=_own_firm(principal)
+            case_id(id), actor=principal.name, scope=info.context.scope, reason=reason, firm_code=_own_firm(principal)
         )
         return Case.of(moved)

@@ -24,6 +24,14 @@ strawberry.enum(CaseCategory, description="What a case is: 报修 repair, 投诉
 strawberry.enum(Escalation, name="CaseEscalation", description="A rung of the escalation ladder: 物业管家 STEWARD, 业委会 COMMITTEE, 街道 STREET.")
 
 
+def case_id(value: str, *, field: str = "id") -> str:
+    """A case id as given, trimmed; refused when it cannot be one (empty or over 64 characters)."""
+    key = str(value).strip()
+    if not 1 <= len(key) <= 64:
+        raise InvalidInput(field, value, "is not a case id")
+    return key
+
+
 @strawberry.enum(description="How grave a case is; CRITICAL and MAJOR shorten its deadlines.")
 class CaseSeverity(enum.Enum):
     CRITICAL = "critical"  # 紧急
@@ -88,10 +96,7 @@ class Case:
     async def resolve_reference(cls, info: Info, id: str) -> Case | None:
         """The case a federation gateway names, batched with the others of its request; null
         when absent or outside the caller's scope."""
-        key = id.strip()
-        if not 1 <= len(key) <= 64:
-            raise InvalidInput("representations", id, "is not a case id")
-        found = await info.context.devices.cases.load(key)
+        found = await info.context.devices.cases.load(case_id(id, field="representations"))
         return None if found is None else cls.of(found)
 
     @field(description="The hub's case id: GD + day + sequence for its own, connector:number for a source's.")
