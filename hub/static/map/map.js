@@ -481,8 +481,7 @@
   function drawPoints() {
     points.clearLayers();
     state.markers.clear();
-    const add = (key, latlng, marker) => {
-      if (!latlng) return;
+    const add = (key, marker) => {
       state.markers.set(key, marker);
       points.addLayer(marker);
     };
@@ -494,7 +493,7 @@
         ["编号", device.code], ["型号", device.model], ["状态", device.statusLabel], ["位置", device.place && device.place.name],
         ["最后上报", when(device.lastSeen)], ["未消除告警", device.activeAlarms.map((alarm) => alarm.message).join("、") || "无"],
       ]));
-      add(`device:${device.code}`, latlng, marker);
+      add(`device:${device.code}`, marker);
     }
     for (const item of state.cases.values()) {
       const latlng = locate(item.point, item.place);
@@ -505,7 +504,7 @@
         ["位置", (item.place && item.place.name) || item.address], ["受理时间", when(item.reportedAt)], ["办结时限", when(item.deadline)],
         ["承办物业", item.firm && item.firm.name],
       ]));
-      add(`case:${item.id}`, latlng, marker);
+      add(`case:${item.id}`, marker);
     }
     for (const alarm of state.alarms.values()) {
       const latlng = locate(alarm.point, alarm.place);
@@ -516,7 +515,7 @@
         ["数值", alarm.value], ["位置", alarm.place && alarm.place.name], ["发生时间", when(alarm.raisedAt)],
         ["确认", alarm.acknowledgedAt ? when(alarm.acknowledgedAt) : "未确认"], ["关联工单", alarm.case && alarm.case.id],
       ]));
-      add(`alarm:${alarm.id}`, latlng, marker);
+      add(`alarm:${alarm.id}`, marker);
     }
   }
 
