@@ -9,9 +9,7 @@ from pathlib import Path
 from graph.ciphers.keyring import Keyring
 from graph.errors import StoreError
 from graph.sql import SqlStore
-from hub.settings import Settings
-
-DEFAULT_KEYS = "hub.keys"
+from hub.settings import DEFAULT_KEYS, Settings
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +25,9 @@ def add_server(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_of(arguments: argparse.Namespace) -> Settings:
+    """The environment's settings, overridden by whichever of these options the command has."""
     return Settings.from_env(
-        db=getattr(arguments, "db", None),
-        host=getattr(arguments, "host", None),
-        port=getattr(arguments, "port", None),
+        **{name: getattr(arguments, name, None) for name in ("db", "host", "port", "keys", "connectors", "broker", "queue")}
     )
 
 

@@ -115,7 +115,7 @@ def _sources_place(arguments: argparse.Namespace) -> SourcesPlace:
 
 
 def _connectors_file(arguments: argparse.Namespace) -> Path:
-    return Path(arguments.connectors or settings_of(arguments).connectors)
+    return Path(settings_of(arguments).connectors)
 
 
 async def _sources(store: Store, arguments: argparse.Namespace) -> None:

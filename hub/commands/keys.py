@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from graph.ciphers.keyring import Keyring
-from hub.commands.common import DEFAULT_KEYS, keys_path
+from hub.commands.common import keys_path
+from hub.settings import DEFAULT_KEYS
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 from typing import TYPE_CHECKING
 
 from connectors.config import ConnectorSet, load_connectors
@@ -67,8 +66,6 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
     from hub.limits import Limits
 
     settings = settings_of(arguments)
-    if getattr(arguments, "connectors", None):
-        settings = dataclasses.replace(settings, connectors=arguments.connectors)
     load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
 
     async def upgrade() -> None:

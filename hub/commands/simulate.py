@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from hub.commands.common import add_db, load_keys
+from hub.commands.common import add_db, load_keys, settings_of
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def run(arguments: argparse.Namespace) -> int:
         raise InvalidInput("--duration", arguments.duration, "must be above 0 seconds")
     if not 0 <= arguments.faults <= 1:
         raise InvalidInput("--faults", arguments.faults, "must be a probability between 0 and 1")
-    settings = Settings.from_env(db=arguments.db, keys=arguments.keys)
+    settings = settings_of(arguments)
     return asyncio.run(simulate(arguments, settings))
 
 

@@ -16,7 +16,7 @@ import asyncio
 import json
 from typing import Any
 
-from hub.commands.common import add_db, load_keys
+from hub.commands.common import add_db, load_keys, settings_of
 from hub.settings import Settings
 
 SHOWN_LETTERS = 5
@@ -46,7 +46,7 @@ def run(arguments: argparse.Namespace) -> int:
         raise InvalidInput("--list", arguments.name, "takes no connector name")
     if arguments.batch_size < 1:
         raise InvalidInput("--batch-size", arguments.batch_size, "must be at least 1")
-    settings = Settings.from_env(db=arguments.db, keys=arguments.keys, connectors=arguments.connectors)
+    settings = settings_of(arguments)
     return asyncio.run(_run(arguments, settings))
 
 

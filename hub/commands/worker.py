@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from hub.commands.common import add_db
-from hub.settings import Settings
+from hub.commands.common import add_db, settings_of
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,13 +23,6 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--schedule-file", help="where beat keeps its state (default celerybeat-schedule here)")
     parser.add_argument("--loglevel", default="INFO", help="worker log level (default INFO)")
     parser.set_defaults(handler=run)
-
-
-def settings_of(arguments: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        db=arguments.db, keys=arguments.keys, connectors=arguments.connectors,
-        broker=arguments.broker, queue=arguments.queue,
-    )
 
 
 def run(arguments: argparse.Namespace) -> int:
