@@ -48,7 +48,6 @@ from graph.cases import (
     Escalation,
     OPEN_STATUSES,
     OutboxMessage,
-    Point,
     WORKFLOW_FIELDS,
     check_transition,
 )
@@ -116,9 +115,6 @@ def _case_query() -> Select[Any]:
 
 def _case(row: Any) -> Case:
     mapping = row._mapping
-    point = None
-    if mapping["lon"] is not None and mapping["lat"] is not None:
-        point = Point(float(mapping["lon"]), float(mapping["lat"]))
     return Case(
         id=mapping["key"],
         source=CaseSource(mapping["source_kind"]),
@@ -129,7 +125,7 @@ def _case(row: Any) -> Case:
         updated_at=utc(mapping["updated_at"]),
         description=mapping["description"],
         place_code=mapping["place_code"],
-        point=point,
+        point=rows.point_of(mapping),
         address=mapping["address"],
         external_id=mapping["external_id"],
         firm_code=mapping["firm_code"],

@@ -28,7 +28,6 @@ from sqlalchemy import Select, and_, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graph.cases import Point
 from graph.cursors import decode_cursor, encode_cursor
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity, device_code
 from graph.errors import InvalidInput, StoreError
@@ -84,12 +83,6 @@ def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _point(mapping: Mapping[str, Any]) -> Point | None:
-    if mapping["lon"] is None or mapping["lat"] is None:
-        return None
-    return Point(float(mapping["lon"]), float(mapping["lat"]))
-
-
 def _device_query() -> Select[Any]:
     return select(_DEVICE, _PLACE.c.code.label("place_code")).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
 
@@ -102,7 +95,7 @@ def _device(row: Any) -> Device:
         model=mapping["model"],
         place_code=mapping["place_code"],
         interval=mapping["interval_s"],
-        point=_point(mapping),
+        point=rows.point_of(mapping),
         name=mapping["name"],
         thresholds=json.loads(mapping["thresholds"]),
         provenance=rows.provenance_of(mapping),
@@ -151,7 +144,7 @@ def _alarm(row: Any) -> Alarm:
         message=mapping["message"],
         raised_at=utc(mapping["raised_at"]),
         place_code=mapping["place_code"],
-        point=_point(mapping),
+        point=rows.point_of(mapping),
         value=mapping["value"],
         acknowledged_at=maybe_utc(mapping["acknowledged_at"]),
         acknowledged_by=mapping["acknowledged_by"],

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graph.cases import Point
 from graph.levels import Level
 from graph.model import (
     GeoJSON,
@@ -54,6 +55,13 @@ def provenance_of(row: Mapping[Any, Any]) -> Provenance | None:
     if row["source"] is None:
         return None
     return Provenance(row["source"], row["source_record"], utc(row["fetched_at"]), row["run_id"])
+
+
+def point_of(row: Mapping[Any, Any]) -> Point | None:
+    """The `lon`, `lat` columns of a case or device as a point; None unless both are set."""
+    if row["lon"] is None or row["lat"] is None:
+        return None
+    return Point(float(row["lon"]), float(row["lat"]))
 
 
 def _bounds(geometry: GeoJSON | None) -> tuple[float | None, ...]:
