@@ -50,8 +50,8 @@ MAX_PAGE = 500
 
 class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
-    cases and utilities are declared beside their records (graph.ledger, graph.cases,
-    graph.utilities)."""
+    cases, utilities, devices and shared queries are declared beside their records
+    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""
