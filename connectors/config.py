@@ -15,11 +15,12 @@ of its own without touching the hub.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,6 +175,16 @@ def load_connectors(path: str | Path, *, environ: Mapping[str, str] | None = Non
 def open_source(spec: ConnectorSpec) -> Source:
     """A connector built from its spec; close it when done."""
     return spec.source_class(spec.name, spec.config)  # type: ignore[call-arg]
+
+
+@contextlib.asynccontextmanager
+async def opened(spec: ConnectorSpec) -> AsyncIterator[Source]:
+    """`open_source` for the length of a `with` block, closed when it ends."""
+    source = open_source(spec)
+    try:
+        yield source
+    finally:
+        await source.close()
 
 
 class Launcher(Protocol):

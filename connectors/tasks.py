@@ -25,7 +25,7 @@ from typing import Any
 
 from celery import current_app, shared_task
 
-from connectors.config import AlreadyRunning, ConnectorSet, ConnectorSpec, load_connectors, open_source
+from connectors.config import AlreadyRunning, ConnectorSet, ConnectorSpec, load_connectors, opened
 from connectors.relay import RedisAnnouncer
 from connectors.runner import check_run_id, sync, utcnow
 from graph.ledger import ConnectorRun, RunStatus
@@ -153,13 +153,11 @@ async def run_connector(
     store = await SqlStore.open(where.db, sealer=keys.sealer())
     try:
         try:
-            async with exclusive(store, name, broker=where.broker, db=where.db, run_id=run_id):
-                source = open_source(spec)
+            async with exclusive(store, name, broker=where.broker, db=where.db, run_id=run_id), opened(spec) as source:
                 announcer = RedisAnnouncer(where.broker, where.queue) if where.broker and where.broker.startswith("redis") else None
                 try:
                     return await sync(store, source, full=full, trigger=trigger, run_id=run_id, announce=announcer)
                 finally:
-                    await source.close()
                     if announcer is not None:
                         await announcer.close()
         except AlreadyRunning as busy:

@@ -51,7 +51,7 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
-    from connectors.config import ConnectorSet, load_connectors, open_source
+    from connectors.config import ConnectorSet, load_connectors, opened
     from connectors.runner import check, discover
 
     connectors = ConnectorSet(load_connectors(settings.connectors), path=settings.connectors)
@@ -59,21 +59,18 @@ async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
         return await _list(arguments, settings, connectors)
     spec = connectors.get(arguments.name, field="NAME")
     if arguments.check or arguments.discover:
-        source = open_source(spec)
-        try:
+        async with opened(spec) as source:
             if arguments.discover:
                 print(json.dumps(await discover(source), ensure_ascii=False, indent=2))
                 return 0
             found = await check(source)
-        finally:
-            await source.close()
         print(("ok: " if found.ok else "FAILED: ") + found.detail)
         return 0 if found.ok else 1
     return await _sync(arguments, settings, connectors)
 
 
 async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
-    from connectors.config import AlreadyRunning, open_source
+    from connectors.config import AlreadyRunning, opened
     from connectors.runner import sync
     from connectors.tasks import exclusive, summary
     from graph.ledger import RunStatus
@@ -83,12 +80,8 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
     store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
     try:
         try:
-            async with exclusive(store, spec.name, broker=settings.broker, db=settings.db):
-                source = open_source(spec)
-                try:
-                    run = await sync(store, source, full=arguments.full, batch_size=arguments.batch_size, trigger="manual")
-                finally:
-                    await source.close()
+            async with exclusive(store, spec.name, broker=settings.broker, db=settings.db), opened(spec) as source:
+                run = await sync(store, source, full=arguments.full, batch_size=arguments.batch_size, trigger="manual")
         except AlreadyRunning as busy:
             print(f"{spec.name}: not run: {busy}")
             return 1

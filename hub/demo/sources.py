@@ -174,7 +174,7 @@ async def serving(app: Starlette, host: str, port: int = 0) -> AsyncIterator[int
 async def first_syncs(store: Store, where: SourcesPlace, *, seed: int, config: Path) -> list[ConnectorRun]:
     """Run every demo connector once, the HTTP sources served on a passing loopback port."""
     from connectors.base import Config
-    from connectors.config import load_connectors, open_source
+    from connectors.config import load_connectors, opened
     from connectors.runner import sync
 
     specs = load_connectors(config)
@@ -186,11 +186,8 @@ async def first_syncs(store: Store, where: SourcesPlace, *, seed: int, config: P
             if isinstance(values.get("url"), str) and values["url"].startswith(where.base_url()):
                 values["url"] = where.base_url(port) + values["url"][len(where.base_url()) :]
             moved = Config(spec.config.connector, spec.config.schema, values)
-            source = open_source(dataclasses.replace(spec, config=moved))
-            try:
+            async with opened(dataclasses.replace(spec, config=moved)) as source:
                 runs.append(await sync(store, source, trigger="demo"))
-            finally:
-                await source.close()
     return runs
 
 
