@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from hub.commands.common import add_db, load_keys, settings_of
+from hub.commands.common import add_db, open_store, settings_of
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,9 +55,8 @@ def run(arguments: argparse.Namespace) -> int:
 async def simulate(arguments: argparse.Namespace, settings: Settings) -> int:
     from devices.simulator import Simulator, pick
     from graph.errors import InvalidInput
-    from graph.sql import SqlStore
 
-    store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
+    store = await open_store(arguments)
     try:
         registered = await store.all_devices()
         if not registered:

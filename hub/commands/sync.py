@@ -16,7 +16,7 @@ import asyncio
 import json
 from typing import Any
 
-from hub.commands.common import add_db, load_keys, settings_of
+from hub.commands.common import add_db, open_store, settings_of
 from hub.settings import Settings
 
 SHOWN_LETTERS = 5
@@ -74,10 +74,9 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
     from connectors.runner import sync
     from connectors.tasks import exclusive, summary
     from graph.ledger import RunStatus
-    from graph.sql import SqlStore
 
     spec = connectors.get(arguments.name, field="NAME")
-    store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
+    store = await open_store(arguments)
     try:
         try:
             async with exclusive(store, spec.name, broker=settings.broker, db=settings.db), opened(spec) as source:
@@ -106,12 +105,11 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
 
 
 async def _list(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
-    from graph.sql import SqlStore
 
     if not connectors.specs:
         print(f"no connectors configured ({settings.connectors} is absent or empty)")
         return 0
-    store = await SqlStore.open(settings.db, sealer=load_keys(arguments).sealer())
+    store = await open_store(arguments)
     try:
         last = await store.last_runs(connectors.names())
     finally:
