@@ -65,6 +65,21 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
+async def start_run(
+    store: Store, connector: str, *, full: bool, trigger: str, run_id: str | None = None, clock: Callable[[], dt.datetime] = utcnow
+) -> ConnectorRun:
+    """A run of `connector` recorded RUNNING in the ledger, under `run_id` or a new id."""
+    run = ConnectorRun(
+        id=check_run_id(run_id) if run_id is not None else new_run_id(),
+        connector=connector,
+        started_at=clock(),
+        full=full,
+        trigger=trigger,
+    )
+    await store.save_run(run)
+    return run
+
+
 @dataclasses.dataclass(slots=True)
 class _Tally:
     read: int = 0
@@ -120,14 +135,7 @@ async def sync(
         raise InvalidInput("batch_size", batch_size, "must be at least 1")
     if not 1 <= len(trigger) <= 16:
         raise InvalidInput("trigger", trigger, "must be 1 to 16 characters")
-    run = ConnectorRun(
-        id=check_run_id(run_id) if run_id is not None else new_run_id(),
-        connector=source.name,
-        started_at=clock(),
-        full=full,
-        trigger=trigger,
-    )
-    await store.save_run(run)
+    run = await start_run(store, source.name, full=full, trigger=trigger, run_id=run_id, clock=clock)
     state = _Run(store, source, run, clock, _Tally(), announce=announce)
     began = time.monotonic()
     error: str | None = None

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from connectors.config import AlreadyRunning, ConnectorSpec, open_source
 from connectors.relay import Announce
-from connectors.runner import new_run_id, sync, utcnow
+from connectors.runner import start_run, sync
 from graph.ledger import ConnectorRun, RunStatus
 from graph.store import Store
 
@@ -77,8 +77,7 @@ class Scheduler:
         """Start a run now without waiting for it; AlreadyRunning if one of it still goes."""
         if spec.name in self._running:
             raise AlreadyRunning(f"connector {spec.name} is already running")
-        run = ConnectorRun(id=new_run_id(), connector=spec.name, started_at=utcnow(), full=full, trigger=trigger)
-        await self.store.save_run(run)
+        run = await start_run(self.store, spec.name, full=full, trigger=trigger)
         self._start(spec, full=full, trigger=trigger, run_id=run.id)
         return run
 

@@ -16,7 +16,7 @@ from typing import Any
 from celery import Celery
 
 from connectors.config import ConnectorSpec, load_connectors
-from connectors.runner import new_run_id
+from connectors.runner import start_run
 from graph.errors import InvalidInput
 from graph.ledger import ConnectorRun
 from graph.store import Store
@@ -77,10 +77,7 @@ class CeleryLauncher:
         self.queue = queue
 
     async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
-        from connectors.runner import utcnow
-
-        run = ConnectorRun(id=new_run_id(), connector=spec.name, started_at=utcnow(), full=full, trigger=trigger)
-        await self.store.save_run(run)
+        run = await start_run(self.store, spec.name, full=full, trigger=trigger)
         kwargs = {"name": spec.name, "full": full, "trigger": trigger, "run_id": run.id}
         await asyncio.to_thread(self.app.send_task, TASK, kwargs=kwargs, queue=self.queue)
         return run
