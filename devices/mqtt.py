@@ -177,6 +177,8 @@ class MqttReader:
         """The connection acknowledgements go to; a message received on an earlier one is sent
         again by the broker and not acknowledged here."""
         self._failed = asyncio.Event()
+        self._paused = asyncio.Event()
+        self._reading: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
         """Set while the reader is connected and subscribed (tests and `hub serve` wait on it)."""
 
@@ -225,20 +227,35 @@ class MqttReader:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(self.backoff_max, delay * 2)
 
+    async def pause(self) -> None:
+        """Stop handing messages on but keep the connection, so that what the pipeline still
+        holds is acknowledged as it commits (`Ingestion.stop`: a graceful stop leaves nothing
+        for the broker to send again but what was never handed on)."""
+        self._paused.set()
+        reading = self._reading
+        if reading is not None:
+            reading.cancel()
+            await asyncio.wait((reading,))
+
     async def _read_until_failure(self, client: aiomqtt.Client) -> bool:
-        """Read until the connection fails (MqttError) or a message could not be handled (True)."""
+        """Read until the connection fails (MqttError) or a message could not be handled (True);
+        once paused, hold the connection until cancelled."""
+        if self._paused.is_set():
+            await asyncio.Event().wait()
         reading = asyncio.create_task(self._read(client), name="devices-mqtt-read")
         failure = asyncio.create_task(self._failed.wait(), name="devices-mqtt-failure")
+        self._reading = reading
         try:
             await asyncio.wait((reading, failure), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._reading = None
             for task in (reading, failure):
                 task.cancel()
-            for task in (reading, failure):
+            for task in (failure, reading):  # the reading last: its MqttError goes on up
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if reading.done() and not reading.cancelled() and reading.exception() is not None:
-            raise reading.exception()  # type: ignore[misc]
+        if self._paused.is_set():
+            await asyncio.Event().wait()
         return failure.done() and not failure.cancelled()
 
     async def _read(self, client: aiomqtt.Client) -> None:
