@@ -173,11 +173,14 @@ class RuleEngine:
         if unit is None:
             return []
         at = reading.at
-        if unit.last_at is not None and at < unit.last_at:
-            return []
-        unit.last_at = at
         values = reading.values
         latest = unit.latest
+        if unit.last_at is not None and at <= unit.last_at:
+            # older, or the newest one again (delivered twice): it would count twice towards
+            # `repeat`; a different message of the same time (another topic) still counts
+            if at < unit.last_at or all(latest.get(metric) == value for metric, value in values.items()):
+                return []
+        unit.last_at = at
         latest.update(values)
         params = unit.params
         signals: list[Signal] = []
