@@ -23,8 +23,20 @@ same consumer sweeps the engine every `sweep_every` (durations, silence → offl
 readings older than the retention every `prune_every`, so the engine never sees two callers.
 
 Nothing in a message can stop the consumer: when a batch fails, the failure is logged and
-counted and the batch's messages are handled one at a time, so one poisonous message is lost
+counted and the batch's messages are handled one at a time, so one poisonous message fails
 alone (logged, counted as `failed`) and the others are kept.
+
+**Settling.** `submit` may pass a `settled` callback, called once per message when what the
+hub does with it is decided: True once everything written for it is committed (its batch's
+readings, alarms, cases and latest states, or its dead letter), False when it failed even alone.
+The MQTT reader acknowledges on True, and only then (QoS 1: a message the hub acknowledged is
+never lost, whatever happens to the process), and leaves a False to be sent again. A message is
+therefore handled again after a crash, and everything it does is idempotent: the store keeps a
+reading once (device, time, kind, values), never raises two alarms of a device and rule at one
+time, and a case once per alarm (its `external_id`); the rules resume from the newest reading
+time committed with the latest states (`Device.reading_at`), so the messages after it are judged
+as the first time. An active alarm left without its case by a crash between the two gets it
+when the pipeline starts again.
 """
 
 from __future__ import annotations
@@ -55,7 +67,10 @@ CONNECTOR = "mqtt"
 
 
 class IngestStore(DeviceStore, Ledger, Protocol):
-    """What the pipeline needs of the store: the device part and the ledger's dead letters."""
+    """What the pipeline needs of the store: the device part, the ledger's dead letters, and
+    finding the case a device alarm opened (graph.cases.CaseStore)."""
+
+    async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]: ...
 
 
 class CaseOpener(Protocol):
@@ -76,7 +91,8 @@ class PipelineStats:
     set_aside: Counter[str] = field(default_factory=Counter)
     """By reason (graph.ledger.Reason value)."""
     failed: int = 0
-    """Messages whose handling raised even alone (logged)."""
+    """Messages whose handling raised even alone (logged; settled False: not acknowledged, the
+    broker sends them again on the reader's next connection)."""
     batch_failures: int = 0
     """Batches that raised and were retried message by message."""
     alarms_raised: int = 0
@@ -114,11 +130,16 @@ class PipelineStats:
         }
 
 
+Settled = Callable[[bool], None]
+"""Told once per message: True when what was written for it is committed, False when it failed."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Message:
     topic: str
     payload: bytes
     received_at: dt.datetime
+    settled: Settled | None = None
 
 
 class _Refused(Exception):
@@ -175,6 +196,8 @@ class Pipeline:
         self._last_seen: dict[str, dt.datetime] = {}
         """When each device was last heard, as this process knows it (the registry's record
         holds it as of the start)."""
+        self._reading_at: dict[str, dt.datetime] = {}
+        """The newest reading's own time per device that the rules took in (Device.reading_at)."""
         self._active: dict[str, set[str]] = {}
         self._refreshed_at: float | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -190,17 +213,22 @@ class Pipeline:
         active = await self.store.active_alarms()
         self._devices = {device.code: device for device in devices}
         self._values = {device.code: dict(device.values) for device in devices}
+        self._reading_at = {device.code: device.reading_at for device in devices if device.reading_at is not None}
         self._active = {}
         for alarm in active:
             self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
         self.engine.load(devices, active=active, listening_since=self.clock())
         self._refreshed_at = asyncio.get_running_loop().time()
+        await self._open_missing_cases(active)
         self._consumer = asyncio.create_task(self._consume(), name="devices-pipeline")
 
-    async def submit(self, topic: str, payload: bytes, received_at: dt.datetime | None = None) -> None:
-        """Queue one message; waits while the queue is full (backpressure)."""
+    async def submit(
+        self, topic: str, payload: bytes, received_at: dt.datetime | None = None, settled: Settled | None = None
+    ) -> None:
+        """Queue one message; waits while the queue is full (backpressure). `settled` is told
+        when the message's batch is committed (True) or the message failed (False)."""
         self.stats.received += 1
-        await self._queue.put(_Message(topic, bytes(payload), received_at or self.clock()))
+        await self._queue.put(_Message(topic, bytes(payload), received_at or self.clock(), settled))
         size = self._queue.qsize()
         if size > self.stats.queue_high_water:
             self.stats.queue_high_water = size
@@ -286,6 +314,12 @@ class Pipeline:
                         self.stats.failed += 1
                         self.stats.handled += 1
                         log.exception("device pipeline: message on %.200s failed", message.topic)
+                        _settle(message, False)
+                    else:
+                        _settle(message, True)
+            else:
+                for message in batch:
+                    _settle(message, True)
         finally:
             self._stored.clear()
             for _ in batch:
@@ -332,6 +366,9 @@ class Pipeline:
                         readings.append(reading)
                         written.append(id(message))
                     ordered.append(reading)
+                    newest = self._reading_at.get(device.code)
+                    if newest is None or decoded.at > newest:
+                        self._reading_at[device.code] = decoded.at
                 seen[device.code] = max(message.received_at, seen.get(device.code, message.received_at))
             except _Refused as refusal:
                 refused[refusal.reason.value] += 1
@@ -389,7 +426,7 @@ class Pipeline:
             last_seen = seen.get(code) or self._last_seen.get(code) or device.last_seen
             if last_seen is not None:
                 self._last_seen[code] = last_seen
-            states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {}))))
+            states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {})), self._reading_at.get(code)))
         if states:
             await self.store.save_device_states(states)
 
@@ -439,24 +476,45 @@ class Pipeline:
         )
         self._active.setdefault(device.code, set()).add(signal.rule)
         if alarm is None:
-            return  # already active: raised once while active
+            return  # already active (raised once while active), or this very raise again
         self.stats.alarms_raised += 1
         if self.bus is not None:
             self.bus.publish(Event(Topic.ALARMS, alarm.id, "raised", device.place_code))
+        await self._open_case(device, alarm)
+
+    async def _open_missing_cases(self, active: Sequence[Alarm]) -> None:
+        """An active alarm without a case (the process died between storing the one and opening
+        the other, or the opening failed) gets one now; a case opened whose link to the alarm
+        was not yet stored is linked, not opened again (a case per alarm: its external id)."""
+        orphans = [alarm for alarm in active if alarm.case_id is None]
+        if not orphans:
+            return
+        found = await self.store.cases_by_external(CaseSource.DEVICE_ALARM, [alarm.id for alarm in orphans])
+        for alarm, case in zip(orphans, found):
+            device = self._devices.get(alarm.device_code)
+            if device is None:
+                continue
+            if case is not None:
+                await self.store.link_alarm_case(alarm.id, case.id)
+                continue
+            log.info("device pipeline: alarm %s has no case; opening it now", alarm.id)
+            await self._open_case(device, alarm)
+
+    async def _open_case(self, device: Device, alarm: Alarm) -> None:
         case = Case(
             id="",
             source=CaseSource.DEVICE_ALARM,
-            category=CaseCategory.EMERGENCY if signal.severity is Severity.CRITICAL else CaseCategory.REPAIR,
+            category=CaseCategory.EMERGENCY if alarm.severity is Severity.CRITICAL else CaseCategory.REPAIR,
             status=CaseStatus.ACCEPTED,
-            title=f"{signal.message}：{device.name or device.type.label} {device.code}"[:200],
-            reported_at=signal.at,
-            updated_at=signal.at,
-            description=f"设备 {device.code}（{device.type.label} {device.model}）告警 {signal.rule}"
-            + (f"，值 {signal.value}" if signal.value else ""),
+            title=f"{alarm.message}：{device.name or device.type.label} {device.code}"[:200],
+            reported_at=alarm.raised_at,
+            updated_at=alarm.raised_at,
+            description=f"设备 {device.code}（{device.type.label} {device.model}）告警 {alarm.rule}"
+            + (f"，值 {alarm.value}" if alarm.value else ""),
             place_code=device.place_code,
             point=device.point,
             external_id=alarm.id,
-            severity=signal.severity.value,
+            severity=alarm.severity.value,
         )
         try:
             opened = await self.workflow.open_case(case, actor=f"device:{device.code}")
@@ -500,6 +558,15 @@ class Pipeline:
                 continue
             self._devices[device.code] = device
             self.engine.upsert(device)
+
+
+def _settle(message: _Message, committed: bool) -> None:
+    if message.settled is None:
+        return
+    try:
+        message.settled(committed)
+    except Exception:  # the reader's business (its connection may be gone): never the consumer's
+        log.exception("device pipeline: settling a message on %.200s failed", message.topic)
 
 
 def _registration(device: Device) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ MQTT; `hub simulate` feeds a pipeline of its own in that case.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -77,9 +78,14 @@ class Ingestion:
         if self.reader is not None:
             await asyncio.wait_for(self.reader.subscribed.wait(), timeout)
 
-    async def stop(self) -> None:
-        """Stop reading (what is not acknowledged stays with the broker), then handle what the
-        pipeline has queued."""
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop reading, handle what the pipeline holds while the connection stays open (each
+        message is acknowledged as its batch commits), then disconnect: what was received but
+        not handed on stays with the broker, which sends it again next time."""
+        if self.reader is not None and self._task is not None:
+            await self.reader.pause()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.pipeline.drain(), timeout)
         await cancel(self._task)
         self._task = None
-        await self.pipeline.stop()
+        await self.pipeline.stop(timeout=timeout)

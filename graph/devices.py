@@ -8,7 +8,8 @@ state (status, when last seen, the latest value of each metric), the raw reading
 retention period, and the alarms.
 
 An alarm is raised by a rule (graph.rules) for one device; while it is active no second alarm of
-the same rule is raised for that device (no storms). A person acknowledges it; the rule's clear
+the same rule is raised for that device (no storms), nor ever a second one of the same rule at the
+same time (a message delivered again after a crash raises nothing new). A person acknowledges it; the rule's clear
 condition clears it. Each alarm opens a case (graph.cases, source DEVICE_ALARM), whose id the
 alarm keeps.
 
@@ -132,6 +133,11 @@ class Device:
     values: Mapping[str, Value] = field(default_factory=dict)
     """The latest value of each metric."""
     registered_at: dt.datetime | None = None
+    reading_at: dt.datetime | None = None
+    """The device's own time (`ts`) of the newest reading ingestion's rules took in: after a
+    restart the rules resume from it, so a message the broker sends again because the hub died
+    before acknowledging it is judged as new when it is newer than this (`last_seen` is the
+    hub's clock, when it last heard the device, and would hide it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +161,8 @@ class DeviceState:
     status: DeviceStatus
     last_seen: dt.datetime | None
     values: Mapping[str, Value]
+    reading_at: dt.datetime | None = None
+    """The newest reading's own time (`Device.reading_at`); None keeps the stored one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +251,9 @@ class DeviceStore(Protocol):
         the batch wins). Not `save_states`: the connector ledger's stream states have that name."""
 
     async def add_readings(self, readings: Sequence[Reading]) -> int:
-        """Append raw readings; returns how many were written."""
+        """Append raw readings of registered devices (others are skipped); returns how many
+        were given for registered devices. A reading equal to a stored one (same device, time,
+        kind and values: a message delivered again) is not stored twice."""
 
     async def readings(
         self, code: str, scope: Scope, *, since: dt.datetime | None = None, first: int = 100
@@ -255,7 +265,8 @@ class DeviceStore(Protocol):
 
     async def raise_alarm(self, alarm: Alarm) -> Alarm | None:
         """Store a new active alarm (its id assigned by the store when empty); None, storing
-        nothing, when the device already has an active alarm of the same rule."""
+        nothing, when the device already has an active alarm of the same rule, or had one of
+        the same rule raised at the same time (the message that raised it, delivered again)."""
 
     async def clear_alarm(self, device_code: str, rule: str, at: dt.datetime) -> Alarm | None:
         """Clear the device's active alarm of this rule; None if there is none."""

@@ -10,6 +10,10 @@ Time is the readings' own (`Reading.at`); `sweep(now)` brings the hub's clock in
 when nothing arrives: a device silent too long, a duration completed with no newer reading. A
 reading older than the newest one seen for its device changes nothing (QoS 1 redelivery and
 reconnect bursts arrive out of order; an old "trapped: false" must not clear a newer "trapped").
+After a restart the newest one is the device's `reading_at` as ingestion last committed it, and
+an active alarm raised by a reading is cleared only by a reading no older than that one: what
+the broker sends again after a crash is then judged as the first time, and the store refuses
+what it raised already (`DeviceStore.raise_alarm`).
 
 The engine owns no store: ingestion turns raised signals into alarms (`DeviceStore.raise_alarm`)
 and cleared ones into `clear_alarm`, and after a restart hands the active alarms back to `load`
@@ -50,13 +54,16 @@ class Signal:
 class _State:
     """One rule of one device: active, or how long and how often its raise condition has held."""
 
-    __slots__ = ("active", "since", "count", "need")
+    __slots__ = ("active", "since", "count", "need", "raised_at")
 
     def __init__(self, rule: Rule) -> None:
         self.active = False
         self.since: dt.datetime | None = None
         self.count = 0
         self.need = dt.timedelta(seconds=rule.duration)
+        self.raised_at: dt.datetime | None = None
+        """The time of the reading that raised the active alarm (rules raised by one reading
+        only: a sweep raises at the hub's clock, not comparable with readings' own)."""
 
     def reset(self) -> None:
         self.since = None
@@ -73,7 +80,8 @@ class _Unit:
         self.params = params
         self.window = dt.timedelta(seconds=params["offline_multiple"] * device.interval)
         self.latest: dict[str, Value] = dict(device.values)
-        self.last_at = device.last_seen
+        # readings' own time; `last_seen` (the hub's clock) only for a store from before it
+        self.last_at = device.reading_at if device.reading_at is not None else device.last_seen
         checks = []
         self.offline: _State
         for rule in RULES[device.type]:
@@ -116,6 +124,8 @@ class RuleEngine:
             state = states.get((alarm.device_code, alarm.rule))
             if state is not None and alarm.active:
                 state.active = True
+                if not state.need:
+                    state.raised_at = alarm.raised_at
         self._units, self._states, self._pending = units, states, {}
         self._listening_since = listening_since
 
@@ -163,11 +173,14 @@ class RuleEngine:
         if unit is None:
             return []
         at = reading.at
-        if unit.last_at is not None and at < unit.last_at:
-            return []
-        unit.last_at = at
         values = reading.values
         latest = unit.latest
+        if unit.last_at is not None and at <= unit.last_at:
+            # older, or the newest one again (delivered twice): it would count twice towards
+            # `repeat`; a different message of the same time (another topic) still counts
+            if at < unit.last_at or all(latest.get(metric) == value for metric, value in values.items()):
+                return []
+        unit.last_at = at
         latest.update(values)
         params = unit.params
         signals: list[Signal] = []
@@ -184,8 +197,11 @@ class RuleEngine:
             if x is None:
                 continue
             if state.active:
-                if rule.clears(x, params):
+                # a reading older than the one that raised the alarm does not clear it: after a
+                # restart the broker sends again what was not acknowledged, in its old order
+                if rule.clears(x, params) and (state.raised_at is None or at >= state.raised_at):
                     state.active = False
+                    state.raised_at = None
                     signals.append(
                         Signal(code, rule.name, False, rule.severity, _cleared(rule), rule.show(x, latest, params), at)
                     )
@@ -195,6 +211,7 @@ class RuleEngine:
                     state.since = at
                 if state.count >= rule.repeat and at - state.since >= state.need:
                     state.active = True
+                    state.raised_at = None if rule.duration else at
                     state.reset()
                     if rule.duration:
                         self._pending.pop((code, rule.name), None)
@@ -246,6 +263,7 @@ class RuleEngine:
             if x is None:
                 continue
             state.active = True
+            state.raised_at = None
             signals.append(
                 Signal(key[0], rule.name, True, rule.severity, rule.message, rule.show(x, unit.latest, unit.params), now)
             )

@@ -13,18 +13,30 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _Compiled = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]
-_compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled] = {}
+_compiled: dict[tuple[str, str, tuple[str, ...], bool], _Compiled] = {}
 
 
-def _compile(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Compiled:
-    key = (dialect.name + "+" + str(dialect.driver), table.name, columns)
+def _insert(dialect: Dialect, table: Table, skip_existing: bool) -> Any:
+    if not skip_existing:
+        return table.insert()
+    if dialect.name == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing()
+    if dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"no INSERT … ON CONFLICT DO NOTHING for {dialect.name}")
+
+
+def _compile(dialect: Dialect, table: Table, columns: tuple[str, ...], skip_existing: bool = False) -> _Compiled:
+    key = (dialect.name + "+" + str(dialect.driver), table.name, columns, skip_existing)
     found = _compiled.get(key)
     if found is None:
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+        compiled = _insert(dialect, table, skip_existing).compile(dialect=dialect, column_keys=list(columns))
         order = tuple(compiled.positiontup or ())
         if sorted(order) != sorted(columns):
             raise AssertionError(f"cannot bulk insert {table.name}: compiled {order} for {columns}")
@@ -38,12 +50,18 @@ def _compile(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Compi
 
 
 async def insert_rows(
-    connection: AsyncConnection, table: Table, rows: Sequence[dict[str, Any]], chunk: int = 10_000
+    connection: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    chunk: int = 10_000,
+    *,
+    skip_existing: bool = False,
 ) -> None:
-    """INSERT every row (dicts with the same keys) through the driver's executemany."""
+    """INSERT every row (dicts with the same keys) through the driver's executemany;
+    `skip_existing` skips a row that a unique index already holds (ON CONFLICT DO NOTHING)."""
     if not rows:
         return
-    sql, order, processors = _compile(connection.dialect, table, tuple(rows[0]))
+    sql, order, processors = _compile(connection.dialect, table, tuple(rows[0]), skip_existing)
     pick = operator.itemgetter(*order)
     single = len(order) == 1
     processed = [(index, process) for index, process in enumerate(processors) if process is not None]

@@ -10,7 +10,14 @@ the driver's executemany, with device ids taken from a code → id map kept by t
 are never deleted and their ids never change, so the map only grows (on registration, or when a
 code it does not know turns out to be stored by another process).
 
-Alarms: at most one active alarm per device and rule. Raisers are serialised (SQLite's write
+Readings are keyed by device, time, kind and a digest of their values (a unique index), and
+inserted with ON CONFLICT DO NOTHING: ingestion acknowledges a message only after committing it,
+so a crash before the acknowledgement makes the broker send it again, and it must land as the
+same row.
+
+Alarms: at most one active alarm per device and rule, and never two of a device and rule raised
+at the same time (a redelivered message re-raising an alarm it raised and that has since
+cleared). Raisers are serialised (SQLite's write
 lock, a PostgreSQL advisory lock) so that the check for an active alarm and the day-numbered id
 (`AL20260302000001`, graph.sql.daily_ids) are taken on what is committed; a partial unique
 index on (device, rule) among uncleared alarms holds even a writer that bypasses the lock.
@@ -19,6 +26,7 @@ index on (device, rule) among uncleared alarms holds even a writer that bypasses
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -83,6 +91,12 @@ def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _digest(values: str) -> str:
+    """What keys a reading's values: the first 16 hex digits of the SHA-256 of their canonical
+    JSON (migration 0008 computes the same for readings stored before it)."""
+    return hashlib.sha256(values.encode()).hexdigest()[:16]
+
+
 def _device_query() -> Select[Any]:
     return select(_DEVICE, _PLACE.c.code.label("place_code")).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
 
@@ -103,6 +117,7 @@ def _device(row: Any) -> Device:
         last_seen=maybe_utc(mapping["last_seen"]),
         values=json.loads(mapping["values"]),
         registered_at=utc(mapping["registered_at"]),
+        reading_at=maybe_utc(mapping["reading_at"]),
     )
 
 
@@ -456,19 +471,25 @@ class DeviceRecords:
             return
         latest = {state.code: state for state in states}  # the last state of a device wins
         ids = await self._ids_of(list(latest))
-        changes = [
-            {
+        changes: list[dict[str, Any]] = []
+        keeping: list[dict[str, Any]] = []  # no reading time given: the stored one stays
+        for state in latest.values():
+            if state.code not in ids:
+                continue
+            change = {
                 "row_id": ids[state.code],
                 "status": state.status.value,
                 "last_seen": maybe_utc(state.last_seen),
                 "values": _json(state.values),
             }
-            for state in latest.values()
-            if state.code in ids
-        ]
-        if changes:
+            if state.reading_at is None:
+                keeping.append(change)
+            else:
+                changes.append({**change, "reading_at": utc(state.reading_at)})
+        if changes or keeping:
             async with self.engine.begin() as connection:
                 await update_rows(connection, _DEVICE, changes)
+                await update_rows(connection, _DEVICE, keeping)
 
     async def add_readings(self, readings: Sequence[Reading]) -> int:
         if not readings:
@@ -482,18 +503,20 @@ class DeviceRecords:
             if reading.kind not in READING_KINDS:
                 raise InvalidInput(f"reading of {reading.device_code!r} kind", reading.kind, "must be telemetry or event")
             at = utc(reading.at)
+            values = _json(reading.values)
             written.append(
                 {
                     "device_id": device_id,
                     "at": at,
                     "received_at": utc(reading.received_at) if reading.received_at is not None else at,
                     "kind": reading.kind,
-                    "values": _json(reading.values),
+                    "values": values,
+                    "digest": _digest(values),
                 }
             )
         if written:
             async with self.engine.begin() as connection:
-                await insert_rows(connection, _READING, written)
+                await insert_rows(connection, _READING, written, skip_existing=True)
         return len(written)
 
     async def readings(
@@ -547,10 +570,13 @@ class DeviceRecords:
                     device_id = (await connection.execute(query)).scalar_one_or_none()
                     if device_id is None:
                         raise InvalidInput("device_code", alarm.device_code, "is not a registered device")
-                    active = select(_ALARM.c.id).where(
-                        _ALARM.c.device_id == device_id, _ALARM.c.rule == alarm.rule, _ALARM.c.cleared_at.is_(None)
+                    # active, or raised at this very time (the same message again): nothing new
+                    raised = select(_ALARM.c.id).where(
+                        _ALARM.c.device_id == device_id,
+                        _ALARM.c.rule == alarm.rule,
+                        or_(_ALARM.c.cleared_at.is_(None), _ALARM.c.raised_at == utc(alarm.raised_at)),
                     )
-                    if (await connection.execute(active)).first() is not None:
+                    if (await connection.execute(raised.limit(1))).first() is not None:
                         return None
                     case_id = await _case_row_id(connection, alarm.case_id) if alarm.case_id else None
                     if alarm.id:

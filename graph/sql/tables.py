@@ -380,6 +380,8 @@ device = Table(
     Column("last_seen", DateTime(timezone=True), nullable=True),
     Column("values", Text, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    # the device's own time of the newest reading ingestion's rules took in (graph.devices)
+    Column("reading_at", DateTime(timezone=True), nullable=True),
     *_provenance(),
     Index("ix_device_place_id", "place_id"),
 )
@@ -393,7 +395,10 @@ reading = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("values", Text, nullable=False),
-    Index("ix_reading_device_id", "device_id", "at"),
+    # SHA-256 of `values` (first 16 hex digits): a redelivered message is the same reading
+    Column("digest", String(16), nullable=False),
+    # one row per device, time, kind and values: what the broker sends again is not stored twice
+    Index("ix_reading_key", "device_id", "at", "kind", "digest", unique=True),
     Index("ix_reading_at", "at"),
 )
 

@@ -198,3 +198,44 @@ async def test_the_acl_lets_a_device_publish_only_to_its_own_topics(
         assert service.stats.received == 1
     finally:
         await service.stop()
+
+
+async def test_messages_the_store_refused_are_not_acknowledged_and_come_again(
+    private_broker: PrivateBroker, store: SqlStore
+) -> None:
+    """The store fails for a while (a database restarting): the messages it refused are not
+    acknowledged, the reader reconnects so the broker sends them again, and once the store is
+    back every one is stored, once."""
+    private_broker.start()
+    broker = Broker("127.0.0.1", private_broker.port)
+    service = ingestion(store, f"mqtt://127.0.0.1:{private_broker.port}", "hub", "hub-ingest-refused")
+    assert service.reader is not None
+    service.reader.backoff_start = 0.2
+    real = store.add_readings
+    refusals = 0
+
+    async def down(readings):  # type: ignore[no-untyped-def]
+        nonlocal refusals
+        if refusals < 3:
+            refusals += 1
+            raise ConnectionError("the database is restarting")
+        return await real(readings)
+
+    store.add_readings = down  # type: ignore[method-assign]
+    await service.start()
+    base = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
+    try:
+        await service.wait_subscribed()
+        async with broker.client(identifier="device-gateway-refused") as client:
+            for n in range(30):
+                await client.publish("hub/devices/GD-0001/telemetry", message(n, base), qos=1)
+        await eventually(lambda: distinct_readings(store, ["GD-0001"]), timeout=20)
+        await eventually(lambda: service.reader.stats.acknowledged >= 30, timeout=20)  # type: ignore[union-attr]
+        assert await distinct_readings(store, ["GD-0001"]) == 30
+        assert len(await store.readings("GD-0001", EVERYTHING, first=1000)) == 30
+        assert refusals == 3 and service.stats.failed >= 1
+        assert service.reader.stats.unacknowledged >= 1 and service.reader.stats.retries >= 1
+        assert service.reader.stats.connects >= 2
+    finally:
+        store.add_readings = real  # type: ignore[method-assign]
+        await service.stop()

@@ -259,3 +259,134 @@ async def test_status_and_readings_of_one_batch_apply_in_arrival_order(pipeline:
     assert gone is not None and gone.status is DeviceStatus.OFFLINE
     active = (await store.alarm_page(EVERYTHING, 10, active=True, device_codes=["WP-0001", "WP-0002"])).items
     assert [a.device_code for a in active] == ["WP-0002"]
+
+
+# -- settling: what the MQTT reader acknowledges ---------------------------------------------
+
+
+async def test_a_message_is_settled_once_what_it_wrote_is_committed(store: SqlStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`settled(True)` comes when the message's reading (or dead letter) is in the database, as
+    another connection reads it; the message that fails even alone is settled False."""
+    import sqlite3
+
+    bus = EventBus()
+    pipeline = Pipeline(store, FaultyEngine(), Workflow(store, bus=bus), bus, batch_wait=0.2, sweep_every=3600)
+    outcomes: dict[str, bool] = {}
+    committed_before: dict[str, int] = {}
+
+    def settled(name: str, code: str) -> object:
+        def tell(ok: bool) -> None:
+            outcomes[name] = ok
+            with sqlite3.connect(tmp_path / "hub.sqlite") as reader:
+                committed_before[name] = reader.execute(
+                    "SELECT count(*) FROM reading r JOIN device d ON d.id = r.device_id WHERE d.code = ?", (code,)
+                ).fetchone()[0] + reader.execute("SELECT count(*) FROM dead_letter WHERE record_key = ?", (code,)).fetchone()[0]
+        return tell
+
+    await pipeline.start()
+    try:
+        now = pipeline.clock()
+        for code in ("MC-0001", "MC-0002", "WP-0001"):
+            values = {"tilt": 1.0} if code.startswith("MC") else {"outlet_pressure": 0.4, "running": True, "demand": True}
+            await pipeline.submit(f"hub/devices/{code}/telemetry", telemetry(values, now), now, settled(code, code))  # type: ignore[arg-type]
+        await pipeline.submit("hub/devices/NOPE-0404/telemetry", telemetry({"lel": 1}, now), now, settled("unknown", "NOPE-0404"))  # type: ignore[arg-type]
+        await pipeline.drain()
+    finally:
+        await pipeline.stop()
+    assert outcomes == {"MC-0001": True, "MC-0002": False, "WP-0001": True, "unknown": True}
+    assert committed_before == {"MC-0001": 1, "MC-0002": 1, "WP-0001": 1, "unknown": 1}  # MC-0002's reading, not its rules
+
+
+class CrashBeforeStates(BaseException):
+    """Not an Exception: nothing in the pipeline catches it, as nothing survives a `kill -9`."""
+
+
+async def test_messages_handled_again_after_a_crash_write_nothing_twice(store: SqlStore) -> None:
+    """The process dies after a batch's readings, alarms and cases are committed but before its
+    latest states are (so nothing was acknowledged, and the rules' resume point did not move):
+    a new pipeline handed the same messages by the broker stores each reading, alarm and case once."""
+    at = T0 - dt.timedelta(minutes=5)
+    messages = [
+        ("hub/devices/GD-0001/telemetry", telemetry({"lel": lel}, at + dt.timedelta(seconds=n)))
+        for n, lel in enumerate([3.0, 60.0, 5.0, 61.0, 62.0, 4.0, 70.0])
+    ]  # gas.high raised three times, cleared twice; gas.low (two readings ≥ 20) once, at 62.0
+    bus = EventBus()
+    real_save = store.save_device_states
+
+    async def crash(states):  # type: ignore[no-untyped-def]
+        raise CrashBeforeStates()
+
+    store.save_device_states = crash  # type: ignore[method-assign]
+    first = Pipeline(store, RuleEngine(), Workflow(store, bus=bus), bus, sweep_every=3600)
+    await first.start()
+    outcomes: list[bool] = []
+    for topic, payload in messages:
+        await first.submit(topic, payload, T0, outcomes.append)
+    await first.drain()
+    with pytest.raises(CrashBeforeStates):
+        await first.stop()
+    assert outcomes == []  # none of them was acknowledged
+    store.save_device_states = real_save  # type: ignore[method-assign]
+    raised = await store.alarm_page(EVERYTHING, 50)
+    assert len(raised.items) == 4
+
+    second = Pipeline(store, RuleEngine(), Workflow(store, bus=bus), bus, sweep_every=3600)
+    await second.start()
+    outcomes.clear()
+    for topic, payload in messages:
+        await second.submit(topic, payload, T0, outcomes.append)
+    await second.drain()
+    await second.stop()
+    assert outcomes == [True] * len(messages)
+    assert second.stats.alarms_raised == 0 and second.stats.cases_opened == 0
+    assert len(await store.readings("GD-0001", EVERYTHING)) == len(messages)
+    alarms = (await store.alarm_page(EVERYTHING, 50)).items
+    assert sorted((a.rule, a.raised_at - at, a.active) for a in alarms) == [
+        ("gas.high", dt.timedelta(seconds=1), False),
+        ("gas.high", dt.timedelta(seconds=3), False),
+        ("gas.high", dt.timedelta(seconds=6), True),
+        ("gas.low", dt.timedelta(seconds=4), False),
+    ]
+    assert all(alarm.case_id for alarm in alarms) and len({alarm.case_id for alarm in alarms}) == 4
+    cases = await store.case_page(EVERYTHING, 50, source=CaseSource.DEVICE_ALARM)
+    assert len(cases.items) == 4
+    [device] = await store.devices(["GD-0001"], EVERYTHING)
+    assert device is not None and device.reading_at == at + dt.timedelta(seconds=6) and device.status is DeviceStatus.ALARM
+
+    # and once the states are in, the same messages once more change nothing at all
+    third = Pipeline(store, RuleEngine(), Workflow(store, bus=bus), bus, sweep_every=3600)
+    await third.start()
+    for topic, payload in messages:
+        await third.submit(topic, payload, T0)
+    await third.drain()
+    await third.stop()
+    assert third.stats.alarms_raised == third.stats.alarms_cleared == 0
+    assert (await store.alarm_page(EVERYTHING, 50)).items == alarms
+
+
+async def test_an_alarm_left_without_its_case_gets_one_at_the_start_and_only_one(store: SqlStore) -> None:
+    from graph.devices import Alarm, Severity
+
+    bus = EventBus()
+    workflow = Workflow(store, bus=bus)
+    orphan = await store.raise_alarm(Alarm("", "GD-0001", DeviceType.GAS_DETECTOR, "gas.high", Severity.CRITICAL, "可燃气体浓度高限报警", T0, ""))
+    unlinked = await store.raise_alarm(Alarm("", "GD-0002", DeviceType.GAS_DETECTOR, "gas.high", Severity.CRITICAL, "可燃气体浓度高限报警", T0, ""))
+    assert orphan is not None and unlinked is not None
+    # the process died after opening this one's case, before linking it
+    starter = Pipeline(store, RuleEngine(), workflow, bus, sweep_every=3600)
+    await starter._open_case((await store.devices(["GD-0002"], EVERYTHING))[0], unlinked)  # type: ignore[arg-type]
+    async with store.engine.begin() as connection:
+        from sqlalchemy import update
+
+        from graph.sql import tables
+
+        await connection.execute(update(tables.alarm).where(tables.alarm.c.key == unlinked.id).values(case_id=None))
+    for _ in range(2):  # a second start finds nothing to do
+        pipeline = Pipeline(store, RuleEngine(), workflow, bus, sweep_every=3600)
+        await pipeline.start()
+        await pipeline.stop()
+    found = await store.alarms([orphan.id, unlinked.id], EVERYTHING)
+    assert all(alarm is not None and alarm.case_id for alarm in found)
+    cases = (await store.case_page(EVERYTHING, 50, source=CaseSource.DEVICE_ALARM)).items
+    assert sorted(case.external_id or "" for case in cases) == sorted([orphan.id, unlinked.id])
+    assert {case.id for case in cases} == {alarm.case_id for alarm in found if alarm}

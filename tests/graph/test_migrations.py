@@ -79,3 +79,50 @@ async def test_owner_ids_are_keyed_on_upgrade_and_their_sealed_data_follows(sqli
         assert span.owner_id == keyed
     finally:
         await store.close()
+
+
+async def _readings_keyed_on_upgrade(url: str) -> None:
+    """0008: readings stored twice by redeliveries before it are kept once, the rest get the
+    digest the store computes, and the unique key holds from then on."""
+    import sqlalchemy as sa
+
+    from graph.devices import Device, DeviceType, Reading
+    from graph.sql import tables
+
+    store = await SqlStore.open(url, sealer=Sealer.generate(), upgrade=False)
+    try:
+        await migrate.upgrade(store.engine, "0007")
+        await store.write(Batch(places=[
+            Place("370200", Level.CITY, "青岛市", None), Place("370202", Level.DISTRICT, "市南区", "370200"),
+            Place("370202001", Level.STREET, "香港中路街道", "370202"), Place("370202001001", Level.COMMUNITY, "云霄路社区", "370202001"),
+            Place("370202001001E001", Level.ESTATE, "海信花园", "370202001001"),
+        ]))
+        at = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)
+        async with store.engine.begin() as connection:  # the tables as 0007 left them, written as the store wrote them
+            place_id = (await connection.execute(sa.select(tables.place.c.id).where(tables.place.c.code == "370202001001E001"))).scalar_one()
+            device = {"code": "GC-0001", "type": "gas_detector", "model": "GT-1", "name": "", "place_id": place_id,
+                      "interval_s": 30, "thresholds": "{}", "status": "online", "values": "{}", "registered_at": at}
+            device_id = (await connection.execute(tables.device.insert().values(**device))).inserted_primary_key[0]
+            await connection.execute(tables.reading.insert(), [
+                {"device_id": device_id, "at": at + dt.timedelta(seconds=s), "received_at": at, "kind": "telemetry", "values": f'{{"lel":{s}.0}}'}
+                for s in (0, 1, 1, 2, 2, 2)
+            ])
+        await migrate.upgrade(store.engine)
+        scope = Scope.everything()
+        assert sorted(r.values["lel"] for r in await store.readings("GC-0001", scope)) == [0.0, 1.0, 2.0]
+        assert await store.add_readings([Reading("GC-0001", at + dt.timedelta(seconds=2), {"lel": 2.0})]) == 1
+        assert len(await store.readings("GC-0001", scope)) == 3  # the same reading: its digest matched
+        [device] = await store.all_devices()
+        assert device == Device("GC-0001", DeviceType.GAS_DETECTOR, "GT-1", "370202001001E001", 30, registered_at=at,
+                                status=device.status, values={})
+    finally:
+        await store.close()
+
+
+async def test_sqlite_readings_are_keyed_on_upgrade(sqlite_path: str) -> None:
+    await _readings_keyed_on_upgrade(f"sqlite:///{sqlite_path}")
+
+
+@pytest.mark.postgres
+async def test_postgresql_readings_are_keyed_on_upgrade(postgres_databases: PostgresDatabases) -> None:
+    await _readings_keyed_on_upgrade(await postgres_databases.create())

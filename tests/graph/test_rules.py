@@ -495,3 +495,28 @@ def test_metrics_kinds_are_what_the_rules_read() -> None:
     assert METRICS[DeviceType.ELEVATOR]["fault_code"].kind is MetricKind.CODE
     assert METRICS[DeviceType.WATER_PUMP]["demand"].kind is MetricKind.FLAG
     assert (METRICS[DeviceType.GAS_DETECTOR]["lel"].low, METRICS[DeviceType.GAS_DETECTOR]["lel"].high) == (0, 100)
+
+
+def test_a_reading_delivered_twice_counts_once() -> None:
+    """QoS 1 sends a message again when its acknowledgement was lost: the newest reading again
+    must not count a second time towards `repeat` (gas.low needs two readings at 20 %LEL)."""
+    engine = engine_of(make("GD-1", DeviceType.GAS_DETECTOR))
+    assert changes(feed(engine, "GD-1", 0, lel=25.0)) == []
+    assert changes(feed(engine, "GD-1", 0, lel=25.0)) == []
+    assert changes(feed(engine, "GD-1", 1, lel=26.0)) == [("gas.low", True)]
+
+
+def test_after_a_restart_the_rules_resume_from_the_newest_reading_time() -> None:
+    """A device's `reading_at` (its own clock) is where the rules resume, not `last_seen` (the
+    hub's, later): the backlog after it is judged, and an old reading sent again does not clear
+    an alarm a newer reading raised."""
+    import dataclasses
+
+    device = dataclasses.replace(make("GD-1", DeviceType.GAS_DETECTOR), reading_at=t(10), last_seen=t(500))
+    raised = dataclasses.replace(alarm("GD-1", DeviceType.GAS_DETECTOR, "gas.high"), raised_at=t(8))
+    engine = engine_of(device, active=(raised,))
+    assert changes(feed(engine, "GD-1", 5, lel=3.0)) == []  # older than reading_at
+    engine = engine_of(dataclasses.replace(device, reading_at=t(4)), active=(raised,))
+    assert changes(feed(engine, "GD-1", 5, lel=3.0)) == []  # newer than reading_at, older than the raise
+    assert changes(feed(engine, "GD-1", 9, lel=3.0)) == [("gas.high", False)]
+    assert changes(feed(engine, "GD-1", 20, lel=55.0)) == [("gas.high", True)]  # a backlog before last_seen
