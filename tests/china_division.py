@@ -74,7 +74,7 @@ def dist() -> Path:
 class Division:
     code: str
     name: str
-    parent: str | None
+    parent: str
 
 
 def rows(name: str) -> Iterator[dict[str, str]]:

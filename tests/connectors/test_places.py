@@ -22,9 +22,11 @@ from connectors.places.database import PlacesDatabase
 from connectors.places.files import PlacesFiles
 from connectors.places.shapes import ShapeProblem, checked_geometry
 from connectors.runner import sync
+from graph.ciphers.keyring import Keyring
 from graph.ciphers.sealing import Sealer
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
+from graph.model import Batch, Place
 from graph.scope import Scope
 from graph.sql import SqlStore
 from tests.conftest import PostgresDatabases
@@ -396,3 +398,65 @@ def test_shapes_are_checked_as_rfc_7946_says() -> None:
         with pytest.raises(ShapeProblem) as caught:
             checked_geometry(shape)
         assert words in str(caught.value), (label, str(caught.value))
+
+
+# --- houses from the registry, on places from this connector ---------------------------------
+
+
+async def test_registry_units_create_houses_under_the_entrance_their_address_names(files: PlacesFixture, city: chaoyang.Chaoyang) -> None:
+    from connectors.base import Facts, Rejected, SourceRecord
+    from connectors.registry.streams import link_units
+
+    await sync(files.store, files.at.source(), batch_size=BATCH)
+    building = city.buildings[0]["code"]  # two entrances
+    lone = city.buildings[1]["code"]
+    await files.store.write(Batch(places=[Place(f"{lone}02", Level.ENTRANCE, "2单元", lone)]))  # now two as well
+
+    def unit(code: str, zl: str) -> SourceRecord:
+        data = {"bdcdyh": code, "zl": zl, "jzmj": 88.5, "ghyt": "住宅", "szc": None, "gxsj": "2025-06-01 10:00:00"}
+        return SourceRecord("units", code, f"2025-06-01T10:00:00.000000|{code}", data)
+
+    records = [
+        unit(f"{building}0009", "北京市朝阳区南磨房地区东郊社区金隅东郊家园1号楼2单元302室"),
+        unit(f"{building}0010", "北京市朝阳区南磨房地区东郊社区金隅东郊家园1号楼302室"),
+        unit(f"{building}0011", "北京市朝阳区南磨房地区东郊社区金隅东郊家园1号楼3单元302室"),
+        unit("110105021021GB00099F00010001", "北京市朝阳区南磨房地区某处"),
+    ]
+    verdicts = await link_units(records, files.store)
+    created = verdicts[0]
+    assert isinstance(created, Facts)
+    [house] = created.batch.places
+    assert (house.level, house.parent_code, house.name, house.floor, house.area) == (Level.HOUSE, f"{building}02", "2单元302室", 3, 88.5)
+    undecided, missing, nowhere = verdicts[1:]
+    assert isinstance(undecided, Rejected) and undecided.reason is Reason.UNKNOWN_PLACE
+    assert f"building {building} has 2 entrances: zl (坐落)" in undecided.detail and "does not say which" in undecided.detail
+    assert isinstance(missing, Rejected) and "names entrance 3, which building" in missing.detail and "(its entrances: 1单元, 2单元)" in missing.detail
+    assert isinstance(nowhere, Rejected) and "nor its building 110105021021GB00099F0001" in nowhere.detail
+    await files.store.write(created.batch)
+    again = await link_units(records[:1], files.store)  # a known house now: updated, never moved
+    assert isinstance(again[0], Facts) and again[0].batch.places[0].parent_code == f"{building}02"
+
+
+def test_hub_places_import_says_what_it_set_aside_and_exits_1(city: chaoyang.Chaoyang, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    rows, expected = bad_rows()
+    chaoyang.write_csv(tmp_path / "places.csv", [*city.divisions[:45], *rows], COLUMNS, encoding="gbk")
+    env = {k: v for k, v in os.environ.items() if k not in ("HUB_BROKER", "HUB_DB", "HUB_KEYS")}
+    Keyring.generate().save(tmp_path / "hub.keys")
+    common = ["--db", str(tmp_path / "hub.sqlite"), "--keys", str(tmp_path / "hub.keys")]
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "places", "import", str(tmp_path / "places.csv"), *common],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    total = 45 + len(rows)
+    assert f"read {total} = written 45 + unchanged 0 + dead-lettered {len(expected)} + duplicates 0" in done.stdout
+    assert "streets 110105044: conflict: streets record 110105044: parent 110106 does not hold 110105044" in done.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "places", "import", str(tmp_path / "nowhere.csv"), *common],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert missing.returncode == 2 and "FILE: " in missing.stderr and "does not exist" in missing.stderr

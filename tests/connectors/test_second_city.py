@@ -82,7 +82,7 @@ def test_a_district_of_beijing_is_built_by_connectors_and_its_stats_add_up(tmp_p
     # 2. estates, buildings and entrances with shapes (GeoJSON), the registry, a water company
     gis = tmp_path / "gis" / "chaoyang.geojson"
     gis.parent.mkdir()
-    spoiled = [
+    spoiled: list[dict[str, Any]] = [
         {"code": "110105021021E901", "name": "蝴蝶小区", "updated": "2026-01-02 09:00:00", "geometry": BOWTIE},
         {"code": "110105001024GB00009F0001", "name": "1号楼", "parent": "110105001024E099", "updated": "2026-01-02 09:00:00"},
     ]
@@ -175,7 +175,7 @@ async def _sync_and_check(
                 line["houses"], len(line["owners"]), len(line["estates"]), len(line["buildings"])
             ), code
         assert sum(row.houses for row in rows) == len(city.houses)
-        unpaid = defaultdict(int)
+        unpaid: dict[str, int] = defaultdict(int)
         for index, item in enumerate(city.houses):
             if index % 4 == 0:
                 for code in (chaoyang.DISTRICT, item.street):
