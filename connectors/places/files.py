@@ -43,7 +43,7 @@ Row = tuple[str, int, dict[str, Any]]
 """(file name, line or feature number, the row's data)."""
 
 
-def decode(raw: bytes, encoding: str, name: str) -> str:
+def decode(raw: bytes, encoding: str) -> str:
     """A file's text: `auto` tries UTF-8 (BOM or not), then GB18030 (a superset of GBK)."""
     if encoding == "auto":
         try:
@@ -126,7 +126,7 @@ class PlacesFiles:
         except OSError as error:
             raise ConnectorError(f"{self.name}: cannot read {path}: {error.strerror or error}") from None
         try:
-            text = decode(raw, self.encoding, path.name)
+            text = decode(raw, self.encoding)
         except UnicodeDecodeError as error:
             raise ConnectorError(
                 f"{self.name}: {path.name} is not {self.encoding} text (byte {error.start}); "

@@ -257,7 +257,7 @@ def _draft(index: int, record: SourceRecord, level: Level, where: str) -> _Draft
     if given_level is not None:
         said = level_word(given_level)
         if said is None:
-            words = ", ".join(STREAM_NAMES[item][:-1] if item != Level.CITY else "city" for item in LEVELS)
+            words = ", ".join(_noun(item) for item in LEVELS)
             return Rejected(Reason.SCHEMA_MISMATCH, f"{where}: level {given_level!r} is not a level (use {words}, or 街道/社区/小区/...)")
         if said == Level.HOUSE:
             return Rejected(
