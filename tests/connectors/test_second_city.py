@@ -6,12 +6,14 @@ from a GeoJSON FeatureCollection (two of its features are refused, each with its
 registry's exports (`registry-files`) then create the houses under their entrances and register
 their owners, and a water company's drop (`utilities-csv`) links its accounts, half by
 不动产单元号 and half by postal address — addresses in the district's `…地区` streets, which the
-address parser must read. The store's stats then add up to exactly what was written.
+address parser must read. The store's stats, and `stats` and `place { stats }` over GraphQL from
+`hub serve`, then add up to exactly what was written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import subprocess
@@ -21,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.config import load_connectors, opened
@@ -30,6 +33,8 @@ from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.scope import Scope
 from graph.sql import SqlStore
+from hub.auth.issuing import issue_token
+from hub.bench.http import free_port
 from tests import china_division
 from tests.connectors import chaoyang
 from tests.connectors.test_places import BOWTIE
@@ -106,13 +111,52 @@ def test_a_district_of_beijing_is_built_by_connectors_and_its_stats_add_up(tmp_p
         f'[connectors.water]\nkind = "utilities-csv"\nfolder = "{drop}"\nutility = "water"\nwithin = "{chaoyang.DISTRICT}"\n',
         encoding="utf-8",
     )
-    asyncio.run(_sync_and_check(db, keys, tmp_path / "connectors.toml", city, records, water, divisions))
+    stats, token = asyncio.run(_sync_and_check(db, keys, tmp_path / "connectors.toml", city, records, water, divisions))
+
+    # 3. the same figures over GraphQL, from `hub serve`, as the city's dashboard asks them
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", *common, "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "hub serve did not come up"
+                time.sleep(0.2)
+        estate = city.estates[0]["code"]
+        query = (
+            '{ stats(scope: "110105", groupBy: STREET) { place { code name } houses floorArea owners estates buildings housesInArrears }'
+            f' place(code: "{estate}") {{ name stats {{ houses floorArea owners estates buildings housesInArrears }} }} }}'
+        )
+        answer = httpx.post(f"{base}/graphql", json={"query": query}, headers={"authorization": f"Bearer {token}"}, timeout=60).json()
+        assert not answer.get("errors"), answer["errors"]
+        served = {row["place"]["code"]: row for row in answer["data"]["stats"]}
+        assert len(served) == 43 and served["110105021"]["place"]["name"] == "南磨房地区"
+        for code, row in served.items():
+            figures = (row["houses"], row["owners"], row["estates"], row["buildings"], row["housesInArrears"])
+            assert figures == stats.get(code, (0, 0, 0, 0, 0, 0.0))[:5], code
+            assert row["floorArea"] == pytest.approx(stats.get(code, (0, 0, 0, 0, 0, 0.0))[5], abs=0.01)
+        mine = answer["data"]["place"]["stats"]
+        assert (mine["houses"], mine["owners"], mine["estates"], mine["buildings"], mine["housesInArrears"]) == stats[estate][:5]
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=10)
+    assert "Traceback" not in errors, errors
 
 
 async def _sync_and_check(
     db: str, keys: Keyring, connectors: Path, city: chaoyang.Chaoyang, records: dict[str, list[dict[str, Any]]],
     water: dict[str, list[dict[str, Any]]], divisions: int,
-) -> None:
+) -> tuple[dict[str, tuple[int, int, int, int, int, float]], str]:
+    """Sync the three connectors and check the store; the figures GraphQL must then show (houses,
+    owners, estates, buildings, houses in arrears today, floor area, per street and per estate)
+    and a city token to ask with."""
     store = await SqlStore.open(db, sealer=keys.sealer())
     try:
         runs = {}
@@ -183,5 +227,14 @@ async def _sync_and_check(
         streets = sorted({item.street for item in city.houses})
         arrears = await store.arrears_counts([chaoyang.DISTRICT, *streets], chaoyang.TODAY, EVERYTHING)
         assert arrears == [unpaid[chaoyang.DISTRICT], *(unpaid[s] for s in streets)]
+        for index, item in enumerate(city.houses):
+            if index % 4 == 0:
+                unpaid[item.estate] += 1
+        figures = {
+            code: (line["houses"], len(line["owners"]), len(line["estates"]), len(line["buildings"]), unpaid[code], line["area"])
+            for code, line in expected.items()
+        }
+        token = await issue_token(store, keys, "city", chaoyang.CITY, "朝阳区 test dashboard", dt.timedelta(hours=1))
+        return figures, token
     finally:
         await store.close()
