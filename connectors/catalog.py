@@ -18,6 +18,8 @@ KINDS: dict[str, str] = {
     "utilities-csv": "connectors.utilities.drop:UtilitiesDrop",
     "cityops-feed": "connectors.cityops.feed:CityOpsFeed",
     "open311": "connectors.open311.client:Open311Source",
+    "places-files": "connectors.places.files:PlacesFiles",
+    "places-db": "connectors.places.database:PlacesDatabase",
 }
 """kind → 'module:class' of a `connectors.base.Source`."""
 

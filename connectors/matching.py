@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from graph.addresses import Address, name_key, parse_address
+from graph.addresses import Address, name_key, normalise, parse_address
 from graph.levels import Level
 from graph.model import Place
 from graph.scope import Scope
@@ -31,7 +31,7 @@ EVERYTHING = Scope.everything()
 CONFIDENT = 0.8
 """The confidence at or above which a house is taken as the address's house."""
 
-_STREET_ENDINGS = ("街道办事处", "街道")
+_STREET_ENDINGS = ("街道办事处", "街道", "办事处")
 _COMMUNITY_ENDINGS = (
     "社区居民委员会", "社区村民委员会", "村村民委员会", "社区居委会", "村民委员会", "居民委员会",
     "社区村委会", "村委会", "居委会", "社区",
@@ -75,6 +75,13 @@ class AddressMatch:
         return self.house_code is not None and self.confidence >= CONFIDENT
 
 
+@dataclass(frozen=True, slots=True)
+class _Names:
+    children: list[Place]
+    by_stem: dict[str, list[Place]]
+    written: list[str]
+
+
 class _Lru:
     def __init__(self, size: int) -> None:
         self.size = size
@@ -105,6 +112,7 @@ class Matcher:
         self.store = store
         self.within = within
         self._cache = _Lru(cache_size)
+        self._names: dict[tuple[str, Level], _Names] = {}
 
     @property
     def reads(self) -> int:
@@ -156,37 +164,107 @@ class Matcher:
             return AddressMatch(address.text, None, None, None, 0.0, why="the store holds no city to match against")
         return await self._walk(address, root)
 
-    async def _admin(self, address: Address, root: Place) -> tuple[Place, float] | AddressMatch:
-        """Down from `root` through the district, street and community the address names."""
+    async def locate(self, text: str) -> AddressMatch:
+        """Where the administrative part of `text` leads (district → street → community), the
+        estate not looked for: the place an address naming only a street or a community is
+        about. `place_code` is the deepest division reached, each one the address gave found once."""
+        address = parse_address(text)
+        root = await self._root_cached()
+        if root is None:
+            return AddressMatch(address.text, None, None, None, 0.0, why="the store holds no city to match against")
+        admin = await self._admin(address, root)
+        if isinstance(admin, AddressMatch):
+            return admin
+        place, confidence, address = admin
+        return AddressMatch(address.text, None, place.code, place.level, round(confidence, 2), why=f"in {place.name} ({place.code})")
+
+    async def _admin(self, address: Address, root: Place) -> tuple[Place, float, Address] | AddressMatch:
+        """Down from `root` through the district, street and community the address names; with
+        the address as finally read.
+
+        Where the grammar's district or street is not one of the place's children, the address
+        is read again knowing the children's names (`parse_address(districts=..., streets=...)`):
+        a town called 永兴, a street office written 建外办事处, a district called 新市区 are found
+        as the tree spells them. A city without districts (东莞, 中山, 儋州) holds its towns
+        itself, and the street is looked for among them."""
         place, confidence = root, 1.0
-        steps = (
-            (Level.DISTRICT, address.district or (address.city if address.city and root.level == Level.CITY and name_key(address.city) != name_key(root.name) else None), ()),
-            (Level.STREET, address.street, _STREET_ENDINGS),
-            (Level.COMMUNITY, address.community, _COMMUNITY_ENDINGS),
-        )
-        for level, given, endings in steps:
+        for level, endings in ((Level.DISTRICT, ()), (Level.STREET, _STREET_ENDINGS), (Level.COMMUNITY, _COMMUNITY_ENDINGS)):
             if place.level >= level:
                 continue  # `within` is already below this level
+            given = self._given(address, level, root)
+            hinted = level in (Level.DISTRICT, Level.STREET)
+            if not given and not hinted:
+                confidence -= 0.02
+                continue
+            children = await self._children(place.code)
+            if not any(child.level == level for child in children):
+                # nothing of this level here: a step skipped above (no street given, so the estate
+                # search narrows instead), or a city without districts (what was read as one is not)
+                confidence -= 0.0 if given else 0.02
+                continue
+            index = self._index(place.code, level, children, endings)
+            found = self._named(index, given, endings)
+            if hinted and (len(found) != 1 or self._longer(index, given)):
+                names = [child.name for child in children if child.level == level]
+                again = parse_address(address.text, districts=names) if level == Level.DISTRICT else parse_address(address.text, streets=names)
+                again_given = self._given(again, level, root)
+                again_found = self._named(index, again_given, endings)
+                if len(again_found) == 1 or (not again_found and again_given and not given):
+                    address, given, found = again, again_given, again_found
             if not given:
                 confidence -= 0.02
                 continue
-            if level > place.level + 1:
-                continue  # a step skipped above (no street given): the estate search narrows instead
-            wanted = _stem(given, endings)
-            found = [child for child in await self._children(place.code) if _stem(child.name, endings) == wanted]
             if len(found) != 1:
                 return AddressMatch(
                     address.text, None, place.code, place.level, 0.0, tuple(c.code for c in found),
                     f"{level.name.lower()} {given!r} is {'not' if not found else 'more than once'} under {place.name} ({place.code})",
                 )
             place = found[0]
-        return place, confidence
+        return place, confidence, address
+
+    @staticmethod
+    def _given(address: Address, level: Level, root: Place) -> str | None:
+        """What the address says of `level`: a city not the root's stands for a district (a
+        county-level city written where a prefecture would be: 山东省胶州市...)."""
+        if level == Level.DISTRICT:
+            city = address.city if address.city and root.level == Level.CITY and name_key(address.city) != name_key(root.name) else None
+            return address.district or city
+        return address.street if level == Level.STREET else address.community
+
+    def _index(self, code: str, level: Level, children: list[Place], endings: Sequence[str]) -> _Names:
+        """The children of `level` by their stems, and their names as written: normalised once
+        per list, not once per address."""
+        key = (code, level)
+        index = self._names.get(key)
+        if index is None or index.children is not children:
+            by_stem: dict[str, list[Place]] = {}
+            written: list[str] = []
+            for child in children:
+                if child.level == level:
+                    by_stem.setdefault(_stem(child.name, endings), []).append(child)
+                    written.append(normalise(child.name))
+            index = self._names[key] = _Names(children, by_stem, written)
+            if len(self._names) > self._cache.size:
+                self._names.pop(next(iter(self._names)))
+        return index
+
+    def _longer(self, index: _Names, given: str | None) -> bool:
+        """Whether a child's name runs on past what the grammar read (讷河市's 龙河镇 and
+        龙河镇保安林场): the longer name, if the address holds it, is the one meant."""
+        if not given:
+            return False
+        key = normalise(given)
+        return any(len(name) > len(key) and name.startswith(key) for name in index.written)
+
+    @staticmethod
+    def _named(index: _Names, given: str | None, endings: Sequence[str]) -> list[Place]:
+        return list(index.by_stem.get(_stem(given, endings), ())) if given else []
 
     async def _walk(self, address: Address, root: Place) -> AddressMatch:
         admin = await self._admin(address, root)
         if isinstance(admin, AddressMatch):
             return admin
-        area, confidence = admin
+        area, confidence, address = admin
         text = address.text
         estate_name = address.estate
         if not estate_name:

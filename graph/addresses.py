@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -127,10 +128,20 @@ class Address:
         return None
 
 
-_PROVINCE = re.compile(r"^(.{2,7}?(?:省|自治区))")
+_PROVINCE = re.compile(r"^(.{2,7}?(?:省|自治区|特别行政区))")
 _CITY = re.compile(r"^([^区县市]{2,6}市)(?=.{2,})")
-_DISTRICT = re.compile(r"^(.{1,6}?(?<!社|小|园|校|厂|营)(?:区|县|市))(?!场|域|间|民)")
-_STREET = re.compile(r"^(.{1,10}?(?:街道办事处|街道|镇(?![路街江])|乡(?![村路]))|.{2,8}?(?:开发区|度假区))")
+_PREFECTURE = re.compile(r"^([^区县市]{2,10}?(?:自治州|地区|盟))(?=.{2,})")
+"""A prefecture that is not a 市 (恩施土家族苗族自治州, 阿里地区, 兴安盟): read only after a province,
+since a street is called `…地区` too (北京市朝阳区南磨房地区), and before a 市, which may be its
+county-level city (兴安盟阿尔山市)."""
+_DISTRICT = re.compile(r"^(.{1,14}?(?<!社|小|园|校|厂|营|地)(?:自治县|自治旗|林区|特区|区|县|市|旗))(?!场|域|间|民)")
+_STREET = re.compile(
+    r"^(.{1,16}?(?:街道办事处|街道|地区|民族乡|民族苏木|苏木|镇(?![路街江]|地区)|乡(?![村路]|街道|地区|镇))"
+    r"|.{2,12}?(?:开发区|度假区|管理区|农场|林场|牧场|渔场|示范区|新区|片区|办事处))"
+)
+"""The 乡级 unit (街道, 镇, 乡, 地区, 民族乡, 苏木, 街道办事处, and the farms, zones and offices that
+stand in for one); what the grammar cannot tell (a town whose name has no suffix, 永兴), the
+matcher reads with the district's own street names (`parse_address(..., streets=...)`)."""
 _COMMUNITY = re.compile(
     r"^(.{1,12}?(?:社区居民委员会|居民委员会|村民委员会|社区居委会|居委会|村委会|社区))"
 )
@@ -143,6 +154,37 @@ _ROAD_END = re.compile(r"(?:路|街|道|巷|里)$")
 _DASHED = re.compile(r"(\d+)-(\d+)-(\d{3,5})(室|户|号)?$")
 
 
+_OFFICE_ENDINGS = ("街道办事处", "街道", "办事处")
+"""How one street office's name is written: 建外街道, 建外街道办事处, 建外办事处."""
+
+
+def _known(
+    rest: str, names: Iterable[str], *, anywhere: bool, endings: tuple[str, ...] = ()
+) -> tuple[str, str, str] | None:
+    """(what comes before, the name as written, what follows) for the longest of `names` that
+    `rest` starts with (or, `anywhere`, that it holds earliest); None when it names none."""
+    best: tuple[int, int] | None = None
+    for name in names:
+        key = normalise(name)
+        forms = {key}
+        for ending in endings:
+            if key.endswith(ending) and len(key) - len(ending) >= 2:
+                forms.update(key[: -len(ending)] + other for other in endings)
+                break
+        for form in forms:
+            if not form:
+                continue
+            at = rest.find(form) if anywhere else (0 if rest.startswith(form) else -1)
+            if at < 0:
+                continue
+            if best is None or at < best[0] or (at == best[0] and len(form) > best[1]):
+                best = (at, len(form))
+    if best is None:
+        return None
+    at, length = best
+    return rest[:at], rest[at : at + length], rest[at + length :]
+
+
 def _take(pattern: re.Pattern[str], text: str) -> tuple[str | None, str]:
     found = pattern.match(text)
     if not found:
@@ -150,21 +192,52 @@ def _take(pattern: re.Pattern[str], text: str) -> tuple[str | None, str]:
     return found.group(1), text[found.end(1):]
 
 
-def parse_address(text: str) -> Address:
+def parse_address(text: str, *, districts: Iterable[str] = (), streets: Iterable[str] = ()) -> Address:
     """The parts of `text` (see the module docstring for the forms it reads). Never raises.
+
+    `districts` and `streets` are names the caller knows are there (the city's districts, the
+    district's streets, from the place tree): the longest one the address names is taken as
+    written, before the grammar is tried, so a town called 永兴 or a district called 新市区 is
+    read whole. A street name matches written with 街道, 街道办事处 or 办事处 for one another.
 
     >>> parse_address("").estate is None
     True
     >>> p = parse_address("市南区琴屿·润景城1号楼1单元101网点")
     >>> (p.estate, p.house_name)
     ('琴屿·润景城', '1单元101网点')
+    >>> parse_address("北京市朝阳区南磨房地区东郊社区金隅家园3号楼2单元501室").street
+    '南磨房地区'
+    >>> parse_address("海南省三沙市西沙区永兴人民路8号幸福家园3号楼501室", streets=["永兴"]).street
+    '永兴'
     """
     rest = normalise(text)
     parts: dict[str, object] = {"text": rest}
     province, rest = _take(_PROVINCE, rest)
-    city, rest = _take(_CITY, rest)
-    district, rest = _take(_DISTRICT, rest)
-    street, rest = _take(_STREET, rest)
+    after_province = rest
+    city = None
+    if province is not None:  # 兴安盟阿尔山市: the 盟 is the prefecture, 阿尔山市 its county
+        city, rest = _take(_PREFECTURE, rest)
+    if city is None:
+        city, rest = _take(_CITY, rest)
+    district: str | None
+    street: str | None
+    known = _known(after_province, districts, anywhere=True)
+    if known is not None:  # what lies between the province and the district is the city
+        before, district, after_district = known
+        city = before or None
+    else:
+        district, after_district = _take(_DISTRICT, rest)
+    known = _known(after_district, streets, anywhere=False, endings=_OFFICE_ENDINGS)
+    if known is None and streets and not districts:
+        # the grammar's district may have run into the street (东莞市虎门港管委会…, 下花园区…):
+        # the street, found where it is, says where the district ends
+        known = _known(rest, streets, anywhere=True, endings=_OFFICE_ENDINGS)
+        if known is not None:
+            district = known[0] or None
+    if known is not None:
+        _, street, rest = known
+    else:
+        street, rest = _take(_STREET, after_district)
     community, rest = _take(_COMMUNITY, rest)
     parts.update(province=province, city=city, district=district, street=street, community=community)
 

@@ -52,6 +52,10 @@ PARCEL_RIGHT = {
     "Y": "其他使用权",
 }
 FIXTURE_KIND = {"F": "房屋等建筑物、构筑物", "L": "森林、林木", "Q": "其他", "W": "无定着物"}
+CITIES_WITHOUT_DISTRICTS = frozenset({"441900", "442000", "460400"})
+"""Prefecture-level cities that have no districts (不设区的地级市: 东莞, 中山, 儋州): their towns'
+statistical codes and their parcels' 宗地代码 start with the city's own code, which stands for a
+county there."""
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -146,7 +150,8 @@ class DivisionCode(Code):
 
 
 class StreetCode(Code):
-    """A 9-digit statistical code of a street (街道) or town (镇): county + 3 digits."""
+    """A 9-digit statistical code of a street (街道) or town (镇): county + 3 digits (the city's
+    own code in a city without districts: 东莞市东城街道 441900003)."""
 
     what = "9-digit street code"
     length = 9
@@ -156,7 +161,7 @@ class StreetCode(Code):
         problem = _division_problem(text) or _digits_problem(text, 6, 9, "street number")
         if problem:
             return problem
-        if text[4:6] == "00":
+        if text[4:6] == "00" and text[:6] not in CITIES_WITHOUT_DISTRICTS:
             return f"characters 1-6 must be a county-level code, got {text[:6]!r}"
         if text[6:9] == "000":
             return "characters 7-9 (street number) cannot be 000"
@@ -224,7 +229,7 @@ def _parcel_problem(text: str) -> str | None:
     )
     if problem:
         return problem
-    if text[2:4] == "00" or text[4:6] == "00":
+    if text[2:4] == "00" or (text[4:6] == "00" and text[:6] not in CITIES_WITHOUT_DISTRICTS):
         return f"characters 1-6 must be a county-level code, got {text[:6]!r}"
     owner, right = text[12], text[13]
     if owner not in PARCEL_OWNERSHIP:

@@ -11,7 +11,7 @@ from graph.errors import HubError
 
 COMMANDS = (
     "demo", "serve", "sync", "worker", "database", "keys", "tokens", "audit", "export", "bench", "devices", "simulate",
-    "safelist",
+    "safelist", "places",
 )
 """Modules of hub.commands, in the order `hub --help` lists them."""
 

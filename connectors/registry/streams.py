@@ -1,7 +1,9 @@
 """The registry's three streams, and how their records become graph facts (shared by both kinds).
 
-- units (bdcdy): a unit updates its house (户) with the registered area, usage and floor; the
-  house must already be in the hub, found by its 不动产单元号.
+- units (bdcdy): a unit updates its house (户) with the registered area, usage and floor, found
+  by its 不动产单元号; a house the hub does not hold yet is created in its building (the
+  不动产单元号's first 24 characters) when the hub knows the building, under the entrance its
+  坐落 names (so a city whose places came from a places connector fills with houses).
 - holders (qlr): a rights holder (权利人) becomes an `Owner`, with the hub's owner id derived from
   the ID number, the same rule the demo city uses, so a holder the registry and the property
   platform both know is one owner. Names, ID numbers and phones travel wrapped in `Personal`, so
@@ -24,6 +26,7 @@ from typing import Any
 
 from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict
 from connectors.registry import exchange
+from graph.addresses import parse_address
 from graph.codes import CreditCode, HouseCode, ResidentId
 from graph.errors import CodeError
 from graph.ledger import Reason
@@ -31,7 +34,7 @@ from graph.levels import Level
 from graph.masking import mask
 from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Usage
 from graph.scope import Scope
-from graph.store import Store
+from graph.store import MAX_PAGE, Store
 from graph.identity import OwnerIds
 
 EVERYTHING = Scope.everything()
@@ -220,17 +223,103 @@ async def link_units(records: Sequence[SourceRecord], store: Store) -> list[Verd
             wanted[index] = (code, round(area, 2), usage, None if floor is None else int(floor))
     codes = list(dict.fromkeys(code for code, *_ in wanted.values()))
     found = {code: place for code, place in zip(codes, await store.places(codes, EVERYTHING)) if place}
+    new = {index: code for index, (code, *_) in wanted.items() if code not in found}
+    homes = await _homes([records[index] for index in new], list(new.values()), store)
     for index, (code, area, usage, floor) in wanted.items():
         place = found.get(code)
-        if place is None or place.level != Level.HOUSE:
-            verdicts[index] = Rejected(
-                Reason.UNKNOWN_PLACE,
-                f"bdcdy {records[index].key}: no house {code} in the hub (不动产单元号 not found)",
-            )
+        if place is None:
+            home = homes[code]
+            if isinstance(home, Rejected):
+                verdicts[index] = home
+                continue
+            parent, name, room_floor = home
+            place = Place(code, Level.HOUSE, name, parent)
+            floor = floor if floor is not None else room_floor
+        elif place.level != Level.HOUSE:
+            verdicts[index] = Rejected(Reason.UNKNOWN_PLACE, f"bdcdy {records[index].key}: {code} is not a house in the hub")
             continue
         house = dataclasses.replace(place, area=area, usage=usage, floor=floor, provenance=None)
         verdicts[index] = Facts(Batch(places=[house]))
     return [verdict for verdict in verdicts if verdict is not None]
+
+
+Home = tuple[str, str, int | None] | Rejected
+"""Where a new house goes: (its entrance or building, its name, the floor its room says), or why
+it cannot be placed."""
+
+
+async def _homes(records: Sequence[SourceRecord], codes: Sequence[str], store: Store) -> dict[str, Home]:
+    """For each unit whose house the hub does not hold yet, where the house goes: a house in a
+    building the hub knows is created under the entrance its 坐落 (zl) names (`2单元501室`), or
+    under the building's only entrance, or under the building itself when it has none; its name
+    is the room as the place tree spells it. A building the hub does not know, or an entrance
+    that cannot be told, leaves the unit unplaced (UNKNOWN_PLACE, saying which)."""
+    buildings = list(dict.fromkeys(HouseCode(code).building or "" for code in codes))
+    known = {
+        code: place
+        for code, place in zip(buildings, await store.places(buildings, EVERYTHING) if buildings else [])
+        if place is not None and place.level == Level.BUILDING
+    }
+    entrances: dict[str, list[Place]] = {}
+    for code in known:
+        found: list[Place] = []
+        after: str | None = None
+        while True:
+            [page] = await store.children([code], EVERYTHING, MAX_PAGE, after)
+            found.extend(child for child in page.items if child.level == Level.ENTRANCE)
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        entrances[code] = found
+    homes: dict[str, Home] = {}
+    for record, code in zip(records, codes):
+        homes[code] = _home(record, code, known, entrances)
+    return homes
+
+
+def _home(record: SourceRecord, code: str, known: dict[str, Place], entrances: dict[str, list[Place]]) -> Home:
+    where = f"bdcdy {record.key}"
+    building = HouseCode(code).building
+    if building is None or building not in known:
+        return Rejected(
+            Reason.UNKNOWN_PLACE,
+            f"{where}: no house {code} in the hub (不动产单元号 not found), nor its building {building or '(fixture is not F)'}",
+        )
+    located = str(record.data.get("zl") or "")
+    address = parse_address(located)
+    numbered = {_entrance_number(e): e for e in entrances[building]}
+    if address.entrance is not None:
+        entrance = numbered.get(address.entrance)
+        if entrance is None:
+            return Rejected(
+                Reason.UNKNOWN_PLACE,
+                f"{where}: zl (坐落) {located!r} names entrance {address.entrance}, which building {building} does not have "
+                f"(its entrances: {', '.join(e.name for e in entrances[building]) or 'none'})",
+            )
+    elif len(entrances[building]) == 1:
+        entrance = entrances[building][0]
+    elif not entrances[building]:
+        entrance = None
+    else:
+        return Rejected(
+            Reason.UNKNOWN_PLACE,
+            f"{where}: no house {code} in the hub, and building {building} has {len(entrances[building])} entrances: "
+            f"zl (坐落) {located!r} does not say which (…N单元…)",
+        )
+    number = _entrance_number(entrance) if entrance is not None else None
+    if address.room is not None:
+        name = f"{number or 1}单元{address.room}{'网点' if address.shop else '室'}"
+    elif address.parking:
+        name = address.parking
+    else:
+        name = f"{int(code[24:])}号"
+    return (entrance.code if entrance is not None else building, name, address.floor)
+
+
+def _entrance_number(entrance: Place) -> int | None:
+    if len(entrance.code) == 26 and entrance.code[24:].isdigit():
+        return int(entrance.code[24:])
+    return None
 
 
 # --- holders --------------------------------------------------------------------------------

@@ -464,6 +464,10 @@ def test_street_code_valid() -> None:
     assert street == "370202001"
     assert street.district == "370202"
     assert StreetCode("370281100").district == "370281"  # a town (镇) in 胶州市
+    # 东莞市 has no districts: its towns' codes and its parcels start with the city's own code
+    assert StreetCode("441900003").district == "441900"
+    assert place_code("441900101001") == ("441900101001", Level.COMMUNITY)
+    assert ParcelCode("441900101001GB00001").county == "441900"
 
 
 @pytest.mark.parametrize(
