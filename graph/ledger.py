@@ -229,9 +229,10 @@ class Ledger(Protocol):
         """Insert or replace the run with this id (the runner saves it as it starts and ends)."""
 
     async def renew_run(self, run: ConnectorRun) -> bool:
-        """Save a running run's progress (counts, heartbeat, lease) only while the ledger still
-        holds it RUNNING; False when it was closed meanwhile (its lease had expired and a reader
-        closed it as ABANDONED), so the run knows it no longer holds the connector."""
+        """Save a run (its progress: counts, heartbeat, renewed lease; or how it ended) only
+        while the ledger still holds it RUNNING; False, saving nothing, when it was closed
+        meanwhile (its lease had expired and a reader closed it as ABANDONED): the run learns
+        it no longer holds the connector, and the reader's record stands."""
 
     async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
         """Close every RUNNING run, of any connector, whose lease expired before `now` as
