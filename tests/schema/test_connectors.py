@@ -33,7 +33,7 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from hub.scheduler import Scheduler
-from tests.connectors.sample import SampleDatabase, contract
+from tests.connectors.sample import SampleDatabase, contract, estate_record
 from tests.graph.conformance import CITY, E_A, E_B, E_C, FIRM_2, ST_A, fixture_city
 from tests.serving import served
 
@@ -352,4 +352,44 @@ async def test_stopping_the_scheduler_records_a_cancelled_run(tmp_path: Path) ->
     assert saved.id == run.id and saved.status is RunStatus.FAILED
     assert saved.error == "the run was cancelled before it finished"
     assert 0 < saved.counts.read < 310
+    await store.close()
+
+
+async def test_a_scheduled_run_that_adds_places_retries_the_other_connectors_letters(tmp_path: Path) -> None:
+    """In `hub serve` without a broker: the estates connector adds the estate a firms contract
+    was set aside for; in the same task the scheduler retries firms' place-related letters."""
+    store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    await store.write(fixture_city())
+    register = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
+    await register.seed(5, 3)
+    await register.insert(
+        contract,
+        [{"id": "C-NOWHERE", "credit_code": FIRM_2, "estate_code": "370202001001E009", "since": "2020-01-01", "until": None}],
+    )
+    await register.insert(estate_record, [{"code": "370202001001E009", "name": "新建花园", "community": "370202001001"}])
+    await register.close()
+    specs = parse_connectors(
+        f'[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\nurl = "{register.url}"\n\n'
+        f'[connectors.estates]\nkind = "tests.connectors.sample:SampleEstates"\nurl = "{register.url}"\n'
+    )
+    scheduler = Scheduler(store, specs)
+    try:
+        first = await scheduler.launch(specs[0], full=False, trigger="api")
+        while (await store.run(first.id)).status is RunStatus.RUNNING:  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+        assert await store.dead_letter_count("firms") == 1
+        placed = await scheduler.launch(specs[1], full=False, trigger="api")
+        deadline = time.monotonic() + 30
+        while scheduler.running("estates") or scheduler.running("firms"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        await scheduler.stop()
+    estates = await store.run(placed.id)
+    assert estates is not None and estates.counts.places_added == 1
+    [retry] = [r for r in (await store.runs("firms", first=5)).items if r.trigger == "places"]
+    assert retry.status is RunStatus.SUCCEEDED and (retry.counts.retried, retry.counts.resolved) == (1, 1)
+    [letter] = (await store.dead_letters("firms", 5, include_resolved=True)).items
+    assert letter.resolved_by_run == retry.id
+    assert await store.dead_letters("estates", 5, include_resolved=True) == await store.dead_letters("nobody", 5)
     await store.close()
