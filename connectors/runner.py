@@ -351,34 +351,32 @@ async def _sync_stream(state: _Run, stream: Stream, after: str | None, batch_siz
 
 
 async def _retry_stream(state: _Run, stream: Stream, reasons: Collection[Reason], batch_size: int) -> None:
-    """The stream's open, retryable dead letters of `reasons`, linked again in batches from what
-    they kept; one record per key (the newest letter's). Letters set aside again move to the
-    front of the newest-first list and resolved ones leave it, so paging on from the last
-    page's end meets each letter once."""
+    """The stream's open, retryable dead letters of `reasons`, linked again from what they kept,
+    one record per key (its newest letter's), in the order the source gave them (their cursors)
+    and in batches like a read: records that build on each other (a transfer after the first
+    registration it ends) are linked in turn. The letters are listed whole before any is
+    retried (a retry resolves some and sets others aside again, which reorders the list)."""
     if not isinstance(stream, Retryable) or not reasons:
         return
-    done: set[str] = set()
+    newest: dict[str, SourceRecord] = {}
     after: str | None = None
     while True:
-        page = await state.store.dead_letters(
-            state.source.name, min(batch_size, MAX_PAGE), after, stream=stream.name, reasons=reasons, retryable=True
-        )
-        records: list[SourceRecord] = []
+        page = await state.store.dead_letters(state.source.name, MAX_PAGE, after, stream=stream.name, reasons=reasons, retryable=True)
         for letter in page.items:
-            if letter.record_key in done:
+            if letter.record_key in newest:
                 continue
             data = stream.revive(letter.payload)
-            if data is None:
-                continue
-            done.add(letter.record_key)
-            records.append(SourceRecord(stream.name, letter.record_key, "", data))
-        if records:
-            state.tally.retried += len(records)
-            await _sync_batch(state, stream, records, checkpoint=False)
-            await _heartbeat(state)
+            if data is not None:
+                newest[letter.record_key] = SourceRecord(stream.name, letter.record_key, letter.cursor or "", data)
         if not page.has_next:
-            return
+            break
         after = page.end_cursor
+    records = sorted(newest.values(), key=lambda record: (record.cursor, record.key))
+    for start in range(0, len(records), batch_size):
+        chunk = records[start : start + batch_size]
+        state.tally.retried += len(chunk)
+        await _sync_batch(state, stream, chunk, checkpoint=False)
+        await _heartbeat(state)
 
 
 HEARTBEAT_SECONDS = 5.0
@@ -424,6 +422,7 @@ async def _sync_batch(state: _Run, stream: Stream, records: list[SourceRecord], 
                 run_id=state.id,
                 at=now,
                 candidates=tuple(candidates),
+                cursor=record.cursor or None,
                 retryable=retryable is not None and retryable.revive(payload) is not None,
             )
         )

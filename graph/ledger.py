@@ -181,7 +181,7 @@ class DeadLetter:
     A dead letter is identified by (connector, stream, record_key, reason). Setting the same
     record aside again for the same reason counts it in `seen` (every record or message, even
     several in one call), keeps the first `first_detail`/`first_at` and replaces `detail`, `at`,
-    `payload`, `candidates`, `retryable` and `last_run_id` with the latest; a resolved letter
+    `payload`, `candidates`, `cursor`, `retryable` and `last_run_id` with the latest; a resolved letter
     set aside again is open again.
 
     A letter is resolved when a later run links a record with the same (connector, stream,
@@ -211,6 +211,10 @@ class DeadLetter:
     resolved_at: dt.datetime | None = None
     resolved_by_run: str | None = None
     """The run that linked a record with this key, resolving the letter (None: still open)."""
+    cursor: str | None = None
+    """Where the record stood in its stream when last set aside (its cursor): a retry replays a
+    stream's letters in this order, the source's own, so that records that build on each other
+    (a registration after the one it transfers from) are linked in turn."""
     retryable: bool = False
     """Whether `payload` holds the record whole enough for a run to link it again (connectors
     retry open letters); False when the stream masked what it needs (personal data) or keeps no

@@ -117,6 +117,7 @@ def _letter(row: Any) -> DeadLetter:
         first_detail=row.first_detail,
         resolved_at=maybe_utc(row.resolved_at),
         resolved_by_run=row.resolved_by_run,
+        cursor=row.cursor,
         retryable=bool(row.retryable),
     )
 
@@ -312,6 +313,7 @@ class LedgerRecords:
                     "payload": _json(last.payload),
                     "candidates": _json(list(last.candidates)),
                     "retryable": int(last.retryable),
+                    "cursor": last.cursor[:400] if last.cursor else None,
                     "resolved_at": None,
                     "resolved_by_run": None,
                 }

@@ -251,6 +251,7 @@ dead_letter = Table(
     Column("first_detail", Text, nullable=False),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolved_by_run", String(64), nullable=True),
+    Column("cursor", String(400), nullable=True),
     Column("retryable", SmallInteger, nullable=False),
     UniqueConstraint("connector", "stream", "record_key", "reason"),
     Index("ix_dead_letter_connector_resolved_at_at", "connector", "resolved_at", "at"),

@@ -45,6 +45,7 @@ def _letter(
     stream: str = "units",
     connector: str = "registry",
     retryable: bool = False,
+    cursor: str | None = None,
 ) -> DeadLetter:
     return DeadLetter(
         connector=connector,
@@ -57,6 +58,7 @@ def _letter(
         at=at,
         candidates=("370202001001GB00001F00010001",) if reason is Reason.UNMATCHED_ADDRESS else (),
         retryable=retryable,
+        cursor=cursor,
     )
 
 
@@ -181,17 +183,20 @@ async def test_every_letter_counts_and_the_first_and_last_are_kept(store: Store)
     first detail and time kept, the last ones beside them."""
     def message(n: int, run: str) -> DeadLetter:
         return _letter("GD-0001", run, at=T0 + dt.timedelta(seconds=n), reason=Reason.OUT_OF_RANGE,
-                       detail=f"lel {100 + n}: above 100", stream="telemetry", connector="mqtt")
+                       detail=f"lel {100 + n}: above 100", stream="telemetry", connector="mqtt", cursor=f"2024-05-01|{n:02d}")
 
     assert await store.set_aside([message(0, "mqtt-a"), message(1, "mqtt-a"), message(2, "mqtt-a")]) == 1
     [letter] = (await store.dead_letters("mqtt", first=5)).items
     assert (letter.seen, letter.first_detail, letter.detail) == (3, "lel 100: above 100", "lel 102: above 100")
     assert (letter.first_at, letter.at, letter.run_id, letter.last_run_id) == (T0, T0 + dt.timedelta(seconds=2), "mqtt-a", "mqtt-a")
+    assert letter.cursor == "2024-05-01|02"  # the latest record's place in its stream
     assert await store.set_aside([message(7, "mqtt-b"), message(9, "mqtt-b")]) == 0
     [letter] = (await store.dead_letters("mqtt", first=5)).items
     assert (letter.seen, letter.first_detail, letter.detail) == (5, "lel 100: above 100", "lel 109: above 100")
     assert (letter.first_at, letter.at, letter.run_id, letter.last_run_id) == (T0, T0 + dt.timedelta(seconds=9), "mqtt-a", "mqtt-b")
-    assert not letter.retryable and not letter.resolved
+    assert not letter.retryable and not letter.resolved and letter.cursor == "2024-05-01|09"
+    await store.set_aside([_letter("u0")])
+    assert [x.cursor for x in (await store.dead_letters("registry", first=5)).items] == [None]
 
 
 async def test_resolving_takes_letters_out_of_the_default_listing(store: Store) -> None:

@@ -1,6 +1,6 @@
 """connector runs hold a lease (process, host, expiry) and may be closed as abandoned; runs count
 retried and resolved dead letters and places added; dead letters keep their first detail and
-time, whether they can be retried, and when and by which run they were resolved
+time, their record's cursor, whether they can be retried, and when and by which run they were resolved
 
 Revision ID: 0008
 Revises: 0007
@@ -73,6 +73,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("first_detail", sa.Text(), nullable=True))
         batch.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("resolved_by_run", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("cursor", sa.String(length=400), nullable=True))
         batch.add_column(sa.Column("retryable", sa.SmallInteger(), nullable=False, server_default="0"))
     letters = sa.table(
         "dead_letter",
@@ -94,7 +95,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_dead_letter_connector_resolved_at_at"), table_name="dead_letter")
     with op.batch_alter_table("dead_letter") as batch:
-        for name in ("retryable", "resolved_by_run", "resolved_at", "first_detail", "first_at"):
+        for name in ("retryable", "cursor", "resolved_by_run", "resolved_at", "first_detail", "first_at"):
             batch.drop_column(name)
     op.drop_index(op.f("ix_connector_run_status_lease_expires_at"), table_name="connector_run")
     with op.batch_alter_table("connector_run") as batch:
