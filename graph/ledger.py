@@ -97,7 +97,8 @@ class ConnectorRun:
     full: bool = False
     """A full read from the start, ignoring saved cursors."""
     trigger: str = "manual"
-    """What started it: manual, schedule, api, worker."""
+    """What started it: manual, schedule, api, worker; `places` for a retry of dead letters after
+    another run added places."""
     error: str | None = None
     heartbeat_at: dt.datetime | None = None
     """When a running run last renewed its lease (its counts so far are saved with it)."""

@@ -65,7 +65,7 @@ class ConnectorRun:
     id: str
     connector: str
     status: RunStatus
-    trigger: str = strawberry.field(description="What started it: manual, schedule, api, worker.")
+    trigger: str = strawberry.field(description="What started it: manual, schedule, api, worker, places (a retry after a run added places).")
     full: bool = strawberry.field(description="A full read from the start, ignoring saved cursors.")
     started_at: dt.datetime
     finished_at: dt.datetime | None
