@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from graph.errors import HubError, InvalidInput
 from graph.ledger import Reason
@@ -214,6 +215,33 @@ class Stream(Protocol):
         """For each record (already checked against `schema`), its facts or why it is rejected;
         may read the store (with `Scope.everything()`) to link records to places and owners.
         Must not write."""
+
+
+def json_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's data as JSON holds it (dates and decimals as text, personal values as their
+    masked text): what a dead letter keeps of a record by default."""
+    loaded: dict[str, Any] = json.loads(json.dumps(dict(data), ensure_ascii=False, default=str))
+    return loaded
+
+
+@runtime_checkable
+class Retryable(Protocol):
+    """A stream whose dead letters a later run can link again from what they kept.
+
+    The runner keeps `kept(record, store)` as a dead letter's payload, and marks the letter
+    retryable when `revive` can give the record back from it. A retry (`hub sync NAME --retry`,
+    and after a run that adds places) sends the revived records through `link` and the write
+    path again, so a letter whose place, owner or account has arrived since is linked and
+    resolved. A stream that is not Retryable keeps `json_record(data)` and is never retried.
+    """
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        """What a dead letter of `record` keeps: its data as JSON (`json_record`), personal data
+        masked or replaced by what the hub derives from it (an owner id), never whole."""
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The record's data again from a kept payload, as `read` would give it; None when the
+        payload cannot give it back honestly (it was kept masked, or before retries existed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ of its own without touching the hub.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import os
 import re
@@ -27,8 +28,9 @@ from typing import Any, Protocol
 
 from connectors import catalog
 from connectors.base import Config, Source
+from connectors.leases import LEASE
 from graph.errors import HubError, InvalidInput
-from graph.ledger import ConnectorRun
+from graph.ledger import BUILT_IN_SOURCES, ConnectorRun
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _EVERY = re.compile(r"\s*(\d+)\s*([smhd]?)\s*")
@@ -190,8 +192,9 @@ async def opened(spec: ConnectorSpec) -> AsyncIterator[Source]:
 class Launcher(Protocol):
     """How a server starts a run it does not wait for: an asyncio task, or a Celery task."""
 
-    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
-        """Start a run of `spec` and return it as RUNNING, with the id it will keep."""
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str, retry: bool = False) -> ConnectorRun:
+        """Start a run of `spec` and return it as RUNNING, with the id it will keep; `retry`:
+        the run also retries the connector's open dead letters."""
 
 
 class AlreadyRunning(HubError):
@@ -205,6 +208,8 @@ class ConnectorSet:
     specs: Sequence[ConnectorSpec] = ()
     launcher: Launcher | None = None
     path: str | None = None
+    lease_for: dt.timedelta = LEASE
+    """How long a run's lease lasts unrenewed (`HUB_RUN_LEASE_SECONDS`), for runs started here."""
 
     def names(self) -> list[str]:
         return [spec.name for spec in self.specs]
@@ -215,3 +220,11 @@ class ConnectorSet:
                 return spec
         known = ", ".join(self.names()) or "none are configured"
         raise InvalidInput(field, name, f"is not a configured connector ({known})")
+
+    def check_letters_source(self, name: str, *, field: str = "connector") -> str:
+        """`name` if dead letters may be filed under it: a configured connector or a built-in
+        source (`mqtt`); InvalidInput otherwise, naming both kinds."""
+        if name in BUILT_IN_SOURCES or name in self.names():
+            return name
+        known = ", ".join([*self.names(), *BUILT_IN_SOURCES])
+        raise InvalidInput(field, name, f"is neither a configured connector nor a built-in source ({known})")

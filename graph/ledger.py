@@ -3,17 +3,28 @@
 A connector run reads records from a source, writes the facts it finds through the store, and
 sets aside each record it cannot use as a `DeadLetter` with the reason. The ledger is part of
 the store port (`Ledger`), so every adapter keeps it beside the facts it describes.
+
+A running run holds a `Lease` (the process and host running it, and until when), renewed with
+each heartbeat. A process that dies stops renewing it; once it has expired, whoever reads the
+ledger next closes the run as ABANDONED (`Ledger.close_abandoned`), so no run stays "running"
+for ever, and the connector's next run resumes from the last checkpoint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from graph.model import Page
+
+
+BUILT_IN_SOURCES: dict[str, str] = {"mqtt": "device messages over MQTT (devices.pipeline)"}
+"""Sources that set records aside without being configured connectors, by the connector name
+their dead letters are filed under: they have dead letters but no runs, cursors or settings."""
 
 
 class RunStatus(enum.Enum):
@@ -21,6 +32,10 @@ class RunStatus(enum.Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     """Stopped by an error (source down, store refused a batch); what was checkpointed stays."""
+    ABANDONED = "abandoned"
+    """Its lease expired while it was running: the process holding it died (or stalled longer
+    than its lease) and a reader of the ledger closed it (`closed_by`, `closed_at`); what was
+    checkpointed stays, and the next run resumes from there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +48,14 @@ class RunCounts:
     dead_lettered: int = 0
     duplicates: int = 0
     """Records read again with a key already seen in the same run (the later one wins)."""
+    retried: int = 0
+    """Dead letters read again from what they kept and sent through linking once more (not
+    counted in `read`, which counts records read from the source)."""
+    resolved: int = 0
+    """Open dead letters this run resolved: it linked a record with their key."""
+    places_added: int = 0
+    """Places the run inserted (new places, not updates of known ones): a run that adds places
+    makes the place-related dead letters of every connector worth retrying."""
 
     def __add__(self, other: RunCounts) -> RunCounts:
         return RunCounts(
@@ -41,7 +64,24 @@ class RunCounts:
             self.unchanged + other.unchanged,
             self.dead_lettered + other.dead_lettered,
             self.duplicates + other.duplicates,
+            self.retried + other.retried,
+            self.resolved + other.resolved,
+            self.places_added + other.places_added,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a running run, and until when unless renewed."""
+
+    pid: int
+    """The process id of the process running it (on `host`)."""
+    host: str
+    expires_at: dt.datetime
+    """After this, with no renewal, the run is taken for dead and closed as ABANDONED."""
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +97,41 @@ class ConnectorRun:
     full: bool = False
     """A full read from the start, ignoring saved cursors."""
     trigger: str = "manual"
-    """What started it: manual, schedule, api, worker."""
+    """What started it: manual, schedule, api, worker; `places` for a retry of dead letters after
+    another run added places."""
     error: str | None = None
     heartbeat_at: dt.datetime | None = None
-    """When a running run last checkpointed (its counts are saved with it): a RUNNING run with
-    no heartbeat for long was interrupted (its process died) and no longer holds the connector."""
+    """When a running run last renewed its lease (its counts so far are saved with it)."""
+    lease: Lease | None = None
+    """Who runs it and until when (RUNNING runs; kept on the closed record for the story). A
+    RUNNING run saved without a lease is never taken for dead: every run the hub starts has one."""
+    closed_at: dt.datetime | None = None
+    """When a reader of the ledger closed it as ABANDONED (its `finished_at` is its last sign of
+    life)."""
+    closed_by: str | None = None
+    """Who closed it as ABANDONED: the command or service and its process (`hub sync (pid 41 on
+    host-a)`)."""
 
     @property
     def duration(self) -> dt.timedelta | None:
         return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+def abandoned(run: ConnectorRun, *, now: dt.datetime, by: str) -> ConnectorRun:
+    """`run`, whose lease expired before `now`, closed as ABANDONED by `by`: it finished at its
+    last sign of life, and its error says whose lease lapsed when."""
+    last_seen = run.heartbeat_at or run.started_at
+    held = f" (held by {run.lease})" if run.lease is not None else ""
+    expired = f" expired at {run.lease.expires_at:%Y-%m-%d %H:%M:%S} UTC" if run.lease is not None else " expired"
+    return dataclasses.replace(
+        run,
+        status=RunStatus.ABANDONED,
+        finished_at=last_seen,
+        closed_at=now,
+        closed_by=by,
+        error=f"abandoned: its lease{held}{expired} with no sign of life since "
+        f"{last_seen:%Y-%m-%d %H:%M:%S} UTC (its process died or stalled); closed by {by}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +166,27 @@ class Reason(enum.Enum):
     """A topic outside the documented scheme."""
 
 
+PLACE_REASONS: frozenset[Reason] = frozenset({Reason.UNKNOWN_PLACE, Reason.UNMATCHED_ADDRESS})
+"""Reasons a record may stop having once the hub holds more places: a run that adds places
+retries the open letters of these reasons of every connector."""
+RETRIED_REASONS: frozenset[Reason] = PLACE_REASONS | {Reason.UNKNOWN_OWNER, Reason.CONFLICT}
+"""Reasons that depend on what the hub holds, not on the record alone, so linking the same
+record again later may succeed; a malformed code or a schema mismatch is the record's own
+fault and waits for the source to send it again, fixed."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A record a connector could not use, kept with the reason so someone can fix it at source.
 
-    A dead letter is identified by (connector, stream, record_key, reason); setting the same
-    record aside again for the same reason updates `last_run_id` and `seen`, nothing else.
+    A dead letter is identified by (connector, stream, record_key, reason). Setting the same
+    record aside again for the same reason counts it in `seen` (every record or message, even
+    several in one call), keeps the first `first_detail`/`first_at` and replaces `detail`, `at`,
+    `payload`, `candidates`, `cursor`, `retryable` and `last_run_id` with the latest; a resolved letter
+    set aside again is open again.
+
+    A letter is resolved when a later run links a record with the same (connector, stream,
+    record_key): `resolved_at`, `resolved_by_run`. Resolved letters leave the default listing.
     """
 
     connector: str
@@ -122,7 +203,28 @@ class DeadLetter:
     """For an address that did not match with confidence: the place codes it might be."""
     id: int | None = None
     seen: int = 1
+    """How many times the record (or message) was set aside, counting each one."""
     last_run_id: str | None = None
+    first_at: dt.datetime | None = None
+    """When it was first set aside (`at` is the latest time); filled by the store."""
+    first_detail: str | None = None
+    """What was wrong the first time (`detail` is the latest); filled by the store."""
+    resolved_at: dt.datetime | None = None
+    resolved_by_run: str | None = None
+    """The run that linked a record with this key, resolving the letter (None: still open)."""
+    cursor: str | None = None
+    """Where the record stood in its stream when last set aside (its cursor): a retry replays a
+    stream's letters in this order, the source's own, so that records that build on each other
+    (a registration after the one it transfers from) are linked in turn."""
+    retryable: bool = False
+    """Whether `payload` holds the record whole enough for a run to link it again (connectors
+    retry open letters); False when the stream masked what it needs (personal data) or keeps no
+    record whole (MQTT messages, first 512 bytes): such a letter waits for the source to send
+    the record again."""
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
 
 
 class Ledger(Protocol):
@@ -131,10 +233,25 @@ class Ledger(Protocol):
     async def save_run(self, run: ConnectorRun) -> None:
         """Insert or replace the run with this id (the runner saves it as it starts and ends)."""
 
+    async def renew_run(self, run: ConnectorRun) -> bool:
+        """Save a run (its progress: counts, heartbeat, renewed lease; or how it ended) only
+        while the ledger still holds it RUNNING; False, saving nothing, when it was closed
+        meanwhile (its lease had expired and a reader closed it as ABANDONED): the run learns
+        it no longer holds the connector, and the reader's record stands."""
+
+    async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
+        """Close every RUNNING run, of any connector, whose lease expired before `now` as
+        ABANDONED by `by` (`abandoned`); returns the runs closed. A run renewed meanwhile is
+        left running: each is closed only if it is still RUNNING with an expired lease."""
+
+    async def run(self, run_id: str) -> ConnectorRun | None:
+        """The run with this id, if any."""
+
     async def runs(
-        self, connector: str | None, first: int, after: str | None = None
+        self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
     ) -> Page[ConnectorRun]:
-        """Runs of one connector (or all), newest first, paged with opaque cursors."""
+        """Runs of one connector (or all), of one status (or any), newest first, paged with
+        opaque cursors."""
 
     async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
         """For each connector, its newest run (None if it never ran)."""
@@ -149,16 +266,30 @@ class Ledger(Protocol):
         """Forget a connector's cursors: its next run reads everything again."""
 
     async def set_aside(self, letters: Sequence[DeadLetter]) -> int:
-        """Record dead letters (upsert by connector, stream, record_key, reason); returns how
-        many were new."""
+        """Record dead letters (upsert by connector, stream, record_key, reason; every letter
+        counts in `seen`, even several of one record in one call); returns how many were new."""
+
+    async def resolve(self, connector: str, stream: str, keys: Sequence[str], run_id: str, at: dt.datetime) -> int:
+        """Resolve the open dead letters (any reason) of these record keys of a connector's
+        stream, by `run_id` at `at`; returns how many were resolved."""
 
     async def dead_letters(
-        self, connector: str | None, first: int, after: str | None = None
+        self,
+        connector: str | None,
+        first: int,
+        after: str | None = None,
+        *,
+        stream: str | None = None,
+        reasons: Collection[Reason] | None = None,
+        include_resolved: bool = False,
+        retryable: bool | None = None,
     ) -> Page[DeadLetter]:
-        """Dead letters of one connector (or all), newest first, paged with opaque cursors."""
+        """Dead letters of one connector (or all), newest (`at`) first, paged with opaque
+        cursors: open ones only unless `include_resolved`; narrowed to one stream, some reasons,
+        or whether they can be retried, when given."""
 
     async def dead_letter_count(self, connector: str) -> int:
-        """How many dead letters a connector has."""
+        """How many open (unresolved) dead letters a connector has."""
 
 
 @dataclass(frozen=True, slots=True)

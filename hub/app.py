@@ -220,7 +220,7 @@ def create_app(
     scheduler: Scheduler | None = None
     running = None if background is None else Background(store, bus, background, simulation=simulation)
     if connectors is not None and connectors.launcher is None:
-        scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus))
+        scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
 
     @contextlib.asynccontextmanager

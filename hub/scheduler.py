@@ -9,19 +9,29 @@ logs it and carries on, so no source can take the server down.
 
 The scheduler is also the API's `Launcher` without a broker: `runConnector` starts the run as
 an asyncio task in the server and answers with it RUNNING at once.
+
+Every run starts by closing the runs whose lease expired (connectors.leases), so a run of
+`hub sync` killed mid-way is closed as abandoned by the next scheduled run at the latest. A run
+that adds places is followed, in its own task, by a retry of the open place-related dead
+letters of every connector (connectors.tasks.retry_after_places); a connector running at that
+moment keeps its letters open for the next retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from connectors.config import AlreadyRunning, ConnectorSpec, open_source
+from connectors.leases import LEASE
 from connectors.relay import Announce
 from connectors.runner import start_run, sync
+from connectors.tasks import retry_after_places
 from graph.ledger import ConnectorRun, RunStatus
 from graph.store import Store
 
@@ -39,9 +49,11 @@ class Scheduler:
         first_delay: float = 5.0,
         batch_size: int = 500,
         announce: Announce | None = None,
+        lease_for: dt.timedelta = LEASE,
     ) -> None:
         self.store = store
         self.announce = announce
+        self.lease_for = lease_for
         self.specs = list(specs)
         self.first_delay = first_delay
         self.batch_size = batch_size
@@ -73,21 +85,27 @@ class Scheduler:
     def running(self, name: str) -> bool:
         return name in self._running
 
-    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str, retry: bool = False) -> ConnectorRun:
         """Start a run now without waiting for it; AlreadyRunning if one of it still goes."""
         if spec.name in self._running:
             raise AlreadyRunning(f"connector {spec.name} is already running")
-        run = await start_run(self.store, spec.name, full=full, trigger=trigger)
-        self._start(spec, full=full, trigger=trigger, run_id=run.id)
+        run = await start_run(self.store, spec.name, full=full, trigger=trigger, lease_for=self.lease_for)
+        self._start(spec, full=full, trigger=trigger, run_id=run.id, retry=retry)
         return run
 
-    def _start(self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None) -> asyncio.Task[ConnectorRun | None]:
-        task = asyncio.create_task(self._run(spec, full=full, trigger=trigger, run_id=run_id), name=f"sync {spec.name}")
+    def _start(
+        self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None, retry: bool = False
+    ) -> asyncio.Task[ConnectorRun | None]:
+        task = asyncio.create_task(
+            self._run(spec, full=full, trigger=trigger, run_id=run_id, retry=retry), name=f"sync {spec.name}"
+        )
         self._running[spec.name] = task
         task.add_done_callback(lambda _: self._running.pop(spec.name, None))
         return task
 
-    async def _run(self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None) -> ConnectorRun | None:
+    async def _run(
+        self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None, retry: bool = False
+    ) -> ConnectorRun | None:
         try:
             source = open_source(spec)
         except Exception:
@@ -95,7 +113,8 @@ class Scheduler:
             return None
         try:
             run = await sync(
-                self.store, source, full=full, trigger=trigger, run_id=run_id, batch_size=self.batch_size, announce=self.announce
+                self.store, source, full=full, retry=retry, trigger=trigger, run_id=run_id, batch_size=self.batch_size,
+                announce=self.announce, lease_for=self.lease_for,
             )
         except Exception:  # the runner records what it can; the ledger itself may be down
             log.exception("connector %s: the run could not be recorded", spec.name)
@@ -105,7 +124,35 @@ class Scheduler:
                 await source.close()
         if run.status is RunStatus.FAILED:
             log.warning("connector %s: scheduled run %s failed: %s", spec.name, run.id, run.error)
+        if run.counts.places_added:
+            await self._retry_after_places(spec)
         return run
+
+    async def _retry_after_places(self, after: ConnectorSpec) -> None:
+        """Retry every connector's place-related dead letters, each while holding it here (so
+        its schedule does not start it meanwhile); one running now is skipped."""
+        me = asyncio.current_task()
+        for spec in self.specs:
+            claimed = spec.name != after.name
+            if claimed:
+                if spec.name in self._running:
+                    log.info("connector %s: running, its place-related dead letters wait for the next retry", spec.name)
+                    continue
+                assert me is not None
+                self._running[spec.name] = cast("asyncio.Task[ConnectorRun | None]", me)
+            try:
+                for name, outcome in await retry_after_places(
+                    self.store, [spec], who="scheduler", lease_for=self.lease_for, batch_size=self.batch_size,
+                    announce=self.announce,
+                ):
+                    if isinstance(outcome, ConnectorRun):
+                        log.info("connector %s: retried %d place-related dead letters after %s added places, %d resolved",
+                                 name, outcome.counts.retried, after.name, outcome.counts.resolved)
+            except Exception:
+                log.exception("connector %s: retrying its place-related dead letters failed", spec.name)
+            finally:
+                if claimed:
+                    self._running.pop(spec.name, None)
 
     async def _loop(self, spec: ConnectorSpec) -> None:
         assert spec.every is not None

@@ -45,6 +45,9 @@ class Settings:
     readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
     shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS
     """How long shared-query answers are cached per scope (0: not at all)."""
+    run_lease_seconds: float | None = None
+    """How long a connector run's lease lasts unrenewed before a reader closes the run as
+    abandoned (None: connectors.leases.LEASE, 15 minutes)."""
 
     @property
     def results(self) -> str | None:
@@ -54,7 +57,8 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
-        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, overridden by non-None keyword arguments."""
+        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, overridden by
+        non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
             "host": os.environ.get("HUB_HOST", "127.0.0.1"),
@@ -71,6 +75,7 @@ class Settings:
                 os.environ.get("HUB_READINGS_RETENTION_DAYS") or DEFAULT_READINGS_RETENTION_DAYS
             ),
             "shared_cache_seconds": float(os.environ.get("HUB_SHARED_CACHE_SECONDS") or DEFAULT_SHARED_CACHE_SECONDS),
+            "run_lease_seconds": float(os.environ["HUB_RUN_LEASE_SECONDS"]) if os.environ.get("HUB_RUN_LEASE_SECONDS") else None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -11,11 +11,13 @@ after its own interval, so a backlog never piles up behind a slow source.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from celery import Celery
 
 from connectors.config import ConnectorSpec, load_connectors
+from connectors.leases import LEASE
 from connectors.runner import start_run
 from graph.errors import InvalidInput
 from graph.ledger import ConnectorRun
@@ -63,6 +65,7 @@ def create_celery(settings: Settings, specs: list[ConnectorSpec] | None = None) 
         hub_keys=settings.keys,
         hub_connectors=settings.connectors,
         hub_broker=settings.broker,
+        hub_run_lease=settings.run_lease_seconds,
     )
     return app
 
@@ -71,13 +74,17 @@ class CeleryLauncher:
     """Starts API-requested runs on the workers: the run is recorded RUNNING under the id the
     task will use, then the task is sent, so the caller can follow it at once."""
 
-    def __init__(self, app: Celery, store: Store, queue: str) -> None:
+    def __init__(self, app: Celery, store: Store, queue: str, *, lease_for: dt.timedelta = LEASE) -> None:
         self.app = app
         self.store = store
         self.queue = queue
+        self.lease_for = lease_for
 
-    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
-        run = await start_run(self.store, spec.name, full=full, trigger=trigger)
-        kwargs = {"name": spec.name, "full": full, "trigger": trigger, "run_id": run.id}
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str, retry: bool = False) -> ConnectorRun:
+        """The run, RUNNING under a lease of this process until a worker takes it over (a run
+        left in the queue longer than its lease is closed as abandoned by the next reader, and
+        the worker that takes it later runs it under a new id)."""
+        run = await start_run(self.store, spec.name, full=full, trigger=trigger, lease_for=self.lease_for)
+        kwargs = {"name": spec.name, "full": full, "trigger": trigger, "run_id": run.id, "retry": retry}
         await asyncio.to_thread(self.app.send_task, TASK, kwargs=kwargs, queue=self.queue)
         return run

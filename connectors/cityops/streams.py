@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, Facts, FieldSpec, Rejected, RecordSchema, SourceRecord, Verdict
+from connectors.base import ConnectorError, Facts, FieldSpec, Rejected, RecordSchema, SourceRecord, Verdict, json_record
 from connectors.cityops.gcj02 import gcj_to_wgs
 from connectors.cityops.linking import Linked, PlaceLinker, source_case_id
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
@@ -137,6 +137,14 @@ class OrdersStream:
                 yield SourceRecord(self.name, order["order_no"], cursor_of(*position), order)
             if not body.get("has_more") or not orders:
                 return
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        return json_record(record.data)
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The order as the feed gave it (JSON), which its dead letter kept whole: a retry links
+        it again once its place is known."""
+        return dict(payload)
 
     async def link(self, records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
         if self._linker is None or self._linker.store is not store:

@@ -36,6 +36,7 @@ from connectors.base import (
     SourceRecord,
     Stream,
     Verdict,
+    json_record,
 )
 from connectors.cityops.linking import Linked, PlaceLinker, source_case_id
 from connectors.cityops.streams import cursor_of, split_cursor
@@ -113,6 +114,13 @@ class Open311Requests:
                 position = (moment, key)
                 yield SourceRecord(self.name, key, cursor_of(moment, key), request)
             start = end
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        return json_record(record.data)
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The request as the server gave it (JSON), which its dead letter kept whole."""
+        return dict(payload)
 
     async def link(self, records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
         if self._linker is None or self._linker.store is not store:

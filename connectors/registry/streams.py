@@ -13,6 +13,12 @@
   date, 注销登记 closes. A batch is replayed per house in date order over the ownerships the
   store holds, and every record's facts are the final state of what it touched, so that
   records arriving out of order within a batch, chains (A→B→C) and re-reads all end the same.
+
+Dead letters of units and registrations can be retried (connectors.base.Retryable): a unit keeps
+its row as read (it holds no personal data); a registration keeps its row with the owner ids of
+its holders (`qlr_owner`, `yqlr_owner`, made with the store's key) beside their masked ID
+numbers, so that a retry links it without the numbers. A holder's letter cannot be retried: its
+name, ID number and phone are kept masked; it waits for the registry to send the row again.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict
+from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict, json_record
 from connectors.registry import exchange
 from graph.addresses import parse_address
 from graph.codes import CreditCode, HouseCode, ResidentId
@@ -187,6 +193,24 @@ class RegistryStream:
             for index, verdict in zip(good, linked, strict=True):
                 verdicts[index] = verdict
         return [verdict for verdict in verdicts if verdict is not None]
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        """The row as read, personal values masked; a registration's also with its holders'
+        owner ids, which a retry links by (the numbers themselves are never kept)."""
+        data = json_record(record.data)
+        if self.spec.name == REGISTRATIONS_NAME:
+            for target, column in (("qlr_owner", "qlr_number"), ("yqlr_owner", "yqlr_number")):
+                data[target] = _holder_id(record.data.get(column), store.owner_ids)
+        return data
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """A unit's row; a registration's row with its holders' owner ids in place of their
+        masked numbers (None for one kept before owner ids were); never a holder's."""
+        if self.spec.name == UNITS_NAME:
+            return dict(payload)
+        if self.spec.name == REGISTRATIONS_NAME and "qlr_owner" in payload:
+            return {k: v for k, v in payload.items() if k not in ("qlr_number", "yqlr_number")}
+        return None
 
 
 # --- units ----------------------------------------------------------------------------------
@@ -386,6 +410,16 @@ def _holder_id(number: object, owner_ids: OwnerIds) -> str | None:
     return owner_ids(text) if isinstance(text, str) and text.strip() else None
 
 
+def _holder(data: Mapping[str, Any], role: str, owner_ids: OwnerIds) -> str | None:
+    """The owner id of a registration's holder (`role` "qlr") or previous holder ("yqlr"): as a
+    retried dead letter kept it, else from the ID number its qlr row gave."""
+    kept = f"{role}_owner"
+    if kept in data:
+        value = data[kept]
+        return value if isinstance(value, str) and value else None
+    return _holder_id(data.get(f"{role}_number"), owner_ids)
+
+
 def _registration(index: int, record: SourceRecord, owner_ids: OwnerIds) -> _Registration | Rejected:
     data, where = record.data, f"djxx {record.key}"
     code = _house_code("djxx", record.key, data["bdcdyh"])
@@ -414,10 +448,10 @@ def _registration(index: int, record: SourceRecord, owner_ids: OwnerIds) -> _Reg
         code,
         kind,
         day,
-        _holder_id(data.get("qlr_number"), owner_ids),
+        _holder(data, "qlr", owner_ids),
         str(data["qlrid"]),
         share,
-        _holder_id(data.get("yqlr_number"), owner_ids) if previous_qlrid else None,
+        _holder(data, "yqlr", owner_ids) if previous_qlrid else None,
         str(previous_qlrid) if previous_qlrid else None,
     )
 
@@ -565,8 +599,10 @@ _KIND_ORDER = {exchange.CANCEL: 0, exchange.TRANSFER: 1, exchange.CHANGE: 2, exc
 
 # --- the streams ----------------------------------------------------------------------------
 
+UNITS_NAME, REGISTRATIONS_NAME = "units", "registrations"
+
 UNITS = StreamSpec(
-    "units",
+    UNITS_NAME,
     exchange.UNITS,
     "bdcdyh",
     RecordSchema(
@@ -598,7 +634,7 @@ HOLDERS = StreamSpec(
     link_holders,
 )
 REGISTRATIONS = StreamSpec(
-    "registrations",
+    REGISTRATIONS_NAME,
     exchange.REGISTRATIONS,
     "ywh",
     RecordSchema(
@@ -613,6 +649,8 @@ REGISTRATIONS = StreamSpec(
             FieldSpec("gxsj", str),
             FieldSpec("qlr_number", Personal, required=False),
             FieldSpec("yqlr_number", Personal, required=False),
+            FieldSpec("qlr_owner", str, required=False),
+            FieldSpec("yqlr_owner", str, required=False),
         )
     ),
     link_registrations,

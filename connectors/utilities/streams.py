@@ -13,6 +13,10 @@ Linking never guesses: an address that does not lead to one house with confidenc
 UNMATCHED_ADDRESS with the candidates the matcher found; a malformed code is MALFORMED_CODE; a
 well-formed code the hub does not hold, or a bill of an account the hub does not know, is
 UNKNOWN_PLACE.
+
+Every stream's dead letters can be retried (connectors.base.Retryable): a record holds no personal
+data, so its letter keeps it whole, and a retry (after the house, estate or account arrived)
+links it as a read would.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from connectors.base import Facts, FieldSpec, RecordSchema, Rejected, SourceRecord, Verdict
+from connectors.base import Facts, FieldSpec, RecordSchema, Rejected, SourceRecord, Verdict, json_record
 from connectors.matching import Matcher
 from graph.clock import CHINA_STANDARD_TIME, china_time
 from graph.codes import place_code
@@ -122,6 +126,13 @@ class UtilityStream:
 
     def read(self, after: str | None) -> AsyncIterator[SourceRecord]:
         return self._reader(after)
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        return json_record(record.data)
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The record as read: the readers give plain JSON values, which the letter kept."""
+        return dict(payload)
 
     def matcher(self, store: Store) -> Matcher:
         """One matcher per stream object (streams are made afresh for each sync), so its cache

@@ -4,13 +4,17 @@ The ledger holds no place, owner or firm, so it has no scope of its own: who may
 decided above the store (the API shows it to admin and city roles only). Lists run newest
 first and are keyset-paged by (time, id) inside the hub's opaque cursors, so a page never
 skips or repeats a row while runs are added in front of it.
+
+Leases are checked and closed with conditional updates (`WHERE status = 'running' AND
+lease_expires_at < now`), so a run that renews its lease while a reader closes expired ones is
+either renewed or closed, never both, and two readers never close one run twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Integer, and_, func, or_, select
@@ -19,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.cursors import decode_cursor, encode_cursor
 from graph.errors import InvalidInput
-from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
+from graph.ledger import ConnectorRun, DeadLetter, Lease, Reason, RunCounts, RunStatus, StreamState, abandoned
 from graph.model import Page
 from graph.sql import tables
 from graph.sql.rows import maybe_utc, utc
+from graph.sql.writes import CHUNK
 from graph.store import MAX_PAGE
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -44,6 +49,9 @@ def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
 
 
 def _run(row: Any) -> ConnectorRun:
+    lease = None
+    if row.lease_expires_at is not None:
+        lease = Lease(int(row.lease_pid or 0), row.lease_host or "unknown", utc(row.lease_expires_at))
     return ConnectorRun(
         id=row.id,
         connector=row.connector,
@@ -51,11 +59,44 @@ def _run(row: Any) -> ConnectorRun:
         status=RunStatus(row.status),
         finished_at=maybe_utc(row.finished_at),
         heartbeat_at=maybe_utc(row.heartbeat_at),
-        counts=RunCounts(row.read, row.written, row.unchanged, row.dead_lettered, row.duplicates),
+        counts=RunCounts(
+            row.read, row.written, row.unchanged, row.dead_lettered, row.duplicates, row.retried, row.resolved, row.places_added
+        ),
         full=bool(row.full_read),
         trigger=row.trigger,
         error=row.error,
+        lease=lease,
+        closed_at=maybe_utc(row.closed_at),
+        closed_by=row.closed_by,
     )
+
+
+def _run_values(run: ConnectorRun) -> dict[str, Any]:
+    """The columns of a run, all but its id."""
+    lease = run.lease
+    return {
+        "connector": run.connector,
+        "started_at": utc(run.started_at),
+        "finished_at": maybe_utc(run.finished_at),
+        "heartbeat_at": maybe_utc(run.heartbeat_at),
+        "status": run.status.value,
+        "full_read": int(run.full),
+        "trigger": run.trigger,
+        "read": run.counts.read,
+        "written": run.counts.written,
+        "unchanged": run.counts.unchanged,
+        "dead_lettered": run.counts.dead_lettered,
+        "duplicates": run.counts.duplicates,
+        "retried": run.counts.retried,
+        "resolved": run.counts.resolved,
+        "places_added": run.counts.places_added,
+        "error": run.error,
+        "lease_pid": None if lease is None else lease.pid,
+        "lease_host": None if lease is None else lease.host[:255],
+        "lease_expires_at": None if lease is None else utc(lease.expires_at),
+        "closed_at": maybe_utc(run.closed_at),
+        "closed_by": None if run.closed_by is None else run.closed_by[:400],
+    }
 
 
 def _letter(row: Any) -> DeadLetter:
@@ -72,6 +113,12 @@ def _letter(row: Any) -> DeadLetter:
         id=row.id,
         seen=row.seen,
         last_run_id=row.last_run_id,
+        first_at=utc(row.first_at),
+        first_detail=row.first_detail,
+        resolved_at=maybe_utc(row.resolved_at),
+        resolved_by_run=row.resolved_by_run,
+        cursor=row.cursor,
+        retryable=bool(row.retryable),
     )
 
 
@@ -102,13 +149,16 @@ class LedgerRecords:
         first: int,
         after: str | None,
         convert: Callable[[Any], Any],
+        *conditions: Any,
     ) -> Page[Any]:
-        """A page of `table`'s rows (of one connector, or all), newest `moment` first, ties by
-        `key` descending, after the opaque cursor `after` ('moment|key')."""
+        """A page of `table`'s rows (of one connector, or all) meeting `conditions`, newest
+        `moment` first, ties by `key` descending, after the opaque cursor `after` ('moment|key')."""
         first = _clamp(first)
         query = select(table).order_by(moment.desc(), key.desc()).limit(first + 1)
         if connector is not None:
             query = query.where(table.c.connector == connector)
+        for condition in conditions:
+            query = query.where(condition)
         position = _after(after)
         if position is not None:
             at, text = position
@@ -135,31 +185,52 @@ class LedgerRecords:
         if not 0 < len(run.id) <= 40:
             # the id rides in page cursors, which hold 64 characters in all
             raise InvalidInput("run id", run.id, "must be 1 to 40 characters")
-        values = {
-            "connector": run.connector,
-            "started_at": utc(run.started_at),
-            "finished_at": maybe_utc(run.finished_at),
-            "heartbeat_at": maybe_utc(run.heartbeat_at),
-            "status": run.status.value,
-            "full_read": int(run.full),
-            "trigger": run.trigger,
-            "read": run.counts.read,
-            "written": run.counts.written,
-            "unchanged": run.counts.unchanged,
-            "dead_lettered": run.counts.dead_lettered,
-            "duplicates": run.counts.duplicates,
-            "error": run.error,
-        }
+        values = _run_values(run)
         statement = self._insert(tables.connector_run).values(id=run.id, **values)
         statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
         async with self.engine.begin() as connection:
             await connection.execute(statement)
 
+    async def renew_run(self, run: ConnectorRun) -> bool:
+        table = tables.connector_run
+        statement = (
+            table.update()
+            .where(table.c.id == run.id, table.c.status == RunStatus.RUNNING.value)
+            .values(**_run_values(run))
+        )
+        async with self.engine.begin() as connection:
+            return bool((await connection.execute(statement)).rowcount)
+
+    async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
+        table = tables.connector_run
+        now = utc(now)
+        expired = and_(
+            table.c.status == RunStatus.RUNNING.value,
+            table.c.lease_expires_at.is_not(None),
+            table.c.lease_expires_at < now,
+        )
+        closed: list[ConnectorRun] = []
+        async with self.engine.begin() as connection:
+            for row in list(await connection.execute(select(table).where(expired).order_by(table.c.started_at))):
+                run = abandoned(_run(row), now=now, by=by)
+                # only if it is still running with an expired lease: a renewal in between wins
+                done = await connection.execute(table.update().where(table.c.id == run.id, expired).values(**_run_values(run)))
+                if done.rowcount:
+                    closed.append(run)
+        return closed
+
+    async def run(self, run_id: str) -> ConnectorRun | None:
+        table = tables.connector_run
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(select(table).where(table.c.id == run_id))).first()
+        return None if row is None else _run(row)
+
     async def runs(
-        self, connector: str | None, first: int, after: str | None = None
+        self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
     ) -> Page[ConnectorRun]:
         table = tables.connector_run
-        return await self._newest_first(table, table.c.started_at, table.c.id, connector, first, after, _run)
+        conditions = [] if status is None else [table.c.status == status.value]
+        return await self._newest_first(table, table.c.started_at, table.c.id, connector, first, after, _run, *conditions)
 
     async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
         if not connectors:
@@ -217,51 +288,102 @@ class LedgerRecords:
         if not letters:
             return 0
         table = tables.dead_letter
-        # One statement may not touch a row twice (PostgreSQL refuses it): the later letter wins.
-        latest = {(x.connector, x.stream, x.record_key, x.reason): x for x in letters}
+        # One statement may not touch a row twice (PostgreSQL refuses it): letters of one
+        # record and reason become one upsert that counts them all, keeping the first and the
+        # last of them.
+        grouped: dict[tuple[str, str, str, Reason], list[DeadLetter]] = {}
+        for letter in letters:
+            grouped.setdefault((letter.connector, letter.stream, letter.record_key, letter.reason), []).append(letter)
         new = 0
         async with self.engine.begin() as connection:
-            for letter in latest.values():
+            for (connector, stream, record_key, reason), group in grouped.items():
+                first, last = group[0], group[-1]
                 identity = and_(
-                    table.c.connector == letter.connector,
-                    table.c.stream == letter.stream,
-                    table.c.record_key == letter.record_key,
-                    table.c.reason == letter.reason.value,
+                    table.c.connector == connector,
+                    table.c.stream == stream,
+                    table.c.record_key == record_key,
+                    table.c.reason == reason.value,
                 )
                 known = (await connection.execute(select(table.c.id).where(identity))).first()
                 new += known is None
                 changes = {
-                    "last_run_id": letter.run_id,
-                    "at": utc(letter.at),
-                    "detail": letter.detail,
-                    "payload": _json(letter.payload),
-                    "candidates": _json(list(letter.candidates)),
+                    "last_run_id": last.run_id,
+                    "at": utc(last.at),
+                    "detail": last.detail,
+                    "payload": _json(last.payload),
+                    "candidates": _json(list(last.candidates)),
+                    "retryable": int(last.retryable),
+                    "cursor": last.cursor[:400] if last.cursor else None,
+                    "resolved_at": None,
+                    "resolved_by_run": None,
                 }
                 statement = self._insert(table).values(
-                    connector=letter.connector,
-                    stream=letter.stream,
-                    record_key=letter.record_key,
-                    reason=letter.reason.value,
-                    run_id=letter.run_id,
-                    seen=1,
+                    connector=connector,
+                    stream=stream,
+                    record_key=record_key,
+                    reason=reason.value,
+                    run_id=first.run_id,
+                    seen=len(group),
+                    first_at=utc(first.at),
+                    first_detail=first.detail,
                     **changes,
                 )
                 await connection.execute(
                     statement.on_conflict_do_update(
                         index_elements=["connector", "stream", "record_key", "reason"],
-                        set_={**changes, "seen": table.c.seen + 1},
+                        set_={**changes, "seen": table.c.seen + len(group)},
                     )
                 )
         return new
 
+    async def resolve(self, connector: str, stream: str, keys: Sequence[str], run_id: str, at: dt.datetime) -> int:
+        table = tables.dead_letter
+        unique = list(dict.fromkeys(keys))
+        resolved = 0
+        async with self.engine.begin() as connection:
+            for start in range(0, len(unique), CHUNK):
+                done = await connection.execute(
+                    table.update()
+                    .where(
+                        table.c.connector == connector,
+                        table.c.stream == stream,
+                        table.c.record_key.in_(unique[start : start + CHUNK]),
+                        table.c.resolved_at.is_(None),
+                    )
+                    .values(resolved_at=utc(at), resolved_by_run=run_id)
+                )
+                resolved += done.rowcount
+        return resolved
+
     async def dead_letters(
-        self, connector: str | None, first: int, after: str | None = None
+        self,
+        connector: str | None,
+        first: int,
+        after: str | None = None,
+        *,
+        stream: str | None = None,
+        reasons: Collection[Reason] | None = None,
+        include_resolved: bool = False,
+        retryable: bool | None = None,
     ) -> Page[DeadLetter]:
         table = tables.dead_letter
-        return await self._newest_first(table, table.c.at, table.c.id, connector, first, after, _letter)
+        conditions: list[Any] = []
+        if not include_resolved:
+            conditions.append(table.c.resolved_at.is_(None))
+        if stream is not None:
+            conditions.append(table.c.stream == stream)
+        if reasons is not None:
+            conditions.append(table.c.reason.in_(sorted(reason.value for reason in reasons)))
+        if retryable is not None:
+            conditions.append(table.c.retryable == int(retryable))
+        return await self._newest_first(table, table.c.at, table.c.id, connector, first, after, _letter, *conditions)
 
     async def dead_letter_count(self, connector: str) -> int:
         table = tables.dead_letter
-        query = select(func.count()).select_from(table).where(table.c.connector == connector)
+        query = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.connector == connector, table.c.resolved_at.is_(None))
+        )
         async with self.engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())

@@ -208,9 +208,18 @@ connector_run = Table(
     Column("unchanged", Integer, nullable=False),
     Column("dead_lettered", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
+    Column("retried", Integer, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("places_added", Integer, nullable=False),
     Column("error", Text, nullable=True),
+    Column("lease_pid", Integer, nullable=True),
+    Column("lease_host", String(255), nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_by", String(400), nullable=True),
     Index("ix_connector_run_connector", "connector", "started_at"),
     Index("ix_connector_run_started_at", "started_at"),
+    Index("ix_connector_run_status_lease_expires_at", "status", "lease_expires_at"),
 )
 
 stream_state = Table(
@@ -238,7 +247,14 @@ dead_letter = Table(
     Column("last_run_id", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("seen", Integer, nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("first_detail", Text, nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_by_run", String(64), nullable=True),
+    Column("cursor", String(400), nullable=True),
+    Column("retryable", SmallInteger, nullable=False),
     UniqueConstraint("connector", "stream", "record_key", "reason"),
+    Index("ix_dead_letter_connector_resolved_at_at", "connector", "resolved_at", "at"),
 )
 
 # -- utilities (graph.utilities) ------------------------------------------------------------

@@ -49,13 +49,16 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def connector_set(settings: Settings, store: Store) -> ConnectorSet:
     """The configured connectors; with a broker, runs asked for through the API go to the workers
     (whose beat also runs the schedules), without one they run in this server."""
+    from connectors.leases import lease_length
+
     specs = load_connectors(settings.connectors)
+    lease_for = lease_length(settings.run_lease_seconds)
     if settings.broker is None:
-        return ConnectorSet(specs, path=settings.connectors)
+        return ConnectorSet(specs, path=settings.connectors, lease_for=lease_for)
     from hub.worker import CeleryLauncher, create_celery
 
-    launcher = CeleryLauncher(create_celery(settings, specs), store, settings.queue)
-    return ConnectorSet(specs, path=settings.connectors, launcher=launcher)
+    launcher = CeleryLauncher(create_celery(settings, specs), store, settings.queue, lease_for=lease_for)
+    return ConnectorSet(specs, path=settings.connectors, launcher=launcher, lease_for=lease_for)
 
 
 def serve(arguments: argparse.Namespace, keys: Keyring) -> None:

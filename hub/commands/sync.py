@@ -2,9 +2,15 @@
 
     hub sync registry              # incremental, from the saved cursors
     hub sync registry --full       # everything again (unchanged records stay unchanged)
+    hub sync registry --retry      # then read its open dead letters again and link what now links
     hub sync registry --check      # is the source reachable and readable?
     hub sync registry --discover   # its streams: keys, cursors, record schemas
     hub sync --list                # the configured connectors and their last runs
+
+A run that adds places is followed, here, by a retry of the open place-related dead letters of
+every configured connector (connectors.tasks.retry_after_places), printed below its summary.
+Reading the ledger closes the runs whose lease expired (a `hub sync` killed mid-run) as
+abandoned first.
 
 Exit status: 0 when the run succeeded (or the check passed), 1 when it failed, 2 on bad input.
 """
@@ -32,6 +38,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     what.add_argument("--check", action="store_true", help="only check that the source answers")
     what.add_argument("--discover", action="store_true", help="only list the streams the source declares")
     what.add_argument("--list", action="store_true", help="list the configured connectors with their last run")
+    parser.add_argument("--retry", action="store_true",
+                        help="after reading, retry the connector's open dead letters that a run may now link")
     parser.add_argument("--batch-size", type=int, default=500, help="records per write (default 500)")
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
     parser.set_defaults(handler=run)
@@ -46,6 +54,8 @@ def run(arguments: argparse.Namespace) -> int:
         raise InvalidInput("--list", arguments.name, "takes no connector name")
     if arguments.batch_size < 1:
         raise InvalidInput("--batch-size", arguments.batch_size, "must be at least 1")
+    if arguments.retry and (arguments.list or arguments.check or arguments.discover):
+        raise InvalidInput("--retry", "", "goes with a run, not with --list, --check or --discover")
     settings = settings_of(arguments)
     return asyncio.run(_run(arguments, settings))
 
@@ -71,36 +81,58 @@ async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
 
 async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
     from connectors.config import AlreadyRunning, opened
+    from connectors.leases import lease_length
     from connectors.runner import sync
-    from connectors.tasks import exclusive, summary
+    from connectors.tasks import exclusive, retry_after_places, summary
     from graph.ledger import RunStatus
 
     spec = connectors.get(arguments.name, field="NAME")
+    lease_for = lease_length(settings.run_lease_seconds)
     store = await open_store(arguments)
     try:
         try:
-            async with exclusive(store, spec.name, broker=settings.broker, db=settings.db), opened(spec) as source:
-                run = await sync(store, source, full=arguments.full, batch_size=arguments.batch_size, trigger="manual")
+            async with exclusive(store, spec.name, broker=settings.broker, db=settings.db, who="hub sync"), opened(spec) as source:
+                run = await sync(store, source, full=arguments.full, retry=arguments.retry, batch_size=arguments.batch_size,
+                                 trigger="manual", lease_for=lease_for)
         except AlreadyRunning as busy:
             print(f"{spec.name}: not run: {busy}")
             return 1
         letters = (await store.dead_letters(spec.name, first=SHOWN_LETTERS)).items if run.counts.dead_lettered else []
+        retried = []
+        if run.counts.places_added:
+            retried = await retry_after_places(store, connectors.specs, who="hub sync", broker=settings.broker, db=settings.db,
+                                               lease_for=lease_for, batch_size=arguments.batch_size)
     finally:
         await store.close()
     if arguments.json:
-        print(json.dumps(summary(run), ensure_ascii=False, indent=2))
+        print(json.dumps({**summary(run), "retried_after_places": [
+            {"connector": name, **(summary(outcome) if not isinstance(outcome, str) else {"status": "not run", "error": outcome})}
+            for name, outcome in retried
+        ]}, ensure_ascii=False, indent=2))
     else:
         counts = run.counts
         seconds = run.duration.total_seconds() if run.duration else 0.0
         print(f"{spec.name}: {run.status.value} in {seconds:.1f}s (run {run.id})")
         print(f"  read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
               f"dead-lettered {counts.dead_lettered}, duplicates {counts.duplicates}")
+        if arguments.retry or counts.resolved:
+            print(f"  dead letters retried {counts.retried}, resolved {counts.resolved}")
+        if counts.places_added:
+            print(f"  places added {counts.places_added}")
         if run.error:
             print(f"  error: {run.error}")
         if letters:
             print("  dead letters (newest first):")
             for letter in letters:
                 print(f"    {letter.stream} {letter.record_key}: {letter.reason.value}: {letter.detail}")
+        if retried:
+            print("  place-related dead letters retried after the places it added:")
+            for name, outcome in retried:
+                if isinstance(outcome, str):
+                    print(f"    {name}: not retried now: {outcome}")
+                else:
+                    print(f"    {name}: {outcome.status.value}: retried {outcome.counts.retried}, "
+                          f"resolved {outcome.counts.resolved}, dead-lettered {outcome.counts.dead_lettered} (run {outcome.id})")
     return 0 if run.status is RunStatus.SUCCEEDED else 1
 
 
@@ -109,8 +141,13 @@ async def _list(arguments: argparse.Namespace, settings: Settings, connectors: A
     if not connectors.specs:
         print(f"no connectors configured ({settings.connectors} is absent or empty)")
         return 0
+    from connectors.leases import close_abandoned
+
     store = await open_store(arguments)
     try:
+        for closed in await close_abandoned(store, "hub sync --list"):
+            print(f"{closed.connector}: run {closed.id} closed as abandoned: its lease expired "
+                  f"(last sign of life {closed.finished_at:%Y-%m-%d %H:%M:%S} UTC)")
         last = await store.last_runs(connectors.names())
     finally:
         await store.close()

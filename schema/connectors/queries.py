@@ -3,6 +3,10 @@
 Connectors are the hub's plumbing: their settings, errors and dead letters say what sources
 hold and how they are reached, so only operators (admin) and the city see them. Everyone else
 is told so plainly rather than shown an empty list that would look like "no connectors".
+
+Reading runs closes the runs whose lease expired as abandoned first (connectors.leases), so the
+API never shows a dead run as running. Dead letters may be asked for by a configured connector
+or by a built-in source that sets records aside (`mqtt`, the device ingestion).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from connectors.config import ConnectorSet
+from connectors.leases import close_abandoned
 from graph import ledger
 from graph.cursors import page_size
 from graph.errors import HubError
@@ -42,6 +47,10 @@ def _connectors(info: Info) -> ConnectorSet:
     if info.context.principal.role not in ALLOWED:
         raise Forbidden("forbidden: connectors are for admin and city roles")
     return info.context.connectors or ConnectorSet()
+
+
+async def _close_abandoned(info: Info) -> None:
+    await close_abandoned(info.context.store, f"the API ({info.context.principal.role.value} {info.context.principal.name})")
 
 
 def _page_info(page: Page[T], after: str | None) -> PageInfo:
@@ -74,6 +83,7 @@ class ConnectorQueries:
     async def connectors(self, info: Info) -> list[Connector]:
         configured = _connectors(info)
         store = info.context.store
+        await _close_abandoned(info)
         last = await store.last_runs(configured.names())
         found: list[Connector] = []
         for spec, run in zip(configured.specs, last):
@@ -102,26 +112,38 @@ class ConnectorQueries:
         configured = _connectors(info)
         if connector is not None:
             configured.get(connector, field="connector")
+        await _close_abandoned(info)
         page = await info.context.store.runs(connector, page_size(first), after)
         return ConnectorRunConnection(nodes=[ConnectorRun.of(r) for r in page.items], page_info=_page_info(page, after))
 
-    @field(description="Records set aside by one connector (or all), newest first (admin, city).")
+    @field(
+        description="Records set aside by one connector or built-in source (`mqtt`), or by all, newest first; open "
+        "ones only unless includeResolved (admin, city)."
+    )
     async def dead_letters(
-        self, info: Info, connector: str | None = None, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        connector: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+        include_resolved: bool = False,
     ) -> DeadLetterConnection:
         configured = _connectors(info)
         if connector is not None:
-            configured.get(connector, field="connector")
-        page = await info.context.store.dead_letters(connector, page_size(first), after)
+            configured.check_letters_source(connector)
+        page = await info.context.store.dead_letters(connector, page_size(first), after, include_resolved=include_resolved)
         return DeadLetterConnection(nodes=[DeadLetter.of(x) for x in page.items], page_info=_page_info(page, after))
 
 
 @strawberry.type
 class ConnectorMutations:
-    @field(description="Start a sync of a connector now; answers with the run, RUNNING (admin, city).")
-    async def run_connector(self, info: Info, name: str, full: bool = False) -> ConnectorRun:
+    @field(
+        description="Start a sync of a connector now; with retry, it then retries the connector's open dead letters. "
+        "Answers with the run, RUNNING (admin, city)."
+    )
+    async def run_connector(self, info: Info, name: str, full: bool = False, retry: bool = False) -> ConnectorRun:
         configured = _connectors(info)
         spec = configured.get(name)
         if configured.launcher is None:
             raise HubError("this hub cannot start connector runs (no scheduler or broker)")
-        return ConnectorRun.of(await configured.launcher.launch(spec, full=full, trigger="api"))
+        return ConnectorRun.of(await configured.launcher.launch(spec, full=full, trigger="api", retry=retry))

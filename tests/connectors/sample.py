@@ -8,13 +8,21 @@ It is not in `connectors.catalog.KINDS`: configurations name it by its import pa
 (`kind = "tests.connectors.sample:SampleFirms"`), which is also how a deployment plugs in a
 kind of its own.
 
+Its streams are Retryable (a row holds no personal data: the letter keeps it whole). `HeldFirms`
+is the same register read by a source that stops answering after `hold_after` firms, without
+failing, as a source that hangs would: a run of it stays alive until its process is killed.
+
+`SampleEstates` reads the register's `estate_record` table (estates the register knows of) and
+writes them as places: a run of it adds places, as the hub's place sources do.
+
 `SampleDatabase` builds and changes such a register in a SQLite file for the tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,12 +44,13 @@ from connectors.base import (
     SourceRecord,
     Stream,
     Verdict,
+    json_record,
 )
 from graph.codes import CreditCode
 from graph.errors import CodeError
 from graph.ledger import Reason
 from graph.levels import Level
-from graph.model import Batch, Management, PropertyFirm
+from graph.model import Batch, Management, Place, PropertyFirm
 from graph.scope import Scope
 from graph.store import Store
 
@@ -62,6 +71,16 @@ contract = Table(
     Column("estate_code", String, nullable=False),
     Column("since", String, nullable=False),
     Column("until", String, nullable=True),
+    Column("updated_at", String, nullable=False),
+)
+
+
+estate_record = Table(
+    "estate_record",
+    metadata,
+    Column("code", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("community", String, nullable=False),
     Column("updated_at", String, nullable=False),
 )
 
@@ -89,6 +108,12 @@ class _TableStream:
                     yield SourceRecord(self.name, str(data[self.key_column]), row._cursor, data)
         except SQLAlchemyError as error:
             raise ConnectorError(f"{self._source.name}: {self.name} could not be read: {_cause(error)}") from None
+
+    def kept(self, record: SourceRecord, store: Store) -> dict[str, Any]:
+        return json_record(record.data)
+
+    def revive(self, payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return dict(payload)
 
     name: str
 
@@ -158,6 +183,32 @@ class ContractStream(_TableStream):
         return verdicts
 
 
+class EstateStream(_TableStream):
+    name = "estates"
+    primary_key: tuple[str, ...] = ("code",)
+    cursor_field = "updated_at"
+    table = estate_record
+    key_column = "code"
+    schema = RecordSchema((
+        FieldSpec("code", str),
+        FieldSpec("name", str),
+        FieldSpec("community", str),
+        FieldSpec("updated_at", str),
+    ))
+
+    async def link(self, records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
+        parents = sorted({r.data["community"] for r in records})
+        known = {code for code, place in zip(parents, await store.places(parents, Scope.everything())) if place}
+        verdicts: list[Verdict] = []
+        for record in records:
+            data = record.data
+            if data["community"] not in known:
+                verdicts.append(Rejected(Reason.UNKNOWN_PLACE, f"estate {record.key}: community {data['community']} is unknown"))
+            else:
+                verdicts.append(Facts(Batch(places=[Place(data["code"], Level.ESTATE, data["name"], data["community"])])))
+        return verdicts
+
+
 class SampleFirms:
     """A firm register read through a SQLAlchemy URL (the `url` may carry a password: secret)."""
 
@@ -196,6 +247,39 @@ class SampleFirms:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+
+
+class SampleEstates(SampleFirms):
+    """The register's estates, written as places."""
+
+    kind: ClassVar[str] = "sample-estates"
+
+    def streams(self) -> Sequence[Stream]:
+        return [EstateStream(self)]
+
+
+class _HeldFirmStream(FirmStream):
+    async def read(self, after: str | None) -> AsyncIterator[SourceRecord]:
+        left = int(self._source.config["hold_after"])
+        async for record in super().read(after):
+            if left <= 0:
+                await asyncio.Event().wait()  # the source hangs: nothing more, no error, ever
+            left -= 1
+            yield record
+
+
+class HeldFirms(SampleFirms):
+    """The register, but its firms stream hangs after `hold_after` firms (a source that stops
+    answering mid-read); the run stays alive, renewing its lease, until its process dies."""
+
+    kind: ClassVar[str] = "sample-held-firms"
+    config_schema: ClassVar[ConfigSchema] = ConfigSchema((
+        *SampleFirms.config_schema.fields,
+        ConfigField("hold_after", FieldType.INTEGER, "firms read before the source hangs", bounds=(0, 1_000_000)),
+    ))
+
+    def streams(self) -> Sequence[Stream]:
+        return [_HeldFirmStream(self), ContractStream(self)]
 
 
 def _cause(error: SQLAlchemyError) -> str:

@@ -29,7 +29,7 @@ from graph.ledger import ConnectorRun, RunStatus
 from graph.sql import SqlStore
 from hub.settings import Settings
 from hub.worker import TASK, CeleryLauncher, beat_schedule, create_celery
-from tests.connectors.sample import SampleDatabase
+from tests.connectors.sample import SampleDatabase, contract, credit_code, estate_record
 from tests.graph.conformance import E_A, E_B, E_C, fixture_city
 from tests.services import REDIS, run_id
 
@@ -70,7 +70,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     url = asyncio.run(prepare())
     (home / "connectors.toml").write_text(
         f'[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\nurl_env = "FIRMS_URL"\n\n'
-        f'[connectors.firms-beat]\nkind = "tests.connectors.sample:SampleFirms"\nevery = "10s"\nurl_env = "FIRMS_URL"\n',
+        f'[connectors.firms-beat]\nkind = "tests.connectors.sample:SampleFirms"\nevery = "10s"\nurl_env = "FIRMS_URL"\n\n'
+        f'[connectors.estates]\nkind = "tests.connectors.sample:SampleEstates"\nurl_env = "FIRMS_URL"\n',
         encoding="utf-8",
     )
     queue = f"hub_test_{run_id()}"
@@ -187,6 +188,26 @@ def test_the_beat_schedule_has_one_entry_per_scheduled_connector(deployment: Wor
     entry = schedule["sync firms-beat"]
     assert entry["task"] == TASK and entry["schedule"] == 10.0 and entry["args"] == ("firms-beat",)
     assert entry["options"] == {"queue": "q1", "expires": 10.0}
+
+
+async def test_a_run_that_adds_places_sends_a_retry_task_per_connector(deployment: Worker, store: SqlStore) -> None:
+    """Last, as it adds to the register: a contract for an estate the hub lacks is set aside; the
+    estates connector adds the estate on the worker, which sends each connector a follow-up task
+    that retries its place-related letters."""
+    register = SampleDatabase(Path(deployment.settings.db.removeprefix("sqlite:///")).parent / "register.sqlite", (E_A, E_B, E_C))
+    await register.insert(contract, [
+        {"id": "C-LATE-ESTATE", "credit_code": credit_code(3), "estate_code": "370202001001E009", "since": "2020-01-01", "until": None},
+    ])
+    await register.insert(estate_record, [{"code": "370202001001E009", "name": "新建花园", "community": "370202001001"}])
+    await register.close()
+    answer = await asyncio.to_thread(_send, deployment, name="firms", trigger="worker", full=True)  # stamped early
+    assert answer["counts"]["dead_lettered"] == 1, answer
+    placed = await asyncio.to_thread(_send, deployment, name="estates", trigger="worker")
+    assert placed["status"] == "succeeded" and placed["counts"]["places_added"] == 1, placed
+    retry = await _wait_for(store, lambda r: r.trigger == "places" and r.status is not RunStatus.RUNNING, "firms")
+    assert retry.status is RunStatus.SUCCEEDED and (retry.counts.retried, retry.counts.resolved) == (1, 1), deployment.output()
+    [letter] = [x for x in (await store.dead_letters("firms", 10, include_resolved=True)).items if x.record_key == "C-LATE-ESTATE"]
+    assert letter.resolved_by_run == retry.id
 
 
 async def _wait_for(store: SqlStore, wanted: Any, connector: str, *, seconds: float = 120) -> ConnectorRun:

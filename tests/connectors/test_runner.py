@@ -331,7 +331,8 @@ def test_hub_sync_runs_checks_discovers_and_lists(tmp_path: Path) -> None:
     again = _hub("sync", "firms", "--full", "--json", cwd=tmp_path, env=env)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["counts"] == {"read": 41, "written": 0, "unchanged": 40, "dead_lettered": 1, "duplicates": 0}
+    assert summary["counts"] == {"read": 41, "written": 0, "unchanged": 40, "dead_lettered": 1, "duplicates": 0,
+                                 "retried": 0, "resolved": 0, "places_added": 0}
     assert summary["full"] is True and summary["trigger"] == "manual"
 
     assert "last run" in _hub("sync", "--list", cwd=tmp_path, env=env).stdout

@@ -150,6 +150,27 @@ async def test_refused_messages_are_counted_and_set_aside(pipeline: Pipeline, st
     assert gas is not None and gas.values == {"lel": 2.5}
 
 
+async def test_every_refused_message_counts_and_the_first_and_last_detail_are_kept(pipeline: Pipeline, store: SqlStore) -> None:
+    """Five readings out of range, in whatever batches the pipeline takes them: one letter, seen
+    five times, with what was wrong the first time and the last time, and when."""
+    clock: Clock = pipeline.clock  # type: ignore[assignment]
+    topic = "hub/devices/GD-0001/telemetry"
+    for n, lel in enumerate((150, 160, 170)):
+        at = T0 + dt.timedelta(seconds=n)
+        await pipeline.submit(topic, telemetry({"lel": lel}, T0), at)
+    await pipeline.drain()
+    clock.now = T0 + dt.timedelta(minutes=1)
+    for n, lel in enumerate((180, 190)):
+        await pipeline.submit(topic, telemetry({"lel": lel}, T0), clock.now + dt.timedelta(seconds=n))
+    await pipeline.drain()
+    assert pipeline.stats.set_aside["out_of_range"] == 5
+    [letter] = (await store.dead_letters("mqtt", first=10)).items
+    assert (letter.reason, letter.record_key, letter.seen) == (Reason.OUT_OF_RANGE, "GD-0001", 5)
+    assert "150" in (letter.first_detail or "") and "190" in letter.detail
+    assert letter.first_at == T0 and letter.at == clock.now + dt.timedelta(seconds=1)
+    assert not letter.retryable
+
+
 async def test_a_device_registered_after_the_start_is_picked_up(pipeline: Pipeline, store: SqlStore) -> None:
     now = pipeline.clock()
     await pipeline.submit("hub/devices/TR-0099/telemetry", telemetry({"temp_a": 70}, now), now)

@@ -126,3 +126,42 @@ async def test_sqlite_readings_are_keyed_on_upgrade(sqlite_path: str) -> None:
 @pytest.mark.postgres
 async def test_postgresql_readings_are_keyed_on_upgrade(postgres_databases: PostgresDatabases) -> None:
     await _readings_keyed_on_upgrade(await postgres_databases.create())
+
+
+async def test_runs_get_a_lease_and_letters_their_first_detail_on_upgrade(sqlite_path: str) -> None:
+    """0009: a run still RUNNING gets a lease lapsing 15 minutes after its last sign of life (it
+    is closed as abandoned once that has passed); a dead letter's detail and time become its
+    first ones too, and it is marked not retryable (kept before retries existed)."""
+    import sqlalchemy as sa
+
+    from graph.ledger import Reason, RunStatus
+
+    sealer = Sealer.generate()
+    store = await SqlStore.open(sqlite_path, sealer=sealer, upgrade=False)
+    beat = dt.datetime(2026, 3, 1, 8, 5, tzinfo=dt.timezone.utc)
+    try:
+        await migrate.upgrade(store.engine, "0008", sealer=sealer)
+        counts = {"full_read": 0, "trigger": "schedule", "read": 10, "written": 9, "unchanged": 0, "dead_lettered": 1, "duplicates": 0}
+        async with store.engine.begin() as connection:
+            await connection.execute(sa.text(
+                "INSERT INTO connector_run (id, connector, started_at, heartbeat_at, status, full_read, trigger, read, written, "
+                "unchanged, dead_lettered, duplicates) VALUES ('old-run', 'registry', :started, :beat, 'running', :full_read, "
+                ":trigger, :read, :written, :unchanged, :dead_lettered, :duplicates)"
+            ), {"started": beat - dt.timedelta(minutes=5), "beat": beat, **counts})
+            await connection.execute(sa.text(
+                "INSERT INTO dead_letter (connector, stream, record_key, reason, detail, payload, candidates, run_id, "
+                "last_run_id, at, seen) VALUES ('registry', 'units', 'u1', 'unknown_place', 'no house u1', '{}', '[]', "
+                "'old-run', 'old-run', :at, 3)"
+            ), {"at": beat})
+        await migrate.upgrade(store.engine, sealer=sealer)
+        run = await store.run("old-run")
+        assert run is not None and run.status is RunStatus.RUNNING
+        assert run.lease is not None and run.lease.expires_at == beat + dt.timedelta(minutes=15)
+        assert run.counts.read == 10 and run.counts.retried == 0 and run.counts.places_added == 0
+        [letter] = (await store.dead_letters("registry", first=5)).items
+        assert (letter.reason, letter.seen, letter.first_detail, letter.first_at) == (Reason.UNKNOWN_PLACE, 3, "no house u1", beat)
+        assert not letter.retryable and letter.resolved_at is None
+        [closed] = await store.close_abandoned(beat + dt.timedelta(minutes=16), "the test")
+        assert closed.id == "old-run" and closed.status is RunStatus.ABANDONED
+    finally:
+        await store.close()

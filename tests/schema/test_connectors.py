@@ -25,13 +25,15 @@ import uvicorn
 from connectors.config import ConnectorSet, parse_connectors
 from graph.ciphers.keyring import Keyring
 from graph.ciphers.sealing import Sealer
-from graph.ledger import RunStatus
+from graph.ledger import ConnectorRun, Lease, RunStatus
+from graph.levels import Level
+from graph.model import Batch, Place
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from hub.scheduler import Scheduler
-from tests.connectors.sample import SampleDatabase, contract
+from tests.connectors.sample import SampleDatabase, contract, estate_record
 from tests.graph.conformance import CITY, E_A, E_B, E_C, FIRM_2, ST_A, fixture_city
 from tests.serving import served
 
@@ -45,9 +47,10 @@ RUNS = """query($connector: String, $first: Int, $after: String) {
 }"""
 CONNECTORS = """{ connectors { name kind scheduleSeconds settings lag deadLetterCount
   lastRun { id status counts { read } } cursors { stream cursor runId updatedAt } } }"""
-LETTERS = """query($connector: String, $first: Int, $after: String) {
-  deadLetters(connector: $connector, first: $first, after: $after) {
-    nodes { connector stream recordKey reason detail payload candidates seen at runId lastRunId }
+LETTERS = """query($connector: String, $first: Int, $after: String, $includeResolved: Boolean) {
+  deadLetters(connector: $connector, first: $first, after: $after, includeResolved: $includeResolved) {
+    nodes { connector stream recordKey reason detail firstDetail payload candidates seen at firstAt runId lastRunId
+            retryable resolvedAt resolvedByRun }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -65,6 +68,19 @@ def _toml(register: str, missing: Path) -> str:
 class Api:
     url: str
     tokens: dict[str, str]
+    home: Path
+    keys: Keyring
+
+    def ledger(self, work: Any) -> Any:
+        """Run `work(store)` on a store of this test's own over the server's SQLite file."""
+        async def main() -> Any:
+            store = await SqlStore.open(str(self.home / "hub.sqlite"), sealer=self.keys.sealer())
+            try:
+                return await work(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
 
     def post(self, role: str, query: str, **variables: Any) -> dict[str, Any]:
         response = httpx.post(
@@ -93,6 +109,7 @@ class Api:
 
 async def _main(home: Path, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
+    started["keys"] = keys
     store = await SqlStore.open(str(home / "hub.sqlite"), sealer=keys.sealer())
     await store.write(fixture_city())
     register = SampleDatabase(home / "register.sqlite", (E_A, E_B, E_C))
@@ -123,7 +140,7 @@ async def _main(home: Path, sock: socket.socket, started: dict[str, Any]) -> Non
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     home = tmp_path_factory.mktemp("connectors-api")
     with served(functools.partial(_main, home), startup_seconds=60) as (url, started):
-        yield Api(url, started["tokens"])
+        yield Api(url, started["tokens"], home, started["keys"])
 
 
 def test_connectors_are_listed_with_their_settings_redacted(api: Api) -> None:
@@ -152,6 +169,8 @@ def test_run_connector_runs_in_the_server_and_the_run_is_kept(api: Api) -> None:
     assert [(x["recordKey"], x["reason"], x["stream"]) for x in letters] == [("C-NOWHERE", "UNKNOWN_PLACE", "contracts")]
     assert letters[0]["payload"]["estate_code"] == "370202001001E009" and letters[0]["runId"] == started["id"]
     assert "370202001001E009" in letters[0]["detail"] and letters[0]["seen"] == 1
+    assert letters[0]["firstDetail"] == letters[0]["detail"] and letters[0]["firstAt"] == letters[0]["at"]
+    assert letters[0]["retryable"] is True and letters[0]["resolvedAt"] is None and letters[0]["resolvedByRun"] is None
 
 
 def test_a_failing_source_is_a_failed_run_with_its_reason(api: Api) -> None:
@@ -199,6 +218,62 @@ def test_a_run_shows_its_progress_while_it_goes(api: Api, monkeypatch: pytest.Mo
     [run] = [r for r in api.data("{ connectorRuns(connector: \"firms\", first: 5) { nodes { id heartbeatAt finishedAt } } }")
              ["connectorRuns"]["nodes"] if r["id"] == started["id"]]
     assert run["heartbeatAt"] is not None and run["heartbeatAt"] <= run["finishedAt"]
+
+
+def test_a_run_whose_lease_expired_is_shown_abandoned(api: Api) -> None:
+    """A run left RUNNING by a process that died (its lease lapsed a minute ago) is closed by the
+    API's read, visibly: ABANDONED, who closed it and when, the lease it held."""
+    now = dt.datetime.now(dt.timezone.utc)
+    dead = ConnectorRun("dead-run-1", "broken", now - dt.timedelta(hours=1), heartbeat_at=now - dt.timedelta(minutes=20),
+                        lease=Lease(31337, "gone-host", now - dt.timedelta(minutes=1)))
+
+    async def save(store: SqlStore) -> None:
+        await store.save_run(dead)
+
+    api.ledger(save)
+    query = """{ connectorRuns(connector: "broken", first: 50) { nodes { id status finishedAt closedAt closedBy error
+                 lease { pid host expiresAt } } } }"""
+    [run] = [r for r in api.data(query, role="city")["connectorRuns"]["nodes"] if r["id"] == "dead-run-1"]
+    assert run["status"] == "ABANDONED"
+    assert run["closedBy"].startswith("the API (city dashboard) (pid ") and run["closedAt"] is not None
+    assert dt.datetime.fromisoformat(run["finishedAt"]) == dead.heartbeat_at  # its last sign of life
+    assert run["lease"]["pid"] == 31337 and run["lease"]["host"] == "gone-host"
+    assert "held by pid 31337 on gone-host" in run["error"]
+
+
+def test_run_connector_with_retry_links_the_letters_whose_place_arrived(api: Api) -> None:
+    api.data(RUN, name="firms")  # any run: its letter for 370202001001E009 is there (or is set aside now)
+    api.wait_for(api.data(RUNS, connector="firms", first=1)["connectorRuns"]["nodes"][0]["id"])
+
+    async def add_estate(store: SqlStore) -> None:
+        await store.write(Batch(places=[Place("370202001001E009", Level.ESTATE, "新建花园", "370202001001")]))
+
+    api.ledger(add_estate)
+    started = api.data('mutation { runConnector(name: "firms", retry: true) { id status } }')["runConnector"]
+    run = api.wait_for(started["id"])
+    assert run["status"] == "SUCCEEDED" and run["counts"]["read"] == 0
+    counts = api.data("""{ connectorRuns(connector: "firms", first: 1) { nodes { id counts { retried resolved placesAdded } } } }""")
+    [latest] = counts["connectorRuns"]["nodes"]
+    assert latest["id"] == started["id"] and latest["counts"] == {"retried": 1, "resolved": 1, "placesAdded": 0}
+    assert api.data(LETTERS, connector="firms")["deadLetters"]["nodes"] == []
+    [resolved] = api.data(LETTERS, connector="firms", includeResolved=True)["deadLetters"]["nodes"]
+    assert resolved["recordKey"] == "C-NOWHERE" and resolved["resolvedByRun"] == started["id"] and resolved["resolvedAt"]
+    [firms] = [c for c in api.data(CONNECTORS)["connectors"] if c["name"] == "firms"]
+    assert firms["deadLetterCount"] == 0
+
+
+def test_dead_letters_of_the_built_in_mqtt_source_may_be_asked_for(api: Api) -> None:
+    assert api.data(LETTERS, connector="mqtt")["deadLetters"]["nodes"] == []
+    [error] = api.post("admin", LETTERS, connector="nope")["errors"]
+    assert error["message"] == "connector: 'nope' is neither a configured connector nor a built-in source (firms, broken, mqtt)"
+
+
+def test_the_api_enums_name_every_status_and_reason() -> None:
+    from graph import ledger
+    from schema.connectors.types import DeadLetterReason, RunStatus as ApiRunStatus
+
+    assert {r.value for r in DeadLetterReason} == {r.value for r in ledger.Reason}
+    assert {s.value for s in ApiRunStatus} == {s.value for s in ledger.RunStatus}
 
 
 def test_the_city_may_see_connectors(api: Api) -> None:
@@ -277,4 +352,44 @@ async def test_stopping_the_scheduler_records_a_cancelled_run(tmp_path: Path) ->
     assert saved.id == run.id and saved.status is RunStatus.FAILED
     assert saved.error == "the run was cancelled before it finished"
     assert 0 < saved.counts.read < 310
+    await store.close()
+
+
+async def test_a_scheduled_run_that_adds_places_retries_the_other_connectors_letters(tmp_path: Path) -> None:
+    """In `hub serve` without a broker: the estates connector adds the estate a firms contract
+    was set aside for; in the same task the scheduler retries firms' place-related letters."""
+    store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    await store.write(fixture_city())
+    register = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
+    await register.seed(5, 3)
+    await register.insert(
+        contract,
+        [{"id": "C-NOWHERE", "credit_code": FIRM_2, "estate_code": "370202001001E009", "since": "2020-01-01", "until": None}],
+    )
+    await register.insert(estate_record, [{"code": "370202001001E009", "name": "新建花园", "community": "370202001001"}])
+    await register.close()
+    specs = parse_connectors(
+        f'[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\nurl = "{register.url}"\n\n'
+        f'[connectors.estates]\nkind = "tests.connectors.sample:SampleEstates"\nurl = "{register.url}"\n'
+    )
+    scheduler = Scheduler(store, specs)
+    try:
+        first = await scheduler.launch(specs[0], full=False, trigger="api")
+        while (await store.run(first.id)).status is RunStatus.RUNNING:  # type: ignore[union-attr]
+            await asyncio.sleep(0.05)
+        assert await store.dead_letter_count("firms") == 1
+        placed = await scheduler.launch(specs[1], full=False, trigger="api")
+        deadline = time.monotonic() + 30
+        while scheduler.running("estates") or scheduler.running("firms"):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        await scheduler.stop()
+    estates = await store.run(placed.id)
+    assert estates is not None and estates.counts.places_added == 1
+    [retry] = [r for r in (await store.runs("firms", first=5)).items if r.trigger == "places"]
+    assert retry.status is RunStatus.SUCCEEDED and (retry.counts.retried, retry.counts.resolved) == (1, 1)
+    [letter] = (await store.dead_letters("firms", 5, include_resolved=True)).items
+    assert letter.resolved_by_run == retry.id
+    assert await store.dead_letters("estates", 5, include_resolved=True) == await store.dead_letters("nobody", 5)
     await store.close()

@@ -214,7 +214,7 @@ class RecordingLauncher:
         self.store = store
         self.launched = 0
 
-    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str) -> ConnectorRun:
+    async def launch(self, spec: ConnectorSpec, *, full: bool, trigger: str, retry: bool = False) -> ConnectorRun:
         self.launched += 1
         run = ConnectorRun(
             f"SEC-RUN-API-{self.launched:04d}", spec.name, dt.datetime.now(dt.timezone.utc), full=full, trigger=trigger
