@@ -81,7 +81,10 @@ def test_a_district_of_beijing_is_built_by_connectors_and_its_stats_add_up(tmp_p
     again = _hub("places", "import", str(tmp_path / "national"), *common, "--json", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["counts"] == {"read": divisions, "written": 0, "unchanged": divisions, "dead_lettered": 0, "duplicates": 0}
+    assert summary["counts"] == {
+        "read": divisions, "written": 0, "unchanged": divisions, "dead_lettered": 0, "duplicates": 0,
+        "places_added": 0, "retried": 0, "resolved": 0,
+    }
     assert summary["trigger"] == "import" and summary["full"] is True
 
     # 2. estates, buildings and entrances with shapes (GeoJSON), the registry, a water company
