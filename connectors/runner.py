@@ -158,6 +158,25 @@ async def sync(
     return await _finish(state, error, began)
 
 
+def describe(counts: RunCounts) -> str:
+    """A run's counts in words that say what each counts, so they add up.
+
+    `read`, `dead_lettered` and `duplicates` count records; `written` and `unchanged` count the
+    facts the records taken carry (a unit is a house; a transfer closes one ownership and opens
+    another: two facts from one record), so facts may outnumber records. Records read are those
+    taken plus those dead-lettered plus duplicates.
+
+    >>> describe(RunCounts(read=10, written=3, unchanged=9, dead_lettered=1, duplicates=2))
+    'read 10 records (7 taken, 1 dead-lettered, 2 duplicates); their facts: 3 written, 9 already stored'
+    """
+    taken = counts.read - counts.dead_lettered - counts.duplicates
+    return (
+        f"read {counts.read:,} records ({taken:,} taken, {counts.dead_lettered:,} dead-lettered, "
+        f"{counts.duplicates:,} duplicates); their facts: {counts.written:,} written, "
+        f"{counts.unchanged:,} already stored"
+    )
+
+
 async def _finish(state: _Run, error: str | None, began: float) -> ConnectorRun:
     ended = dataclasses.replace(
         state.run,
@@ -168,21 +187,15 @@ async def _finish(state: _Run, error: str | None, began: float) -> ConnectorRun:
         error=error,
     )
     await state.store.save_run(ended)
-    counts = ended.counts
     log.log(
         logging.WARNING if error else logging.INFO,
-        "connector %s (%s) run %s %s in %.1fs: read %d, written %d, unchanged %d, dead-lettered %d, "
-        "duplicates %d%s; config %s",
+        "connector %s (%s) run %s %s in %.1fs: %s%s; config %s",
         state.source.name,
         getattr(state.source, "kind", "?"),
         ended.id,
         ended.status.value,
         time.monotonic() - began,
-        counts.read,
-        counts.written,
-        counts.unchanged,
-        counts.dead_lettered,
-        counts.duplicates,
+        describe(ended.counts),
         f"; error: {error}" if error else "",
         state.source.config.redacted(),
     )
