@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, func, literal, or_, select
+from sqlalchemy import and_, delete, distinct, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
@@ -130,6 +130,25 @@ async def refresh(
 
 
 # -- upkeep on every write -----------------------------------------------------------------
+
+WRITER_LOCK = 0x6875625F72757073
+"""The PostgreSQL advisory lock that batch writes take (b"hub_rups")."""
+
+
+async def one_writer(connection: AsyncConnection) -> None:
+    """Make this transaction the only batch write until it ends, before it reads anything.
+
+    Upkeep reads the rows it moves (an owner's places before its first change, a place's stored
+    owners) and writes them back; two batches at once — two connectors on workers, or a sync
+    beside an API call — would both read the city's row and one would lose the other's change
+    (or, on PostgreSQL, fail on the row the other re-inserted). PostgreSQL: a transaction-level
+    advisory lock. SQLite takes its one writer lock at a transaction's first write, so a write
+    that changes nothing is made first, before the reads."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK)))
+    else:
+        stats = tables.place_stats
+        await connection.execute(stats.update().where(false()).values(owners=stats.c.owners))
 
 _CHUNK = 900
 """Ids per IN (...) list, as graph.sql.writes."""

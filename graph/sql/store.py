@@ -444,6 +444,7 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     async def write(self, batch: Batch) -> WriteCounts:
         try:
             async with self.engine.begin() as connection:
+                await rollups.one_writer(connection)
                 changes = rollups.Changes(self.clock())
                 counts = await write_batch(connection, batch, self._anchors, self.sealer, changes)
                 await rollups.maintain(connection, changes)

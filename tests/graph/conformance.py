@@ -23,6 +23,7 @@ deliberately naive oracle (plain Python over the records written).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 from collections.abc import Callable, Sequence
@@ -1037,6 +1038,20 @@ class TestRollupsOnWrite:
         kept = await store.place_stats(every, EVERYTHING)
         await store.refresh_stats()
         assert await store.place_stats(every, EVERYTHING) == kept
+
+    async def test_writes_at_once_are_all_counted(self, store: Store) -> None:
+        """Batches written at the same time (two connectors, a sync beside an API call) each
+        move the city's row: none of their changes is lost."""
+        await store.write(fixture_city())
+        batches = []
+        for index, floor in enumerate(range(5, 11)):
+            flat = house(B_A2 + f"{floor:02d}01", EN_A21, 90.0 + floor)
+            buyer = Owner(f"owner-at-once-{index}", OwnerKind.PERSON, "吴敏", resident_id(f"37020219950606{index:03d}"))
+            batches.append(Batch(places=[flat], owners=[buyer], ownerships=[Ownership(flat.code, buyer.id, 1.0, dt.date(2024, 1, 2))]))
+        await asyncio.gather(*(store.write(batch) for batch in batches))
+        await self.assert_current(store, [fixture_city(), *batches])
+        [city] = await store.place_stats([CITY], EVERYTHING)
+        assert city is not None and (city.houses, city.owners) == (FACTS.stats(CITY)[0] + 6, FACTS.stats(CITY)[2] + 6)
 
     async def test_a_refused_batch_leaves_every_row_as_it_was(self, store: Store) -> None:
         await store.write(fixture_city())
