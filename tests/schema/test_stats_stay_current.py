@@ -15,6 +15,7 @@ kept in `World.written`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -101,8 +102,6 @@ class World:
         return store
 
     def run(self, coroutine: Any, timeout: float = 120) -> Any:
-        import asyncio
-
         return asyncio.run_coroutine_threadsafe(coroutine, self.shared["loop"]).result(timeout)
 
     def data(self, query: str, role: str = "admin", **variables: Any) -> dict[str, Any]:
@@ -192,16 +191,12 @@ async def _main(home: Path, exchange: str, sock: socket.socket, started: dict[st
         limits=dataclasses.replace(Limits(), rate=1e6, burst=1_000_000),
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", http="h11"))
-    import asyncio
-
     started.update(server=server, store=store, bus=bus, loop=asyncio.get_running_loop())
     await server.serve(sockets=[sock])
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    import asyncio
-
     home = tmp_path_factory.mktemp("stats-current")
     exchange = f"sqlite:///{home / 'exchange.sqlite'}"
     holders = [
