@@ -280,6 +280,34 @@ async def _stop_keeping(keeper: asyncio.Task[None]) -> None:
         await keeper
 
 
+def describe(counts: RunCounts) -> str:
+    """A run's counts in words that say what each counts, so they add up.
+
+    `read`, `retried`, `dead_lettered` and `duplicates` count records (`retried`: dead letters
+    sent through linking again from what they kept); `written` and `unchanged` count the facts
+    the records taken carry (a unit is a house; a transfer closes one ownership and opens
+    another: two facts from one record), so facts may outnumber records. Records read and
+    retried are those taken plus those dead-lettered plus duplicates.
+
+    >>> describe(RunCounts(read=10, written=3, unchanged=9, dead_lettered=1, duplicates=2))
+    'read 10 records (7 taken, 1 dead-lettered, 2 duplicates); their facts: 3 written, 9 already stored'
+    >>> describe(RunCounts(read=0, written=4, retried=5, dead_lettered=1, resolved=4))
+    'read 0 records and retried 5 dead letters (4 taken, 1 dead-lettered, 0 duplicates); their facts: 4 written, 0 already stored; 4 dead letters resolved'
+    """
+    taken = counts.read + counts.retried - counts.dead_lettered - counts.duplicates
+    retried = f" and retried {counts.retried:,} dead letters" if counts.retried else ""
+    words = (
+        f"read {counts.read:,} records{retried} ({taken:,} taken, {counts.dead_lettered:,} dead-lettered, "
+        f"{counts.duplicates:,} duplicates); their facts: {counts.written:,} written, "
+        f"{counts.unchanged:,} already stored"
+    )
+    if counts.resolved:
+        words += f"; {counts.resolved:,} dead letters resolved"
+    if counts.places_added:
+        words += f"; {counts.places_added:,} places added"
+    return words
+
+
 async def _finish(state: _Run, error: str | None, began: float) -> ConnectorRun:
     ended = dataclasses.replace(
         state.run,
@@ -300,24 +328,15 @@ async def _finish(state: _Run, error: str | None, began: float) -> ConnectorRun:
         if closed is not None:
             return closed
         await state.store.save_run(ended)
-    counts = ended.counts
     log.log(
         logging.WARNING if error else logging.INFO,
-        "connector %s (%s) run %s %s in %.1fs: read %d, written %d, unchanged %d, dead-lettered %d, "
-        "duplicates %d, retried %d, resolved %d, places added %d%s; config %s",
+        "connector %s (%s) run %s %s in %.1fs: %s%s; config %s",
         state.source.name,
         getattr(state.source, "kind", "?"),
         ended.id,
         ended.status.value,
         time.monotonic() - began,
-        counts.read,
-        counts.written,
-        counts.unchanged,
-        counts.dead_lettered,
-        counts.duplicates,
-        counts.retried,
-        counts.resolved,
-        counts.places_added,
+        describe(ended.counts),
         f"; error: {error}" if error else "",
         state.source.config.redacted(),
     )

@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import random
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from devices.mqtt import Broker
@@ -78,15 +78,30 @@ def _normal(rng: random.Random, device: Device) -> dict[str, Value]:
 
 
 class Simulator:
-    """Messages of `devices` in round-robin order, one device per call of `next`."""
+    """Messages of `devices` in round-robin order, one device per call of `next`.
 
-    def __init__(self, devices: Sequence[Device], *, prefix: str = "hub", seed: int = 0, faults: float = 0.01) -> None:
+    `faults` is each message's chance of starting a fault; the devices named in `focus` start
+    them with `focus_faults` instead (the demo makes the street its examples look at lively)."""
+
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        *,
+        prefix: str = "hub",
+        seed: int = 0,
+        faults: float = 0.01,
+        focus: Collection[str] = (),
+        focus_faults: float | None = None,
+    ) -> None:
         if not devices:
             raise ValueError("no devices to simulate")
-        if not 0.0 <= faults <= 1.0:
-            raise ValueError("faults must be a probability between 0 and 1")
+        for chance in (faults, focus_faults if focus_faults is not None else faults):
+            if not 0.0 <= chance <= 1.0:
+                raise ValueError("faults must be a probability between 0 and 1")
         self.prefix = prefix
         self.faults = faults
+        self.focus = frozenset(focus)
+        self.focus_faults = faults if focus_faults is None else focus_faults
         self.rng = random.Random(seed)
         self.devices = [
             SimulatedDevice(d, _normal(self.rng, d), baseline=float(d.thresholds.get("tilt_baseline", 0.0)))
@@ -116,7 +131,8 @@ class Simulator:
             sim.fault, sim.fault_until = None, None
             self._recover(sim)
             return Stream.TELEMETRY
-        if sim.fault is None and rng.random() < self.faults:
+        chance = self.focus_faults if sim.device.code in self.focus else self.faults
+        if sim.fault is None and rng.random() < chance:
             low, high = FAULT_SECONDS[sim.device.type]
             sim.fault_until = now + dt.timedelta(seconds=rng.uniform(low, high))
             sim.fault = self._start_fault(sim)

@@ -14,7 +14,10 @@ Rules every adapter keeps:
 - "under `within`" includes `within` itself when it is of the level asked for;
 - writes go through `write`, the bulk path, which is idempotent: writing the same batch twice
   changes nothing the second time. Provenance says where a fact was first seen as it is: a
-  record that differs only in provenance is unchanged and keeps the provenance it had.
+  record that differs only in provenance is unchanged and keeps the provenance it had;
+- `write` keeps the roll-ups (`stats`, `place_stats`) current: when it returns, what the batch
+  changed is counted at every place it touched and at every place above them, whoever wrote it
+  (a bulk load, a connector, an API call). No caller refreshes anything.
 """
 
 from __future__ import annotations
@@ -157,11 +160,16 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
 
     async def write(self, batch: Batch) -> WriteCounts:
         """Upsert the batch (places by code, owners by id, firms by code, ownerships and
-        managements by their natural keys); parents must exist or come earlier in the batch."""
+        managements by their natural keys); parents must exist or come earlier in the batch.
+        The roll-ups of the places the batch changed, and of their ancestors, are current when it
+        returns (in the same transaction: a refused batch changes none)."""
 
     async def refresh_stats(self, within: str | None = None) -> None:
         """Recompute the roll-ups of `within` (everything when None) and everything under and
-        above it; an unknown `within` has nothing to refresh."""
+        above it from the houses themselves; an unknown `within` has nothing to refresh. Writes
+        keep the roll-ups current, so this is a repair path, never needed after a write. (Owners
+        are counted as of the day a write touched them: a holding written to start or end on a
+        later day is counted on that day only after a refresh or another write touching it.)"""
 
     async def close(self) -> None:
         """Release connections."""

@@ -27,15 +27,28 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from graph.sql.engine import Unreachable
+    from hub.commands.common import check_database, database_failure
+
     arguments = parser().parse_args(argv)
     try:
+        check_database(arguments)
         status: int = arguments.handler(arguments)
         return status
+    except Unreachable as error:  # the database named cannot be opened: one line, not a traceback
+        print(f"hub: {error}", file=sys.stderr)
+        return 1
     except HubError as error:
         print(f"hub: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        line = database_failure(arguments, error)
+        if line is None:
+            raise
+        print(f"hub: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ class City:
 async def build_city(path: Path) -> City:
     keys = Keyring.generate()
     store = await SqlStore.open(f"sqlite:///{path}", sealer=keys.sealer())
-    await load(store, generate(TINY, seed=3), progress=False)
+    # seed 6: the first estate and the first estate of another street have different firms (the
+    # tests hide one firm's cases from the other), and the other firm once managed an estate
+    # with the first (so it sees the first firm, and counts none of its cases)
+    await load(store, generate(TINY, seed=6), progress=False)
     estates = list((await store.subtree(Level.ESTATE, None, EVERYTHING, 50)).items)
     await store.close()
     return City(path, keys, estates)

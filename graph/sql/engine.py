@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +12,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from graph.errors import InvalidInput
+from graph.errors import InvalidInput, StoreError
 
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -61,3 +65,97 @@ def make_engine(url: URL) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Unreachable(StoreError):
+    """The database a URL names could not be opened; the message says what failed and what to
+    check, in one line (no driver traceback)."""
+
+
+REACH_SECONDS = 10.0
+"""How long `reach` waits for a PostgreSQL server to answer before saying it does not."""
+
+_CHECK = "check --db or $HUB_DB"
+
+
+def shown(url: URL) -> str:
+    """The URL as a user typed it, without its password."""
+    backend = url.get_backend_name()
+    return url.set(drivername="postgresql" if backend == "postgresql" else backend).render_as_string(hide_password=True)
+
+
+async def reach(text: str) -> None:
+    """Open one connection to the database `text` names and close it, or raise `Unreachable`
+    saying what failed. A SQLite file must be in a folder that exists (the file itself is
+    created on first use); nothing is created here."""
+    url = database_url(text)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            folder = Path(url.database).expanduser().absolute().parent
+            if not folder.is_dir():
+                raise Unreachable(
+                    f"cannot open the SQLite store {url.database}: the folder {folder} does not exist; "
+                    f"create it, or {_CHECK}"
+                )
+        return
+    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": REACH_SECONDS})
+    try:
+        async with engine.connect():
+            pass
+    except Exception as error:
+        raise (unreachable(error, url) or Unreachable(f"cannot open {shown(url)}: {_last_words(error)}; {_CHECK}")) from None
+    finally:
+        await engine.dispose()
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error, what caused it, and the driver's own error that SQLAlchemy wraps (`orig`)."""
+    seen: set[int] = set()
+    waiting: list[BaseException | None] = [error]
+    while waiting:
+        item = waiting.pop(0)
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        waiting += [getattr(item, "orig", None), item.__cause__, item.__context__]
+
+
+def _last_words(error: BaseException) -> str:
+    """The innermost cause's message, on one line."""
+    last = list(_chain(error))[-1]
+    return " ".join(str(last).split()) or type(last).__name__
+
+
+def unreachable(error: BaseException, url: URL) -> Unreachable | None:
+    """`error` as the one line a user needs when it says the database could not be opened
+    (server down or unknown, no such database, user or password refused, SQLite file not
+    openable); None for any other error."""
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    for item in _chain(error):
+        state = getattr(item, "sqlstate", None)
+        if state == "3D000":
+            return Unreachable(
+                f"the PostgreSQL server at {where} has no database {url.database!r}: "
+                f"create it (createdb {url.database}), or {_CHECK}"
+            )
+        if state in ("28000", "28P01"):
+            return Unreachable(
+                f"the PostgreSQL server at {where} refused user {url.username!r}: {_last_words(item)}; "
+                f"check the user and password in --db or $HUB_DB"
+            )
+        if isinstance(item, socket.gaierror):
+            return Unreachable(f"cannot find the database host {url.host!r} ({item.strerror}); {_CHECK}")
+        if isinstance(item, (asyncio.TimeoutError, TimeoutError)):
+            return Unreachable(
+                f"the PostgreSQL server at {where} did not answer within {REACH_SECONDS:.0f} s: "
+                f"is it running, and does a firewall let you through? {_CHECK}"
+            )
+        if isinstance(item, ConnectionRefusedError) or (isinstance(item, OSError) and "Connect call failed" in str(item)):
+            return Unreachable(
+                f"cannot reach the PostgreSQL server at {where} (connection refused): "
+                f"is it running and listening there? {_CHECK}"
+            )
+        if type(item).__name__ == "OperationalError" and "unable to open database file" in str(item):
+            return Unreachable(f"cannot open the SQLite store {url.database}: {_last_words(item)}; {_CHECK}")
+    return None

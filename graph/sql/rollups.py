@@ -1,22 +1,34 @@
 """Roll-ups of every place's subtree (houses, floor area, owners, estates, buildings).
 
 `stats` answers from `place_stats`, so a city dashboard reads ten rows instead of counting 2.4
-million houses. A refresh recomputes the subtree of one place with one grouped query per
-level, then each of its ancestors, whose totals include it.
+million houses. Every write keeps them current (`Changes`, `maintain`): the write path notes the
+places whose subtree it changed and the owners whose holdings it changed, and before the
+transaction commits the rows of those places and of all their ancestors are worked out again
+from their children's rows, bottom up, so a batch costs what it touched, not the size of the
+city above it. Distinct owners do not add up over children (one owner may hold houses in two
+streets), so they move by the difference each touched owner makes: +1 at every place where it
+now holds a house today and did not before the batch, -1 the other way round.
+
+`refresh` recomputes a subtree from the houses themselves, with one grouped query per level,
+then each of its ancestors: the repair path (and what the migration that introduced upkeep on
+write ran once), never needed after a write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, func, literal, or_, select
+from sqlalchemy import and_, delete, distinct, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
 from graph.sql import tables
 from graph.sql.bulk import insert_rows
-from graph.sql.scoping import Anchor, under
+from graph.sql.scoping import Anchor, anchor_columns, under
 
 ROLLED_UP = tuple(level for level in Level if level < Level.HOUSE)
 """Levels kept in `place_stats`; a house's figures are its own and are read live."""
@@ -115,3 +127,175 @@ async def refresh(
         await insert_rows(connection, stats, [{"place_id": ancestor.id, **values, "refreshed_at": now}])
         written += 1
     return written
+
+
+# -- upkeep on every write -----------------------------------------------------------------
+
+WRITER_LOCK = 0x6875625F72757073
+"""The PostgreSQL advisory lock that batch writes take (b"hub_rups")."""
+
+
+async def one_writer(connection: AsyncConnection) -> None:
+    """Make this transaction the only batch write until it ends, before it reads anything.
+
+    Upkeep reads the rows it moves (an owner's places before its first change, a place's stored
+    owners) and writes them back; two batches at once — two connectors on workers, or a sync
+    beside an API call — would both read the city's row and one would lose the other's change
+    (or, on PostgreSQL, fail on the row the other re-inserted). PostgreSQL: a transaction-level
+    advisory lock. SQLite takes its one writer lock at a transaction's first write, so a write
+    that changes nothing is made first, before the reads."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK)))
+    else:
+        stats = tables.place_stats
+        await connection.execute(stats.update().where(false()).values(owners=stats.c.owners))
+
+_CHUNK = 900
+"""Ids per IN (...) list, as graph.sql.writes."""
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        yield unique[start : start + _CHUNK]
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one write changed that the roll-ups count, gathered as it writes.
+
+    `places` are the non-house places whose rows must be worked out again, always with all
+    their ancestors; `new_places` the codes of non-house places the batch inserted (their ids
+    exist once inserted); `owners_before` each touched owner's places (non-house, where it was
+    counted) as they were before the batch touched it: taken once per owner, before its first
+    change (a move of a house it holds, or an ownership of its written).
+    """
+
+    today: dt.date
+    places: set[int] = field(default_factory=set)
+    new_places: list[str] = field(default_factory=list)
+    owners_before: dict[int, frozenset[int]] = field(default_factory=dict)
+
+    def touch(self, lineage: Iterable[int | None]) -> None:
+        """A place changed under every id of `lineage` (a place's ancestors, or a child's)."""
+        self.places.update(pid for pid in lineage if pid is not None)
+
+    async def before_owners(self, connection: AsyncConnection, owner_ids: Iterable[int]) -> None:
+        """Remember where these owners are counted now, before their holdings change."""
+        fresh = [oid for oid in dict.fromkeys(owner_ids) if oid not in self.owners_before]
+        if not fresh:
+            return
+        found = await counted_at(connection, fresh, self.today)
+        for oid in fresh:
+            self.owners_before[oid] = found.get(oid, frozenset())
+
+    async def before_move(self, connection: AsyncConnection, moved: Sequence[tuple[int, Level]]) -> None:
+        """Places are about to move: remember where the owners of their houses are counted now."""
+        place, ownership = tables.place, tables.ownership
+        holders: list[int] = []
+        for place_id, level in moved:
+            held = place.c.id == place_id if level == Level.HOUSE else place.c[tables.ancestor_column(level)] == place_id
+            query = (
+                select(ownership.c.owner_id)
+                .distinct()
+                .select_from(ownership.join(place, place.c.id == ownership.c.house_id))
+                .where(held)
+                .where(_current(self.today))
+            )
+            holders.extend(row[0] for row in await connection.execute(query))
+        await self.before_owners(connection, holders)
+
+
+async def counted_at(
+    connection: AsyncConnection, owner_ids: Sequence[int], today: dt.date
+) -> dict[int, frozenset[int]]:
+    """For each owner, the non-house places it is counted at: the ancestors of the houses it
+    holds today."""
+    place, ownership = tables.place, tables.ownership
+    query = (
+        select(ownership.c.owner_id, *anchor_columns(place))
+        .select_from(ownership.join(place, place.c.id == ownership.c.house_id))
+        .where(_current(today))
+    )
+    found: dict[int, set[int]] = {}
+    for chunk in _chunks(owner_ids):
+        for row in await connection.execute(query.where(ownership.c.owner_id.in_(chunk))):
+            found.setdefault(row[0], set()).update(pid for pid in row[1:] if pid is not None)
+    return {oid: frozenset(places) for oid, places in found.items()}
+
+
+async def maintain(connection: AsyncConnection, changes: Changes) -> int:
+    """Work out again the rows of the places `changes` names and of their ancestors, bottom up
+    from their children's rows; returns the rows written. Relies on every other row being
+    current, which every write keeps so.
+
+    A fixed handful of statements whatever the batch: the dirty places with their stored rows,
+    the houses directly under them, their other children with their stored rows; the sums are
+    made here, deepest level first (a dirty child's new row before its parent's), then the
+    dirty rows are replaced in one delete and one insert."""
+    place, stats = tables.place, tables.place_stats
+    if changes.new_places:
+        query = select(place.c.id, *anchor_columns(place)).where(place.c.level < int(Level.HOUSE))
+        for start in range(0, len(changes.new_places), _CHUNK):
+            codes = changes.new_places[start : start + _CHUNK]
+            for row in await connection.execute(query.where(place.c.code.in_(codes))):
+                changes.touch(row)
+    owner_delta: Counter[int] = Counter()
+    if changes.owners_before:
+        after = await counted_at(connection, list(changes.owners_before), changes.today)
+        for oid, before in changes.owners_before.items():
+            now = after.get(oid, frozenset())
+            owner_delta.update(now - before)
+            owner_delta.subtract(before - now)
+    dirty = changes.places | {pid for pid, step in owner_delta.items() if step}
+    if not dirty:
+        return 0
+    child = place.alias("child")
+    with_rows = (
+        select(place.c.id, place.c.level, stats.c.owners)
+        .select_from(place.outerjoin(stats, stats.c.place_id == place.c.id))
+        .where(place.c.level < int(Level.HOUSE))
+    )
+    houses = (
+        select(place.c.parent_id, func.count(), func.coalesce(func.sum(place.c.area), 0.0))
+        .where(place.c.level == int(Level.HOUSE))
+        .group_by(place.c.parent_id)
+    )
+    children = (
+        select(child.c.id, child.c.parent_id, stats.c.houses, stats.c.floor_area, stats.c.estates, stats.c.buildings)
+        .select_from(child.outerjoin(stats, stats.c.place_id == child.c.id))
+        .where(child.c.level < int(Level.HOUSE))
+    )
+    totals: dict[int, dict[str, Any]] = {}
+    levels: dict[int, Level] = {}
+    below: dict[int, list[tuple[int, tuple[Any, ...]]]] = {}
+    for chunk in _chunks(dirty):
+        for pid, level, owners in await connection.execute(with_rows.where(place.c.id.in_(chunk))):
+            levels[pid] = Level(level)
+            totals[pid] = {
+                **_ZERO,
+                "estates": int(level == Level.ESTATE),
+                "buildings": int(level == Level.BUILDING),
+                "owners": (owners or 0) + owner_delta[pid],
+            }
+        for pid, count, area in await connection.execute(houses.where(place.c.parent_id.in_(chunk))):
+            if pid in totals:
+                totals[pid]["houses"] += count
+                totals[pid]["floor_area"] += float(area)
+        for cid, pid, *figures in await connection.execute(children.where(child.c.parent_id.in_(chunk))):
+            below.setdefault(pid, []).append((cid, tuple(figures)))
+    for pid in sorted(totals, key=lambda item: levels[item], reverse=True):
+        entry = totals[pid]
+        for cid, stored in below.get(pid, ()):
+            count, area, estates, buildings = (
+                (totals[cid][key] for key in ("houses", "floor_area", "estates", "buildings")) if cid in totals else stored
+            )
+            entry["houses"] += int(count or 0)
+            entry["floor_area"] += float(area or 0.0)
+            entry["estates"] += int(estates or 0)
+            entry["buildings"] += int(buildings or 0)
+    refreshed_at = dt.datetime.now(dt.timezone.utc)
+    for chunk in _chunks(totals):
+        await connection.execute(delete(stats).where(stats.c.place_id.in_(chunk)))
+    await insert_rows(connection, stats, [{"place_id": pid, **values, "refreshed_at": refreshed_at} for pid, values in totals.items()])
+    return len(totals)

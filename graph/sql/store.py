@@ -444,7 +444,10 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     async def write(self, batch: Batch) -> WriteCounts:
         try:
             async with self.engine.begin() as connection:
-                counts = await write_batch(connection, batch, self._anchors, self.sealer)
+                await rollups.one_writer(connection)
+                changes = rollups.Changes(self.clock())
+                counts = await write_batch(connection, batch, self._anchors, self.sealer, changes)
+                await rollups.maintain(connection, changes)
         except BaseException:
             # Rolled back: anchors cached during the batch may name places that were never stored.
             self._anchors.clear()

@@ -3,12 +3,14 @@
 Rows are compared with what is stored before anything is written, so a rerun of the same batch
 writes nothing and reports every record as unchanged; provenance is not a fact and does not
 count as a change. Ancestor ids are carried down from the parent; when a place moves to another
-parent, its whole subtree is re-pointed in one statement.
+parent, its whole subtree is re-pointed in one statement. What a batch changed that the roll-ups
+count (places, and ownerships) is noted as it is written, and the roll-ups of those places and
+their ancestors are brought up to date in the same transaction (graph.sql.rollups).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, select, update
@@ -19,7 +21,7 @@ from graph.errors import CodeError, StoreError
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
 from graph.ciphers.sealing import Sealer
-from graph.sql import rows, tables
+from graph.sql import rollups, rows, tables
 from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import Anchor, anchor_columns
 
@@ -72,16 +74,18 @@ async def anchors(
 
 
 async def write_batch(
-    connection: AsyncConnection, batch: Batch, cache: AnchorCache, sealer: Sealer
+    connection: AsyncConnection, batch: Batch, cache: AnchorCache, sealer: Sealer, changes: rollups.Changes
 ) -> WriteCounts:
+    """Write the batch, noting in `changes` what the roll-ups must count again (the caller
+    brings them up to date, in the same transaction, with `rollups.maintain`)."""
     if len(cache) > 300_000:
         cache.clear()
     counts = WriteCounts()
-    counts += await _write_places(connection, batch.places, cache)
+    counts += await _write_places(connection, batch.places, cache, changes)
     counts += await _write_firms(connection, batch.firms)
     counts += await _write_owners(connection, batch.owners, sealer)
     counts += await _write_managements(connection, batch.managements, cache)
-    counts += await _write_ownerships(connection, batch.ownerships)
+    counts += await _write_ownerships(connection, batch.ownerships, changes)
     from graph.sql.utilities import write_utilities  # here: graph.sql.utilities imports this module
     counts += await write_utilities(connection, batch, cache)
     from graph.sql.cases import write_cases  # here: graph.sql.cases reads through this module
@@ -102,7 +106,7 @@ def _check_place(place: Place) -> None:
 
 
 async def _write_places(
-    connection: AsyncConnection, places: Sequence[Place], cache: AnchorCache
+    connection: AsyncConnection, places: Sequence[Place], cache: AnchorCache, changes: rollups.Changes
 ) -> WriteCounts:
     counts = WriteCounts()
     by_level: dict[Level, list[Place]] = {}
@@ -112,12 +116,12 @@ async def _write_places(
     for place in latest.values():
         by_level.setdefault(place.level, []).append(place)
     for level in sorted(by_level):
-        counts += await _write_level(connection, by_level[level], cache)
+        counts += await _write_level(connection, by_level[level], cache, changes)
     return counts + WriteCounts(unchanged=len(places) - len(latest))
 
 
 async def _write_level(
-    connection: AsyncConnection, places: list[Place], cache: AnchorCache
+    connection: AsyncConnection, places: list[Place], cache: AnchorCache, changes: rollups.Changes
 ) -> WriteCounts:
     table = tables.place
     parents = await anchors(connection, (p.parent_code for p in places if p.parent_code), cache)
@@ -126,7 +130,7 @@ async def _write_level(
         row.code: row
         for row in await select_in(
             connection,
-            select(table.c.id, table.c.code, table.c.parent_id, *fact_columns),
+            select(table.c.id, table.c.code, table.c.parent_id, *fact_columns, *anchor_columns(table)),
             table.c.code,
             (place.code for place in places),
         )
@@ -146,6 +150,9 @@ async def _write_level(
         stored = existing.get(place.code)
         if stored is None:
             inserts.append(row)
+            changes.touch(lineage)
+            if place.level < Level.HOUSE:
+                changes.new_places.append(place.code)
             continue
         facts = rows.place_facts(place)
         same_parent = stored.parent_id == row["parent_id"]
@@ -153,8 +160,14 @@ async def _write_level(
             unchanged += 1
             continue
         updates.append({"row_id": stored.id, **row})
+        changes.touch(lineage)
+        if place.level < Level.HOUSE:
+            changes.touch([stored.id])
         if not same_parent:
             moved.append((stored.id, place.level, lineage))
+            changes.touch(stored._mapping[name] for name in tables.ANCESTOR_COLUMNS)  # where it was
+    if moved:
+        await changes.before_move(connection, [(place_id, level) for place_id, level, _ in moved])
     await insert_rows(connection, table, inserts)
     await update_rows(connection, table, updates)
     for place_id, level, lineage in moved:
@@ -292,7 +305,9 @@ async def _write_managements(
     )
 
 
-async def _write_ownerships(connection: AsyncConnection, ownerships: Sequence[Ownership]) -> WriteCounts:
+async def _write_ownerships(
+    connection: AsyncConnection, ownerships: Sequence[Ownership], changes: rollups.Changes
+) -> WriteCounts:
     if not ownerships:
         return WriteCounts()
     houses = await _ids(connection, tables.place, "code", (o.house_code for o in ownerships), tables.place.c.level == int(Level.HOUSE))
@@ -326,6 +341,7 @@ async def _write_ownerships(connection: AsyncConnection, ownerships: Sequence[Ow
         ("house_id", "owner_id", "since"),
         new_rows,
         ("share", "until", "origin"),
+        before=lambda written: changes.before_owners(connection, (row["owner_id"] for row in written)),
     )
 
 
@@ -335,8 +351,10 @@ async def _upsert_pairs(
     key: tuple[str, str, str],
     new_rows: list[dict[str, Any]],
     facts: Sequence[str],
+    before: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
 ) -> WriteCounts:
-    """`_upsert_keyed` for a three-column natural key whose first column selects the rows."""
+    """`_upsert_keyed` for a three-column natural key whose first column selects the rows;
+    `before` hears the rows about to be inserted or updated, before they are."""
     first = key[0]
     columns = [table.c.id, *(table.c[name] for name in key), *(table.c[name] for name in facts)]
     stored: dict[tuple[Any, ...], Mapping[Any, Any]] = {}
@@ -349,6 +367,8 @@ async def _upsert_pairs(
         for natural, row in seen.items()
         if natural in stored and any(stored[natural][name] != row[name] for name in facts)
     ]
+    if before is not None and (inserts or updates):
+        await before(inserts + updates)
     await insert_rows(connection, table, inserts)
     await update_rows(connection, table, updates)
     return WriteCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 from pathlib import Path
 
@@ -58,3 +59,30 @@ async def open_store(
                 "this command does not change the database: run `hub db upgrade` first"
             )
     return store
+
+
+def check_database(arguments: argparse.Namespace) -> None:
+    """For a command that takes --db: open the database once before anything else and raise
+    `Unreachable` (one line: what failed, what to check) when it cannot be opened — a server that
+    is down, a database or user it does not have, a SQLite file in a folder that does not exist.
+    `hub.cli` calls this for every command, so none prints a driver's traceback instead."""
+    if not hasattr(arguments, "db"):
+        return
+    from graph.sql.engine import reach
+
+    asyncio.run(reach(settings_of(arguments).db))
+
+
+def database_failure(arguments: argparse.Namespace, error: BaseException) -> str | None:
+    """`error` in one line when it says the command's database could not be opened (it went
+    away after `check_database`); None for any other error."""
+    if not hasattr(arguments, "db"):
+        return None
+    from graph.sql.engine import database_url, unreachable
+
+    try:
+        url = database_url(settings_of(arguments).db)
+    except Exception:
+        return None
+    found = unreachable(error, url)
+    return None if found is None else str(found)

@@ -120,21 +120,25 @@ def _connectors_file(arguments: argparse.Namespace) -> Path:
 
 async def _sources(store: Store, arguments: argparse.Namespace) -> None:
     """Build the reference sources, point connectors.toml at them and sync each once."""
+    from connectors.runner import describe
+    from graph.ledger import ConnectorRun
     from hub.demo.sources import build_registry, first_syncs, write_connectors
 
     where = _sources_place(arguments)
     rows = await build_registry(store, where, seed=arguments.seed)
     config = _connectors_file(arguments)
     write_connectors(where, config)
-    print(f"reference sources in {where.folder}/ (registry exchange: {rows:,} rows); connectors in {config}")
-    for run in await first_syncs(store, where, seed=arguments.seed, config=config):
-        c = run.counts
+    print(f"reference sources in {where.folder}/ (registry exchange: {rows:,} rows); connectors in {config}", flush=True)
+
+    def said(run: ConnectorRun) -> None:
         seconds = run.duration.total_seconds() if run.duration else 0.0
         outcome = run.status.value if run.error is None else f"{run.status.value}: {run.error}"
-        print(
-            f"  sync {run.connector:<9} {outcome}: read {c.read:,}, written {c.written:,}, "
-            f"unchanged {c.unchanged:,}, set aside {c.dead_lettered:,} in {seconds:.1f} s"
-        )
+        print(f"  sync {run.connector:<9} {outcome} in {seconds:.1f} s: {describe(run.counts)}", flush=True)
+
+    await first_syncs(
+        store, where, seed=arguments.seed, config=config, progress=not arguments.quiet,
+        sizes={"registry": rows}, finished=said,
+    )
 
 
 def run(arguments: argparse.Namespace) -> int:

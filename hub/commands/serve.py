@@ -146,6 +146,10 @@ def _simulation(arguments: argparse.Namespace) -> Simulation | None:
         from graph.errors import InvalidInput
 
         raise InvalidInput("--simulate-rate", rate, "must be above 0 and at most 100000 messages a second")
+    if getattr(arguments, "demo_sources", False):
+        from hub.demo.devices import EXAMPLE_STREET
+
+        return Simulation(devices=devices, rate=rate, focus=EXAMPLE_STREET)
     return Simulation(devices=devices, rate=rate)
 
 

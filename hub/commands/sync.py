@@ -82,7 +82,7 @@ async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
 async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
     from connectors.config import AlreadyRunning, opened
     from connectors.leases import lease_length
-    from connectors.runner import sync
+    from connectors.runner import describe, sync
     from connectors.tasks import exclusive, retry_after_places, summary
     from graph.ledger import RunStatus
 
@@ -110,15 +110,9 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
             for name, outcome in retried
         ]}, ensure_ascii=False, indent=2))
     else:
-        counts = run.counts
         seconds = run.duration.total_seconds() if run.duration else 0.0
         print(f"{spec.name}: {run.status.value} in {seconds:.1f}s (run {run.id})")
-        print(f"  read {counts.read}, written {counts.written}, unchanged {counts.unchanged}, "
-              f"dead-lettered {counts.dead_lettered}, duplicates {counts.duplicates}")
-        if arguments.retry or counts.resolved:
-            print(f"  dead letters retried {counts.retried}, resolved {counts.resolved}")
-        if counts.places_added:
-            print(f"  places added {counts.places_added}")
+        print(f"  {describe(run.counts)}")
         if run.error:
             print(f"  error: {run.error}")
         if letters:
@@ -137,6 +131,7 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
 
 
 async def _list(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
+    from connectors.runner import describe
 
     if not connectors.specs:
         print(f"no connectors configured ({settings.connectors} is absent or empty)")
@@ -157,6 +152,6 @@ async def _list(arguments: argparse.Namespace, settings: Settings, connectors: A
             said = "never ran"
         else:
             said = f"last run {run.started_at:%Y-%m-%d %H:%M:%S} UTC {run.status.value}"
-            said += f" (read {run.counts.read}, written {run.counts.written}, dead-lettered {run.counts.dead_lettered})"
+            said += f" ({describe(run.counts)})"
         print(f"{spec.name:<16} {spec.kind:<16} {schedule:<12} {said}")
     return 0

@@ -50,6 +50,10 @@ INTERVALS = {
 """Seconds between reports, as such terminals are usually set up."""
 
 ELEVATOR_FLOORS = 7
+EXAMPLE_STREET = "370202001"
+"""香港中路街道, the first street of the first district: the street office `hub demo` issues a
+token for and the README's examples ask as. The served demo simulates all its devices and makes
+them fault more often, so its alarms and cases show within a minute (hub.background.Simulation)."""
 
 
 async def _all(store: Store, level: Level, within: str | None) -> AsyncIterator[Place]:

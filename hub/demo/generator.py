@@ -179,6 +179,10 @@ def _allocate(
 
     Urban communities get most estates, and bigger communities more of them, so that estates
     find room: a community's chance is its share of the district's area, damped for villages.
+    Estates are spread first: every community gets one before any gets a second (drawn by
+    weight without replacement, so with fewer estates than communities the likelier ones get
+    them, one each), then the rest go by weight. A street office looking at its communities
+    never finds one holding every estate while the others hold none.
     """
     communities = district.communities
     areas = [
@@ -193,7 +197,11 @@ def _allocate(
         for community, area in zip(communities, areas)
     ]
     counts = [0] * len(communities)
-    for index in rng.choices(range(len(communities)), weights=weights, k=estates):
+    # weighted sampling without replacement (Efraimidis-Spirakis): the largest u^(1/w) first
+    spread = sorted(range(len(communities)), key=lambda index: rng.random() ** (1.0 / weights[index]), reverse=True)
+    for index in spread[:estates]:
+        counts[index] += 1
+    for index in rng.choices(range(len(communities)), weights=weights, k=max(0, estates - len(communities))):
         counts[index] += 1
     sizes = [rng.lognormvariate(0, 0.7) for _ in range(estates)]
     scale = houses / sum(sizes)

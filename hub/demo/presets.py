@@ -80,7 +80,8 @@ def _district_share(code: str) -> tuple[int, int]:
 _SHINAN_ESTATES, _SHINAN_HOUSES = _district_share("370202")
 
 PRESETS: dict[str, Preset] = {
-    "small": Preset("small", ("370202",), houses=10_000, estates=20),
+    # an estate in each of 市南区's 50 communities: every street office sees all its communities
+    "small": Preset("small", ("370202",), houses=10_000, estates=50),
     "district": Preset("district", ("370202",), houses=_SHINAN_HOUSES, estates=_SHINAN_ESTATES),
     "city": Preset("city", tuple(POPULATION_2020), houses=CITY_HOUSES, estates=CITY_ESTATES),
 }

@@ -20,10 +20,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -33,6 +34,7 @@ from graph.store import Store
 from graph.utilities import Utility
 
 if TYPE_CHECKING:
+    from connectors.base import Source, SourceRecord, Stream, Verdict
     from connectors.cityops.reference import FeedData
 
 WATER_TOKEN = "demo-water-api-token"
@@ -99,6 +101,12 @@ async def keep_registry_moving(where: SourcesPlace, every: float = REGISTRY_ACTI
 async def source_app(store: Store, *, seed: int) -> tuple[Starlette, FeedData]:
     """The HTTP sources in one app: `/water/v1/...` and `/12345/api/...`; also returns the
     feed's data, which the caller may keep moving with `keep_feed_moving`."""
+    app, feed, _ = await _source_app(store, seed=seed)
+    return app, feed
+
+
+async def _source_app(store: Store, *, seed: int) -> tuple[Starlette, FeedData, dict[str, int]]:
+    """`source_app`, and how many records each source serves (for progress bars)."""
     from connectors.cityops.reference import build_orders, feed_app
     from connectors.utilities.reference import build_dataset, utility_app
 
@@ -110,7 +118,8 @@ async def source_app(store: Store, *, seed: int) -> tuple[Starlette, FeedData]:
             Mount("/12345", feed_app(feed, token=FEED_TOKEN)),
         ]
     )
-    return app, feed
+    sizes = {"water": len(water.accounts) + len(water.bills) + len(water.outages), "hotline": len(feed.orders)}
+    return app, feed, sizes
 
 
 async def keep_feed_moving(feed: FeedData, every: float = FEED_ACTIVITY_SECONDS) -> None:
@@ -171,14 +180,30 @@ async def serving(app: Starlette, host: str, port: int = 0) -> AsyncIterator[int
         sock.close()
 
 
-async def first_syncs(store: Store, where: SourcesPlace, *, seed: int, config: Path) -> list[ConnectorRun]:
-    """Run every demo connector once, the HTTP sources served on a passing loopback port."""
+async def first_syncs(
+    store: Store,
+    where: SourcesPlace,
+    *,
+    seed: int,
+    config: Path,
+    progress: bool = False,
+    sizes: Mapping[str, int] | None = None,
+    finished: Callable[[ConnectorRun], None] | None = None,
+) -> list[ConnectorRun]:
+    """Run every demo connector once, the HTTP sources served on a passing loopback port.
+
+    With `progress`, each sync has a bar on stderr counting the records it reads (out of
+    `sizes[name]` where the caller knows it: the registry's rows); `finished` hears each run
+    as it ends, so its summary can follow its bar."""
+    from tqdm import tqdm
+
     from connectors.base import Config
     from connectors.config import load_connectors, opened
     from connectors.runner import sync
 
     specs = load_connectors(config)
-    app, _ = await source_app(store, seed=seed)
+    app, _, served = await _source_app(store, seed=seed)
+    totals = {**served, **(sizes or {})}
     runs: list[ConnectorRun] = []
     async with serving(app, where.host) as port:
         for spec in specs:
@@ -186,9 +211,50 @@ async def first_syncs(store: Store, where: SourcesPlace, *, seed: int, config: P
             if isinstance(values.get("url"), str) and values["url"].startswith(where.base_url()):
                 values["url"] = where.base_url(port) + values["url"][len(where.base_url()) :]
             moved = Config(spec.config.connector, spec.config.schema, values)
-            async with opened(dataclasses.replace(spec, config=moved)) as source:
-                runs.append(await sync(store, source, trigger="demo"))
+            with tqdm(
+                total=totals.get(spec.name), unit="rec", unit_scale=True, desc=f"sync {spec.name}",
+                disable=not progress, file=sys.stderr, leave=True,
+            ) as bar:
+                async with opened(dataclasses.replace(spec, config=moved)) as source:
+                    counted = cast("Source", _Counted(source, bar.update))
+                    run = await sync(store, counted, trigger="demo")
+            runs.append(run)
+            if finished is not None:
+                finished(run)
     return runs
+
+
+class _Counted:
+    """A source whose streams tick `tick` for every record they read: a sync's progress, seen
+    from outside the runner. Everything else is the source's own."""
+
+    def __init__(self, source: Source, tick: Callable[[int], Any]) -> None:
+        self._source = source
+        self._tick = tick
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def streams(self) -> Sequence[Stream]:
+        return [cast("Stream", _CountedStream(stream, self._tick)) for stream in self._source.streams()]
+
+
+class _CountedStream:
+    def __init__(self, stream: Stream, tick: Callable[[int], Any]) -> None:
+        self._stream = stream
+        self._tick = tick
+        self.name = stream.name
+        self.primary_key = stream.primary_key
+        self.cursor_field = stream.cursor_field
+        self.schema = stream.schema
+
+    async def read(self, after: str | None) -> AsyncIterator[SourceRecord]:
+        async for record in self._stream.read(after):
+            self._tick(1)
+            yield record
+
+    async def link(self, records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
+        return await self._stream.link(records, store)
 
 
 def write_connectors(where: SourcesPlace, path: Path) -> None:

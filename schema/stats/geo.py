@@ -20,7 +20,7 @@ _PROPERTY = {"floor_area": "floorArea"}
 
 
 LIVE_METRICS = ("housesInArrears", "openCases", "overdueCases", "activeAlarms", "satisfactionRate")
-"""Properties read live for each feature (not kept by `refresh_stats`): what a street office
+"""Properties read live for each feature (not rolled up): what a street office
 colours its map by besides the roll-up."""
 
 

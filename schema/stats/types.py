@@ -1,6 +1,6 @@
 """Roll-ups of the place tree: what a city dashboard colours its districts and streets by.
 
-The counts come from `refresh_stats`; `housesInArrears` is read live (utility bills change
+The counts come from the store's roll-ups, which every write keeps current; `housesInArrears` is read live (utility bills change
 daily) for every row of a request in one `arrears_counts` call, as of the request's today; and
 `cases` (case metrics) is read live too, for every row in one store call per period asked;
 `devices` (by state, with active alarms) is read live for the rows of a request together.
@@ -18,7 +18,7 @@ from schema.fields import field
 from schema.places.types import Place, place_type
 
 
-@strawberry.type(description="The roll-up of a place's subtree, kept by `refresh_stats`.")
+@strawberry.type(description="The roll-up of a place's subtree, kept current by every write.")
 class Stats:
     record: strawberry.Private[model.Place]
     houses: int

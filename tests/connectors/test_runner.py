@@ -324,7 +324,8 @@ def test_hub_sync_runs_checks_discovers_and_lists(tmp_path: Path) -> None:
     ran = _hub("sync", "firms", cwd=tmp_path, env=env)
     assert ran.returncode == 0, ran.stderr
     assert "firms: succeeded" in ran.stdout
-    assert "read 41, written 40, unchanged 0, dead-lettered 1, duplicates 0" in ran.stdout
+    # records add up (41 read: 40 taken, 1 dead-lettered), and the facts they carry are named so
+    assert "read 41 records (40 taken, 1 dead-lettered, 0 duplicates); their facts: 40 written, 0 already stored" in ran.stdout
     assert "contracts C-NOWHERE: unknown_place:" in ran.stdout
     assert url not in ran.stdout + ran.stderr
 

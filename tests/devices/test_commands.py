@@ -244,3 +244,31 @@ async def test_simulator_over_the_machines_mosquitto(mosquitto: tuple[str, int],
     async with Broker(host, port).client() as client:
         for t, _ in simulator.status():
             await client.publish(t, b"", qos=1, retain=True)
+
+
+def test_a_focus_faults_at_its_own_rate() -> None:
+    """The devices in focus start faults at `focus_faults`, the others at `faults`."""
+    devices = fleet(2)
+    focus = [device.code for device in devices if device.type is DeviceType.ELEVATOR]
+    simulator = Simulator(devices, seed=3, faults=0.0, focus=focus, focus_faults=0.5)
+    at = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+    for n in range(600):
+        simulator.next(at + dt.timedelta(seconds=n / 10))
+    faulted = {sim.device.code for sim in simulator.devices if sim.faults}
+    assert faulted == set(focus)
+    with pytest.raises(ValueError, match="probability"):
+        Simulator(devices, faults=0.1, focus=focus, focus_faults=1.5)
+
+
+async def test_the_demo_simulation_speaks_for_every_device_of_its_focus(store: SqlStore) -> None:
+    """`hub serve --demo-sources` focuses on the README's street: all its devices are simulated
+    (the rest picked by seed up to the count asked), and only they fault more often."""
+    from hub.background import Simulation, simulated
+
+    elevators = {d.code for d in fleet(2) if d.type is DeviceType.ELEVATOR}  # the entrance's devices
+    simulator = await simulated(store, Simulation(devices=5, focus=ENTRANCE, focus_faults=0.05, faults=0.001), prefix="hub")
+    assert simulator is not None and len(simulator.devices) == 5
+    assert simulator.focus == elevators <= {sim.device.code for sim in simulator.devices}
+    assert (simulator.focus_faults, simulator.faults) == (0.05, 0.001)
+    plain = await simulated(store, Simulation(devices=5), prefix="hub")
+    assert plain is not None and plain.focus == frozenset() and len(plain.devices) == 5

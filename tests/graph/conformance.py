@@ -5,8 +5,9 @@ runs the very same tests. A test module that runs them imports the classes below
 (`from tests.graph.conformance import *`) and provides three fixtures:
 
 - `store`: a fresh, empty store of its own, for tests that write;
-- `loaded`: a store holding `fixture_city()` with `refresh_stats()` done, shared by the read-only
-  tests of one backend and never written to;
+- `loaded`: a store holding `fixture_city()`, written and nothing else (every write keeps the
+  roll-ups current: no `refresh_stats()`), shared by the read-only tests of one backend and
+  never written to;
 - `untouched`: another such store, shared by the tests of batches that must fail: each checks
   that its batch left the store exactly as it was, so a store that is not rolled back fails the
   case that damaged it.
@@ -22,6 +23,7 @@ deliberately naive oracle (plain Python over the records written).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 from collections.abc import Callable, Sequence
@@ -70,6 +72,7 @@ __all__ = [
     "TestStats",
     "TestPlaceStats",
     "TestRefreshStats",
+    "TestRollupsOnWrite",
     "TestSearch",
     "TestShapes",
     "TestOwnerships",
@@ -426,6 +429,7 @@ async def snapshot(store: Store, batch: Batch | None = None) -> dict[str, Any]:
         "firms": await store.firms(firm_codes, EVERYTHING),
         "managements": await store.managements(estates, None, EVERYTHING),
         "estates_of": await store.estates_of(firm_codes, None, EVERYTHING),
+        "stats": await store.place_stats(place_codes, EVERYTHING),
     }
 
 
@@ -855,17 +859,14 @@ class TestPlaceStats:
         assert_figures(rows[2], FACTS.stats(ST_A))
         assert await loaded.place_stats(keys, Scope.of()) == [None] * len(keys)
 
-    async def test_a_place_written_after_the_refresh(self, store: Store) -> None:
+    async def test_a_place_written_later_is_counted_at_once(self, store: Store) -> None:
         await store.write(fixture_city())
-        await store.refresh_stats()
         estate = Place("370202001002E001", Level.ESTATE, "燕岛新苑", CM_A2)
         await store.write(Batch(places=[estate]))
-        [row] = await store.place_stats([estate.code], EVERYTHING)
-        assert row is not None and row.place == estate and figures(row)[:3] == (0, 0.0, 0)
-        await store.refresh_stats(within=estate.code)
-        [row, community] = await store.place_stats([estate.code, CM_A2], EVERYTHING)
-        assert row is not None and figures(row) == (0, 0.0, 0, 1, 0)
+        [row, community, city] = await store.place_stats([estate.code, CM_A2, CITY], EVERYTHING)
+        assert row is not None and row.place == estate and figures(row) == (0, 0.0, 0, 1, 0)
         assert community is not None and figures(community) == (0, 0.0, 0, 1, 0)
+        assert city is not None and city.estates == 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -928,13 +929,12 @@ class TestRefreshStats:
         [shinan] = await store.stats(SHINAN, Level.DISTRICT, EVERYTHING)
         assert_figures(shinan, FACTS.stats(SHINAN))
 
-    async def test_new_places_appear_with_zero_rows_and_refresh_fills_them(self, store: Store) -> None:
+    async def test_refreshing_a_new_place_changes_nothing_the_write_did_not(self, store: Store) -> None:
         await store.write(fixture_city())
-        await store.refresh_stats()
         estate = Place("370202001002E001", Level.ESTATE, "燕岛新苑", CM_A2)
         await store.write(Batch(places=[estate]))
         [row] = await store.stats(estate.code, Level.ESTATE, EVERYTHING)
-        assert figures(row)[0:3] == (0, 0.0, 0)
+        assert figures(row) == (0, 0.0, 0, 1, 0)
         await store.refresh_stats(within=estate.code)
         [row] = await store.stats(estate.code, Level.ESTATE, EVERYTHING)
         assert figures(row) == (0, 0.0, 0, 1, 0)
@@ -942,6 +942,129 @@ class TestRefreshStats:
         assert figures(community) == (0, 0.0, 0, 1, 0)
         [city] = await store.stats(CITY, Level.CITY, EVERYTHING)
         assert city.estates == 4
+
+
+# --------------------------------------------------------------------------------------------
+# roll-ups kept by write()
+# --------------------------------------------------------------------------------------------
+
+
+def merged(batches: Sequence[Batch]) -> Batch:
+    """What a store holds after writing `batches` in order: the last record of each key."""
+    places: dict[str, Place] = {}
+    owners: dict[str, Owner] = {}
+    ownerships: dict[tuple[str, str, dt.date], Ownership] = {}
+    firms: dict[str, PropertyFirm] = {}
+    managements: dict[tuple[str, str, dt.date], Management] = {}
+    for batch in batches:
+        places.update((item.code, item) for item in batch.places)
+        owners.update((item.id, item) for item in batch.owners)
+        ownerships.update(((item.house_code, item.owner_id, item.since), item) for item in batch.ownerships)
+        firms.update((item.code, item) for item in batch.firms)
+        managements.update(((item.estate_code, item.firm_code, item.since), item) for item in batch.managements)
+    return Batch(
+        places=list(places.values()),
+        owners=list(owners.values()),
+        ownerships=list(ownerships.values()),
+        firms=list(firms.values()),
+        managements=list(managements.values()),
+    )
+
+
+class TestRollupsOnWrite:
+    """`write` keeps every roll-up current: what a batch changes is counted by the time it
+    returns, at the places it touched and at every place above them, with no refresh."""
+
+    async def assert_current(self, store: Store, written: Sequence[Batch]) -> None:
+        facts = CityFacts(merged(written))
+        every = sorted(facts.places)
+        for code, row in zip(every, await store.place_stats(every, EVERYTHING)):
+            assert row is not None, code
+            assert row.place.parent_code == facts.places[code].parent_code, code
+            assert_figures(row, facts.stats(code))
+        for level in Level:
+            rows = await store.stats(CITY, level, EVERYTHING)
+            assert [row.place.code for row in rows] == facts.level(level, CITY)
+            for row in rows:
+                assert_figures(row, facts.stats(row.place.code))
+
+    async def test_every_write_keeps_every_row_current(self, store: Store) -> None:
+        written: list[Batch] = []
+
+        async def write(batch: Batch) -> None:
+            await store.write(batch)
+            written.append(batch)
+            await self.assert_current(store, written)
+
+        def owns(house_code: str, owner: str, since: dt.date, until: dt.date | None = None, share: float = 1.0) -> Ownership:
+            return Ownership(house_code, owner, share, since, until, provenance=provenance(f"own/{house_code}/{owner}/{since}"))
+
+        await write(fixture_city())
+        # new houses, one of them held by a new owner
+        new = [house(B_A2 + f"{floor:02d}01", EN_A21, 100.0 + floor) for floor in (5, 6, 7)]
+        newcomer = Owner("owner-new", OwnerKind.PERSON, "周杰", resident_id("37020219950505009"))
+        await write(Batch(places=new, owners=[newcomer], ownerships=[owns(new[0].code, newcomer.id, dt.date(2023, 3, 3))]))
+        # a transfer: E sells to D, who already holds a house in 市南区 but none in 八大关街道
+        await write(Batch(ownerships=[
+            owns(E_HOUSE, OWNER_E, dt.date(2019, 11, 30), until=dt.date(2024, 5, 6)),
+            owns(E_HOUSE, OWNER_D, dt.date(2024, 5, 6)),
+        ]))
+        # a sale that completes only tomorrow, and one registered to start next month
+        await write(Batch(ownerships=[
+            owns(G_HOUSE, OWNER_G, dt.date(2009, 2, 28), until=TODAY + dt.timedelta(days=1)),
+            owns(UNOWNED, OWNER_H, TODAY + dt.timedelta(days=30)),
+        ]))
+        # a house measured again
+        await write(Batch(places=[replace(FACTS.places[D_SHINAN], area=141.5)]))
+        # a building moves to an estate of another street, and its owner D buys there too
+        await write(Batch(
+            places=[replace(FACTS.places[B_A2], parent_code=E_B)],
+            ownerships=[owns(B_B1 + "0201", OWNER_D, dt.date(2025, 1, 2))],
+        ))
+        # a house moves to an entrance in the other district
+        await write(Batch(places=[replace(FACTS.places[D_SHIBEI], parent_code=EN_A11)]))
+        # an estate in the empty community, then a building, an entrance and a house under it
+        estate = Place("370202001002E001", Level.ESTATE, "燕岛新苑", CM_A2)
+        await write(Batch(places=[estate]))
+        building = Place("370202001002GB00009F0001", Level.BUILDING, "1号楼", estate.code, floors=3)
+        entrance = Place(building.code + "01", Level.ENTRANCE, "1单元", building.code)
+        flat = house(building.code + "0101", entrance.code, 88.0)
+        await write(Batch(places=[building, entrance, flat], ownerships=[owns(flat.code, OWNER_A, dt.date(2024, 9, 1))]))
+        # an ownership ended: A sells it on
+        await write(Batch(ownerships=[owns(flat.code, OWNER_A, dt.date(2024, 9, 1), until=dt.date(2025, 2, 1))]))
+        # writing everything again changes nothing
+        await write(merged(written))
+
+        # and a full refresh agrees with what the writes kept, row for row
+        every = sorted(CityFacts(merged(written)).places)
+        kept = await store.place_stats(every, EVERYTHING)
+        await store.refresh_stats()
+        assert await store.place_stats(every, EVERYTHING) == kept
+
+    async def test_writes_at_once_are_all_counted(self, store: Store) -> None:
+        """Batches written at the same time (two connectors, a sync beside an API call) each
+        move the city's row: none of their changes is lost."""
+        await store.write(fixture_city())
+        batches = []
+        for index, floor in enumerate(range(5, 11)):
+            flat = house(B_A2 + f"{floor:02d}01", EN_A21, 90.0 + floor)
+            buyer = Owner(f"owner-at-once-{index}", OwnerKind.PERSON, "吴敏", resident_id(f"37020219950606{index:03d}"))
+            batches.append(Batch(places=[flat], owners=[buyer], ownerships=[Ownership(flat.code, buyer.id, 1.0, dt.date(2024, 1, 2))]))
+        await asyncio.gather(*(store.write(batch) for batch in batches))
+        await self.assert_current(store, [fixture_city(), *batches])
+        [city] = await store.place_stats([CITY], EVERYTHING)
+        assert city is not None and (city.houses, city.owners) == (FACTS.stats(CITY)[0] + 6, FACTS.stats(CITY)[2] + 6)
+
+    async def test_a_refused_batch_leaves_every_row_as_it_was(self, store: Store) -> None:
+        await store.write(fixture_city())
+        before = await store.place_stats(sorted(FACTS.places), EVERYTHING)
+        bad = Batch(
+            places=[house(B_A1 + "0401", EN_A11, 90.0)],
+            ownerships=[Ownership(B_A1 + "0401", "owner-nobody", 1.0, dt.date(2020, 1, 1))],
+        )
+        with pytest.raises(StoreError):
+            await store.write(bad)
+        assert await store.place_stats(sorted(FACTS.places), EVERYTHING) == before
 
 
 # --------------------------------------------------------------------------------------------
@@ -1331,8 +1454,7 @@ class TestWrite:
         assert codes(await store.search(B_A2, None, Scope.of(ST_B), 50)) != []
         assert await store.search(B_A2, None, Scope.of(ST_A), 50) == []
 
-        # Stats follow the move after a refresh.
-        await store.refresh_stats()
+        # Stats follow the move, with no refresh.
         [e_a] = await store.stats(E_A, Level.ESTATE, EVERYTHING)
         [e_b] = await store.stats(E_B, Level.ESTATE, EVERYTHING)
         assert_figures(e_a, (6, 550.0, 2, 1, 1))
@@ -1358,7 +1480,6 @@ class TestWrite:
         assert d_shibei == []
         assert await store.firms([FIRM_3], Scope.of(SHIBEI)) == [None]
         assert [f and f.code for f in await store.firms([FIRM_3], Scope.of(CM_A2))] == [FIRM_3]
-        await store.refresh_stats()
         shinan, shibei = await store.stats(CITY, Level.DISTRICT, EVERYTHING)
         assert_figures(shibei, (0, 0.0, 0, 0, 0))
         assert_figures(shinan, (20, 2081.75, 6, 3, 4))

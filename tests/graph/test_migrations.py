@@ -165,3 +165,40 @@ async def test_runs_get_a_lease_and_letters_their_first_detail_on_upgrade(sqlite
         assert closed.id == "old-run" and closed.status is RunStatus.ABANDONED
     finally:
         await store.close()
+
+
+async def _rollups_recomputed(url: str) -> None:
+    from sqlalchemy import delete, update
+
+    from graph.sql import tables
+    from tests.graph.conformance import CITY, FACTS, SHINAN, assert_figures, fixture_city
+
+    sealer = Sealer.generate()
+    store = await SqlStore.open(url, sealer=sealer, upgrade=False)
+    try:
+        await migrate.upgrade(store.engine, "0009", sealer=sealer)
+        await store.write(fixture_city())
+        # rows as an older hub left them: some never refreshed, some stale
+        async with store.engine.begin() as connection:
+            ids = {row.code: row.id for row in await connection.execute(tables.place.select())}
+            await connection.execute(delete(tables.place_stats).where(tables.place_stats.c.place_id == ids[SHINAN]))
+            await connection.execute(update(tables.place_stats).where(tables.place_stats.c.place_id == ids[CITY]).values(houses=3, owners=0))
+        every = sorted(FACTS.places)
+        [shinan] = await store.place_stats([SHINAN], Scope.everything())
+        assert shinan is not None and shinan.houses == 0
+        await migrate.upgrade(store.engine, sealer=sealer)
+        for code, row in zip(every, await store.place_stats(every, Scope.everything())):
+            assert row is not None, code
+            assert_figures(row, FACTS.stats(code))
+    finally:
+        await store.close()
+
+
+async def test_rollups_are_recomputed_once_on_upgrade_sqlite(sqlite_path: str) -> None:
+    """0010: writes keep roll-ups current from their children's rows from now on, so every row an
+    older hub left stale or never wrote is worked out once from the houses themselves."""
+    await _rollups_recomputed(sqlite_path)
+
+
+async def test_rollups_are_recomputed_once_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _rollups_recomputed(await postgres_databases.create())

@@ -73,11 +73,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def loaded(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Store]:
-    """The fixture city with its roll-ups, shared by the read-only tests of one backend."""
+    """The fixture city, written (its roll-ups kept by the write), shared by the read-only
+    tests of one backend."""
     store = await OPENERS[backend](request, tmp_path_factory.mktemp(f"loaded-{backend}"))
     try:
         await store.write(fixture_city())
-        await store.refresh_stats()
         yield store
     finally:
         await store.close()
@@ -91,7 +91,6 @@ async def untouched(
     store = await OPENERS[backend](request, tmp_path_factory.mktemp(f"untouched-{backend}"))
     try:
         await store.write(fixture_city())
-        await store.refresh_stats()
         yield store
     finally:
         await store.close()

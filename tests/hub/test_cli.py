@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from graph.sql import migrate
 from hub.bench.http import free_port
 
 HUB = [sys.executable, "-m", "hub.cli"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -23,8 +25,8 @@ def run(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -> None:
-    db = tmp_path / "demo.sqlite"
-    result = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
+    db = tmp_path / "hub.sqlite"  # the quick start's default store, and its sources folder
+    result = run("demo", "--preset", "small", "--db", str(db), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "built the small demo city" in result.stdout
     assert "http://127.0.0.1:8000/graphql" in result.stdout
@@ -35,14 +37,30 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(tmp_path: Path) -
     for label in ("city dashboard", "street office", "property firm"):
         assert token_after(result.stdout, label).startswith("hub1.")
     # the outside world is built too, and the first syncs from it run for real
-    assert (tmp_path / "demo-sources" / "registry.sqlite").exists()
+    assert (tmp_path / "hub-sources" / "registry.sqlite").exists()
     assert "[connectors.hotline]" in (tmp_path / "connectors.toml").read_text(encoding="utf-8")
     synced = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip().startswith("sync ")}
     assert set(synced) == {"registry", "water", "hotline"}
-    assert all(" succeeded: read " in line and " read 0," not in line for line in synced.values()), synced
+    for line in synced.values():
+        # the records add up, and the facts they carry are named as facts
+        found = re.search(r" succeeded in [0-9.]+ s: read ([0-9,]+) records \(([0-9,]+) taken, ([0-9,]+) dead-lettered, "
+                          r"([0-9,]+) duplicates\); their facts: ([0-9,]+) written, ([0-9,]+) already stored$", line)
+        assert found, line
+        read, taken, letters, duplicates, _, _ = (int(value.replace(",", "")) for value in found.groups())
+        assert read > 0 and read == taken + letters + duplicates, line
     # the registry holds what the city was built from: its first sync confirms, the others add
-    assert ", written 0," in synced["registry"]
-    assert ", written 0," not in synced["water"] and ", written 0," not in synced["hotline"]
+    assert "their facts: 0 written," in synced["registry"]
+    assert "their facts: 0 written," not in synced["water"] and "their facts: 0 written," not in synced["hotline"]
+    # each sync shows its progress on stderr, as the build does
+    assert "demo small: " in result.stderr
+    for name in ("registry", "water", "hotline"):
+        assert f"sync {name}: 100%" in result.stderr, name  # every record it was to read, read
+    # nothing the quick start leaves may be committed by accident, the key file least of all
+    assert (tmp_path / "hub-sources").is_dir()
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text((ROOT / ".gitignore").read_text(encoding="utf-8"), encoding="utf-8")
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert status.stdout.splitlines() == ["?? .gitignore"], status.stdout
     again = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing

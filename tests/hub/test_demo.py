@@ -126,13 +126,27 @@ def test_unknown_presets_are_refused() -> None:
         Preset("elsewhere", ("110101",), houses=100, estates=1)
 
 
+def test_estates_are_spread_over_the_communities(places: dict[str, Place]) -> None:
+    """No community holds every estate of its street while the others hold none: with fifty
+    estates for 市南区's fifty communities, each has one (and its houses)."""
+    estates = Counter(p.parent_code for p in places.values() if p.level is Level.ESTATE)
+    communities = [p.code for p in places.values() if p.level is Level.COMMUNITY]
+    assert sorted(estates) == sorted(communities) and set(estates.values()) == {1}
+    houses = Counter(p.code[:12] for p in places.values() if p.level is Level.HOUSE)
+    assert sorted(houses) == sorted(communities)
+    # the README's street office: every one of 香港中路街道's five communities has houses
+    assert sorted(code for code in houses if code.startswith("370202001")) == sorted(
+        code for code in communities if code.startswith("370202001")
+    )
+
+
 def test_small_preset_hits_its_targets(places: dict[str, Place], batches: list[Batch]) -> None:
     levels = Counter(place.level for place in places.values())
     assert levels[Level.CITY] == 1
     assert levels[Level.DISTRICT] == 1
     assert levels[Level.STREET] == 11
     assert levels[Level.COMMUNITY] == 50
-    assert levels[Level.ESTATE] == 20
+    assert levels[Level.ESTATE] == 50
     assert 9_000 <= levels[Level.HOUSE] <= 11_000
     total = sum(len(batch) for batch in batches)
     assert total == pytest.approx(estimate("small"), rel=0.1)
@@ -141,11 +155,15 @@ def test_small_preset_hits_its_targets(places: dict[str, Place], batches: list[B
 def test_district_preset_totals_are_near_the_targets() -> None:
     preset = PRESETS["district"]
     levels: Counter[Level] = Counter()
+    estates: Counter[str] = Counter()
     total = 0
     for batch in generate(preset):
         total += len(batch)
         levels.update(place.level for place in batch.places)
+        estates.update(place.parent_code for place in batch.places if place.level is Level.ESTATE)
     assert levels[Level.ESTATE] == preset.estates
+    # more estates than communities: every community has one before any has a second
+    assert len(estates) == levels[Level.COMMUNITY] == 50 and preset.estates > 50
     assert levels[Level.HOUSE] == pytest.approx(preset.houses, rel=0.05)
     assert total == pytest.approx(estimate(preset), rel=0.1)
 
@@ -348,7 +366,7 @@ def test_firms_have_valid_credit_codes_and_share_estates(batches: list[Batch]) -
     managements = [item for batch in batches for item in batch.managements]
     current = [item for item in managements if item.until is None]
     estates = Counter(item.estate_code for item in current)
-    assert len(estates) == 20 and set(estates.values()) == {1}
+    assert len(estates) == 50 and set(estates.values()) == {1}
     per_firm = Counter(item.firm_code for item in current)
     assert max(per_firm.values()) >= 5  # firms are shared across estates
     by_estate: dict[str, list[Management]] = defaultdict(list)
@@ -489,7 +507,7 @@ def test_another_seed_gives_other_estates(places: dict[str, Place]) -> None:
         return {(p.code, p.name) for p in tree.values() if p.level is Level.ESTATE}
 
     assert estates(other) != estates(places)
-    assert len(estates(other)) == 20
+    assert len(estates(other)) == 50
 
 
 def test_a_district_comes_out_the_same_whatever_else_is_built() -> None:

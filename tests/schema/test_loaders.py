@@ -55,7 +55,7 @@ def test_estates_with_firms_and_history(hub: Hub, counting: CountingStore) -> No
         ... on Estate { currentFirm { name } managers { firm { code } }
           managementHistory { since firm { estates { estate { code } } } } } } } } }"""
     few = _calls(hub, counting, query, first=2)
-    many = _calls(hub, counting, query, first=20)
+    many = _calls(hub, counting, query, first=100)  # every estate of the small city (50)
     # Today's managers and the whole history are two dates, so two calls; the rest one each.
     # With few estates listed, the firms' other estates may not be loaded yet: one call reads them.
     assert many == {"subtree": 1, "managements": 2, "firms": 1, "estates_of": 1}, many
