@@ -180,8 +180,6 @@ async def _sync_and_check(
         assert runs["water"].counts.dead_lettered == 0, (await store.dead_letters("water", first=5)).items
         assert runs["water"].counts.read == len(water["accounts"]) + len(water["bills"])
 
-        await store.refresh_stats()  # until writes refresh roll-ups (issue 11 item 2)
-
         # the tree holds exactly what was written, each house under the entrance its 坐落 names
         counted = {level: await store.count(level, chaoyang.DISTRICT, EVERYTHING) for level in Level if level > Level.DISTRICT}
         assert counted == {
