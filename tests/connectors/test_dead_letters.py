@@ -181,11 +181,11 @@ def test_hub_sync_retries_and_follows_added_places(tmp_path: Path) -> None:
         return done.stdout
 
     first = hub("sync", "firms")
-    assert "dead-lettered 1" in first and "contracts C-NEW-ESTATE: unknown_place" in first
+    assert "1 dead-lettered" in first and "contracts C-NEW-ESTATE: unknown_place" in first
     retried = hub("sync", "firms", "--retry")
-    assert "read 0, written 0, unchanged 0, dead-lettered 1" in retried and "dead letters retried 1, resolved 0" in retried
+    assert "read 0 records and retried 1 dead letters (0 taken, 1 dead-lettered, 0 duplicates); their facts: 0 written, 0 already stored" in retried
     placed = hub("sync", "estates")
-    assert "places added 1" in placed
+    assert "1 places added" in placed
     assert "place-related dead letters retried after the places it added:" in placed
     assert "    firms: succeeded: retried 1, resolved 1, dead-lettered 0 (run " in placed
     bad = subprocess.run([sys.executable, "-m", "hub.cli", "sync", "--list", "--retry"], cwd=tmp_path, env=env,
