@@ -41,7 +41,7 @@ from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
-from hub.gate import Gate
+from hub.gate import Gate, failed_response
 from hub.limits import Limits
 from hub.map import MapSettings, map_routes
 from hub.open311 import open311_routes
@@ -262,5 +262,5 @@ def create_app(
         *shared_routes(graphql),
         *map_routes(map_settings or MapSettings.from_env()),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
     return Gate(app, authenticator, limits)

@@ -37,10 +37,11 @@ from connectors.cityops.linking import Linked, PlaceLinker
 from connectors.open311.mapping import BY_CODE, category_of, parse_time, request_json, services_json
 from graph.cases import Case, CaseSource, CaseStatus, Point
 from graph.codes import place_code
-from graph.errors import HubError, InvalidInput
+from graph.errors import HubError, InvalidInput, StoreBusy
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from hub.auth.authentication import Caller
+from hub.gate import BUSY_RETRY_SECONDS
 
 PREFIX = "/open311/v2"
 MAX_RESULTS = 1000
@@ -51,8 +52,8 @@ EVERYTHING = Scope.everything()
 STATUS_FILTERS = {"open": False, "closed": True}
 
 
-def errors(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+def errors(status: int, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
 
 
 def _caller(request: Request) -> Caller | None:
@@ -101,6 +102,8 @@ class Open311:
             return JSONResponse(await self._list(request.query_params, caller.scope))
         except InvalidInput as error:
             return errors(400, str(error))
+        except StoreBusy as error:  # nothing was written: the same request may pass in a moment
+            return errors(503, str(error), {"retry-after": str(BUSY_RETRY_SECONDS)})
         except HubError as error:
             return errors(400, str(error))
 

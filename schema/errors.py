@@ -20,7 +20,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.federation.schema import FederationAny
 from strawberry.types.execution import ExecutionContext
 
-from graph.errors import HubError, InvalidInput, StoreError
+from graph.errors import HubError, InvalidInput, StoreBusy, StoreError
 from graph.security import Principal, Role
 from schema.context import Info
 from schema.federation import entity_keys, resolve_entities
@@ -42,6 +42,8 @@ def error_code(error: HubError) -> str:
     """The `extensions.code` of a hub error, in the spirit of Apollo's codes."""
     if isinstance(error, InvalidInput):
         return "BAD_USER_INPUT"
+    if isinstance(error, StoreBusy):
+        return "STORE_BUSY"
     if isinstance(error, StoreError):
         return "STORE_ERROR"
     return "HUB_ERROR"

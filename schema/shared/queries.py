@@ -35,6 +35,7 @@ from schema.context import Info
 from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.limits import document_limits
+from schema.quiet import hides_suggestions
 from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, shared_state, unknown
 from schema.shared.types import PublishSharedQueryInput, SharedQuery, SharedQueryRun
@@ -114,7 +115,13 @@ class SharedQueryMutations:
             if item.default is not None:
                 defaults[item.name] = item.default
         document, specs = checked_document(
-            graphql_schema(info.schema), input.document, descriptions, defaults, input.csv_path, document_limits(info.schema)
+            graphql_schema(info.schema),
+            input.document,
+            descriptions,
+            defaults,
+            input.csv_path,
+            document_limits(info.schema),
+            quiet=hides_suggestions(info.schema),
         )
         existing = await info.context.store.shared_versions(name)
         if existing and not any(query.manageable_by(principal) for query in existing):
