@@ -417,6 +417,11 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     def _ownership(self, row: Any) -> Ownership:
         return rows.ownership_of(row, self.sealer)
 
+    def lookup_digest(self, field: str, value: str) -> str:
+        if field not in PERSONAL_FIELDS:
+            raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
+        return self.sealer.lookup_digest(field, value)
+
     async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
         if field not in PERSONAL_FIELDS:
             raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")

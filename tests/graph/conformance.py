@@ -1087,6 +1087,24 @@ class TestOwnersKnown:
         assert await loaded.owners_known([]) == []
 
 
+class TestLookupDigest:
+    async def test_one_digest_per_value_as_lookups_compare_them(self, loaded: Store, store: Store) -> None:
+        digest = loaded.lookup_digest("id_number", "37020219800101123x")
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        assert loaded.lookup_digest("id_number", " 37020219800101123X ") == digest
+        assert loaded.lookup_digest("phone", "139-0000-1234") == loaded.lookup_digest("phone", "13900001234")
+        assert loaded.lookup_digest("name", "张翀") == loaded.lookup_digest("name", " 张翀 ")
+        others = {
+            loaded.lookup_digest("id_number", "370202198001011230"),
+            loaded.lookup_digest("phone", "37020219800101123X"),
+            loaded.lookup_digest("name", "37020219800101123X"),
+            store.lookup_digest("id_number", "37020219800101123X"),  # another hub, other keys
+        }
+        assert digest not in others and len(others) == 4
+        with pytest.raises(InvalidInput):
+            loaded.lookup_digest("address", "青岛")
+
+
 class TestOwners:
     async def test_round_trip_and_key_order(self, loaded: Store) -> None:
         written = fixture_owners()

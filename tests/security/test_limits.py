@@ -209,12 +209,14 @@ def test_a_chunked_body_over_the_limit_is_refused(secure_hub: SecureHub, unchang
 # -- apps of their own, in process -----------------------------------------------------------
 
 
-async def _requests(gate: Gate, calls: Sequence[tuple[str | None, dict[str, Any]]], pause: float = 0.0) -> list[httpx.Response]:
+async def _requests(
+    gate: Gate, calls: Sequence[tuple[str | None, dict[str, Any]]], pause: float = 0.0, **extra: str
+) -> list[httpx.Response]:
     transport = httpx.ASGITransport(app=gate)
     responses = []
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
         for token, payload in calls:
-            headers = {} if token is None else {"authorization": f"Bearer {token}"}
+            headers = dict(extra) if token is None else {**extra, "authorization": f"Bearer {token}"}
             responses.append(await client.post("/graphql", json=payload, headers=headers))
             await asyncio.sleep(pause)
     return responses
@@ -346,7 +348,7 @@ def test_internal_errors_are_masked(
     store, keys = secure_hub.store, secure_hub.keys
     failing = cast(Store, _Failing(store, method))
     app = create_app(failing, keys=keys, authenticator=Authenticator(store, keys))
-    [response] = secure_hub.run(_requests(app, [(secure_hub.roles["admin"].token, {"query": query})]))
+    [response] = secure_hub.run(_requests(app, [(secure_hub.roles["admin"].token, {"query": query})], **{"x-hub-reason": "test"}))
     assert response.status_code == 200
     body = response.json()
     [error] = body["errors"]
