@@ -73,6 +73,7 @@ __all__ = [
     "TestShapes",
     "TestOwnerships",
     "TestOwners",
+    "TestLookupDigest",
     "TestFirmsAndManagements",
     "TestWrite",
     "TestFailedWrites",
