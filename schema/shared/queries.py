@@ -19,6 +19,8 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from graph.codes import CreditCode
+from graph.reach import Reach
 from graph.security import AuditDraft, Role
 from graph.shared import (
     OVERSEERS,
@@ -106,6 +108,11 @@ class SharedQueryMutations:
         organisations = frozenset(organisation(item) for item in input.organisations)
         roles = frozenset(input.roles)
         check_sharing(principal, roles, organisations)
+        # the places it is shared with, by the one rule of writes: places the publisher may read
+        reach = Reach(info.context.store, info.context.scope)
+        for code in sorted(organisations):
+            if not CreditCode.is_valid(code):
+                await reach.place(code, field="organisations")
         descriptions: dict[str, str] = {}
         defaults: dict[str, Any] = {}
         for item in input.variables:
