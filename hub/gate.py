@@ -4,7 +4,9 @@ and the last word on failures.
 What passes carries its `Caller` (principal and scope) in `scope["state"]["caller"]`; what does
 not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 429 (with
 `Retry-After`). Public paths (health, static files, the GraphiQL page itself, the map page
-whose data comes through `/graphql` with the user's token) pass untouched.
+whose data comes through `/graphql` with the user's token) pass untouched. A multipart
+subscription stream is served only while its token stands: revoked or expired, the stream ends
+with a last part saying why (WebSockets are closed by hub.sockets).
 
 Whatever fails behind the gate, or in it (an audit append that found the store busy), is logged
 here and answered with a JSON error the client can read: 503 with `Retry-After` when the store
@@ -15,6 +17,7 @@ closed with 1011 instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -24,9 +27,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from strawberry.http.streaming import MultipartSubscriptionTransport
 
 from graph.errors import StoreBusy
-from hub.auth.authentication import Authenticator
+from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.limits import Limits, RateLimiter, retry_after
 
@@ -185,12 +189,55 @@ class Gate:
             await send(message)
 
         try:
-            await self.app(scope, receive, answer)
+            if _streamed(scope):
+                await self._while_valid(caller, scope, receive, answer)
+            else:
+                await self.app(scope, receive, answer)
         except Exception:
             if not bounded.over:
                 raise
         if bounded.over and not started:
             await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+
+    async def _while_valid(self, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a response that may stream for hours (a multipart subscription) only while its
+        token stands: once it is revoked or expires (Authenticator.watch), the stream ends with
+        a last part saying why and the closing boundary."""
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        serving = asyncio.ensure_future(self.app(scope, receive, sending))
+        ended: list[str] = []
+
+        async def end(reason: str) -> None:
+            ended.append(reason)
+            serving.cancel()
+
+        stop = self.authenticator.watch(caller.principal, end)
+        try:
+            await serving
+        except asyncio.CancelledError:
+            if not ended:
+                raise
+        finally:
+            stop()
+        if not ended:
+            return
+        if not started:
+            await _refuse(send, 401, ended[0])
+            return
+        stream = MultipartSubscriptionTransport()
+        last = stream.encode_multipart_data({"payload": None, "errors": [{"message": ended[0]}]}, json.dumps) + stream.encode_complete()
+        await send({"type": "http.response.body", "body": last.encode("utf-8"), "more_body": False})
+
+
+def _streamed(scope: Scope) -> bool:
+    """Whether a request asks for a multipart subscription stream (what GraphiQL sends)."""
+    return "multipart/mixed" in (_header(scope, b"accept") or "").lower()
 
 
 async def _api_key(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:

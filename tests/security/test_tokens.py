@@ -336,3 +336,35 @@ async def test_an_expiring_tokens_subscriptions_are_closed_when_it_expires(secur
     assert expires <= closed < expires + CLOSE_WITHIN, (expires, closed)
     assert frames and all(frame["type"] == "next" for frame in frames)
     assert secure_hub.bus.listeners(Topic.CASES) == before
+
+
+async def test_a_revoked_tokens_multipart_subscription_ends_within_two_seconds(secure_hub: SecureHub) -> None:
+    """A subscription streamed over HTTP (multipart/mixed, what GraphiQL uses) ends too: within
+    two seconds of the revocation, its last part says why and the closing boundary follows; no
+    event comes after it."""
+    store, keys = secure_hub.store, secure_hub.keys
+    token = secure_hub.run(issue_token(store, keys, "street", STREET, "multipart revoked", dt.timedelta(hours=1)))
+    token_id = next(record.id for record in secure_hub.run(store.tokens()) if record.name == "multipart revoked")
+    headers = {"authorization": f"Bearer {token}", "accept": 'multipart/mixed;subscriptionSpec="1.0"'}
+    with _events(secure_hub):
+        async with httpx.AsyncClient(base_url=secure_hub.url, timeout=30, trust_env=False) as http:
+            async with http.stream("POST", "/graphql", json={"query": CASE_UPDATES, "variables": {"s": STREET}}, headers=headers) as response:
+                assert response.status_code == 200 and response.headers["content-type"].startswith("multipart/mixed")
+                chunks = response.aiter_text()
+                heard = ""
+                while '"payload"' not in heard:  # the control: it does hear
+                    heard += await asyncio.wait_for(chunks.__anext__(), 10)
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(revoke_token(store, token_id, "离职"), secure_hub.loop))
+                revoked = time.monotonic()
+
+                async def rest() -> str:
+                    return "".join([chunk async for chunk in chunks])
+
+                tail = await asyncio.wait_for(rest(), 10)
+                ended = time.monotonic()
+    assert ended - revoked < CLOSE_WITHIN, f"ended {ended - revoked:.2f} s after the revocation"
+    assert tail.endswith("\r\n--graphql--\r\n"), tail[-200:]
+    parts = [json.loads(part.split("\r\n\r\n", 1)[1]) for part in tail.split("\r\n--graphql")[:-1] if "\r\n\r\n" in part]
+    last = parts[-1]
+    assert last["payload"] is None and last["errors"][0]["message"].startswith(f"token {token_id} was revoked at "), last
+    assert all(part.get("payload") is None or "data" in part["payload"] for part in parts)
