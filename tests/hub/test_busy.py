@@ -260,3 +260,27 @@ def test_a_store_busy_inside_the_gate_is_not_an_asgi_exception(busy_hub: BusyHub
     assert answer.status_code == 503 and _json(answer)["error"] == "busy"
     assert "Exception in ASGI application" not in caplog.text
     assert "answered busy" in caplog.text
+
+
+def test_a_personal_data_read_whose_audit_cannot_be_written_is_not_answered(busy_hub: BusyHub) -> None:
+    """A read that showed owners whole must be audited: when the audit entry cannot be written
+    (the store busy, or failing) the answer is withheld — no data, a GraphQL error saying busy
+    or only "internal error" — never the personal data, never the failure's own words."""
+    [admin] = busy_hub.tokens(1, role="admin", scope="*")
+    query = "{ places(level: HOUSE, first: 20) { edges { node { ... on House { owners { owner { name idNumber } } } } } } }"
+    headers = {"authorization": f"Bearer {admin}"}
+    shown = httpx.post(busy_hub.url + "/graphql", json={"query": query}, headers=headers, trust_env=False)
+    owners = [item["owner"] for edge in _json(shown)["data"]["places"]["edges"] for item in edge["node"]["owners"]]
+    assert owners, "the tiny city's first houses have owners"
+    busy = "the store is busy: another process held its write lock for over 30 seconds; try again shortly"
+    for fault, code, message in ((StoreBusy(busy), "STORE_BUSY", busy), (RuntimeError("disk I/O error"), "INTERNAL_SERVER_ERROR", "internal error")):
+        busy_hub.faulty.fault = fault
+        try:
+            answer = httpx.post(busy_hub.url + "/graphql", json={"query": query}, headers=headers, trust_env=False)
+        finally:
+            busy_hub.faulty.fault = None
+        # withheld: no data, and the error says busy (with its code) or only "internal error"
+        assert answer.status_code == 200 and _json(answer)["data"] is None, answer.text
+        [error] = _json(answer)["errors"]
+        assert error["extensions"]["code"] == code and error["message"] == message, error
+        assert all(owner["idNumber"] not in answer.text and owner["name"] not in answer.text for owner in owners)
