@@ -27,3 +27,8 @@ class CodeError(InvalidInput):
 
 class StoreError(HubError):
     """The store could not do what was asked (a write conflicted, a reference is missing)."""
+
+
+class StoreBusy(StoreError):
+    """Other writers held the store's write lock longer than a writer waits: nothing was written,
+    and the same request may succeed a moment later (HTTP answers 503 with Retry-After)."""

@@ -64,12 +64,14 @@ _PLACE_LEVEL = {
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of one request, as its token says: role, scope code, name, token id."""
+    """The caller of one request, as its token says: role, scope code, name, token id, and
+    when the token expires (None for the hub's own principals, which have no token)."""
 
     role: Role
     scope: str
     name: str
     token_id: str
+    expires_at: dt.datetime | None = None
 
     @property
     def sees_personal_data(self) -> bool:

@@ -120,6 +120,12 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
         """Owners whose personal `field` (name, id_number, phone) equals `value` exactly, found
         through its blind index without opening a sealed value; in scope as `owners` says."""
 
+    def lookup_digest(self, field: str, value: str) -> str:
+        """A keyed digest of a personal `field` value an exact lookup asked for, to audit the
+        lookup without the value: 64 hex digits, equal for values `owners_by` treats as equal,
+        different per field and per hub; meaningless without the hub's keys, and equal to
+        nothing the store keeps (InvalidInput for a field that is not personal)."""
+
     async def houses_of(
         self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Ownership]]:

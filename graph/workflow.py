@@ -54,6 +54,7 @@ from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
 from graph.geo import PlaceLocator
 from graph.levels import Level
+from graph.reach import Reach
 from graph.scope import Scope
 from graph.store import Store
 
@@ -191,9 +192,10 @@ class Workflow:
         self, case: Case, *, actor: str, scope: Scope = EVERYTHING, dispatch: bool = True
     ) -> Case:
         """Store a new case (id assigned when empty; status ACCEPTED) and, when `dispatch` and a
-        firm manages the estate holding its place or point, dispatch it at once. The case's place
-        must be in `scope` (an owner opens cases only at its own houses): InvalidInput otherwise.
-        A case given only a point is linked to the estate (else the community) around it."""
+        firm manages the estate holding its place or point, dispatch it at once. Its place and
+        point must be within `scope` by the rule of writes (graph.reach; an owner opens cases
+        only at its own houses): OutOfReach otherwise. A case given only a point is linked to
+        the estate (else the community) around it."""
         case = replace(
             case,
             status=CaseStatus.ACCEPTED,
@@ -207,15 +209,9 @@ class Workflow:
             escalated_at=None,
             rating=None,
         )
-        if case.place_code is None and case.point is not None:
-            case = replace(case, place_code=await self.locator.place_at(case.point))
-        if case.place_code is None:
-            if not scope.unlimited:
-                raise InvalidInput("place", None, "is required: give a place code or a point inside an estate you can see")
-        else:
-            [place] = await self.store.places([case.place_code], scope)
-            if place is None:
-                raise InvalidInput("place", case.place_code, "is not a place you can see")
+        # where it lands, by the one rule of writes (graph.reach): a place in scope, a point in one
+        reach = Reach(self.store, scope, self.locator)
+        case = replace(case, place_code=await reach.landing(code=case.place_code, point=case.point))
         opened = await self.store.open_case(case, actor)
         self._publish(opened, "opened")
         if not dispatch:

@@ -41,13 +41,14 @@ from graph.store import Store
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
-from hub.gate import Gate
+from hub.gate import Gate, failed_response
 from hub.limits import Limits
 from hub.map import MapSettings, map_routes
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
 from hub.settings import DEFAULT_SHARED_CACHE_SECONDS, Settings
 from hub.shared import shared_routes, ship
+from hub.sockets import WatchedConnection
 from schema import Context, build_schema
 from schema.shared.running import shared_state
 from schema.shared.safelist import SafelistGuard
@@ -92,8 +93,11 @@ class HubGraphQL(GraphQL[Context, None]):
     is refused with a 400 that says so. A WebSocket opened with an Authorization header was
     authenticated by the gate; one opened without (a browser's) must carry the token in its
     `connection_init` payload as `{"Authorization": "Bearer hub1…"}` and is closed with 4403
-    when it is missing or refused.
+    when it is missing or refused — and later, when its token is revoked or expires
+    (hub.sockets).
     """
+
+    graphql_transport_ws_handler_class = WatchedConnection
 
     def __init__(
         self,
@@ -262,5 +266,5 @@ def create_app(
         *shared_routes(graphql),
         *map_routes(map_settings or MapSettings.from_env()),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
     return Gate(app, authenticator, limits)

@@ -1,19 +1,36 @@
-"""The gate in front of the API (plain ASGI middleware): body size, authentication, rate limit.
+"""The gate in front of the API (plain ASGI middleware): body size, authentication, rate limit,
+and the last word on failures.
 
 What passes carries its `Caller` (principal and scope) in `scope["state"]["caller"]`; what does
 not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 429 (with
 `Retry-After`). Public paths (health, static files, the GraphiQL page itself, the map page
-whose data comes through `/graphql` with the user's token) pass untouched.
+whose data comes through `/graphql` with the user's token) pass untouched. A multipart
+subscription stream is served only while its token stands: revoked or expired, the stream ends
+with a last part saying why (WebSockets are closed by hub.sockets).
+
+Whatever fails behind the gate, or in it (an audit append that found the store busy), is logged
+here and answered with a JSON error the client can read: 503 with `Retry-After` when the store
+was busy (graph.errors.StoreBusy: nothing was written, the same request may pass in a moment),
+500 `internal error` otherwise, never a trace and never a dropped connection. A WebSocket is
+closed with 1011 instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from hub.auth.authentication import Authenticator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from strawberry.http.streaming import MultipartSubscriptionTransport
+
+from graph.errors import StoreBusy
+from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.limits import Limits, RateLimiter, retry_after
 
@@ -22,6 +39,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY_SECONDS = 1
+INTERNAL_MESSAGE = "internal error"
+
+
+def failure(error: BaseException) -> tuple[int, dict[str, str], dict[str, str]]:
+    """The status, JSON body and headers that answer a request that failed with `error`."""
+    if isinstance(error, StoreBusy):
+        return 503, {"error": "busy", "reason": str(error)}, {"retry-after": str(BUSY_RETRY_SECONDS)}
+    return 500, {"error": INTERNAL_MESSAGE, "reason": INTERNAL_MESSAGE}, {}
+
+
+async def failed_response(_: Request, error: Exception) -> Response:
+    """Starlette's handler for exceptions its routes raise (its own would answer text/plain)."""
+    status, body, headers = failure(error)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -32,7 +67,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _refuse(send: Send, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": {401: "unauthorized", 413: "too large", 429: "too many requests"}.get(status, "refused"), "reason": reason}, ensure_ascii=False).encode()
+    label = {401: "unauthorized", 413: "too large", 429: "too many requests"}.get(status, "refused")
+    await _respond(send, status, {"error": label, "reason": reason}, headers)
+
+
+async def _respond(send: Send, status: int, answer: dict[str, str], headers: dict[str, str] | None = None) -> None:
+    body = json.dumps(answer, ensure_ascii=False).encode()
     raw = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     raw += [(key.encode(), value.encode("latin-1")) for key, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -60,7 +100,35 @@ class Gate:
         return "text/html" in (_header(scope, b"accept") or "") and "query" not in arguments
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self._public(scope):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] in ("http.response.start", "websocket.accept", "websocket.close")
+            await send(message)
+
+        try:
+            await self._pass(scope, receive, tracked)
+        except Exception as error:  # the last word: see the module docstring
+            what = f"{scope.get('method', 'WEBSOCKET')} {scope.get('path', '')}"
+            if isinstance(error, StoreBusy):
+                log.warning("%s answered busy: %s", what, error)
+            else:
+                log.error("%s failed", what, exc_info=error)
+            if scope["type"] == "websocket":
+                with contextlib.suppress(Exception):  # the socket may be closed already
+                    await send({"type": "websocket.close", "code": 1011, "reason": INTERNAL_MESSAGE})
+                return
+            if started:
+                return  # answered already (Starlette's handler sent the JSON error)
+            status, body, headers = failure(error)
+            await _respond(send, status, body, headers)
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._public(scope):
             await self.app(scope, receive, send)
             return
         client = scope.get("client") or ("", 0)
@@ -121,12 +189,55 @@ class Gate:
             await send(message)
 
         try:
-            await self.app(scope, receive, answer)
+            if _streamed(scope):
+                await self._while_valid(caller, scope, receive, answer)
+            else:
+                await self.app(scope, receive, answer)
         except Exception:
             if not bounded.over:
                 raise
         if bounded.over and not started:
             await _refuse(send, 413, f"request body over {self.limits.body_bytes} bytes")
+
+    async def _while_valid(self, caller: Caller, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a response that may stream for hours (a multipart subscription) only while its
+        token stands: once it is revoked or expires (Authenticator.watch), the stream ends with
+        a last part saying why and the closing boundary."""
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        serving = asyncio.ensure_future(self.app(scope, receive, sending))
+        ended: list[str] = []
+
+        async def end(reason: str) -> None:
+            ended.append(reason)
+            serving.cancel()
+
+        stop = self.authenticator.watch(caller.principal, end)
+        try:
+            await serving
+        except asyncio.CancelledError:
+            if not ended:
+                raise
+        finally:
+            stop()
+        if not ended:
+            return
+        if not started:
+            await _refuse(send, 401, ended[0])
+            return
+        stream = MultipartSubscriptionTransport()
+        last = stream.encode_multipart_data({"payload": None, "errors": [{"message": ended[0]}]}, json.dumps) + stream.encode_complete()
+        await send({"type": "http.response.body", "body": last.encode("utf-8"), "more_body": False})
+
+
+def _streamed(scope: Scope) -> bool:
+    """Whether a request asks for a multipart subscription stream (what GraphiQL sends)."""
+    return "multipart/mixed" in (_header(scope, b"accept") or "").lower()
 
 
 async def _api_key(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:

@@ -10,7 +10,10 @@
 - `POST requests.json` — form-encoded per the spec: `service_code`, a location (`lat` and
   `long` in WGS-84, or `address_string`, or `address_id` = a place code of the hub),
   `description`, optional `attribute[...]`; opens a case (source OPEN311, 受理) linked to a place
-  like the 12345 feed's orders are, and answers `[{"service_request_id", "service_notice"}]`.
+  like the 12345 feed's orders are, within the caller's scope by the rule of writes
+  (graph.reach: a location outside it is refused as one that does not exist; one that leads to
+  no place is taken only from a caller holding a whole city, for hand dispatch), and answers
+  `[{"service_request_id", "service_notice"}]`.
 - `GET requests/{id}.json` — one request, as a one-element list.
 
 Authentication is the hub's: a bearer token in `Authorization`, or as the `api_key` query or
@@ -37,10 +40,12 @@ from connectors.cityops.linking import Linked, PlaceLinker
 from connectors.open311.mapping import BY_CODE, category_of, parse_time, request_json, services_json
 from graph.cases import Case, CaseSource, CaseStatus, Point
 from graph.codes import place_code
-from graph.errors import HubError, InvalidInput
+from graph.errors import HubError, InvalidInput, StoreBusy
+from graph.reach import Reach
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from hub.auth.authentication import Caller
+from hub.gate import BUSY_RETRY_SECONDS
 
 PREFIX = "/open311/v2"
 MAX_RESULTS = 1000
@@ -51,8 +56,8 @@ EVERYTHING = Scope.everything()
 STATUS_FILTERS = {"open": False, "closed": True}
 
 
-def errors(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status_code=status)
+def errors(status: int, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
 
 
 def _caller(request: Request) -> Caller | None:
@@ -101,6 +106,8 @@ class Open311:
             return JSONResponse(await self._list(request.query_params, caller.scope))
         except InvalidInput as error:
             return errors(400, str(error))
+        except StoreBusy as error:  # nothing was written: the same request may pass in a moment
+            return errors(503, str(error), {"retry-after": str(BUSY_RETRY_SECONDS)})
         except HubError as error:
             return errors(400, str(error))
 
@@ -208,13 +215,10 @@ class Open311:
                 return errors(400, f"lat {lat}, long {lon} is not a WGS-84 position")
             point = Point(lon, lat)
         address = values.get("address_string") or None
-        codes: list[str] = []
-        if values.get("address_id"):
-            codes = [place_code(values["address_id"], field="address_id")[0]]
-        if point is None and address is None and not codes:
+        named = place_code(values["address_id"], field="address_id")[0] if values.get("address_id") else None
+        if point is None and address is None and named is None:
             return errors(400, "a location is required: lat and long, address_string or address_id")
-        linker = self.linker()
-        found = await linker.link(codes=codes, known=await linker.known(codes), address=address, point=point)
+        place = await self._landing(caller, named, address, point)
         service = BY_CODE[code]
         text = description or service.name
         if attributes:
@@ -229,13 +233,38 @@ class Open311:
             reported_at=now,
             updated_at=now,
             description=text,
-            place_code=found.place_code if isinstance(found, Linked) else None,
+            place_code=place,
             point=point,
             address=address,
         )
         opened = await self.store.open_case(case, actor=caller.principal.name)
-        notice = "已受理" if isinstance(found, Linked) else "已受理；位置未能关联到小区或社区，由市级平台人工分拨"
+        notice = "已受理" if place is not None else "已受理；位置未能关联到小区或社区，由市级平台人工分拨"
         return JSONResponse([{"service_request_id": opened.id, "service_notice": notice, "account_id": None}], status_code=201)
+
+    async def _landing(self, caller: Caller, named: str | None, address: str | None, point: Point | None) -> str | None:
+        """Where a POSTed request lands, by the rule of writes (graph.reach): the place its
+        `address_id` names, else the place its address or its point leads to (the first that
+        is certain, as the 12345 feed's orders are linked), in the caller's scope; None (to be
+        dispatched by hand) only for a caller that holds a whole city. OutOfReach otherwise,
+        worded the same whether the location lies outside the scope or leads nowhere."""
+        linker = self.linker()
+        reach = Reach(self.store, caller.scope, linker.locator)
+        if named is not None:
+            place = await reach.place(named, field="address_id")
+            if point is not None:
+                await reach.point(point, field="lat/long", beside=place)
+            return place.code
+        if address is not None:
+            matched = await linker.by_address(address)
+            if isinstance(matched, Linked):
+                landed = await reach.found(matched.place_code, field="address_string", given=address)
+                if landed is not None and point is not None:
+                    [beside] = await self.store.places([landed], caller.scope)
+                    await reach.point(point, field="lat/long", beside=beside)
+                return landed
+        if point is not None:
+            return await reach.point(point, field="lat/long")
+        return await reach.found(None, field="address_string", given=address)
 
 
 def open311_routes(store: Store) -> list[Route]:

@@ -28,6 +28,7 @@ from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
+from schema.quiet import CACHED_DOCUMENTS, QuietExecutor, QuietValidation
 from schema.scalars import SCALARS
 from schema.shared.queries import SharedQueryMutations, SharedQueryQueries
 from schema.stats.queries import StatsQueries
@@ -64,7 +65,7 @@ def build_schema(
     It is an Apollo Federation v2 subgraph (`_service`, `_entities`; see schema.federation).
     `depth`, `aliases` and `tokens` bound the shape of a document before it runs, `_entities`
     included; `introspection=False` refuses schema introspection and `_service { sdl }` (a
-    deployment's choice).
+    deployment's choice), and leaves graphql-core's "Did you mean …" out of every error.
     """
     extensions: list[Any] = [
         HubErrors,
@@ -73,10 +74,14 @@ def build_schema(
         # Parsing and validating a document cost more than answering it; dashboards and shared
         # queries send the same few documents over and over.
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
     ]
-    if not introspection:
-        extensions += [DisableIntrospection, DisableServiceSdl]
+    quiet: dict[str, Any] = {}
+    if introspection:
+        extensions.append(lambda: ValidationCache(maxsize=CACHED_DOCUMENTS))
+    else:
+        # a hidden schema must not be spelled out by its errors either (schema.quiet)
+        extensions += [QuietValidation, DisableIntrospection, DisableServiceSdl]
+        quiet["execution_context_class"] = QuietExecutor
     return HubSchema(
         query=Query,
         mutation=Mutation,
@@ -84,6 +89,7 @@ def build_schema(
         types=list(PLACE_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        **quiet,
     )
 
 

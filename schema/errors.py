@@ -20,7 +20,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.federation.schema import FederationAny
 from strawberry.types.execution import ExecutionContext
 
-from graph.errors import HubError, InvalidInput, StoreError
+from graph.errors import HubError, InvalidInput, StoreBusy, StoreError
 from graph.security import Principal, Role
 from schema.context import Info
 from schema.federation import entity_keys, resolve_entities
@@ -42,6 +42,8 @@ def error_code(error: HubError) -> str:
     """The `extensions.code` of a hub error, in the spirit of Apollo's codes."""
     if isinstance(error, InvalidInput):
         return "BAD_USER_INPUT"
+    if isinstance(error, StoreBusy):
+        return "STORE_BUSY"
     if isinstance(error, StoreError):
         return "STORE_ERROR"
     return "HUB_ERROR"
@@ -78,14 +80,22 @@ class HubErrors(MaskErrors):
 
     def on_operation(self) -> Iterator[None]:
         yield from super().on_operation()
-        errors = getattr(self.execution_context.result, "errors", None) or []
-        for error in errors:
-            original = cause(error)
-            if isinstance(original, HubError):
-                labels: dict[str, Any] = {"code": error_code(original)}
-                if isinstance(original, InvalidInput):
-                    labels["field"] = original.field
-                error.extensions = {**(error.extensions or {}), **labels}
+        for error in getattr(self.execution_context.result, "errors", None) or []:
+            label(error)
+
+
+def label(error: GraphQLError) -> None:
+    """Give a hub error its `extensions.code` (and `field`); an unexpected one is reworded, in
+    place, as `internal error` (for errors no extension sees: see HubSchema.process_errors)."""
+    original = cause(error)
+    if isinstance(original, HubError):
+        labels: dict[str, Any] = {"code": error_code(original)}
+        if isinstance(original, InvalidInput):
+            labels["field"] = original.field
+        error.extensions = {**(error.extensions or {}), **labels}
+    elif not is_expected(error):
+        error.message = INTERNAL_MESSAGE
+        error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
 
 
 class HubSchema(strawberry.federation.Schema):
@@ -112,3 +122,7 @@ class HubSchema(strawberry.federation.Schema):
         unexpected = [error for error in errors if not is_expected(error)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+        # Errors raised by an extension after the operation (the audit of a personal-data read
+        # failing) reach the caller without passing HubErrors: logged above, labelled here.
+        for error in errors:
+            label(error)

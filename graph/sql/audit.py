@@ -10,8 +10,9 @@ before the head is read:
 - PostgreSQL: a transaction-scoped advisory lock (`pg_advisory_xact_lock`), released at commit
   or rollback. Unlike LOCK TABLE it needs no UPDATE/DELETE privilege on the table, so it works
   for an INSERT-only account; readers are never blocked.
-- SQLite: `BEGIN IMMEDIATE`, which takes the database's write lock before the head is read
-  (other writers wait up to the engine's busy timeout; readers go on under WAL).
+- SQLite: the store's write turn (graph.sql.writers), which takes the database's write lock with
+  `BEGIN IMMEDIATE` before the head is read (other writers wait their turn; readers go on under
+  WAL).
 Should a writer still collide (one that bypasses these locks), the append is retried on a fresh
 head a few times.
 """
@@ -31,6 +32,7 @@ from graph.audit import GENESIS, canonical_json, chain
 from graph.errors import InvalidInput, StoreError
 from graph.security import AuditDraft, AuditEntry
 from graph.sql import tables
+from graph.sql.writers import WriteTurns
 
 ADVISORY_LOCK = int.from_bytes(b"HUBAUDIT", "big")
 """The key of the advisory lock appenders take on PostgreSQL (0x4855424155444954; pg_locks shows
@@ -96,9 +98,7 @@ async def _lock_head(connection: AsyncConnection) -> None:
     """Make this transaction the only appender until it ends (see the module docstring)."""
     if connection.dialect.name == "postgresql":
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
-    elif connection.dialect.name == "sqlite":
-        # pysqlite would BEGIN (deferred) only at the INSERT, after the head was read.
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # SQLite: the write turn took the database's write lock already (graph.sql.writers)
 
 
 class AuditRecords:
@@ -106,6 +106,7 @@ class AuditRecords:
     store whose `engine` is an SQLAlchemy AsyncEngine on SQLite or PostgreSQL."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     async def append_audit(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         drafts = list(drafts)
@@ -115,7 +116,7 @@ class AuditRecords:
         audit = tables.audit
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with self.engine.begin() as connection:
+                async with self.turns.writing() as connection:
                     await _lock_head(connection)
                     query = select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
                     head = (await connection.execute(query)).first()

@@ -64,6 +64,7 @@ from graph.sql.daily_ids import next_daily_id
 from graph.sql.scoping import under
 from graph.sql.tables import ancestor_column
 from graph.sql.writes import anchors, select_in
+from graph.sql.writers import WriteTurns
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -473,6 +474,7 @@ class CaseRecords:
     """The case part of the store port (a base of SqlStore)."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     if TYPE_CHECKING:
 
@@ -595,7 +597,7 @@ class CaseRecords:
     async def open_case(self, case: Case, actor: str) -> Case:
         for attempt in range(5):
             try:
-                async with self.engine.begin() as connection:
+                async with self.turns.writing() as connection:
                     key = case.id or await _next_hub_id(connection, case.reported_at)
                     opened = replace(case, id=key)
                     _check(opened)
@@ -671,7 +673,7 @@ class CaseRecords:
         if len(note) > 2000:
             raise InvalidInput("note", note[:40] + "…", "must be at most 2000 characters")
         moment = utc(at)
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             row = await self._locked_case(connection, case_id, scope)
             case = _case(row)
             if firm is not None and case.firm_code != firm:
@@ -763,7 +765,7 @@ class CaseRecords:
         below that rung, checked in the same UPDATE, so two sweeps never escalate one rung
         twice. None when another sweep got there first. Unscoped: the hub's own sweep."""
         moment = utc(at)
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             raised = await connection.execute(
                 update(_CASE)
                 .where(_CASE.c.key == case_id, or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(rung)))
@@ -890,13 +892,13 @@ class CaseRecords:
     async def outbox_sent(self, ids: Sequence[int], at: dt.datetime) -> None:
         if not ids:
             return
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(
                 update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.sent_at.is_(None)).values(sent_at=utc(at))
             )
 
     async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime | None) -> None:
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(
                 update(_OUTBOX)
                 .where(_OUTBOX.c.id == message_id, _OUTBOX.c.sent_at.is_(None))

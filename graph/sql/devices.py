@@ -48,6 +48,7 @@ from graph.sql.daily_ids import next_daily_id
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.scoping import under
 from graph.sql.writes import AnchorCache, anchors, select_in
+from graph.sql.writers import WriteTurns
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -230,13 +231,11 @@ def _check_alarm(alarm: Alarm) -> None:
         raise InvalidInput(f"{where} cleared_at", alarm.cleared_at, "must be empty: a raised alarm is active")
 
 
-async def _write_lock(connection: AsyncConnection, *, advisory: bool = False) -> None:
-    """Take SQLite's write lock before the first read of a read-then-write transaction: a
-    deferred transaction that reads first fails (instead of waiting) when another writer commits
-    before its first write. On PostgreSQL, `advisory` serialises the alarm raisers."""
-    if connection.dialect.name == "sqlite":
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
-    elif advisory and connection.dialect.name == "postgresql":
+async def _serialise_raisers(connection: AsyncConnection) -> None:
+    """On PostgreSQL, make this transaction the only alarm raiser until it ends. SQLite needs
+    nothing here: every write transaction holds the database's write lock from its first
+    statement (graph.sql.writers), before it reads what it will decide on."""
+    if connection.dialect.name == "postgresql":
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ALARM_LOCK})
 
 
@@ -244,6 +243,7 @@ class DeviceRecords:
     """The device part of the store port (a base of SqlStore)."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     if TYPE_CHECKING:
         _anchors: AnchorCache
@@ -288,8 +288,7 @@ class DeviceRecords:
         if not devices:
             return (0, 0)
         now = dt.datetime.now(dt.timezone.utc)
-        async with self.engine.begin() as connection:
-            await _write_lock(connection)
+        async with self.turns.writing() as connection:
             places = await anchors(connection, {device.place_code for device in devices}, self._anchors)
             for device in devices:
                 anchor = places.get(device.place_code)
@@ -487,7 +486,7 @@ class DeviceRecords:
             else:
                 changes.append({**change, "reading_at": utc(state.reading_at)})
         if changes or keeping:
-            async with self.engine.begin() as connection:
+            async with self.turns.writing() as connection:
                 await update_rows(connection, _DEVICE, changes)
                 await update_rows(connection, _DEVICE, keeping)
 
@@ -515,7 +514,7 @@ class DeviceRecords:
                 }
             )
         if written:
-            async with self.engine.begin() as connection:
+            async with self.turns.writing() as connection:
                 await insert_rows(connection, _READING, written, skip_existing=True)
         return len(written)
 
@@ -552,7 +551,7 @@ class DeviceRecords:
         total = 0
         while True:
             chunk = select(_READING.c.id).where(_READING.c.at < moment).limit(PRUNE_CHUNK).scalar_subquery()
-            async with self.engine.begin() as connection:
+            async with self.turns.writing() as connection:
                 deleted = (await connection.execute(delete(_READING).where(_READING.c.id.in_(chunk)))).rowcount
             total += deleted
             if deleted < PRUNE_CHUNK:
@@ -564,8 +563,8 @@ class DeviceRecords:
         _check_alarm(alarm)
         for _attempt in range(RAISE_ATTEMPTS):
             try:
-                async with self.engine.begin() as connection:
-                    await _write_lock(connection, advisory=True)
+                async with self.turns.writing() as connection:
+                    await _serialise_raisers(connection)
                     query = select(_DEVICE.c.id).where(_DEVICE.c.code == alarm.device_code)
                     device_id = (await connection.execute(query)).scalar_one_or_none()
                     if device_id is None:
@@ -609,8 +608,7 @@ class DeviceRecords:
         raise StoreError(f"alarm {alarm.rule} of {alarm.device_code} could not be stored: other writers kept taking its id")
 
     async def clear_alarm(self, device_code: str, rule: str, at: dt.datetime) -> Alarm | None:
-        async with self.engine.begin() as connection:
-            await _write_lock(connection)
+        async with self.turns.writing() as connection:
             query = (
                 select(_ALARM.c.id)
                 .join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id)
@@ -629,8 +627,7 @@ class DeviceRecords:
     async def acknowledge_alarm(self, alarm_id: str, *, actor: str, at: dt.datetime, scope: Scope) -> Alarm:
         if not actor.strip() or len(actor) > 200:
             raise InvalidInput("actor", actor[:40], "must be 1 to 200 characters")
-        async with self.engine.begin() as connection:
-            await _write_lock(connection)
+        async with self.turns.writing() as connection:
             query = _alarm_query().where(_ALARM.c.key == alarm_id, await self._visible(connection, scope))
             row = (await connection.execute(query)).first()
             if row is None:
@@ -645,8 +642,7 @@ class DeviceRecords:
             return _alarm((await connection.execute(_alarm_query().where(_ALARM.c.id == row.id))).one())
 
     async def link_alarm_case(self, alarm_id: str, case_id: str) -> None:
-        async with self.engine.begin() as connection:
-            await _write_lock(connection)
+        async with self.turns.writing() as connection:
             case_row_id = await _case_row_id(connection, case_id)
             linked = await connection.execute(update(_ALARM).where(_ALARM.c.key == alarm_id).values(case_id=case_row_id))
             if linked.rowcount == 0:

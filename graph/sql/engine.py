@@ -39,14 +39,20 @@ def database_url(text: str) -> URL:
     return url.set(drivername=_DRIVERS[backend])
 
 
+BUSY_TIMEOUT_MS = 10_000
+"""How long SQLite itself waits for a lock before a statement fails `database is locked`; writers
+then try again with backoff (graph.sql.writers)."""
+
+
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while a connector writes; NORMAL sync is safe with WAL and fast.
+    # The busy timeout comes first: switching a new connection to WAL takes a lock too.
     cursor = dbapi_connection.cursor()
     for pragma in (
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
         "journal_mode=WAL",
         "synchronous=NORMAL",
         "foreign_keys=ON",
-        "busy_timeout=10000",
         "cache_size=-131072",
         "temp_store=MEMORY",
         "mmap_size=1073741824",

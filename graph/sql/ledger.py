@@ -27,6 +27,7 @@ from graph.ledger import ConnectorRun, DeadLetter, Lease, Reason, RunCounts, Run
 from graph.model import Page
 from graph.sql import tables
 from graph.sql.rows import maybe_utc, utc
+from graph.sql.writers import WriteTurns
 from graph.sql.writes import CHUNK
 from graph.store import MAX_PAGE
 
@@ -135,6 +136,7 @@ class LedgerRecords:
     """The ledger part of the store port (`graph.ledger.Ledger`)."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     def _insert(self, table: Any) -> Any:
         dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
@@ -188,7 +190,7 @@ class LedgerRecords:
         values = _run_values(run)
         statement = self._insert(tables.connector_run).values(id=run.id, **values)
         statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(statement)
 
     async def renew_run(self, run: ConnectorRun) -> bool:
@@ -198,7 +200,7 @@ class LedgerRecords:
             .where(table.c.id == run.id, table.c.status == RunStatus.RUNNING.value)
             .values(**_run_values(run))
         )
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             return bool((await connection.execute(statement)).rowcount)
 
     async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
@@ -210,7 +212,7 @@ class LedgerRecords:
             table.c.lease_expires_at < now,
         )
         closed: list[ConnectorRun] = []
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             for row in list(await connection.execute(select(table).where(expired).order_by(table.c.started_at))):
                 run = abandoned(_run(row), now=now, by=by)
                 # only if it is still running with an expired lease: a renewal in between wins
@@ -267,7 +269,7 @@ class LedgerRecords:
         if not states:
             return
         latest = {(s.connector, s.stream): s for s in states}
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             for state in latest.values():
                 values = {"cursor": state.cursor, "updated_at": utc(state.updated_at), "run_id": state.run_id}
                 statement = self._insert(tables.stream_state).values(
@@ -279,7 +281,7 @@ class LedgerRecords:
 
     async def reset_states(self, connector: str) -> None:
         table = tables.stream_state
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(table.delete().where(table.c.connector == connector))
 
     # -- dead letters ---------------------------------------------------------------------
@@ -295,7 +297,7 @@ class LedgerRecords:
         for letter in letters:
             grouped.setdefault((letter.connector, letter.stream, letter.record_key, letter.reason), []).append(letter)
         new = 0
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             for (connector, stream, record_key, reason), group in grouped.items():
                 first, last = group[0], group[-1]
                 identity = and_(
@@ -340,7 +342,7 @@ class LedgerRecords:
         table = tables.dead_letter
         unique = list(dict.fromkeys(keys))
         resolved = 0
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             for start in range(0, len(unique), CHUNK):
                 done = await connection.execute(
                     table.update()

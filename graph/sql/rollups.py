@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, false, func, literal, or_, select
+from sqlalchemy import and_, delete, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
@@ -142,13 +142,12 @@ async def one_writer(connection: AsyncConnection) -> None:
     owners) and writes them back; two batches at once — two connectors on workers, or a sync
     beside an API call — would both read the city's row and one would lose the other's change
     (or, on PostgreSQL, fail on the row the other re-inserted). PostgreSQL: a transaction-level
-    advisory lock. SQLite takes its one writer lock at a transaction's first write, so a write
-    that changes nothing is made first, before the reads."""
+    advisory lock. SQLite: the transaction comes from `WriteTurns.writing`, which took the
+    database's one write lock with BEGIN IMMEDIATE before anything was read, so nothing more is
+    needed here."""
     if connection.dialect.name == "postgresql":
         await connection.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK)))
-    else:
-        stats = tables.place_stats
-        await connection.execute(stats.update().where(false()).values(owners=stats.c.owners))
+
 
 _CHUNK = 900
 """Ids per IN (...) list, as graph.sql.writes."""

@@ -19,6 +19,7 @@ from graph.security import Role
 from graph.shared import Owner, SharedDraft, SharedQuery, VariableSpec
 from graph.sql import tables
 from graph.sql.rows import maybe_utc
+from graph.sql.writers import WriteTurns
 
 
 def _variables(text: str) -> tuple[VariableSpec, ...]:
@@ -50,6 +51,7 @@ class SharedRecords:
     """The shared-query part of the store port (graph.shared.SharedQueryStore)."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     async def publish_shared(self, draft: SharedDraft, at: dt.datetime) -> SharedQuery:
         table = tables.shared_query
@@ -59,7 +61,7 @@ class SharedRecords:
         ]
         for _ in range(3):  # two publishers of the same name at once: the loser takes the next number
             try:
-                async with self.engine.begin() as connection:
+                async with self.turns.writing() as connection:
                     latest = (
                         await connection.execute(select(func.max(table.c.version)).where(table.c.name == draft.name))
                     ).scalar()
@@ -104,7 +106,7 @@ class SharedRecords:
     async def withdraw_shared(self, name: str, version: int, at: dt.datetime) -> SharedQuery | None:
         table = tables.shared_query
         where = (table.c.name == name, table.c.version == version)
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(update(table).where(*where, table.c.withdrawn_at.is_(None)).values(withdrawn_at=maybe_utc(at)))
             row = (await connection.execute(select(table).where(*where))).first()
         return _record(row) if row is not None else None
@@ -118,7 +120,7 @@ class SharedRecords:
     async def set_safelist(self, role: Role, enabled: bool, actor: str, at: dt.datetime) -> None:
         table = tables.safelist
         values = {"enabled": int(enabled), "changed_by": actor, "changed_at": maybe_utc(at)}
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             changed = await connection.execute(update(table).where(table.c.role == role.value).values(**values))
             if changed.rowcount == 0:
                 await connection.execute(table.insert().values(role=role.value, **values))

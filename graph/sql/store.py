@@ -30,6 +30,7 @@ from graph.model import (
 from graph.scope import Scope
 from graph.sql import migrate, rollups, rows, tables
 from graph.sql.engine import database_url, make_engine
+from graph.sql.writers import WriteTurns
 from graph.sql.audit import AuditRecords
 from graph.sql.tokens import TokenRecords
 from graph.sql.shared import SharedRecords
@@ -67,6 +68,7 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
 
     def __init__(self, engine: AsyncEngine, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
         self.engine = engine
+        self.turns = WriteTurns(engine)
         self.sealer = sealer
         self._owner_ids: OwnerIds | None = None
         self.clock = clock
@@ -415,6 +417,11 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
     def _ownership(self, row: Any) -> Ownership:
         return rows.ownership_of(row, self.sealer)
 
+    def lookup_digest(self, field: str, value: str) -> str:
+        if field not in PERSONAL_FIELDS:
+            raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
+        return self.sealer.lookup_digest(field, value)
+
     async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
         if field not in PERSONAL_FIELDS:
             raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
@@ -443,7 +450,7 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
 
     async def write(self, batch: Batch) -> WriteCounts:
         try:
-            async with self.engine.begin() as connection:
+            async with self.turns.writing() as connection:
                 await rollups.one_writer(connection)
                 changes = rollups.Changes(self.clock())
                 counts = await write_batch(connection, batch, self._anchors, self.sealer, changes)
@@ -458,7 +465,7 @@ class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenR
         return counts
 
     async def refresh_stats(self, within: str | None = None) -> None:
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             root = await self._anchor(connection, within) if within is not None else None
             if within is not None and root is None:
                 return

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graph.security import Role, TokenRecord
 from graph.sql import tables
 from graph.sql.rows import maybe_utc
+from graph.sql.writers import WriteTurns
 
 
 def _record(row: Any) -> TokenRecord:
@@ -33,9 +34,10 @@ class TokenRecords:
     """The token part of the store port (a base of SqlStore)."""
 
     engine: AsyncEngine
+    turns: WriteTurns
 
     async def save_token(self, token: TokenRecord) -> None:
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(
                 tables.token.insert().values(
                     id=token.id,
@@ -51,7 +53,7 @@ class TokenRecords:
 
     async def revoke_token(self, token_id: str, reason: str, at: dt.datetime) -> TokenRecord | None:
         table = tables.token
-        async with self.engine.begin() as connection:
+        async with self.turns.writing() as connection:
             await connection.execute(
                 update(table)
                 .where(table.c.id == token_id, table.c.revoked_at.is_(None))

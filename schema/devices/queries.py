@@ -18,6 +18,7 @@ from graph.cases import Point
 from graph.devices import DeviceStatus, DeviceType, device_code
 from graph.errors import InvalidInput
 from graph.levels import Level
+from graph.reach import Reach
 from graph.events import Event, Topic
 from graph.rules import check_thresholds
 from graph.scope import Scope
@@ -126,11 +127,11 @@ class DeviceMutations:
         place, level = place_argument(input.place, field="input.place")
         if level not in INSTALLED_AT:
             raise InvalidInput("input.place", input.place, "must be an estate, building or entrance: devices are installed there")
-        [seen] = await context.store.places([place], context.scope)
-        if seen is None:
-            raise InvalidInput("input.place", input.place, "is not a place you can see")
         if (input.lon is None) != (input.lat is None):
             raise InvalidInput("input.lon", input.lon, "and input.lat go together: give both or neither")
+        point = None if input.lon is None or input.lat is None else Point(input.lon, input.lat)
+        # the place and the point by the one rule of writes (graph.reach)
+        await Reach(context.store, context.scope).landing(code=place, point=point, code_field="input.place", point_field="input.lon,lat")
         overrides = {item.name: item.value for item in input.thresholds or []}
         if input.thresholds and len(overrides) != len(input.thresholds):
             raise InvalidInput("input.thresholds", sorted(item.name for item in input.thresholds), "names a parameter twice")
@@ -140,7 +141,7 @@ class DeviceMutations:
             model=input.model.strip(),
             place_code=place,
             interval=input.interval,
-            point=None if input.lon is None or input.lat is None else Point(input.lon, input.lat),
+            point=point,
             name=input.name.strip(),
             thresholds=check_thresholds(input.type, overrides),
         )

@@ -99,10 +99,13 @@ def checked_document(
     defaults: Mapping[str, Any],
     csv_path: str | None,
     limits: tuple[Sequence[type[ASTValidationRule]], int | None] = ((), None),
+    *,
+    quiet: bool = False,
 ) -> tuple[str, tuple[VariableSpec, ...]]:
     """The document (as given) and its variables schema, or SharedQueryError saying why not;
     `limits` (schema.limits.document_limits) are the depth, alias and token bounds every run
-    will meet, so a document over them is refused when published, not at its first run."""
+    will meet, so a document over them is refused when published, not at its first run.
+    `quiet` leaves GraphQL's "Did you mean …" out of the errors (schema.quiet)."""
     rules, max_tokens = limits
     tree = parsed(document, max_tokens)
     operation = operation_of(tree)
@@ -110,7 +113,7 @@ def checked_document(
         raise SharedQueryError(
             "document", f"document: a shared query only reads; a {operation.operation.value} cannot be shared"
         )
-    errors = validate(schema, tree, [*specified_rules, *rules])
+    errors = validate(schema, tree, [*specified_rules, *rules], hide_suggestions=quiet)
     if errors:
         raise SharedQueryError("document", f"document: {_messages(errors)}")
     roots = root_fields(tree, operation)
@@ -128,7 +131,7 @@ def checked_document(
         if default is not None:
             relative_default(default, field=f"variables.{name}")
             if not (isinstance(default, str) and default.startswith("@")):
-                problem = variable_problem(schema, definition, {name: default})
+                problem = variable_problem(schema, definition, {name: default}, quiet=quiet)
                 if problem:
                     raise SharedQueryError(f"variables.{name}", f"variables: the default of ${name} is not valid: {problem}")
         required = isinstance(definition.type, NonNullTypeNode) and definition.default_value is None and default is None
@@ -142,16 +145,18 @@ def checked_document(
     return document, tuple(specs)
 
 
-def variable_problem(schema: GraphQLSchema, definition: VariableDefinitionNode, given: Mapping[str, Any]) -> str | None:
+def variable_problem(
+    schema: GraphQLSchema, definition: VariableDefinitionNode, given: Mapping[str, Any], *, quiet: bool = False
+) -> str | None:
     """GraphQL's own complaint about one variable's value, or None when it coerces."""
-    coerced = get_variable_values(schema, [definition], dict(given))
+    coerced = get_variable_values(schema, [definition], dict(given), hide_suggestions=quiet)
     if isinstance(coerced, list):
         return _messages(coerced)
     return None
 
 
 def checked_variables(
-    schema: GraphQLSchema, document: str, given: Mapping[str, Any], label: str
+    schema: GraphQLSchema, document: str, given: Mapping[str, Any], label: str, *, quiet: bool = False
 ) -> None:
     """Refuse variables the stored document does not declare, or values it cannot take; every
     error names the variable (`label` names the query: `name v2`)."""
@@ -162,7 +167,7 @@ def checked_variables(
             takes = ", ".join(f"${key}" for key in definitions) or "no variables"
             raise SharedQueryError(f"variables.{name}", f"${name} is not a variable of shared query {label}; it takes {takes}", name)
     for name, definition in definitions.items():
-        problem = variable_problem(schema, definition, {name: given[name]} if name in given else {})
+        problem = variable_problem(schema, definition, {name: given[name]} if name in given else {}, quiet=quiet)
         if problem:
             if name not in given:
                 problem = f"${name} ({print_ast(definition.type)}) is required by shared query {label}: {problem}"

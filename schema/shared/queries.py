@@ -19,6 +19,8 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from graph.codes import CreditCode
+from graph.reach import Reach
 from graph.security import AuditDraft, Role
 from graph.shared import (
     OVERSEERS,
@@ -35,6 +37,7 @@ from schema.context import Info
 from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.limits import document_limits
+from schema.quiet import hides_suggestions
 from schema.shared.documents import checked_document, graphql_schema
 from schema.shared.running import find, run_shared, shared_state, unknown
 from schema.shared.types import PublishSharedQueryInput, SharedQuery, SharedQueryRun
@@ -105,6 +108,11 @@ class SharedQueryMutations:
         organisations = frozenset(organisation(item) for item in input.organisations)
         roles = frozenset(input.roles)
         check_sharing(principal, roles, organisations)
+        # the places it is shared with, by the one rule of writes: places the publisher may read
+        reach = Reach(info.context.store, info.context.scope)
+        for code in sorted(organisations):
+            if not CreditCode.is_valid(code):
+                await reach.place(code, field="organisations")
         descriptions: dict[str, str] = {}
         defaults: dict[str, Any] = {}
         for item in input.variables:
@@ -114,7 +122,13 @@ class SharedQueryMutations:
             if item.default is not None:
                 defaults[item.name] = item.default
         document, specs = checked_document(
-            graphql_schema(info.schema), input.document, descriptions, defaults, input.csv_path, document_limits(info.schema)
+            graphql_schema(info.schema),
+            input.document,
+            descriptions,
+            defaults,
+            input.csv_path,
+            document_limits(info.schema),
+            quiet=hides_suggestions(info.schema),
         )
         existing = await info.context.store.shared_versions(name)
         if existing and not any(query.manageable_by(principal) for query in existing):

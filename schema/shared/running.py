@@ -22,6 +22,7 @@ from graph.security import AuditDraft, Principal
 from graph.shared import ResultCache, Safelist, SharedQuery, SharedQueryError, resolve_relative
 from graph.store import Store
 from schema.context import Context
+from schema.quiet import hides_suggestions
 from schema.shared.documents import checked_variables, graphql_schema
 
 SHARED_RUN = object()
@@ -123,7 +124,9 @@ async def run_shared(
     principal = context.principal
     now = dt.datetime.now(dt.timezone.utc)
     values = await fill_defaults(context.store, context, query, given or {}, now)
-    checked_variables(graphql_schema(schema), query.document, values, f"{query.name} v{query.version}")
+    checked_variables(
+        graphql_schema(schema), query.document, values, f"{query.name} v{query.version}", quiet=hides_suggestions(schema)
+    )
     state = shared_state(schema)
     roots = None if context.scope.roots is None else tuple(sorted(context.scope.roots))
     key = (query.name, query.version, canonical_json(values), principal.role.value, principal.scope, roots)

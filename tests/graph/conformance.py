@@ -77,6 +77,7 @@ __all__ = [
     "TestShapes",
     "TestOwnerships",
     "TestOwners",
+    "TestLookupDigest",
     "TestFirmsAndManagements",
     "TestWrite",
     "TestFailedWrites",
@@ -1210,6 +1211,24 @@ class TestOwnersKnown:
     async def test_known_ids_in_key_order_without_scope(self, loaded: Store) -> None:
         assert await loaded.owners_known([OWNER_B, "owner-nobody", OWNER_A, OWNER_B]) == [True, False, True, True]
         assert await loaded.owners_known([]) == []
+
+
+class TestLookupDigest:
+    async def test_one_digest_per_value_as_lookups_compare_them(self, loaded: Store, store: Store) -> None:
+        digest = loaded.lookup_digest("id_number", "37020219800101123x")
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        assert loaded.lookup_digest("id_number", " 37020219800101123X ") == digest
+        assert loaded.lookup_digest("phone", "139-0000-1234") == loaded.lookup_digest("phone", "13900001234")
+        assert loaded.lookup_digest("name", "张翀") == loaded.lookup_digest("name", " 张翀 ")
+        others = {
+            loaded.lookup_digest("id_number", "370202198001011230"),
+            loaded.lookup_digest("phone", "37020219800101123X"),
+            loaded.lookup_digest("name", "37020219800101123X"),
+            store.lookup_digest("id_number", "37020219800101123X"),  # another hub, other keys
+        }
+        assert digest not in others and len(others) == 4
+        with pytest.raises(InvalidInput):
+            loaded.lookup_digest("address", "青岛")
 
 
 class TestOwners:

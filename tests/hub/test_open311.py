@@ -143,11 +143,17 @@ def test_post_with_an_api_key_opens_a_case_linked_by_point_or_address(hub: Hub) 
         assert anonymous.post("/requests.json", content=huge, headers=headers).status_code == 413
         chunks = iter([huge[:1000].encode(), huge[1000:].encode()])
         assert anonymous.post("/requests.json", content=chunks, headers=headers).status_code == 413
-    with hub.client("street") as client:
-        by_address = client.post("/requests.json", data={"service_code": "complaint", "address_string": "青岛市市南区某某花园", "description": "噪音"})
+    nowhere = {"service_code": "complaint", "address_string": "青岛市市南区某某花园", "description": "噪音"}
+    with hub.client("city") as client:
+        by_address = client.post("/requests.json", data=nowhere)
         assert by_address.status_code == 201
         assert "人工分拨" in by_address.json()[0]["service_notice"]  # no place: only the whole city sees it
-        assert client.get(f"/requests/{by_address.json()[0]['service_request_id']}.json").status_code == 404
+        assert client.get(f"/requests/{by_address.json()[0]['service_request_id']}.json").status_code == 200
+    with hub.client("street") as client:
+        # a street may not write where it cannot read: an address that leads to no place of its own
+        refused = client.post("/requests.json", data=nowhere)
+        assert refused.status_code == 400
+        assert refused.json() == [{"code": 400, "description": "address_string: '青岛市市南区某某花园' is not in a place you can see"}]
         for form, words in (
             ({"service_code": "repair"}, "location is required"),
             ({"service_code": "pothole", "lat": "36", "long": "120"}, "service_code 'pothole'"),

@@ -128,11 +128,11 @@ def north_batch(shared_house: str) -> Batch:
         place(NORTH_STREET, Level.STREET, "辽宁路街道", NORTH, 0.02),
         place(NORTH_COMMUNITY, Level.COMMUNITY, "科技街社区居委会", NORTH_STREET, 0.01),
         place(NORTH_ESTATE, Level.ESTATE, NORTH_ESTATE_NAME, NORTH_COMMUNITY, 0.004, parcel_codes=(NORTH_PARCEL,)),
-        place(NORTH_BUILDING, Level.BUILDING, "北岭测试花园1号楼", NORTH_ESTATE, 0.001, floors=6),
+        place(NORTH_BUILDING, Level.BUILDING, "1号楼", NORTH_ESTATE, 0.001, floors=6),  # as addresses name it
         place(NORTH_ENTRANCE, Level.ENTRANCE, "1单元", NORTH_BUILDING, None),
     ]
     places += [
-        place(code, Level.HOUSE, f"1单元{number}01", NORTH_ENTRANCE, None, area=88.5, floor=number, usage=Usage.RESIDENTIAL)
+        place(code, Level.HOUSE, f"1单元{number}01室", NORTH_ENTRANCE, None, area=88.5, floor=number, usage=Usage.RESIDENTIAL)
         for number, code in enumerate(NORTH_HOUSES, start=1)
     ]
     owners = [

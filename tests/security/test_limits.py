@@ -209,12 +209,14 @@ def test_a_chunked_body_over_the_limit_is_refused(secure_hub: SecureHub, unchang
 # -- apps of their own, in process -----------------------------------------------------------
 
 
-async def _requests(gate: Gate, calls: Sequence[tuple[str | None, dict[str, Any]]], pause: float = 0.0) -> list[httpx.Response]:
+async def _requests(
+    gate: Gate, calls: Sequence[tuple[str | None, dict[str, Any]]], pause: float = 0.0, **extra: str
+) -> list[httpx.Response]:
     transport = httpx.ASGITransport(app=gate)
     responses = []
     async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
         for token, payload in calls:
-            headers = {} if token is None else {"authorization": f"Bearer {token}"}
+            headers = dict(extra) if token is None else {**extra, "authorization": f"Bearer {token}"}
             responses.append(await client.post("/graphql", json=payload, headers=headers))
             await asyncio.sleep(pause)
     return responses
@@ -271,6 +273,47 @@ def test_introspection_can_be_switched_off(secure_hub: SecureHub) -> None:
     assert plain.json()["data"]["__typename"] == "Query"
 
 
+TYPOS = [
+    ("{ plase { code } }", {}, "plase", ("place", "places")),
+    ('{ places(levl: CITY) { totalCount } }', {}, "levl", ("level",)),
+    ("{ places(level: CITYY) { totalCount } }", {}, "CITYY", ("CITY",)),
+    ("query($l: Level!) { places(level: $l) { totalCount } }", {"l": "DISTRCT"}, "DISTRCT", ("DISTRICT",)),
+    ('{ place(code: "370202") { ... on Estat { code } } }', {}, "Estat", ("Estate",)),
+    ('mutation($i: OpenCaseInput!) { openCase(input: $i) { id } }', {"i": {"title": "x", "category": "REPAIR", "severty": "MAJOR"}}, "severty", ("severity",)),
+    ('{ cases(scope: "370202", status: [DISPATCHD]) { totalCount } }', {}, "DISPATCHD", ("DISPATCHED",)),
+]
+"""Misspelt fields, arguments, enum values (literal and variable), types and input fields, with
+the real names GraphQL would suggest for each."""
+
+
+def test_without_introspection_errors_suggest_no_real_names(secure_hub: SecureHub) -> None:
+    """With introspection on, GraphQL's errors say "Did you mean 'place'…"; with it off, the same
+    mistakes get the same errors without any suggestion, so the schema cannot be spelt out."""
+    store, keys = secure_hub.store, secure_hub.keys
+    token = secure_hub.roles["street"].token
+    payloads = [(token, {"query": query, "variables": variables}) for query, variables, _, _ in TYPOS]
+    open_app = create_app(store, keys=keys, authenticator=Authenticator(store, keys))
+    closed_app = create_app(store, keys=keys, introspection=False, authenticator=Authenticator(store, keys))
+    told = secure_hub.run(_requests(open_app, payloads))
+    hidden = secure_hub.run(_requests(closed_app, payloads))
+    for (query, _, mistake, names), open_answer, closed_answer in zip(TYPOS, told, hidden):
+        suggested = " ".join(error["message"] for error in _errors(open_answer.json()))
+        assert "Did you mean" in suggested and all(f"'{name}'" in suggested for name in names), (query, suggested)
+        messages = [error["message"] for error in _errors(closed_answer.json())]
+        assert messages and all("Did you mean" not in message for message in messages), (query, messages)
+        assert not any(f"'{name}'" in message for name in names for message in messages), (query, messages)
+        # the mistake itself is still named, so the caller knows what to fix
+        assert closed_answer.json()["data"] is None and any(mistake in message for message in messages), (query, messages)
+    # a shared query published with a mistake in its document is refused just as quietly
+    publish = (
+        'mutation { publishSharedQuery(input: {name: "quiet-typo", document: "{ plase { code } }", roles: [STREET]}) { name } }'
+    )
+    [refused] = secure_hub.run(_requests(closed_app, [(token, {"query": publish})]))
+    [error] = _errors(refused.json())
+    assert "plase" in error["message"] and "Did you mean" not in error["message"] and "'place'" not in error["message"]
+    assert secure_hub.run(store.shared_versions("quiet-typo")) == []
+
+
 class _Failing:
     """The store with one method failing as a real outage would, its message full of internals."""
 
@@ -305,7 +348,7 @@ def test_internal_errors_are_masked(
     store, keys = secure_hub.store, secure_hub.keys
     failing = cast(Store, _Failing(store, method))
     app = create_app(failing, keys=keys, authenticator=Authenticator(store, keys))
-    [response] = secure_hub.run(_requests(app, [(secure_hub.roles["admin"].token, {"query": query})]))
+    [response] = secure_hub.run(_requests(app, [(secure_hub.roles["admin"].token, {"query": query})], **{"x-hub-reason": "test"}))
     assert response.status_code == 200
     body = response.json()
     [error] = body["errors"]

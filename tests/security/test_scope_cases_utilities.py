@@ -386,6 +386,7 @@ def test_accounts_through_owners_and_lists_stay_in_scope(secure_hub: SecureHub, 
         role,
         f"query($n: String!) {{ owners(idNumber: $n) {{ id houses {{ house {{ code {UTILITIES} }} }} }} }}",
         {"n": SHARED_ID_NUMBER},
+        **{"x-hub-reason": "utilities"},
     )
     for root in sorted(role.roots):
         data = secure_hub.data(

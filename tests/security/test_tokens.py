@@ -7,19 +7,29 @@ token's first request (its login) and each refusal.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from graph.ciphers.keyring import Keyring
+from graph.events import Event, Topic
 from hub.auth.issuing import issue_token, revoke_token
 from hub.auth.tokens import Claims, encode
-from tests.security.conftest import REVOCATION_SECONDS, SecureHub
+from tests.security.conftest import CASE_HOUSE, REVOCATION_SECONDS, STREET, SecureHub
+from tests.wsclient import LiveClient, live
 
 QUERY = '{ place(code: "370202") { code name } }'
 
@@ -201,3 +211,162 @@ def test_logins_and_refusals_are_audited(secure_hub: SecureHub) -> None:
     assert refused[0].actor == "127.0.0.1" and "malformed token" in refused[0].detail["reason"]
     issued = [entry for entry in secure_hub.run(store.audit_tail(200)) if entry.action == "token.issue" and entry.target == token_id]
     assert len(issued) == 1 and issued[0].detail["scope"] == "370202001"
+
+
+# -- open subscriptions end with their token ------------------------------------------------
+
+CLOSE_WITHIN = 2.0
+"""The README's promise: a revoked token stops working within two seconds, open sockets too."""
+CASE_UPDATES = "subscription($s: String!) { caseUpdates(scope: $s) { kind case { id } } }"
+
+
+@contextlib.contextmanager
+def _events(secure_hub: SecureHub) -> Iterator[None]:
+    """A case of the street moves every 50 ms on the served app's bus while the block runs, so
+    an open subscription would go on hearing of it."""
+    assert secure_hub.bus is not None
+    bus, stop = secure_hub.bus, threading.Event()
+
+    async def keep_publishing() -> None:
+        while not stop.is_set():
+            bus.publish(Event(Topic.CASES, CASE_HOUSE, "moved", secure_hub.world.cases[CASE_HOUSE]))
+            await asyncio.sleep(0.05)
+
+    running = asyncio.run_coroutine_threadsafe(keep_publishing(), secure_hub.loop)
+    try:
+        yield
+    finally:
+        stop.set()
+        running.result(10)
+
+
+async def _until_closed(client: LiveClient, within: float = 10.0) -> tuple[float, int, str, list[dict[str, Any]]]:
+    """Every frame until the server closes the socket: (when, close code, reason, frames); fails
+    when the socket is still open `within` seconds from now."""
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            frames.append(await client.receive(max(0.01, deadline - time.monotonic())))
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "the client, not the server, closed the socket"
+            return time.monotonic(), closed.rcvd.code, closed.rcvd.reason, frames
+        except TimeoutError:
+            pass
+        assert time.monotonic() < deadline, f"the socket is still open after {within:g} s, {len(frames)} events later"
+
+
+async def _listening(secure_hub: SecureHub, before: int) -> None:
+    for _ in range(250):
+        if secure_hub.bus is not None and secure_hub.bus.listeners(Topic.CASES) > before:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the subscription never listened")
+
+
+def _revoke_with_the_cli(secure_hub: SecureHub, token_id: str, folder: Path) -> None:
+    """`hub token revoke ID`, a process of its own on the suite's database."""
+    keys = folder / "hub.keys"
+    if not keys.exists():
+        secure_hub.keys.save(keys)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("hub")), "token", "revoke", token_id, "--reason", "离职",
+         "--db", f"sqlite:///{secure_hub.database}", "--keys", str(keys)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("how", ["header and cli", "connection_init and store"])
+async def test_a_revoked_tokens_subscriptions_are_closed_within_two_seconds(
+    secure_hub: SecureHub, tmp_path: Path, how: str
+) -> None:
+    """A street office's socket hears its street's cases; its token is revoked (by `hub token
+    revoke` in another process, or through the store): within two seconds every subscription
+    stops and the socket is closed with 4403 and the reason, the last frame it gets; the hub
+    stops listening for it; and the token opens no socket any more."""
+    store, keys = secure_hub.store, secure_hub.keys
+    name = f"live revoked {how}"
+    token = secure_hub.run(issue_token(store, keys, "street", STREET, name, dt.timedelta(hours=1)))
+    token_id = next(record.id for record in secure_hub.run(store.tokens()) if record.name == name)
+    by_header = how.startswith("header")
+    assert secure_hub.bus is not None
+    before = secure_hub.bus.listeners(Topic.CASES)
+    with _events(secure_hub):
+        async with live(secure_hub.url, {"Authorization": f"Bearer {token}"} if by_header else None) as client:
+            assert (await client.init(None if by_header else token))["type"] == "connection_ack"
+            key = await client.subscribe(CASE_UPDATES, {"s": STREET})
+            await _listening(secure_hub, before)
+            heard = await client.next_data(key)
+            assert heard["caseUpdates"]["case"]["id"] == CASE_HOUSE  # the control: it does hear
+            if by_header:
+                await asyncio.to_thread(_revoke_with_the_cli, secure_hub, token_id, tmp_path)
+            else:
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(revoke_token(store, token_id, "离职"), secure_hub.loop))
+            revoked = time.monotonic()
+            closed, code, reason, frames = await _until_closed(client)
+    assert code == 4403 and reason.startswith(f"token {token_id} was revoked at "), (code, reason)
+    assert closed - revoked < CLOSE_WITHIN, f"closed {closed - revoked:.2f} s after the revocation"
+    assert all(frame["type"] == "next" and frame["id"] == key for frame in frames), frames
+    assert secure_hub.bus.listeners(Topic.CASES) == before  # nothing listens for it any more
+    async with live(secure_hub.url) as again:
+        with pytest.raises(ConnectionClosed) as refused:
+            await again.init(token)
+            await again.receive(5)
+        assert refused.value.rcvd is not None and refused.value.rcvd.code == 4403
+
+
+async def test_an_expiring_tokens_subscriptions_are_closed_when_it_expires(secure_hub: SecureHub) -> None:
+    """A token that expires while its socket is open: closed with 4403 within two seconds of
+    the expiry, saying so, and not before."""
+    store, keys = secure_hub.store, secure_hub.keys
+    token = secure_hub.run(issue_token(store, keys, "street", STREET, "live expiring", dt.timedelta(seconds=3)))
+    expires = _claims_of(token)["exp"]
+    assert secure_hub.bus is not None
+    before = secure_hub.bus.listeners(Topic.CASES)
+    with _events(secure_hub):
+        async with live(secure_hub.url) as client:
+            assert (await client.init(token))["type"] == "connection_ack"
+            key = await client.subscribe(CASE_UPDATES, {"s": STREET})
+            await _listening(secure_hub, before)
+            await client.next_data(key)
+            _, code, reason, frames = await _until_closed(client)
+            closed = time.time()
+    assert code == 4403 and reason.startswith("token expired at "), (code, reason)
+    assert expires <= closed < expires + CLOSE_WITHIN, (expires, closed)
+    assert frames and all(frame["type"] == "next" for frame in frames)
+    assert secure_hub.bus.listeners(Topic.CASES) == before
+
+
+async def test_a_revoked_tokens_multipart_subscription_ends_within_two_seconds(secure_hub: SecureHub) -> None:
+    """A subscription streamed over HTTP (multipart/mixed, what GraphiQL uses) ends too: within
+    two seconds of the revocation, its last part says why and the closing boundary follows; no
+    event comes after it."""
+    store, keys = secure_hub.store, secure_hub.keys
+    token = secure_hub.run(issue_token(store, keys, "street", STREET, "multipart revoked", dt.timedelta(hours=1)))
+    token_id = next(record.id for record in secure_hub.run(store.tokens()) if record.name == "multipart revoked")
+    headers = {"authorization": f"Bearer {token}", "accept": 'multipart/mixed;subscriptionSpec="1.0"'}
+    with _events(secure_hub):
+        async with httpx.AsyncClient(base_url=secure_hub.url, timeout=30, trust_env=False) as http:
+            async with http.stream("POST", "/graphql", json={"query": CASE_UPDATES, "variables": {"s": STREET}}, headers=headers) as response:
+                assert response.status_code == 200 and response.headers["content-type"].startswith("multipart/mixed")
+                chunks = response.aiter_text()
+                heard = ""
+                while '"payload"' not in heard:  # the control: it does hear
+                    heard += await asyncio.wait_for(chunks.__anext__(), 10)
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(revoke_token(store, token_id, "离职"), secure_hub.loop))
+                revoked = time.monotonic()
+
+                async def rest() -> str:
+                    return "".join([chunk async for chunk in chunks])
+
+                tail = await asyncio.wait_for(rest(), 10)
+                ended = time.monotonic()
+    assert ended - revoked < CLOSE_WITHIN, f"ended {ended - revoked:.2f} s after the revocation"
+    stream = heard + tail  # parsed whole: a chunk may end in the middle of a part
+    assert stream.endswith("\r\n--graphql--\r\n"), stream[-200:]
+    parts = [json.loads(part.split("\r\n\r\n", 1)[1]) for part in stream.split("\r\n--graphql") if "\r\n\r\n" in part]
+    assert any(part.get("payload") for part in parts)
+    last = parts[-1]
+    assert last["payload"] is None and last["errors"][0]["message"].startswith(f"token {token_id} was revoked at "), last
+    assert all(part.get("payload") is None or "data" in part["payload"] for part in parts)
