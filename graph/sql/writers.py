@@ -74,7 +74,10 @@ class WriteTurns:
         deadline = time.monotonic() + self.patience
         queue = self._queue()
         try:
-            await asyncio.wait_for(queue.acquire(), timeout=max(0.0, deadline - time.monotonic()))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the lock is granted, and a cancelled writer (a stopping pipeline) ran on
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await queue.acquire()
         except TimeoutError:
             raise self._busy("other writers of this hub") from None
         try:

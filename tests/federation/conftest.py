@@ -17,14 +17,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import hashlib
 import json
 import os
 import queue
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
+from tests import npm
 from tests.federation.civil import CivilRecord, Registry, broken_schema, civil_schema
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
@@ -228,18 +227,6 @@ def broken_civil() -> Iterator[Subgraph]:
 # -- Apollo's npm packages --------------------------------------------------------------------
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    try:
-        root = Path(base) / "hub-tests" / "federation-npm"
-        root.mkdir(parents=True, exist_ok=True)
-        return root
-    except OSError:
-        root = Path(tempfile.gettempdir()) / "hub-tests-federation-npm"
-        root.mkdir(parents=True, exist_ok=True)
-        return root
-
-
 @dataclass(frozen=True)
 class Apollo:
     """Apollo's tools, installed in `directory` (node_modules and the scripts beside them)."""
@@ -262,40 +249,10 @@ class Apollo:
 
 @pytest.fixture(scope="session")
 def apollo() -> Apollo:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail(
-            "the federation tests need Node.js 20+ and npm on PATH (to run @apollo/composition and "
-            "@apollo/gateway from tests/federation/js); install them, e.g. `apt-get install nodejs npm`"
-        )
-    lock = (JS / "package-lock.json").read_bytes()
-    key = hashlib.sha256(lock + (JS / "package.json").read_bytes()).hexdigest()[:16]
-    directory = _cache_root() / key
-    if not (directory / ".installed").exists():
-        # installed aside and renamed into place, so a session running beside this one never
-        # sees a half-made node_modules
-        building = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=directory.parent))
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(JS / name, building / name)
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=building, capture_output=True, text=True,
-            timeout=600, check=False,
-        )
-        if done.returncode != 0:
-            shutil.rmtree(building, ignore_errors=True)
-            pytest.fail(f"`npm ci` in {building} failed (status {done.returncode}):\n{done.stderr[-4000:]}")
-        (building / ".installed").write_text(key)
-        try:
-            building.rename(directory)
-        except OSError:  # another session got there first (or a stale unfinished directory is in the way)
-            if not (directory / ".installed").exists():
-                shutil.rmtree(directory, ignore_errors=True)
-                building.rename(directory)
-            else:
-                shutil.rmtree(building, ignore_errors=True)
+    directory = npm.installed(JS, name="federation")
     for name in SCRIPTS:  # the scripts may change without the lock: always copy the current ones
         shutil.copyfile(JS / name, directory / name)
-    return Apollo(directory, node)
+    return Apollo(directory, npm.node())
 
 
 # -- the gateway ------------------------------------------------------------------------------
