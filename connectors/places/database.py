@@ -19,8 +19,6 @@ from typing import Any, ClassVar
 from sqlalchemy import MetaData, Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
 from connectors.places.streams import (
@@ -34,14 +32,14 @@ from connectors.places.streams import (
     row_data,
     stream_level,
 )
-from connectors.registry.database import CONNECT_SECONDS, _cause, exchange_url
+from connectors.sourcedb import CONNECT_SECONDS, SourceDatabase
 from graph.levels import Level
 
 PAGE = 2_000
 """Rows per keyset page: one round trip, one connection."""
 
 
-class PlacesDatabase:
+class PlacesDatabase(SourceDatabase):
     """A table of places read through SQLAlchemy (asyncpg, aiosqlite)."""
 
     kind: ClassVar[str] = "places-db"
@@ -59,41 +57,14 @@ class PlacesDatabase:
     )
 
     def __init__(self, name: str, config: Config) -> None:
+        super().__init__(name, config["url"], "places database")
         self.name = name
         self.config = config
-        self.url = exchange_url(name, config["url"])
         self.table_name = str(config.values.get("table") or "places")
         self.schema = config.values.get("schema")
         self.page = PAGE
-        self._engine: AsyncEngine | None = None
         self._table: Table | None = None
         self._streams = places_streams(self._read)
-
-    @property
-    def shown_url(self) -> str:
-        """The URL as logs and messages may show it: password hidden."""
-        return self.url.set(drivername=self.url.get_backend_name()).render_as_string(hide_password=True)
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            if self.url.get_backend_name() == "sqlite":
-                # read only, and never create an empty file where the database should be
-                url = self.url.set(database=f"file:{self.url.database}", query={"mode": "ro", "uri": "true"})
-                self._engine = create_async_engine(url, poolclass=NullPool)
-            else:
-                self._engine = create_async_engine(
-                    self.url,
-                    poolclass=NullPool,
-                    connect_args={"timeout": CONNECT_SECONDS, "server_settings": {"application_name": f"hub-{self.name}"[:60]}},
-                )
-        return self._engine
-
-    def failure(self, what: str, error: BaseException) -> ConnectorError:
-        message = f"{self.name}: {what} in the places database at {self.shown_url} failed: {_cause(error)}"
-        if self.url.password:
-            message = message.replace(str(self.url.password), "***")
-        return ConnectorError(message)
 
     def streams(self) -> Sequence[Stream]:
         return self._streams
@@ -173,7 +144,5 @@ class PlacesDatabase:
         return Check(True, f"{self.name}: {self.shown_url}: table {self.table_name}: readable, {count} rows (columns {shown})")
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        await super().close()
         self._table = None

@@ -18,10 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar
 
 from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
 from connectors.registry import exchange
@@ -34,41 +31,13 @@ from connectors.registry.streams import (
     row_data,
     with_holder_numbers,
 )
-from graph.errors import InvalidInput
+from connectors.sourcedb import CONNECT_SECONDS, SourceDatabase
 
 PAGE = 2_000
 """Rows per keyset page: one round trip, one connection."""
-CONNECT_SECONDS = 10
-_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
-def exchange_url(connector: str, text: str) -> URL:
-    """The async driver URL for `text` (postgresql://… or sqlite:///…); errors never show it,
-    since it may carry a password."""
-    where = f"connectors.{connector}.url"
-    try:
-        url = make_url(text)
-    except ArgumentError:
-        raise InvalidInput(where, "***", "is not a database URL (postgresql://user:password@host/db or sqlite:///file)") from None
-    backend = url.drivername.split("+", 1)[0]
-    if backend not in _DRIVERS:
-        raise InvalidInput(where, "***", f"must be a postgresql:// or sqlite:// URL, not {backend}://")
-    if backend == "sqlite" and url.database in (None, "", ":memory:"):
-        raise InvalidInput(where, "***", "must name a SQLite file (sqlite:///path/to/exchange.sqlite)")
-    return url.set(drivername=_DRIVERS[backend])
-
-
-def _cause(error: BaseException) -> str:
-    """The driver's own words (not SQLAlchemy's wrapping with the statement and a help link)."""
-    original: BaseException = getattr(error, "orig", None) or error
-    inner = original.__cause__ or original.__context__
-    if inner is not None and type(original).__name__ in ("Error", "DBAPIError", "OperationalError", "InterfaceError"):
-        original = inner  # the adapter's generic class wraps the driver's telling one
-    text = " ".join(str(original).split()) or type(original).__name__
-    return f"{type(original).__name__}: {text}"[:300]
-
-
-class RegistryDatabase:
+class RegistryDatabase(SourceDatabase):
     """A 不动产登记 exchange database read through SQLAlchemy (asyncpg, aiosqlite)."""
 
     kind: ClassVar[str] = "registry-db"
@@ -90,44 +59,16 @@ class RegistryDatabase:
     )
 
     def __init__(self, name: str, config: Config) -> None:
+        super().__init__(name, config["url"], "registry exchange database")
         self.name = name
         self.config = config
-        self.url = exchange_url(name, config["url"])
         self.tables = exchange.exchange_tables(config.values.get("schema"))
-        self._engine: AsyncEngine | None = None
         self.page = PAGE
         """Rows per keyset page (smaller in tests, to fail between pages)."""
         self._streams = [DatabaseStream(self, spec) for spec in SPECS]
 
-    @property
-    def shown_url(self) -> str:
-        """The URL as logs and messages may show it: password hidden."""
-        return self.url.set(drivername=self.url.get_backend_name()).render_as_string(hide_password=True)
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            if self.url.get_backend_name() == "sqlite":
-                # read only, and never create an empty file where the exchange should be
-                url = self.url.set(database=f"file:{self.url.database}", query={"mode": "ro", "uri": "true"})
-                self._engine = create_async_engine(url, poolclass=NullPool)
-            else:
-                self._engine = create_async_engine(
-                    self.url,
-                    poolclass=NullPool,
-                    connect_args={"timeout": CONNECT_SECONDS, "server_settings": {"application_name": f"hub-{self.name}"[:60]}},
-                )
-        return self._engine
-
     def streams(self) -> Sequence[Stream]:
         return self._streams
-
-    def failure(self, what: str, error: BaseException) -> ConnectorError:
-        message = f"{self.name}: {what} in the registry exchange database at {self.shown_url} failed: {_cause(error)}"
-        password = self.url.password
-        if password:
-            message = message.replace(str(password), "***")
-        return ConnectorError(message)
 
     async def check(self) -> Check:
         lines = []
@@ -143,11 +84,6 @@ class RegistryDatabase:
         except (SQLAlchemyError, OSError, TimeoutError) as error:
             return Check(False, str(self.failure("reading " + ", ".join(s.table for s in SPECS), error)))
         return Check(True, f"{self.name}: {self.shown_url}: " + "; ".join(lines))
-
-    async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
 
 
 class DatabaseStream(RegistryStream):

@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from connectors.registry import exchange
-from connectors.registry.database import exchange_url
+from connectors.sourcedb import source_url
 from graph.codes import resident_id_check_digit
 from graph.levels import Level
 from graph.model import Owner, OwnerKind, Ownership, Place
@@ -50,7 +50,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 def _engine(url: str) -> AsyncEngine:
-    return create_async_engine(exchange_url("reference", url))
+    return create_async_engine(source_url("reference", url))
 
 
 @dataclass(slots=True)

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.registry import exchange
-from connectors.registry.database import RegistryDatabase, exchange_url
+from connectors.registry.database import RegistryDatabase
+from connectors.sourcedb import source_url
 from connectors.registry.reference import build_exchange, record_changes
 from connectors.runner import sync
 from graph.ciphers.sealing import Sealer
@@ -56,7 +57,7 @@ class RegistryFigures:
 
 async def _raw_select(url: str) -> tuple[int, float]:
     """Every row of the three tables, in cursor order, as a client reading them would."""
-    engine = create_async_engine(exchange_url("bench", url))
+    engine = create_async_engine(source_url("bench", url))
     tables = exchange.exchange_tables()
     rows = 0
     started = time.perf_counter()

@@ -230,13 +230,13 @@ def test_a_killed_hub_sync_is_closed_as_abandoned_and_the_next_run_resumes(tmp_p
     listed = hub("sync", "--list")  # a reader: it closes the run
     assert listed.returncode == 0, listed.stderr
     assert f"firms: run {held.id} closed as abandoned: its lease expired" in listed.stdout
-    assert "abandoned (read 100, written 100" in listed.stdout
+    assert "abandoned (read 100 records (100 taken, 0 dead-lettered, 0 duplicates); their facts: 100 written" in listed.stdout
 
     toml.write_text(f'[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\nurl = "{url}"\n')
     resumed = hub("sync", "firms", "--batch-size", "25")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     # the 20 firms after the last checkpoint and the 60 contracts: not the 180 of a full read
-    assert "read 80, written 80, unchanged 0, dead-lettered 0" in resumed.stdout
+    assert "read 80 records (80 taken, 0 dead-lettered, 0 duplicates); their facts: 80 written, 0 already stored" in resumed.stdout
 
     async def ledger() -> tuple[ConnectorRun | None, int]:
         store = await SqlStore.open(str(db), sealer=keys.sealer())

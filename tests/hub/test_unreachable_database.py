@@ -48,6 +48,7 @@ ARGUMENTS = {
     ("audit", "tail"): [],
     ("export",): ["--scope", "370202", "--format", "csv"],
     ("devices", "import"): ["devices.csv"],
+    ("places", "import"): ["places.csv"],
     ("devices", "acl"): ["--out", "broker"],
     ("devices", "list"): [],
     ("simulate",): ["--devices", "1", "--rate", "1", "--duration", "1"],

@@ -185,7 +185,7 @@ PROBED_TYPES = {
     "Mutation", "Case", "CaseConnection", "CaseEdge", "CaseEvent", "GeoPoint",
     "Outage", "OutageConnection", "OutageEdge", "UtilityAccount", "UtilityArrears",
     "Connector", "ConnectorRun", "ConnectorRunConnection", "RunCounts", "StreamCursor",
-    "DeadLetter", "DeadLetterConnection",
+    "DeadLetter", "DeadLetterConnection", "RunLease",
 } | {
     # probed in tests/security/test_scope_devices.py
     "Device", "DeviceConnection", "DeviceEdge", "Alarm", "AlarmConnection", "AlarmEdge",

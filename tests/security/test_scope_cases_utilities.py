@@ -109,7 +109,7 @@ CONNECTORS = """{ connectors { name kind scheduleSeconds settings lastRun { id s
   deadLetterCount lag } }"""
 RUNS = """query($c: String) { connectorRuns(connector: $c, first: 50) {
   nodes { id connector status trigger full startedAt finishedAt durationSeconds error
-    counts { read written unchanged deadLettered duplicates } }
+    counts { read written unchanged deadLettered duplicates } lease { pid host expiresAt } closedAt closedBy }
   pageInfo { startCursor endCursor hasNextPage hasPreviousPage } } }"""
 LETTERS = """query($c: String) { deadLetters(connector: $c, first: 50) {
   nodes { connector stream recordKey reason detail payload candidates seen at runId lastRunId }
