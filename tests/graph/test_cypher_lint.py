@@ -7,6 +7,10 @@ parse and pass the semantic analysis of Neo4j 5 (the npm package
 `@neo4j-cypher/language-support`, `lintCypherQuery`, run by `tests/npm/neo4j-cypher/lint.mjs`
 in one node process for all of them, installed once per lock by `tests/npm.py`).
 
+lint.mjs also checks two of the project's Cypher rules that Neo4j does not (source "hub-rules"):
+one pattern per MATCH clause, and at most one property removed from a node per statement
+(FalkorDB removes the wrong ones).
+
 A statement passes when the linter reports nothing at all — errors and warnings alike (Neo4j
 warns, for one, on disconnected comma-separated MATCH patterns: a cartesian product) — except:
 - "Parameter $x is not defined": lint.mjs drops those, every value is a run-time parameter;
@@ -114,6 +118,8 @@ BAD = {
     "undefined-variable": "MATCH (h:House) RETURN x.code AS code",
     "type-error": "MATCH (h:House) RETURN h.code + [1] - 'a' AS nonsense",
     "disconnected-comma-match": "MATCH (h:House), (s:Street) RETURN h.code AS house, s.code AS street",
+    "connected-comma-match": "MATCH (h:House)-[:IN]->(b:Building), (b)-[:IN]->(e:Estate) RETURN h.code AS house, e.code AS estate",
+    "two-removals": "MATCH (h:House {code: $code}) REMOVE h.area SET h.rooms = null RETURN h.code AS code",
     "function-neo4j-lacks": "MATCH (h:House) RETURN toJSON(h) AS json",
     "two-statements": "MATCH (h:House) RETURN h.code AS code; MATCH (s:Street) RETURN s.code AS code",
     "empty": "  ",
@@ -130,6 +136,14 @@ def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> 
     assert "error: Type mismatch" in messages["type-error"]
     assert "warning: If a part of a query contains multiple disconnected patterns" in messages["disconnected-comma-match"]
     assert "error: Function toJSON is not present in the database" in messages["function-neo4j-lacks"]
+    # the project's own rules, which Neo4j does not check (a connected comma pattern it takes)
+    assert messages["connected-comma-match"] == (
+        "error: 2 comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own"
+    )
+    assert messages["two-removals"] == (
+        "error: removes 2 properties of h in one statement (area, rooms): FalkorDB removes the wrong ones;"
+        " set the whole map instead (SET h = $map)"
+    )
     assert "error: the text holds 2 statements" in messages["two-statements"]
     assert messages["empty"] == "error: the statement is empty"
     # where: the syntax error points at the misspelt keyword, 1-based

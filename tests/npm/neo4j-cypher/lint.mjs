@@ -17,6 +17,15 @@
 // value as a parameter, given at run time. Two more checks are this script's own
 // (source "lint.mjs"): a text must be non-empty and must hold exactly one statement.
 //
+// And two of the project's own rules for Cypher that FalkorDB and Neo4j both run, which Neo4j
+// does not check (source "hub-rules", read from the same parser's tree, so a string or a name
+// that merely looks like them is not taken for them):
+// - one pattern per MATCH: `MATCH (a), (b)` or `MATCH (a)-->(b), (b)-->(c)` must be separate
+//   MATCH clauses (Neo4j only warns when the patterns are disconnected);
+// - at most one property of a node or relationship removed per statement (`REMOVE n.a, n.b`,
+//   `SET n.a = null, n.b = null`, `SET n += {a: null, b: null}`): FalkorDB removes the wrong
+//   ones; set the whole map instead (`SET n = $map`).
+//
 // Exit status 0 when every statement was linted (whatever it found), 2 on bad input.
 
 import { createRequire } from 'node:module';
@@ -53,6 +62,75 @@ function own(message) {
   return { severity: 'error', message, line: 1, column: 1, excerpt: '', source: 'lint.mjs' };
 }
 
+function leaves(tree) {
+  return tree.children && tree.children.length ? tree.children.flatMap(leaves) : [tree.name];
+}
+
+function shown(tree) {
+  return leaves(tree)
+    .filter((token) => token !== '<EOF>')
+    .join(' ')
+    .replace(/([([{.$]) /g, '$1')
+    .replace(/ ([)\]},.:])/g, '$1');
+}
+
+function visit(tree, action) {
+  action(tree);
+  for (const child of tree.children ?? []) visit(child, action);
+}
+
+function rule(message, tree) {
+  return { severity: 'error', message, line: 1, column: 1, excerpt: shown(tree), source: 'hub-rules' };
+}
+
+function projectRules(text) {
+  const found = [];
+  const removed = new Map(); // node or relationship → the properties this statement removes from it
+  function removes(subject, property, tree) {
+    if (!removed.has(subject)) removed.set(subject, []);
+    removed.get(subject).push({ property, tree });
+  }
+  visit(cypher.getDebugTree(text), (tree) => {
+    const children = tree.children ?? [];
+    if (tree.name === 'matchClause') {
+      const patterns = children.find((child) => child.name === 'patternList');
+      const count = (patterns?.children ?? []).filter((child) => child.name === 'pattern').length;
+      if (count > 1) {
+        found.push(rule(`${count} comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own`, tree));
+      }
+    } else if (tree.name === 'removeItem' && children.length === 1 && children[0].name === 'expression2') {
+      const tokens = leaves(children[0]);
+      const dot = tokens.lastIndexOf('.');
+      if (dot > 0) removes(tokens.slice(0, dot).join(''), tokens.slice(dot + 1).join(''), tree);
+    } else if (tree.name === 'setItem' && children.length === 3) {
+      const [target, operator, value] = children;
+      const values = leaves(value);
+      if (target.name === 'expression2' && operator.name === '=' && values.length === 1 && values[0].toLowerCase() === 'null') {
+        const tokens = leaves(target);
+        const dot = tokens.lastIndexOf('.');
+        if (dot > 0) removes(tokens.slice(0, dot).join(''), tokens.slice(dot + 1).join(''), tree);
+      } else if (target.name === 'variable' && operator.name === '+=') {
+        values.forEach((token, i) => {
+          if (token.toLowerCase() === 'null' && values[i - 1] === ':' && i >= 2) removes(leaves(target).join(''), values[i - 2], tree);
+        });
+      }
+    }
+  });
+  for (const [subject, removals] of removed) {
+    if (removals.length > 1) {
+      const names = removals.map((r) => r.property).join(', ');
+      found.push({
+        ...rule(
+          `removes ${removals.length} properties of ${subject} in one statement (${names}): FalkorDB removes the wrong ones; set the whole map instead (SET ${subject} = $map)`,
+          removals[0].tree,
+        ),
+        excerpt: removals.map((r) => shown(r.tree)).join(' … '),
+      });
+    }
+  }
+  return found;
+}
+
 function lint(text) {
   if (text.trim() === '') return [own('the statement is empty')];
   const found = [];
@@ -71,6 +149,7 @@ function lint(text) {
       source: 'neo4j',
     });
   }
+  if (parts.length === 1) found.push(...projectRules(text));
   return found;
 }
 
