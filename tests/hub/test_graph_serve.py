@@ -36,7 +36,12 @@ def start(*arguments: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
 def stop(process: subprocess.Popen[str]) -> str:
     """Ctrl-C, as in a terminal: the command ends with status 0 and the server with it."""
     process.send_signal(signal.SIGINT)
-    output, errors = process.communicate(timeout=30)
+    try:
+        output, errors = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("hub graph serve did not end within 30 s of Ctrl-C") from None
     assert process.returncode == 0, errors
     return output
 
