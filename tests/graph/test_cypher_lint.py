@@ -7,9 +7,10 @@ parse and pass the semantic analysis of Neo4j 5 (the npm package
 `@neo4j-cypher/language-support`, `lintCypherQuery`, run by `tests/npm/neo4j-cypher/lint.mjs`
 in one node process for all of them, installed once per lock by `tests/npm.py`).
 
-lint.mjs also checks two of the project's Cypher rules that Neo4j does not (source "hub-rules"):
-one pattern per MATCH clause, and at most one property removed from a node per statement
-(FalkorDB removes the wrong ones).
+lint.mjs also checks three of the project's Cypher rules that Neo4j does not (source
+"hub-rules"): one pattern per MATCH clause, at most one property removed from a node per
+statement (FalkorDB removes the wrong ones), no pattern comprehension in a WHERE (FalkorDB
+refuses it).
 
 A statement passes when the linter reports nothing at all — errors and warnings alike (Neo4j
 warns, for one, on disconnected comma-separated MATCH patterns: a cartesian product) — except:
@@ -111,6 +112,7 @@ GOOD = {
     "good-read": "MATCH (h:House {code: $code})-[:IN]->(b:Building) RETURN h.code AS code, b.code AS building, id(h) AS id",
     "good-bulk-write": "UNWIND $rows AS row MERGE (h:House {code: row.code}) SET h = row.props RETURN count(h) AS written",
     "good-separate-matches": "MATCH (h:House {code: $house}) MATCH (o:Owner {id: $owner}) MERGE (o)-[r:OWNS]->(h) SET r.share = $share",
+    "good-comprehension-returned": "MATCH (h:House) RETURN h.code AS code, [(h)<-[:AT]-(c:Case) | c.id] AS cases",
     "good-optional-collect": "MATCH (h:House) OPTIONAL MATCH (h)<-[:AT]-(c:Case) WITH h, collect(c.id) AS cases RETURN h.code AS code, cases[0..3] AS first",
 }
 BAD = {
@@ -119,6 +121,7 @@ BAD = {
     "type-error": "MATCH (h:House) RETURN h.code + [1] - 'a' AS nonsense",
     "disconnected-comma-match": "MATCH (h:House), (s:Street) RETURN h.code AS house, s.code AS street",
     "connected-comma-match": "MATCH (h:House)-[:IN]->(b:Building), (b)-[:IN]->(e:Estate) RETURN h.code AS house, e.code AS estate",
+    "comprehension-in-where": "MATCH (h:House) WHERE size([(h)<-[:AT]-(c:Case) | c.id]) > 0 RETURN h.code AS code",
     "two-removals": "MATCH (h:House {code: $code}) REMOVE h.area SET h.rooms = null RETURN h.code AS code",
     "function-neo4j-lacks": "MATCH (h:House) RETURN toJSON(h) AS json",
     "two-statements": "MATCH (h:House) RETURN h.code AS code; MATCH (s:Street) RETURN s.code AS code",
@@ -139,6 +142,9 @@ def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> 
     # the project's own rules, which Neo4j does not check (a connected comma pattern it takes)
     assert messages["connected-comma-match"] == (
         "error: 2 comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own"
+    )
+    assert messages["comprehension-in-where"] == (
+        "error: a pattern comprehension in WHERE: FalkorDB refuses it; OPTIONAL MATCH the pattern and collect() it before the WHERE"
     )
     assert messages["two-removals"] == (
         "error: removes 2 properties of h in one statement (area, rooms): FalkorDB removes the wrong ones;"

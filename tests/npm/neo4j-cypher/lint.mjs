@@ -17,14 +17,16 @@
 // value as a parameter, given at run time. Two more checks are this script's own
 // (source "lint.mjs"): a text must be non-empty and must hold exactly one statement.
 //
-// And two of the project's own rules for Cypher that FalkorDB and Neo4j both run, which Neo4j
+// And three of the project's own rules for Cypher that FalkorDB and Neo4j both run, which Neo4j
 // does not check (source "hub-rules", read from the same parser's tree, so a string or a name
 // that merely looks like them is not taken for them):
 // - one pattern per MATCH: `MATCH (a), (b)` or `MATCH (a)-->(b), (b)-->(c)` must be separate
 //   MATCH clauses (Neo4j only warns when the patterns are disconnected);
 // - at most one property of a node or relationship removed per statement (`REMOVE n.a, n.b`,
 //   `SET n.a = null, n.b = null`, `SET n += {a: null, b: null}`): FalkorDB removes the wrong
-//   ones; set the whole map instead (`SET n = $map`).
+//   ones; set the whole map instead (`SET n = $map`);
+// - no pattern comprehension in a WHERE (`WHERE size([(h)<-[:AT]-(c) | c]) > 0`): FalkorDB
+//   refuses it; match it with OPTIONAL MATCH and collect() before the WHERE.
 //
 // Exit status 0 when every statement was linted (whatever it found), 2 on bad input.
 
@@ -98,6 +100,12 @@ function projectRules(text) {
       if (count > 1) {
         found.push(rule(`${count} comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own`, tree));
       }
+    } else if (tree.name === 'whereClause') {
+      visit(tree, (inner) => {
+        if (inner.name === 'patternComprehension') {
+          found.push(rule('a pattern comprehension in WHERE: FalkorDB refuses it; OPTIONAL MATCH the pattern and collect() it before the WHERE', inner));
+        }
+      });
     } else if (tree.name === 'removeItem' && children.length === 1 && children[0].name === 'expression2') {
       const tokens = leaves(children[0]);
       const dot = tokens.lastIndexOf('.');
