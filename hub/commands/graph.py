@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -54,6 +55,8 @@ def serve(arguments: argparse.Namespace) -> int:
         if directory.exists() and not directory.is_dir():
             raise InvalidInput("--dir", arguments.dir, "is a file, not a folder")
         directory = directory.resolve()
+    if arguments.port and not _free(arguments.port):
+        raise InvalidInput("--port", arguments.port, "is taken: a server already listens there on 127.0.0.1 (0 picks a free port)")
     from hub.graphserver import serve_forever
 
     if isinstance(sys.stdout, io.TextIOWrapper):  # the URL shows at once, piped to a log too
@@ -68,3 +71,16 @@ def serve(arguments: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:`port` (as redis-server binds: reusing an address
+    left in TIME_WAIT). Checked first because a server already there would answer in FalkorDB's
+    stead."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

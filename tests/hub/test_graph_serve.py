@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -87,12 +88,16 @@ def test_graph_serve_on_port_0_picks_a_free_port_keeps_nothing_and_stops_on_sigt
     assert list(tmp_path.iterdir()) == []  # no --dir: nothing written where it ran
 
 
-def test_graph_serve_refuses_a_bad_port_or_a_file_for_a_folder(tmp_path: Path) -> None:
+def test_graph_serve_refuses_a_bad_port_a_taken_port_or_a_file_for_a_folder(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
-    for arguments, message in (
-        (["--port", "65536"], "hub: --port: '65536' must be between 0 and 65535"),
-        (["--dir", "afile"], "hub: --dir: 'afile' is a file, not a folder"),
-    ):
-        done = subprocess.run([*HUB, "graph", "serve", *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 2, done
-        assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # another server, which would answer PING in FalkorDB's stead
+        port = taken.getsockname()[1]
+        for arguments, message in (
+            (["--port", "65536"], "hub: --port: '65536' must be between 0 and 65535"),
+            (["--port", str(port)], f"hub: --port: '{port}' is taken: a server already listens there on 127.0.0.1"),
+            (["--dir", "afile"], "hub: --dir: 'afile' is a file, not a folder"),
+        ):
+            done = subprocess.run([*HUB, "graph", "serve", *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2, done
+            assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+            assert done.stdout == "", done.stdout  # no URL printed for a server that is not there
