@@ -7,10 +7,10 @@ module proves they also parse and pass the semantic analysis of Neo4j 5 (the npm
 `@neo4j-cypher/language-support`, `lintCypherQuery`, run by `tests/npm/neo4j-cypher/lint.mjs`
 in one node process for all of them, installed once per lock by `tests/npm.py`).
 
-lint.mjs also checks three of the project's Cypher rules that Neo4j does not (source
+lint.mjs also checks four of the project's Cypher rules that Neo4j does not (source
 "hub-rules"): one pattern per MATCH clause, at most one property removed from a node per
 statement (FalkorDB removes the wrong ones), no pattern comprehension in a WHERE (FalkorDB
-refuses it).
+refuses it), and no write in a statement declared a read (the store sends those read-only).
 
 A statement passes when the linter reports nothing at all — errors and warnings alike (Neo4j
 warns, for one, on disconnected comma-separated MATCH patterns: a cartesian product) — except:
@@ -72,10 +72,13 @@ def _packages() -> Path:
     return npm.installed(PACKAGE)
 
 
-def lint(statements: Iterable[tuple[str, str]]) -> dict[str, list[Diagnostic]]:
+def lint(statements: Iterable[tuple[str, str, bool | None]]) -> dict[str, list[Diagnostic]]:
     """name → the diagnostics Neo4j's front end gives the statement `text` (all of them but the
-    parameter notices), for every (name, text) given, in one node process."""
-    given = [{"name": name, "text": text} for name, text in statements]
+    parameter notices) and the project's rules (a statement declared a read, `write` false, must
+    not write), for every (name, text, write) given, in one node process."""
+    given = [
+        {"name": name, "text": text} | ({} if write is None else {"write": write}) for name, text, write in statements
+    ]
     names = [item["name"] for item in given]
     assert len(set(names)) == len(names), "statement names must be unique"
     done = subprocess.run(
@@ -89,9 +92,10 @@ def lint(statements: Iterable[tuple[str, str]]) -> dict[str, list[Diagnostic]]:
     return {item["name"]: [Diagnostic(**found) for found in item["diagnostics"]] for item in answer}
 
 
-def failures(texts: Mapping[str, str]) -> dict[str, list[Diagnostic]]:
-    """name → the diagnostics that fail the statement, for the statements that fail."""
-    found = lint(texts.items())
+def failures(texts: Mapping[str, str], writes: Mapping[str, bool] | None = None) -> dict[str, list[Diagnostic]]:
+    """name → the diagnostics that fail the statement, for the statements that fail; `writes`
+    says which statements are declared writes (True) or reads (False)."""
+    found = lint((name, text, (writes or {}).get(name)) for name, text in texts.items())
     return {
         name: refused for name, diagnostics in found.items() if (refused := [d for d in diagnostics if not d.accepted()])
     }
@@ -116,6 +120,8 @@ GOOD = {
     "good-comprehension-returned": "MATCH (h:House) RETURN h.code AS code, [(h)<-[:AT]-(c:Case) | c.id] AS cases",
     "good-optional-collect": "MATCH (h:House) OPTIONAL MATCH (h)<-[:AT]-(c:Case) WITH h, collect(c.id) AS cases RETURN h.code AS code, cases[0..3] AS first",
 }
+GOOD_WRITES = {"good-bulk-write", "good-separate-matches"}
+"""The good statements that are writes: the others are declared reads."""
 BAD = {
     "syntax-error": "MATCH (h:House) RETRN h",
     "undefined-variable": "MATCH (h:House) RETURN x.code AS code",
@@ -123,6 +129,7 @@ BAD = {
     "disconnected-comma-match": "MATCH (h:House), (s:Street) RETURN h.code AS house, s.code AS street",
     "connected-comma-match": "MATCH (h:House)-[:IN]->(b:Building), (b)-[:IN]->(e:Estate) RETURN h.code AS house, e.code AS estate",
     "comprehension-in-where": "MATCH (h:House) WHERE size([(h)<-[:AT]-(c:Case) | c.id]) > 0 RETURN h.code AS code",
+    "read-that-writes": "MATCH (h:House {code: $code}) SET h.seen = $now RETURN h.code AS code",
     "two-removals": "MATCH (h:House {code: $code}) REMOVE h.area SET h.rooms = null RETURN h.code AS code",
     "function-neo4j-lacks": "MATCH (h:House) RETURN toJSON(h) AS json",
     "two-statements": "MATCH (h:House) RETURN h.code AS code; MATCH (s:Street) RETURN s.code AS code",
@@ -131,7 +138,8 @@ BAD = {
 
 
 def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> None:
-    failed = failures({**GOOD, **BAD})
+    writes = {name: name in GOOD_WRITES for name in GOOD}
+    failed = failures({**GOOD, **BAD}, {**writes, "read-that-writes": False})
     assert not set(GOOD) & set(failed), report(GOOD, {name: failed[name] for name in set(GOOD) & set(failed)})
     assert set(failed) == set(BAD)
     messages = {name: " | ".join(f"{d.severity}: {d.message}" for d in found) for name, found in failed.items()}
@@ -147,6 +155,9 @@ def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> 
     assert messages["comprehension-in-where"] == (
         "error: a pattern comprehension in WHERE: FalkorDB refuses it; OPTIONAL MATCH the pattern and collect() it before the WHERE"
     )
+    assert messages["read-that-writes"] == (
+        "error: declared a read but writes (SET): it would be sent read-only; declare it a write"
+    )
     assert messages["two-removals"] == (
         "error: removes 2 properties of h in one statement (area, rooms): FalkorDB removes the wrong ones;"
         " set the whole map instead (SET h = $map)"
@@ -161,15 +172,17 @@ def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> 
 
 
 def test_the_parameter_notices_are_the_only_ones_dropped() -> None:
-    found = lint([("parameters", "MATCH (h:House {code: $code}) WHERE h.area > $area RETURN h.code AS code")])
-    assert found == {"parameters": []}
-    # and the id() deprecation is reported, but accepted (the project's rule, for FalkorDB)
-    found = lint([("id", "MATCH (h:House) RETURN id(h) AS id")])
-    assert {d.message.split(" (")[0].split(".")[0] for d in found["id"]} >= {"Function id is deprecated"}
-    assert found["id"] and all(d.accepted() for d in found["id"])
+    found = lint([
+        ("parameters", "MATCH (h:House {code: $code}) WHERE h.area > $area RETURN h.code AS code", False),
+        ("id", "MATCH (h:House) RETURN id(h) AS id", False),
+        ("old", "MATCH (c:Case)-[:AT|:ABOUT]->(h:House) RETURN c.id AS id", False),
+    ])
+    assert found["parameters"] == []
+    # the id() deprecation is reported, but accepted (the project's rule, for FalkorDB)
+    assert "Function id is deprecated." in {d.message for d in found["id"]}
+    assert all(d.accepted() for d in found["id"])
     # a deprecation that is not id()'s is not
-    old = failures({"old": "MATCH (c:Case)-[:AT|:ABOUT]->(h:House) RETURN c.id AS id"})["old"]
-    assert [(d.severity, d.excerpt) for d in old] == [("warning", "|:ABOUT")], old
+    assert [(d.severity, d.excerpt, d.accepted()) for d in found["old"]] == [("warning", "|:ABOUT", False)], found["old"]
 
 
 # -- the registry ---------------------------------------------------------------------------------
@@ -185,5 +198,5 @@ def test_every_statement_of_the_cypher_store_passes_neo4j_5s_front_end() -> None
         assert statement.name == name, f"{name!r} is registered under another name than its own ({statement.name!r})"
         assert isinstance(statement.text, str) and statement.text.strip(), f"{name}: no text"
     texts = {name: statement.text for name, statement in registry.items()}
-    failed = failures(texts)
+    failed = failures(texts, {name: statement.write for name, statement in registry.items()})
     assert not failed, report(texts, failed)

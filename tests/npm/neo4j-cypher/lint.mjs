@@ -3,7 +3,7 @@
 //   node lint.mjs PACKAGES < statements.json > diagnostics.json
 //
 // PACKAGES is the folder where this folder's package.json and package-lock.json were installed
-// (`npm ci`; tests/npm.py makes it); stdin is a JSON list of {"name", "text"}; stdout is a JSON
+// (`npm ci`; tests/npm.py makes it); stdin is a JSON list of {"name", "text", "write"?}; stdout is a JSON
 // list, in the same order, of {"name", "diagnostics": [{"severity", "message", "line", "column",
 // "excerpt", "source"}]} where line and column are 1-based and severity is "error", "warning",
 // "information" or "hint".
@@ -17,7 +17,7 @@
 // value as a parameter, given at run time. Two more checks are this script's own
 // (source "lint.mjs"): a text must be non-empty and must hold exactly one statement.
 //
-// And three of the project's own rules for Cypher that FalkorDB and Neo4j both run, which Neo4j
+// And four of the project's own rules for Cypher that FalkorDB and Neo4j both run, which Neo4j
 // does not check (source "hub-rules", read from the same parser's tree, so a string or a name
 // that merely looks like them is not taken for them):
 // - one pattern per MATCH: `MATCH (a), (b)` or `MATCH (a)-->(b), (b)-->(c)` must be separate
@@ -26,7 +26,10 @@
 //   `SET n.a = null, n.b = null`, `SET n += {a: null, b: null}`): FalkorDB removes the wrong
 //   ones; set the whole map instead (`SET n = $map`);
 // - no pattern comprehension in a WHERE (`WHERE size([(h)<-[:AT]-(c) | c]) > 0`): FalkorDB
-//   refuses it; match it with OPTIONAL MATCH and collect() before the WHERE.
+//   refuses it; match it with OPTIONAL MATCH and collect() before the WHERE;
+// - a statement given with "write": false changes nothing (no CREATE, MERGE, SET, REMOVE,
+//   DELETE, FOREACH, nor an index or constraint command): the store sends those as read-only
+//   queries (FalkorDB's GRAPH.RO_QUERY, Neo4j's read routing to a cluster's followers).
 //
 // Exit status 0 when every statement was linted (whatever it found), 2 on bad input.
 
@@ -85,8 +88,15 @@ function rule(message, tree) {
   return { severity: 'error', message, line: 1, column: 1, excerpt: shown(tree), source: 'hub-rules' };
 }
 
-function projectRules(text) {
+const WRITING = new Map([
+  ['createClause', 'CREATE'], ['mergeClause', 'MERGE'], ['setClause', 'SET'], ['removeClause', 'REMOVE'],
+  ['deleteClause', 'DELETE'], ['foreachClause', 'FOREACH'], ['insertClause', 'INSERT'],
+  ['createCommand', 'a CREATE command'], ['dropCommand', 'a DROP command'], ['alterCommand', 'an ALTER command'],
+]);
+
+function projectRules(text, write) {
   const found = [];
+  const writes = [];
   const removed = new Map(); // node or relationship → the properties this statement removes from it
   function removes(subject, property, tree) {
     if (!removed.has(subject)) removed.set(subject, []);
@@ -94,6 +104,9 @@ function projectRules(text) {
   }
   visit(cypher.getDebugTree(text), (tree) => {
     const children = tree.children ?? [];
+    if (WRITING.has(tree.name) && !writes.some((w) => w.kind === WRITING.get(tree.name))) {
+      writes.push({ kind: WRITING.get(tree.name), tree });
+    }
     if (tree.name === 'matchClause') {
       const patterns = children.find((child) => child.name === 'patternList');
       const count = (patterns?.children ?? []).filter((child) => child.name === 'pattern').length;
@@ -124,6 +137,11 @@ function projectRules(text) {
       }
     }
   });
+  if (write === false && writes.length > 0) {
+    found.push({
+      ...rule(`declared a read but writes (${writes.map((w) => w.kind).join(', ')}): it would be sent read-only; declare it a write`, writes[0].tree),
+    });
+  }
   for (const [subject, removals] of removed) {
     if (removals.length > 1) {
       const names = removals.map((r) => r.property).join(', ');
@@ -139,7 +157,7 @@ function projectRules(text) {
   return found;
 }
 
-function lint(text) {
+function lint(text, write) {
   if (text.trim() === '') return [own('the statement is empty')];
   const found = [];
   const parts = cypher.parseStatementsStrs(text).filter((part) => part.replace(/;\s*$/, '').trim() !== '');
@@ -157,7 +175,7 @@ function lint(text) {
       source: 'neo4j',
     });
   }
-  if (parts.length === 1) found.push(...projectRules(text));
+  if (parts.length === 1) found.push(...projectRules(text, write));
   return found;
 }
 
@@ -167,16 +185,17 @@ try {
 } catch (error) {
   fail(`stdin is not JSON: ${error.message}`);
 }
-if (!Array.isArray(statements)) fail('stdin must be a JSON list of {"name", "text"}');
+if (!Array.isArray(statements)) fail('stdin must be a JSON list of {"name", "text", "write"?}');
 statements.forEach((s, i) => {
-  if (s === null || typeof s !== 'object' || typeof s.name !== 'string' || typeof s.text !== 'string') {
-    fail(`item ${i} of stdin is not {"name": string, "text": string}: ${JSON.stringify(s)}`);
+  if (s === null || typeof s !== 'object' || typeof s.name !== 'string' || typeof s.text !== 'string' ||
+      !(s.write === undefined || typeof s.write === 'boolean')) {
+    fail(`item ${i} of stdin is not {"name": string, "text": string, "write"?: boolean}: ${JSON.stringify(s)}`);
   }
 });
 
-const answer = statements.map(({ name, text }) => {
+const answer = statements.map(({ name, text, write }) => {
   try {
-    return { name, diagnostics: lint(text) };
+    return { name, diagnostics: lint(text, write) };
   } catch (error) {
     return { name, diagnostics: [own(`the linter failed on this statement: ${error.stack ?? error}`)] };
   }
