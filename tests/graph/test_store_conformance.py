@@ -21,6 +21,7 @@ from graph.ciphers.sealing import Sealer
 from graph.sql import SqlStore
 from graph.store import Store
 from tests.graph.conformance import *  # noqa: F403 - the suite's test classes
+from tests.graph.conformance_cases import *  # noqa: F403 - the case part's
 from tests.graph.conformance import fixture_city
 
 NEO4J_URL = os.environ.get("HUB_TEST_NEO4J")
