@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import doctest
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+import graph.cases
+import graph.casework
+import graph.daily_ids
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.casework import Casework
 from graph.cursors import encode_cursor
@@ -264,3 +268,9 @@ async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: SqlStore) 
     with pytest.raises(StoreError, match="not title"):
         await Casework(store).advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"title": "x"})
     assert (await store.cases([case.id], EVERYTHING))[0] == case
+
+
+@pytest.mark.parametrize("module", [graph.cases, graph.casework, graph.daily_ids], ids=lambda m: m.__name__)
+def test_doctests_of_the_case_rules(module: object) -> None:
+    failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
+    assert tried > 0 and failures == 0
