@@ -115,7 +115,8 @@ OPEN_STATUSES = frozenset(
 
 def overdue_at(case: Case, now: dt.datetime) -> bool:
     """Whether the case is overdue at `now`: dispatched and not signed for past `sign_by`, or
-    open past its resolution `deadline`. The SQL adapter filters by the same rule."""
+    open past its resolution `deadline`. Every adapter filters by the same rule
+    (`CaseStore.case_page`, `CaseStore.overdue_cases`, `CaseTally.overdue`)."""
     if case.status is CaseStatus.DISPATCHED and case.sign_by is not None and case.sign_by < now:
         return True
     return case.status in OPEN_STATUSES and case.deadline is not None and case.deadline < now
