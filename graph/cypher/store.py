@@ -69,7 +69,9 @@ class CypherStore(PlaceReads, OwnerReads):
             if plan.empty:
                 return counts
             plan.owners.update(await rollups.holders_under(self.transport, plan.moved, day))
-            before = await rollups.counted_at(self.transport, plan.owners, day)
+            fresh = {row["id"] for row in plan.params.get("new_owner", [])}  # nothing held yet
+            before = await rollups.counted_at(self.transport, plan.owners - fresh, day)
+            before.update((oid, frozenset()) for oid in plan.owners & fresh)
             rows = await self.transport.run(BATCH, {**batch_parameters(PARTS, plan), "token": token})
             if not rows or not rows[0][0]:
                 raise StoreBusy("the graph store's write lease ran out before the batch was written; nothing was written")
