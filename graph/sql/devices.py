@@ -1,4 +1,7 @@
-"""Devices, their readings and their alarms in SQL (a base of SqlStore).
+"""Devices, their readings and their alarms in SQL (a base of SqlStore): the storage side of
+`graph.devices.DeviceStore`, whose docstrings hold each member's contract. What is valid (a
+registration, an alarm, a reading's kind, an actor) and when a registration changes a device are
+decided by `graph.devices` for every adapter; this module stores, finds and counts.
 
 A device or alarm is in a caller's scope when the device's place is (the same `within_any`
 predicate as places, on the place row the device points at). Devices list by code, alarms newest

@@ -636,6 +636,7 @@ class TestAcknowledgeAlarm:
         other = await store.raise_alarm(raised("DT-A11-02"))
         assert other is not None
         cleared = await store.clear_alarm("DT-A11-02", "elevator.trapped", at)
+        assert cleared is not None
         acknowledged = await store.acknowledge_alarm(other.id, actor="李四", at=at, scope=EVERYTHING)
         assert acknowledged == replace(cleared, acknowledged_at=at, acknowledged_by="李四")
 
