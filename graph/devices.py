@@ -404,8 +404,8 @@ class DeviceStore(Protocol):
     async def readings(
         self, code: str, scope: Scope, *, since: dt.datetime | None = None, first: int = 100
     ) -> list[Reading]:
-        """A device's readings in scope, newest first (by time; ties by the order stored, newest
-        first), at most `first` (clamped to 1..MAX_PAGE), taken at or after `since`; empty for
+        """A device's readings in scope, newest first by time (readings of one time in an order
+        the adapter chooses), at most `first` (clamped to 1..MAX_PAGE), taken at or after `since`; empty for
         an unknown or out-of-scope device. `received_at` is as given (the reading's time when
         it was None)."""
 
