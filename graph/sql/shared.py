@@ -21,6 +21,10 @@ from graph.sql import tables
 from graph.sql.rows import maybe_utc
 from graph.sql.writers import WriteTurns
 
+PUBLISH_ATTEMPTS = 10
+"""How many version numbers a publisher tries when others of the same name commit first (each
+round one of them wins, so as many publishers of one name at once as this all get a number)."""
+
 
 def _variables(text: str) -> tuple[VariableSpec, ...]:
     return tuple(
@@ -59,7 +63,7 @@ class SharedRecords:
             {"name": item.name, "type": item.type, "required": item.required, "default": item.default, "description": item.description}
             for item in draft.variables
         ]
-        for _ in range(3):  # two publishers of the same name at once: the loser takes the next number
+        for _ in range(PUBLISH_ATTEMPTS):  # publishers of one name at once: each loser takes the next number
             try:
                 async with self.turns.writing() as connection:
                     latest = (
