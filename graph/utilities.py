@@ -11,11 +11,12 @@ import base64
 import binascii
 import datetime as dt
 import enum
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from graph.errors import InvalidInput
+from graph.errors import InvalidInput, StoreError
 from graph.model import Page, Provenance
 from graph.scope import Scope
 
@@ -53,6 +54,18 @@ class Bill:
         """What is overdue on `day` (0 before the due date or when paid in full)."""
         return round(max(self.amount - self.paid, 0.0), 2) if day > self.due else 0.0
 
+    def overdue_on(self, day: dt.date) -> bool:
+        """Whether the bill counts in arrears on `day`: past its due date (the due day itself
+        is not) with more than `OWED_ABOVE` unpaid."""
+        return day > self.due and self.amount - self.paid > OWED_ABOVE
+
+
+OWED_ABOVE = 0.005
+"""A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+"""A billing period: 'YYYY-MM'."""
+
 
 @dataclass(frozen=True, slots=True)
 class Arrears:
@@ -80,6 +93,62 @@ class Outage:
     planned: bool = True
     provenance: Provenance | None = None
 
+
+
+def check_account(account: UtilityAccount) -> None:
+    """Refuse an account a store must not write (StoreError naming it): its number must be 1 to
+    64 characters, not blank."""
+    if not account.account_no.strip() or len(account.account_no) > 64:
+        raise StoreError(f"{account.utility.value} account {account.account_no!r}: the number must be 1 to 64 characters")
+
+
+def check_bill(bill: Bill) -> None:
+    """Refuse a bill a store must not write: a period that is not YYYY-MM, a negative amount or
+    payment."""
+    what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
+    if not PERIOD.fullmatch(bill.period):
+        raise StoreError(f"{what}: period must be YYYY-MM")
+    if bill.amount < 0 or bill.paid < 0:
+        raise StoreError(f"{what}: amount and paid must not be negative")
+
+
+def check_outage(outage: Outage) -> None:
+    """Refuse an outage a store must not write: a blank or over-long notice id, no place, an end
+    before its start, a reason over 400 characters."""
+    what = f"{outage.utility.value} outage {outage.notice_id!r}"
+    if not outage.notice_id.strip() or len(outage.notice_id) > 64:
+        raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
+    if not outage.place_codes:
+        raise StoreError(f"{what}: it names no place")
+    if outage.ends_at is not None and _utc(outage.ends_at) < _utc(outage.starts_at):
+        raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
+    if len(outage.reason) > 400:
+        raise StoreError(f"{what}: the reason is longer than 400 characters")
+
+
+def check_utilities(accounts: Iterable[UtilityAccount], bills: Iterable[Bill], outages: Iterable[Outage]) -> None:
+    """Every record's own rules, checked before a store writes any of the batch."""
+    for account in accounts:
+        check_account(account)
+    for bill in bills:
+        check_bill(bill)
+    for outage in outages:
+        check_outage(outage)
+
+
+def arrears_of(account: UtilityAccount, bills: Iterable[Bill], as_of: dt.date) -> Arrears | None:
+    """What `account` owes on `as_of` from its `bills` (the rule `UtilityStore.arrears` answers
+    by): the overdue total rounded to the fen, how many bills, the oldest period; None when no
+    bill is overdue."""
+    overdue = [bill for bill in bills if bill.overdue_on(as_of)]
+    if not overdue:
+        return None
+    owed = round(sum(bill.amount - bill.paid for bill in overdue), 2)
+    return Arrears(account.utility, account.account_no, account.house_code, owed, len(overdue), min(b.period for b in overdue))
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.utcoffset() is None else moment
 
 
 _OUTAGE_CURSOR = "outage:"

@@ -29,7 +29,7 @@ from graph.scope import Scope
 from graph.security import AuditDraft, Principal, Role, TokenRecord
 from graph.shared import Owner as Author, SharedDraft, VariableSpec
 from graph.store import MAX_PAGE, Store
-from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor
+from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, arrears_of, outage_cursor
 from tests.graph.conformance import (
     B_A1,
     B_A2,
@@ -614,6 +614,16 @@ class TestUtilityReads:
                     owed[house] = round(owed.get(house, 0.0) + item.owed_on(day), 2)
             found = await loaded.arrears(houses, day, EVERYTHING)
             assert {code: round(sum(a.amount for a in line), 2) for code, line in zip(houses, found) if line} == owed
+            expected = [
+                [
+                    item
+                    for account in sorted(ACCOUNTS, key=lambda a: (a.utility.value, a.account_no))
+                    if account.house_code == code
+                    and (item := arrears_of(account, [b for b in BILLS if (b.utility, b.account_no) == (account.utility, account.account_no)], day))
+                ]
+                for code in houses
+            ]
+            assert found == expected  # graph.utilities.arrears_of is the rule
         assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 60.0, 1, "2024-01")]]
         assert await loaded.arrears([T_HOUSE], AS_OF, Scope.of()) == [[]]
 
