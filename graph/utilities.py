@@ -198,10 +198,18 @@ def outage_position(cursor: str | None, *, field: str = "after") -> tuple[dt.dat
 
 class UtilityStore(Protocol):
     """The utility part of the store port; accounts, bills and outages are written in bulk
-    through `Store.write` (`Batch.accounts`, `Batch.bills`, `Batch.outages`)."""
+    through `Store.write` (`Batch.accounts`, `Batch.bills`, `Batch.outages`): upserted by their
+    natural keys, the last record of a key in a batch winning, provenance alone no change;
+    every record checked first by `check_utilities`, and a reference to a house, account or
+    place the store does not hold a StoreError naming it — the whole batch refused, nothing
+    stored.
+
+    Reads take the caller's scope: an account (and its bills) is in scope with its house, an
+    outage with any of its places; what is out of scope behaves as absent."""
 
     async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
-        """For each house in scope, its accounts by utility and number."""
+        """For each house, in key order (repeats answered again), its accounts by utility and
+        number; [] for a house unknown or out of scope."""
 
     async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
         """The accounts with these (utility, account_no) keys, in key order; None where missing
@@ -209,7 +217,9 @@ class UtilityStore(Protocol):
         known before it hands the bill to `write`."""
 
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
-        """For each house in scope, its accounts in arrears on `as_of`."""
+        """For each house in key order, its accounts in arrears on `as_of` (`arrears_of` is the
+        rule: bills `overdue_on` that day, summed to the fen), by utility and number; [] for a
+        house unknown, out of scope or owing nothing."""
 
     async def outages(
         self,
@@ -221,10 +231,14 @@ class UtilityStore(Protocol):
         active_at: dt.datetime | None = None,
         utility: Utility | None = None,
     ) -> Page[Outage]:
-        """Outages affecting a place under `within` (or anywhere) in scope, newest start first;
-        with `active_at`, only those under way then. Affected places outside the caller's scope
-        are left out of `place_codes`."""
+        """Outages affecting a place under `within` or above it (an estate's outage reaches its
+        buildings), or anywhere, in scope; newest start first, then utility and notice id
+        descending, `first` clamped to 1..MAX_PAGE, paged with `outage_cursor` (anything else is
+        InvalidInput naming `after`); with `active_at`, only those under way then (started, not
+        yet ended: the end instant is not under way); with `utility`, only its own. Affected
+        places outside the caller's scope are left out of `place_codes` (sorted); an unknown
+        `within` has none."""
 
     async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
-        """For each place, how many houses under it are in arrears on `as_of`; None where
-        missing or out of scope."""
+        """For each place in key order, how many houses under it (a house: itself) in scope are
+        in arrears on `as_of`; None where missing or out of scope."""
