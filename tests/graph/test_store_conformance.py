@@ -22,6 +22,7 @@ from graph.sql import SqlStore
 from graph.store import Store
 from tests.graph.conformance import *  # noqa: F403 - the suite's test classes
 from tests.graph.conformance import fixture_city
+from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
 NEO4J_URL = os.environ.get("HUB_TEST_NEO4J")
 
