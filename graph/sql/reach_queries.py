@@ -92,20 +92,29 @@ class ReachRecords:
                 for row in await select_in(connection, held, _ownership.c.house_id, ids):
                     holders[ids[row.house_id]].append(row.key)
 
-            house_count = await connection.scalar(select(func.count()).select_from(_place).where(houses))
-            owner_count = await connection.scalar(
-                select(func.count(distinct(_ownership.c.owner_id)))
-                .select_from(_ownership)
-                .join(_place, _place.c.id == _ownership.c.house_id)
-                .where(houses, _holding(as_of))
-            )
             open_here = and_(_case.c.status.in_(_OPEN), reached)
-            cases = select(_case.c.key).join(_place, _place.c.id == _case.c.place_id).where(open_here)
-            newest = cases.order_by(_case.c.reported_at.desc(), _case.c.key.desc()).limit(first)
+            at_places = select(_case.c.key).join(_place, _place.c.id == _case.c.place_id).where(open_here)
+            newest = at_places.order_by(_case.c.reported_at.desc(), _case.c.key.desc()).limit(first)
             open_cases = tuple(row.key for row in await connection.execute(newest))
-            case_count = await connection.scalar(
-                select(func.count()).select_from(_case).join(_place, _place.c.id == _case.c.place_id).where(open_here)
-            )
+            # the three counts in one statement: each a scalar subquery over the same predicate
+            counts = (
+                await connection.execute(
+                    select(
+                        select(func.count()).select_from(_place).where(houses).scalar_subquery(),
+                        select(func.count(distinct(_ownership.c.owner_id)))
+                        .select_from(_ownership)
+                        .join(_place, _place.c.id == _ownership.c.house_id)
+                        .where(houses, _holding(as_of))
+                        .scalar_subquery(),
+                        select(func.count())
+                        .select_from(_case)
+                        .join(_place, _place.c.id == _case.c.place_id)
+                        .where(open_here)
+                        .scalar_subquery(),
+                    )
+                )
+            ).one()
+            house_count, owner_count, case_count = counts
         shown: list[Place] = page
         return Reached(
             places=tuple(kept),
