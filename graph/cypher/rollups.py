@@ -99,12 +99,16 @@ async def upkeep(
     before: dict[str, frozenset[str]],
     today: dt.date,
     owners: dict[str, int] | None = None,
+    known_after: dict[str, frozenset[str]] | None = None,
 ) -> int:
     """Bring the rows of `dirty` places (and of places where a touched owner's count moved) up
-    to date; `before` is where each touched owner was counted before the write."""
+    to date; `before` is where each touched owner was counted before the write, `known_after`
+    where some of them are counted now when the caller knows it without asking."""
     delta: Counter[str] = Counter()
     if before:
-        after = await counted_at(transport, before, today)
+        known_after = known_after or {}
+        after = await counted_at(transport, [oid for oid in before if oid not in known_after], today)
+        after.update(known_after)
         for oid, was in before.items():
             now = after.get(oid, frozenset())
             delta.update(now - was)
