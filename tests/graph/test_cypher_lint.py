@@ -164,6 +164,9 @@ def test_the_harness_passes_good_statements_and_reports_each_kind_of_error() -> 
     )
     assert "error: the text holds 2 statements" in messages["two-statements"]
     assert messages["empty"] == "error: the statement is empty"
+    # where: the project's rules point at what breaks them, as Neo4j's diagnostics do
+    assert [(d.line, d.column) for d in failed["two-removals"]] == [(1, BAD["two-removals"].index("h.area") + 1)]
+    assert [(d.line, d.column) for d in failed["read-that-writes"]] == [(1, BAD["read-that-writes"].index("SET") + 1)]
     # where: the syntax error points at the misspelt keyword, 1-based
     assert [(d.line, d.column, d.excerpt) for d in failed["syntax-error"]][0] == (1, 17, "RETRN")
     # the report names each failing statement with its diagnostics and its text

@@ -84,8 +84,30 @@ function visit(tree, action) {
   for (const child of tree.children ?? []) visit(child, action);
 }
 
-function rule(message, tree) {
-  return { severity: 'error', message, line: 1, column: 1, excerpt: shown(tree), source: 'hub-rules' };
+// The tree has no positions: its leaves are the statement's tokens in order, so each is found
+// in the text from where the one before it ended (`start`, on every node: its first token's).
+function place(tree, text) {
+  let cursor = 0;
+  (function walk(node) {
+    if (!node.children || node.children.length === 0) {
+      const at = node.name === '<EOF>' ? -1 : text.indexOf(node.name, cursor);
+      node.start = at >= 0 ? at : cursor;
+      if (at >= 0) cursor = at + node.name.length;
+    } else {
+      node.children.forEach(walk);
+      node.start = node.children[0].start;
+    }
+  })(tree);
+  return tree;
+}
+
+function position(text, offset) {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+function rule(message, tree, text) {
+  return { severity: 'error', message, ...position(text, tree.start ?? 0), excerpt: shown(tree), source: 'hub-rules' };
 }
 
 const WRITING = new Map([
@@ -102,7 +124,7 @@ function projectRules(text, write) {
     if (!removed.has(subject)) removed.set(subject, []);
     removed.get(subject).push({ property, tree });
   }
-  visit(cypher.getDebugTree(text), (tree) => {
+  visit(place(cypher.getDebugTree(text), text), (tree) => {
     const children = tree.children ?? [];
     if (WRITING.has(tree.name) && !writes.some((w) => w.kind === WRITING.get(tree.name))) {
       writes.push({ kind: WRITING.get(tree.name), tree });
@@ -111,12 +133,12 @@ function projectRules(text, write) {
       const patterns = children.find((child) => child.name === 'patternList');
       const count = (patterns?.children ?? []).filter((child) => child.name === 'pattern').length;
       if (count > 1) {
-        found.push(rule(`${count} comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own`, tree));
+        found.push(rule(`${count} comma-separated patterns in one MATCH: give each pattern a MATCH clause of its own`, tree, text));
       }
     } else if (tree.name === 'whereClause') {
       visit(tree, (inner) => {
         if (inner.name === 'patternComprehension') {
-          found.push(rule('a pattern comprehension in WHERE: FalkorDB refuses it; OPTIONAL MATCH the pattern and collect() it before the WHERE', inner));
+          found.push(rule('a pattern comprehension in WHERE: FalkorDB refuses it; OPTIONAL MATCH the pattern and collect() it before the WHERE', inner, text));
         }
       });
     } else if (tree.name === 'removeItem' && children.length === 1 && children[0].name === 'expression2') {
@@ -139,7 +161,7 @@ function projectRules(text, write) {
   });
   if (write === false && writes.length > 0) {
     found.push({
-      ...rule(`declared a read but writes (${writes.map((w) => w.kind).join(', ')}): it would be sent read-only; declare it a write`, writes[0].tree),
+      ...rule(`declared a read but writes (${writes.map((w) => w.kind).join(', ')}): it would be sent read-only; declare it a write`, writes[0].tree, text),
     });
   }
   for (const [subject, removals] of removed) {
@@ -149,6 +171,7 @@ function projectRules(text, write) {
         ...rule(
           `removes ${removals.length} properties of ${subject} in one statement (${names}): FalkorDB removes the wrong ones; set the whole map instead (SET ${subject} = $map)`,
           removals[0].tree,
+          text,
         ),
         excerpt: removals.map((r) => shown(r.tree)).join(' … '),
       });
