@@ -9,8 +9,9 @@ the outbox is `:Outbox {id, target, case_id, …}` nodes numbered by the `:Count
 'outbox'}`; counters are `:Counter {name, value}` nodes. A case is in scope through its place
 (the place's `line`), a case with no place only for a scope holding a whole city.
 
-Every write is one statement. `update_case` is a compare-and-set on the case's version written
-into the statement's MATCH (`{id: $id, version: $expect}`): no row matched, nothing written;
+Every write is one statement. `update_case` is a compare-and-set on the case's version: the
+statement takes the case's write lock (a `lock` property, dropped by the whole-map SET that
+follows) and goes on only if the version is still the expected one, else writes nothing;
 `insert_case` creates only when neither the id nor the (source, external id) is taken, tested
 in the same statement; `next_number` is one MERGE. Cases written in a batch ride in the batch
 statement (`graph.cypher.writes`), each row guarded by the version the planner read.
@@ -19,6 +20,7 @@ statement (`graph.cypher.writes`), each row guarded by the version the planner r
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -154,7 +156,11 @@ INSERT = st.write(
 )
 UPDATE = st.write(
     "cases.update",
-    "MATCH (cs:Case {id: $id, version: $expect}) SET cs = $props "
+    # the lock property takes Neo4j's write lock before the version is read, so two writers over
+    # one version cannot both pass (FalkorDB runs writes one at a time anyway); `SET cs = $props`
+    # drops it again
+    "MATCH (cs:Case {id: $id}) SET cs.lock = $lock "
+    "WITH cs UNWIND CASE WHEN cs.version = $expect THEN [1] ELSE [] END AS go SET cs = $props "
     "WITH cs OPTIONAL MATCH (cs)-[a:AT]->(:Place) DELETE a "
     f"WITH DISTINCT cs {_LINK} "
     "WITH cs FOREACH (e IN $events | CREATE (v:CaseEvent) SET v = e) "
@@ -359,7 +365,7 @@ async def _check_external_ids(transport: Transport, cases: Sequence[Case]) -> No
     seen_here: dict[tuple[str, str | None], str] = {}
     for case in cases:
         pair = (case.source.value, case.external_id)
-        holder = taken.get(pair) or seen_here.get(pair)  # type: ignore[call-overload]
+        holder = taken.get(pair) or seen_here.get(pair)
         if holder is not None and holder != case.id:
             raise StoreError(f"case {case.id}: {case.source.value} id {case.external_id} is already case {holder}")
         seen_here[pair] = case.id
@@ -418,7 +424,11 @@ async def _plan_cases(batch: Batch, plan: Plan) -> WriteCounts:
 
 _CASE_FRAGMENTS = (
     ("case_new", "CREATE (cs:Case) SET cs = r.props"),
-    ("case_update", "MATCH (cs:Case {id: r.id, version: r.expect}) SET cs = r.props"),
+    (
+        "case_update",
+        "MATCH (cs:Case {id: r.id}) SET cs.lock = $token "
+        "WITH cs, r UNWIND CASE WHEN cs.version = r.expect THEN [1] ELSE [] END AS go SET cs = r.props",
+    ),
     ("case_unlink", "MATCH (cs:Case {id: r.id, version: r.version})-[a:AT]->(:Place) DELETE a"),
     ("case_link", "MATCH (cs:Case {id: r.id, version: r.version}) MATCH (p:Place {code: r.place}) CREATE (cs)-[:AT]->(p)"),
     ("case_event", "MATCH (cs:Case {id: r.id, version: r.version}) CREATE (v:CaseEvent) SET v = r.props"),
@@ -605,6 +615,7 @@ class CaseRecords:
         last = int(old["events"])
         params = {
             "id": case.id,
+            "lock": secrets.token_hex(8),
             "expect": expect,
             "props": case_props(kept, version=expect + 1, events=last + len(events)),
             "place": kept.place_code,
