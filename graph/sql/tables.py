@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from graph.audit import FIELD_LIMITS as AUDIT_LIMITS
 from graph.levels import Level
 
 metadata = MetaData(
@@ -155,12 +156,12 @@ audit = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(400), nullable=False),
+    Column("actor", String(AUDIT_LIMITS["actor"]), nullable=False),
+    Column("role", String(AUDIT_LIMITS["role"]), nullable=False),
+    Column("action", String(AUDIT_LIMITS["action"]), nullable=False),
+    Column("target", String(AUDIT_LIMITS["target"]), nullable=False),
     Column("detail", Text, nullable=False),
-    Column("reason", String(400), nullable=True),
+    Column("reason", String(AUDIT_LIMITS["reason"]), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )

@@ -87,7 +87,7 @@ async def _readings_keyed_on_upgrade(url: str) -> None:
     digest the store computes, and the unique key holds from then on."""
     import sqlalchemy as sa
 
-    from graph.devices import Device, DeviceType, Reading
+    from graph.devices import Device, DeviceType, Reading, every_device
     from graph.sql import tables
 
     store = await SqlStore.open(url, sealer=Sealer.generate(), upgrade=False)
@@ -113,7 +113,7 @@ async def _readings_keyed_on_upgrade(url: str) -> None:
         assert sorted(r.values["lel"] for r in await store.readings("GC-0001", scope)) == [0.0, 1.0, 2.0]
         assert await store.add_readings([Reading("GC-0001", at + dt.timedelta(seconds=2), {"lel": 2.0})]) == 1
         assert len(await store.readings("GC-0001", scope)) == 3  # the same reading: its digest matched
-        [device] = await store.all_devices()
+        [device] = await every_device(store)
         assert device == Device("GC-0001", DeviceType.GAS_DETECTOR, "GT-1", "370202001001E001", 30, registered_at=at,
                                 status=device.status, values={})
     finally:
