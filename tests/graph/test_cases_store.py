@@ -281,3 +281,16 @@ async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: Store) -> 
 def test_doctests_of_the_case_rules(module: object) -> None:
     failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
     assert tried > 0 and failures == 0
+
+
+def test_the_conformance_module_calls_every_member_of_the_case_port() -> None:
+    """`tests/graph/conformance_cases.py` holds every backend to each `CaseStore` member: a
+    member added to the port without a test there fails here."""
+    import inspect
+
+    import tests.graph.conformance_cases as suite
+
+    members = {name for name, _ in inspect.getmembers(graph.cases.CaseStore, inspect.iscoroutinefunction)}
+    source = inspect.getsource(suite)
+    assert len(members) >= 13
+    assert {name for name in members if f".{name}(" not in source} == set()
