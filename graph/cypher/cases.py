@@ -164,8 +164,9 @@ UPDATE = st.write(
     "WITH cs OPTIONAL MATCH (cs)-[a:AT]->(:Place) DELETE a "
     f"WITH DISTINCT cs {_LINK} "
     "WITH cs FOREACH (e IN $events | CREATE (v:CaseEvent) SET v = e) "
-    "MERGE (n:Counter {name: 'outbox'}) ON CREATE SET n.value = 0 "
-    "WITH cs, n, n.value AS base SET n.value = base + size($messages) "
+    # the counter is read in the SET that raises it: Neo4j takes the write lock before that read
+    "MERGE (n:Counter {name: 'outbox'}) ON CREATE SET n.value = 0 SET n.value = n.value + size($messages) "
+    "WITH cs, n.value - size($messages) AS base "
     "FOREACH (i IN range(0, size($messages) - 1) | CREATE (o:Outbox) SET o = $messages[i], o.id = base + i + 1) "
     "RETURN properties(cs)",
 )
@@ -581,16 +582,17 @@ class CaseRecords:
             "place": case.place_code,
             "event": event_props(event, case.id, 1),
         }
+        refused: StoreError | None = None
         try:
             rows = await self.transport.run(INSERT, params)
-        except StoreError:
-            rows = []  # Neo4j: another writer's case took the id first (its uniqueness constraint)
+        except StoreError as error:  # Neo4j: another writer's case took the id first (its constraint)
+            rows, refused = [], error
         if rows:
             return case_of(rows[0][0])
         if await self.transport.run(STORED, {"ids": [case.id]}):
             raise DuplicateCase(f"case {case.id} already exists")
         await _check_external_ids(self.transport, [case])
-        raise StoreError(f"case {case.id} could not be stored")
+        raise refused or StoreError(f"case {case.id} could not be stored")
 
     async def update_case(
         self,
