@@ -12,13 +12,13 @@ everything unchanged, and provenance alone never counts as a change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from graph.checks import check_account, check_bill, check_outage
 from graph.errors import StoreError
 from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
@@ -31,7 +31,6 @@ from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.store import MAX_PAGE
 from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
 
-_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _OWED = 0.005
 """A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
 
@@ -82,8 +81,7 @@ async def _account_ids(
 
 async def _write_accounts(connection: AsyncConnection, accounts: Sequence[UtilityAccount]) -> WriteCounts:
     for account in accounts:
-        if not account.account_no.strip() or len(account.account_no) > 64:
-            raise StoreError(f"{account.utility.value} account {account.account_no!r}: the number must be 1 to 64 characters")
+        check_account(account)
     latest = _latest(accounts, lambda a: (a.utility.value, a.account_no))
     houses: dict[str, int] = {
         row.code: row.id
@@ -112,17 +110,9 @@ async def _write_accounts(connection: AsyncConnection, accounts: Sequence[Utilit
     return WriteCounts(len(inserts), len(updates), len(accounts) - len(inserts) - len(updates))
 
 
-def _check_bill(bill: Bill) -> None:
-    what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
-    if not _PERIOD.fullmatch(bill.period):
-        raise StoreError(f"{what}: period must be YYYY-MM")
-    if bill.amount < 0 or bill.paid < 0:
-        raise StoreError(f"{what}: amount and paid must not be negative")
-
-
 async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> WriteCounts:
     for bill in bills:
-        _check_bill(bill)
+        check_bill(bill)
     latest = _latest(bills, lambda b: (b.utility.value, b.account_no, b.period))
     accounts = await _account_ids(connection, ((utility, number) for utility, number, _ in latest))
     by_account: dict[int, list[tuple[str, Bill]]] = {}
@@ -151,23 +141,11 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
     return WriteCounts(len(inserts), len(updates), len(bills) - len(inserts) - len(updates))
 
 
-def _check_outage(outage: Outage) -> None:
-    what = f"{outage.utility.value} outage {outage.notice_id!r}"
-    if not outage.notice_id.strip() or len(outage.notice_id) > 64:
-        raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
-    if not outage.place_codes:
-        raise StoreError(f"{what}: it names no place")
-    if outage.ends_at is not None and utc(outage.ends_at) < utc(outage.starts_at):
-        raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
-    if len(outage.reason) > 400:
-        raise StoreError(f"{what}: the reason is longer than 400 characters")
-
-
 async def _write_outages(
     connection: AsyncConnection, outages: Sequence[Outage], cache: AnchorCache
 ) -> WriteCounts:
     for outage in outages:
-        _check_outage(outage)
+        check_outage(outage)
     latest = _latest(outages, lambda o: (o.utility.value, o.notice_id))
     places = await anchors(connection, (code for o in latest.values() for code in o.place_codes), cache)
     stored: dict[tuple[str, str], Any] = {}

@@ -1,0 +1,359 @@
+"""Utility accounts, bills and outage notices in the graph (graph.utilities.UtilityStore).
+
+An account is an `(:Account {key, utility, account_no})` node `-[:FOR]->` its house; a bill a
+`(:Bill {key, period, amount, paid, due})` node `-[:OF]->` its account, its money in integer fen
+(never floats: sums stay exact); an outage an `(:Outage {key, utility, notice_id, starts_at,
+ends_at, reason, planned})` node `-[:AFFECTS]->` each place it names, its times in microseconds.
+Keys are the records' natural keys (`utility|account_no`, `utility|account_no|period`,
+`utility|notice_id`), indexed.
+
+Every read reaches a place and tests it with the caller's scope, so an account of a house
+outside the scope, or an outage none of whose places is in it, behaves as if it did not exist.
+Writes go through the batch statement (graph.cypher.writes): the planners here check and compare
+before anything is written, so a rerun reports everything unchanged, provenance alone is never
+a change (an update keeps the first provenance), and a bad record fails the whole batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from graph.checks import check_account, check_bill, check_outage
+from graph.cypher import statements as st
+from graph.cypher import values
+from graph.cypher.model import provenance_of, provenance_props, scope_params, seen
+from graph.cypher.schema import index
+from graph.cypher.transport import Transport
+from graph.cypher.writes import PARTS, Part, Plan
+from graph.errors import StoreError
+from graph.levels import Level
+from graph.model import Batch, Page, WriteCounts
+from graph.scope import Scope
+from graph.store import MAX_PAGE
+from graph.utilities import (
+    Arrears,
+    Outage,
+    Utility,
+    UtilityAccount,
+    fen,
+    outage_cursor,
+    outage_position,
+    yuan,
+)
+
+for _label in ("Account", "Bill", "Outage"):
+    index(_label, "key", unique=True)
+
+_PROVENANCE = ("source", "source_record", "fetched_at", "run_id")
+
+STORED_ACCOUNTS = st.read(
+    "utilities.stored_accounts",
+    "UNWIND $keys AS k MATCH (a:Account {key: k}) OPTIONAL MATCH (a)-[:FOR]->(h:Place) RETURN k, h.code",
+)
+STORED_BILLS = st.read("utilities.stored_bills", "UNWIND $keys AS k MATCH (b:Bill {key: k}) RETURN properties(b)")
+STORED_OUTAGES = st.read(
+    "utilities.stored_outages",
+    "UNWIND $keys AS k MATCH (o:Outage {key: k}) OPTIONAL MATCH (o)-[:AFFECTS]->(p:Place) "
+    "WITH o, collect(p.code) AS codes RETURN properties(o), codes",
+)
+
+ACCOUNTS_OF = st.read(
+    "utilities.accounts_of",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    "MATCH (a:Account)-[:FOR]->(h) RETURN c, properties(a)",
+)
+ACCOUNTS = st.read(
+    "utilities.accounts",
+    f"UNWIND $keys AS k MATCH (a:Account {{key: k}})-[:FOR]->(h:Place) WHERE {seen('h')} RETURN properties(a), h.code",
+)
+ARREARS = st.read(
+    "utilities.arrears",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WHERE b.due < $as_of AND b.amount > b.paid "
+    "RETURN c, a.utility, a.account_no, sum(b.amount - b.paid), count(b), collect(b.period)",
+)
+SEEN_PLACES = st.read(
+    "utilities.seen_places",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c",
+)
+OWING_HOUSES = st.read(
+    "utilities.owing_houses",
+    "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount > b.paid "
+    "MATCH (b)-[:OF]->(:Account)-[:FOR]->(h:Place) "
+    f"WHERE any(c IN h.line WHERE c IN $codes) AND {seen('h')} RETURN DISTINCT h.line",
+)
+LINE = st.read("utilities.line", "MATCH (w:Place {code: $within}) RETURN w.line")
+OUTAGES = st.read(
+    "utilities.outages",
+    "MATCH (o:Outage) WHERE ($utility IS NULL OR o.utility = $utility) "
+    "AND ($active IS NULL OR (o.starts_at <= $active AND (o.ends_at IS NULL OR o.ends_at > $active))) "
+    "AND ($start IS NULL OR o.starts_at < $start OR (o.starts_at = $start AND (o.utility < $after_utility "
+    "OR (o.utility = $after_utility AND o.notice_id < $notice)))) "
+    f"MATCH (o)-[:AFFECTS]->(p:Place) WHERE {seen('p')} AND ($within IS NULL OR $within IN p.line OR p.code IN $above) "
+    "WITH DISTINCT o ORDER BY o.starts_at DESC, o.utility DESC, o.notice_id DESC LIMIT $limit "
+    f"OPTIONAL MATCH (o)-[:AFFECTS]->(q:Place) WHERE {seen('q')} RETURN properties(o), collect(q.code)",
+)
+
+
+def account_key(utility: Utility | str, number: str) -> str:
+    return f"{utility.value if isinstance(utility, Utility) else utility}|{number}"
+
+
+def _kept(old: dict[str, Any]) -> dict[str, Any]:
+    """The stored provenance an update keeps (the first one seen)."""
+    return {name: old[name] for name in _PROVENANCE if old.get(name) is not None}
+
+
+# -- writes: planners of the batch statement ----------------------------------------------------
+
+
+async def _stored_accounts(plan: Plan, keys: Sequence[str]) -> dict[str, str | None]:
+    """Account key → the code of its house, for the stored ones among `keys`."""
+    if not keys:
+        return {}
+    return {key: house for key, house in await plan.transport.run(STORED_ACCOUNTS, {"keys": list(dict.fromkeys(keys))})}
+
+
+async def _plan_accounts(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.accounts:
+        return WriteCounts()
+    for account in batch.accounts:
+        check_account(account)
+    latest = {account_key(a.utility, a.account_no): a for a in batch.accounts}  # the last record of a key wins
+    houses = await plan.place_props([a.house_code for a in latest.values()])
+    stored = await _stored_accounts(plan, list(latest))
+    inserted = updated = 0
+    for key, account in latest.items():
+        house = houses.get(account.house_code)
+        if house is None or house["level"] != Level.HOUSE:
+            raise StoreError(
+                f"{account.utility.value} account {account.account_no}: house {account.house_code} is not in the store"
+            )
+        if key not in stored:
+            inserted += 1
+            props = values.present(
+                {"key": key, "utility": account.utility.value, "account_no": account.account_no, **provenance_props(account.provenance)}
+            )
+            plan.add("new_account", [{"house": account.house_code, "props": props}])
+        elif stored[key] != account.house_code:
+            updated += 1
+            plan.add("account_unlink", [{"key": key}])
+            plan.add("account_link", [{"key": key, "house": account.house_code}])
+    return WriteCounts(inserted, updated, len(batch.accounts) - inserted - updated)
+
+
+async def _plan_bills(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.bills:
+        return WriteCounts()
+    for bill in batch.bills:
+        check_bill(bill)
+    latest = {f"{account_key(b.utility, b.account_no)}|{b.period}": b for b in batch.bills}
+    batch_accounts = {account_key(a.utility, a.account_no) for a in batch.accounts}
+    wanted = [account_key(b.utility, b.account_no) for b in latest.values()]
+    known = batch_accounts | set(await _stored_accounts(plan, [k for k in wanted if k not in batch_accounts]))
+    stored = {props["key"]: props for (props,) in await plan.transport.run(STORED_BILLS, {"keys": list(latest)})}
+    inserted = updated = 0
+    for key, bill in latest.items():
+        account = account_key(bill.utility, bill.account_no)
+        if account not in known:
+            raise StoreError(
+                f"{bill.utility.value} bill {bill.account_no}|{bill.period}: account {bill.account_no} is not in the store"
+            )
+        facts = {"amount": fen(bill.amount), "paid": fen(bill.paid), "due": values.day(bill.due)}
+        old = stored.get(key)
+        if old is None:
+            inserted += 1
+            props = values.present({"key": key, "period": bill.period, **facts, **provenance_props(bill.provenance)})
+            plan.add("new_bill", [{"account": account, "props": props}])
+        elif (old["amount"], old["paid"], old["due"]) != (facts["amount"], facts["paid"], facts["due"]):
+            updated += 1
+            plan.add("update_bill", [{"key": key, "props": {"key": key, "period": bill.period, **facts, **_kept(old)}}])
+    return WriteCounts(inserted, updated, len(batch.bills) - inserted - updated)
+
+
+def _outage_facts(outage: Outage) -> dict[str, Any]:
+    return values.present(
+        {
+            "starts_at": values.micros(outage.starts_at),
+            "ends_at": values.micros(outage.ends_at),
+            "reason": outage.reason,
+            "planned": bool(outage.planned),
+        }
+    )
+
+
+_OUTAGE_FACTS = ("starts_at", "ends_at", "reason", "planned")
+
+
+async def _plan_outages(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.outages:
+        return WriteCounts()
+    for outage in batch.outages:
+        check_outage(outage)
+    latest = {account_key(o.utility, o.notice_id): o for o in batch.outages}
+    places = await plan.place_props([code for o in latest.values() for code in o.place_codes])
+    stored: dict[str, tuple[dict[str, Any], set[str]]] = {}
+    for props, codes in await plan.transport.run(STORED_OUTAGES, {"keys": list(latest)}):
+        stored[props["key"]] = (props, set(codes))
+    inserted = updated = 0
+    for key, outage in latest.items():
+        for code in outage.place_codes:
+            if code not in places:
+                raise StoreError(f"{outage.utility.value} outage {outage.notice_id}: place {code} is not in the store")
+        wanted = set(outage.place_codes)
+        facts = _outage_facts(outage)
+        named = {"key": key, "utility": outage.utility.value, "notice_id": outage.notice_id}
+        if key not in stored:
+            inserted += 1
+            plan.add("new_outage", [{**named, **facts, **values.present(provenance_props(outage.provenance))}])
+            plan.add("outage_link", [{"key": key, "code": code} for code in sorted(wanted)])
+            continue
+        old, had = stored[key]
+        same = all(old.get(name) == facts.get(name) for name in _OUTAGE_FACTS)
+        if same and had == wanted:
+            continue
+        updated += 1
+        if not same:
+            plan.add("update_outage", [{**named, **facts, **_kept(old)}])
+        plan.add("outage_unlink", [{"key": key, "code": code} for code in sorted(had - wanted)])
+        plan.add("outage_link", [{"key": key, "code": code} for code in sorted(wanted - had)])
+    return WriteCounts(inserted, updated, len(batch.outages) - inserted - updated)
+
+
+_ACCOUNT_FRAGMENTS = (
+    ("new_account", "MATCH (h:Place {code: r.house}) CREATE (a:Account)-[:FOR]->(h) SET a = r.props"),
+    ("account_unlink", "MATCH (a:Account {key: r.key})-[e:FOR]->(:Place) DELETE e"),
+    ("account_link", "MATCH (a:Account {key: r.key}) MATCH (h:Place {code: r.house}) CREATE (a)-[:FOR]->(h)"),
+)
+_BILL_FRAGMENTS = (
+    ("new_bill", "MATCH (a:Account {key: r.account}) CREATE (b:Bill)-[:OF]->(a) SET b = r.props"),
+    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b = r.props"),
+)
+_OUTAGE_FRAGMENTS = (
+    ("new_outage", "CREATE (o:Outage) SET o = r"),
+    ("update_outage", "MATCH (o:Outage {key: r.key}) SET o = r"),
+    ("outage_unlink", "MATCH (o:Outage {key: r.key})-[e:AFFECTS]->(p:Place {code: r.code}) DELETE e"),
+    ("outage_link", "MATCH (o:Outage {key: r.key}) MATCH (p:Place {code: r.code}) CREATE (o)-[:AFFECTS]->(p)"),
+)
+
+_PARTS = (
+    Part("accounts", _ACCOUNT_FRAGMENTS, _plan_accounts),
+    Part("bills", _BILL_FRAGMENTS, _plan_bills),
+    Part("outages", _OUTAGE_FRAGMENTS, _plan_outages),
+)
+_present = {part.name for part in PARTS}
+PARTS.extend(part for part in _PARTS if part.name not in _present)  # before graph.cypher.store builds BATCH
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def _account_of(props: dict[str, Any], house: str) -> UtilityAccount:
+    return UtilityAccount(
+        utility=Utility(props["utility"]),
+        account_no=props["account_no"],
+        house_code=house,
+        provenance=provenance_of(props),
+    )
+
+
+def _outage_of(props: dict[str, Any], codes: Sequence[str]) -> Outage:
+    starts = values.from_micros(props["starts_at"])
+    assert starts is not None
+    return Outage(
+        utility=Utility(props["utility"]),
+        notice_id=props["notice_id"],
+        place_codes=tuple(sorted(set(codes))),
+        starts_at=starts,
+        ends_at=values.from_micros(props.get("ends_at")),
+        reason=props["reason"],
+        planned=bool(props["planned"]),
+        provenance=provenance_of(props),
+    )
+
+
+class UtilityRecords:
+    """The utility part of the store port (a base of CypherStore)."""
+
+    transport: Transport
+
+    async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
+        rows = await self.transport.run(ACCOUNTS_OF, {"codes": list(dict.fromkeys(house_codes)), **scope_params(scope)})
+        groups: dict[str, list[UtilityAccount]] = {}
+        for code, props in rows:
+            groups.setdefault(code, []).append(_account_of(props, code))
+        return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
+
+    async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
+        wanted = list(dict.fromkeys(account_key(utility, number) for utility, number in keys))
+        found = {
+            props["key"]: _account_of(props, house)
+            for props, house in await self.transport.run(ACCOUNTS, {"keys": wanted, **scope_params(scope)})
+        }
+        return [found.get(account_key(utility, number)) for utility, number in keys]
+
+    async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
+        params = {"codes": list(dict.fromkeys(house_codes)), "as_of": values.day(as_of), **scope_params(scope)}
+        groups: dict[str, list[Arrears]] = {}
+        for code, utility, number, owed, bills, periods in await self.transport.run(ARREARS, params):
+            groups.setdefault(code, []).append(Arrears(Utility(utility), number, code, yuan(int(owed)), int(bills), min(periods)))
+        return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
+
+    async def outages(
+        self,
+        scope: Scope,
+        first: int,
+        after: str | None = None,
+        *,
+        within: str | None = None,
+        active_at: dt.datetime | None = None,
+        utility: Utility | None = None,
+    ) -> Page[Outage]:
+        first = max(1, min(first, MAX_PAGE))
+        position = outage_position(after)
+        above: list[str] = []
+        if within is not None:
+            rows = await self.transport.run(LINE, {"within": within})
+            if not rows:
+                return Page(items=[], has_next=False, end_cursor=None)
+            # under `within`, or a place above it (an outage of a whole estate reaches every
+            # building in it)
+            above = list(rows[0][0][:-1])
+        start, after_utility, notice = position if position is not None else (None, None, None)
+        params = {
+            "utility": utility.value if utility is not None else None,
+            "active": values.micros(active_at),
+            "start": values.micros(start),
+            "after_utility": after_utility.value if after_utility is not None else None,
+            "notice": notice,
+            "within": within,
+            "above": above,
+            "limit": first + 1,
+            **scope_params(scope),
+        }
+        found = [_outage_of(props, codes) for props, codes in await self.transport.run(OUTAGES, params)]
+        found.sort(key=lambda o: (values.micros(o.starts_at), o.utility.value, o.notice_id), reverse=True)
+        items = found[:first]
+        return Page(
+            items=items,
+            has_next=len(found) > first,
+            end_cursor=outage_cursor(items[-1]) if items else None,
+            start_cursor=outage_cursor(items[0]) if items else None,
+        )
+
+    async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
+        unique = list(dict.fromkeys(codes))
+        params = {"codes": unique, **scope_params(scope)}
+        counts: dict[str, int] = {code: 0 for (code,) in await self.transport.run(SEEN_PLACES, params)}
+        if counts:
+            rows = await self.transport.run(OWING_HOUSES, {**params, "codes": list(counts), "as_of": values.day(as_of)})
+            for (line,) in rows:
+                for code in line:
+                    if code in counts:
+                        counts[code] += 1
+        return [counts.get(code) for code in codes]
+
+
+__all__ = ["UtilityRecords", "account_key"]
