@@ -24,7 +24,6 @@ from tests.graph.conformance import (
     B_A2,
     CITY,
     CM_A1,
-    D_SHIBEI,
     D_SHINAN,
     E_A,
     E_B,
