@@ -48,11 +48,31 @@ for _label in ("Account", "Bill", "Outage"):
 
 _PROVENANCE = ("source", "source_record", "fetched_at", "run_id")
 
-STORED_ACCOUNTS = st.read(
-    "utilities.stored_accounts",
-    "UNWIND $keys AS k MATCH (a:Account {key: k}) OPTIONAL MATCH (a)-[:FOR]->(h:Place) RETURN k, h.code",
+# The planners ask the graph what differs rather than reading every stored record back: a rerun
+# of a stream (every bill it sent, again) then reads nothing, and the client reads no maps (it
+# parses them several times slower than the columns of a few rows).
+NOT_HOUSES = st.read(
+    "utilities.not_houses",
+    "UNWIND $codes AS c OPTIONAL MATCH (p:Place {code: c}) WITH c, p WHERE p IS NULL OR p.level <> 8 RETURN c",
 )
-STORED_BILLS = st.read("utilities.stored_bills", "UNWIND $keys AS k MATCH (b:Bill {key: k}) RETURN properties(b)")
+NOT_PLACES = st.read(
+    "utilities.not_places",
+    "UNWIND $codes AS c OPTIONAL MATCH (p:Place {code: c}) WITH c, p WHERE p IS NULL RETURN c",
+)
+STALE_ACCOUNTS = st.read(
+    "utilities.stale_accounts",
+    "UNWIND $rows AS r OPTIONAL MATCH (a:Account {key: r.key}) OPTIONAL MATCH (a)-[:FOR]->(h:Place) "
+    "WITH r, a, h WHERE a IS NULL OR h IS NULL OR h.code <> r.house RETURN r.key, a IS NULL",
+)
+UNKNOWN_ACCOUNTS = st.read(
+    "utilities.unknown_accounts",
+    "UNWIND $keys AS k OPTIONAL MATCH (a:Account {key: k}) WITH k, a WHERE a IS NULL RETURN k",
+)
+STALE_BILLS = st.read(
+    "utilities.stale_bills",
+    "UNWIND $rows AS r OPTIONAL MATCH (b:Bill {key: r.key}) WITH r, b "
+    "WHERE b IS NULL OR b.amount <> r.amount OR b.paid <> r.paid OR b.due <> r.due RETURN r.key, b IS NULL",
+)
 STORED_OUTAGES = st.read(
     "utilities.stored_outages",
     "UNWIND $keys AS k MATCH (o:Outage {key: k}) OPTIONAL MATCH (o)-[:AFFECTS]->(p:Place) "
@@ -66,23 +86,34 @@ ACCOUNTS_OF = st.read(
 )
 ACCOUNTS = st.read(
     "utilities.accounts",
-    f"UNWIND $keys AS k MATCH (a:Account {{key: k}})-[:FOR]->(h:Place) WHERE {seen('h')} RETURN properties(a), h.code",
+    # the scope test after a WITH: in the MATCH's WHERE it makes FalkorDB scan every account
+    f"UNWIND $keys AS k MATCH (a:Account {{key: k}})-[:FOR]->(h:Place) WITH a, h WHERE {seen('h')} "
+    "RETURN properties(a), h.code",
 )
 ARREARS = st.read(
     "utilities.arrears",
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
-    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WHERE b.due < $as_of AND b.amount > b.paid "
+    # the WITH keeps FalkorDB walking from the house: with the bill's test in the MATCH's WHERE
+    # it scans every bill for every house asked
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, a, b WHERE b.due < $as_of AND b.amount > b.paid "
     "RETURN c, a.utility, a.account_no, sum(b.amount - b.paid), count(b), collect(b.period)",
+)
+OWING_OF_HOUSES = st.read(
+    "utilities.owing_of_houses",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, b WHERE b.due < $as_of AND b.amount > b.paid "
+    "RETURN DISTINCT c",
 )
 SEEN_PLACES = st.read(
     "utilities.seen_places",
-    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c, p.level",
 )
-OWING_HOUSES = st.read(
-    "utilities.owing_houses",
+OWING_COUNTS = st.read(
+    "utilities.owing_counts",
     "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount > b.paid "
     "MATCH (b)-[:OF]->(:Account)-[:FOR]->(h:Place) "
-    f"WHERE any(c IN h.line WHERE c IN $codes) AND {seen('h')} RETURN DISTINCT h.line",
+    f"WHERE any(c IN h.line WHERE c IN $codes) AND {seen('h')} "
+    "WITH DISTINCT h UNWIND h.line AS c WITH c, h WHERE c IN $codes RETURN c, count(h)",
 )
 LINE = st.read("utilities.line", "MATCH (w:Place {code: $within}) RETURN w.line")
 OUTAGES = st.read(
@@ -109,11 +140,15 @@ def _kept(old: dict[str, Any]) -> dict[str, Any]:
 # -- writes: planners of the batch statement ----------------------------------------------------
 
 
-async def _stored_accounts(plan: Plan, keys: Sequence[str]) -> dict[str, str | None]:
-    """Account key → the code of its house, for the stored ones among `keys`."""
-    if not keys:
-        return {}
-    return {key: house for key, house in await plan.transport.run(STORED_ACCOUNTS, {"keys": list(dict.fromkeys(keys))})}
+async def _missing(plan: Plan, statement: st.Statement, codes: Sequence[str], level: Level | None) -> set[str]:
+    """The codes that are not places (of `level`) once the batch is written: planned places
+    are taken from the plan, the others asked of the graph."""
+    planned = {code: plan.places[code] for code in dict.fromkeys(codes) if code in plan.places}
+    missing = {code for code, props in planned.items() if level is not None and props["level"] != level}
+    asked = [code for code in dict.fromkeys(codes) if code not in planned]
+    if asked:
+        missing.update(code for (code,) in await plan.transport.run(statement, {"codes": asked}))
+    return missing
 
 
 async def _plan_accounts(batch: Batch, plan: Plan) -> WriteCounts:
@@ -122,23 +157,24 @@ async def _plan_accounts(batch: Batch, plan: Plan) -> WriteCounts:
     for account in batch.accounts:
         check_account(account)
     latest = {account_key(a.utility, a.account_no): a for a in batch.accounts}  # the last record of a key wins
-    houses = await plan.place_props([a.house_code for a in latest.values()])
-    stored = await _stored_accounts(plan, list(latest))
-    inserted = updated = 0
-    for key, account in latest.items():
-        house = houses.get(account.house_code)
-        if house is None or house["level"] != Level.HOUSE:
+    missing = await _missing(plan, NOT_HOUSES, [a.house_code for a in latest.values()], Level.HOUSE)
+    for account in latest.values():
+        if account.house_code in missing:
             raise StoreError(
                 f"{account.utility.value} account {account.account_no}: house {account.house_code} is not in the store"
             )
-        if key not in stored:
+    rows = [{"key": key, "house": account.house_code} for key, account in latest.items()]
+    inserted = updated = 0
+    for key, new in await plan.transport.run(STALE_ACCOUNTS, {"rows": rows}):
+        account = latest[key]
+        if new:
             inserted += 1
             props = values.present(
                 {"key": key, "utility": account.utility.value, "account_no": account.account_no, **provenance_props(account.provenance)}
             )
             plan.add("new_account", [{"house": account.house_code, "props": props}])
-        elif stored[key] != account.house_code:
-            updated += 1
+        else:
+            updated += 1  # moved to another house: the account keeps its first provenance
             plan.add("account_unlink", [{"key": key}])
             plan.add("account_link", [{"key": key, "house": account.house_code}])
     return WriteCounts(inserted, updated, len(batch.accounts) - inserted - updated)
@@ -150,26 +186,31 @@ async def _plan_bills(batch: Batch, plan: Plan) -> WriteCounts:
     for bill in batch.bills:
         check_bill(bill)
     latest = {f"{account_key(b.utility, b.account_no)}|{b.period}": b for b in batch.bills}
-    batch_accounts = {account_key(a.utility, a.account_no) for a in batch.accounts}
-    wanted = [account_key(b.utility, b.account_no) for b in latest.values()]
-    known = batch_accounts | set(await _stored_accounts(plan, [k for k in wanted if k not in batch_accounts]))
-    stored = {props["key"]: props for (props,) in await plan.transport.run(STORED_BILLS, {"keys": list(latest)})}
-    inserted = updated = 0
+    in_batch = {account_key(a.utility, a.account_no) for a in batch.accounts}
+    asked = [key for key in dict.fromkeys(account_key(b.utility, b.account_no) for b in latest.values()) if key not in in_batch]
+    unknown = {key for (key,) in await plan.transport.run(UNKNOWN_ACCOUNTS, {"keys": asked})} if asked else set()
+    rows: list[dict[str, Any]] = []
     for key, bill in latest.items():
         account = account_key(bill.utility, bill.account_no)
-        if account not in known:
+        if account in unknown:
             raise StoreError(
                 f"{bill.utility.value} bill {bill.account_no}|{bill.period}: account {bill.account_no} is not in the store"
             )
-        facts = {"amount": fen(bill.amount), "paid": fen(bill.paid), "due": values.day(bill.due)}
-        old = stored.get(key)
-        if old is None:
+        rows.append({"key": key, "account": account, "amount": fen(bill.amount), "paid": fen(bill.paid), "due": values.day(bill.due)})
+    by_key = {row["key"]: row for row in rows}
+    inserted = updated = 0
+    for key, new in await plan.transport.run(STALE_BILLS, {"rows": rows}):
+        row, bill = by_key[key], latest[key]
+        if new:
             inserted += 1
-            props = values.present({"key": key, "period": bill.period, **facts, **provenance_props(bill.provenance)})
-            plan.add("new_bill", [{"account": account, "props": props}])
-        elif (old["amount"], old["paid"], old["due"]) != (facts["amount"], facts["paid"], facts["due"]):
-            updated += 1
-            plan.add("update_bill", [{"key": key, "props": {"key": key, "period": bill.period, **facts, **_kept(old)}}])
+            props = values.present(
+                {"key": key, "period": bill.period, **{name: row[name] for name in ("amount", "paid", "due")},
+                 **provenance_props(bill.provenance)}
+            )
+            plan.add("new_bill", [{"account": row["account"], "props": props}])
+        else:
+            updated += 1  # the facts change, the first provenance stays
+            plan.add("update_bill", [{name: row[name] for name in ("key", "amount", "paid", "due")}])
     return WriteCounts(inserted, updated, len(batch.bills) - inserted - updated)
 
 
@@ -193,14 +234,14 @@ async def _plan_outages(batch: Batch, plan: Plan) -> WriteCounts:
     for outage in batch.outages:
         check_outage(outage)
     latest = {account_key(o.utility, o.notice_id): o for o in batch.outages}
-    places = await plan.place_props([code for o in latest.values() for code in o.place_codes])
+    missing = await _missing(plan, NOT_PLACES, [code for o in latest.values() for code in o.place_codes], None)
     stored: dict[str, tuple[dict[str, Any], set[str]]] = {}
     for props, codes in await plan.transport.run(STORED_OUTAGES, {"keys": list(latest)}):
         stored[props["key"]] = (props, set(codes))
     inserted = updated = 0
     for key, outage in latest.items():
         for code in outage.place_codes:
-            if code not in places:
+            if code in missing:
                 raise StoreError(f"{outage.utility.value} outage {outage.notice_id}: place {code} is not in the store")
         wanted = set(outage.place_codes)
         facts = _outage_facts(outage)
@@ -229,7 +270,9 @@ _ACCOUNT_FRAGMENTS = (
 )
 _BILL_FRAGMENTS = (
     ("new_bill", "MATCH (a:Account {key: r.account}) CREATE (b:Bill)-[:OF]->(a) SET b = r.props"),
-    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b = r.props"),
+    # a bill's facts are never null: setting them one by one removes nothing (see the preamble
+    # of graph.cypher on FalkorDB's removals) and keeps the node's provenance
+    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b.amount = r.amount, b.paid = r.paid, b.due = r.due"),
 )
 _OUTAGE_FRAGMENTS = (
     ("new_outage", "CREATE (o:Outage) SET o = r"),
@@ -346,13 +389,20 @@ class UtilityRecords:
     async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
         unique = list(dict.fromkeys(codes))
         params = {"codes": unique, **scope_params(scope)}
-        counts: dict[str, int] = {code: 0 for (code,) in await self.transport.run(SEEN_PLACES, params)}
-        if counts:
-            rows = await self.transport.run(OWING_HOUSES, {**params, "codes": list(counts), "as_of": values.day(as_of)})
-            for (line,) in rows:
-                for code in line:
-                    if code in counts:
-                        counts[code] += 1
+        seen_levels = {code: level for code, level in await self.transport.run(SEEN_PLACES, params)}
+        counts = {code: 0 for code in seen_levels}
+        houses = [code for code, level in seen_levels.items() if level == Level.HOUSE]
+        areas = [code for code, level in seen_levels.items() if level != Level.HOUSE]
+        day = values.day(as_of)
+        if houses:
+            # a house: from it to its bills
+            for (code,) in await self.transport.run(OWING_OF_HOUSES, {**params, "codes": houses, "as_of": day}):
+                counts[code] = 1
+        if areas:
+            # houses in arrears under each place, counted by the graph from the overdue bills:
+            # proportional to those, not to the houses under the places
+            rows = await self.transport.run(OWING_COUNTS, {**params, "codes": areas, "as_of": day})
+            counts.update((code, int(number)) for code, number in rows)
         return [counts.get(code) for code in codes]
 
 
