@@ -4,12 +4,10 @@ national codes and of the spans, with errors naming the record and the field."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from graph.codes import CreditCode, ResidentId, place_code
 from graph.errors import CodeError, StoreError
 from graph.model import Owner, OwnerKind, Place, PropertyFirm
-from graph.utilities import Bill, Outage, UtilityAccount
 
 
 def check_place(place: Place) -> None:
@@ -52,38 +50,3 @@ def check_share(what: str, share: float) -> None:
 
 def missing(kind: str, value: str, what: str) -> StoreError:
     return StoreError(f"{kind}: {what} {value} is not in the store")
-
-
-# -- utilities (graph.utilities): the same rules on every backend --------------------------
-
-PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-"""A bill's period: 'YYYY-MM'."""
-
-
-def check_account(account: UtilityAccount) -> None:
-    if not account.account_no.strip() or len(account.account_no) > 64:
-        raise StoreError(f"{account.utility.value} account {account.account_no!r}: the number must be 1 to 64 characters")
-
-
-def check_bill(bill: Bill) -> None:
-    what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
-    if not PERIOD.fullmatch(bill.period):
-        raise StoreError(f"{what}: period must be YYYY-MM")
-    if bill.amount < 0 or bill.paid < 0:
-        raise StoreError(f"{what}: amount and paid must not be negative")
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.utcoffset() is None else moment
-
-
-def check_outage(outage: Outage) -> None:
-    what = f"{outage.utility.value} outage {outage.notice_id!r}"
-    if not outage.notice_id.strip() or len(outage.notice_id) > 64:
-        raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
-    if not outage.place_codes:
-        raise StoreError(f"{what}: it names no place")
-    if outage.ends_at is not None and _utc(outage.ends_at) < _utc(outage.starts_at):
-        raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
-    if len(outage.reason) > 400:
-        raise StoreError(f"{what}: the reason is longer than 400 characters")

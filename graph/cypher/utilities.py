@@ -20,7 +20,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from graph.checks import check_account, check_bill, check_outage
 from graph.cypher import statements as st
 from graph.cypher import values
 from graph.cypher.model import provenance_of, provenance_props, scope_params, seen
@@ -37,6 +36,9 @@ from graph.utilities import (
     Outage,
     Utility,
     UtilityAccount,
+    check_account,
+    check_bill,
+    check_outage,
     fen,
     outage_cursor,
     outage_position,

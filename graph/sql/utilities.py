@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, distinct, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graph.checks import check_account, check_bill, check_outage
 from graph.errors import StoreError
 from graph.levels import Level
 from graph.model import Batch, Page, WriteCounts
@@ -29,10 +28,18 @@ from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import Anchor, under
 from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.store import MAX_PAGE
-from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
+from graph.utilities import (
+    OWED_ABOVE,
+    Arrears,
+    Bill,
+    Outage,
+    Utility,
+    UtilityAccount,
+    check_utilities,
+    outage_cursor,
+    outage_position,
+)
 
-_OWED = 0.005
-"""A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
 
 _account, _bill, _outage, _affected, _place = (
     tables.utility_account,
@@ -50,6 +57,7 @@ async def write_utilities(connection: AsyncConnection, batch: Batch, cache: Anch
     """Accounts, then bills, then outages of `batch` (accounts first: a bill may name an
     account written in the same batch). A reference to a house, account or place that is not
     stored is a StoreError naming it; the batch's transaction then leaves nothing behind."""
+    check_utilities(batch.accounts, batch.bills, batch.outages)  # graph.utilities: the records' own rules
     counts = WriteCounts()
     if batch.accounts:
         counts += await _write_accounts(connection, batch.accounts)
@@ -80,8 +88,6 @@ async def _account_ids(
 
 
 async def _write_accounts(connection: AsyncConnection, accounts: Sequence[UtilityAccount]) -> WriteCounts:
-    for account in accounts:
-        check_account(account)
     latest = _latest(accounts, lambda a: (a.utility.value, a.account_no))
     houses: dict[str, int] = {
         row.code: row.id
@@ -111,8 +117,6 @@ async def _write_accounts(connection: AsyncConnection, accounts: Sequence[Utilit
 
 
 async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> WriteCounts:
-    for bill in bills:
-        check_bill(bill)
     latest = _latest(bills, lambda b: (b.utility.value, b.account_no, b.period))
     accounts = await _account_ids(connection, ((utility, number) for utility, number, _ in latest))
     by_account: dict[int, list[tuple[str, Bill]]] = {}
@@ -144,8 +148,6 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
 async def _write_outages(
     connection: AsyncConnection, outages: Sequence[Outage], cache: AnchorCache
 ) -> WriteCounts:
-    for outage in outages:
-        check_outage(outage)
     latest = _latest(outages, lambda o: (o.utility.value, o.notice_id))
     places = await anchors(connection, (code for o in latest.values() for code in o.place_codes), cache)
     stored: dict[tuple[str, str], Any] = {}
@@ -208,8 +210,8 @@ async def _write_outages(
 
 
 def _arrears_filter(as_of: dt.date) -> Any:
-    """Bills overdue on `as_of` and not paid in full (see `graph.utilities.Bill.owed_on`)."""
-    return and_(_bill.c.due < as_of, _bill.c.amount - _bill.c.paid > _OWED)
+    """Bills overdue on `as_of` and not paid in full (`graph.utilities.Bill.overdue_on`)."""
+    return and_(_bill.c.due < as_of, _bill.c.amount - _bill.c.paid > OWED_ABOVE)
 
 
 _ACCOUNTS = select(_account.c.utility, _account.c.account_no, _place.c.code.label("house_code"), *(
