@@ -135,7 +135,9 @@ OUTAGES = st.read(
 )
 
 
-def account_key(utility: Utility | str, number: str) -> str:
+def record_key(utility: Utility | str, number: str) -> str:
+    """A record's natural key as one indexed property: `utility|account_no` (an account, and
+    with `|period` a bill) or `utility|notice_id` (an outage); the utility never holds a `|`."""
     return f"{utility.value if isinstance(utility, Utility) else utility}|{number}"
 
 
@@ -163,7 +165,7 @@ async def _plan_accounts(batch: Batch, plan: Plan) -> WriteCounts:
         return WriteCounts()
     for account in batch.accounts:
         check_account(account)
-    latest = {account_key(a.utility, a.account_no): a for a in batch.accounts}  # the last record of a key wins
+    latest = {record_key(a.utility, a.account_no): a for a in batch.accounts}  # the last record of a key wins
     missing = await _missing(plan, NOT_HOUSES, [a.house_code for a in latest.values()], Level.HOUSE)
     for account in latest.values():
         if account.house_code in missing:
@@ -189,13 +191,13 @@ async def _plan_bills(batch: Batch, plan: Plan) -> WriteCounts:
         return WriteCounts()
     for bill in batch.bills:
         check_bill(bill)
-    latest = {f"{account_key(b.utility, b.account_no)}|{b.period}": b for b in batch.bills}
-    in_batch = {account_key(a.utility, a.account_no) for a in batch.accounts}
-    asked = [key for key in dict.fromkeys(account_key(b.utility, b.account_no) for b in latest.values()) if key not in in_batch]
+    latest = {f"{record_key(b.utility, b.account_no)}|{b.period}": b for b in batch.bills}
+    in_batch = {record_key(a.utility, a.account_no) for a in batch.accounts}
+    asked = [key for key in dict.fromkeys(record_key(b.utility, b.account_no) for b in latest.values()) if key not in in_batch]
     unknown = {key for (key,) in await plan.transport.run(UNKNOWN_ACCOUNTS, {"keys": asked})} if asked else set()
     rows: list[dict[str, Any]] = []
     for key, bill in latest.items():
-        account = account_key(bill.utility, bill.account_no)
+        account = record_key(bill.utility, bill.account_no)
         if account in unknown:
             raise StoreError(
                 f"{bill.utility.value} bill {bill.account_no}|{bill.period}: account {bill.account_no} is not in the store"
@@ -234,7 +236,7 @@ async def _plan_outages(batch: Batch, plan: Plan) -> WriteCounts:
         return WriteCounts()
     for outage in batch.outages:
         check_outage(outage)
-    latest = {account_key(o.utility, o.notice_id): o for o in batch.outages}
+    latest = {record_key(o.utility, o.notice_id): o for o in batch.outages}
     missing = await _missing(plan, NOT_PLACES, [code for o in latest.values() for code in o.place_codes], None)
     stored: dict[str, tuple[dict[str, Any], set[str]]] = {}
     for props, codes in await plan.transport.run(STORED_OUTAGES, {"keys": list(latest)}):
@@ -331,12 +333,12 @@ class UtilityRecords:
         return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
 
     async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
-        wanted = list(dict.fromkeys(account_key(utility, number) for utility, number in keys))
+        wanted = list(dict.fromkeys(record_key(utility, number) for utility, number in keys))
         found = {
-            account_key(account.utility, account.account_no): account
+            record_key(account.utility, account.account_no): account
             for account in (_account_of(*row) for row in await self.transport.run(ACCOUNTS, {"keys": wanted, **scope_params(scope)}))
         }
-        return [found.get(account_key(utility, number)) for utility, number in keys]
+        return [found.get(record_key(utility, number)) for utility, number in keys]
 
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
         params = {"codes": list(dict.fromkeys(house_codes)), "as_of": values.day(as_of), **scope_params(scope)}
@@ -407,4 +409,4 @@ class UtilityRecords:
         return [counts.get(code) for code in codes]
 
 
-__all__ = ["UtilityRecords", "account_key"]
+__all__ = ["UtilityRecords", "record_key"]
