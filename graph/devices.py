@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from graph.cases import Point
 from graph.errors import InvalidInput
 from graph.levels import Level
-from graph.model import Page, Place, Provenance
+from graph.model import Page, Provenance
 from graph.scope import Scope
 
 Value = float | bool | str
@@ -200,6 +200,15 @@ class Alarm:
     @property
     def active(self) -> bool:
         return self.cleared_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTally:
+    """What the store counts of a place's devices: how many in each status (a status none has
+    is left out), and their active alarms. `device_summaries` makes a DeviceSummary of it."""
+
+    by_status: Mapping[DeviceStatus, int]
+    active_alarms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +396,14 @@ class DeviceStore(Protocol):
     ) -> int:
         """How many devices `device_page` would list with the same filters, over all pages."""
 
+    async def device_tallies(self, codes: Sequence[str], scope: Scope) -> list[DeviceTally | None]:
+        """For each place code, the devices in scope at or under it counted by status (a status
+        no device has is left out: an empty map for a place without devices) and their active
+        alarms; None for a place that is missing or out of scope (a place above the caller's
+        scope is out of it, though devices under it are not). One answer per code, in the order
+        given. What `device_count(within=code, statuses=[s])` and `alarm_count(within=code,
+        active=True)` would say, in one read."""
+
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:
         """Write latest states by code, in one atomic step: status, last_seen and values are
         replaced; reading_at too unless the state's is None (the stored one stays). Unknown codes
@@ -481,10 +498,6 @@ class DeviceStore(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
-class _PlacesAndDevices(DeviceStore, Protocol):
-    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]: ...
-
-
 _EVERYTHING = Scope(None)
 _BATCH = 500
 """A page of the unscoped walks below (the store's MAX_PAGE)."""
@@ -517,24 +530,23 @@ async def every_active_alarm(store: DeviceStore) -> list[Alarm]:
         after = page.end_cursor
 
 
-async def device_summaries(store: _PlacesAndDevices, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
+async def device_summaries(store: DeviceStore, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
     """For each place, its devices and theirs below it (in scope) counted by status, and their
     active alarms; None for a place missing or out of scope. In key order."""
-    places = await store.places(codes, scope)
     found: list[DeviceSummary | None] = []
-    for code, place in zip(codes, places):
-        if place is None:
+    for tally in await store.device_tallies(codes, scope):
+        if tally is None:
             found.append(None)
             continue
-        counts = {status: await store.device_count(scope, within=code, statuses=[status]) for status in DeviceStatus}
+        counts = tally.by_status
         found.append(
             DeviceSummary(
                 total=sum(counts.values()),
-                new=counts[DeviceStatus.NEW],
-                online=counts[DeviceStatus.ONLINE],
-                offline=counts[DeviceStatus.OFFLINE],
-                alarm=counts[DeviceStatus.ALARM],
-                active_alarms=await store.alarm_count(scope, within=code, active=True),
+                new=counts.get(DeviceStatus.NEW, 0),
+                online=counts.get(DeviceStatus.ONLINE, 0),
+                offline=counts.get(DeviceStatus.OFFLINE, 0),
+                alarm=counts.get(DeviceStatus.ALARM, 0),
+                active_alarms=tally.active_alarms,
             )
         )
     return found

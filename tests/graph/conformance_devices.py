@@ -31,6 +31,7 @@ from graph.devices import (
     DeviceState,
     DeviceStatus,
     DeviceSummary,
+    DeviceTally,
     DeviceType,
     Reading,
     Severity,
@@ -68,6 +69,7 @@ __all__ = [
     "TestDevices",
     "TestDevicePage",
     "TestDeviceCount",
+    "TestDeviceTallies",
     "TestSaveDeviceStates",
     "TestReadings",
     "TestPruneReadings",
@@ -400,6 +402,54 @@ class TestDeviceCount:
         assert await store.device_count(EVERYTHING) == 8
         assert await store.device_count(STREET_A) == 6
         assert await store.device_count(EVERYTHING, statuses=[DeviceStatus.NEW]) == 6
+
+
+class TestDeviceTallies:
+    async def _states_and_alarms(self, store: Store) -> None:
+        await fleet(store)
+        await store.save_device_states([
+            DeviceState("DT-A11-01", DeviceStatus.ALARM, T, {"trapped": True}),
+            DeviceState("GD-A-01", DeviceStatus.ONLINE, T, {"lel": 3.0}),
+            DeviceState("GD-B-01", DeviceStatus.OFFLINE, T, {}),
+        ])
+        await store.raise_alarm(raised("DT-A11-01"))
+        await store.raise_alarm(raised("DT-A11-01", "elevator.door", message="门故障"))
+        await store.raise_alarm(raised("GD-A-01", "gas.low", device_type=DeviceType.GAS_DETECTOR))
+        await store.raise_alarm(raised("GD-B-01", "device.offline", device_type=DeviceType.GAS_DETECTOR))
+        await store.clear_alarm("GD-A-01", "gas.low", T)
+
+    async def test_a_places_devices_by_status_and_their_active_alarms(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        codes = [SHINAN, E_A, EN_A11, E_C, EN_A12, T_HOUSE, UNKNOWN_STREET, E_A]
+        assert await store.device_tallies(codes, EVERYTHING) == [
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.OFFLINE: 1, DeviceStatus.ALARM: 1}, 3),
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2),
+            DeviceTally({DeviceStatus.NEW: 1, DeviceStatus.ALARM: 1}, 2),
+            DeviceTally({DeviceStatus.NEW: 1}, 0),
+            DeviceTally({DeviceStatus.NEW: 1}, 0),
+            DeviceTally({}, 0),  # a place without devices
+            None,
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2),
+        ]
+        assert await store.device_tallies([], EVERYTHING) == []
+
+    async def test_they_agree_with_the_counts_in_every_scope(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        codes = [CITY, SHINAN, ST_A, ST_B, E_A, B_A1, EN_A11, E_C]
+        for scope in (EVERYTHING, STREET_A, STREET_B, NORTH, Scope.of(B_A1)):
+            for code, tally in zip(codes, await store.device_tallies(codes, scope)):
+                if tally is None:
+                    continue
+                for status in DeviceStatus:
+                    assert tally.by_status.get(status, 0) == await store.device_count(scope, within=code, statuses=[status])
+                assert tally.active_alarms == await store.alarm_count(scope, within=code, active=True)
+
+    async def test_a_place_out_of_scope_is_absent_even_above_the_scope(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        above, mine, theirs, north = await store.device_tallies([SHINAN, ST_A, ST_B, E_C], STREET_A)
+        assert above is None and theirs is None and north is None
+        assert mine == DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2)
+        assert await store.device_tallies([E_A], NOBODY) == [None]
 
 
 # --------------------------------------------------------------------------------------------
