@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.cursors import encode_cursor
 from graph.devices import (
     Alarm,
@@ -352,7 +353,7 @@ async def test_acknowledging_keeps_the_first_and_a_case_is_linked(store: SqlStor
     with pytest.raises(InvalidInput, match="actor"):
         await store.acknowledge_alarm(raised.id, actor="", at=T0, scope=EVERYTHING)
 
-    case = await store.open_case(
+    case = await Casework(store).open_case(
         Case(
             id="",
             source=CaseSource.DEVICE_ALARM,
