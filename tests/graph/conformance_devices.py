@@ -76,7 +76,7 @@ __all__ = [
     "TestRaiseAlarm",
     "TestClearAlarm",
     "TestAcknowledgeAlarm",
-    "TestLinkAlarmCase",
+    "TestAlarmCases",
     "TestAlarms",
     "TestAlarmPage",
     "TestAlarmCount",
@@ -625,8 +625,6 @@ class TestRaiseAlarm:
             await store.raise_alarm(raised("DT-A11-01", ""))
         with pytest.raises(InvalidInput, match="alarm of 'DT-A11-01' id"):
             await store.raise_alarm(raised("DT-A11-01", "elevator.fault", id="X" * 33))
-        with pytest.raises(InvalidInput, match=re.escape("case_id: 'GD19990101000001' is not a stored case")):
-            await store.raise_alarm(raised("DT-A11-01", "elevator.fault", case_id="GD19990101000001"))
         assert await walk_alarms(store, EVERYTHING, 10) == [first.id]
         # the refused raises took nothing: the rule still raises
         assert await store.raise_alarm(raised("DT-A11-01", "elevator.fault")) is not None
@@ -640,12 +638,6 @@ class TestRaiseAlarm:
         assert await store.raise_alarm(raised("DT-A11-01", "elevator.door", id="AL2026030299999999")) is not None
         later = await store.raise_alarm(raised("DT-A11-01", "elevator.fault", T + dt.timedelta(days=1)))
         assert later is not None and later.id == "AL20260303000001"
-
-    async def test_an_alarm_raised_with_its_case_keeps_it(self, store: Store) -> None:
-        await fleet(store)
-        case = await open_case(store)
-        alarm = await store.raise_alarm(raised("DT-A11-01", case_id=case.id))
-        assert alarm is not None and alarm.case_id == case.id
 
 
 class TestClearAlarm:
@@ -726,7 +718,22 @@ class TestAcknowledgeAlarm:
         assert await store.alarms([alarm.id], EVERYTHING) == [alarm]
 
 
-class TestLinkAlarmCase:
+class TestAlarmCases:
+    """An alarm and the case opened for it (`link_alarm_case`, and `raise_alarm` with a case)."""
+
+    async def test_an_alarm_raised_with_its_case_keeps_it(self, store: Store) -> None:
+        await fleet(store)
+        case = await open_case(store)
+        alarm = await store.raise_alarm(raised("DT-A11-01", case_id=case.id))
+        assert alarm is not None and alarm.case_id == case.id
+
+    async def test_an_alarm_raised_with_an_unknown_case_is_refused(self, store: Store) -> None:
+        await fleet(store)
+        with pytest.raises(InvalidInput, match=re.escape("case_id: 'GD19990101000001' is not a stored case")):
+            await store.raise_alarm(raised("DT-A11-01", case_id="GD19990101000001"))
+        assert await store.alarm_count(EVERYTHING) == 0
+        assert await store.raise_alarm(raised("DT-A11-01")) is not None
+
     async def test_the_case_opened_for_an_alarm_is_recorded(self, store: Store) -> None:
         await fleet(store)
         alarm = await store.raise_alarm(raised("DT-A11-01"))

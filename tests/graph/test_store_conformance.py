@@ -22,13 +22,12 @@ from tests.graph.conformance_devices import *  # noqa: F403 - the device part of
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
-CYPHER_PENDING: set[str] = set()
+CYPHER_PENDING: set[str] = {"TestAlarmCases"}
 """Classes needing records the Cypher store does not hold yet: skipped on the graph backends
 until their part lands, and this set goes with it."""
 
 CYPHER_PENDING_MODULES = {
     "tests.graph.conformance_cases",
-    "tests.graph.conformance_devices",
     "tests.graph.conformance_records",
     "tests.graph.conformance_questions",
 }
