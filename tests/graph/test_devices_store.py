@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import doctest
 import datetime as dt
 import math
 import re
@@ -35,7 +34,7 @@ from graph.devices import (
 from graph.errors import InvalidInput, StoreError
 from graph.model import Provenance
 from graph.scope import Scope
-from graph.sql import SqlStore, daily_ids, tables
+from graph.sql import SqlStore, tables
 from tests.conftest import open_sql_store
 from tests.graph.two_streets import STREET_1, STREET_2, ESTATE_1, ESTATE_2, BUILDING_1, ENTRANCE_1, HOUSE_1, T0, city
 
@@ -423,11 +422,6 @@ async def test_a_days_alarm_numbers_run_out_with_a_clear_error(store: SqlStore) 
     assert await store.raise_alarm(alarm(rule="elevator.door", id="AL2026030299999999")) is not None
     later = await store.raise_alarm(alarm(rule="elevator.fault", message="故障码 E12", at=T0 + dt.timedelta(days=1)))
     assert later is not None and later.id == "AL20260303000001"
-
-
-def test_daily_id_doctests() -> None:
-    failures, tried = doctest.testmod(daily_ids)
-    assert tried > 0 and failures == 0
 
 
 async def test_summaries_count_a_places_devices_by_status_and_its_active_alarms(store: SqlStore) -> None:
