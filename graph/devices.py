@@ -310,6 +310,19 @@ def registration(device: Device) -> tuple[Any, ...]:
     )
 
 
+def derive_status(*, offline: bool, alarmed: bool) -> DeviceStatus:
+    """A heard-from device's status: offline when it said so or the offline rule raised,
+    else in alarm while one of its alarms is active, else online (NEW is only a device never
+    heard from: ingestion never writes it).
+
+    >>> derive_status(offline=True, alarmed=True).value, derive_status(offline=False, alarmed=True).value
+    ('offline', 'alarm')
+    """
+    if offline:
+        return DeviceStatus.OFFLINE
+    return DeviceStatus.ALARM if alarmed else DeviceStatus.ONLINE
+
+
 def check_alarm(alarm: Alarm) -> None:
     """An alarm to raise: its fields within bounds, and active (not cleared)."""
     where = f"alarm of {alarm.device_code!r}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import doctest
 import datetime as dt
 import math
 import re
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+import graph.devices
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.casework import Casework
 from graph.cursors import encode_cursor
@@ -422,6 +424,11 @@ async def test_a_days_alarm_numbers_run_out_with_a_clear_error(store: SqlStore) 
     assert await store.raise_alarm(alarm(rule="elevator.door", id="AL2026030299999999")) is not None
     later = await store.raise_alarm(alarm(rule="elevator.fault", message="故障码 E12", at=T0 + dt.timedelta(days=1)))
     assert later is not None and later.id == "AL20260303000001"
+
+
+def test_the_device_rules_doctests() -> None:
+    failures, tried = doctest.testmod(graph.devices)
+    assert tried >= 3 and failures == 0
 
 
 async def test_summaries_count_a_places_devices_by_status_and_its_active_alarms(store: SqlStore) -> None:
