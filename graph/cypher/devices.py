@@ -189,9 +189,9 @@ RAISE = st.write(
     "MATCH (d:Device {code: $device})-[:INSTALLED_IN]->(p:Place) "
     "OPTIONAL MATCH (x:Alarm {active_key: $active_key}) WITH d, count(x) AS active "
     "OPTIONAL MATCH (y:Alarm {raise_key: $raise_key}) WITH d, active, count(y) AS again "
-    "OPTIONAL MATCH (t:Alarm {id: $given}) WITH d, active, again, count(t) AS taken "
+    "OPTIONAL MATCH (t:Alarm {id: $given_key}) WITH d, active, again, count(t) AS taken "
     "OPTIONAL MATCH (z:Alarm {day: $head}) WITH d, active, again, taken, coalesce(max(z.number), 0) + 1 AS next "
-    "OPTIONAL MATCH (k:Case {id: $case_id}) WITH d, active, again, taken, next, count(k) AS cases "
+    "OPTIONAL MATCH (k:Case {id: $case_key}) WITH d, active, again, taken, next, count(k) AS cases "
     "WITH d, active, again, taken, next, cases, "
     "CASE WHEN $given IS NULL THEN $head + right($zeros + toString(next), $digits) ELSE $given END AS key "
     "WITH d, active, again, taken, next, cases, key, "
@@ -567,6 +567,7 @@ class DeviceRecords:
             "active_key": _active_key(alarm.device_code, alarm.rule),
             "raise_key": f"{alarm.device_code}\n{alarm.rule}\n{raised_at}",
             "given": given,
+            "given_key": given or "",  # never null: a null lookup scans every alarm
             "given_day": f"{ALARM_PREFIX}{numbered.group(1)}" if numbered else None,
             "given_number": int(numbered.group(2)) if numbered else None,
             "head": head,
@@ -574,6 +575,7 @@ class DeviceRecords:
             "digits": DIGITS,
             "limit": 10**DIGITS,
             "case_id": alarm.case_id,
+            "case_key": alarm.case_id or "",
             "props": {
                 "device": alarm.device_code,
                 "rule": alarm.rule,
