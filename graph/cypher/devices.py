@@ -125,15 +125,38 @@ REGISTER = st.write(
     "WITH DISTINCT d, p MERGE (d)-[:INSTALLED_IN]->(p) RETURN count(d)",
 )
 _FILTER = (
-    f"WHERE {_SEEN_P} AND ($within IS NULL OR $within IN p.line) AND ($types IS NULL OR d.type IN $types) "
-    "AND ($statuses IS NULL OR d.status IN $statuses)"
+    f"WHERE {_SEEN_P} AND ($types IS NULL OR d.type IN $types) AND ($statuses IS NULL OR d.status IN $statuses)"
 )
-DEVICE_PAGE = st.read(
-    "devices.page",
-    f"MATCH (d:Device)-[:INSTALLED_IN]->(p:Place) {_FILTER} AND ($after IS NULL OR d.code > $after) "
-    f"{_DEVICE_RETURN} ORDER BY d.code LIMIT $limit",
+DEVICE_LEVELS = tuple(level for level in Level if level <= Level.ENTRANCE)
+"""The levels a `within` may have and hold devices (a house holds none)."""
+
+
+def _devices_under(level: Level | None) -> str:
+    """The pattern binding the devices `d` at their places `p`: anywhere (None), or walking
+    down from `$within` of `level` to the entrances (never on to its houses: devices are not
+    installed there, and a city has millions)."""
+    if level is None:
+        return "MATCH (d:Device)-[:INSTALLED_IN]->(p:Place)"
+    depth = Level.ENTRANCE - level
+    # WITH before the devices: else FalkorDB starts from every device (the WHERE on them)
+    if depth == 0:
+        return "MATCH (p:Place {code: $within}) WITH p MATCH (d:Device)-[:INSTALLED_IN]->(p)"
+    return f"MATCH (w:Place {{code: $within}}) MATCH (p:Place)-[:IN*0..{depth}]->(w) WITH p MATCH (d:Device)-[:INSTALLED_IN]->(p)"
+
+
+def _variants(kind: str, text: str) -> dict[Level | None, st.Statement]:
+    """`text` (with `{under}` for the pattern) declared anywhere and under each level."""
+    return {
+        level: st.read(f"devices.{kind}.{'anywhere' if level is None else level.name.lower()}", text.format(under=_devices_under(level)))
+        for level in (None, *DEVICE_LEVELS)
+    }
+
+
+DEVICE_PAGE = _variants(
+    "page", "{under} " + _FILTER.replace("{", "{{").replace("}", "}}") + f" AND ($after IS NULL OR d.code > $after) {_DEVICE_RETURN} ORDER BY d.code LIMIT $limit"
 )
-DEVICE_COUNT = st.read("devices.count", f"MATCH (d:Device)-[:INSTALLED_IN]->(p:Place) {_FILTER} RETURN count(d)")
+DEVICE_COUNT = _variants("count", "{under} " + _FILTER.replace("{", "{{").replace("}", "}}") + " RETURN count(d)")
+LEVEL_OF = st.read("devices.level_of", "MATCH (w:Place {code: $within}) RETURN w.level")
 DEVICE_MARK = st.read("devices.mark", "MATCH (d:Device) WHERE id(d) = $id RETURN d.code")
 SEEN_PLACES = st.read("devices.seen_places", f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {_SEEN_P} RETURN p.code")
 TALLY_DEVICES = st.read(
@@ -245,20 +268,16 @@ LINK = st.write(
     + ") RETURN a IS NOT NULL, cases > 0",
 )
 _ALARM_FILTER = (
-    f"WHERE {_SEEN_P} AND ($within IS NULL OR $within IN p.line) "
-    "AND ($active IS NULL OR (a.cleared_at IS NULL) = $active) "
+    f"WHERE {_SEEN_P} AND ($active IS NULL OR (a.cleared_at IS NULL) = $active) "
     "AND ($devices IS NULL OR d.code IN $devices) AND ($since IS NULL OR a.raised_at >= $since)"
+).replace("{", "{{").replace("}", "}}")
+ALARM_PAGE = _variants(
+    "alarm_page",
+    "{under} MATCH (a:Alarm)-[:OF]->(d) " + _ALARM_FILTER
+    + " AND ($at IS NULL OR a.raised_at < $at OR (a.raised_at = $at AND a.seq < $seq)) "
+    + f"{_ALARM_RETURN} ORDER BY a.raised_at DESC, a.seq DESC LIMIT $limit",
 )
-ALARM_PAGE = st.read(
-    "devices.alarm_page",
-    f"MATCH (a:Alarm)-[:OF]->(d:Device)-[:INSTALLED_IN]->(p:Place) {_ALARM_FILTER} "
-    "AND ($at IS NULL OR a.raised_at < $at OR (a.raised_at = $at AND a.seq < $seq)) "
-    f"{_ALARM_RETURN} ORDER BY a.raised_at DESC, a.seq DESC LIMIT $limit",
-)
-ALARM_COUNT = st.read(
-    "devices.alarm_count",
-    f"MATCH (a:Alarm)-[:OF]->(d:Device)-[:INSTALLED_IN]->(p:Place) {_ALARM_FILTER} RETURN count(a)",
-)
+ALARM_COUNT = _variants("alarm_count", "{under} MATCH (a:Alarm)-[:OF]->(d) " + _ALARM_FILTER + " RETURN count(a)")
 ALARM_MARK = st.read("devices.alarm_mark", "MATCH (a:Alarm {id: $id}) RETURN a.raised_at, a.seq")
 
 _NUMBERED = re.compile(rf"{ALARM_PREFIX}(\d{{8}})(\d{{{DIGITS}}})")
@@ -418,6 +437,16 @@ class DeviceRecords:
         found = {props["code"]: _device(props, place) for props, place, _ in rows}
         return [found.get(code) for code in codes]
 
+    async def _under(self, within: str | None) -> tuple[bool, Level | None]:
+        """Whether anything may lie under `within`, and the level of the statement variant to
+        run (None: anywhere): an unknown place, or a house, holds no devices."""
+        if within is None:
+            return True, None
+        rows = await self.transport.run(LEVEL_OF, {"within": within})
+        if not rows or Level(rows[0][0]) not in DEVICE_LEVELS:
+            return False, None
+        return True, Level(rows[0][0])
+
     def _filters(
         self, scope: Scope, within: str | None, types: Sequence[DeviceType] | None, statuses: Sequence[DeviceStatus] | None
     ) -> dict[str, Any]:
@@ -446,8 +475,11 @@ class DeviceRecords:
             if not found:
                 raise _bad_cursor(after)
             after_code = found[0][0]
+        some, level = await self._under(within)
+        if not some:
+            return Page(items=[], has_next=False, end_cursor=None)
         rows = await self.transport.run(
-            DEVICE_PAGE, {**self._filters(scope, within, types, statuses), "after": after_code, "limit": first + 1}
+            DEVICE_PAGE[level], {**self._filters(scope, within, types, statuses), "after": after_code, "limit": first + 1}
         )
         shown = rows[:first]
         return Page(
@@ -465,7 +497,10 @@ class DeviceRecords:
         types: Sequence[DeviceType] | None = None,
         statuses: Sequence[DeviceStatus] | None = None,
     ) -> int:
-        rows = await self.transport.run(DEVICE_COUNT, self._filters(scope, within, types, statuses))
+        some, level = await self._under(within)
+        if not some:
+            return 0
+        rows = await self.transport.run(DEVICE_COUNT[level], self._filters(scope, within, types, statuses))
         return int(rows[0][0]) if rows else 0
 
     async def device_tallies(self, codes: Sequence[str], scope: Scope) -> list[DeviceTally | None]:
@@ -681,8 +716,11 @@ class DeviceRecords:
             if not found:
                 raise _bad_cursor(after)
             at, seq = found[0]
+        some, level = await self._under(within)
+        if not some:
+            return Page(items=[], has_next=False, end_cursor=None)
         rows = await self.transport.run(
-            ALARM_PAGE,
+            ALARM_PAGE[level],
             {**self._alarm_filters(scope, within, active, device_codes, since), "at": at, "seq": seq, "limit": first + 1},
         )
         items = [_alarm(row) for row in rows]
@@ -703,5 +741,8 @@ class DeviceRecords:
         device_codes: Sequence[str] | None = None,
         since: dt.datetime | None = None,
     ) -> int:
-        rows = await self.transport.run(ALARM_COUNT, self._alarm_filters(scope, within, active, device_codes, since))
+        some, level = await self._under(within)
+        if not some:
+            return 0
+        rows = await self.transport.run(ALARM_COUNT[level], self._alarm_filters(scope, within, active, device_codes, since))
         return int(rows[0][0]) if rows else 0
