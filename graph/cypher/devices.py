@@ -8,9 +8,10 @@ keyed by device, time, kind and a digest of the values, so a message delivered a
 the reading it made; `(:Alarm {id, seq, device, rule, …})-[:OF]->(:Device)`. Times are integer
 microseconds, thresholds and values JSON text, as in SQL.
 
-A device or alarm is in scope when its device's place is (`model.seen` on that place), and
-"under `within`" is `within` on the place's line, so a device follows its place when the tree
-is rewritten. Devices list by code; a device cursor holds the node's id (codes run to 64
+A device or alarm is in scope when its device's place is (`model.seen` on that place); the
+lists "under `within`" walk down the `IN` edges from it to the entrances (a statement per level
+of `within`, so the walk never reaches the houses), so a device follows its place when the tree
+is rewritten; tallies count every device once against the codes on its place's line. Devices list by code; a device cursor holds the node's id (codes run to 64
 characters, more than a cursor holds; devices are never deleted, so the id stays theirs).
 Alarms list newest raised first, ties by `seq` (a counter, the later stored first); an alarm
 cursor holds the alarm's id.
