@@ -417,6 +417,11 @@ class DeviceStore(Protocol):
         given. What `device_count(within=code, statuses=[s])` and `alarm_count(within=code,
         active=True)` would say, in one read."""
 
+    async def all_devices(self) -> list[Device]:
+        """Every registered device, unscoped, by code, in one read: ingestion's registry cache
+        (never for a caller). Not a walk of `device_page`: a graph backend's keyset page costs
+        a scan of what is left, so a walk of the registry would cost the square of its size."""
+
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:
         """Write latest states by code, in one atomic step: status, last_seen and values are
         replaced; reading_at too unless the state's is None (the stored one stays). Unknown codes
@@ -518,15 +523,8 @@ _BATCH = 500
 
 async def every_device(store: DeviceStore) -> list[Device]:
     """Every registered device, unscoped, by code: ingestion's registry cache (never for a
-    caller)."""
-    found: list[Device] = []
-    after: str | None = None
-    while True:
-        page = await store.device_page(_EVERYTHING, _BATCH, after)
-        found.extend(page.items)
-        if not page.has_next:
-            return found
-        after = page.end_cursor
+    caller); `DeviceStore.all_devices`."""
+    return list(await store.all_devices())
 
 
 async def every_active_alarm(store: DeviceStore) -> list[Alarm]:

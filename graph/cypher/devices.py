@@ -154,9 +154,12 @@ def _variants(kind: str, text: str) -> dict[Level | None, st.Statement]:
 
 
 DEVICE_PAGE = _variants(
-    "page", "{under} " + _FILTER.replace("{", "{{").replace("}", "}}") + f" AND ($after IS NULL OR d.code > $after) {_DEVICE_RETURN} ORDER BY d.code LIMIT $limit"
+    "page", "{under} " + _FILTER.replace("{", "{{").replace("}", "}}") + f" AND ($after IS NULL OR d.code > $after) WITH d, p ORDER BY d.code LIMIT $limit {_DEVICE_RETURN}"
 )
 DEVICE_COUNT = _variants("count", "{under} " + _FILTER.replace("{", "{{").replace("}", "}}") + " RETURN count(d)")
+ALL_DEVICES = st.read(
+    "devices.all", "MATCH (d:Device)-[:INSTALLED_IN]->(p:Place) RETURN properties(d), p.code, id(d)"
+)
 LEVEL_OF = st.read("devices.level_of", "MATCH (w:Place {code: $within}) RETURN w.level")
 DEVICE_MARK = st.read("devices.mark", "MATCH (d:Device) WHERE id(d) = $id RETURN d.code")
 SEEN_PLACES = st.read("devices.seen_places", f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {_SEEN_P} RETURN p.code")
@@ -276,7 +279,7 @@ ALARM_PAGE = _variants(
     "alarm_page",
     "{under} MATCH (a:Alarm)-[:OF]->(d) " + _ALARM_FILTER
     + " AND ($at IS NULL OR a.raised_at < $at OR (a.raised_at = $at AND a.seq < $seq)) "
-    + f"{_ALARM_RETURN} ORDER BY a.raised_at DESC, a.seq DESC LIMIT $limit",
+    + f"WITH a, d, p ORDER BY a.raised_at DESC, a.seq DESC LIMIT $limit {_ALARM_RETURN}",
 )
 ALARM_COUNT = _variants("alarm_count", "{under} MATCH (a:Alarm)-[:OF]->(d) " + _ALARM_FILTER + " RETURN count(a)")
 ALARM_MARK = st.read("devices.alarm_mark", "MATCH (a:Alarm {id: $id}) RETURN a.raised_at, a.seq")
@@ -482,6 +485,7 @@ class DeviceRecords:
         rows = await self.transport.run(
             DEVICE_PAGE[level], {**self._filters(scope, within, types, statuses), "after": after_code, "limit": first + 1}
         )
+        rows.sort(key=lambda row: row[0]["code"])  # as the statement ordered them, whatever the driver keeps
         shown = rows[:first]
         return Page(
             items=[_device(props, place) for props, place, _ in shown],
@@ -519,6 +523,10 @@ class DeviceRecords:
             DeviceTally(by_status=by_status[code], active_alarms=active.get(code, 0)) if code in seen_codes else None
             for code in codes
         ]
+
+    async def all_devices(self) -> list[Device]:
+        found = [_device(props, place) for props, place, _ in await self.transport.run(ALL_DEVICES)]
+        return sorted(found, key=lambda device: device.code)
 
     # -- ingestion's hot path ------------------------------------------------------------
 
@@ -724,6 +732,7 @@ class DeviceRecords:
             ALARM_PAGE[level],
             {**self._alarm_filters(scope, within, active, device_codes, since), "at": at, "seq": seq, "limit": first + 1},
         )
+        rows.sort(key=lambda row: (row[0]["raised_at"], row[0]["seq"]), reverse=True)
         items = [_alarm(row) for row in rows]
         shown = items[:first]
         return Page(

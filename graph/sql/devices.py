@@ -384,6 +384,13 @@ class DeviceRecords:
         query = select(_PLACE.c.id).where(_PLACE.c.id == anchor.id, visible)
         return (await connection.execute(query)).first() is not None
 
+    async def all_devices(self) -> list[Device]:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(_device_query().order_by(_DEVICE.c.code))).all()
+        # ingestion reads the registry first: its writes then need no id lookups
+        self._device_id_map().update((row.code, row.id) for row in found)
+        return [_device(row) for row in found]
+
     # -- ingestion's hot path ------------------------------------------------------------
 
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:

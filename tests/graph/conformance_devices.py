@@ -80,6 +80,7 @@ __all__ = [
     "TestAlarms",
     "TestAlarmPage",
     "TestAlarmCount",
+    "TestAllDevices",
     "TestDeviceServices",
     "TestRedeliveredDeviceMessages",
 ]
@@ -862,13 +863,24 @@ class TestAlarmCount:
 # --------------------------------------------------------------------------------------------
 
 
-class TestDeviceServices:
-    async def test_every_device_walks_the_whole_registry_unscoped(self, store: Store) -> None:
+class TestAllDevices:
+    async def test_the_whole_registry_unscoped_by_code_with_its_state(self, store: Store) -> None:
+        await store.write(fixture_city())
+        assert await store.all_devices() == []
         await fleet(store)
-        assert [d.code for d in await every_device(store)] == sorted(d.code for d in FLEET)
+        await store.save_device_states([DeviceState("GD-B-01", DeviceStatus.OFFLINE, T, {"lel": 1.0}, reading_at=T)])
+        found = await store.all_devices()
+        assert [d.code for d in found] == sorted(d.code for d in FLEET)
+        by_code = {d.code: d for d in found}
+        assert by_code["GD-B-01"] == replace(gas("GD-B-01", E_B), status=DeviceStatus.OFFLINE, last_seen=T, values={"lel": 1.0}, reading_at=T)
+        assert by_code["DT-A11-01"] == elevator("DT-A11-01")
+        assert await every_device(store) == found  # the service over it
         many = [gas(f"GX-{n:04d}", E_C) for n in range(MAX_PAGE + 3)]  # more than a page
         await store.register_devices(many)
-        assert len(await every_device(store)) == len(FLEET) + len(many)
+        assert len(await store.all_devices()) == len(FLEET) + len(many)
+
+
+class TestDeviceServices:
 
     async def test_every_active_alarm_oldest_first(self, store: Store) -> None:
         made = await _nine_alarms(store)
