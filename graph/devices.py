@@ -17,8 +17,9 @@ Scope: a device or alarm is in a caller's scope when the device's place is.
 
 What belongs to the domain lives here, once, for every adapter: what a valid registration,
 alarm and reading are (`check_registrations`, `check_device_place`, `check_alarm`,
-`check_reading`, `check_actor`), when a registration changes a device (`registration`), and the
-services that run over the port (`device_summaries`, `every_device`, `every_active_alarm`). The
+`check_reading`, `check_actor`), when a registration changes a device (`registration`), what
+status a heard-from device has (`derive_status`), and the services that run over the port
+(`device_summaries` over `device_tallies`, `every_active_alarm` over `alarm_page`). The
 port, `DeviceStore`, only stores, finds and counts; its members' contracts are in their
 docstrings and `tests/graph/conformance_devices.py` holds every adapter to them.
 """
