@@ -187,7 +187,7 @@ class TestRuns:
         page = await store.runs("registry", 2)
         await store.save_run(run(9))  # newer than everything: lands before the first page
         rest = await store.runs("registry", 5, page.end_cursor)
-        assert [r.id for r in page.items + list(rest.items)] == ["run003", "run002", "run001", "run000"]
+        assert [r.id for r in [*page.items, *rest.items]] == ["run003", "run002", "run001", "run000"]
 
     async def test_first_is_clamped(self, store: Store) -> None:
         for index in range(3):
@@ -614,15 +614,15 @@ class TestUtilityReads:
                     owed[house] = round(owed.get(house, 0.0) + item.owed_on(day), 2)
             found = await loaded.arrears(houses, day, EVERYTHING)
             assert {code: round(sum(a.amount for a in line), 2) for code, line in zip(houses, found) if line} == owed
-            expected = [
-                [
-                    item
-                    for account in sorted(ACCOUNTS, key=lambda a: (a.utility.value, a.account_no))
-                    if account.house_code == code
-                    and (item := arrears_of(account, [b for b in BILLS if (b.utility, b.account_no) == (account.utility, account.account_no)], day))
-                ]
-                for code in houses
-            ]
+            expected: list[list[Arrears]] = []
+            for code in houses:
+                line = []
+                for account in sorted(ACCOUNTS, key=lambda a: (a.utility.value, a.account_no)):
+                    own = [b for b in BILLS if (b.utility, b.account_no) == (account.utility, account.account_no)]
+                    owing = arrears_of(account, own, day)
+                    if account.house_code == code and owing is not None:
+                        line.append(owing)
+                expected.append(line)
             assert found == expected  # graph.utilities.arrears_of is the rule
         assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 60.0, 1, "2024-01")]]
         assert await loaded.arrears([T_HOUSE], AS_OF, Scope.of()) == [[]]
