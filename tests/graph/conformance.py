@@ -77,6 +77,7 @@ __all__ = [
     "TestShapes",
     "TestOwnerships",
     "TestOwners",
+    "TestOwnersKnown",
     "TestLookupDigest",
     "TestFirmsAndManagements",
     "TestWrite",
