@@ -69,6 +69,7 @@ __all__ = [
     "TestTokens",
     "TestOwnersBy",
     "TestOwnerIds",
+    "TestRefreshStatsEdges",
     "TestClose",
 ]
 
@@ -927,6 +928,22 @@ class TestOwnerIds:
         assert loaded.owner_ids(resident_id("37020219800101124")) != made
         assert store.owner_ids(number) != made  # another hub, another key
         assert loaded.owner_ids(number) == made  # stable
+
+
+class TestRefreshStatsEdges:
+    """refresh_stats where there is nothing to refresh: no error, nothing changed."""
+
+    async def test_an_unknown_within_and_an_empty_store_change_nothing(self, store: Store) -> None:
+        await store.refresh_stats()  # an empty store
+        await store.refresh_stats("370202001001E009")
+        await store.write(fixture_city())
+        codes = [CITY, SHINAN, SHIBEI, ST_A, ST_B, E_A, E_B, E_C, B_A1, B_A2, T_HOUSE]
+        before = await store.place_stats(codes, EVERYTHING)
+        await store.refresh_stats("370202001001E009")
+        await store.refresh_stats(UNKNOWN_HOUSE)
+        assert await store.place_stats(codes, EVERYTHING) == before
+        await store.refresh_stats()
+        assert await store.place_stats(codes, EVERYTHING) == before  # writes kept them current
 
 
 class TestClose:
