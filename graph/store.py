@@ -40,6 +40,7 @@ from graph.model import (
     Page,
     Place,
     PropertyFirm,
+    Reached,
     Stats,
     WriteCounts,
 )
@@ -150,6 +151,24 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
         self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope
     ) -> list[list[Management]]:
         """For each firm, the estates in scope it manages on `as_of` (None: the whole history)."""
+
+    async def reach(
+        self, places: Sequence[str], scope: Scope, first: int, after: str | None = None, *, as_of: dt.date
+    ) -> Reached:
+        """What the given places reach, for the graph questions (graph.questions: the impact of
+        a device, a building or an outage). A place the caller may not read is left out as if it
+        did not exist (no error says it does); a place repeated, or one lying under another
+        given place, adds nothing twice. Of the places kept:
+        - `houses`: a page of the houses at or under them (a house given is its own), by code,
+          paged like `subtree` (opaque cursors, `first` clamped to 1..MAX_PAGE);
+        - `holders`: for each house of that page, the ids of the owners holding it on `as_of`,
+          sorted; owner records are read through `owners` by whoever shows them;
+        - `open_cases`: the ids of the open cases (graph.cases.OPEN_STATUSES) at a place at or
+          under them, newest report first, then id descending, at most `first`; the same on
+          every page (a case linked to no place is under none);
+        - `house_count`, `owner_count` (distinct owners holding one of the houses on `as_of`)
+          and `open_case_count`, over all of them, not the page.
+        No place kept: empty page, zero counts. A cursor the store did not make is InvalidInput."""
 
     async def append_audit(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         """Append events to the hash-chained audit log, in order, atomically; returns the entries

@@ -340,6 +340,8 @@ case = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("escalation", SmallInteger, nullable=True),
     Column("escalated_at", DateTime(timezone=True), nullable=True),
+    # writes so far: graph.cases.CaseStore.update_case writes only over the version it was given
+    Column("version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("source_kind", "external_id"),
     Index("ix_work_case_place_id", "place_id"),
     Index("ix_work_case_reported_at", "reported_at"),
@@ -377,6 +379,14 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_target", "target", "sent_at", "id"),
 )
+
+counter = Table(
+    "counter",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+"""Named counters (graph.cases.CaseStore.next_number), e.g. the day's sequence of case ids."""
 
 # -- devices (graph.devices) ------------------------------------------------------------------
 
