@@ -9,7 +9,9 @@ from collections.abc import Callable
 from graph.ciphers.sealing import Sealer
 from graph.clock import today
 from graph.cypher import rollups, schema
+from graph.cypher.audit import AuditRecords
 from graph.cypher.lease import WriteLease
+from graph.cypher.ledger import LedgerRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.transport import Transport, connect
@@ -21,7 +23,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads):
+class CypherStore(PlaceReads, OwnerReads, LedgerRecords, AuditRecords):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
