@@ -55,7 +55,9 @@ SAVE_TOKEN = st.write(
 )
 REVOKE_TOKEN = st.write(
     "tokens.revoke",
-    "MATCH (t:Token {id: $id}) WITH t, t.revoked_at IS NULL AS fresh "
+    # the lock property takes Neo4j's write lock before `revoked_at` is read (two revokers
+    # cannot both be first); it stays on the node, which nothing reads by it
+    "MATCH (t:Token {id: $id}) SET t.lock = $reason WITH t, t.revoked_at IS NULL AS fresh "
     "SET t.revoked_at = CASE WHEN fresh THEN $at ELSE t.revoked_at END, "
     "t.revoke_reason = CASE WHEN fresh THEN $reason ELSE t.revoke_reason END RETURN properties(t)",
 )

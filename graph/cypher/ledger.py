@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -59,8 +60,12 @@ _AFTER = "($at IS NULL OR {n}.{t} < $at OR ({n}.{t} = $at AND {n}.id < $key))"
 SAVE_RUN = st.write("ledger.save_run", "MERGE (r:Run {id: $id}) SET r = $props RETURN r.id")
 UPDATE_RUNNING = st.write(
     "ledger.update_running_run",
-    "MATCH (r:Run {id: $id}) WHERE r.status = 'running' "
-    "AND ($expired_before IS NULL OR r.lease_expires_at < $expired_before) SET r = $props RETURN r.id",
+    # the lock property takes Neo4j's write lock on the run before its status is read, so a
+    # renewal and a closing (or two closings) cannot both pass; FalkorDB runs writes one at a
+    # time anyway. The whole-map SET that follows drops it.
+    "MATCH (r:Run {id: $id}) SET r.lock = $lock WITH r UNWIND CASE WHEN r.status = 'running' "
+    "AND ($expired_before IS NULL OR r.lease_expires_at < $expired_before) THEN [1] ELSE [] END AS go "
+    "SET r = $props RETURN r.id",
 )
 RUN = st.read("ledger.run", "MATCH (r:Run {id: $id}) RETURN properties(r)")
 RUNS = st.read(
@@ -86,7 +91,7 @@ TAKE_IDS = st.write(
 SET_ASIDE = st.write(
     "ledger.set_aside",
     "UNWIND $groups AS g MERGE (d:DeadLetter {key: g.key}) ON CREATE SET d = g.created "
-    "ON MATCH SET d = {key: d.key, id: d.id, connector: d.connector, stream: d.stream, record_key: d.record_key, "
+    "ON MATCH SET d.lock = g.key, d = {key: d.key, id: d.id, connector: d.connector, stream: d.stream, record_key: d.record_key, "
     "reason: d.reason, run_id: d.run_id, first_at: d.first_at, first_detail: d.first_detail, seen: d.seen + g.seen, "
     "last_run_id: g.latest.last_run_id, at: g.latest.at, detail: g.latest.detail, payload: g.latest.payload, "
     "candidates: g.latest.candidates, retryable: g.latest.retryable, cursor: g.latest.cursor} "
@@ -94,8 +99,8 @@ SET_ASIDE = st.write(
 )
 RESOLVE = st.write(
     "ledger.resolve",
-    "UNWIND $keys AS k MATCH (d:DeadLetter {record_key: k}) "
-    "WHERE d.connector = $connector AND d.stream = $stream AND d.resolved_at IS NULL "
+    "UNWIND $keys AS k MATCH (d:DeadLetter {record_key: k}) WHERE d.connector = $connector AND d.stream = $stream "
+    "SET d.lock = $run WITH d UNWIND CASE WHEN d.resolved_at IS NULL THEN [1] ELSE [] END AS go "
     "SET d.resolved_at = $at, d.resolved_by_run = $run RETURN count(d)",
 )
 LETTERS = st.read(
@@ -237,7 +242,9 @@ class LedgerRecords(LedgerRules):
         await self.transport.run(SAVE_RUN, {"id": run.id, "props": _run_props(run)})
 
     async def update_running_run(self, run: ConnectorRun, *, expired_before: dt.datetime | None = None) -> bool:
-        params = {"id": run.id, "props": _run_props(run), "expired_before": values.micros(expired_before)}
+        params = {
+            "id": run.id, "props": _run_props(run), "expired_before": values.micros(expired_before), "lock": secrets.token_hex(8),
+        }
         return bool(await self.transport.run(UPDATE_RUNNING, params))
 
     async def run(self, run_id: str) -> ConnectorRun | None:
