@@ -12,6 +12,7 @@ from graph.cypher import rollups, schema
 from graph.cypher.audit import AuditRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
+from graph.cypher.shared import SharedRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.transport import Transport, connect
@@ -23,7 +24,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads, LedgerRecords, AuditRecords):
+class CypherStore(PlaceReads, OwnerReads, LedgerRecords, AuditRecords, SharedRecords):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
