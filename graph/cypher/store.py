@@ -16,6 +16,7 @@ from graph.cypher.shared import SharedRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.transport import Transport, connect
+from graph.cypher.utilities import UtilityReads  # adds the batch's utilities part: before BATCH
 from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
 from graph.errors import StoreBusy
 from graph.identity import OwnerIds
@@ -24,7 +25,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads, LedgerRecords, AuditRecords, SharedRecords):
+class CypherStore(PlaceReads, OwnerReads, LedgerRecords, AuditRecords, SharedRecords, UtilityReads):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
