@@ -159,7 +159,7 @@ def _run(props: dict[str, Any]) -> ConnectorRun:
         started_at=started,
         status=RunStatus(props["status"]),
         finished_at=values.from_micros(props.get("finished_at")),
-        counts=RunCounts(*(int(props.get(name) or 0) for name in RunCounts.__slots__)),  # type: ignore[attr-defined]
+        counts=RunCounts(*(int(props.get(name) or 0) for name in RunCounts.__slots__)),
         full=bool(props.get("full_read")),
         trigger=props["trigger"],
         error=props.get("error"),
