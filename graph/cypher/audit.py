@@ -27,7 +27,7 @@ from graph.cypher import values
 from graph.cypher.schema import index
 from graph.cypher.transport import Transport
 from graph.errors import StoreError
-from graph.security import AuditDraft, AuditEntry, Role, TokenRecord
+from graph.security import AuditDraft, AuditEntry, Role, TokenRecord, check_token
 
 index("Audit", "seq", unique=True)
 index("Token", "id", unique=True)
@@ -171,6 +171,7 @@ class AuditRecords:
         return [_entry(row[0]) for row in rows][::-1]
 
     async def save_token(self, token: TokenRecord) -> None:
+        check_token(token)
         try:
             rows = await self.transport.run(SAVE_TOKEN, {"id": token.id, "props": _token_props(token)})
         except StoreError:

@@ -67,6 +67,7 @@ __all__ = [
     "TestSharedQueries",
     "TestAuditLog",
     "TestTokens",
+    "TestTokenLimits",
     "TestOwnersBy",
     "TestOwnerIds",
     "TestRefreshStatsEdges",
@@ -876,6 +877,28 @@ class TestTokens:
 # --------------------------------------------------------------------------------------------
 # owners_by, owner_ids
 # --------------------------------------------------------------------------------------------
+
+
+class TestTokenLimits:
+    """save_token refuses what no backend could keep alike, saving nothing."""
+
+    @pytest.mark.parametrize(
+        ("bad", "field"),
+        [
+            (token(1, id=""), "token id"),
+            (token(1, id="t" * 65), "token id"),
+            (token(1, name="名" * 201), "token name"),
+            (token(1, scope="3" * 65), "token scope"),
+            (token(1, issued_at=ISSUED.replace(tzinfo=None)), "token issued_at"),
+        ],
+        ids=["empty-id", "long-id", "long-name", "long-scope", "naive-time"],
+    )
+    async def test_a_bad_record_is_refused_naming_its_field(self, store: Store, bad: TokenRecord, field: str) -> None:
+        with pytest.raises(InvalidInput, match=field):
+            await store.save_token(bad)
+        assert await store.tokens() == []
+        await store.save_token(token(1, name="名" * 200, scope="3" * 64))  # at the limits: kept
+        assert [t.name for t in await store.tokens()] == ["名" * 200]
 
 
 class TestOwnersBy:
