@@ -8,7 +8,7 @@ firms `:Firm` nodes that `MANAGES {since, until}` estates. Every fact keeps its 
 (`source`, `source_record`, `fetched_at`, `run_id`). Roll-ups are `:Rollup` nodes keyed by
 the place's code. Property names are the SQL columns' names, so both adapters read alike.
 
-Beside the places: utility `:Account`s name their house (`house_code`), `:Bill`s their account,
+Beside the places: utility `:Account`s are `FOR` their house, `:Bill`s `OF` their account,
 `:Outage`s `AFFECTS` the places they name (graph.cypher.utilities); the audit log is `:Audit`
 entries after an `:AuditHead`, tokens `:Token`s (graph.cypher.audit); the connector ledger is
 `:Run`, `:StreamState` and `:DeadLetter` nodes (graph.cypher.ledger); shared queries

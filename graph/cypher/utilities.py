@@ -1,21 +1,22 @@
-"""Utility accounts, bills and outage notices on Cypher (`graph.utilities.UtilityStore`).
+"""Utility accounts, bills and outage notices in the graph (graph.utilities.UtilityStore).
 
-An account is an `:Account` node naming its house (`house_code`), a bill a `:Bill` node naming
-its account (`account`: the account's key), an outage an `:Outage` node that `AFFECTS` the
-places it names. Keys are the natural keys as JSON text. They are written by the batch
-statement (a `Part` of graph.cypher.writes): planned here against what is stored — checked with
-`graph.utilities.check_utilities`, a reference to a house, account or place the store does not
-hold refused naming it, unchanged records (provenance alone is no change) left alone, updates
-keeping the provenance first written — so a refused batch writes nothing.
+An account is an `(:Account {key, utility, account_no})` node `-[:FOR]->` its house; a bill a
+`(:Bill {key, period, amount, paid, due})` node `-[:OF]->` its account, its money in integer fen
+(never floats: sums stay exact); an outage an `(:Outage {key, utility, notice_id, starts_at,
+ends_at, reason, planned})` node `-[:AFFECTS]->` each place it names, its times in microseconds.
+Keys are the records' natural keys (`utility|account_no`, `utility|account_no|period`,
+`utility|notice_id`), indexed.
 
-Reads go through the place a record hangs on and test it with the caller's scope: an account
-or bill of a house out of scope, an outage none of whose places is in scope, is absent.
+Every read reaches a place and tests it with the caller's scope, so an account of a house
+outside the scope, or an outage none of whose places is in it, behaves as if it did not exist.
+Writes go through the batch statement (graph.cypher.writes): the planners here check and compare
+before anything is written, so a rerun reports everything unchanged, provenance alone is never
+a change (an update keeps the first provenance), and a bad record fails the whole batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,280 +32,320 @@ from graph.model import Batch, Page, WriteCounts
 from graph.scope import Scope
 from graph.store import MAX_PAGE
 from graph.utilities import (
-    OWED_ABOVE,
     Arrears,
-    Bill,
     Outage,
     Utility,
     UtilityAccount,
-    arrears_of,
-    check_utilities,
+    check_account,
+    check_bill,
+    check_outage,
+    fen,
     outage_cursor,
     outage_position,
+    yuan,
 )
 
-index("Account", "key", unique=True)
-index("Account", "house_code")
-index("Bill", "key", unique=True)
-index("Bill", "account")
-index("Outage", "key", unique=True)
+for _label in ("Account", "Bill", "Outage"):
+    index(_label, "key", unique=True)
 
-STORED_ACCOUNTS = st.read("utilities.stored_accounts", "UNWIND $keys AS k MATCH (a:Account {key: k}) RETURN properties(a)")
-STORED_BILLS = st.read("utilities.stored_bills", "UNWIND $keys AS k MATCH (b:Bill {key: k}) RETURN properties(b)")
+_PROVENANCE = ("source", "source_record", "fetched_at", "run_id")
+_ACCOUNT_COLUMNS = ", ".join(f"a.{name}" for name in ("utility", "account_no", *_PROVENANCE))
+"""An account as columns: the client reads maps (`properties(a)`) several times slower."""
+
+# The planners ask the graph what differs rather than reading every stored record back: a rerun
+# of a stream (every bill it sent, again) then reads nothing, and the client reads no maps (it
+# parses them several times slower than the columns of a few rows); what differs comes back as
+# two lists in one row (new keys, changed keys), which the client reads fastest.
+NOT_HOUSES = st.read(
+    "utilities.not_houses",
+    "UNWIND $codes AS c OPTIONAL MATCH (p:Place {code: c}) WITH c, p WHERE p IS NULL OR p.level <> 8 RETURN c",
+)
+NOT_PLACES = st.read(
+    "utilities.not_places",
+    "UNWIND $codes AS c OPTIONAL MATCH (p:Place {code: c}) WITH c, p WHERE p IS NULL RETURN c",
+)
+STALE_ACCOUNTS = st.read(
+    "utilities.stale_accounts",
+    "UNWIND $rows AS r OPTIONAL MATCH (a:Account {key: r.key}) OPTIONAL MATCH (a)-[:FOR]->(h:Place) "
+    "WITH r, a, h WHERE a IS NULL OR h IS NULL OR h.code <> r.house "
+    "RETURN collect(CASE WHEN a IS NULL THEN r.key END), collect(CASE WHEN a IS NOT NULL THEN r.key END)",
+)
+UNKNOWN_ACCOUNTS = st.read(
+    "utilities.unknown_accounts",
+    "UNWIND $keys AS k OPTIONAL MATCH (a:Account {key: k}) WITH k, a WHERE a IS NULL RETURN k",
+)
+STALE_BILLS = st.read(
+    "utilities.stale_bills",
+    "UNWIND $rows AS r OPTIONAL MATCH (b:Bill {key: r.key}) WITH r, b "
+    "WHERE b IS NULL OR b.amount <> r.amount OR b.paid <> r.paid OR b.due <> r.due "
+    "RETURN collect(CASE WHEN b IS NULL THEN r.key END), collect(CASE WHEN b IS NOT NULL THEN r.key END)",
+)
 STORED_OUTAGES = st.read(
     "utilities.stored_outages",
     "UNWIND $keys AS k MATCH (o:Outage {key: k}) OPTIONAL MATCH (o)-[:AFFECTS]->(p:Place) "
-    "RETURN properties(o), collect(p.code)",
+    "WITH o, collect(p.code) AS codes RETURN properties(o), codes",
 )
 
 ACCOUNTS_OF = st.read(
     "utilities.accounts_of",
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
-    "MATCH (a:Account {house_code: c}) RETURN c, properties(a)",
+    f"MATCH (a:Account)-[:FOR]->(h) RETURN c, {_ACCOUNT_COLUMNS}",
 )
 ACCOUNTS = st.read(
     "utilities.accounts",
-    f"UNWIND $keys AS k MATCH (a:Account {{key: k}}) MATCH (h:Place {{code: a.house_code}}) WHERE {seen('h')} "
-    "RETURN k, properties(a)",
+    # the scope test after a WITH: in the MATCH's WHERE it makes FalkorDB scan every account
+    f"UNWIND $keys AS k MATCH (a:Account {{key: k}})-[:FOR]->(h:Place) WITH a, h WHERE {seen('h')} "
+    f"RETURN h.code, {_ACCOUNT_COLUMNS}",
 )
 ARREARS = st.read(
     "utilities.arrears",
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
-    "MATCH (a:Account {house_code: c}) MATCH (b:Bill {account: a.key}) WHERE b.due < $as_of AND b.amount - b.paid > $owed "
-    "RETURN c, properties(a), properties(b)",
+    # the WITH keeps FalkorDB walking from the house: with the bill's test in the MATCH's WHERE
+    # it scans every bill for every house asked
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, a, b WHERE b.due < $as_of AND b.amount > b.paid "
+    "RETURN c, a.utility, a.account_no, sum(b.amount - b.paid), count(b), collect(b.period)",
 )
-OWING_HOUSES = st.read(
-    "utilities.owing_houses",
-    "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount - b.paid > $owed MATCH (a:Account {key: b.account}) "
-    f"MATCH (h:Place {{code: a.house_code}}) WHERE {seen('h')} RETURN DISTINCT h.line",
+OWING_OF_HOUSES = st.read(
+    "utilities.owing_of_houses",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, b WHERE b.due < $as_of AND b.amount > b.paid "
+    "RETURN DISTINCT c",
 )
 SEEN_PLACES = st.read(
-    "utilities.seen_places", f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c"
+    "utilities.seen_places",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c, p.level",
 )
-WITHIN_LINE = st.read("utilities.within_line", "MATCH (w:Place {code: $within}) RETURN w.line")
+OWING_COUNTS = st.read(
+    "utilities.owing_counts",
+    "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount > b.paid "
+    "MATCH (b)-[:OF]->(:Account)-[:FOR]->(h:Place) "
+    f"WHERE any(c IN h.line WHERE c IN $codes) AND {seen('h')} "
+    "WITH DISTINCT h UNWIND h.line AS c WITH c, h WHERE c IN $codes RETURN c, count(h)",
+)
+LINE = st.read("utilities.line", "MATCH (w:Place {code: $within}) RETURN w.line")
 OUTAGES = st.read(
     "utilities.outages",
     "MATCH (o:Outage) WHERE ($utility IS NULL OR o.utility = $utility) "
     "AND ($active IS NULL OR (o.starts_at <= $active AND (o.ends_at IS NULL OR o.ends_at > $active))) "
-    "AND ($starts IS NULL OR o.starts_at < $starts OR (o.starts_at = $starts AND (o.utility < $after_utility "
+    "AND ($start IS NULL OR o.starts_at < $start OR (o.starts_at = $start AND (o.utility < $after_utility "
     "OR (o.utility = $after_utility AND o.notice_id < $notice)))) "
-    f"MATCH (o)-[:AFFECTS]->(p:Place) WHERE {seen('p')} "
-    "AND ($within IS NULL OR $within IN p.line OR p.code IN $above) "
-    "WITH DISTINCT o RETURN properties(o) ORDER BY o.starts_at DESC, o.utility DESC, o.notice_id DESC LIMIT $limit",
-)
-AFFECTED = st.read(
-    "utilities.affected",
-    f"UNWIND $keys AS k MATCH (o:Outage {{key: k}})-[:AFFECTS]->(p:Place) WHERE {seen('p')} RETURN k, p.code",
+    f"MATCH (o)-[:AFFECTS]->(p:Place) WHERE {seen('p')} AND ($within IS NULL OR $within IN p.line OR p.code IN $above) "
+    "WITH DISTINCT o ORDER BY o.starts_at DESC, o.utility DESC, o.notice_id DESC LIMIT $limit "
+    f"OPTIONAL MATCH (o)-[:AFFECTS]->(q:Place) WHERE {seen('q')} RETURN properties(o), collect(q.code)",
 )
 
 
-def account_key(utility: Utility | str, number: str) -> str:
-    return json.dumps([utility.value if isinstance(utility, Utility) else utility, number], ensure_ascii=False)
+def record_key(utility: Utility | str, number: str) -> str:
+    """A record's natural key as one indexed property: `utility|account_no` (an account, and
+    with `|period` a bill) or `utility|notice_id` (an outage); the utility never holds a `|`."""
+    return f"{utility.value if isinstance(utility, Utility) else utility}|{number}"
 
 
-def bill_key(utility: Utility, number: str, period: str) -> str:
-    return json.dumps([utility.value, number, period], ensure_ascii=False)
+def _kept(old: dict[str, Any]) -> dict[str, Any]:
+    """The stored provenance an update keeps (the first one seen)."""
+    return {name: old[name] for name in _PROVENANCE if old.get(name) is not None}
 
 
-def outage_key(utility: Utility, notice: str) -> str:
-    return json.dumps([utility.value, notice], ensure_ascii=False)
+# -- writes: planners of the batch statement ----------------------------------------------------
 
 
-def _account_of(props: dict[str, Any]) -> UtilityAccount:
-    return UtilityAccount(Utility(props["utility"]), props["account_no"], props["house_code"], provenance_of(props))
+async def _missing(plan: Plan, statement: st.Statement, codes: Sequence[str], level: Level | None) -> set[str]:
+    """The codes that are not places (of `level`) once the batch is written: planned places
+    are taken from the plan, the others asked of the graph."""
+    planned = {code: plan.places[code] for code in dict.fromkeys(codes) if code in plan.places}
+    missing = {code for code, props in planned.items() if level is not None and props["level"] != level}
+    asked = [code for code in dict.fromkeys(codes) if code not in planned]
+    if asked:
+        missing.update(code for (code,) in await plan.transport.run(statement, {"codes": asked}))
+    return missing
 
 
-def _bill_of(props: dict[str, Any]) -> Bill:
-    due = values.from_day(props["due"])
-    assert due is not None
-    return Bill(
-        Utility(props["utility"]), props["account_no"], props["period"], float(props["amount"]), float(props["paid"]), due,
-        provenance_of(props),
-    )
-
-
-# -- writes -----------------------------------------------------------------------------------
-
-
-async def _plan_utilities(batch: Batch, plan: Plan) -> WriteCounts:
-    if not (batch.accounts or batch.bills or batch.outages):
+async def _plan_accounts(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.accounts:
         return WriteCounts()
-    check_utilities(batch.accounts, batch.bills, batch.outages)
-    counts = WriteCounts()
-    accounts: dict[str, dict[str, Any]] = {}
-    if batch.accounts:
-        part, accounts = await _plan_accounts(batch.accounts, plan)
-        counts += part
-    if batch.bills:
-        counts += await _plan_bills(batch.bills, accounts, plan)
-    if batch.outages:
-        counts += await _plan_outages(batch.outages, plan)
-    return counts
+    for account in batch.accounts:
+        check_account(account)
+    latest = {record_key(a.utility, a.account_no): a for a in batch.accounts}  # the last record of a key wins
+    missing = await _missing(plan, NOT_HOUSES, [a.house_code for a in latest.values()], Level.HOUSE)
+    for account in latest.values():
+        if account.house_code in missing:
+            raise StoreError(
+                f"{account.utility.value} account {account.account_no}: house {account.house_code} is not in the store"
+            )
+    rows = [{"key": key, "house": account.house_code} for key, account in latest.items()]
+    [(new, changed)] = await plan.transport.run(STALE_ACCOUNTS, {"rows": rows})
+    for key in new:
+        account = latest[key]
+        props = values.present(
+            {"key": key, "utility": account.utility.value, "account_no": account.account_no, **provenance_props(account.provenance)}
+        )
+        plan.add("new_account", [{"house": account.house_code, "props": props}])
+    for key in changed:  # moved to another house: the account keeps its first provenance
+        plan.add("account_unlink", [{"key": key}])
+        plan.add("account_link", [{"key": key, "house": latest[key].house_code}])
+    return WriteCounts(len(new), len(changed), len(batch.accounts) - len(new) - len(changed))
 
 
-async def _stored(plan: Plan, statement: st.Statement, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    return {props["key"]: props for (props,) in await plan.transport.run(statement, {"keys": list(keys)})}
-
-
-async def _plan_accounts(
-    records: Sequence[UtilityAccount], plan: Plan
-) -> tuple[WriteCounts, dict[str, dict[str, Any]]]:
-    latest = {account_key(a.utility, a.account_no): a for a in records}  # the last record of a key wins
-    houses = await plan.place_props([a.house_code for a in latest.values()])
-    stored = await _stored(plan, STORED_ACCOUNTS, list(latest))
-    planned: dict[str, dict[str, Any]] = {}
-    inserted = updated = 0
-    for key, account in latest.items():
-        house = houses.get(account.house_code)
-        if house is None or house["level"] != Level.HOUSE:
-            raise StoreError(f"{account.utility.value} account {account.account_no}: house {account.house_code} is not in the store")
-        old = stored.get(key)
-        if old is None:
-            props = values.present({
-                "key": key, "utility": account.utility.value, "account_no": account.account_no,
-                "house_code": account.house_code, **provenance_props(account.provenance),
-            })
-            plan.add("new_account", [props])
-            inserted += 1
-        elif old["house_code"] != account.house_code:
-            props = {**old, "house_code": account.house_code}
-            plan.add("update_account", [props])
-            updated += 1
-        else:
-            props = old
-        planned[key] = props
-    return WriteCounts(inserted, updated, len(records) - inserted - updated), planned
-
-
-async def _plan_bills(records: Sequence[Bill], accounts: dict[str, dict[str, Any]], plan: Plan) -> WriteCounts:
-    latest = {bill_key(b.utility, b.account_no, b.period): b for b in records}
-    wanted = [account_key(b.utility, b.account_no) for b in latest.values()]
-    known = set(accounts) | set(await _stored(plan, STORED_ACCOUNTS, [k for k in dict.fromkeys(wanted) if k not in accounts]))
-    stored = await _stored(plan, STORED_BILLS, list(latest))
-    inserted = updated = 0
+async def _plan_bills(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.bills:
+        return WriteCounts()
+    for bill in batch.bills:
+        check_bill(bill)
+    latest = {f"{record_key(b.utility, b.account_no)}|{b.period}": b for b in batch.bills}
+    in_batch = {record_key(a.utility, a.account_no) for a in batch.accounts}
+    asked = [key for key in dict.fromkeys(record_key(b.utility, b.account_no) for b in latest.values()) if key not in in_batch]
+    unknown = {key for (key,) in await plan.transport.run(UNKNOWN_ACCOUNTS, {"keys": asked})} if asked else set()
+    rows: list[dict[str, Any]] = []
     for key, bill in latest.items():
-        owner = account_key(bill.utility, bill.account_no)
-        if owner not in known:
+        account = record_key(bill.utility, bill.account_no)
+        if account in unknown:
             raise StoreError(
                 f"{bill.utility.value} bill {bill.account_no}|{bill.period}: account {bill.account_no} is not in the store"
             )
-        facts = {"amount": round(bill.amount, 2), "paid": round(bill.paid, 2), "due": values.day(bill.due)}
-        old = stored.get(key)
-        if old is None:
-            plan.add("new_bill", [values.present({
-                "key": key, "account": owner, "utility": bill.utility.value, "account_no": bill.account_no,
-                "period": bill.period, **facts, **provenance_props(bill.provenance),
-            })])
-            inserted += 1
-        elif (round(float(old["amount"]), 2), round(float(old["paid"]), 2), old["due"]) != tuple(facts.values()):
-            plan.add("update_bill", [{**old, **facts}])
-            updated += 1
-    return WriteCounts(inserted, updated, len(records) - inserted - updated)
+        rows.append({"key": key, "account": account, "amount": fen(bill.amount), "paid": fen(bill.paid), "due": values.day(bill.due)})
+    by_key = {row["key"]: row for row in rows}
+    [(new, changed)] = await plan.transport.run(STALE_BILLS, {"rows": rows})
+    for key in new:
+        row, bill = by_key[key], latest[key]
+        props = values.present(
+            {"key": key, "period": bill.period, **{name: row[name] for name in ("amount", "paid", "due")},
+             **provenance_props(bill.provenance)}
+        )
+        plan.add("new_bill", [{"account": row["account"], "props": props}])
+    # the facts change, the first provenance stays
+    plan.add("update_bill", [{name: by_key[key][name] for name in ("key", "amount", "paid", "due")} for key in changed])
+    return WriteCounts(len(new), len(changed), len(batch.bills) - len(new) - len(changed))
 
 
-async def _plan_outages(records: Sequence[Outage], plan: Plan) -> WriteCounts:
-    latest = {outage_key(o.utility, o.notice_id): o for o in records}
-    places = await plan.place_props([code for o in latest.values() for code in o.place_codes])
-    stored: dict[str, tuple[dict[str, Any], set[str]]] = {
-        props["key"]: (props, set(codes))
-        for props, codes in await plan.transport.run(STORED_OUTAGES, {"keys": list(latest)})
-    }
-    inserted = updated = 0
-    for key, outage in latest.items():
-        for code in outage.place_codes:
-            if code not in places:
-                raise StoreError(f"{outage.utility.value} outage {outage.notice_id}: place {code} is not in the store")
-        wanted = set(outage.place_codes)
-        facts = values.present({
+def _outage_facts(outage: Outage) -> dict[str, Any]:
+    return values.present(
+        {
             "starts_at": values.micros(outage.starts_at),
             "ends_at": values.micros(outage.ends_at),
             "reason": outage.reason,
-            "planned": outage.planned,
-        })
-        found = stored.get(key)
-        if found is None:
-            plan.add("new_outage", [values.present({
-                "key": key, "utility": outage.utility.value, "notice_id": outage.notice_id,
-                **facts, **provenance_props(outage.provenance),
-            })])
-            plan.add("affect", [{"key": key, "code": code} for code in sorted(wanted)])
+            "planned": bool(outage.planned),
+        }
+    )
+
+
+_OUTAGE_FACTS = ("starts_at", "ends_at", "reason", "planned")
+
+
+async def _plan_outages(batch: Batch, plan: Plan) -> WriteCounts:
+    if not batch.outages:
+        return WriteCounts()
+    for outage in batch.outages:
+        check_outage(outage)
+    latest = {record_key(o.utility, o.notice_id): o for o in batch.outages}
+    missing = await _missing(plan, NOT_PLACES, [code for o in latest.values() for code in o.place_codes], None)
+    stored: dict[str, tuple[dict[str, Any], set[str]]] = {}
+    for props, codes in await plan.transport.run(STORED_OUTAGES, {"keys": list(latest)}):
+        stored[props["key"]] = (props, set(codes))
+    inserted = updated = 0
+    for key, outage in latest.items():
+        for code in outage.place_codes:
+            if code in missing:
+                raise StoreError(f"{outage.utility.value} outage {outage.notice_id}: place {code} is not in the store")
+        wanted = set(outage.place_codes)
+        facts = _outage_facts(outage)
+        named = {"key": key, "utility": outage.utility.value, "notice_id": outage.notice_id}
+        if key not in stored:
             inserted += 1
+            plan.add("new_outage", [{**named, **facts, **values.present(provenance_props(outage.provenance))}])
+            plan.add("outage_link", [{"key": key, "code": code} for code in sorted(wanted)])
             continue
-        old, had = found
-        kept = {name: old[name] for name in old if name not in ("starts_at", "ends_at", "reason", "planned")}
-        same = all(old.get(name) == facts.get(name) for name in ("starts_at", "ends_at", "reason", "planned"))
+        old, had = stored[key]
+        same = all(old.get(name) == facts.get(name) for name in _OUTAGE_FACTS)
         if same and had == wanted:
             continue
-        if not same:
-            plan.add("update_outage", [{**kept, **facts}])
-        plan.add("unaffect", [{"key": key, "code": code} for code in sorted(had - wanted)])
-        plan.add("affect", [{"key": key, "code": code} for code in sorted(wanted - had)])
         updated += 1
-    return WriteCounts(inserted, updated, len(records) - inserted - updated)
+        if not same:
+            plan.add("update_outage", [{**named, **facts, **_kept(old)}])
+        plan.add("outage_unlink", [{"key": key, "code": code} for code in sorted(had - wanted)])
+        plan.add("outage_link", [{"key": key, "code": code} for code in sorted(wanted - had)])
+    return WriteCounts(inserted, updated, len(batch.outages) - inserted - updated)
 
 
-FRAGMENTS = (
-    ("new_account", "CREATE (a:Account) SET a = r"),
-    ("update_account", "MATCH (a:Account {key: r.key}) SET a = r"),
-    ("new_bill", "CREATE (b:Bill) SET b = r"),
-    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b = r"),
+_ACCOUNT_FRAGMENTS = (
+    ("new_account", "MATCH (h:Place {code: r.house}) CREATE (a:Account)-[:FOR]->(h) SET a = r.props"),
+    ("account_unlink", "MATCH (a:Account {key: r.key})-[e:FOR]->(:Place) DELETE e"),
+    ("account_link", "MATCH (a:Account {key: r.key}) MATCH (h:Place {code: r.house}) CREATE (a)-[:FOR]->(h)"),
+)
+_BILL_FRAGMENTS = (
+    ("new_bill", "MATCH (a:Account {key: r.account}) CREATE (b:Bill)-[:OF]->(a) SET b = r.props"),
+    # a bill's facts are never null: setting them one by one removes nothing (see the preamble
+    # of graph.cypher on FalkorDB's removals) and keeps the node's provenance
+    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b.amount = r.amount, b.paid = r.paid, b.due = r.due"),
+)
+_OUTAGE_FRAGMENTS = (
     ("new_outage", "CREATE (o:Outage) SET o = r"),
     ("update_outage", "MATCH (o:Outage {key: r.key}) SET o = r"),
-    ("unaffect", "MATCH (o:Outage {key: r.key})-[e:AFFECTS]->(p:Place {code: r.code}) DELETE e"),
-    ("affect", "MATCH (o:Outage {key: r.key}) MATCH (p:Place {code: r.code}) CREATE (o)-[:AFFECTS]->(p)"),
+    ("outage_unlink", "MATCH (o:Outage {key: r.key})-[e:AFFECTS]->(p:Place {code: r.code}) DELETE e"),
+    ("outage_link", "MATCH (o:Outage {key: r.key}) MATCH (p:Place {code: r.code}) CREATE (o)-[:AFFECTS]->(p)"),
 )
 
-PARTS.append(Part("utilities", FRAGMENTS, _plan_utilities))
+_PARTS = (
+    Part("accounts", _ACCOUNT_FRAGMENTS, _plan_accounts),
+    Part("bills", _BILL_FRAGMENTS, _plan_bills),
+    Part("outages", _OUTAGE_FRAGMENTS, _plan_outages),
+)
+_present = {part.name for part in PARTS}
+PARTS.extend(part for part in _PARTS if part.name not in _present)  # before graph.cypher.store builds BATCH
 
 
-# -- reads -------------------------------------------------------------------------------------
+# -- reads ---------------------------------------------------------------------------------------
 
 
-class UtilityReads:
-    """The utility part of the store port on Cypher (writes are the batch's `utilities` part)."""
+def _account_of(house: str, utility: str, number: str, *provenance: Any) -> UtilityAccount:
+    return UtilityAccount(
+        utility=Utility(utility),
+        account_no=number,
+        house_code=house,
+        provenance=provenance_of(dict(zip(_PROVENANCE, provenance))),
+    )
+
+
+def _outage_of(props: dict[str, Any], codes: Sequence[str]) -> Outage:
+    starts = values.from_micros(props["starts_at"])
+    assert starts is not None
+    return Outage(
+        utility=Utility(props["utility"]),
+        notice_id=props["notice_id"],
+        place_codes=tuple(sorted(set(codes))),
+        starts_at=starts,
+        ends_at=values.from_micros(props.get("ends_at")),
+        reason=props["reason"],
+        planned=bool(props["planned"]),
+        provenance=provenance_of(props),
+    )
+
+
+class UtilityRecords:
+    """The utility part of the store port (a base of CypherStore)."""
 
     transport: Transport
 
     async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
-        groups: dict[str, list[UtilityAccount]] = {code: [] for code in house_codes}
-        if house_codes:
-            params = {"codes": sorted(set(house_codes)), **scope_params(scope)}
-            for code, props in await self.transport.run(ACCOUNTS_OF, params):
-                groups[code].append(_account_of(props))
-        return [sorted(groups[code], key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
+        rows = await self.transport.run(ACCOUNTS_OF, {"codes": list(dict.fromkeys(house_codes)), **scope_params(scope)})
+        groups: dict[str, list[UtilityAccount]] = {}
+        for row in rows:
+            groups.setdefault(row[0], []).append(_account_of(*row))
+        return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
 
     async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
-        wanted = [account_key(utility, number) for utility, number in keys]
-        found: dict[str, UtilityAccount] = {}
-        if wanted:
-            params = {"keys": sorted(set(wanted)), **scope_params(scope)}
-            found = {key: _account_of(props) for key, props in await self.transport.run(ACCOUNTS, params)}
-        return [found.get(key) for key in wanted]
+        wanted = list(dict.fromkeys(record_key(utility, number) for utility, number in keys))
+        found = {
+            record_key(account.utility, account.account_no): account
+            for account in (_account_of(*row) for row in await self.transport.run(ACCOUNTS, {"keys": wanted, **scope_params(scope)}))
+        }
+        return [found.get(record_key(utility, number)) for utility, number in keys]
 
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
-        groups: dict[str, list[Arrears]] = {code: [] for code in house_codes}
-        if house_codes:
-            params = {"codes": sorted(set(house_codes)), "as_of": values.day(as_of), "owed": OWED_ABOVE, **scope_params(scope)}
-            bills: dict[str, tuple[UtilityAccount, list[Bill]]] = {}
-            for _, account, bill in await self.transport.run(ARREARS, params):
-                bills.setdefault(account["key"], (_account_of(account), []))[1].append(_bill_of(bill))
-            for account, owed in bills.values():
-                found = arrears_of(account, owed, as_of)  # the rule, graph.utilities'
-                if found is not None:
-                    groups[account.house_code].append(found)
-        return [sorted(groups[code], key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
-
-    async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
-        if not codes:
-            return []
-        params = scope_params(scope)
-        seen_codes = {row[0] for row in await self.transport.run(SEEN_PLACES, {"codes": sorted(set(codes)), **params})}
-        lines = await self.transport.run(OWING_HOUSES, {"as_of": values.day(as_of), "owed": OWED_ABOVE, **params})
-        counts = dict.fromkeys(seen_codes, 0)
-        for (line,) in lines:
-            for code in set(line) & seen_codes:
-                counts[code] += 1  # a house under the place (or the house itself)
-        return [counts.get(code) for code in codes]
+        params = {"codes": list(dict.fromkeys(house_codes)), "as_of": values.day(as_of), **scope_params(scope)}
+        groups: dict[str, list[Arrears]] = {}
+        for code, utility, number, owed, bills, periods in await self.transport.run(ARREARS, params):
+            groups.setdefault(code, []).append(Arrears(Utility(utility), number, code, yuan(int(owed)), int(bills), min(periods)))
+        return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
 
     async def outages(
         self,
@@ -320,44 +361,52 @@ class UtilityReads:
         position = outage_position(after)
         above: list[str] = []
         if within is not None:
-            rows = await self.transport.run(WITHIN_LINE, {"within": within})
+            rows = await self.transport.run(LINE, {"within": within})
             if not rows:
                 return Page(items=[], has_next=False, end_cursor=None)
-            above = list(rows[0][0][:-1])  # an outage of a place above `within` reaches it
+            # under `within`, or a place above it (an outage of a whole estate reaches every
+            # building in it)
+            above = list(rows[0][0][:-1])
+        start, after_utility, notice = position if position is not None else (None, None, None)
         params = {
-            "utility": None if utility is None else utility.value,
+            "utility": utility.value if utility is not None else None,
             "active": values.micros(active_at),
-            "starts": None if position is None else values.micros(position[0]),
-            "after_utility": None if position is None else position[1].value,
-            "notice": None if position is None else position[2],
+            "start": values.micros(start),
+            "after_utility": after_utility.value if after_utility is not None else None,
+            "notice": notice,
             "within": within,
             "above": above,
             "limit": first + 1,
             **scope_params(scope),
         }
-        found = [row[0] for row in await self.transport.run(OUTAGES, params)]
-        shown = found[:first]
-        codes: dict[str, list[str]] = {props["key"]: [] for props in shown}
-        if shown:
-            for key, code in await self.transport.run(AFFECTED, {"keys": list(codes), **scope_params(scope)}):
-                codes[key].append(code)
-        items = []
-        for props in shown:
-            starts = values.from_micros(props["starts_at"])
-            assert starts is not None
-            items.append(Outage(
-                utility=Utility(props["utility"]),
-                notice_id=props["notice_id"],
-                place_codes=tuple(sorted(codes[props["key"]])),
-                starts_at=starts,
-                ends_at=values.from_micros(props.get("ends_at")),
-                reason=props["reason"],
-                planned=bool(props["planned"]),
-                provenance=provenance_of(props),
-            ))
+        found = [_outage_of(props, codes) for props, codes in await self.transport.run(OUTAGES, params)]
+        found.sort(key=lambda o: (values.micros(o.starts_at), o.utility.value, o.notice_id), reverse=True)
+        items = found[:first]
         return Page(
             items=items,
             has_next=len(found) > first,
             end_cursor=outage_cursor(items[-1]) if items else None,
             start_cursor=outage_cursor(items[0]) if items else None,
         )
+
+    async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
+        unique = list(dict.fromkeys(codes))
+        params = {"codes": unique, **scope_params(scope)}
+        seen_levels = {code: level for code, level in await self.transport.run(SEEN_PLACES, params)}
+        counts = {code: 0 for code in seen_levels}
+        houses = [code for code, level in seen_levels.items() if level == Level.HOUSE]
+        areas = [code for code, level in seen_levels.items() if level != Level.HOUSE]
+        day = values.day(as_of)
+        if houses:
+            # a house: from it to its bills
+            for (code,) in await self.transport.run(OWING_OF_HOUSES, {**params, "codes": houses, "as_of": day}):
+                counts[code] = 1
+        if areas:
+            # houses in arrears under each place, counted by the graph from the overdue bills:
+            # proportional to those, not to the houses under the places
+            rows = await self.transport.run(OWING_COUNTS, {**params, "codes": areas, "as_of": day})
+            counts.update((code, int(number)) for code, number in rows)
+        return [counts.get(code) for code in codes]
+
+
+__all__ = ["UtilityRecords", "record_key"]
