@@ -38,7 +38,9 @@ from graph.ledger import (
     RunCounts,
     RunStatus,
     StreamState,
+    check_letters,
     check_run_id,
+    check_states,
     group_letters,
     latest_states,
     ledger_cursor,
@@ -269,6 +271,7 @@ class LedgerRecords(LedgerRules):
         return sorted(states, key=lambda state: state.stream)
 
     async def save_states(self, states: Sequence[StreamState]) -> None:
+        check_states(states)
         rows = [
             values.present({
                 "connector": state.connector,
@@ -288,6 +291,7 @@ class LedgerRecords(LedgerRules):
     # -- dead letters ---------------------------------------------------------------------
 
     async def set_aside(self, letters: Sequence[DeadLetter]) -> int:
+        check_letters(letters)
         groups = group_letters(letters)
         if not groups:
             return 0

@@ -32,7 +32,9 @@ from graph.ledger import (
     RunCounts,
     RunStatus,
     StreamState,
+    check_letters,
     check_run_id,
+    check_states,
     group_letters,
     latest_states,
     ledger_cursor,
@@ -216,6 +218,7 @@ class LedgerRecords(LedgerRules):
             ]
 
     async def save_states(self, states: Sequence[StreamState]) -> None:
+        check_states(states)
         if not states:
             return
         async with self.turns.writing() as connection:
@@ -236,6 +239,7 @@ class LedgerRecords(LedgerRules):
     # -- dead letters ---------------------------------------------------------------------
 
     async def set_aside(self, letters: Sequence[DeadLetter]) -> int:
+        check_letters(letters)
         if not letters:
             return 0
         table = tables.dead_letter

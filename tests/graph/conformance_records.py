@@ -62,6 +62,7 @@ __all__ = [
     "TestRunLeases",
     "TestStreamStates",
     "TestDeadLetters",
+    "TestLedgerLimits",
     "TestUtilityWrites",
     "TestUtilityReads",
     "TestSharedQueries",
@@ -453,6 +454,42 @@ class TestDeadLetters:
         for cursor in ["not-a-cursor", "Y29kZTozNzAyMDI", "!!!!"]:
             with pytest.raises(InvalidInput, match="after"):
                 await store.dead_letters(None, 5, after=cursor)
+
+
+class TestLedgerLimits:
+    """save_states and set_aside refuse what no backend could keep alike, whole, naming the
+    field; at the limits everything is kept."""
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [({"cursor": "c" * 401}, "cursor"), ({"stream": "s" * 65}, "stream"), ({"connector": ""}, "connector"),
+         ({"run_id": "r" * 65}, "run id")],
+        ids=["long-cursor", "long-stream", "no-connector", "long-run-id"],
+    )
+    async def test_a_bad_checkpoint_is_refused_whole(self, store: Store, changes: dict[str, str], field: str) -> None:
+        good = StreamState("registry", "units", "1", T0, "run001")
+        with pytest.raises(InvalidInput, match=field):
+            await store.save_states([good, replace(StreamState("registry", "holders", "2", T0, "run001"), **changes)])  # type: ignore[arg-type]
+        assert await store.stream_states("registry") == []
+        edge = StreamState("r" * 64, "s" * 64, "c" * 400, T0, "x" * 64)
+        await store.save_states([edge])
+        assert await store.stream_states("r" * 64) == [edge]
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [({"record_key": "k" * 401}, "record_key"), ({"connector": "c" * 65}, "connector"), ({"stream": ""}, "stream"),
+         ({"run_id": "r" * 65}, "run id")],
+        ids=["long-key", "long-connector", "no-stream", "long-run-id"],
+    )
+    async def test_a_bad_letter_is_refused_whole(self, store: Store, changes: dict[str, str], field: str) -> None:
+        with pytest.raises(InvalidInput, match=field):
+            await store.set_aside([letter("u1"), replace(letter("u2"), **changes)])  # type: ignore[arg-type]
+        assert await store.dead_letter_count("registry") == 0
+        assert (await store.dead_letters(None, 10, include_resolved=True)).items == []
+        edge = replace(letter("k" * 400), connector="c" * 64, stream="s" * 64, run_id="r" * 64, cursor="x" * 1000)
+        assert await store.set_aside([edge, letter("")]) == 2
+        found = {item.record_key: item for item in (await store.dead_letters(None, 10)).items}
+        assert set(found) == {"k" * 400, ""} and found["k" * 400].cursor == "x" * 400  # a letter's cursor is cut
 
 
 # --------------------------------------------------------------------------------------------
