@@ -70,12 +70,15 @@ UPDATE_RUNNING = st.write(
     "SET r = $props RETURN r.id",
 )
 RUN = st.read("ledger.run", "MATCH (r:Run {id: $id}) RETURN properties(r)")
-RUNS = st.read(
-    "ledger.runs",
-    "MATCH (r:Run) WHERE ($connector IS NULL OR r.connector = $connector) AND ($status IS NULL OR r.status = $status) "
-    f"AND {_AFTER.format(n='r', t='started_at')} "
-    "RETURN properties(r) ORDER BY r.started_at DESC, r.id DESC LIMIT $limit",
+_RUNS_TAIL = (
+    "($status IS NULL OR r.status = $status) AND " + _AFTER.format(n="r", t="started_at")
+    + " RETURN properties(r) ORDER BY r.started_at DESC, r.id DESC LIMIT $limit"
 )
+RUNS = {
+    # one connector's runs are found through the indexed connector; all runs by the label
+    "one": st.read("ledger.runs.connector", f"MATCH (r:Run {{connector: $connector}}) WHERE {_RUNS_TAIL}"),
+    "all": st.read("ledger.runs.all", f"MATCH (r:Run) WHERE {_RUNS_TAIL}"),
+}
 
 STATES = st.read("ledger.stream_states", "MATCH (s:StreamState {connector: $connector}) RETURN properties(s)")
 SAVE_STATES = st.write(
@@ -105,14 +108,15 @@ RESOLVE = st.write(
     "SET d.lock = $run WITH d UNWIND CASE WHEN d.resolved_at IS NULL THEN [1] ELSE [] END AS go "
     "SET d.resolved_at = $at, d.resolved_by_run = $run RETURN count(d)",
 )
-LETTERS = st.read(
-    "ledger.dead_letters",
-    "MATCH (d:DeadLetter) WHERE ($connector IS NULL OR d.connector = $connector) "
-    "AND ($resolved OR d.resolved_at IS NULL) AND ($stream IS NULL OR d.stream = $stream) "
+_LETTERS_TAIL = (
+    "($resolved OR d.resolved_at IS NULL) AND ($stream IS NULL OR d.stream = $stream) "
     "AND ($reasons IS NULL OR d.reason IN $reasons) AND ($retryable IS NULL OR d.retryable = $retryable) "
-    f"AND {_AFTER.format(n='d', t='at')} "
-    "RETURN properties(d) ORDER BY d.at DESC, d.id DESC LIMIT $limit",
+    f"AND {_AFTER.format(n='d', t='at')} RETURN properties(d) ORDER BY d.at DESC, d.id DESC LIMIT $limit"
 )
+LETTERS = {
+    "one": st.read("ledger.dead_letters.connector", f"MATCH (d:DeadLetter {{connector: $connector}}) WHERE {_LETTERS_TAIL}"),
+    "all": st.read("ledger.dead_letters.all", f"MATCH (d:DeadLetter) WHERE {_LETTERS_TAIL}"),
+}
 LETTER_COUNT = st.read(
     "ledger.dead_letter_count",
     "MATCH (d:DeadLetter {connector: $connector}) WHERE d.resolved_at IS NULL RETURN count(d)",
@@ -257,7 +261,8 @@ class LedgerRecords(LedgerRules):
         self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
     ) -> Page[ConnectorRun]:
         params = {"connector": connector, "status": None if status is None else status.value}
-        return await self._page(RUNS, params, first, after, "started_at", _run, numeric=False)
+        statement = RUNS["all" if connector is None else "one"]
+        return await self._page(statement, params, first, after, "started_at", _run, numeric=False)
 
     # -- stream cursors -----------------------------------------------------------------
 
@@ -343,7 +348,8 @@ class LedgerRecords(LedgerRules):
             "reasons": None if reasons is None else sorted(reason.value for reason in reasons),
             "retryable": retryable,
         }
-        return await self._page(LETTERS, params, first, after, "at", _letter, numeric=True)
+        statement = LETTERS["all" if connector is None else "one"]
+        return await self._page(statement, params, first, after, "at", _letter, numeric=True)
 
     async def dead_letter_count(self, connector: str) -> int:
         [(count,)] = await self.transport.run(LETTER_COUNT, {"connector": connector})
