@@ -52,6 +52,7 @@ from graph.store import MAX_PAGE
 
 index("Run", "id", unique=True)
 index("Run", "connector")
+index("Run", "status")  # close_abandoned reads the running ones of every connector
 index("StreamState", "connector")
 index("DeadLetter", "key", unique=True)
 index("DeadLetter", "record_key")
@@ -77,6 +78,7 @@ _RUNS_TAIL = (
 RUNS = {
     # one connector's runs are found through the indexed connector; all runs by the label
     "one": st.read("ledger.runs.connector", f"MATCH (r:Run {{connector: $connector}}) WHERE {_RUNS_TAIL}"),
+    "status": st.read("ledger.runs.status", f"MATCH (r:Run {{status: $status}}) WHERE {_RUNS_TAIL}"),
     "all": st.read("ledger.runs.all", f"MATCH (r:Run) WHERE {_RUNS_TAIL}"),
 }
 
@@ -261,7 +263,7 @@ class LedgerRecords(LedgerRules):
         self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
     ) -> Page[ConnectorRun]:
         params = {"connector": connector, "status": None if status is None else status.value}
-        statement = RUNS["all" if connector is None else "one"]
+        statement = RUNS["one" if connector is not None else "status" if status is not None else "all"]
         return await self._page(statement, params, first, after, "started_at", _run, numeric=False)
 
     # -- stream cursors -----------------------------------------------------------------
