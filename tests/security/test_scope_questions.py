@@ -215,7 +215,7 @@ def test_owners_shown_whole_by_an_impact_are_audited(secure_hub: SecureHub) -> N
     [entry] = pii_reads(last.seq)
     assert entry.role == "street" and entry.detail["owners"] == holders
     phones = any(secure_hub.world.owners[owner].phone is not None for owner in holders)
-    assert entry.detail["fields"] == ["id_number", "name", "phone"] if phones else ["id_number", "name"]
+    assert entry.detail["fields"] == (["id_number", "name", "phone"] if phones else ["id_number", "name"])
     [last] = secure_hub.run(secure_hub.store.audit_tail(1))
     secure_hub.data("city", IMPACT, {"code": cast.house, "first": 5})
     assert pii_reads(last.seq) == []
