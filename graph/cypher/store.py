@@ -12,6 +12,7 @@ from graph.cypher import rollups, schema
 from graph.cypher.lease import WriteLease
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
+from graph.cypher.questions import QuestionReads
 from graph.cypher.transport import Transport, connect
 from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
 from graph.errors import StoreBusy
@@ -21,7 +22,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads):
+class CypherStore(PlaceReads, OwnerReads, QuestionReads):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

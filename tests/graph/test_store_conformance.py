@@ -22,7 +22,7 @@ from tests.graph.conformance_devices import *  # noqa: F403 - the device part of
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
-CYPHER_PENDING: set[str] = set()
+CYPHER_PENDING: set[str] = {"TestReachCases", "TestImpact"}  # Cypher's cases, devices and outages
 """Classes needing records the Cypher store does not hold yet: skipped on the graph backends
 until their part lands, and this set goes with it."""
 
@@ -30,7 +30,6 @@ CYPHER_PENDING_MODULES = {
     "tests.graph.conformance_cases",
     "tests.graph.conformance_devices",
     "tests.graph.conformance_records",
-    "tests.graph.conformance_questions",
 }
 """The same, by module: parts whose Cypher side is being written (cases, devices, the records
 of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
