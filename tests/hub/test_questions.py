@@ -80,8 +80,9 @@ query($firm: String!, $asOf: Date) {
 """
 
 
-NEEDED = ("register_devices", "case_page", "outages")
-"""What the store must hold beside places, owners and firms: cases, devices and outages."""
+NEEDED = ("register_devices", "case_page", "outages", "save_token", "append_audit")
+"""What the hub needs the store to hold beside places, owners and firms: devices, cases and
+outages (the city), tokens (the callers) and the audit log (whole reads of owners)."""
 
 
 async def _main(url: str, keys: Keyring, sock: socket.socket, started: dict[str, Any]) -> None:
@@ -101,15 +102,15 @@ async def _main(url: str, keys: Keyring, sock: socket.socket, started: dict[str,
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("falkordb", marks=pytest.mark.falkordb)])
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
-    """The hub over SQLite, and over FalkorDB once the Cypher store holds cases, devices and
-    outages (until then its run is skipped, saying so)."""
+    """The hub over SQLite, and over FalkorDB once the Cypher store holds all of `NEEDED`
+    (until then its run is skipped, saying what is missing)."""
     keys = Keyring.generate()
     if request.param == "falkordb":
         from graph.cypher.store import CypherStore
 
         missing = [name for name in NEEDED if not hasattr(CypherStore, name)]
         if missing:
-            pytest.skip(f"the Cypher store lacks {', '.join(missing)}: its cases, devices and outages have not landed")
+            pytest.skip(f"the Cypher store lacks {', '.join(missing)}: those parts have not landed")
         url = request.getfixturevalue("falkordb_server").url(f"questions_{run_id()}")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('questions') / 'hub.sqlite'}"
