@@ -16,13 +16,15 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from graph import open_store
 from graph.ciphers.keyring import Keyring
+from graph.store import Store
 from hub.app import create_app
+from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.case_city import CaseHub
@@ -47,6 +49,7 @@ from tests.graph.conformance import (
     UNKNOWN_ESTATE,
 )
 from tests.graph.conformance_questions import DEVICE, write_devices_and_outages
+from tests.schema.counting import CountingStore
 
 DAY = dt.timedelta(days=1)
 
@@ -96,8 +99,15 @@ async def _main(url: str, keys: Keyring, sock: socket.socket, started: dict[str,
         "firm": await issue_token(store, keys, "property_firm", FIRM_2, "八大关物业", DAY),
         "owner": await issue_token(store, keys, "owner", "owner-b", "李娜", DAY),
     }
-    app = create_app(store, keys=keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000))
-    await serve_app(app, sock, started, store=store, tokens=tokens)
+    counting = CountingStore(store)
+    app = create_app(
+        cast(Store, counting),
+        keys=keys,
+        owns_store=True,
+        authenticator=Authenticator(store, keys),  # the gate's reads are not the schema's
+        limits=replace(Limits(), rate=1e6, burst=1_000_000),
+    )
+    await serve_app(app, sock, started, store=store, tokens=tokens, counting=counting)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("falkordb", marks=pytest.mark.falkordb)])
@@ -250,3 +260,18 @@ def test_answers_are_the_same_whatever_the_spelling_of_a_code(hub: CaseHub) -> N
     upper = hub.data("admin", IMPACT, code=B_A2)
     lower = hub.data("admin", IMPACT, code=" " + B_A2.lower() + " ")
     assert json.dumps(upper, sort_keys=True) == json.dumps(lower, sort_keys=True)
+
+
+def test_store_calls_do_not_grow_with_the_page(hub: CaseHub) -> None:
+    """A page of houses with their owners and the newest open cases costs the same store calls
+    for 2 houses as for 10: one reach, one read of the owners, one of the cases."""
+    counting: CountingStore = hub.shared["counting"]
+    hub.data("street", IMPACT, code=E_A, first=1)  # the app's own first reads (the safelist's roles) aside
+    calls = []
+    for first in (2, 10):
+        counting.reset()
+        impact = hub.data("street", IMPACT, code=E_A, first=first)["impact"]
+        assert len(impact["houses"]["edges"]) == first
+        calls.append(counting.snapshot())
+    assert calls[0] == calls[1]
+    assert (calls[0]["reach"], calls[0]["owners"], calls[0]["cases"]) == (1, 1, 1)
