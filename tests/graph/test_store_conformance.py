@@ -26,11 +26,8 @@ CYPHER_PENDING: set[str] = set()
 """Classes needing records the Cypher store does not hold yet: skipped on the graph backends
 until their part lands, and this set goes with it."""
 
-CYPHER_PENDING_MODULES = {
-    "tests.graph.conformance_records",
-}
-"""The same, by module: parts whose Cypher side is being written (the records
-of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
+CYPHER_PENDING_MODULES: set[str] = set()
+"""The same, by module: parts whose Cypher side is being written (none now)."""
 
 CYPHER_LANDED = {"TestUtilityWrites", "TestUtilityReads", "TestSharedQueries"}
 """Classes of a pending module whose Cypher part has landed: they run on the graph backends."""
