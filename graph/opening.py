@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import cast
-
 from graph.ciphers.sealing import Sealer
 from graph.clock import today
 from graph.store import Store
@@ -29,7 +27,7 @@ async def open_store(
     if is_graph_url(url):
         from graph.cypher.store import CypherStore
 
-        return cast(Store, await CypherStore.open(url, sealer=sealer, upgrade=upgrade, clock=clock))
+        return await CypherStore.open(url, sealer=sealer, upgrade=upgrade, clock=clock)
     from graph.sql import SqlStore
 
     return await SqlStore.open(url, sealer=sealer, upgrade=upgrade, clock=clock)

@@ -16,6 +16,7 @@ from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
+from graph.cypher.questions import QuestionReads
 from graph.cypher.shared import SharedRecords
 from graph.cypher.transport import Transport, connect
 from graph.cypher.utilities import UtilityRecords  # adds its batch parts: import before BATCH
@@ -28,7 +29,15 @@ BATCH = batch_statement(PARTS)
 
 
 class CypherStore(
-    PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords, DeviceRecords, LedgerRecords, AuditRecords
+    PlaceReads,
+    OwnerReads,
+    CaseRecords,
+    UtilityRecords,
+    SharedRecords,
+    DeviceRecords,
+    LedgerRecords,
+    AuditRecords,
+    QuestionReads,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

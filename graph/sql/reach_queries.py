@@ -44,6 +44,11 @@ def _outermost(kept: Sequence[Anchor]) -> list[Anchor]:
     ]
 
 
+def _houses_under(anchor: Anchor) -> Any:
+    """The houses at or under `anchor`: the house itself, or those strictly under an area."""
+    return _place.c.id == anchor.id if anchor.level == Level.HOUSE else under(_place, anchor, inclusive=False)
+
+
 def _holding(as_of: dt.date) -> Any:
     return and_(_ownership.c.since <= as_of, or_(_ownership.c.until.is_(None), _ownership.c.until > as_of))
 
@@ -68,8 +73,12 @@ class ReachRecords:
             kept = [code for code in dict.fromkeys(places) if code in found and anchor_in(found[code], roots)]
             if not kept:
                 return Reached((), Page(items=[], has_next=False, end_cursor=None), {}, (), 0, 0, 0)
-            reached = or_(*(under(_place, anchor) for anchor in _outermost([found[code] for code in kept])))
-            houses = and_(_place.c.level == int(Level.HOUSE), reached)
+            outer = _outermost([found[code] for code in kept])
+            reached = or_(*(under(_place, anchor) for anchor in outer))
+            # houses lie strictly under an area: `<level>_id = ?` alone, which the
+            # (<level>_id, level, code) index serves in code order; with `OR id = ?` beside it
+            # SQLite walked every house by code instead (a building's page: 109 ms of 140 000)
+            houses = and_(_place.c.level == int(Level.HOUSE), or_(*(_houses_under(anchor) for anchor in outer)))
 
             listed = (
                 select(_place, _parent.c.code.label("parent_code"))

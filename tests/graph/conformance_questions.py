@@ -67,7 +67,7 @@ from tests.graph.conformance import (
     garbage_cursors,
 )
 
-__all__ = ["TestReach", "TestReachScope", "TestImpact", "TestPath", "TestFootprint"]
+__all__ = ["TestReach", "TestReachScope", "TestReachCases", "TestImpact", "TestPath", "TestFootprint"]
 
 EVERYTHING = Scope.everything()
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)
@@ -97,23 +97,28 @@ CASES = [
 OPEN_IDS = {case.id for case in CASES if case.status in OPEN_STATUSES}
 
 
-async def write_city(store: Store) -> None:
+async def write_city(store: Store, *, cases: bool = False) -> None:
+    """The fixture city, and with `cases` the cases of `CASES` too."""
     batch = fixture_city()
-    batch.cases = list(CASES)
+    if cases:
+        batch.cases = list(CASES)
     await store.write(batch)
 
 
-def expected_reach(places: Sequence[str], as_of: dt.date = TODAY) -> tuple[list[str], set[str], list[str]]:
-    """Houses, owners on `as_of` and open cases (newest first) at or under `places`, naively."""
+def expected_reach(
+    places: Sequence[str], as_of: dt.date = TODAY, cases: Sequence[Case] = CASES
+) -> tuple[list[str], set[str], list[str]]:
+    """Houses, owners on `as_of` and open cases of `cases` (newest first) at or under `places`,
+    naively."""
     under = {code for place in places if place in FACTS.places for code in FACTS.under(place)}
     houses = sorted(code for code in under if FACTS.places[code].level == Level.HOUSE)
     owners = FACTS.owners_on(houses, as_of)
-    cases = sorted(
-        (case for case in CASES if case.status in OPEN_STATUSES and case.place_code in under),
+    found = sorted(
+        (case for case in cases if case.status in OPEN_STATUSES and case.place_code in under),
         key=lambda case: (case.reported_at, case.id),
         reverse=True,
     )
-    return houses, owners, [case.id for case in cases]
+    return houses, owners, [case.id for case in found]
 
 
 async def walk(store: Store, places: Sequence[str], scope: Scope, first: int, as_of: dt.date = TODAY) -> list[Reached]:
@@ -132,13 +137,20 @@ def house_codes(pages: Sequence[Reached]) -> list[str]:
     return [place.code for page in pages for place in page.houses.items]
 
 
+def nothing_open(reached: Reached) -> bool:
+    return reached.open_cases == () and reached.open_case_count == 0
+
+
 class TestReach:
-    async def test_an_estate_reaches_its_houses_holders_and_open_cases(self, store: Store) -> None:
+    """Houses and their holders (the city holds no cases here: see TestReachCases)."""
+
+    async def test_an_estate_reaches_its_houses_and_holders(self, store: Store) -> None:
         await write_city(store)
         reached = await store.reach([E_A], EVERYTHING, 50, as_of=TODAY)
         assert reached.places == (E_A,)
         assert [place.code for place in reached.houses.items] == FACTS.level(Level.HOUSE, E_A)
         assert all(place.level == Level.HOUSE for place in reached.houses.items)
+        assert reached.houses.items[0] == (await store.places([reached.houses.items[0].code], EVERYTHING))[0]
         assert len(reached.houses.items) == reached.house_count == 10
         assert not reached.houses.has_next
         # every house of the page has its holders, sorted; unowned houses hold none
@@ -147,35 +159,29 @@ class TestReach:
             T_HOUSE: (OWNER_B, OWNER_C), D_SHINAN: (OWNER_D,), F_HOUSE: (OWNER_F,)
         }
         assert reached.owner_count == 4
-        # open cases at the house, the entrance and the building; the estate's are closed
-        assert reached.open_cases == ("QX004", "QX002", "QX001")
-        assert reached.open_case_count == 3
+        assert nothing_open(reached)
 
     async def test_every_place_reaches_what_lies_under_it(self, store: Store) -> None:
         await write_city(store)
         for code in sorted(FACTS.places):
-            houses, owners, cases = expected_reach([code])
+            houses, owners, _ = expected_reach([code])
             reached = await store.reach([code], EVERYTHING, MAX_PAGE, as_of=TODAY)
+            assert reached.places == (code,), code
             assert [place.code for place in reached.houses.items] == houses, code
             assert reached.house_count == len(houses), code
             assert reached.owner_count == len(owners), code
             assert {owner for ids in reached.holders.values() for owner in ids} == owners, code
-            assert list(reached.open_cases) == cases and reached.open_case_count == len(cases), code
 
-    async def test_a_house_reaches_itself_and_a_place_above_reaches_cases_above_estates(self, store: Store) -> None:
+    async def test_a_house_reaches_itself(self, store: Store) -> None:
         await write_city(store)
         house = await store.reach([T_HOUSE], EVERYTHING, 10, as_of=TODAY)
         assert [place.code for place in house.houses.items] == [T_HOUSE]
-        assert house.holders == {T_HOUSE: (OWNER_B, OWNER_C)}
-        assert (house.owner_count, house.open_cases, house.open_case_count) == (2, ("QX001",), 1)
-        street = await store.reach([ST_A], EVERYTHING, 10, as_of=TODAY)
-        assert street.open_cases == ("QX006", "QX004", "QX002", "QX001")
+        assert house.holders == {T_HOUSE: (OWNER_B, OWNER_C)} and house.owner_count == 2
         city = await store.reach([CITY], EVERYTHING, MAX_PAGE, as_of=TODAY)
-        assert set(city.open_cases) == OPEN_IDS - {"QX007"}  # the case linked to no place is under none
         assert city.house_count == 20 and city.owner_count == 6  # B, C, D, E, F, G
         empty = await store.reach([CM_A2], EVERYTHING, 10, as_of=TODAY)
         assert empty.places == (CM_A2,) and empty.houses.items == [] and empty.holders == {}
-        assert (empty.house_count, empty.owner_count, empty.open_case_count, empty.open_cases) == (0, 0, 0, ())
+        assert (empty.house_count, empty.owner_count) == (0, 0) and nothing_open(empty)
 
     async def test_places_repeated_or_nested_count_once(self, store: Store) -> None:
         await write_city(store)
@@ -183,14 +189,11 @@ class TestReach:
         nested = await store.reach([B_A1, E_A, B_A1, EN_A11, T_HOUSE], EVERYTHING, MAX_PAGE, as_of=TODAY)
         assert nested.places == (B_A1, E_A, EN_A11, T_HOUSE)
         assert nested.houses == alone.houses and nested.holders == alone.holders
-        assert (nested.house_count, nested.owner_count, nested.open_cases, nested.open_case_count) == (
-            alone.house_count, alone.owner_count, alone.open_cases, alone.open_case_count
-        )
+        assert (nested.house_count, nested.owner_count) == (alone.house_count, alone.owner_count)
         # an owner holding houses under two places is one owner
         both = await store.reach([E_A, E_C], EVERYTHING, MAX_PAGE, as_of=TODAY)
         assert both.house_count == 15
         assert both.owner_count == 5  # B, C, D (in both), F, G
-        assert both.open_cases == ("QX009", "QX004", "QX002", "QX001")
 
     async def test_holders_on_a_day(self, store: Store) -> None:
         await write_city(store)
@@ -206,13 +209,12 @@ class TestReach:
     async def test_pages_of_houses(self, store: Store) -> None:
         await write_city(store)
         pages = await walk(store, [E_A, E_B], EVERYTHING, 3)
-        houses, owners, cases = expected_reach([E_A, E_B])
+        houses, owners, _ = expected_reach([E_A, E_B])
         assert house_codes(pages) == houses
         assert [len(page.houses.items) for page in pages] == [3, 3, 3, 3, 3]
         for page in pages:
-            # counts and the newest open cases are the whole reach's, on every page
-            assert (page.house_count, page.owner_count, page.open_case_count) == (15, len(owners), len(cases))
-            assert list(page.open_cases) == cases[:3]
+            # the counts are the whole reach's, on every page
+            assert (page.house_count, page.owner_count) == (15, len(owners))
             assert set(page.holders) == {place.code for place in page.houses.items}
             assert page.houses.start_cursor is not None and page.houses.end_cursor is not None
         assert [page.houses.has_next for page in pages] == [True] * 4 + [False]
@@ -222,7 +224,7 @@ class TestReach:
     async def test_page_sizes_are_clamped_and_foreign_cursors_refused(self, store: Store) -> None:
         await write_city(store)
         one = await store.reach([E_A], EVERYTHING, 0, as_of=TODAY)
-        assert len(one.houses.items) == 1 and one.houses.has_next and len(one.open_cases) == 1
+        assert len(one.houses.items) == 1 and one.houses.has_next
         many = await store.reach([CITY], EVERYTHING, 10 * MAX_PAGE, as_of=TODAY)
         assert len(many.houses.items) == 20 and not many.houses.has_next
         for cursor in garbage_cursors():
@@ -233,10 +235,75 @@ class TestReach:
         await write_city(store)
         nothing = await store.reach([UNKNOWN_ESTATE, UNKNOWN_HOUSE], EVERYTHING, 10, as_of=TODAY)
         assert nothing.places == () and nothing.houses.items == [] and not nothing.houses.has_next
-        assert (nothing.house_count, nothing.owner_count, nothing.open_case_count, nothing.open_cases) == (0, 0, 0, ())
+        assert (nothing.house_count, nothing.owner_count) == (0, 0) and nothing_open(nothing)
         some = await store.reach([UNKNOWN_ESTATE, E_B], EVERYTHING, 10, as_of=TODAY)
         assert some.places == (E_B,) and some.house_count == 5
         assert (await store.reach([], EVERYTHING, 10, as_of=TODAY)).places == ()
+
+
+class TestReachCases:
+    """The open cases a reach finds (the city holds the cases of `CASES`)."""
+
+    async def test_an_estate_reaches_its_open_cases(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        reached = await store.reach([E_A], EVERYTHING, 50, as_of=TODAY)
+        # open cases at the house, the entrance and the building; the estate's are closed
+        assert reached.open_cases == ("QX004", "QX002", "QX001")
+        assert reached.open_case_count == 3
+        assert reached.house_count == 10 and reached.owner_count == 4
+
+    async def test_every_place_reaches_the_open_cases_under_it(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        for code in sorted(FACTS.places):
+            _, _, cases = expected_reach([code])
+            reached = await store.reach([code], EVERYTHING, MAX_PAGE, as_of=TODAY)
+            assert list(reached.open_cases) == cases and reached.open_case_count == len(cases), code
+
+    async def test_cases_at_a_house_above_estates_and_nowhere(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        house = await store.reach([T_HOUSE], EVERYTHING, 10, as_of=TODAY)
+        assert (house.open_cases, house.open_case_count) == (("QX001",), 1)
+        street = await store.reach([ST_A], EVERYTHING, 10, as_of=TODAY)
+        assert street.open_cases == ("QX006", "QX004", "QX002", "QX001")
+        city = await store.reach([CITY], EVERYTHING, MAX_PAGE, as_of=TODAY)
+        assert set(city.open_cases) == OPEN_IDS - {"QX007"}  # the case linked to no place is under none
+        empty = await store.reach([CM_A2], EVERYTHING, 10, as_of=TODAY)
+        assert nothing_open(empty)
+
+    async def test_nested_places_and_pages(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        nested = await store.reach([B_A1, E_A, EN_A11, T_HOUSE], EVERYTHING, MAX_PAGE, as_of=TODAY)
+        assert (nested.open_cases, nested.open_case_count) == (("QX004", "QX002", "QX001"), 3)
+        both = await store.reach([E_A, E_C], EVERYTHING, MAX_PAGE, as_of=TODAY)
+        assert both.open_cases == ("QX009", "QX004", "QX002", "QX001")
+        _, _, cases = expected_reach([E_A, E_B])
+        for page in await walk(store, [E_A, E_B], EVERYTHING, 3):
+            # the newest open cases, at most a page, the same on every page
+            assert list(page.open_cases) == cases[:3] and page.open_case_count == len(cases)
+        one = await store.reach([E_A], EVERYTHING, 0, as_of=TODAY)
+        assert one.open_cases == ("QX004",) and one.open_case_count == 3
+
+    async def test_cases_in_scope(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        street = Scope.of(ST_B)
+        assert await store.reach([E_A], street, 10, as_of=TODAY) == await store.reach([UNKNOWN_ESTATE], street, 10, as_of=TODAY)
+        mixed = await store.reach([E_A, E_B, D_SHIBEI], street, 10, as_of=TODAY)
+        assert (mixed.open_cases, mixed.open_case_count) == (("QX005",), 1)
+        for above in (CITY, SHINAN):
+            assert nothing_open(await store.reach([above], Scope.of(ST_A), 10, as_of=TODAY))
+        firm = await store.reach([SHINAN, E_A, E_B, E_C], Scope.of(E_A, E_C), MAX_PAGE, as_of=TODAY)
+        assert firm.open_cases == ("QX009", "QX004", "QX002", "QX001")
+        owner = Scope.of(T_HOUSE)
+        assert (await store.reach([T_HOUSE], owner, 5, as_of=TODAY)).open_cases == ("QX001",)
+
+    async def test_a_footprint_counts_open_cases(self, store: Store) -> None:
+        await write_city(store, cases=True)
+        rows = await questions.footprint(store, FIRM_2, EVERYTHING, as_of=TODAY)
+        assert rows is not None and [(row.key, row.open_cases) for row in rows] == [(SHINAN, 4)]
+        spread = [dataclasses.replace(item, firm_code=FIRM_3) for item in fixture_city().managements if item.estate_code == E_B]
+        await store.write(Batch(managements=spread))
+        rows = await questions.footprint(store, FIRM_3, EVERYTHING, as_of=TODAY)
+        assert rows is not None and [(row.key, row.open_cases) for row in rows] == [(SHINAN, 1), (SHIBEI, 1)]
 
 
 class TestReachScope:
@@ -250,7 +317,7 @@ class TestReachScope:
         mixed = await store.reach([E_A, E_B, D_SHIBEI], street, 10, as_of=TODAY)
         assert mixed.places == (E_B,)
         assert [place.code for place in mixed.houses.items] == FACTS.level(Level.HOUSE, E_B)
-        assert (mixed.owner_count, mixed.open_cases) == (1, ("QX005",))
+        assert mixed.owner_count == 1
 
     async def test_a_place_above_the_scope_is_absent_though_the_scope_lies_under_it(self, store: Store) -> None:
         await write_city(store)
@@ -264,9 +331,8 @@ class TestReachScope:
         reached = await store.reach([SHINAN, E_A, E_B, E_C], firm, MAX_PAGE, as_of=TODAY)
         assert reached.places == (E_A, E_C)
         assert reached.house_count == 15 and reached.owner_count == 5
-        assert reached.open_cases == ("QX009", "QX004", "QX002", "QX001")
         owner = Scope.of(T_HOUSE)
-        assert (await store.reach([T_HOUSE], owner, 5, as_of=TODAY)).open_cases == ("QX001",)
+        assert (await store.reach([T_HOUSE], owner, 5, as_of=TODAY)).holders == {T_HOUSE: (OWNER_B, OWNER_C)}
         assert (await store.reach([EN_A11], owner, 5, as_of=TODAY)).places == ()
 
     async def test_an_empty_scope_reaches_nothing(self, store: Store) -> None:
@@ -281,7 +347,7 @@ OTHER_OUTAGE = Outage(Utility.POWER, "SW-QX-1", (E_B,), T0 - dt.timedelta(hours=
 
 
 async def write_devices_and_outages(store: Store) -> None:
-    await write_city(store)
+    await write_city(store, cases=True)
     await store.register_devices([Device(DEVICE, DeviceType.ELEVATOR, "问答型", EN_A21, 60)])
     await store.write(Batch(outages=[OUTAGE, OTHER_OUTAGE]))
 
@@ -383,8 +449,8 @@ class TestFootprint:
         [row] = rows
         assert row.district is not None and row.district.code == SHINAN
         assert row.estates == (E_A, E_B)
-        houses, owners, cases = expected_reach([E_A, E_B])
-        assert (row.houses, row.owners, row.open_cases) == (len(houses), len(owners), len(cases)) == (15, 5, 4)
+        houses, owners, _ = expected_reach([E_A, E_B])
+        assert (row.houses, row.owners, row.open_cases) == (len(houses), len(owners), 0) == (15, 5, 0)
         area = sum(FACTS.places[code].area or 0.0 for code in houses)
         assert row.floor_area == pytest.approx(area)
         before = await questions.footprint(store, FIRM_2, EVERYTHING, as_of=dt.date(2019, 1, 1))
@@ -402,7 +468,7 @@ class TestFootprint:
         await store.write(Batch(managements=spread))
         rows = await questions.footprint(store, FIRM_3, EVERYTHING, as_of=TODAY)
         assert rows is not None and [(row.key, row.estates) for row in rows] == [(SHINAN, (E_B,)), (SHIBEI, (E_C,))]
-        assert [(row.houses, row.owners, row.open_cases) for row in rows] == [(5, 1, 1), (5, 2, 1)]
+        assert [(row.houses, row.owners, row.open_cases) for row in rows] == [(5, 1, 0), (5, 2, 0)]
         north = await questions.footprint(store, FIRM_3, Scope.of(ST_C), as_of=TODAY)
         assert north is not None and [(row.key, row.estates) for row in north] == [(SHIBEI, (E_C,))]
         assert north[0].district is None  # the district lies above the street's scope

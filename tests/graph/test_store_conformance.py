@@ -22,27 +22,6 @@ from tests.graph.conformance_devices import *  # noqa: F403 - the device part of
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
-CYPHER_PENDING: set[str] = set()
-"""Classes needing records the Cypher store does not hold yet: skipped on the graph backends
-until their part lands, and this set goes with it."""
-
-CYPHER_PENDING_MODULES = {
-    "tests.graph.conformance_questions",
-}
-"""The same, by module: parts whose Cypher side is being written (the graph questions)."""
-
-CYPHER_LANDED = {"TestUtilityWrites", "TestUtilityReads", "TestSharedQueries"}
-"""Classes of a pending module whose Cypher part has landed: they run on the graph backends."""
-
-
-@pytest.fixture(autouse=True)
-def _cypher_part_landed(request: pytest.FixtureRequest) -> None:
-    if request.cls is not None and request.cls.__name__ not in CYPHER_LANDED and (
-        request.cls.__name__ in CYPHER_PENDING or request.cls.__module__ in CYPHER_PENDING_MODULES
-    ):
-        if "backend" in request.fixturenames and request.getfixturevalue("backend") in backends.GRAPH:
-            pytest.skip("the Cypher store's part for these records has not landed yet")
-
 @pytest.fixture(scope="module", params=backends.params())
 def backend(request: pytest.FixtureRequest) -> str:
     backends.prepare(request.param, request)  # session servers, outside any running event loop

@@ -1,5 +1,6 @@
 """The graph questions over real HTTP: `impact(code)`, `path(from, to)` and `PropertyFirm.footprint`,
-on the conformance suite's handcrafted city (answers written out by hand), as several roles.
+on the conformance suite's handcrafted city (answers written out by hand), as several roles, on
+SQLite and on FalkorDB.
 
 The store holds `tests.graph.conformance_questions`' city: the conformance fixture city, its open
 and closed cases, an elevator at an entrance of 海韵花园 and two outage notices. Every role's
@@ -10,17 +11,27 @@ naming nothing gets.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import socket
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
+from graph import open_store
 from graph.ciphers.keyring import Keyring
-from graph.sql import SqlStore
+from graph.cypher.transport import connect
+from graph.opening import is_graph_url
+from graph.store import Store
+from hub.app import create_app
+from hub.auth.authentication import Authenticator
 from hub.auth.issuing import issue_token
-from tests.case_city import CaseHub, serve_hub
+from hub.limits import Limits
+from tests.case_city import CaseHub
+from tests.serving import serve_app, served
+from tests.services import run_id
 from tests.graph.conformance import (
     B_A2,
     CITY,
@@ -40,6 +51,7 @@ from tests.graph.conformance import (
     UNKNOWN_ESTATE,
 )
 from tests.graph.conformance_questions import DEVICE, write_devices_and_outages
+from tests.schema.counting import CountingStore
 
 DAY = dt.timedelta(days=1)
 
@@ -73,25 +85,43 @@ query($firm: String!, $asOf: Date) {
 """
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
-    folder: Path = tmp_path_factory.mktemp("questions")
+async def _main(url: str, keys: Keyring, sock: socket.socket, started: dict[str, Any]) -> None:
+    store = await open_store(url, sealer=keys.sealer())
+    await write_devices_and_outages(store)
+    tokens = {
+        "admin": await issue_token(store, keys, "admin", "*", "ops", DAY),
+        "city": await issue_token(store, keys, "city", CITY, "青岛市城运中心", DAY),
+        "street": await issue_token(store, keys, "street", ST_A, "香港中路街道办", DAY),
+        "other": await issue_token(store, keys, "street", ST_B, "八大关街道办", DAY),
+        "firm": await issue_token(store, keys, "property_firm", FIRM_2, "八大关物业", DAY),
+        "owner": await issue_token(store, keys, "owner", "owner-b", "李娜", DAY),
+    }
+    counting = CountingStore(store)
+    app = create_app(
+        cast(Store, counting),
+        keys=keys,
+        owns_store=True,
+        authenticator=Authenticator(store, keys),  # the gate's reads are not the schema's
+        limits=replace(Limits(), rate=1e6, burst=1_000_000),
+    )
+    await serve_app(app, sock, started, store=store, tokens=tokens, counting=counting)
+    if is_graph_url(url):  # the app closed the store when it stopped: drop its graph apart
+        transport = connect(url)
+        try:
+            await transport.drop()
+        finally:
+            await transport.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("falkordb", marks=pytest.mark.falkordb)])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
+    """The hub over SQLite, and over FalkorDB (the Cypher store)."""
     keys = Keyring.generate()
-    url = f"sqlite:///{folder / 'hub.sqlite'}"
-
-    async def prepare(store: SqlStore, shared: dict[str, Any]) -> None:
-        await write_devices_and_outages(store)
-        tokens = {
-            "admin": await issue_token(store, keys, "admin", "*", "ops", DAY),
-            "city": await issue_token(store, keys, "city", CITY, "青岛市城运中心", DAY),
-            "street": await issue_token(store, keys, "street", ST_A, "香港中路街道办", DAY),
-            "other": await issue_token(store, keys, "street", ST_B, "八大关街道办", DAY),
-            "firm": await issue_token(store, keys, "property_firm", FIRM_2, "八大关物业", DAY),
-            "owner": await issue_token(store, keys, "owner", "owner-b", "李娜", DAY),
-        }
-        shared.update(tokens=tokens, store=store)
-
-    with serve_hub(url, keys, prepare) as (base, shared):
+    if request.param == "falkordb":
+        url = request.getfixturevalue("falkordb_server").url(f"questions_{run_id()}")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('questions') / 'hub.sqlite'}"
+    with served(functools.partial(_main, url, keys), startup_seconds=60) as (base, shared):
         yield CaseHub.of(base, shared)
 
 
@@ -227,3 +257,18 @@ def test_answers_are_the_same_whatever_the_spelling_of_a_code(hub: CaseHub) -> N
     upper = hub.data("admin", IMPACT, code=B_A2)
     lower = hub.data("admin", IMPACT, code=" " + B_A2.lower() + " ")
     assert json.dumps(upper, sort_keys=True) == json.dumps(lower, sort_keys=True)
+
+
+def test_store_calls_do_not_grow_with_the_page(hub: CaseHub) -> None:
+    """A page of houses with their owners and the newest open cases costs the same store calls
+    for 2 houses as for 10: one reach, one read of the owners, one of the cases."""
+    counting: CountingStore = hub.shared["counting"]
+    hub.data("street", IMPACT, code=E_A, first=1)  # the app's own first reads (the safelist's roles) aside
+    calls = []
+    for first in (2, 10):
+        counting.reset()
+        impact = hub.data("street", IMPACT, code=E_A, first=first)["impact"]
+        assert len(impact["houses"]["edges"]) == first
+        calls.append(counting.snapshot())
+    assert calls[0] == calls[1]
+    assert (calls[0]["reach"], calls[0]["owners"], calls[0]["cases"]) == (1, 1, 1)

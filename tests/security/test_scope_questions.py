@@ -199,3 +199,23 @@ def test_bad_codes_are_refused_alike_for_every_role(secure_hub: SecureHub, code:
     assert len({str(body) for body in answers.values()}) == 1, answers
     [error] = answers["admin"]["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "code"}
+
+
+def test_owners_shown_whole_by_an_impact_are_audited(secure_hub: SecureHub) -> None:
+    """The owners an impact shows are read through the masked owner type: a street office's
+    whole read is audited like any other; a dashboard's masked read writes no entry."""
+    cast = secure_hub.cast
+    holders = sorted({item.owner_id for item in secure_hub.world.holders(cast.house)})
+
+    def pii_reads(after: int) -> list[Any]:
+        return [entry for entry in secure_hub.run(secure_hub.store.audit_entries(after=after)) if entry.action == "pii.read"]
+
+    [last] = secure_hub.run(secure_hub.store.audit_tail(1))
+    secure_hub.data("street", IMPACT, {"code": cast.house, "first": 5})
+    [entry] = pii_reads(last.seq)
+    assert entry.role == "street" and entry.detail["owners"] == holders
+    phones = any(secure_hub.world.owners[owner].phone is not None for owner in holders)
+    assert entry.detail["fields"] == (["id_number", "name", "phone"] if phones else ["id_number", "name"])
+    [last] = secure_hub.run(secure_hub.store.audit_tail(1))
+    secure_hub.data("city", IMPACT, {"code": cast.house, "first": 5})
+    assert pii_reads(last.seq) == []
