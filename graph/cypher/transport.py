@@ -92,8 +92,19 @@ class FalkorTransport:
             socket_connect_timeout=10,
         )
         self.pool = pool
-        self.client = FalkorDB(connection_pool=pool)
+        import redis.exceptions
+
+        try:  # the client asks the server (synchronously) whether it is a cluster
+            self.client = FalkorDB(connection_pool=pool)
+        except (redis.exceptions.ConnectionError, OSError) as error:
+            raise self.unreachable(error) from None
         self.graph = self.client.select_graph(url.graph)
+
+    def unreachable(self, error: BaseException) -> Unreachable:
+        return Unreachable(
+            f"cannot reach the FalkorDB server at {self.url.host}:{self.url.port}: "
+            f"{_words(error).rstrip('.')}; is it running (hub graph serve)? {_CHECK}"
+        )
 
     async def run(self, statement: Statement, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         import redis.exceptions
@@ -110,10 +121,7 @@ class FalkorTransport:
                 if attempt == 2:
                     raise
             except (redis.exceptions.ConnectionError, OSError, asyncio.TimeoutError) as error:
-                raise Unreachable(
-                    f"cannot reach the FalkorDB server at {self.url.host}:{self.url.port}: "
-                    f"{_words(error)}; is it running (hub graph serve)? {_CHECK}"
-                ) from None
+                raise self.unreachable(error) from None
             except redis.exceptions.ResponseError as error:
                 raise StoreError(f"the graph store refused {statement.name}: {_words(error)}") from None
         raise AssertionError("unreachable")

@@ -40,7 +40,7 @@ from graph.codes import credit_check_character
 from graph.devices import Device, DeviceType
 from graph.levels import Level
 from graph.model import Batch, Provenance
-from graph.sql import SqlStore
+from graph import open_store
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
@@ -136,7 +136,7 @@ def _side(places: dict[str, Any], managed: dict[str, str], street: str, number: 
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
+    store = await open_store(url, sealer=keys.sealer())
     places: dict[str, Any] = {}
     managed: dict[str, str] = {}
 

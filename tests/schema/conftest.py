@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from graph.ciphers.keyring import Keyring
-from graph.sql import SqlStore
+from graph import open_store
 from graph.store import Store
 from hub.auth.issuing import issue_token
 from hub.demo import generate
@@ -78,7 +78,7 @@ async def _load(store: Store) -> None:
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
+    store = await open_store(url, sealer=keys.sealer())
     await _load(store)
     token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
     await serve_counting(store, keys, sock, started, token=token)

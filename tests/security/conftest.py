@@ -53,6 +53,7 @@ from graph.model import (
     Usage,
 )
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.authentication import Authenticator
@@ -486,7 +487,7 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
+    store = await open_store(url, sealer=keys.sealer())
     world, cast = await _world_and_store(store)
     roles = await _roles(store, keys, world, cast)
     limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast

@@ -19,6 +19,7 @@ from graph.ciphers.keyring import Keyring
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Severity
 from graph.levels import Level
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.issuing import issue_token
@@ -132,7 +133,7 @@ def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedHub]:
     keys = Keyring.generate()
 
     async def main(sock: socket.socket, started: dict[str, Any]) -> None:
-        store = await SqlStore.open(f"sqlite:///{path}", sealer=keys.sealer())
+        store = await open_store(f"sqlite:///{path}", sealer=keys.sealer())
         await load(store, generate(TINY, seed=5), progress=False)
         cast, tokens = await _plant(store, keys)
         app = create_app(
