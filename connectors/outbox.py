@@ -1,7 +1,7 @@
 """The push-back of the hub's case changes to the systems the cases came from (the outbox).
 
-`move_case` queues a message in the same transaction as the move, so a change is never made
-without being owed to its source. `flush` delivers what is due, oldest first, through the
+A case's move (graph.casework) queues a message in the same write as the move, so a change is
+never made without being owed to its source. `flush` delivers what is due, oldest first, through the
 connector's `push`; it needs no Celery: the runner calls it after a sync, and the scheduler or
 worker call the runner.
 
@@ -11,8 +11,8 @@ a recovering feed in step); nothing behind it goes to the same target in this fl
 source hears a case's changes in the order they were made. A message the target refuses for
 good (`Refused`: HTTP 4xx other than 408 and 429 — an illegal move, an order it does not know)
 is tried `max_refusals` times in all, in case the source catches up, then given up as dead: it
-stays in the store with its last error (`Store.outbox_dead`), is never sent again, and no longer
-holds back the messages behind it. Transient failures (the feed down, 5xx, timeouts, 408, 429)
+stays in the store with its last error (`Store.outbox_messages(target, dead=True)`), is never
+sent again, and no longer holds back the messages behind it. Transient failures (the feed down, 5xx, timeouts, 408, 429)
 are retried for as long as it takes.
 """
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from connectors.base import Pusher
 from graph.cases import OutboxMessage
+from graph.casework import Casework
 from graph.store import Store
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ async def flush(
     sent = failed = dead = 0
     error: str | None = None
     while sent + dead < limit:
-        due: list[OutboxMessage] = await store.outbox_due(target, now, limit - sent - dead)
+        due: list[OutboxMessage] = await Casework(store).outbox_due(target, now, limit - sent - dead)
         if not due:
             break
         results: Sequence[str | None] = await source.push(due)

@@ -54,7 +54,7 @@ from typing import Any, Protocol
 from devices.payloads import PayloadError, decode_reading, decode_status, render
 from devices.topics import Stream, parse_topic
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value, every_active_alarm, every_device, registration
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
 from graph.ledger import DeadLetter, Ledger, Reason
@@ -209,8 +209,8 @@ class Pipeline:
 
     async def start(self) -> None:
         """Load the registry and the active alarms, and start the consumer."""
-        devices = await self.store.all_devices()
-        active = await self.store.active_alarms()
+        devices = await every_device(self.store)
+        active = await every_active_alarm(self.store)
         self._devices = {device.code: device for device in devices}
         self._values = {device.code: dict(device.values) for device in devices}
         self._reading_at = {device.code: device.reading_at for device in devices if device.reading_at is not None}
@@ -557,11 +557,11 @@ class Pipeline:
     async def refresh(self) -> None:
         """Reload the registry: new devices are picked up, changed registrations replace the
         cached ones (their latest values stay as this process knows them)."""
-        for device in await self.store.all_devices():
+        for device in await every_device(self.store):
             known = self._devices.get(device.code)
             if known is None:
                 self._values[device.code] = dict(device.values)
-            elif _registration(known) == _registration(device):
+            elif registration(known) == registration(device):
                 continue
             self._devices[device.code] = device
             self.engine.upsert(device)
@@ -575,7 +575,4 @@ def _settle(message: _Message, committed: bool) -> None:
     except Exception:  # the reader's business (its connection may be gone): never the consumer's
         log.exception("device pipeline: settling a message on %.200s failed", message.topic)
 
-
-def _registration(device: Device) -> tuple[Any, ...]:
-    return (device.type, device.model, device.place_code, device.interval, device.point, dict(device.thresholds))
 

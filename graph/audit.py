@@ -69,6 +69,37 @@ _REMEMBERED = 100_000
 that a log of any length can be walked)."""
 
 
+FIELD_LIMITS: dict[str, int] = {"actor": 200, "role": 32, "action": 64, "target": 400, "reason": 400}
+"""The longest value each text field of an entry may hold (characters), on every backend."""
+
+MAX_PAGE = 10_000
+"""The most entries one read of the log returns (`audit_entries`, `audit_tail`), whatever it is
+asked."""
+
+
+def check_drafts(drafts: Iterable[AuditDraft]) -> None:
+    """Refuse drafts a store must not append, before anything is written: a field longer than
+    `FIELD_LIMITS` (InvalidInput naming `audit <field>`), a naive time, a detail that is no JSON
+    object of finite numbers. An append of several drafts is refused whole."""
+    for draft in drafts:
+        for name, length in FIELD_LIMITS.items():
+            value = getattr(draft, name)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(f"audit {name}", value[:40] + "…", f"is longer than {length} characters")
+        utc_text(draft.at)
+        if not isinstance(draft.detail, Mapping):
+            raise InvalidInput("audit detail", repr(draft.detail)[:40], "must be a JSON object")
+        try:
+            canonical_json(draft.detail)
+        except (TypeError, ValueError) as error:
+            raise InvalidInput("audit detail", repr(draft.detail)[:40], f"is not JSON: {error}") from None
+
+
+def page_limit(limit: int) -> int:
+    """How many entries a read asked for `limit` returns at most (0 for none or less)."""
+    return max(0, min(limit, MAX_PAGE))
+
+
 def canonical_json(value: Any) -> str:
     """JSON text with sorted keys, no whitespace, non-ASCII as itself: one text per value."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

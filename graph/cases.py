@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from graph.errors import InvalidInput
-from graph.levels import Level
+from graph.errors import InvalidInput, StoreError
 from graph.model import Page, Provenance
 from graph.scope import Scope
 
@@ -116,7 +115,8 @@ OPEN_STATUSES = frozenset(
 
 def overdue_at(case: Case, now: dt.datetime) -> bool:
     """Whether the case is overdue at `now`: dispatched and not signed for past `sign_by`, or
-    open past its resolution `deadline`. The SQL adapter filters by the same rule."""
+    open past its resolution `deadline`. Every adapter filters by the same rule
+    (`CaseStore.case_page`, `CaseStore.overdue_cases`, `CaseTally.overdue`)."""
     if case.status is CaseStatus.DISPATCHED and case.sign_by is not None and case.sign_by < now:
         return True
     return case.status in OPEN_STATUSES and case.deadline is not None and case.deadline < now
@@ -191,6 +191,10 @@ class Case:
     """The highest rung of the escalation ladder reached (None: never escalated)."""
     escalated_at: dt.datetime | None = None
     """When it reached that rung."""
+    version: int = 0
+    """The store's count of writes to this case (1 when first stored, one more at every change):
+    `CaseStore.update_case` writes only over the version it was given, so two writers that read
+    the same case cannot both move it. Set by the store; ignored on the way in."""
 
     def overdue(self, now: dt.datetime) -> bool:
         return overdue_at(self, now)
@@ -235,7 +239,7 @@ class OutboxMessage:
 WORKFLOW_FIELDS = frozenset(
     {"firm_code", "dispatched_at", "sign_by", "signed_at", "resolved_at", "deadline", "rating", "escalation", "escalated_at"}
 )
-"""The fields of a case the workflow sets beside its status (`CaseStore.advance_case`)."""
+"""The fields of a case the workflow sets beside its status (`graph.casework.Casework.advance_case`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,13 +283,88 @@ class CaseMetrics:
         return self.satisfied / self.rated if self.rated else None
 
 
+MAX_ID = 59
+"""The longest case id: a page cursor (`graph.cursors`) holds at most 59 characters of key."""
+
+
+def check_case(case: Case) -> None:
+    """Raise InvalidInput naming the case and the field when a case cannot be stored as it is
+    (every adapter calls this before writing a case, on every path)."""
+    where = f"case {case.id!r}"
+    if not case.id.strip() or len(case.id) > MAX_ID or not case.id.isprintable():
+        raise InvalidInput(f"{where} id", case.id, f"must be 1 to {MAX_ID} printable characters")
+    if not case.title.strip():
+        raise InvalidInput(f"{where} title", case.title, "must not be empty")
+    if len(case.title) > 400:
+        raise InvalidInput(f"{where} title", case.title[:40] + "…", "must be at most 400 characters")
+    if case.rating is not None and not 1 <= case.rating <= 5:
+        raise InvalidInput(f"{where} rating", case.rating, "must be 1 (very unsatisfied) to 5 (very satisfied)")
+    if case.point is not None and not (-180 <= case.point.lon <= 180 and -90 <= case.point.lat <= 90):
+        raise InvalidInput(f"{where} point", f"{case.point.lon},{case.point.lat}", "is not a WGS-84 longitude, latitude")
+    if case.external_id is not None and not 1 <= len(case.external_id) <= 128:
+        raise InvalidInput(f"{where} external_id", case.external_id, "must be 1 to 128 characters")
+
+
+class DuplicateCase(StoreError):
+    """`CaseStore.insert_case` refused a case whose id is already stored (the service numbering
+    the hub's cases takes the next number and tries again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDraft:
+    """A message to queue with a case change (`CaseStore.update_case`): the store adds its id,
+    the case's id and external id, no attempts, and makes it due at `created_at`."""
+
+    target: str
+    payload: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTally:
+    """What a store counts for case figures (`CaseStore.case_tallies`); the arithmetic on top
+    (rates, the median) is `graph.casework`'s. Over the cases of one key reported in a period:
+
+    - `cases`: all of them;
+    - `due`: those with a `sign_by` that are signed for (`signed_at` set) or whose `sign_by` is
+      at or before `now`; `signed_in_time`: those with `signed_at <= sign_by`;
+    - `resolved`: those whose status is closed (`CaseStatus.closed`);
+    - `rated`: those with a rating; `satisfied`: those rated 4 or 5;
+    - `overdue`: those overdue at `now` (`overdue_at`);
+    - `resolve_durations`: `resolved_at - reported_at` of each closed case that has a
+      `resolved_at`, in any order.
+    """
+
+    key: str
+    cases: int = 0
+    due: int = 0
+    signed_in_time: int = 0
+    resolved: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    overdue: int = 0
+    resolve_durations: tuple[dt.timedelta, ...] = ()
+
+
 class CaseStore(Protocol):
-    """The case part of the store port. Cases are written in bulk through `Store.write`
-    (`Batch.cases`, upsert by id; a status change read from a source is kept as an event by the
-    source's connector and is never sent back); the hub's own changes go through `move_case`."""
+    """The case part of the store port: storage primitives only. The rules (the lifecycle, whose
+    status wins, id numbering, escalation, figures) are `graph.casework`'s, run over these.
+
+    Shared contract:
+    - Scope: a case is in a caller's scope when its `place_code` is; a case linked to no place
+      belongs to the city as a whole and is seen only by a scope holding a whole city (or
+      everything). Out of scope behaves as absent: None, an empty list, not listed.
+    - Times are aware datetimes, stored to the microsecond and returned in UTC.
+    - Cases are also written in bulk through `Store.write` (`Batch.cases`, upsert by id, a
+      status change read from a source kept as an event by that source and never queued to
+      the outbox; `graph.casework.merge_source_record` decides what a rewrite keeps).
+    - Every write below is atomic: a refused write changes nothing.
+    """
+
+    # -- finds ------------------------------------------------------------------------------
 
     async def cases(self, ids: Sequence[str], scope: Scope) -> list[Case | None]:
-        """The cases with these ids, in order; None where missing or out of scope."""
+        """The cases with these ids, in key order; None where missing or out of scope."""
 
     async def case_page(
         self,
@@ -304,108 +383,93 @@ class CaseStore(Protocol):
         now: dt.datetime | None = None,
         firm_code: str | None = None,
     ) -> Page[Case]:
-        """Cases under `within` (or anywhere) in scope, newest report first, filtered; `since`
-        (inclusive) and `until` (exclusive) bound the report time, or the last update when
-        `by_update` (Open311 clients read changes by update windows); `overdue` keeps only the
-        cases that are (True) or are not (False) overdue at `now` (required with it);
-        `firm_code` only those dispatched to that firm. Page cursors are
-        `graph.cursors.encode_cursor(case.id)`, so a connection can make one for any edge."""
+        """A page of the cases in scope, newest report first (ties: id descending), `first`
+        clamped to 1..MAX_PAGE, filtered: under `within` (a case with no place is listed under
+        a city; an unknown `within` gives an empty page); `statuses`, `categories`, `source`;
+        `since` (inclusive) and `until` (exclusive) bound the report time, or the last update
+        when `by_update` (the order stays by report); `overdue` keeps the cases that are (True)
+        or are not (False) overdue at `now` (`overdue_at`; InvalidInput naming `now` without
+        it); `firm_code` those dispatched to that firm. Cursors are
+        `graph.cursors.encode_cursor(case.id)`, so any edge has one; a cursor naming no case is
+        InvalidInput naming `after`."""
 
     async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]:
-        """Cases by their source system's id (no scope: connectors link what they read)."""
+        """Cases by their source system's id, in key order, None where none; unscoped
+        (connectors link what they read, never for answering a caller)."""
 
     async def case_events(self, ids: Sequence[str], scope: Scope) -> list[list[CaseEvent]]:
-        """For each case in scope, its history oldest first."""
+        """For each case id, its history in `seq` order (1, 2, …); empty where missing or out
+        of scope."""
 
-    async def open_case(self, case: Case, actor: str) -> Case:
-        """Store a new case (its id assigned by the store when empty) with its first event."""
+    async def overdue_cases(
+        self, now: dt.datetime, below: Escalation, limit: int = 500, after: str | None = None
+    ) -> list[Case]:
+        """Unscoped (the hub's sweep): cases overdue at `now` (`overdue_at`) never escalated or
+        escalated below the rung `below`, by id ascending, ids greater than `after`, at most
+        `limit` (clamped to 1..10 × MAX_PAGE)."""
 
-    async def move_case(
-        self, case_id: str, to: CaseStatus, *, actor: str, note: str, at: dt.datetime, scope: Scope, rating: int | None = None
-    ) -> Case:
-        """Move a case in scope to `to` after `check_transition`, keep the event, and queue an
-        outbox message for `case.push_to` when it has one; raise InvalidInput for an unknown or
-        out-of-scope case (the same message) and for an illegal move."""
-
-    async def advance_case(
+    async def case_tallies(
         self,
-        case_id: str,
-        steps: Sequence[CaseStatus],
-        *,
-        actor: str,
-        note: str,
-        at: dt.datetime,
-        scope: Scope,
-        changes: Mapping[str, object] | None = None,
-        expect: Sequence[CaseStatus] | None = None,
-        firm: str | None = None,
-    ) -> Case:
-        """Move a case in scope through `steps` in order (each checked by `check_transition`,
-        each kept as an event with the same actor, time and note, each queued to the outbox
-        like `move_case`), record when it entered dispatched, signed and resolved, and set the
-        `WORKFLOW_FIELDS` in `changes`, in one transaction. No steps records an event that
-        keeps the status. `expect`, when given, is the statuses the case must be in and `firm`
-        the firm it must be dispatched to, both checked under the row lock (InvalidInput
-        otherwise). Unknown and out-of-scope ids raise the same InvalidInput."""
-
-    async def escalation_candidates(self, now: dt.datetime, limit: int = 500, after: str | None = None) -> list[Case]:
-        """Unscoped: overdue cases at `now` (`overdue_at`) below the top rung of the ladder,
-        by id, after the id `after` (a sweep pages through them all: a case waiting for its
-        next rung stays a candidate and must not hold back the ones behind it)."""
-
-    async def escalate_case(self, case_id: str, rung: Escalation, *, actor: str, note: str, at: dt.datetime) -> Case | None:
-        """Unscoped (the hub's sweep): raise the case to `rung` and keep an event that leaves
-        its status as it is, only if the case is still below that rung (checked in the same
-        write, so a rung is never reached twice); None when it is not."""
-
-    async def case_metrics(
-        self,
-        within: str,
-        group_by: Level,
+        keys: Sequence[str],
         scope: Scope,
         *,
+        firms: bool = False,
         now: dt.datetime,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-    ) -> list[CaseMetrics]:
-        """One row per place of `group_by` under `within` in scope (by code; places without
-        cases give zero rows), over cases reported in [since, until) at places in scope."""
+    ) -> list[CaseTally | None]:
+        """One `CaseTally` per key, in key order, over cases reported in [since, until) (either
+        bound optional) at places in scope. Keys are place codes (each place's subtree, itself
+        included; None where the place is missing or out of scope) or, with `firms`, firms'
+        credit codes (the cases dispatched to the firm; an unknown firm gives a zero tally)."""
 
-    async def place_case_metrics(
+    # -- writes -----------------------------------------------------------------------------
+
+    async def next_number(self, key: str) -> int:
+        """Atomically add one to the counter named `key` and return it: 1 the first time, and
+        never the same number twice for one key, however many writers ask at once. Counters
+        are independent of one another and of everything else; a key is 1 to 64 characters
+        (InvalidInput otherwise)."""
+
+    async def insert_case(self, case: Case, event: CaseEvent) -> Case:
+        """Store a new case (`check_case`; its `id` given, its `version` set to 1) with `event`
+        as the first of its history (seq 1), unscoped; return it as stored. DuplicateCase when
+        the id is taken; StoreError naming the case when its (source, external id) is another
+        case's, or its place or firm is not in the store; nothing is stored then."""
+
+    async def update_case(
         self,
-        codes: Sequence[str],
-        scope: Scope,
+        case: Case,
         *,
-        now: dt.datetime,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[CaseMetrics | None]:
-        """The figures of each place's subtree, in key order; None where missing or out of scope."""
+        expect: int,
+        events: Sequence[CaseEvent] = (),
+        messages: Sequence[OutboxDraft] = (),
+    ) -> Case | None:
+        """Compare-and-set, unscoped (the caller read the case in its scope): if the stored
+        case `case.id` is at version `expect`, replace everything it holds but its id, source,
+        external id and report time by `case`'s (`check_case`), make its version `expect` + 1,
+        append `events` to its history (their `seq` and `case_id` ignored: numbered on after
+        the last), and queue `messages` to the outbox for it, in one atomic step; return the
+        case as stored. None, with nothing changed, when the case is missing or its version is
+        not `expect` (another writer got there first). StoreError naming the case when its firm
+        or place is not in the store (nothing changed)."""
 
-    async def firm_case_metrics(
-        self,
-        firm_codes: Sequence[str],
-        scope: Scope,
-        *,
-        now: dt.datetime,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[CaseMetrics]:
-        """The figures of the cases dispatched to each firm at places in scope, in key order."""
+    # -- the outbox -------------------------------------------------------------------------
 
-    async def outbox_due(self, target: str, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Unsent messages for `target` whose next attempt is due, oldest first."""
+    async def outbox_messages(self, target: str | None, *, dead: bool = False, limit: int = 100) -> list[OutboxMessage]:
+        """Unsent messages to `target` (None: to every target), oldest (lowest id) first, at
+        most `limit` (clamped to 1..MAX_PAGE): those still to deliver, or with `dead` those
+        given up. Unscoped (the hub's delivery)."""
 
     async def outbox_sent(self, ids: Sequence[int], at: dt.datetime) -> None:
-        """Mark messages delivered."""
+        """Mark these messages delivered at `at`; ids unknown or already sent are left as they
+        are (a redelivery's acknowledgement changes nothing)."""
 
     async def outbox_failed(self, message_id: int, error: str, next_attempt_at: dt.datetime | None) -> None:
-        """Count a failed attempt and schedule the next one; None gives the message up as dead:
-        it stays, with its error, but is never sent again and no longer holds back the
-        messages behind it."""
+        """Count a failed attempt (error kept, cut to 2000 characters) and schedule the next
+        one at `next_attempt_at`; None gives the message up as dead: it stays, with its error,
+        but is never due again. A sent or unknown message is left as it is."""
 
     async def outbox_pending(self, target: str | None = None) -> int:
-        """How many messages wait to be sent (to one target, or to all); dead ones excluded."""
-
-    async def outbox_dead(self, target: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-        """Messages given up as dead (to one target, or to all), oldest first."""
+        """How many messages wait to be delivered (to one target, or to all); dead ones and
+        sent ones excluded."""

@@ -14,20 +14,29 @@ condition clears it. Each alarm opens a case (graph.cases, source DEVICE_ALARM),
 alarm keeps.
 
 Scope: a device or alarm is in a caller's scope when the device's place is.
+
+What belongs to the domain lives here, once, for every adapter: what a valid registration,
+alarm and reading are (`check_registrations`, `check_device_place`, `check_alarm`,
+`check_reading`, `check_actor`), when a registration changes a device (`registration`), and the
+services that run over the port (`device_summaries`, `every_device`, `every_active_alarm`). The
+port, `DeviceStore`, only stores, finds and counts; its members' contracts are in their
+docstrings and `tests/graph/conformance_devices.py` holds every adapter to them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from graph.cases import Point
 from graph.errors import InvalidInput
-from graph.model import Page, Provenance
+from graph.levels import Level
+from graph.model import Page, Place, Provenance
 from graph.scope import Scope
 
 Value = float | bool | str
@@ -205,17 +214,152 @@ class DeviceSummary:
     active_alarms: int = 0
 
 
+# --------------------------------------------------------------------------------------------
+# The rules every adapter applies (pure: no store)
+# --------------------------------------------------------------------------------------------
+
+DEVICE_PLACE_LEVELS = (Level.ESTATE, Level.BUILDING, Level.ENTRANCE)
+"""Where a device may be installed: an elevator hangs at its entrance, a cover lies in its estate."""
+
+READING_KINDS = frozenset({"telemetry", "event"})
+
+MAX_INTERVAL = 86_400
+"""A device promises to report at least once a day."""
+
+ALARM_PREFIX = "AL"
+"""The prefix of the ids the store numbers alarms by: `AL` + the day raised in China (yyyymmdd)
++ a six-digit sequence of that day (`AL20260302000001`)."""
+
+MAX_ALARM_ID = 32
+"""The longest alarm id a caller may choose (the store's own are 16 characters)."""
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_device(device: Device) -> None:
+    """Everything about a registration that needs no store; InvalidInput names the device and
+    the field."""
+    code = device_code(device.code)
+    where = f"device {code!r}"
+    if not isinstance(device.type, DeviceType):
+        raise InvalidInput(f"{where} type", device.type, f"must be one of {', '.join(t.value for t in DeviceType)}")
+    if not isinstance(device.model, str) or not device.model.strip() or len(device.model) > 100:
+        raise InvalidInput(f"{where} model", device.model, "must be 1 to 100 characters")
+    if not isinstance(device.name, str) or len(device.name) > 100:
+        raise InvalidInput(f"{where} name", device.name, "must be at most 100 characters")
+    interval = device.interval
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= MAX_INTERVAL:
+        raise InvalidInput(f"{where} interval", interval, f"must be a whole number of seconds from 1 to {MAX_INTERVAL}")
+    point = device.point
+    if point is not None and not (
+        _finite(point.lon) and _finite(point.lat) and -180 <= point.lon <= 180 and -90 <= point.lat <= 90
+    ):
+        raise InvalidInput(f"{where} point", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
+    if not isinstance(device.thresholds, Mapping):
+        raise InvalidInput(f"{where} thresholds", device.thresholds, "must map parameter names to numbers")
+    for name, value in device.thresholds.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise InvalidInput(f"{where} thresholds", name, "names must be 1 to 64 characters")
+        if not _finite(value):
+            raise InvalidInput(f"{where} thresholds.{name}", value, "must be a finite number")
+    if not isinstance(device.status, DeviceStatus):
+        raise InvalidInput(f"{where} status", device.status, f"must be one of {', '.join(s.value for s in DeviceStatus)}")
+
+
+def check_registrations(devices: Sequence[Device]) -> None:
+    """Every device of a batch checked (`check_device`), and no code twice in it."""
+    seen: set[str] = set()
+    for device in devices:
+        check_device(device)
+        if device.code in seen:
+            raise InvalidInput(f"device {device.code!r} code", device.code, "appears twice in the batch")
+        seen.add(device.code)
+
+
+def check_device_place(device: Device, level: Level | None) -> None:
+    """The device's place, found at `level` by the store (None: not stored), may hold it."""
+    where = f"device {device.code!r} place_code"
+    if level is None:
+        raise InvalidInput(where, device.place_code, "is not a place in the store")
+    if level not in DEVICE_PLACE_LEVELS:
+        raise InvalidInput(where, device.place_code, f"must be an estate, building or entrance, not a {level.name.lower()}")
+
+
+def registration(device: Device) -> tuple[Any, ...]:
+    """What a registration says of a device, to compare (its state and provenance are not part
+    of it): a registration equal to the stored one by this changes nothing."""
+    return (
+        device.type,
+        device.model,
+        device.name,
+        device.place_code,
+        None if device.point is None else (float(device.point.lon), float(device.point.lat)),
+        device.interval,
+        {name: float(value) for name, value in device.thresholds.items()},
+    )
+
+
+def check_alarm(alarm: Alarm) -> None:
+    """An alarm to raise: its fields within bounds, and active (not cleared)."""
+    where = f"alarm of {alarm.device_code!r}"
+    if alarm.id and (len(alarm.id) > MAX_ALARM_ID or not alarm.id.isascii() or not alarm.id.isprintable()):
+        raise InvalidInput(f"{where} id", alarm.id, f"must be empty (the store numbers it) or 1 to {MAX_ALARM_ID} printable ASCII characters")
+    if not 1 <= len(alarm.rule) <= 64:
+        raise InvalidInput(f"{where} rule", alarm.rule, "must be 1 to 64 characters")
+    if not isinstance(alarm.severity, Severity):
+        raise InvalidInput(f"{where} severity", alarm.severity, f"must be one of {', '.join(s.value for s in Severity)}")
+    if not alarm.message.strip() or len(alarm.message) > 400:
+        raise InvalidInput(f"{where} message", alarm.message[:40], "must be 1 to 400 characters")
+    if alarm.value is not None and len(alarm.value) > 200:
+        raise InvalidInput(f"{where} value", alarm.value[:40] + "…", "must be at most 200 characters")
+    if alarm.cleared_at is not None:
+        raise InvalidInput(f"{where} cleared_at", alarm.cleared_at, "must be empty: a raised alarm is active")
+
+
+def check_reading(reading: Reading) -> None:
+    if reading.kind not in READING_KINDS:
+        raise InvalidInput(f"reading of {reading.device_code!r} kind", reading.kind, "must be telemetry or event")
+
+
+def check_actor(actor: str) -> None:
+    if not actor.strip() or len(actor) > 200:
+        raise InvalidInput("actor", actor[:40], "must be 1 to 200 characters")
+
+
+# --------------------------------------------------------------------------------------------
+# The port
+# --------------------------------------------------------------------------------------------
+
+
 class DeviceStore(Protocol):
-    """The device part of the store port: registry, latest state, readings, alarms."""
+    """The device part of the store port: registry, latest state, readings, alarms. Storage
+    primitives only: the rules above decide what is valid, the services below combine them.
+
+    Rules every member keeps, beside the store's (graph.store):
+    - scope: a device, its readings and its alarms are in a caller's scope when the device's
+      place is; out of scope behaves exactly as absent (None, left out, 0, or the same error as
+      an unknown key), never an error that tells it exists;
+    - a write either happens whole or not at all: a refused batch leaves nothing of itself;
+    - ingestion may send any write again (a message redelivered after a crash): every write it
+      makes is idempotent, as each member says.
+    """
 
     async def register_devices(self, devices: Sequence[Device]) -> tuple[int, int]:
-        """Insert or update registrations by code (the latest state is kept); every place must
-        exist and be an estate, building or entrance, else InvalidInput names the device and
-        nothing of the batch is written. Returns (inserted, updated): a registration identical
-        to the stored one (provenance aside) counts as neither."""
+        """Insert or update registrations by code, in one atomic step.
+
+        Checks: `check_registrations` (no store needed), then every place must be stored and
+        of `DEVICE_PLACE_LEVELS` (`check_device_place`); a failure raises InvalidInput naming
+        the device and nothing of the batch is written. An update changes the registration
+        only: the latest state (status, last_seen, values, reading_at) and `registered_at` stay
+        as stored; a new device takes the state it carries and `registered_at` (now if None).
+        Returns (inserted, updated); a registration equal to the stored one by `registration`
+        counts as neither and keeps its provenance. Unscoped (callers check their scope)."""
 
     async def devices(self, codes: Sequence[str], scope: Scope) -> list[Device | None]:
-        """The devices with these codes, in order; None where missing or out of scope."""
+        """The devices with these codes, one answer per code in the order given (a code asked
+        twice is answered twice); None where missing or out of scope."""
 
     async def device_page(
         self,
@@ -227,7 +371,11 @@ class DeviceStore(Protocol):
         types: Sequence[DeviceType] | None = None,
         statuses: Sequence[DeviceStatus] | None = None,
     ) -> Page[Device]:
-        """Devices under `within` (or anywhere) in scope, by code, filtered."""
+        """Devices in scope whose place is `within` or under it (None: anywhere), of `types`
+        and `statuses` (None: any; empty: none), ordered by code, keyset-paged: `first`
+        clamped to 1..MAX_PAGE, `after` an opaque cursor of this list (an `end_cursor`), and
+        InvalidInput ("is not a cursor from this list") for anything else. A `within` that is
+        not a stored place lists nothing."""
 
     async def device_count(
         self,
@@ -237,49 +385,66 @@ class DeviceStore(Protocol):
         types: Sequence[DeviceType] | None = None,
         statuses: Sequence[DeviceStatus] | None = None,
     ) -> int:
-        """How many devices `device_page` would list."""
-
-    async def device_summaries(self, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
-        """For each place, its devices and theirs below it (in scope) counted by status, and
-        their active alarms; None for a place missing or out of scope."""
-
-    async def all_devices(self) -> list[Device]:
-        """Every registered device, unscoped: ingestion's registry cache (never for a caller)."""
+        """How many devices `device_page` would list with the same filters, over all pages."""
 
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:
-        """Write latest states (by code; unknown codes are ignored; the last state of a code in
-        the batch wins). Not `save_states`: the connector ledger's stream states have that name."""
+        """Write latest states by code, in one atomic step: status, last_seen and values are
+        replaced; reading_at too unless the state's is None (the stored one stays). Unknown codes
+        are ignored; of one code given twice in the batch the last wins. Writing the same
+        states again changes nothing. The registration is never touched. Not `save_states`: the
+        connector ledger's stream states have that name."""
 
     async def add_readings(self, readings: Sequence[Reading]) -> int:
-        """Append raw readings of registered devices (others are skipped); returns how many
-        were given for registered devices. A reading equal to a stored one (same device, time,
-        kind and values: a message delivered again) is not stored twice."""
+        """Append raw readings of registered devices, in one atomic step; readings of codes no
+        device has are skipped; a kind not in READING_KINDS raises InvalidInput (`check_reading`)
+        and writes nothing. Returns how many were given for registered devices. A reading equal
+        to a stored one or to another of the batch (same device, time, kind and values: a
+        message delivered again) is stored once; one differing in any of them is another."""
 
     async def readings(
         self, code: str, scope: Scope, *, since: dt.datetime | None = None, first: int = 100
     ) -> list[Reading]:
-        """A device's readings in scope, newest first."""
+        """A device's readings in scope, newest first by time (readings of one time in an order
+        the adapter chooses), at most `first` (clamped to 1..MAX_PAGE), taken at or after `since`; empty for
+        an unknown or out-of-scope device. `received_at` is as given (the reading's time when
+        it was None)."""
 
     async def prune_readings(self, before: dt.datetime) -> int:
-        """Delete readings taken before `before` (the retention); returns how many."""
+        """Delete every reading taken strictly before `before` (the retention), of every
+        device; returns how many. Readings at or after it stay. May run in several atomic steps
+        (each chunk its own): an interrupted prune leaves a consistent store, and pruning again
+        finishes it; pruning twice deletes nothing the second time."""
 
     async def raise_alarm(self, alarm: Alarm) -> Alarm | None:
-        """Store a new active alarm (its id assigned by the store when empty); None, storing
+        """Store a new active alarm, atomically with the check that allows it: None, storing
         nothing, when the device already has an active alarm of the same rule, or had one of
-        the same rule raised at the same time (the message that raised it, delivered again)."""
+        the same rule raised at the same time (the message that raised it, delivered again).
+        However many raisers race for one device and rule, one alarm is stored.
+
+        `check_alarm` first (InvalidInput); InvalidInput for an unregistered device, or a
+        `case_id` that is no stored case. The id is the one given, or when empty the store
+        numbers it: `ALARM_PREFIX` + the day of `raised_at` in China + the day's next six-digit
+        number (StoreError when the day's 999999 are taken); StoreError when a given id is
+        taken. `place_code`, `point` and `device_type` of the returned alarm are the device's
+        as stored, whatever the argument said. Unscoped (ingestion's)."""
 
     async def clear_alarm(self, device_code: str, rule: str, at: dt.datetime) -> Alarm | None:
-        """Clear the device's active alarm of this rule; None if there is none."""
+        """Clear the device's active alarm of this rule at `at`, atomically; returns it cleared.
+        None when there is none (never raised, cleared already, unknown device), so clearing
+        twice clears once. Unscoped (ingestion's)."""
 
     async def acknowledge_alarm(self, alarm_id: str, *, actor: str, at: dt.datetime, scope: Scope) -> Alarm:
-        """Acknowledge an alarm in scope (again: keeps the first); InvalidInput for an unknown or
-        out-of-scope id (the same message)."""
+        """Acknowledge an alarm in scope by `actor` (`check_actor`) at `at`, atomically; an
+        alarm acknowledged before keeps its first acknowledgement and is returned as stored.
+        InvalidInput ("is not an alarm you can see") for an unknown or out-of-scope id alike."""
 
     async def link_alarm_case(self, alarm_id: str, case_id: str) -> None:
-        """Record the case opened for an alarm."""
+        """Record the case opened for an alarm (linking again replaces it with the same).
+        InvalidInput for an alarm or a case that is not stored, changing nothing. Unscoped."""
 
     async def alarms(self, ids: Sequence[str], scope: Scope) -> list[Alarm | None]:
-        """The alarms with these ids, in order; None where missing or out of scope."""
+        """The alarms with these ids, one answer per id in the order given; None where missing
+        or out of scope."""
 
     async def alarm_page(
         self,
@@ -292,8 +457,84 @@ class DeviceStore(Protocol):
         device_codes: Sequence[str] | None = None,
         since: dt.datetime | None = None,
     ) -> Page[Alarm]:
-        """Alarms under `within` (or anywhere) in scope, newest first; `active` True for those
-        not cleared, False for cleared ones; `since` bounds the raise time (inclusive)."""
+        """Alarms in scope of devices whose place is `within` or under it (None: anywhere),
+        newest raised first (ties: the later stored first), keyset-paged like `device_page`
+        (an alarm cursor from elsewhere, or garbage: InvalidInput). `active` True for those not
+        cleared, False for cleared ones, None both; `device_codes` only these devices (empty:
+        none); `since` bounds the raise time (inclusive). A `within` that is not a stored place
+        lists nothing."""
 
-    async def active_alarms(self) -> list[Alarm]:
-        """Every active alarm, unscoped: ingestion restores its rule state from them."""
+    async def alarm_count(
+        self,
+        scope: Scope,
+        *,
+        within: str | None = None,
+        active: bool | None = None,
+        device_codes: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+    ) -> int:
+        """How many alarms `alarm_page` would list with the same filters, over all pages."""
+
+
+# --------------------------------------------------------------------------------------------
+# Services over the port
+# --------------------------------------------------------------------------------------------
+
+
+class _PlacesAndDevices(DeviceStore, Protocol):
+    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]: ...
+
+
+_EVERYTHING = Scope(None)
+_BATCH = 500
+"""A page of the unscoped walks below (the store's MAX_PAGE)."""
+
+
+async def every_device(store: DeviceStore) -> list[Device]:
+    """Every registered device, unscoped, by code: ingestion's registry cache (never for a
+    caller)."""
+    found: list[Device] = []
+    after: str | None = None
+    while True:
+        page = await store.device_page(_EVERYTHING, _BATCH, after)
+        found.extend(page.items)
+        if not page.has_next:
+            return found
+        after = page.end_cursor
+
+
+async def every_active_alarm(store: DeviceStore) -> list[Alarm]:
+    """Every active alarm, unscoped, oldest raised first: ingestion restores its rule state from
+    them."""
+    found: list[Alarm] = []
+    after: str | None = None
+    while True:
+        page = await store.alarm_page(_EVERYTHING, _BATCH, after, active=True)
+        found.extend(page.items)
+        if not page.has_next:
+            found.reverse()
+            return found
+        after = page.end_cursor
+
+
+async def device_summaries(store: _PlacesAndDevices, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
+    """For each place, its devices and theirs below it (in scope) counted by status, and their
+    active alarms; None for a place missing or out of scope. In key order."""
+    places = await store.places(codes, scope)
+    found: list[DeviceSummary | None] = []
+    for code, place in zip(codes, places):
+        if place is None:
+            found.append(None)
+            continue
+        counts = {status: await store.device_count(scope, within=code, statuses=[status]) for status in DeviceStatus}
+        found.append(
+            DeviceSummary(
+                total=sum(counts.values()),
+                new=counts[DeviceStatus.NEW],
+                online=counts[DeviceStatus.ONLINE],
+                offline=counts[DeviceStatus.OFFLINE],
+                alarm=counts[DeviceStatus.ALARM],
+                active_alarms=await store.alarm_count(scope, within=code, active=True),
+            )
+        )
+    return found

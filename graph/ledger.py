@@ -15,10 +15,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from graph.cursors import decode_cursor, encode_cursor
+from graph.errors import InvalidInput
 from graph.model import Page
 
 
@@ -134,6 +137,60 @@ def abandoned(run: ConnectorRun, *, now: dt.datetime, by: str) -> ConnectorRun:
     )
 
 
+def lease_expired(run: ConnectorRun, now: dt.datetime) -> bool:
+    """Whether `run` is taken for dead at `now`: RUNNING with a lease that expired before `now`
+    (a lease expiring at `now` itself still holds; a run saved without a lease never expires)."""
+    return run.status is RunStatus.RUNNING and run.lease is not None and run.lease.expires_at < now
+
+
+MAX_RUN_ID = 40
+"""The longest run id: it rides in page cursors, which hold 64 characters in all."""
+
+
+def check_run_id(run: ConnectorRun) -> None:
+    """Refuse a run id no page cursor could hold (InvalidInput naming `run id`)."""
+    if not 0 < len(run.id) <= MAX_RUN_ID:
+        raise InvalidInput("run id", run.id, f"must be 1 to {MAX_RUN_ID} characters")
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def ledger_cursor(moment: dt.datetime, key: str | int) -> str:
+    """The page cursor just after the row at (`moment`, `key`) in a newest-first ledger list
+    (runs: started_at and id; dead letters: at and id). Every adapter makes and reads the same
+    cursors; a naive `moment` is taken as UTC.
+
+    >>> at = dt.datetime(2024, 5, 1, 8, tzinfo=dt.timezone.utc)
+    >>> ledger_position(ledger_cursor(at, "run001")) == (at, "run001")
+    True
+    """
+    moment = moment.replace(tzinfo=dt.timezone.utc) if moment.utcoffset() is None else moment
+    micros = (moment - _EPOCH) // dt.timedelta(microseconds=1)
+    return encode_cursor(f"{micros}|{key}")
+
+
+def ledger_position(cursor: str | None, *, numeric: bool = False) -> tuple[dt.datetime, str] | None:
+    """(moment in UTC, key) a `ledger_cursor` points after; None for no cursor. Anything else is
+    refused naming `after` (and so is a key that is not a number when the list's keys are)."""
+    text = decode_cursor(cursor)
+    if text is None:
+        return None
+    micros, bar, key = text.partition("|")
+    if not bar or not micros.lstrip("-").isdigit() or not key or (numeric and not key.isdigit()):
+        raise InvalidInput("after", cursor, "is not a cursor from this list; pass a pageInfo.endCursor")
+    try:
+        return _EPOCH + dt.timedelta(microseconds=int(micros)), key
+    except OverflowError:
+        raise InvalidInput("after", cursor, "is not a cursor from this list; pass a pageInfo.endCursor") from None
+
+
+def latest_states(states: Iterable[StreamState]) -> list[StreamState]:
+    """One state per (connector, stream): the last given wins (a checkpoint call may carry a
+    stream twice)."""
+    return list({(state.connector, state.stream): state for state in states}.values())
+
+
 @dataclass(frozen=True, slots=True)
 class StreamState:
     """Where a connector's stream stopped: the cursor of the last record checkpointed."""
@@ -227,22 +284,74 @@ class DeadLetter:
         return self.resolved_at is not None
 
 
+@dataclass(frozen=True, slots=True)
+class LetterGroup:
+    """The letters of one (connector, stream, record_key, reason) in one `set_aside` call: the
+    store keeps `first`'s run, time and detail when the letter is new, and `last`'s as the
+    latest, and counts `seen` more sightings."""
+
+    first: DeadLetter
+    last: DeadLetter
+    seen: int
+
+    @property
+    def identity(self) -> tuple[str, str, str, Reason]:
+        return (self.first.connector, self.first.stream, self.first.record_key, self.first.reason)
+
+
+def group_letters(letters: Iterable[DeadLetter]) -> list[LetterGroup]:
+    """`letters` by identity, in the order each identity first appears: every letter counts."""
+    groups: dict[tuple[str, str, str, Reason], list[DeadLetter]] = {}
+    for letter in letters:
+        groups.setdefault((letter.connector, letter.stream, letter.record_key, letter.reason), []).append(letter)
+    return [LetterGroup(items[0], items[-1], len(items)) for items in groups.values()]
+
+
+MAX_LETTER_CURSOR = 400
+"""The longest stream cursor a dead letter keeps (longer ones are cut: it only orders retries)."""
+
+
+def payload_json(value: Any) -> str:
+    """A dead letter's payload (or candidates) as stored: JSON with sorted keys, non-ASCII as
+    itself; dates, decimals and the like that sources hand over are kept as their text."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 class Ledger(Protocol):
-    """The connector part of the store port."""
+    """The connector part of the store port.
+
+    The ledger holds no place, owner or firm, so it has no scope of its own: who may read it is
+    decided above the store (the API shows it to admin and city roles only). Times go in with
+    any zone and come back as the same instants in UTC.
+
+    Adapters implement the storage members; `renew_run`, `close_abandoned` and `last_runs` are
+    rules over them, written once in `LedgerRules`, which every adapter inherits.
+    """
 
     async def save_run(self, run: ConnectorRun) -> None:
-        """Insert or replace the run with this id (the runner saves it as it starts and ends)."""
+        """Insert or replace the run with this id, every field (the runner saves it as it starts
+        and ends). A run id must be 1 to `MAX_RUN_ID` characters (InvalidInput naming `run id`,
+        nothing saved): it rides in page cursors."""
+
+    async def update_running_run(self, run: ConnectorRun, *, expired_before: dt.datetime | None = None) -> bool:
+        """Replace the stored run with `run.id` by `run` only while the stored one is RUNNING
+        and, with `expired_before`, holds a lease that expired before that instant
+        (`lease_expired`); True if it replaced it. Never creates a run. One atomic conditional
+        update: of callers racing on one run, each sees the state the previous one left (a
+        renewal and a closing never both succeed on an expired run, two closings never both)."""
 
     async def renew_run(self, run: ConnectorRun) -> bool:
         """Save a run (its progress: counts, heartbeat, renewed lease; or how it ended) only
         while the ledger still holds it RUNNING; False, saving nothing, when it was closed
         meanwhile (its lease had expired and a reader closed it as ABANDONED): the run learns
-        it no longer holds the connector, and the reader's record stands."""
+        it no longer holds the connector, and the reader's record stands. (`LedgerRules`:
+        `update_running_run(run)`.)"""
 
     async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
         """Close every RUNNING run, of any connector, whose lease expired before `now` as
-        ABANDONED by `by` (`abandoned`); returns the runs closed. A run renewed meanwhile is
-        left running: each is closed only if it is still RUNNING with an expired lease."""
+        ABANDONED by `by` (`abandoned`); returns the runs closed, oldest start first. A run
+        renewed meanwhile is left running: each is closed only if it is still RUNNING with an
+        expired lease, so readers closing at once close each run once. (`LedgerRules`.)"""
 
     async def run(self, run_id: str) -> ConnectorRun | None:
         """The run with this id, if any."""
@@ -250,28 +359,37 @@ class Ledger(Protocol):
     async def runs(
         self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
     ) -> Page[ConnectorRun]:
-        """Runs of one connector (or all), of one status (or any), newest first, paged with
-        opaque cursors."""
+        """Runs of one connector (or all), of one status (or any), newest `started_at` first,
+        ties by id descending; `first` clamped to 1..MAX_PAGE; keyset-paged with
+        `ledger_cursor(started_at, id)`, so runs added in front of a page never shift it. A
+        cursor that is not such a cursor is InvalidInput naming `after`."""
 
     async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
-        """For each connector, its newest run (None if it never ran)."""
+        """For each connector, in key order (repeats answered again), its newest run as `runs`
+        orders them (None if it never ran). (`LedgerRules`: the first of `runs`.)"""
 
     async def stream_states(self, connector: str) -> list[StreamState]:
         """The saved cursors of a connector's streams, by stream name."""
 
     async def save_states(self, states: Sequence[StreamState]) -> None:
-        """Checkpoint cursors (insert or replace by connector and stream)."""
+        """Checkpoint cursors: insert or replace by (connector, stream), the last given for a
+        stream winning (`latest_states`); all of them or none."""
 
     async def reset_states(self, connector: str) -> None:
-        """Forget a connector's cursors: its next run reads everything again."""
+        """Forget a connector's cursors (none: nothing to do): its next run reads everything
+        again."""
 
     async def set_aside(self, letters: Sequence[DeadLetter]) -> int:
-        """Record dead letters (upsert by connector, stream, record_key, reason; every letter
-        counts in `seen`, even several of one record in one call); returns how many were new."""
+        """Record dead letters: upsert by (connector, stream, record_key, reason) as
+        `DeadLetter` says, one `LetterGroup` per identity (every letter counts in `seen`, even
+        several of one record in one call); the payload and candidates kept as `payload_json`
+        reads them back, the cursor cut to `MAX_LETTER_CURSOR`. Returns how many identities
+        were new; all of them or none."""
 
     async def resolve(self, connector: str, stream: str, keys: Sequence[str], run_id: str, at: dt.datetime) -> int:
         """Resolve the open dead letters (any reason) of these record keys of a connector's
-        stream, by `run_id` at `at`; returns how many were resolved."""
+        stream, by `run_id` at `at` (repeated keys count once, any number of keys); returns how
+        many letters were resolved. Resolved ones stay resolved (a second call resolves none)."""
 
     async def dead_letters(
         self,
@@ -284,12 +402,57 @@ class Ledger(Protocol):
         include_resolved: bool = False,
         retryable: bool | None = None,
     ) -> Page[DeadLetter]:
-        """Dead letters of one connector (or all), newest (`at`) first, paged with opaque
-        cursors: open ones only unless `include_resolved`; narrowed to one stream, some reasons,
-        or whether they can be retried, when given."""
+        """Dead letters of one connector (or all), newest (`at`) first, ties by id descending,
+        paged as `runs` is (`ledger_cursor(at, id)`, InvalidInput naming `after` for anything
+        else): open ones only unless `include_resolved`; narrowed to one stream, some reasons
+        (an empty set: none), or whether they can be retried, when given."""
 
     async def dead_letter_count(self, connector: str) -> int:
         """How many open (unresolved) dead letters a connector has."""
+
+
+class LedgerRules:
+    """`renew_run`, `close_abandoned` and `last_runs`, written once over the storage members of
+    the ledger: an adapter's ledger class inherits this and implements the rest of `Ledger`."""
+
+    if TYPE_CHECKING:
+
+        async def update_running_run(self, run: ConnectorRun, *, expired_before: dt.datetime | None = None) -> bool: ...
+
+        async def runs(
+            self, connector: str | None, first: int, after: str | None = None, *, status: RunStatus | None = None
+        ) -> Page[ConnectorRun]: ...
+
+    async def renew_run(self, run: ConnectorRun) -> bool:
+        return await self.update_running_run(run)
+
+    async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
+        expired: list[ConnectorRun] = []
+        after: str | None = None
+        while True:
+            page = await self.runs(None, _PAGE, after, status=RunStatus.RUNNING)
+            expired += [run for run in page.items if lease_expired(run, now)]
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        closed: list[ConnectorRun] = []
+        for run in sorted(expired, key=lambda item: (item.started_at, item.id)):
+            closing = abandoned(run, now=now, by=by)
+            # only if it is still running with an expired lease: a renewal in between wins
+            if await self.update_running_run(closing, expired_before=now):
+                closed.append(closing)
+        return closed
+
+    async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
+        newest: dict[str, ConnectorRun | None] = {}
+        for name in dict.fromkeys(connectors):
+            page = await self.runs(name, 1)
+            newest[name] = page.items[0] if page.items else None
+        return [newest[name] for name in connectors]
+
+
+_PAGE = 500
+"""The page `close_abandoned` reads running runs by (graph.store.MAX_PAGE)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -187,3 +187,25 @@ class WriteCounts:
             self.updated + other.updated,
             self.unchanged + other.unchanged,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """What some places reach (`Store.reach`), all inside the caller's scope: the houses at or
+    under them, who holds those houses on a day, and the open cases at or under them."""
+
+    places: tuple[str, ...]
+    """The places asked for that the caller may see, in the order asked, each once."""
+    houses: Page[Place]
+    """A page of the houses at or under those places, by code."""
+    holders: Mapping[str, tuple[str, ...]]
+    """For each house of the page, the ids of its owners on the day, sorted (empty: none)."""
+    open_cases: tuple[str, ...]
+    """The ids of the newest open cases at or under the places, newest report first (then id,
+    descending), at most the page size; the same on every page of houses."""
+    house_count: int
+    """How many houses lie at or under the places."""
+    owner_count: int
+    """How many owners (each once) hold one of those houses on the day."""
+    open_case_count: int
+    """How many open cases lie at or under the places."""

@@ -25,6 +25,7 @@ safelisted role may run only shared queries (like a persisted-query list).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Hashable, Sequence
@@ -129,6 +130,23 @@ class SharedDraft:
     csv_path: str | None = None
 
 
+def variables_json(variables: Sequence[VariableSpec]) -> str:
+    """A query's variables as every store keeps them: one JSON text (read back by
+    `variables_from_json` as equal specs)."""
+    return json.dumps(
+        [{"name": v.name, "type": v.type, "required": v.required, "default": v.default, "description": v.description} for v in variables],
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def variables_from_json(text: str) -> tuple[VariableSpec, ...]:
+    return tuple(
+        VariableSpec(item["name"], item["type"], item["required"], item.get("default"), item.get("description", ""))
+        for item in json.loads(text)
+    )
+
+
 class SharedQueryError(InvalidInput):
     """A shared query refused, said in a sentence that names the field (or the variable) and,
     for a broken document, quotes GraphQL's own error text."""
@@ -211,23 +229,30 @@ class SharedQueryStore(Protocol):
     """The shared-query part of the store port."""
 
     async def publish_shared(self, draft: SharedDraft, at: dt.datetime) -> SharedQuery:
-        """Save `draft` as the next version of its name (1 for a new name)."""
+        """Save `draft` as the next version of its name (1 for a new name; withdrawn versions
+        keep their numbers) published at `at`, and return it as stored. Publishers of one name
+        at once each get a number of their own, none lost (a store that cannot take one after
+        retrying says so with StoreError). Who may publish what is checked above the store
+        (`check_sharing`)."""
 
     async def shared_versions(self, name: str) -> list[SharedQuery]:
-        """Every version of `name`, oldest first, withdrawn ones too (unscoped: callers filter
-        with `SharedQuery.visible_to`)."""
+        """Every version of `name`, oldest first, withdrawn ones too, each as published
+        (variables, roles, organisations, times in UTC); [] for an unknown name. Unscoped:
+        callers filter with `SharedQuery.visible_to`."""
 
     async def shared_latest(self) -> list[SharedQuery]:
-        """Every version of every name, by name then version (a hub holds few)."""
+        """Every version of every name, by name then version (a hub holds few); unscoped."""
 
     async def withdraw_shared(self, name: str, version: int, at: dt.datetime) -> SharedQuery | None:
-        """Mark a version withdrawn (kept, no longer runnable); None if there is none."""
+        """Mark a version withdrawn at `at` (kept, no longer runnable) and return it; withdrawing
+        it again keeps the first time. None if there is no such version."""
 
     async def safelisted_roles(self) -> frozenset[Role]:
-        """The roles whose principals may run only shared queries."""
+        """The roles whose principals may run only shared queries (none until switched on)."""
 
     async def set_safelist(self, role: Role, enabled: bool, actor: str, at: dt.datetime) -> None:
-        """Switch the safelist mode of `role`."""
+        """Switch the safelist mode of `role` on or off (switching to the mode it has already
+        changes nothing visible), recording who switched it and when."""
 
 
 @dataclass(slots=True)

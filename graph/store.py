@@ -1,8 +1,9 @@
 """The store port: everything the API and the sources need from a graph store, and nothing of SQL.
 
 Adapters: `graph.sql.SqlStore` (SQLAlchemy on SQLite, the embedded default, and on PostgreSQL);
-a Cypher adapter for Neo4j implements the same protocol. `tests/graph/conformance.py` holds every
-adapter to the same behaviour.
+a Cypher adapter for Neo4j implements the same protocol. `tests/graph/conformance.py` (places,
+owners, firms, roll-ups, writes) and `tests/graph/conformance_records.py` (ledger, utilities,
+shared queries, audit, tokens, owner lookups) hold every adapter to the same behaviour.
 
 Rules every adapter keeps:
 - every read takes the caller's `Scope`; what lies outside it behaves as absent (None, or not in
@@ -39,6 +40,7 @@ from graph.model import (
     Page,
     Place,
     PropertyFirm,
+    Reached,
     Stats,
     WriteCounts,
 )
@@ -110,15 +112,20 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
     @property
     def owner_ids(self) -> OwnerIds:
         """How this hub makes an owner's id from its national number (keyed: graph.identity),
-        for sources that know owners by their numbers."""
+        for sources that know owners by their numbers: the same id for every spelling of one
+        number (spaces, case), another for another hub's keys."""
 
     async def owners_known(self, ids: Sequence[str]) -> list[bool]:
         """Whether the hub holds each owner id, opening no personal data; unscoped, for
         connectors linking what they read (never for answering a caller)."""
 
     async def owners_by(self, field: str, value: str, scope: Scope) -> list[Owner]:
-        """Owners whose personal `field` (name, id_number, phone) equals `value` exactly, found
-        through its blind index without opening a sealed value; in scope as `owners` says."""
+        """Owners whose personal `field` (name, id_number, phone) equals `value` exactly (as
+        normalised for the blind index: spaces around, case of an ID number, a phone's
+        separators do not matter), found through its blind index without opening a sealed
+        value; in scope as `owners` says (the scope applies before the MAX_PAGE cap, so
+        namesakes outside it never crowd out those inside), ordered by id. InvalidInput naming
+        `field` for a field that is not personal."""
 
     def lookup_digest(self, field: str, value: str) -> str:
         """A keyed digest of a personal `field` value an exact lookup asked for, to audit the
@@ -145,24 +152,52 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
     ) -> list[list[Management]]:
         """For each firm, the estates in scope it manages on `as_of` (None: the whole history)."""
 
+    async def reach(
+        self, places: Sequence[str], scope: Scope, first: int, after: str | None = None, *, as_of: dt.date
+    ) -> Reached:
+        """What the given places reach, for the graph questions (graph.questions: the impact of
+        a device, a building or an outage). A place the caller may not read is left out as if it
+        did not exist (no error says it does); a place repeated, or one lying under another
+        given place, adds nothing twice. Of the places kept:
+        - `houses`: a page of the houses at or under them (a house given is its own), by code,
+          paged like `subtree` (opaque cursors, `first` clamped to 1..MAX_PAGE);
+        - `holders`: for each house of that page, the ids of the owners holding it on `as_of`,
+          sorted; owner records are read through `owners` by whoever shows them;
+        - `open_cases`: the ids of the open cases (graph.cases.OPEN_STATUSES) at a place at or
+          under them, newest report first, then id descending, at most `first`; the same on
+          every page (a case linked to no place is under none);
+        - `house_count`, `owner_count` (distinct owners holding one of the houses on `as_of`)
+          and `open_case_count`, over all of them, not the page.
+        No place kept: empty page, zero counts. A cursor the store did not make is InvalidInput."""
+
     async def append_audit(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         """Append events to the hash-chained audit log, in order, atomically; returns the entries
-        with their sequence numbers and hashes (see graph.audit for the chain rule)."""
+        with their sequence numbers and hashes (`graph.audit.chain` after the stored head: the
+        rule is graph.audit's, the store only serialises appenders and stores). Appends at once,
+        from one process or several, leave no gap and no fork: each batch is numbered whole
+        after the one before. Drafts `graph.audit.check_drafts` refuses (a field too long, a
+        naive time, a detail that is not finite JSON) are InvalidInput, nothing appended. No
+        member updates or deletes an entry. Unscoped: the API shows the log to admins only."""
 
     async def audit_entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Entries with seq > `after`, in seq order, at most `limit`."""
+        """Entries with seq > `after`, in seq order, at most `limit` (capped at
+        `graph.audit.MAX_PAGE`; none for 0 or less), read back equal to what `append_audit`
+        returned (times in UTC, detail as its canonical JSON reads)."""
 
     async def audit_tail(self, limit: int = 20) -> list[AuditEntry]:
-        """The newest `limit` entries, in seq order."""
+        """The newest `limit` entries (capped as `audit_entries`), in seq order."""
 
     async def save_token(self, token: TokenRecord) -> None:
-        """Record a token the hub issued (its id, role, scope, name, lifetime)."""
+        """Record a token the hub issued (its id, role, scope, name, lifetime). An id already
+        recorded is StoreError naming it, the first record kept."""
 
     async def revoke_token(self, token_id: str, reason: str, at: dt.datetime) -> TokenRecord | None:
-        """Mark a token revoked; None if the hub never issued it. Revoking twice keeps the first."""
+        """Mark a token revoked at `at` for `reason` and return its record; None if the hub
+        never issued it. Revoking twice keeps the first revocation (time and reason)."""
 
     async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
-        """The recorded tokens (all, or those with these ids), newest first."""
+        """The recorded tokens (all, or those of these ids: unknown ids are left out), newest
+        `issued_at` first, ties by id; times in UTC."""
 
     async def write(self, batch: Batch) -> WriteCounts:
         """Upsert the batch (places by code, owners by id, firms by code, ownerships and
@@ -178,4 +213,4 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Prot
         later day is counted on that day only after a refresh or another write touching it.)"""
 
     async def close(self) -> None:
-        """Release connections."""
+        """Release connections; closing again is harmless."""

@@ -11,11 +11,12 @@ import base64
 import binascii
 import datetime as dt
 import enum
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from graph.errors import InvalidInput
+from graph.errors import InvalidInput, StoreError
 from graph.model import Page, Provenance
 from graph.scope import Scope
 
@@ -53,6 +54,18 @@ class Bill:
         """What is overdue on `day` (0 before the due date or when paid in full)."""
         return round(max(self.amount - self.paid, 0.0), 2) if day > self.due else 0.0
 
+    def overdue_on(self, day: dt.date) -> bool:
+        """Whether the bill counts in arrears on `day`: past its due date (the due day itself
+        is not) with more than `OWED_ABOVE` unpaid."""
+        return day > self.due and self.amount - self.paid > OWED_ABOVE
+
+
+OWED_ABOVE = 0.005
+"""A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+"""A billing period: 'YYYY-MM'."""
+
 
 @dataclass(frozen=True, slots=True)
 class Arrears:
@@ -80,6 +93,62 @@ class Outage:
     planned: bool = True
     provenance: Provenance | None = None
 
+
+
+def check_account(account: UtilityAccount) -> None:
+    """Refuse an account a store must not write (StoreError naming it): its number must be 1 to
+    64 characters, not blank."""
+    if not account.account_no.strip() or len(account.account_no) > 64:
+        raise StoreError(f"{account.utility.value} account {account.account_no!r}: the number must be 1 to 64 characters")
+
+
+def check_bill(bill: Bill) -> None:
+    """Refuse a bill a store must not write: a period that is not YYYY-MM, a negative amount or
+    payment."""
+    what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
+    if not PERIOD.fullmatch(bill.period):
+        raise StoreError(f"{what}: period must be YYYY-MM")
+    if bill.amount < 0 or bill.paid < 0:
+        raise StoreError(f"{what}: amount and paid must not be negative")
+
+
+def check_outage(outage: Outage) -> None:
+    """Refuse an outage a store must not write: a blank or over-long notice id, no place, an end
+    before its start, a reason over 400 characters."""
+    what = f"{outage.utility.value} outage {outage.notice_id!r}"
+    if not outage.notice_id.strip() or len(outage.notice_id) > 64:
+        raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
+    if not outage.place_codes:
+        raise StoreError(f"{what}: it names no place")
+    if outage.ends_at is not None and _utc(outage.ends_at) < _utc(outage.starts_at):
+        raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
+    if len(outage.reason) > 400:
+        raise StoreError(f"{what}: the reason is longer than 400 characters")
+
+
+def check_utilities(accounts: Iterable[UtilityAccount], bills: Iterable[Bill], outages: Iterable[Outage]) -> None:
+    """Every record's own rules, checked before a store writes any of the batch."""
+    for account in accounts:
+        check_account(account)
+    for bill in bills:
+        check_bill(bill)
+    for outage in outages:
+        check_outage(outage)
+
+
+def arrears_of(account: UtilityAccount, bills: Iterable[Bill], as_of: dt.date) -> Arrears | None:
+    """What `account` owes on `as_of` from its `bills` (the rule `UtilityStore.arrears` answers
+    by): the overdue total rounded to the fen, how many bills, the oldest period; None when no
+    bill is overdue."""
+    overdue = [bill for bill in bills if bill.overdue_on(as_of)]
+    if not overdue:
+        return None
+    owed = round(sum(bill.amount - bill.paid for bill in overdue), 2)
+    return Arrears(account.utility, account.account_no, account.house_code, owed, len(overdue), min(b.period for b in overdue))
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.utcoffset() is None else moment
 
 
 _OUTAGE_CURSOR = "outage:"
@@ -129,10 +198,18 @@ def outage_position(cursor: str | None, *, field: str = "after") -> tuple[dt.dat
 
 class UtilityStore(Protocol):
     """The utility part of the store port; accounts, bills and outages are written in bulk
-    through `Store.write` (`Batch.accounts`, `Batch.bills`, `Batch.outages`)."""
+    through `Store.write` (`Batch.accounts`, `Batch.bills`, `Batch.outages`): upserted by their
+    natural keys, the last record of a key in a batch winning, provenance alone no change;
+    every record checked first by `check_utilities`, and a reference to a house, account or
+    place the store does not hold a StoreError naming it — the whole batch refused, nothing
+    stored.
+
+    Reads take the caller's scope: an account (and its bills) is in scope with its house, an
+    outage with any of its places; what is out of scope behaves as absent."""
 
     async def utility_accounts(self, house_codes: Sequence[str], scope: Scope) -> list[list[UtilityAccount]]:
-        """For each house in scope, its accounts by utility and number."""
+        """For each house, in key order (repeats answered again), its accounts by utility and
+        number; [] for a house unknown or out of scope."""
 
     async def accounts(self, keys: Sequence[tuple[Utility, str]], scope: Scope) -> list[UtilityAccount | None]:
         """The accounts with these (utility, account_no) keys, in key order; None where missing
@@ -140,7 +217,9 @@ class UtilityStore(Protocol):
         known before it hands the bill to `write`."""
 
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
-        """For each house in scope, its accounts in arrears on `as_of`."""
+        """For each house in key order, its accounts in arrears on `as_of` (`arrears_of` is the
+        rule: bills `overdue_on` that day, summed to the fen), by utility and number; [] for a
+        house unknown, out of scope or owing nothing."""
 
     async def outages(
         self,
@@ -152,10 +231,14 @@ class UtilityStore(Protocol):
         active_at: dt.datetime | None = None,
         utility: Utility | None = None,
     ) -> Page[Outage]:
-        """Outages affecting a place under `within` (or anywhere) in scope, newest start first;
-        with `active_at`, only those under way then. Affected places outside the caller's scope
-        are left out of `place_codes`."""
+        """Outages affecting a place under `within` or above it (an estate's outage reaches its
+        buildings), or anywhere, in scope; newest start first, then utility and notice id
+        descending, `first` clamped to 1..MAX_PAGE, paged with `outage_cursor` (anything else is
+        InvalidInput naming `after`); with `active_at`, only those under way then (started, not
+        yet ended: the end instant is not under way); with `utility`, only its own. Affected
+        places outside the caller's scope are left out of `place_codes` (sorted); an unknown
+        `within` has none."""
 
     async def arrears_counts(self, codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[int | None]:
-        """For each place, how many houses under it are in arrears on `as_of`; None where
-        missing or out of scope."""
+        """For each place in key order, how many houses under it (a house: itself) in scope are
+        in arrears on `as_of`; None where missing or out of scope."""

@@ -29,7 +29,7 @@ passes in progress, and both steps are kept. `rate` (回访, resolved cases only
 resolved → in progress (the TRANSITIONS' reopening move), the rating kept, `resolved_at`
 cleared and a fresh resolution deadline from the follow-up. `return_case` (退单): dispatched,
 signed or in progress → returned, with a reason; the firm and its deadlines are cleared, and the
-case is dispatched again (`dispatch`). Every step goes through `check_transition` in the store
+case is dispatched again (`dispatch`). Every step goes through `check_transition` (graph.casework)
 and is kept as history with who, when and the note.
 
 Escalation (`escalate_due`, run periodically). A case is overdue while dispatched and unsigned
@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from graph.cases import Case, CaseCategory, CaseStatus, Escalation
+from graph.casework import Casework
 from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
@@ -134,6 +135,7 @@ class Workflow:
         locator: PlaceLocator | None = None,
     ) -> None:
         self.store = store
+        self.work = Casework(store)
         self.bus = bus
         self.clock = clock or _real_now
         self.policy = policy or DeadlinePolicy()
@@ -212,7 +214,7 @@ class Workflow:
         # where it lands, by the one rule of writes (graph.reach): a place in scope, a point in one
         reach = Reach(self.store, scope, self.locator)
         case = replace(case, place_code=await reach.landing(code=case.place_code, point=case.point))
-        opened = await self.store.open_case(case, actor)
+        opened = await self.work.open_case(case, actor)
         self._publish(opened, "opened")
         if not dispatch:
             return opened
@@ -246,7 +248,7 @@ class Workflow:
         case = await self._seen(case_id, scope)
         periods = self.policy.for_case(case.category, case.severity)
         changes = {"firm_code": firm_code, "sign_by": now + periods.sign_within, "signed_at": None, "resolved_at": None}
-        moved = await self.store.advance_case(
+        moved = await self.work.advance_case(
             case_id, [CaseStatus.DISPATCHED], actor=actor, note=note, at=now, scope=scope, changes=changes
         )
         self._publish(moved, "dispatched")
@@ -258,7 +260,7 @@ class Workflow:
         now = self._now()
         case = await self._seen(case_id, scope)
         periods = self.policy.for_case(case.category, case.severity)
-        moved = await self.store.advance_case(
+        moved = await self.work.advance_case(
             case_id,
             [CaseStatus.SIGNED],
             actor=actor,
@@ -278,7 +280,7 @@ class Workflow:
             raise InvalidInput("note", note, "must say what was done to resolve the case")
         case = await self._seen(case_id, scope)
         steps = [CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED] if case.status is CaseStatus.SIGNED else [CaseStatus.RESOLVED]
-        moved = await self.store.advance_case(
+        moved = await self.work.advance_case(
             case_id,
             steps,
             actor=actor,
@@ -298,7 +300,7 @@ class Workflow:
         now = self._now()
         case = await self._seen(case_id, scope)
         if rating >= SATISFIED:
-            moved = await self.store.advance_case(
+            moved = await self.work.advance_case(
                 case_id,
                 [CaseStatus.FOLLOWED_UP, CaseStatus.ARCHIVED],
                 actor=actor,
@@ -312,7 +314,7 @@ class Workflow:
             return moved
         periods = self.policy.for_case(case.category, case.severity)
         reason = f"回访不满意（{rating}分），重新办理" + (f"：{note}" if note else "")
-        moved = await self.store.advance_case(
+        moved = await self.work.advance_case(
             case_id,
             [CaseStatus.IN_PROGRESS],
             actor=actor,
@@ -332,7 +334,7 @@ class Workflow:
         deadlines are cleared until the case is dispatched again."""
         if not reason.strip():
             raise InvalidInput("reason", reason, "must say why the case is returned")
-        moved = await self.store.advance_case(
+        moved = await self.work.advance_case(
             case_id,
             [CaseStatus.RETURNED],
             actor=actor,
@@ -365,7 +367,7 @@ class Workflow:
             changes = {"deadline": now + periods.resolve_within}
         elif to is CaseStatus.FOLLOWED_UP:
             changes = {"rating": rating}
-        moved = await self.store.advance_case(case_id, [to], actor=actor, note=note, at=now, scope=scope, changes=changes)
+        moved = await self.work.advance_case(case_id, [to], actor=actor, note=note, at=now, scope=scope, changes=changes)
         self._publish(moved, "moved")
         return moved
 
@@ -391,7 +393,7 @@ class Workflow:
         escalated: list[Case] = []
         after: str | None = None
         while True:
-            candidates = await self.store.escalation_candidates(now, batch, after)
+            candidates = await self.work.escalation_candidates(now, batch, after)
             for case in candidates:
                 due = self.rung_due(case, now)
                 if due is None:
@@ -399,7 +401,7 @@ class Workflow:
                 rung, note = due
                 if case.escalation is not None and rung <= case.escalation:
                     continue
-                raised = await self.store.escalate_case(case.id, rung, actor=ESCALATION_ACTOR, note=note, at=now)
+                raised = await self.work.escalate_case(case.id, rung, actor=ESCALATION_ACTOR, note=note, at=now)
                 if raised is not None:
                     escalated.append(raised)
                     self._publish(raised, "escalated")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from connectors.relay import relay
 from devices.service import Ingestion
-from graph.devices import Device
+from graph.devices import Device, every_device
 from graph.events import EventBus
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
@@ -130,7 +130,7 @@ async def simulated(store: Store, plan: Simulation, *, prefix: str) -> Simulator
     device is registered."""
     from devices.simulator import Simulator, pick
 
-    registered = await store.all_devices()
+    registered = await every_device(store)
     if not registered:
         return None
     focused = (await _devices_under(store, plan.focus))[: plan.devices] if plan.focus else []

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from connectors.cityops.linking import Linked, PlaceLinker
 from connectors.open311.mapping import BY_CODE, category_of, parse_time, request_json, services_json
 from graph.cases import Case, CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.codes import place_code
 from graph.errors import HubError, InvalidInput, StoreBusy
 from graph.reach import Reach
@@ -237,7 +238,7 @@ class Open311:
             point=point,
             address=address,
         )
-        opened = await self.store.open_case(case, actor=caller.principal.name)
+        opened = await Casework(self.store).open_case(case, actor=caller.principal.name)
         notice = "已受理" if place is not None else "已受理；位置未能关联到小区或社区，由市级平台人工分拨"
         return JSONResponse([{"service_request_id": opened.id, "service_notice": notice, "account_id": None}], status_code=201)
 

@@ -28,6 +28,7 @@ from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
+from schema.questions.queries import QuestionQueries
 from schema.quiet import CACHED_DOCUMENTS, QuietExecutor, QuietValidation
 from schema.scalars import SCALARS
 from schema.shared.queries import SharedQueryMutations, SharedQueryQueries
@@ -48,6 +49,7 @@ class Query(
     DeviceQueries,
     SharedQueryQueries,
     MeQueries,
+    QuestionQueries,
 ):
     pass
 

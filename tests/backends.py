@@ -84,7 +84,7 @@ async def _neo4j_database(url: str) -> str:
 async def open_fresh(backend: str, request: pytest.FixtureRequest, directory: Path, **options: object) -> Store:
     """A new, empty store on `backend`, its schema at head."""
     url = await url_for(backend, request, directory)
-    return await open_store(url, sealer=options.pop("sealer", None) or Sealer.generate(), **options)  # type: ignore[arg-type]
+    return await open_store(url, sealer=options.pop("sealer", None) or Sealer.generate(), **options)
 
 
 async def discard(store: Store) -> None:

@@ -99,12 +99,16 @@ async def upkeep(
     before: dict[str, frozenset[str]],
     today: dt.date,
     owners: dict[str, int] | None = None,
+    known_after: dict[str, frozenset[str]] | None = None,
 ) -> int:
     """Bring the rows of `dirty` places (and of places where a touched owner's count moved) up
-    to date; `before` is where each touched owner was counted before the write."""
+    to date; `before` is where each touched owner was counted before the write, `known_after`
+    where some of them are counted now when the caller knows it without asking."""
     delta: Counter[str] = Counter()
     if before:
-        after = await counted_at(transport, before, today)
+        known_after = known_after or {}
+        after = await counted_at(transport, [oid for oid in before if oid not in known_after], today)
+        after.update(known_after)
         for oid, was in before.items():
             now = after.get(oid, frozenset())
             delta.update(now - was)
@@ -122,12 +126,12 @@ async def upkeep(
                 rows[code]["houses"] += int(count)
                 rows[code]["floor_area"] += float(area or 0.0)
         below: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
-        for code, kid, *stored in await transport.run(KIDS, {"codes": codes}):
-            below.setdefault(code, []).append((kid, tuple(stored)))
+        for row in await transport.run(KIDS, {"codes": codes}):
+            below.setdefault(row[0], []).append((row[1], tuple(row[2:])))
         for code in sorted(rows, key=lambda item: levels[item], reverse=True):
             entry = rows[code]
-            for kid, stored in below.get(code, ()):
-                figures = tuple(rows[kid][key] for key in ("houses", "floor_area", "estates", "buildings")) if kid in rows else stored
+            for kid, kept in below.get(code, ()):
+                figures = tuple(rows[kid][key] for key in ("houses", "floor_area", "estates", "buildings")) if kid in rows else kept
                 entry["houses"] += int(figures[0] or 0)
                 entry["floor_area"] += float(figures[1] or 0.0)
                 entry["estates"] += int(figures[2] or 0)

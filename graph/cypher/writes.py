@@ -52,6 +52,18 @@ class Plan:
                 self.places[props["code"]] = props
         return {code: self.places[code] for code in codes if code in self.places}
 
+    def holdings(self, owners: set[str]) -> dict[str, frozenset[str]]:
+        """Where each of these owners is counted once the batch is written, from the batch
+        alone: right for owners the batch creates (they hold nothing else)."""
+        found: dict[str, set[str]] = {oid: set() for oid in owners}
+        today = self.today.isoformat()
+        for name in ("new_ownership", "update_ownership"):
+            for row in self.params.get(name, []):
+                props = row["props"]
+                if row["owner"] in found and props["since"] <= today and props.get("until", "9999") > today:
+                    found[row["owner"]].update(self.places[row["house"]]["line"][:-1])
+        return {oid: frozenset(places) for oid, places in found.items()}
+
     @property
     def empty(self) -> bool:
         return not any(self.params.values())

@@ -24,12 +24,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graph.audit import GENESIS, canonical_json, chain
-from graph.errors import InvalidInput, StoreError
+from graph.audit import GENESIS, canonical_json, chain, check_drafts, page_limit
+from graph.errors import StoreError
 from graph.security import AuditDraft, AuditEntry
 from graph.sql import tables
 from graph.sql.writers import WriteTurns
@@ -40,26 +40,6 @@ it as classid 1213547073, objid 1430538580)."""
 
 ATTEMPTS = 5
 """How many times an append is tried against a fresh head after a seq collision."""
-
-MAX_AUDIT_PAGE = 10_000
-"""The most entries one `audit_entries` call returns, whatever it is asked."""
-
-_LIMITED = tuple(
-    (column.name, column.type.length)
-    for column in tables.audit.c
-    if isinstance(column.type, String) and column.type.length is not None
-)
-
-
-def _check(drafts: Sequence[AuditDraft]) -> None:
-    """Refuse a field longer than its column before anything is written: PostgreSQL would reject
-    it mid-append and SQLite would store it, so the two backends would disagree."""
-    for draft in drafts:
-        for name, length in _LIMITED:
-            value = getattr(draft, name, None)
-            if isinstance(value, str) and len(value) > length:
-                raise InvalidInput(f"audit {name}", value[:40] + "…", f"is longer than {length} characters")
-
 
 def _entry(row: Any) -> AuditEntry:
     at: dt.datetime = row.at
@@ -112,7 +92,7 @@ class AuditRecords:
         drafts = list(drafts)
         if not drafts:
             return []
-        _check(drafts)
+        check_drafts(drafts)  # graph.audit's limits, the same on every backend
         audit = tables.audit
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -131,18 +111,20 @@ class AuditRecords:
         raise AssertionError("unreachable")
 
     async def audit_entries(self, after: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        if limit <= 0:
+        limit = page_limit(limit)
+        if not limit:
             return []
         audit = tables.audit
-        query = select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(min(limit, MAX_AUDIT_PAGE))
+        query = select(audit).where(audit.c.seq > after).order_by(audit.c.seq).limit(limit)
         async with self.engine.connect() as connection:
             return [_entry(row) for row in await connection.execute(query)]
 
     async def audit_tail(self, limit: int = 20) -> list[AuditEntry]:
-        if limit <= 0:
+        limit = page_limit(limit)
+        if not limit:
             return []
         audit = tables.audit
-        query = select(audit).order_by(audit.c.seq.desc()).limit(min(limit, MAX_AUDIT_PAGE))
+        query = select(audit).order_by(audit.c.seq.desc()).limit(limit)
         async with self.engine.connect() as connection:
             newest = [_entry(row) for row in await connection.execute(query)]
         return newest[::-1]

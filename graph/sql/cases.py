@@ -1,29 +1,18 @@
-"""Cases (工单) in SQL: the cases themselves, their history and the outbox (a base of SqlStore).
+"""Cases (工单) in SQL: the cases themselves, their history, the outbox and named counters (a
+base of SqlStore). Storage only: the rules (the lifecycle, whose status wins, id numbering,
+escalation, the figures' arithmetic) are `graph.casework`'s, run over the port.
 
 A case is in a caller's scope when its place is (the same `within_any` predicate as places, on
-the place row the case points at); a case linked to no place is seen only by an unlimited
-scope. Lists run newest report first, keyset-paged by (reported_at, id); a page cursor is
+the place row the case points at); a case linked to no place is seen only by a scope holding a
+whole city. Lists run newest report first, keyset-paged by (reported_at, id); a page cursor is
 `encode_cursor(case id)`, and the store finds where that case sits, so any edge has a cursor.
 
-Ids: the hub's own cases are `GD` + the day of report in China time (yyyymmdd) + a six-digit
-sequence of that day (`GD20260115000042`), unique and sortable by day; a case read from a source
-carries the id its connector derived from (connector, external id), so a rewrite lands on the
-same row.
+`update_case` is a compare-and-set: one UPDATE guarded by the version the caller read, then the
+events and outbox messages, in one transaction; a guard that matches no row rolls back nothing
+and returns None. `next_number` is one upsert (INSERT … ON CONFLICT DO UPDATE … RETURNING).
 
-Two rules keep a source and the hub from fighting over a case's status:
-- a status read from a source is kept as an event (actor: the connector) and never queued to
-  the outbox, so it is not echoed back;
-- while a case has messages waiting in the outbox, or when the source's record is older than
-  what the hub holds, the source's status (and rating and update time) is not taken: the hub's
-  change has not reached the source yet, and reading the source back must not undo it.
-
-The workflow's fields (dispatch, signing and resolution times, `sign_by`, the escalation rung)
-are the hub's own: a source's rewrite of a case never touches them. The hub's moves record when
-a case entered DISPATCHED, SIGNED and RESOLVED (`dispatched_at`, `signed_at`, `resolved_at`).
-
-Metrics (`case_metrics`, `place_case_metrics`, `firm_case_metrics`) are one grouped query each,
-plus one windowed query for the median time to resolve (row_number over the durations of each
-group, the middle one or two averaged): no per-group round trips, on SQLite and PostgreSQL alike.
+Tallies (`case_tallies`) are one grouped count per level of the keys, plus one query for the
+report and resolution times of closed cases (the median is graph.casework's).
 """
 
 from __future__ import annotations
@@ -35,6 +24,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, case as when, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -42,15 +33,17 @@ from graph.cases import (
     Case,
     CaseCategory,
     CaseEvent,
-    CaseMetrics,
     CaseSource,
     CaseStatus,
+    CaseTally,
+    DuplicateCase,
     Escalation,
     OPEN_STATUSES,
+    OutboxDraft,
     OutboxMessage,
-    WORKFLOW_FIELDS,
-    check_transition,
+    check_case,
 )
+from graph.casework import merge_source_record, source_event
 from graph.cursors import decode_cursor, encode_cursor
 from graph.codes import place_code
 from graph.errors import InvalidInput, StoreError
@@ -60,7 +53,6 @@ from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.bulk import insert_rows, update_rows
-from graph.sql.daily_ids import next_daily_id
 from graph.sql.scoping import under
 from graph.sql.tables import ancestor_column
 from graph.sql.writes import anchors, select_in
@@ -70,17 +62,12 @@ from graph.store import MAX_PAGE
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
 
-HUB_PREFIX = "GD"
-"""工单 (gōngdān): the prefix of the hub's own case ids."""
-
-MAX_ID = 59
-"""The longest case id: a page cursor (`graph.cursors`) holds at most 59 characters of key."""
-
 _CASE = tables.case
 _EVENT = tables.case_event
 _OUTBOX = tables.outbox
 _PLACE = tables.place
 _FIRM = tables.firm
+_COUNTER = tables.counter
 
 CASE_FACTS = (
     "source_kind",
@@ -141,6 +128,7 @@ def _case(row: Any) -> Case:
         resolved_at=maybe_utc(mapping["resolved_at"]),
         escalation=Escalation(mapping["escalation"]) if mapping["escalation"] is not None else None,
         escalated_at=maybe_utc(mapping["escalated_at"]),
+        version=mapping["version"],
     )
 
 
@@ -170,22 +158,6 @@ def _message(row: Any) -> OutboxMessage:
         last_error=row.last_error,
         dead=row.sent_at is None and row.next_attempt_at is None,
     )
-
-
-def _check(case: Case) -> None:
-    where = f"case {case.id!r}"
-    if not case.id.strip() or len(case.id) > MAX_ID or not case.id.isprintable():
-        raise InvalidInput(f"{where} id", case.id, f"must be 1 to {MAX_ID} printable characters")
-    if not case.title.strip():
-        raise InvalidInput(f"{where} title", case.title, "must not be empty")
-    if len(case.title) > 400:
-        raise InvalidInput(f"{where} title", case.title[:40] + "…", "must be at most 400 characters")
-    if case.rating is not None and not 1 <= case.rating <= 5:
-        raise InvalidInput(f"{where} rating", case.rating, "must be 1 (very unsatisfied) to 5 (very satisfied)")
-    if case.point is not None and not (-180 <= case.point.lon <= 180 and -90 <= case.point.lat <= 90):
-        raise InvalidInput(f"{where} point", f"{case.point.lon},{case.point.lat}", "is not a WGS-84 longitude, latitude")
-    if case.external_id is not None and not 1 <= len(case.external_id) <= 128:
-        raise InvalidInput(f"{where} external_id", case.external_id, "must be 1 to 128 characters")
 
 
 def _case_row(case: Case, place_id: int | None, firm_id: int | None) -> dict[str, Any]:
@@ -223,13 +195,6 @@ def _workflow_row(case: Case) -> dict[str, Any]:
         "escalated_at": maybe_utc(case.escalated_at),
     }
 
-
-_STEP_TIMES = {
-    CaseStatus.DISPATCHED: "dispatched_at",
-    CaseStatus.SIGNED: "signed_at",
-    CaseStatus.RESOLVED: "resolved_at",
-}
-"""The time column a hub move into each step sets."""
 
 _CLOSED = tuple(status.value for status in CaseStatus if status.closed)
 _OPEN = tuple(sorted(status.value for status in OPEN_STATUSES))
@@ -276,12 +241,13 @@ def _group_of(level: Level) -> Any:
     return when((_PLACE.c.level == int(level), _PLACE.c.id), else_=_PLACE.c[ancestor_column(level)])
 
 
-async def _metrics(
+async def _tallies(
     connection: AsyncConnection, group: Any, clauses: Sequence[Any], now: dt.datetime, *, with_places: bool
-) -> dict[Any, CaseMetrics]:
-    """Case figures grouped by `group` over cases matching `clauses` (keyed by the group's
-    value; `key` is filled in by the caller). `with_places` joins the case's place (needed by
-    place groups and scope predicates)."""
+) -> dict[Any, CaseTally]:
+    """Case counts grouped by `group` over cases matching `clauses` (keyed by the group's
+    value; `key` is filled in by the caller), with the report and resolution times of the
+    closed ones. `with_places` joins the case's place (needed by place groups and scope
+    predicates) rather than outer-joining it."""
     moment = utc(now)
 
     def source(query: Select[Any]) -> Select[Any]:
@@ -306,42 +272,26 @@ async def _metrics(
             count_if(_overdue(now)).label("overdue"),
         )
     ).where(and_(*clauses)).group_by(group)
-    found: dict[Any, CaseMetrics] = {}
+    counts: dict[Any, dict[str, int]] = {}
     for row in await connection.execute(totals):
-        found[row.grp] = CaseMetrics(
-            key="",
-            cases=int(row.cases),
-            due=int(row.due),
-            signed_in_time=int(row.in_time),
-            resolved=int(row.resolved),
-            rated=int(row.rated),
-            satisfied=int(row.satisfied),
-            overdue=int(row.overdue),
-        )
-    if not found:
-        return found
-    duration = _seconds(connection.dialect.name, _CASE.c.resolved_at, _CASE.c.reported_at)
-    ranked = (
-        source(
-            select(
-                group.label("grp"),
-                duration.label("seconds"),
-                func.row_number().over(partition_by=group, order_by=duration).label("position"),
-                func.count().over(partition_by=group).label("total"),
-            )
-        )
-        .where(and_(*clauses, _CASE.c.status.in_(_CLOSED), _CASE.c.resolved_at.is_not(None)))
-        .subquery()
+        counts[row.grp] = {
+            "cases": int(row.cases),
+            "due": int(row.due),
+            "signed_in_time": int(row.in_time),
+            "resolved": int(row.resolved),
+            "rated": int(row.rated),
+            "satisfied": int(row.satisfied),
+            "overdue": int(row.overdue),
+        }
+    if not counts:
+        return {}
+    durations: dict[Any, list[dt.timedelta]] = {}
+    times = source(select(group.label("grp"), _CASE.c.reported_at, _CASE.c.resolved_at)).where(
+        and_(*clauses, _CASE.c.status.in_(_CLOSED), _CASE.c.resolved_at.is_not(None))
     )
-    middle = (
-        select(ranked.c.grp, func.avg(ranked.c.seconds).label("median"))
-        .where(ranked.c.position.in_([(ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2]))
-        .group_by(ranked.c.grp)
-    )
-    for row in await connection.execute(middle):
-        if row.grp in found and row.median is not None:
-            found[row.grp] = replace(found[row.grp], median_resolve_seconds=round(float(row.median), 3))
-    return found
+    for row in await connection.execute(times):
+        durations.setdefault(row.grp, []).append(utc(row.resolved_at) - utc(row.reported_at))
+    return {grp: CaseTally(key="", **numbers, resolve_durations=tuple(durations.get(grp, ()))) for grp, numbers in counts.items()}
 
 
 def _same(stored: Mapping[Any, Any], row: Mapping[str, Any]) -> bool:
@@ -379,19 +329,17 @@ async def _next_seqs(connection: AsyncConnection, case_ids: Sequence[int]) -> di
 
 
 async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str, Anchor]) -> WriteCounts:
-    """The bulk path for `Batch.cases`: upsert by id, compare-then-write, a status change kept
-    as an event by the connector that read it (see the module docstring for whose status wins)."""
+    """The bulk path for `Batch.cases`: upsert by id, compare-then-write; what a rewrite keeps
+    is `graph.casework.merge_source_record`'s, a status change is kept as its
+    `source_event`."""
     if not batch.cases:
         return WriteCounts()
     for case in batch.cases:
-        _check(case)
+        check_case(case)
     latest = {case.id: case for case in batch.cases}  # the last record for an id wins
     places, firms = await _references(connection, list(latest.values()), cache)
-    stored = {
-        row.key: row._mapping
-        for row in await select_in(connection, select(_CASE), _CASE.c.key, latest)
-    }
-    stored_ids = [row["id"] for row in stored.values()]
+    stored = {row.key: row for row in await select_in(connection, _case_query(), _CASE.c.key, latest)}
+    stored_ids = [row.id for row in stored.values()]
     waiting: set[int] = set()
     if stored_ids:
         query = select(_OUTBOX.c.case_id).where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_not(None))
@@ -399,23 +347,23 @@ async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str
     await _check_external_ids(connection, [c for c in latest.values() if c.id not in stored and c.external_id])
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    moves: list[tuple[int, Case, str]] = []  # (row id, case, stored status)
+    moves: list[tuple[int, Case, CaseStatus]] = []  # (row id, case as kept, stored status)
     unchanged = 0
     for case in latest.values():
-        row = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
         old = stored.get(case.id)
         if old is None:
-            inserts.append({**row, **_workflow_row(case)})
+            row = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
+            inserts.append({**row, **_workflow_row(case), "version": 1})
             continue
-        if old["id"] in waiting or row["updated_at"] < utc(old["updated_at"]):
-            for name in ("status", "rating", "updated_at"):
-                row[name] = old[name] if name != "updated_at" else utc(old[name])
-        if _same(old, row):
+        before = _case(old)
+        kept = merge_source_record(before, case, waiting=old.id in waiting)
+        row = _case_row(kept, places.get(kept.place_code or ""), firms.get(kept.firm_code or ""))
+        if _same(old._mapping, row):
             unchanged += 1
             continue
-        updates.append({"row_id": old["id"], **row})
-        if row["status"] != old["status"]:
-            moves.append((old["id"], case, old["status"]))
+        updates.append({"row_id": old.id, **row, "version": before.version + 1})
+        if kept.status is not before.status:
+            moves.append((old.id, kept, before.status))
     events: list[dict[str, Any]] = []
     if inserts:
         await insert_rows(connection, _CASE, inserts)
@@ -425,30 +373,26 @@ async def write_cases(connection: AsyncConnection, batch: Batch, cache: dict[str
         }
         for row in inserts:
             case = latest[row["key"]]
-            events.append(_event_row(new_ids[row["key"]], 1, None, case.status, case.reported_at, case))
+            events.append(_event_row(new_ids[row["key"]], 1, source_event(case, None, case.reported_at)))
     await update_rows(connection, _CASE, updates)
     if moves:
         seqs = await _next_seqs(connection, [row_id for row_id, _, _ in moves])
-        for row_id, case, before in moves:
-            events.append(_event_row(row_id, seqs.get(row_id, 1), CaseStatus(before), case.status, case.updated_at, case))
+        for row_id, case, before_status in moves:
+            events.append(_event_row(row_id, seqs.get(row_id, 1), source_event(case, before_status, case.updated_at)))
     if events:
         await insert_rows(connection, _EVENT, events)
     return WriteCounts(len(inserts), len(updates), unchanged + len(batch.cases) - len(latest))
 
 
-def _event_row(
-    case_id: int, seq: int, before: CaseStatus | None, after: CaseStatus, at: dt.datetime, case: Case
-) -> dict[str, Any]:
-    actor = case.provenance.source if case.provenance else case.source.value
-    record = f" (record {case.provenance.record_id})" if case.provenance else ""
+def _event_row(case_id: int, seq: int, event: CaseEvent) -> dict[str, Any]:
     return {
         "case_id": case_id,
         "seq": seq,
-        "from_status": before.value if before else None,
-        "to_status": after.value,
-        "at": utc(at),
-        "actor": actor,
-        "note": f"read from {actor}{record}",
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value,
+        "at": utc(event.at),
+        "actor": event.actor,
+        "note": event.note,
     }
 
 
@@ -592,200 +536,12 @@ class CaseRecords:
                 history[row.case_key].append(_event(row, row.case_key))
         return [history[key] for key in ids]
 
-    # -- the hub's own changes -----------------------------------------------------------
-
-    async def open_case(self, case: Case, actor: str) -> Case:
-        for attempt in range(5):
-            try:
-                async with self.turns.writing() as connection:
-                    key = case.id or await _next_hub_id(connection, case.reported_at)
-                    opened = replace(case, id=key)
-                    _check(opened)
-                    places, firms = await _references(connection, [opened], None)
-                    if opened.external_id:
-                        await _check_external_ids(connection, [opened])
-                    exists = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == key))).first()
-                    if exists is not None:
-                        raise StoreError(f"case {key} already exists")
-                    row = _case_row(opened, places.get(opened.place_code or ""), firms.get(opened.firm_code or ""))
-                    result = await connection.execute(_CASE.insert().values(**row, **_workflow_row(opened)))
-                    case_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-                    if case_id is None:
-                        case_id = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == key))).scalar_one()
-                    await connection.execute(
-                        _EVENT.insert().values(
-                            case_id=case_id,
-                            seq=1,
-                            from_status=None,
-                            to_status=opened.status.value,
-                            at=utc(opened.reported_at),
-                            actor=actor,
-                            note="",
-                        )
-                    )
-                return opened
-            except IntegrityError:
-                if case.id or attempt == 4:
-                    raise StoreError(f"case {case.id or '(new)'} could not be stored: another writer took its id") from None
-        raise AssertionError("unreachable")
-
-    async def move_case(
-        self,
-        case_id: str,
-        to: CaseStatus,
-        *,
-        actor: str,
-        note: str,
-        at: dt.datetime,
-        scope: Scope,
-        rating: int | None = None,
-    ) -> Case:
-        if to is CaseStatus.FOLLOWED_UP:
-            if rating is None or not 1 <= rating <= 5:
-                raise InvalidInput("rating", rating, "is required with followed_up (回访): 1 (very unsatisfied) to 5 (very satisfied)")
-        elif rating is not None:
-            raise InvalidInput("rating", rating, "is given only when a case is followed up (回访)")
-        changes = {"rating": rating} if rating is not None else None
-        return await self.advance_case(case_id, [to], actor=actor, note=note, at=at, scope=scope, changes=changes)
-
-    async def advance_case(
-        self,
-        case_id: str,
-        steps: Sequence[CaseStatus],
-        *,
-        actor: str,
-        note: str,
-        at: dt.datetime,
-        scope: Scope,
-        changes: Mapping[str, object] | None = None,
-        expect: Sequence[CaseStatus] | None = None,
-        firm: str | None = None,
-    ) -> Case:
-        wanted = dict(changes or {})
-        unknown = set(wanted) - WORKFLOW_FIELDS
-        if unknown:
-            raise StoreError(f"advance_case sets only the workflow's fields, not {', '.join(sorted(unknown))}")
-        rating = wanted.get("rating")
-        if rating is not None and not (isinstance(rating, int) and 1 <= rating <= 5):
-            raise InvalidInput("rating", rating, "must be 1 (very unsatisfied) to 5 (very satisfied)")
-        if CaseStatus.FOLLOWED_UP in steps and rating is None:
-            raise InvalidInput("rating", rating, "is required with followed_up (回访): 1 (very unsatisfied) to 5 (very satisfied)")
-        if len(note) > 2000:
-            raise InvalidInput("note", note[:40] + "…", "must be at most 2000 characters")
-        moment = utc(at)
-        async with self.turns.writing() as connection:
-            row = await self._locked_case(connection, case_id, scope)
-            case = _case(row)
-            if firm is not None and case.firm_code != firm:
-                raise InvalidInput("id", case_id, f"is not dispatched to your firm ({firm})")
-            if expect is not None and case.status not in expect:
-                wanted_steps = " or ".join(f"{status.value} ({status.label})" for status in expect)
-                raise InvalidInput(
-                    "status", case.status.value, f"case {case_id} is {case.status.value} ({case.status.label}): this step takes a case that is {wanted_steps}"
-                )
-            current = case.status
-            for step in steps:
-                check_transition(case_id, current, step)
-                current = step
-            values: dict[str, Any] = {"updated_at": moment}
-            for step in steps:
-                if step in _STEP_TIMES:
-                    values[_STEP_TIMES[step]] = moment
-            for name, value in wanted.items():
-                if name == "firm_code":
-                    values["firm_id"] = await _firm_id(connection, value)
-                elif name == "escalation":
-                    values[name] = int(value) if value is not None else None  # type: ignore[call-overload]
-                elif name == "rating":
-                    values[name] = value
-                else:
-                    values[name] = maybe_utc(value)  # type: ignore[arg-type]
-            if steps:
-                values["status"] = current.value
-            seq = (await _next_seqs(connection, [row.id])).get(row.id, 1)
-            before = case.status
-            events: list[dict[str, Any]] = []
-            for step in steps or [before]:
-                events.append(
-                    {
-                        "case_id": row.id,
-                        "seq": seq,
-                        "from_status": before.value,
-                        "to_status": step.value,
-                        "at": moment,
-                        "actor": actor,
-                        "note": note,
-                    }
-                )
-                if case.push_to and steps:
-                    payload = {
-                        "status": step.value,
-                        "label": step.label,
-                        "from": before.value,
-                        "note": note,
-                        "at": moment.isoformat(),
-                        "actor": actor,
-                        "rating": rating if step is CaseStatus.FOLLOWED_UP else None,
-                    }
-                    await connection.execute(
-                        _OUTBOX.insert().values(
-                            target=case.push_to,
-                            case_id=row.id,
-                            external_id=case.external_id,
-                            payload=json.dumps(payload, ensure_ascii=False),
-                            created_at=moment,
-                            attempts=0,
-                            next_attempt_at=moment,
-                            sent_at=None,
-                            last_error=None,
-                        )
-                    )
-                seq += 1
-                before = step
-            await connection.execute(_EVENT.insert(), events)
-            await connection.execute(update(_CASE).where(_CASE.c.id == row.id).values(**values))
-            found = (await connection.execute(_case_query().where(_CASE.c.id == row.id))).one()
-        return _case(found)
-
-    async def _locked_case(self, connection: AsyncConnection, case_id: str, scope: Scope) -> Any:
-        """The case's row in scope, locked for the transaction on PostgreSQL (SQLite's writer
-        lock serialises writers already); an unknown and a foreign id raise the same error."""
-        query = _case_query().where(_CASE.c.key == case_id).where(await self._case_visible(connection, scope))
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update(of=_CASE)
-        row = (await connection.execute(query)).first()
-        if row is None:
-            raise InvalidInput("id", case_id, "is not a case you can see")
-        return row
-
-    async def escalate_case(
-        self, case_id: str, rung: Escalation, *, actor: str, note: str, at: dt.datetime
-    ) -> Case | None:
-        """Raise the case to `rung` and keep an event (status unchanged) — only if it is still
-        below that rung, checked in the same UPDATE, so two sweeps never escalate one rung
-        twice. None when another sweep got there first. Unscoped: the hub's own sweep."""
-        moment = utc(at)
-        async with self.turns.writing() as connection:
-            raised = await connection.execute(
-                update(_CASE)
-                .where(_CASE.c.key == case_id, or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(rung)))
-                .values(escalation=int(rung), escalated_at=moment, updated_at=moment)
-            )
-            if raised.rowcount != 1:
-                return None
-            row = (await connection.execute(_case_query().where(_CASE.c.key == case_id))).one()
-            seq = (await _next_seqs(connection, [row.id])).get(row.id, 1)
-            await connection.execute(
-                _EVENT.insert().values(
-                    case_id=row.id, seq=seq, from_status=row.status, to_status=row.status, at=moment, actor=actor, note=note
-                )
-            )
-        return _case(row)
-
-    async def escalation_candidates(self, now: dt.datetime, limit: int = 500, after: str | None = None) -> list[Case]:
+    async def overdue_cases(
+        self, now: dt.datetime, below: Escalation, limit: int = 500, after: str | None = None
+    ) -> list[Case]:
         query = (
             _case_query()
-            .where(_overdue(now), or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(max(Escalation))))
+            .where(_overdue(now), or_(_CASE.c.escalation.is_(None), _CASE.c.escalation < int(below)))
             .order_by(_CASE.c.key)
             .limit(max(1, min(limit, 10 * MAX_PAGE)))
         )
@@ -794,75 +550,133 @@ class CaseRecords:
         async with self.engine.connect() as connection:
             return [_case(row) for row in await connection.execute(query)]
 
-    # -- metrics -------------------------------------------------------------------------
-
-    async def case_metrics(
+    async def case_tallies(
         self,
-        within: str,
-        group_by: Level,
+        keys: Sequence[str],
         scope: Scope,
         *,
+        firms: bool = False,
         now: dt.datetime,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
-    ) -> list[CaseMetrics]:
-        async with self.engine.connect() as connection:
-            root = await self._anchor(connection, within)
-            if root is None or group_by < root.level:
-                return []
-            visible = await self._visible(connection, scope)
-            groups = select(_PLACE.c.id, _PLACE.c.code).where(_PLACE.c.level == int(group_by), visible, under(_PLACE, root))
-            places = {row.id: row.code for row in await connection.execute(groups.order_by(_PLACE.c.code))}
-            if not places:
-                return []
-            clauses = [visible, under(_PLACE, root), *_period(since, until)]
-            found = await _metrics(connection, _group_of(group_by), clauses, now, with_places=True)
-        return [replace(found.get(place_id, CaseMetrics(key="")), key=code) for place_id, code in places.items()]
-
-    async def place_case_metrics(
-        self,
-        codes: Sequence[str],
-        scope: Scope,
-        *,
-        now: dt.datetime,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[CaseMetrics | None]:
-        result: dict[str, CaseMetrics] = {}
+    ) -> list[CaseTally | None]:
+        if firms:
+            return list(await self._firm_tallies(keys, scope, now=now, since=since, until=until))
+        result: dict[str, CaseTally] = {}
         async with self.engine.connect() as connection:
             visible = await self._visible(connection, scope)
             query = select(_PLACE.c.id, _PLACE.c.code, _PLACE.c.level).where(visible)
             by_level: dict[Level, dict[int, str]] = {}
-            for row in await select_in(connection, query, _PLACE.c.code, codes):
+            for row in await select_in(connection, query, _PLACE.c.code, keys):
                 by_level.setdefault(Level(row.level), {})[row.id] = row.code
             for level, places in sorted(by_level.items()):
                 group = _group_of(level)
                 clauses = [visible, group.in_(list(places)), *_period(since, until)]
-                found = await _metrics(connection, group, clauses, now, with_places=True)
+                found = await _tallies(connection, group, clauses, now, with_places=True)
                 for place_id, code in places.items():
-                    result[code] = replace(found.get(place_id, CaseMetrics(key="")), key=code)
-        return [result.get(code) for code in codes]
+                    result[code] = _keyed(found.get(place_id), code)
+        return [result.get(code) for code in keys]
 
-    async def firm_case_metrics(
+    async def _firm_tallies(
         self,
         firm_codes: Sequence[str],
         scope: Scope,
         *,
         now: dt.datetime,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-    ) -> list[CaseMetrics]:
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+    ) -> list[CaseTally]:
         async with self.engine.connect() as connection:
             firms = {
                 row.id: row.code
                 for row in await select_in(connection, select(_FIRM.c.id, _FIRM.c.code), _FIRM.c.code, firm_codes)
             }
-            found: dict[Any, CaseMetrics] = {}
+            found: dict[Any, CaseTally] = {}
             if firms:
                 clauses = [await self._case_visible(connection, scope), _CASE.c.firm_id.in_(list(firms)), *_period(since, until)]
-                found = await _metrics(connection, _CASE.c.firm_id, clauses, now, with_places=False)
-        by_code = {code: found.get(firm_id, CaseMetrics(key="")) for firm_id, code in firms.items()}
-        return [replace(by_code.get(code, CaseMetrics(key="")), key=code) for code in firm_codes]
+                found = await _tallies(connection, _CASE.c.firm_id, clauses, now, with_places=False)
+        by_code = {code: found.get(firm_id) for firm_id, code in firms.items()}
+        return [_keyed(by_code.get(code), code) for code in firm_codes]
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def next_number(self, key: str) -> int:
+        if not isinstance(key, str) or not 1 <= len(key) <= 64:
+            raise InvalidInput("key", key, "must be 1 to 64 characters")
+        async with self.turns.writing() as connection:
+            insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            statement = (
+                insert(_COUNTER)
+                .values(key=key, value=1)
+                .on_conflict_do_update(index_elements=[_COUNTER.c.key], set_={"value": _COUNTER.c.value + 1})
+                .returning(_COUNTER.c.value)
+            )
+            return int((await connection.execute(statement)).scalar_one())
+
+    async def insert_case(self, case: Case, event: CaseEvent) -> Case:
+        check_case(case)
+        try:
+            async with self.turns.writing() as connection:
+                places, firms = await _references(connection, [case], None)
+                exists = (await connection.execute(select(_CASE.c.id).where(_CASE.c.key == case.id))).first()
+                if exists is not None:
+                    raise DuplicateCase(f"case {case.id} already exists")
+                if case.external_id:
+                    await _check_external_ids(connection, [case])
+                row = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
+                await connection.execute(_CASE.insert().values(**row, **_workflow_row(case), version=1))
+                stored = (await connection.execute(_case_query().where(_CASE.c.key == case.id))).one()
+                await connection.execute(_EVENT.insert().values(_event_row(stored.id, 1, event)))
+        except IntegrityError:
+            # another writer stored the same id (or external id) between our check and insert
+            raise DuplicateCase(f"case {case.id} already exists") from None
+        return _case(stored)
+
+    async def update_case(
+        self,
+        case: Case,
+        *,
+        expect: int,
+        events: Sequence[CaseEvent] = (),
+        messages: Sequence[OutboxDraft] = (),
+    ) -> Case | None:
+        check_case(case)
+        async with self.turns.writing() as connection:
+            places, firms = await _references(connection, [case], None)
+            values = _case_row(case, places.get(case.place_code or ""), firms.get(case.firm_code or ""))
+            for fixed in ("key", "source_kind", "external_id", "reported_at"):
+                del values[fixed]
+            values.update(_workflow_row(case), version=expect + 1)
+            guarded = await connection.execute(
+                update(_CASE).where(_CASE.c.key == case.id, _CASE.c.version == expect).values(**values)
+            )
+            if guarded.rowcount != 1:
+                return None
+            stored = (await connection.execute(_case_query().where(_CASE.c.key == case.id))).one()
+            if events:
+                seq = (await _next_seqs(connection, [stored.id])).get(stored.id, 1)
+                await connection.execute(
+                    _EVENT.insert(), [_event_row(stored.id, seq + index, event) for index, event in enumerate(events)]
+                )
+            if messages:
+                await connection.execute(
+                    _OUTBOX.insert(),
+                    [
+                        {
+                            "target": message.target,
+                            "case_id": stored.id,
+                            "external_id": stored.external_id,
+                            "payload": json.dumps(message.payload, ensure_ascii=False),
+                            "created_at": utc(message.created_at),
+                            "attempts": 0,
+                            "next_attempt_at": utc(message.created_at),
+                            "sent_at": None,
+                            "last_error": None,
+                        }
+                        for message in messages
+                    ],
+                )
+        return _case(stored)
 
     # -- the outbox ----------------------------------------------------------------------
 
@@ -870,24 +684,14 @@ class CaseRecords:
     def _outbox_query() -> Select[Any]:
         return select(_OUTBOX, _CASE.c.key.label("case_key")).join(_CASE, _CASE.c.id == _OUTBOX.c.case_id)
 
-    async def outbox_due(self, target: str, now: dt.datetime, limit: int = 100) -> list[OutboxMessage]:
-        limit = max(1, min(limit, MAX_PAGE))
-        query = (
-            self._outbox_query()
-            .where(_OUTBOX.c.target == target, _OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_not(None))
-            .order_by(_OUTBOX.c.id)
-            .limit(limit)
-        )
-        due: list[OutboxMessage] = []
-        moment = utc(now)
+    async def outbox_messages(self, target: str | None, *, dead: bool = False, limit: int = 100) -> list[OutboxMessage]:
+        pending = _OUTBOX.c.next_attempt_at.is_(None) if dead else _OUTBOX.c.next_attempt_at.is_not(None)
+        query = self._outbox_query().where(_OUTBOX.c.sent_at.is_(None), pending)
+        if target is not None:
+            query = query.where(_OUTBOX.c.target == target)
         async with self.engine.connect() as connection:
-            for row in await connection.execute(query):
-                message = _message(row)
-                # order is kept per target: a message waiting for its retry holds back the rest
-                if message.next_attempt_at is None or message.next_attempt_at > moment:
-                    break
-                due.append(message)
-        return due
+            found = await connection.execute(query.order_by(_OUTBOX.c.id).limit(max(1, min(limit, MAX_PAGE))))
+            return [_message(row) for row in found]
 
     async def outbox_sent(self, ids: Sequence[int], at: dt.datetime) -> None:
         if not ids:
@@ -918,24 +722,6 @@ class CaseRecords:
         async with self.engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())
 
-    async def outbox_dead(self, target: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-        query = self._outbox_query().where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.next_attempt_at.is_(None))
-        if target is not None:
-            query = query.where(_OUTBOX.c.target == target)
-        async with self.engine.connect() as connection:
-            found = await connection.execute(query.order_by(_OUTBOX.c.id).limit(max(1, min(limit, MAX_PAGE))))
-            return [_message(row) for row in found]
 
-
-async def _firm_id(connection: AsyncConnection, code: object) -> int | None:
-    if code is None:
-        return None
-    found = (await connection.execute(select(_FIRM.c.id).where(_FIRM.c.code == str(code)))).first()
-    if found is None:
-        raise InvalidInput("firm", code, "is not a property firm the hub knows")
-    return int(found.id)
-
-
-async def _next_hub_id(connection: AsyncConnection, reported_at: dt.datetime) -> str:
-    """The next free `GD<yyyymmdd><000001>` of the report's day in China."""
-    return await next_daily_id(connection, _CASE.c.key, HUB_PREFIX, reported_at, what="cases opened")
+def _keyed(tally: CaseTally | None, key: str) -> CaseTally:
+    return CaseTally(key=key) if tally is None else replace(tally, key=key)

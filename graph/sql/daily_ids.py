@@ -1,9 +1,10 @@
 """Ids numbered by day in China: a prefix, the day (yyyymmdd) and a six-digit sequence of that day.
 
-The hub's own cases (`GD20260115000042`) and device alarms (`AL20260302000001`) are numbered so:
-unique, readable over the phone, and sortable by day. The next number is the day's highest plus
-one, so two writers allocating at once may pick the same id; the column's unique constraint lets
-one of them commit, and the caller retries or serialises its writers.
+Device alarms (`AL20260302000001`) are numbered so here: unique, readable over the phone, and
+sortable by day (the hub's cases take theirs from the port's counter: `graph.daily_ids`,
+`graph.casework`). The next number is the day's highest plus one, so two writers allocating at
+once may pick the same id; the column's unique constraint lets one of them commit, and the
+caller retries or serialises its writers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Devices, their readings and their alarms in SQL (a base of SqlStore).
+"""Devices, their readings and their alarms in SQL (a base of SqlStore): the storage side of
+`graph.devices.DeviceStore`, whose docstrings hold each member's contract. What is valid (a
+registration, an alarm, a reading's kind, an actor) and when a registration changes a device are
+decided by `graph.devices` for every adapter; this module stores, finds and counts.
 
 A device or alarm is in a caller's scope when the device's place is (the same `within_any`
 predicate as places, on the place row the device points at). Devices list by code, alarms newest
@@ -28,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +39,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.cursors import decode_cursor, encode_cursor
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity, device_code
+from graph.devices import (
+    ALARM_PREFIX,
+    Alarm,
+    Device,
+    DeviceState,
+    DeviceStatus,
+    DeviceType,
+    Reading,
+    Severity,
+    check_actor,
+    check_alarm,
+    check_device_place,
+    check_reading,
+    check_registrations,
+    registration,
+)
 from graph.errors import InvalidInput, StoreError
-from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.sql import rows, tables
@@ -53,20 +69,6 @@ from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
-
-ALARM_PREFIX = "AL"
-"""The prefix of alarm ids: `AL` + the day raised in China + a six-digit sequence of that day."""
-
-MAX_ALARM_ID = 32
-"""The longest alarm id a caller may choose (the store's own are 16 characters)."""
-
-PLACE_LEVELS = (Level.ESTATE, Level.BUILDING, Level.ENTRANCE)
-"""Where a device may be installed: an elevator hangs at its entrance, a cover lies in its estate."""
-
-READING_KINDS = frozenset({"telemetry", "event"})
-
-MAX_INTERVAL = 86_400
-"""A device promises to report at least once a day."""
 
 PRUNE_CHUNK = 10_000
 """Readings deleted per statement: each chunk its own short transaction, so a large retention
@@ -82,11 +84,6 @@ _READING = tables.reading
 _ALARM = tables.alarm
 _PLACE = tables.place
 _CASE = tables.case
-
-_REGISTRATION = ("type", "model", "name", "place_id", "lon", "lat", "interval_s", "thresholds")
-"""Columns compared to decide whether a registration changes a device (state and provenance are
-not part of it)."""
-
 
 def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -169,39 +166,6 @@ def _alarm(row: Any) -> Alarm:
     )
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_device(device: Device) -> None:
-    """Everything about a registration that needs no database; InvalidInput names the device."""
-    code = device_code(device.code)
-    where = f"device {code!r}"
-    if not isinstance(device.type, DeviceType):
-        raise InvalidInput(f"{where} type", device.type, f"must be one of {', '.join(t.value for t in DeviceType)}")
-    if not isinstance(device.model, str) or not device.model.strip() or len(device.model) > 100:
-        raise InvalidInput(f"{where} model", device.model, "must be 1 to 100 characters")
-    if not isinstance(device.name, str) or len(device.name) > 100:
-        raise InvalidInput(f"{where} name", device.name, "must be at most 100 characters")
-    interval = device.interval
-    if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= MAX_INTERVAL:
-        raise InvalidInput(f"{where} interval", interval, f"must be a whole number of seconds from 1 to {MAX_INTERVAL}")
-    point = device.point
-    if point is not None and not (
-        _finite(point.lon) and _finite(point.lat) and -180 <= point.lon <= 180 and -90 <= point.lat <= 90
-    ):
-        raise InvalidInput(f"{where} point", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
-    if not isinstance(device.thresholds, Mapping):
-        raise InvalidInput(f"{where} thresholds", device.thresholds, "must map parameter names to numbers")
-    for name, value in device.thresholds.items():
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise InvalidInput(f"{where} thresholds", name, "names must be 1 to 64 characters")
-        if not _finite(value):
-            raise InvalidInput(f"{where} thresholds.{name}", value, "must be a finite number")
-    if not isinstance(device.status, DeviceStatus):
-        raise InvalidInput(f"{where} status", device.status, f"must be one of {', '.join(s.value for s in DeviceStatus)}")
-
-
 def _registration(device: Device, place_id: int) -> dict[str, Any]:
     return {
         "type": device.type.value,
@@ -213,22 +177,6 @@ def _registration(device: Device, place_id: int) -> dict[str, Any]:
         "interval_s": device.interval,
         "thresholds": _json({name: float(value) for name, value in device.thresholds.items()}),
     }
-
-
-def _check_alarm(alarm: Alarm) -> None:
-    where = f"alarm of {alarm.device_code!r}"
-    if alarm.id and (len(alarm.id) > MAX_ALARM_ID or not alarm.id.isascii() or not alarm.id.isprintable()):
-        raise InvalidInput(f"{where} id", alarm.id, f"must be empty (the store numbers it) or 1 to {MAX_ALARM_ID} printable ASCII characters")
-    if not 1 <= len(alarm.rule) <= 64:
-        raise InvalidInput(f"{where} rule", alarm.rule, "must be 1 to 64 characters")
-    if not isinstance(alarm.severity, Severity):
-        raise InvalidInput(f"{where} severity", alarm.severity, f"must be one of {', '.join(s.value for s in Severity)}")
-    if not alarm.message.strip() or len(alarm.message) > 400:
-        raise InvalidInput(f"{where} message", alarm.message[:40], "must be 1 to 400 characters")
-    if alarm.value is not None and len(alarm.value) > 200:
-        raise InvalidInput(f"{where} value", alarm.value[:40] + "…", "must be at most 200 characters")
-    if alarm.cleared_at is not None:
-        raise InvalidInput(f"{where} cleared_at", alarm.cleared_at, "must be empty: a raised alarm is active")
 
 
 async def _serialise_raisers(connection: AsyncConnection) -> None:
@@ -279,12 +227,7 @@ class DeviceRecords:
     # -- registration --------------------------------------------------------------------
 
     async def register_devices(self, devices: Sequence[Device]) -> tuple[int, int]:
-        seen: set[str] = set()
-        for device in devices:
-            _check_device(device)
-            if device.code in seen:
-                raise InvalidInput(f"device {device.code!r} code", device.code, "appears twice in the batch")
-            seen.add(device.code)
+        check_registrations(devices)
         if not devices:
             return (0, 0)
         now = dt.datetime.now(dt.timezone.utc)
@@ -292,25 +235,21 @@ class DeviceRecords:
             places = await anchors(connection, {device.place_code for device in devices}, self._anchors)
             for device in devices:
                 anchor = places.get(device.place_code)
-                where = f"device {device.code!r} place_code"
-                if anchor is None:
-                    raise InvalidInput(where, device.place_code, "is not a place in the store")
-                if anchor.level not in PLACE_LEVELS:
-                    raise InvalidInput(where, device.place_code, f"must be an estate, building or entrance, not a {anchor.level.name.lower()}")
+                check_device_place(device, None if anchor is None else anchor.level)
             stored = {
                 row.code: row
-                for row in await select_in(connection, select(_DEVICE), _DEVICE.c.code, [device.code for device in devices])
+                for row in await select_in(connection, _device_query(), _DEVICE.c.code, [device.code for device in devices])
             }
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             for device in devices:
-                registration = _registration(device, places[device.place_code].id)
+                changed = _registration(device, places[device.place_code].id)
                 old = stored.get(device.code)
                 if old is None:
                     inserts.append(
                         {
                             "code": device.code,
-                            **registration,
+                            **changed,
                             "status": device.status.value,
                             "last_seen": maybe_utc(device.last_seen),
                             "values": _json(device.values),
@@ -318,8 +257,8 @@ class DeviceRecords:
                             **rows.provenance_row(device.provenance),
                         }
                     )
-                elif any(old._mapping[name] != registration[name] for name in _REGISTRATION):
-                    updates.append({"row_id": old.id, **registration, **rows.provenance_row(device.provenance)})
+                elif registration(_device(old)) != registration(device):
+                    updates.append({"row_id": old.id, **changed, **rows.provenance_row(device.provenance)})
             await insert_rows(connection, _DEVICE, inserts)
             await update_rows(connection, _DEVICE, updates)
             query = select(_DEVICE.c.id, _DEVICE.c.code)
@@ -411,58 +350,6 @@ class DeviceRecords:
             )
             return int((await connection.execute(query)).scalar_one())
 
-    async def device_summaries(self, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
-        found: list[DeviceSummary | None] = []
-        async with self.engine.connect() as connection:
-            visible = await self._visible(connection, scope)
-            for code in codes:
-                anchor = await self._anchor(connection, code)
-                if anchor is None or not await self._seen(connection, anchor, visible):
-                    found.append(None)
-                    continue
-                where = and_(visible, under(_PLACE, anchor))
-                by_status: dict[str, int] = dict(
-                    (
-                        await connection.execute(
-                            select(_DEVICE.c.status, func.count())
-                            .select_from(_DEVICE.join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
-                            .where(where)
-                            .group_by(_DEVICE.c.status)
-                        )
-                    ).all()
-                )
-                active = (
-                    await connection.execute(
-                        select(func.count())
-                        .select_from(_ALARM.join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
-                        .where(where, _ALARM.c.cleared_at.is_(None))
-                    )
-                ).scalar_one()
-                found.append(
-                    DeviceSummary(
-                        total=sum(by_status.values()),
-                        new=by_status.get(DeviceStatus.NEW.value, 0),
-                        online=by_status.get(DeviceStatus.ONLINE.value, 0),
-                        offline=by_status.get(DeviceStatus.OFFLINE.value, 0),
-                        alarm=by_status.get(DeviceStatus.ALARM.value, 0),
-                        active_alarms=int(active),
-                    )
-                )
-        return found
-
-    @staticmethod
-    async def _seen(connection: AsyncConnection, anchor: Anchor, visible: Any) -> bool:
-        """Whether the caller may see the place itself."""
-        query = select(_PLACE.c.id).where(_PLACE.c.id == anchor.id, visible)
-        return (await connection.execute(query)).first() is not None
-
-    async def all_devices(self) -> list[Device]:
-        async with self.engine.connect() as connection:
-            found = (await connection.execute(_device_query().order_by(_DEVICE.c.code))).all()
-        # ingestion reads the registry first: its writes then need no id lookups
-        self._device_id_map().update((row.code, row.id) for row in found)
-        return [_device(row) for row in found]
-
     # -- ingestion's hot path ------------------------------------------------------------
 
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:
@@ -493,14 +380,14 @@ class DeviceRecords:
     async def add_readings(self, readings: Sequence[Reading]) -> int:
         if not readings:
             return 0
+        for reading in readings:
+            check_reading(reading)
         ids = await self._ids_of([reading.device_code for reading in readings])
         written: list[dict[str, Any]] = []
         for reading in readings:
             device_id = ids.get(reading.device_code)
             if device_id is None:
                 continue
-            if reading.kind not in READING_KINDS:
-                raise InvalidInput(f"reading of {reading.device_code!r} kind", reading.kind, "must be telemetry or event")
             at = utc(reading.at)
             values = _json(reading.values)
             written.append(
@@ -560,7 +447,7 @@ class DeviceRecords:
     # -- alarms --------------------------------------------------------------------------
 
     async def raise_alarm(self, alarm: Alarm) -> Alarm | None:
-        _check_alarm(alarm)
+        check_alarm(alarm)
         for _attempt in range(RAISE_ATTEMPTS):
             try:
                 async with self.turns.writing() as connection:
@@ -625,8 +512,7 @@ class DeviceRecords:
             return _alarm((await connection.execute(_alarm_query().where(_ALARM.c.id == alarm_id))).one())
 
     async def acknowledge_alarm(self, alarm_id: str, *, actor: str, at: dt.datetime, scope: Scope) -> Alarm:
-        if not actor.strip() or len(actor) > 200:
-            raise InvalidInput("actor", actor[:40], "must be 1 to 200 characters")
+        check_actor(actor)
         async with self.turns.writing() as connection:
             query = _alarm_query().where(_ALARM.c.key == alarm_id, await self._visible(connection, scope))
             row = (await connection.execute(query)).first()
@@ -654,6 +540,30 @@ class DeviceRecords:
             found = {row.key: _alarm(row) for row in await select_in(connection, query, _ALARM.c.key, ids)}
         return [found.get(key) for key in ids]
 
+    async def _alarm_clauses(
+        self,
+        connection: AsyncConnection,
+        scope: Scope,
+        within: str | None,
+        active: bool | None,
+        device_codes: Sequence[str] | None,
+        since: dt.datetime | None,
+    ) -> list[Any] | None:
+        """The filter of an alarm list; None when `within` is no stored place (nothing listed)."""
+        clauses: list[Any] = [await self._visible(connection, scope)]
+        if within is not None:
+            root = await self._anchor(connection, within)
+            if root is None:
+                return None
+            clauses.append(under(_PLACE, root))
+        if active is not None:
+            clauses.append(_ALARM.c.cleared_at.is_(None) if active else _ALARM.c.cleared_at.is_not(None))
+        if device_codes is not None:
+            clauses.append(_DEVICE.c.code.in_(list(device_codes)))
+        if since is not None:
+            clauses.append(_ALARM.c.raised_at >= utc(since))
+        return clauses
+
     async def alarm_page(
         self,
         scope: Scope,
@@ -668,18 +578,9 @@ class DeviceRecords:
         first = max(1, min(first, MAX_PAGE))
         after_key = decode_cursor(after)
         async with self.engine.connect() as connection:
-            clauses: list[Any] = [await self._visible(connection, scope)]
-            if within is not None:
-                root = await self._anchor(connection, within)
-                if root is None:
-                    return Page(items=[], has_next=False, end_cursor=None)
-                clauses.append(under(_PLACE, root))
-            if active is not None:
-                clauses.append(_ALARM.c.cleared_at.is_(None) if active else _ALARM.c.cleared_at.is_not(None))
-            if device_codes is not None:
-                clauses.append(_DEVICE.c.code.in_(list(device_codes)))
-            if since is not None:
-                clauses.append(_ALARM.c.raised_at >= utc(since))
+            clauses = await self._alarm_clauses(connection, scope, within, active, device_codes, since)
+            if clauses is None:
+                return Page(items=[], has_next=False, end_cursor=None)
             if after_key is not None:
                 query = select(_ALARM.c.id, _ALARM.c.raised_at).where(_ALARM.c.key == after_key)
                 mark = (await connection.execute(query)).first()
@@ -703,11 +604,25 @@ class DeviceRecords:
             end_cursor=encode_cursor(shown[-1].id) if shown else None,
             start_cursor=encode_cursor(shown[0].id) if shown else None,
         )
-
-    async def active_alarms(self) -> list[Alarm]:
-        query = _alarm_query().where(_ALARM.c.cleared_at.is_(None)).order_by(_ALARM.c.raised_at, _ALARM.c.id)
+    async def alarm_count(
+        self,
+        scope: Scope,
+        *,
+        within: str | None = None,
+        active: bool | None = None,
+        device_codes: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+    ) -> int:
         async with self.engine.connect() as connection:
-            return [_alarm(row) for row in await connection.execute(query)]
+            clauses = await self._alarm_clauses(connection, scope, within, active, device_codes, since)
+            if clauses is None:
+                return 0
+            query = (
+                select(func.count())
+                .select_from(_ALARM.join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
+                .where(and_(*clauses))
+            )
+            return int((await connection.execute(query)).scalar_one())
 
 
 async def _case_row_id(connection: AsyncConnection, case_id: str) -> int:

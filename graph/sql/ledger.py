@@ -5,9 +5,10 @@ decided above the store (the API shows it to admin and city roles only). Lists r
 first and are keyset-paged by (time, id) inside the hub's opaque cursors, so a page never
 skips or repeats a row while runs are added in front of it.
 
-Leases are checked and closed with conditional updates (`WHERE status = 'running' AND
-lease_expires_at < now`), so a run that renews its lease while a reader closes expired ones is
-either renewed or closed, never both, and two readers never close one run twice.
+Leases are checked and closed with one conditional update (`update_running_run`: `WHERE status
+= 'running' [AND lease_expires_at < now]`), so a run that renews its lease while a reader closes
+expired ones is either renewed or closed, never both, and two readers never close one run twice.
+Which runs to close and how a closed run reads is `graph.ledger.LedgerRules`, not SQL.
 """
 
 from __future__ import annotations
@@ -21,33 +22,29 @@ from sqlalchemy import Integer, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graph.cursors import decode_cursor, encode_cursor
-from graph.errors import InvalidInput
-from graph.ledger import ConnectorRun, DeadLetter, Lease, Reason, RunCounts, RunStatus, StreamState, abandoned
+from graph.ledger import (
+    MAX_LETTER_CURSOR,
+    ConnectorRun,
+    DeadLetter,
+    Lease,
+    LedgerRules,
+    Reason,
+    RunCounts,
+    RunStatus,
+    StreamState,
+    check_run_id,
+    group_letters,
+    latest_states,
+    ledger_cursor,
+    ledger_position,
+    payload_json,
+)
 from graph.model import Page
 from graph.sql import tables
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.writers import WriteTurns
 from graph.sql.writes import CHUNK
 from graph.store import MAX_PAGE
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _position(moment: dt.datetime, key: str | int) -> str:
-    micros = (utc(moment) - _EPOCH) // dt.timedelta(microseconds=1)
-    return encode_cursor(f"{micros}|{key}")
-
-
-def _after(cursor: str | None) -> tuple[dt.datetime, str] | None:
-    text = decode_cursor(cursor)
-    if text is None:
-        return None
-    micros, bar, key = text.partition("|")
-    if not bar or not micros.lstrip("-").isdigit() or not key:
-        raise InvalidInput("after", cursor, "is not a cursor from this list; pass a pageInfo.endCursor")
-    return _EPOCH + dt.timedelta(microseconds=int(micros)), key
-
 
 def _run(row: Any) -> ConnectorRun:
     lease = None
@@ -123,16 +120,11 @@ def _letter(row: Any) -> DeadLetter:
     )
 
 
-def _json(value: Any) -> str:
-    # Sources hand over dates, decimals and the like; a dead letter keeps them as text.
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
 def _clamp(first: int) -> int:
     return max(1, min(first, MAX_PAGE))
 
 
-class LedgerRecords:
+class LedgerRecords(LedgerRules):
     """The ledger part of the store port (`graph.ledger.Ledger`)."""
 
     engine: AsyncEngine
@@ -161,19 +153,16 @@ class LedgerRecords:
             query = query.where(table.c.connector == connector)
         for condition in conditions:
             query = query.where(condition)
-        position = _after(after)
+        numeric = isinstance(key.type, Integer)
+        position = ledger_position(after, numeric=numeric)
         if position is not None:
             at, text = position
-            value: str | int = text
-            if isinstance(key.type, Integer):
-                if not text.isdigit():
-                    raise InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-                value = int(text)
+            value: str | int = int(text) if numeric else text
             query = query.where(or_(moment < at, and_(moment == at, key < value)))
         async with self.engine.connect() as connection:
             rows = list(await connection.execute(query))
         items = [convert(row) for row in rows[:first]]
-        marks = [_position(row._mapping[moment.name], row._mapping[key.name]) for row in rows[:first]]
+        marks = [ledger_cursor(row._mapping[moment.name], row._mapping[key.name]) for row in rows[:first]]
         return Page(
             items=items,
             has_next=len(rows) > first,
@@ -184,42 +173,23 @@ class LedgerRecords:
     # -- runs --------------------------------------------------------------------------
 
     async def save_run(self, run: ConnectorRun) -> None:
-        if not 0 < len(run.id) <= 40:
-            # the id rides in page cursors, which hold 64 characters in all
-            raise InvalidInput("run id", run.id, "must be 1 to 40 characters")
+        check_run_id(run)
         values = _run_values(run)
         statement = self._insert(tables.connector_run).values(id=run.id, **values)
         statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
         async with self.turns.writing() as connection:
             await connection.execute(statement)
 
-    async def renew_run(self, run: ConnectorRun) -> bool:
+    async def update_running_run(self, run: ConnectorRun, *, expired_before: dt.datetime | None = None) -> bool:
         table = tables.connector_run
-        statement = (
-            table.update()
-            .where(table.c.id == run.id, table.c.status == RunStatus.RUNNING.value)
-            .values(**_run_values(run))
-        )
+        condition = and_(table.c.id == run.id, table.c.status == RunStatus.RUNNING.value)
+        if expired_before is not None:
+            condition = and_(
+                condition, table.c.lease_expires_at.is_not(None), table.c.lease_expires_at < utc(expired_before)
+            )
+        statement = table.update().where(condition).values(**_run_values(run))
         async with self.turns.writing() as connection:
             return bool((await connection.execute(statement)).rowcount)
-
-    async def close_abandoned(self, now: dt.datetime, by: str) -> list[ConnectorRun]:
-        table = tables.connector_run
-        now = utc(now)
-        expired = and_(
-            table.c.status == RunStatus.RUNNING.value,
-            table.c.lease_expires_at.is_not(None),
-            table.c.lease_expires_at < now,
-        )
-        closed: list[ConnectorRun] = []
-        async with self.turns.writing() as connection:
-            for row in list(await connection.execute(select(table).where(expired).order_by(table.c.started_at))):
-                run = abandoned(_run(row), now=now, by=by)
-                # only if it is still running with an expired lease: a renewal in between wins
-                done = await connection.execute(table.update().where(table.c.id == run.id, expired).values(**_run_values(run)))
-                if done.rowcount:
-                    closed.append(run)
-        return closed
 
     async def run(self, run_id: str) -> ConnectorRun | None:
         table = tables.connector_run
@@ -233,26 +203,6 @@ class LedgerRecords:
         table = tables.connector_run
         conditions = [] if status is None else [table.c.status == status.value]
         return await self._newest_first(table, table.c.started_at, table.c.id, connector, first, after, _run, *conditions)
-
-    async def last_runs(self, connectors: Sequence[str]) -> list[ConnectorRun | None]:
-        if not connectors:
-            return []
-        table = tables.connector_run
-        newest = (
-            select(table.c.connector, func.max(table.c.started_at).label("started_at"))
-            .where(table.c.connector.in_(list(set(connectors))))
-            .group_by(table.c.connector)
-            .subquery()
-        )
-        query = select(table).join(
-            newest,
-            and_(table.c.connector == newest.c.connector, table.c.started_at == newest.c.started_at),
-        ).order_by(table.c.id)
-        found: dict[str, ConnectorRun] = {}
-        async with self.engine.connect() as connection:
-            for row in await connection.execute(query):
-                found.setdefault(row.connector, _run(row))  # two runs in the same microsecond: one
-        return [found.get(name) for name in connectors]
 
     # -- stream cursors -----------------------------------------------------------------
 
@@ -268,9 +218,8 @@ class LedgerRecords:
     async def save_states(self, states: Sequence[StreamState]) -> None:
         if not states:
             return
-        latest = {(s.connector, s.stream): s for s in states}
         async with self.turns.writing() as connection:
-            for state in latest.values():
+            for state in latest_states(states):
                 values = {"cursor": state.cursor, "updated_at": utc(state.updated_at), "run_id": state.run_id}
                 statement = self._insert(tables.stream_state).values(
                     connector=state.connector, stream=state.stream, **values
@@ -290,16 +239,12 @@ class LedgerRecords:
         if not letters:
             return 0
         table = tables.dead_letter
-        # One statement may not touch a row twice (PostgreSQL refuses it): letters of one
-        # record and reason become one upsert that counts them all, keeping the first and the
-        # last of them.
-        grouped: dict[tuple[str, str, str, Reason], list[DeadLetter]] = {}
-        for letter in letters:
-            grouped.setdefault((letter.connector, letter.stream, letter.record_key, letter.reason), []).append(letter)
+        # One statement may not touch a row twice (PostgreSQL refuses it): the letters of one
+        # record and reason become one upsert that counts them all (graph.ledger.group_letters).
         new = 0
         async with self.turns.writing() as connection:
-            for (connector, stream, record_key, reason), group in grouped.items():
-                first, last = group[0], group[-1]
+            for group in group_letters(letters):
+                (connector, stream, record_key, reason), first, last = group.identity, group.first, group.last
                 identity = and_(
                     table.c.connector == connector,
                     table.c.stream == stream,
@@ -312,10 +257,10 @@ class LedgerRecords:
                     "last_run_id": last.run_id,
                     "at": utc(last.at),
                     "detail": last.detail,
-                    "payload": _json(last.payload),
-                    "candidates": _json(list(last.candidates)),
+                    "payload": payload_json(last.payload),
+                    "candidates": payload_json(list(last.candidates)),
                     "retryable": int(last.retryable),
-                    "cursor": last.cursor[:400] if last.cursor else None,
+                    "cursor": last.cursor[:MAX_LETTER_CURSOR] if last.cursor else None,
                     "resolved_at": None,
                     "resolved_by_run": None,
                 }
@@ -325,7 +270,7 @@ class LedgerRecords:
                     record_key=record_key,
                     reason=reason.value,
                     run_id=first.run_id,
-                    seen=len(group),
+                    seen=group.seen,
                     first_at=utc(first.at),
                     first_detail=first.detail,
                     **changes,
@@ -333,7 +278,7 @@ class LedgerRecords:
                 await connection.execute(
                     statement.on_conflict_do_update(
                         index_elements=["connector", "stream", "record_key", "reason"],
-                        set_={**changes, "seen": table.c.seen + len(group)},
+                        set_={**changes, "seen": table.c.seen + group.seen},
                     )
                 )
         return new

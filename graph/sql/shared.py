@@ -16,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.errors import StoreError
 from graph.security import Role
-from graph.shared import Owner, SharedDraft, SharedQuery, VariableSpec
+from graph.shared import Owner, SharedDraft, SharedQuery, variables_from_json, variables_json
 from graph.sql import tables
 from graph.sql.rows import maybe_utc
 from graph.sql.writers import WriteTurns
 
-
-def _variables(text: str) -> tuple[VariableSpec, ...]:
-    return tuple(
-        VariableSpec(item["name"], item["type"], item["required"], item.get("default"), item.get("description", ""))
-        for item in json.loads(text)
-    )
+PUBLISH_ATTEMPTS = 10
+"""How many version numbers a publisher tries when others of the same name commit first (each
+round one of them wins, so as many publishers of one name at once as this all get a number)."""
 
 
 def _record(row: Any) -> SharedQuery:
@@ -37,7 +34,7 @@ def _record(row: Any) -> SharedQuery:
         version=row.version,
         description=row.description,
         document=row.document,
-        variables=_variables(row.variables),
+        variables=variables_from_json(row.variables),
         owner=Owner(row.owner_name, Role(row.owner_role), row.owner_scope),
         roles=frozenset(Role(item) for item in json.loads(row.roles)),
         organisations=frozenset(json.loads(row.organisations)),
@@ -55,11 +52,7 @@ class SharedRecords:
 
     async def publish_shared(self, draft: SharedDraft, at: dt.datetime) -> SharedQuery:
         table = tables.shared_query
-        variables = [
-            {"name": item.name, "type": item.type, "required": item.required, "default": item.default, "description": item.description}
-            for item in draft.variables
-        ]
-        for _ in range(3):  # two publishers of the same name at once: the loser takes the next number
+        for _ in range(PUBLISH_ATTEMPTS):  # publishers of one name at once: each loser takes the next number
             try:
                 async with self.turns.writing() as connection:
                     latest = (
@@ -70,7 +63,7 @@ class SharedRecords:
                         "version": (latest or 0) + 1,
                         "description": draft.description,
                         "document": draft.document,
-                        "variables": json.dumps(variables, ensure_ascii=False, sort_keys=True),
+                        "variables": variables_json(draft.variables),
                         "csv_path": draft.csv_path,
                         "owner_name": draft.owner.name,
                         "owner_role": draft.owner.role.value,

@@ -38,6 +38,7 @@ from graph.sql.utilities import UtilityRecords
 from graph.sql.ledger import LedgerRecords
 from graph.sql.cases import CaseRecords
 from graph.sql.devices import DeviceRecords
+from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
 from graph.store import MAX_PAGE
@@ -63,7 +64,9 @@ def _holding(table: Any, as_of: dt.date | None) -> Any:
     return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
 
 
-class SqlStore(LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenRecords, AuditRecords, SharedRecords):
+class SqlStore(
+    LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenRecords, AuditRecords, SharedRecords, ReachRecords
+):
     """The graph store on SQL; see `graph.store.Store` for the contract."""
 
     def __init__(self, engine: AsyncEngine, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

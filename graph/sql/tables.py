@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from graph.audit import FIELD_LIMITS as AUDIT_LIMITS
 from graph.levels import Level
 
 metadata = MetaData(
@@ -155,12 +156,12 @@ audit = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(400), nullable=False),
+    Column("actor", String(AUDIT_LIMITS["actor"]), nullable=False),
+    Column("role", String(AUDIT_LIMITS["role"]), nullable=False),
+    Column("action", String(AUDIT_LIMITS["action"]), nullable=False),
+    Column("target", String(AUDIT_LIMITS["target"]), nullable=False),
     Column("detail", Text, nullable=False),
-    Column("reason", String(400), nullable=True),
+    Column("reason", String(AUDIT_LIMITS["reason"]), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
@@ -339,6 +340,8 @@ case = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("escalation", SmallInteger, nullable=True),
     Column("escalated_at", DateTime(timezone=True), nullable=True),
+    # writes so far: graph.cases.CaseStore.update_case writes only over the version it was given
+    Column("version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("source_kind", "external_id"),
     Index("ix_work_case_place_id", "place_id"),
     Index("ix_work_case_reported_at", "reported_at"),
@@ -376,6 +379,14 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_target", "target", "sent_at", "id"),
 )
+
+counter = Table(
+    "counter",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+"""Named counters (graph.cases.CaseStore.next_number), e.g. the day's sequence of case ids."""
 
 # -- devices (graph.devices) ------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graph.errors import StoreError
 from graph.security import Role, TokenRecord
 from graph.sql import tables
 from graph.sql.rows import maybe_utc
@@ -37,6 +39,12 @@ class TokenRecords:
     turns: WriteTurns
 
     async def save_token(self, token: TokenRecord) -> None:
+        try:
+            await self._insert_token(token)
+        except IntegrityError:
+            raise StoreError(f"token {token.id} is recorded already; a token id is issued once") from None
+
+    async def _insert_token(self, token: TokenRecord) -> None:
         async with self.turns.writing() as connection:
             await connection.execute(
                 tables.token.insert().values(

@@ -12,7 +12,6 @@ everything unchanged, and provenance alone never counts as a change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +28,18 @@ from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.scoping import Anchor, under
 from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.store import MAX_PAGE
-from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
+from graph.utilities import (
+    OWED_ABOVE,
+    Arrears,
+    Bill,
+    Outage,
+    Utility,
+    UtilityAccount,
+    check_utilities,
+    outage_cursor,
+    outage_position,
+)
 
-_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-_OWED = 0.005
-"""A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
 
 _account, _bill, _outage, _affected, _place = (
     tables.utility_account,
@@ -51,6 +57,7 @@ async def write_utilities(connection: AsyncConnection, batch: Batch, cache: Anch
     """Accounts, then bills, then outages of `batch` (accounts first: a bill may name an
     account written in the same batch). A reference to a house, account or place that is not
     stored is a StoreError naming it; the batch's transaction then leaves nothing behind."""
+    check_utilities(batch.accounts, batch.bills, batch.outages)  # graph.utilities: the records' own rules
     counts = WriteCounts()
     if batch.accounts:
         counts += await _write_accounts(connection, batch.accounts)
@@ -81,9 +88,6 @@ async def _account_ids(
 
 
 async def _write_accounts(connection: AsyncConnection, accounts: Sequence[UtilityAccount]) -> WriteCounts:
-    for account in accounts:
-        if not account.account_no.strip() or len(account.account_no) > 64:
-            raise StoreError(f"{account.utility.value} account {account.account_no!r}: the number must be 1 to 64 characters")
     latest = _latest(accounts, lambda a: (a.utility.value, a.account_no))
     houses: dict[str, int] = {
         row.code: row.id
@@ -112,17 +116,7 @@ async def _write_accounts(connection: AsyncConnection, accounts: Sequence[Utilit
     return WriteCounts(len(inserts), len(updates), len(accounts) - len(inserts) - len(updates))
 
 
-def _check_bill(bill: Bill) -> None:
-    what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
-    if not _PERIOD.fullmatch(bill.period):
-        raise StoreError(f"{what}: period must be YYYY-MM")
-    if bill.amount < 0 or bill.paid < 0:
-        raise StoreError(f"{what}: amount and paid must not be negative")
-
-
 async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> WriteCounts:
-    for bill in bills:
-        _check_bill(bill)
     latest = _latest(bills, lambda b: (b.utility.value, b.account_no, b.period))
     accounts = await _account_ids(connection, ((utility, number) for utility, number, _ in latest))
     by_account: dict[int, list[tuple[str, Bill]]] = {}
@@ -151,23 +145,9 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
     return WriteCounts(len(inserts), len(updates), len(bills) - len(inserts) - len(updates))
 
 
-def _check_outage(outage: Outage) -> None:
-    what = f"{outage.utility.value} outage {outage.notice_id!r}"
-    if not outage.notice_id.strip() or len(outage.notice_id) > 64:
-        raise StoreError(f"{what}: the notice id must be 1 to 64 characters")
-    if not outage.place_codes:
-        raise StoreError(f"{what}: it names no place")
-    if outage.ends_at is not None and utc(outage.ends_at) < utc(outage.starts_at):
-        raise StoreError(f"{what}: ends {outage.ends_at} before it starts {outage.starts_at}")
-    if len(outage.reason) > 400:
-        raise StoreError(f"{what}: the reason is longer than 400 characters")
-
-
 async def _write_outages(
     connection: AsyncConnection, outages: Sequence[Outage], cache: AnchorCache
 ) -> WriteCounts:
-    for outage in outages:
-        _check_outage(outage)
     latest = _latest(outages, lambda o: (o.utility.value, o.notice_id))
     places = await anchors(connection, (code for o in latest.values() for code in o.place_codes), cache)
     stored: dict[tuple[str, str], Any] = {}
@@ -230,8 +210,8 @@ async def _write_outages(
 
 
 def _arrears_filter(as_of: dt.date) -> Any:
-    """Bills overdue on `as_of` and not paid in full (see `graph.utilities.Bill.owed_on`)."""
-    return and_(_bill.c.due < as_of, _bill.c.amount - _bill.c.paid > _OWED)
+    """Bills overdue on `as_of` and not paid in full (`graph.utilities.Bill.overdue_on`)."""
+    return and_(_bill.c.due < as_of, _bill.c.amount - _bill.c.paid > OWED_ABOVE)
 
 
 _ACCOUNTS = select(_account.c.utility, _account.c.account_no, _place.c.code.label("house_code"), *(

@@ -9,7 +9,9 @@
   (target: OpenSSL at least 20× faster), and SM2 signs and verifies per second;
 - Open311 `requests.json` latency p50/p99 as a city token with 20,000 cases, beside `/healthz`;
 - device telemetry ingested per second over a real Mosquitto, beside `mosquitto_sub` reading
-  the same stream (target: at least half), and alarm-to-case latency (target: p99 < 200 ms).
+  the same stream (target: at least half), and alarm-to-case latency (target: p99 < 200 ms);
+- the graph store (FalkorDB) beside SQLite on the same records: load rate, `house(code)` and
+  `stats(groupBy: STREET)` over HTTP, FalkorDB's memory (hub.bench.graph).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices")
+SECTIONS = ("core", "registry", "open311", "devices", "graph")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -58,6 +60,12 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
     if "devices" in sections:
         print("measuring device ingestion over MQTT…", flush=True)
         report += "\n" + "\n".join(render_devices(measure_devices(messages=5_000 if quick else 50_000))) + "\n"
+    if "graph" in sections:
+        from hub.bench.graph import measure_graph, render_graph
+
+        print("measuring the graph store beside SQLite…", flush=True)
+        preset = "small" if quick else getattr(arguments, "graph_preset", None) or "district"
+        report += "\n" + "\n".join(render_graph(measure_graph(preset, min(arguments.requests, 300) if quick else arguments.requests))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

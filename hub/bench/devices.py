@@ -127,6 +127,7 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
     from devices.service import Ingestion
     from devices.simulator import Simulator
     from graph.ciphers.keyring import Keyring
+    from graph.devices import every_device
     from graph.events import EventBus
     from graph import open_store
     from graph.workflow import Workflow
@@ -141,7 +142,7 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
     try:
         await load(store, demo.generate("small", 2020), progress=False)
         await register_demo_devices(store)
-        devices = await store.all_devices()
+        devices = await every_device(store)
         prefix = f"bench{secrets.token_hex(3)}"
         settings = Settings(db=db, mqtt=f"mqtt://127.0.0.1:{port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-bench-{secrets.token_hex(3)}")
         bus = EventBus()

@@ -15,7 +15,12 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--only",
         help="comma-separated sections to measure: core (ciphers, bulk load, HTTP on the city preset), "
         "registry (full and 1%% incremental sync), open311 (requests.json latency), "
-        "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary); default all",
+        "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary), "
+        "graph (FalkorDB beside SQLite: load, house(code), stats by street, memory); default all",
+    )
+    bench.add_argument(
+        "--graph-preset", default="district",
+        help="the preset the graph section loads into both stores (district; city takes hours on 2 cores)",
     )
     bench.set_defaults(handler=run)
 

@@ -65,11 +65,12 @@ def run_acl(arguments: argparse.Namespace) -> int:
 
 async def _acl(arguments: argparse.Namespace) -> int:
     from devices.acl import write_acl
+    from graph.devices import every_device
 
     prefix = arguments.prefix or Settings.from_env().mqtt_prefix
     store = await open_store(arguments)
     try:
-        codes = [device.code for device in await store.all_devices()]
+        codes = [device.code for device in await every_device(store)]
     finally:
         await store.close()
     files = write_acl(codes, arguments.out, prefix=prefix, hub_user=arguments.hub_user, simulator=arguments.simulator)

@@ -54,11 +54,12 @@ def run(arguments: argparse.Namespace) -> int:
 
 async def simulate(arguments: argparse.Namespace, settings: Settings) -> int:
     from devices.simulator import Simulator, pick
+    from graph.devices import every_device
     from graph.errors import InvalidInput
 
     store = await open_store(arguments)
     try:
-        registered = await store.all_devices()
+        registered = await every_device(store)
         if not registered:
             raise InvalidInput("--devices", arguments.devices, f"no devices are registered in {settings.db} (hub devices import FILE)")
         chosen = pick(registered, arguments.devices, seed=arguments.seed)

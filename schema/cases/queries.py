@@ -24,6 +24,7 @@ import strawberry
 
 from graph import cases as domain
 from graph.cases import CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.security import Principal, Role
@@ -116,7 +117,7 @@ class CaseQueries:
         level_under(group_by, level, field="groupBy", top_field="scope")
         start, end = period(since, until)
         await bounded_rows(info, group_by, code, field="groupBy")
-        rows = await info.context.store.case_metrics(
+        rows = await Casework(info.context.store).case_metrics(
             code, group_by, info.context.scope, now=dt.datetime.now(dt.timezone.utc), since=start, until=end
         )
         return [CaseMetricsRow.of_row(row) for row in rows]

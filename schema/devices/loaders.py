@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from graph.cases import Case
-from graph.devices import Alarm, Device, DeviceSummary
+from graph.devices import Alarm, Device, DeviceSummary, device_summaries
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 
@@ -44,7 +44,7 @@ class DeviceLoaders:
                 after = page.end_cursor
 
         async def load_summaries(codes: list[str]) -> list[DeviceSummary | None]:
-            return await store.device_summaries(codes, scope)
+            return await device_summaries(store, codes, scope)
 
         return cls(
             by_code=DataLoader(load_fn=load_devices),

@@ -23,14 +23,13 @@ from graph.events import Event, Topic
 from graph.rules import check_thresholds
 from graph.scope import Scope
 from graph.security import Role
-from graph.store import MAX_PAGE
 from schema.arguments import cursor_argument, page_argument, place_argument
 from schema.context import Info
 from schema.errors import require_role
 from schema.devices.types import Alarm, Device
 from schema.fields import field
 from schema.places.types import After, First
-from schema.relay import Connection, connection, count_pages
+from schema.relay import Connection, connection
 
 OPERATORS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMMUNITY, Role.PROPERTY_FIRM})
 """Roles that register devices and acknowledge alarms (in their scope)."""
@@ -102,9 +101,7 @@ class DeviceQueries:
         page = await context.store.alarm_page(context.scope, size, cursor, within=within, active=active, since=since)
 
         async def count() -> int:
-            return await count_pages(
-                lambda position: context.store.alarm_page(context.scope, MAX_PAGE, position, within=within, active=active, since=since)
-            )
+            return await context.store.alarm_count(context.scope, within=within, active=active, since=since)
 
         return connection(page, key=lambda alarm: alarm.id, wrap=Alarm.of, counter=count, after=cursor)
 

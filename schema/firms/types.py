@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -13,6 +14,9 @@ from schema.context import Info
 from schema.fields import field
 from schema.places.types import CODE_KEY, AsOf, Estate
 from schema.relay import Node
+
+if TYPE_CHECKING:
+    from schema.questions.types import DistrictFootprint
 
 
 @strawberry.type(description="A property services firm, keyed by its 统一社会信用代码.", directives=[CODE_KEY])
@@ -50,6 +54,20 @@ class PropertyFirm(Node):
     )
     async def case_metrics(self, info: Info, since: Since = None, until: Until = None) -> CaseMetrics:
         return CaseMetrics.of(await info.context.stats.firm_case_metrics.load((self.code, period(since, until))))
+
+    @field(
+        description="Where it works on the day (today if omitted), per district by code: the estates "
+        "you may see that it manages, their houses, floor area, owners and open cases."
+    )
+    async def footprint(
+        self, info: Info, as_of: AsOf = None
+    ) -> list[Annotated[DistrictFootprint, strawberry.lazy("schema.questions.types")]]:
+        from graph.questions import footprint
+        from schema.questions.types import DistrictFootprint
+
+        context = info.context
+        rows = await footprint(context.store, self.code, context.scope, as_of=as_of or context.today)
+        return [DistrictFootprint(row=row) for row in rows or []]
 
 
 @strawberry.type(description="A firm managing an estate from `since` until `until`.")

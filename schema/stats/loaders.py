@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from graph.cases import CaseMetrics
+from graph.casework import Casework
 from graph.model import Stats
 from graph.scope import Scope
 from graph.store import Store
@@ -35,7 +36,7 @@ class StatsLoaders:
             now = dt.datetime.now(dt.timezone.utc)
 
             async def fetch(codes: list[str], window: Period) -> list[CaseMetrics | None]:
-                return await store.place_case_metrics(codes, scope, now=now, since=window[0], until=window[1])
+                return await Casework(store).place_case_metrics(codes, scope, now=now, since=window[0], until=window[1])
 
             return await by_arguments(keys, fetch)
 
@@ -43,7 +44,7 @@ class StatsLoaders:
             now = dt.datetime.now(dt.timezone.utc)
 
             async def fetch(codes: list[str], window: Period) -> list[CaseMetrics]:
-                return await store.firm_case_metrics(codes, scope, now=now, since=window[0], until=window[1])
+                return await Casework(store).firm_case_metrics(codes, scope, now=now, since=window[0], until=window[1])
 
             return await by_arguments(keys, fetch)
 

@@ -29,6 +29,7 @@ from connectors.outbox import NOT_SENT, Refused, flush
 from connectors.relay import to_bus
 from connectors.runner import sync
 from graph.cases import CaseSource, CaseStatus
+from graph.casework import Casework
 from graph.ciphers.sealing import Sealer
 from graph.events import EventBus, Topic
 from graph.ledger import Reason, RunStatus
@@ -294,16 +295,16 @@ async def test_moves_made_while_the_feed_is_down_reach_it_in_order_once_it_is_ba
     fixture.feed.live.failing = True
     for step, status in enumerate((CaseStatus.SIGNED, CaseStatus.IN_PROGRESS)):
         for no in dispatched:
-            await fixture.store.move_case(
+            await Casework(fixture.store).move_case(
                 source_case_id("cityops", no), status, actor="物业 王五", note=f"{status.label} {no}", at=now + dt.timedelta(seconds=step), scope=EVERYTHING
             )
     down = await sync(fixture.store, source, batch_size=100)  # the feed answers 503: the read fails, the outbox waits
     assert down.status is RunStatus.FAILED
     result = await flush(fixture.store, source, now=now + dt.timedelta(seconds=5), rng=random.Random(1))
     assert (result.sent, result.failed, result.pending) == (0, 1, 6) and "503" in (result.error or "")
-    first = (await fixture.store.outbox_due("cityops", now + dt.timedelta(hours=2)))[0]
+    first = (await Casework(fixture.store).outbox_due("cityops", now + dt.timedelta(hours=2)))[0]
     assert first.attempts == 1 and "503" in (first.last_error or "")
-    assert await fixture.store.outbox_due("cityops", now + dt.timedelta(seconds=10)) == []  # backing off
+    assert await Casework(fixture.store).outbox_due("cityops", now + dt.timedelta(seconds=10)) == []  # backing off
     second = await flush(fixture.store, source, now=now + dt.timedelta(seconds=60), rng=random.Random(2))
     assert (second.sent, second.failed) == (0, 1)
     assert fixture.feed.live.received == []
@@ -332,8 +333,8 @@ async def test_a_move_the_feed_refuses_is_retried_a_few_times_then_given_up(fixt
     dispatched = sorted(no for no, o in fixture.feed.live.orders.items() if o["status"] == "派单")[:2]
     refused_no, fine_no = dispatched
     now = dt.datetime.now(dt.timezone.utc)
-    await fixture.store.move_case(source_case_id("cityops", refused_no), CaseStatus.SIGNED, actor="a", note="", at=now, scope=EVERYTHING)
-    await fixture.store.move_case(source_case_id("cityops", fine_no), CaseStatus.SIGNED, actor="a", note="", at=now, scope=EVERYTHING)
+    await Casework(fixture.store).move_case(source_case_id("cityops", refused_no), CaseStatus.SIGNED, actor="a", note="", at=now, scope=EVERYTHING)
+    await Casework(fixture.store).move_case(source_case_id("cityops", fine_no), CaseStatus.SIGNED, actor="a", note="", at=now, scope=EVERYTHING)
     fixture.feed.live.orders[refused_no]["status"] = "归档"  # archived at the feed meanwhile: 409 for ever
     moment = now
     for attempt in range(1, 4):
@@ -342,7 +343,7 @@ async def test_a_move_the_feed_refuses_is_retried_a_few_times_then_given_up(fixt
         if attempt < 3:
             assert (result.sent, result.failed, result.dead) == (0, 1, 0) and "409" in (result.error or "")
     assert (result.sent, result.dead, result.pending) == (1, 1, 0)
-    [dead] = await fixture.store.outbox_dead("cityops")
+    [dead] = await fixture.store.outbox_messages("cityops", dead=True)
     assert dead.external_id == refused_no and dead.attempts == 3 and "given up" in (dead.last_error or "")
     assert [r["order_no"] for r in fixture.feed.live.received] == [fine_no]
 

@@ -19,6 +19,7 @@ from connectors.cityops.linking import source_case_id
 from connectors.open311.client import Open311Source
 from connectors.runner import sync
 from graph.cases import CaseCategory, CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.ciphers.sealing import Sealer
 from graph.ledger import Reason, RunStatus
 from graph.scope import Scope
@@ -64,9 +65,9 @@ async def remote(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Remo
             estate = rng.choice(city.estates)
             at = now - dt.timedelta(days=rng.randint(1, 150), minutes=index)
             category = rng.choice(list(CaseCategory))
-            case = await store.open_case(case_at(estate.code, at, category=category, description=f"第{index}号诉求"), actor="12345")
+            case = await Casework(store).open_case(case_at(estate.code, at, category=category, description=f"第{index}号诉求"), actor="12345")
             for status in LIFECYCLE[: rng.randint(0, len(LIFECYCLE))]:
-                await store.move_case(case.id, status, actor="物业", note=f"{status.label}了", at=at + dt.timedelta(hours=1), scope=EVERYTHING)
+                await Casework(store).move_case(case.id, status, actor="物业", note=f"{status.label}了", at=at + dt.timedelta(hours=1), scope=EVERYTHING)
             opened.append(case.id)
         shared.update(token=await issue_token(store, city.keys, "admin", "*", "open311 reader", DAY), opened=opened)
 
@@ -107,7 +108,7 @@ class ClientFixture:
                 [case] = await self.remote.store.cases([key], EVERYTHING)
                 assert case is not None
                 if case.status is CaseStatus.ACCEPTED and moved < 12:
-                    await self.remote.store.move_case(key, CaseStatus.DISPATCHED, actor="派单员", note="派至物业", at=dt.datetime.now(dt.timezone.utc), scope=EVERYTHING)
+                    await Casework(self.remote.store).move_case(key, CaseStatus.DISPATCHED, actor="派单员", note="派至物业", at=dt.datetime.now(dt.timezone.utc), scope=EVERYTHING)
                     moved += 1
             return moved
 
@@ -117,8 +118,8 @@ class ClientFixture:
     async def add_bad(self) -> dict[str, Reason]:
         async def add() -> dict[str, Reason]:
             at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
-            beijing = await self.remote.store.open_case(case_at(None, at, point=Point(116.397, 39.909)), actor="x")
-            vague = await self.remote.store.open_case(case_at(None, at, address="青岛市市南区某某花园3号楼"), actor="x")
+            beijing = await Casework(self.remote.store).open_case(case_at(None, at, point=Point(116.397, 39.909)), actor="x")
+            vague = await Casework(self.remote.store).open_case(case_at(None, at, address="青岛市市南区某某花园3号楼"), actor="x")
             return {beijing.id: Reason.UNMATCHED_ADDRESS, vague.id: Reason.UNMATCHED_ADDRESS}
 
         bad: dict[str, Reason] = self.remote.run(add())

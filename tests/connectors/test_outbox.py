@@ -16,6 +16,7 @@ import pytest
 
 from connectors.outbox import MAX_DELAY, NOT_SENT, Refused, backoff, flush
 from graph.cases import CaseStatus, OutboxMessage
+from graph.casework import Casework
 from graph.ciphers.sealing import Sealer
 from graph.model import Batch
 from graph.scope import Scope
@@ -64,7 +65,7 @@ async def moves(store: SqlStore, *notes: str) -> None:
         case = (await store.cases([f"cityops:QD{number:06d}"], EVERYTHING))[0]
         assert case is not None
         after = {CaseStatus.DISPATCHED: CaseStatus.SIGNED, CaseStatus.SIGNED: CaseStatus.IN_PROGRESS}[case.status]
-        await store.move_case(case.id, after, actor="a", note=note, at=T0, scope=EVERYTHING)
+        await Casework(store).move_case(case.id, after, actor="a", note=note, at=T0, scope=EVERYTHING)
 
 
 def test_backoff_doubles_from_thirty_seconds_with_jitter_up_to_an_hour() -> None:
@@ -84,9 +85,9 @@ async def test_a_target_that_is_down_loses_nothing_and_gets_everything_in_order(
         target.answers = ["connection refused"]
         result = await flush(store, target, now=now)
         assert (result.sent, result.failed, result.dead, result.pending) == (0, 1, 0, 4)
-        [head] = (await store.outbox_due("cityops", now + MAX_DELAY * 2))[:1]
+        [head] = (await Casework(store).outbox_due("cityops", now + MAX_DELAY * 2))[:1]
         assert head.next_attempt_at is not None and head.next_attempt_at > now
-        assert await store.outbox_due("cityops", now) == []
+        assert await Casework(store).outbox_due("cityops", now) == []
         now = head.next_attempt_at
     assert head.attempts == 12 and head.last_error == "connection refused"
     result = await flush(store, target, now=now)
@@ -101,7 +102,7 @@ async def test_a_failure_mid_push_keeps_what_went_and_holds_the_rest(store: SqlS
     result = await flush(store, target, now=T0)
     assert (result.sent, result.failed, result.pending, result.error) == (1, 1, 2, "HTTP 503")
     assert target.got == ["a"]
-    later = (await store.outbox_due("cityops", T0 + MAX_DELAY))[0].next_attempt_at
+    later = (await Casework(store).outbox_due("cityops", T0 + MAX_DELAY))[0].next_attempt_at
     assert later is not None
     await flush(store, target, now=later)
     assert target.got == ["a", "b", "c"]
@@ -119,7 +120,7 @@ async def test_a_refused_message_dies_after_the_allowed_tries_and_frees_the_queu
     target.answers = [Refused("409 illegal move")]
     result = await flush(store, target, now=now, max_refusals=5)
     assert (result.dead, result.sent, result.pending) == (1, 1, 0) and target.got == ["b"]
-    [dead] = await store.outbox_dead()
+    [dead] = await store.outbox_messages(None, dead=True)
     assert dead.dead and dead.attempts == 5 and dead.last_error == "refused 5 times, given up: 409 illegal move"
     assert dead.payload["note"] == "a" and dead.sent_at is None
 

@@ -19,7 +19,7 @@ from devices.mqtt import Broker
 from devices.service import Ingestion
 from devices.simulator import Simulator, pick, publish_to_broker
 from graph.ciphers.keyring import Keyring
-from graph.devices import DeviceType
+from graph.devices import DeviceType, every_device
 from graph.events import EventBus
 from graph.scope import Scope
 from graph import open_store
@@ -156,7 +156,7 @@ def test_import_reports_every_problem_with_its_line_and_writes_nothing(
     ]:
         assert expected in err, expected
     assert err.index("line 5") < err.index("line 7") < err.index("line 11")
-    assert hub.query(lambda s: s.all_devices()) == []
+    assert hub.query(every_device) == []
     (tmp_path / "latin.csv").write_bytes("code,type\nEL-0001,\xe9\n".encode("latin-1"))
     assert hub.run("devices", "import", str(tmp_path / "latin.csv")) == 2
     assert "line 2: not UTF-8" in capsys.readouterr().err
@@ -206,7 +206,7 @@ def test_simulate_in_process_raises_and_clears_alarms(hub: Hub, capsys: pytest.C
     page = hub.query(lambda s: s.alarm_page(EVERYTHING, 100))
     assert len(page.items) == ingested["alarms_raised"]
     assert all(alarm.case_id for alarm in page.items)
-    statuses = {d.status.value for d in hub.query(lambda s: s.all_devices())}
+    statuses = {d.status.value for d in hub.query(every_device)}
     assert statuses & {"online", "alarm"}
 
 
@@ -232,7 +232,7 @@ async def test_simulator_over_the_machines_mosquitto(mosquitto: tuple[str, int],
     await service.start()
     try:
         await service.wait_subscribed()
-        simulator = Simulator(await store.all_devices(), prefix=prefix, seed=2, faults=0.1)
+        simulator = Simulator(await every_device(store), prefix=prefix, seed=2, faults=0.1)
         report = await publish_to_broker(simulator, Broker(host, port), rate=200, duration=2.0)
         await eventually(lambda: service.stats.handled >= report.messages + len(simulator.devices))
         stats = service.stats

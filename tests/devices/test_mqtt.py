@@ -17,7 +17,7 @@ from devices.acl import HUB_USER, credentials, write_acl
 from devices.mqtt import Broker
 from devices.service import Ingestion
 from graph.cases import Point
-from graph.devices import Device, DeviceType
+from graph.devices import Device, DeviceType, every_device
 from graph.events import EventBus
 from graph.scope import Scope
 from graph.sql import SqlStore
@@ -164,7 +164,7 @@ async def test_messages_published_while_the_hub_or_the_broker_is_down_are_ingest
 async def test_the_acl_lets_a_device_publish_only_to_its_own_topics(
     private_broker: PrivateBroker, store: SqlStore, tmp_path: Path
 ) -> None:
-    codes = [d.code for d in await store.all_devices()]
+    codes = [d.code for d in await every_device(store)]
     files = write_acl(codes, tmp_path / "acl", prefix="hub")
     private_broker.extra = f"allow_anonymous false\npassword_file {files.passwords}\nacl_file {files.acl}\n"
     private_broker.start()

@@ -44,7 +44,6 @@ from graph.codes import (
     credit_check_character,
     resident_id_check_digit,
 )
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Reading, Severity
 from graph.errors import CodeError, InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import (
@@ -82,7 +81,6 @@ __all__ = [
     "TestWrite",
     "TestFailedWrites",
     "TestProvenance",
-    "TestRedeliveredDeviceMessages",
 ]
 
 EVERYTHING = Scope.everything()
@@ -1808,57 +1806,3 @@ class TestProvenance:
         assert found.provenance.fetched_at == stamp
         assert found.provenance.fetched_at.utcoffset() is not None
 
-
-class TestRedeliveredDeviceMessages:
-    """Ingestion acknowledges an MQTT message only once what it wrote is committed, so a crash
-    makes the broker send it again: the store must take it as the same message."""
-
-    T = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)
-
-    async def _detector(self, store: Store) -> str:
-        await store.write(fixture_city())
-        await store.register_devices([Device("GC-0001", DeviceType.GAS_DETECTOR, "GT-1", E_A, 30)])
-        return "GC-0001"
-
-    async def test_a_reading_delivered_again_is_stored_once(self, store: Store) -> None:
-        code = await self._detector(store)
-        first = [Reading(code, self.T + dt.timedelta(seconds=s), {"lel": float(s)}) for s in range(5)]
-        await store.add_readings(first)
-        # the same five again, in a batch with a repeat of its own and two new ones at a stored time
-        await store.add_readings([
-            *first,
-            first[0],
-            Reading(code, self.T, {"lel": 9.5}),  # other values at the same time: another reading
-            Reading(code, self.T, {"lel": 0.0}, kind="event"),  # another stream
-        ])
-        stored = await store.readings(code, EVERYTHING, first=100)
-        assert len(stored) == 7
-        assert sorted((r.at, r.kind, r.values["lel"]) for r in stored) == sorted(
-            [(r.at, "telemetry", r.values["lel"]) for r in first] + [(self.T, "telemetry", 9.5), (self.T, "event", 0.0)]
-        )
-
-    async def test_a_raise_delivered_again_raises_nothing_even_after_its_clear(self, store: Store) -> None:
-        code = await self._detector(store)
-        alarm = Alarm("", code, DeviceType.GAS_DETECTOR, "gas.high", Severity.CRITICAL, "可燃气体浓度高限报警", self.T, E_A, value="60.0 %LEL")
-        raised = await store.raise_alarm(alarm)
-        assert raised is not None
-        assert await store.raise_alarm(alarm) is None  # active
-        assert await store.clear_alarm(code, "gas.high", self.T + dt.timedelta(seconds=1)) is not None
-        assert await store.raise_alarm(alarm) is None  # cleared, but raised at this very time before
-        later = await store.raise_alarm(replace(alarm, raised_at=self.T + dt.timedelta(seconds=2)))
-        assert later is not None and later.id != raised.id
-        page = await store.alarm_page(EVERYTHING, 10)
-        assert [a.id for a in page.items] == [later.id, raised.id]
-
-    async def test_the_newest_reading_time_is_kept_with_the_state(self, store: Store) -> None:
-        code = await self._detector(store)
-        [device] = await store.all_devices()
-        assert device.reading_at is None
-        at = self.T + dt.timedelta(minutes=5)
-        await store.save_device_states([DeviceState(code, DeviceStatus.ONLINE, self.T, {"lel": 1.0}, reading_at=at)])
-        [device] = await store.all_devices()
-        assert device.reading_at == at and device.last_seen == self.T
-        # a state that does not say keeps the stored time
-        await store.save_device_states([DeviceState(code, DeviceStatus.OFFLINE, self.T + dt.timedelta(minutes=9), {})])
-        [device] = await store.all_devices()
-        assert device.reading_at == at and device.status is DeviceStatus.OFFLINE

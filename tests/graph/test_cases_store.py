@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import doctest
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+import graph.cases
+import graph.casework
+import graph.daily_ids
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.cursors import encode_cursor
 from graph.errors import InvalidInput, StoreError
 from graph.model import Batch, Provenance
@@ -59,24 +64,24 @@ def fed(number: int, status: CaseStatus = CaseStatus.DISPATCHED, *, at: dt.datet
 
 
 async def test_the_hub_numbers_its_cases_by_day_in_china(store: SqlStore) -> None:
-    first = await store.open_case(new_case(), actor="owner 张三")
-    second = await store.open_case(new_case(), actor="owner 张三")
-    late = await store.open_case(new_case(at=T0 + dt.timedelta(hours=15)), actor="owner 张三")  # 00:30 next day
+    first = await Casework(store).open_case(new_case(), actor="owner 张三")
+    second = await Casework(store).open_case(new_case(), actor="owner 张三")
+    late = await Casework(store).open_case(new_case(at=T0 + dt.timedelta(hours=15)), actor="owner 张三")  # 00:30 next day
     assert (first.id, second.id, late.id) == ("GD20260302000001", "GD20260302000002", "GD20260303000001")
     [stored] = await store.cases([first.id], EVERYTHING)
     assert stored == first
     [[event]] = await store.case_events([first.id], EVERYTHING)
     assert (event.seq, event.from_status, event.to_status, event.actor) == (1, None, CaseStatus.ACCEPTED, "owner 张三")
     with pytest.raises(StoreError, match="GD20260302000001 already exists"):
-        await store.open_case(dataclasses.replace(new_case(), id=first.id), actor="x")
+        await Casework(store).open_case(dataclasses.replace(new_case(), id=first.id), actor="x")
     with pytest.raises(StoreError, match="place 370202009001E001 is not in the store"):
-        await store.open_case(new_case("370202009001E001"), actor="x")
+        await Casework(store).open_case(new_case("370202009001E001"), actor="x")
 
 
 async def test_a_case_is_seen_where_its_place_is(store: SqlStore) -> None:
-    inside = await store.open_case(new_case(ESTATE_1), actor="a")
-    outside = await store.open_case(new_case(ESTATE_2), actor="a")
-    nowhere = await store.open_case(new_case(None, point=Point(120.38, 36.06)), actor="a")
+    inside = await Casework(store).open_case(new_case(ESTATE_1), actor="a")
+    outside = await Casework(store).open_case(new_case(ESTATE_2), actor="a")
+    nowhere = await Casework(store).open_case(new_case(None, point=Point(120.38, 36.06)), actor="a")
     street = Scope.of(STREET_1)
     assert await store.cases([inside.id, outside.id, nowhere.id, "GD19990101000001"], street) == [inside, None, None, None]
     # no place: the city's as a whole, seen by a scope holding the whole city and by no smaller one
@@ -95,7 +100,7 @@ async def test_a_case_is_seen_where_its_place_is(store: SqlStore) -> None:
 
 async def test_pages_run_newest_report_first_and_filter(store: SqlStore) -> None:
     opened = [
-        await store.open_case(new_case(at=T0 + dt.timedelta(minutes=index % 4), category=category), actor="a")
+        await Casework(store).open_case(new_case(at=T0 + dt.timedelta(minutes=index % 4), category=category), actor="a")
         for index, category in enumerate([CaseCategory.REPAIR, CaseCategory.COMPLAINT] * 5)
     ]
     expected = [c.id for c in sorted(opened, key=lambda c: (c.reported_at, c.id), reverse=True)]
@@ -120,9 +125,9 @@ async def test_pages_run_newest_report_first_and_filter(store: SqlStore) -> None
 
 async def test_moves_follow_the_lifecycle_and_queue_what_the_source_must_hear(store: SqlStore) -> None:
     await store.write(Batch(cases=[fed(1)]))
-    own = await store.open_case(new_case(), actor="a")
+    own = await Casework(store).open_case(new_case(), actor="a")
     at = T0 + dt.timedelta(hours=1)
-    signed = await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业 李四", note="已签收", at=at, scope=Scope.of(ESTATE_1))
+    signed = await Casework(store).move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业 李四", note="已签收", at=at, scope=Scope.of(ESTATE_1))
     assert signed.status is CaseStatus.SIGNED and signed.updated_at == at
     assert (await store.cases([signed.id], EVERYTHING)) == [signed]
     history = (await store.case_events([signed.id], EVERYTHING))[0]
@@ -130,23 +135,23 @@ async def test_moves_follow_the_lifecycle_and_queue_what_the_source_must_hear(st
         (None, CaseStatus.DISPATCHED, "cityops", "read from cityops (record QD000001)"),
         (CaseStatus.DISPATCHED, CaseStatus.SIGNED, "物业 李四", "已签收"),
     ]
-    [message] = await store.outbox_due("cityops", at)
+    [message] = await Casework(store).outbox_due("cityops", at)
     assert (message.case_id, message.external_id, message.payload["status"], message.payload["note"]) == (
         "cityops:QD000001", "QD000001", "signed", "已签收"
     )
-    await store.move_case(own.id, CaseStatus.DISPATCHED, actor="a", note="", at=at, scope=EVERYTHING)
+    await Casework(store).move_case(own.id, CaseStatus.DISPATCHED, actor="a", note="", at=at, scope=EVERYTHING)
     assert await store.outbox_pending() == 1  # the hub's own case has nowhere to be pushed
     with pytest.raises(InvalidInput, match=r"case GD20260302000001 is dispatched \(派单\): it may go to returned \(退单\), signed \(签收\) only"):
-        await store.move_case(own.id, CaseStatus.RESOLVED, actor="a", note="", at=at, scope=EVERYTHING)
-    unknown = await _message_of(store.move_case("GD19990101000001", CaseStatus.SIGNED, actor="a", note="", at=at, scope=EVERYTHING))
-    foreign = await _message_of(store.move_case(own.id, CaseStatus.SIGNED, actor="a", note="", at=at, scope=Scope.of(STREET_2)))
+        await Casework(store).move_case(own.id, CaseStatus.RESOLVED, actor="a", note="", at=at, scope=EVERYTHING)
+    unknown = await _message_of(Casework(store).move_case("GD19990101000001", CaseStatus.SIGNED, actor="a", note="", at=at, scope=EVERYTHING))
+    foreign = await _message_of(Casework(store).move_case(own.id, CaseStatus.SIGNED, actor="a", note="", at=at, scope=Scope.of(STREET_2)))
     assert unknown.replace("GD19990101000001", "X") == foreign.replace(own.id, "X")
     assert (await store.cases([own.id], EVERYTHING))[0].status is CaseStatus.DISPATCHED  # nothing moved
     for status in (CaseStatus.SIGNED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED):
-        await store.move_case(own.id, status, actor="a", note="", at=at, scope=EVERYTHING)
+        await Casework(store).move_case(own.id, status, actor="a", note="", at=at, scope=EVERYTHING)
     with pytest.raises(InvalidInput, match="rating"):
-        await store.move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="", at=at, scope=EVERYTHING)
-    rated = await store.move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="满意", at=at, scope=EVERYTHING, rating=5)
+        await Casework(store).move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="", at=at, scope=EVERYTHING)
+    rated = await Casework(store).move_case(own.id, CaseStatus.FOLLOWED_UP, actor="a", note="满意", at=at, scope=EVERYTHING, rating=5)
     assert rated.rating == 5 and (await store.cases([own.id], EVERYTHING))[0].rating == 5
 
 
@@ -185,12 +190,12 @@ async def test_a_bad_case_stops_its_batch_and_stores_nothing(store: SqlStore) ->
 async def test_a_stale_source_does_not_undo_what_the_hub_has_not_pushed_yet(store: SqlStore) -> None:
     await store.write(Batch(cases=[fed(1)]))
     at = T0 + dt.timedelta(hours=1)
-    await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业", note="", at=at, scope=EVERYTHING)
+    await Casework(store).move_case("cityops:QD000001", CaseStatus.SIGNED, actor="物业", note="", at=at, scope=EVERYTHING)
     # the feed still says dispatched, with a newer time of its own: the hub's move is kept
     await store.write(Batch(cases=[fed(1, updated_at=at + dt.timedelta(minutes=5), title="楼道灯不亮（补充）")]))
     [case] = await store.cases(["cityops:QD000001"], EVERYTHING)
     assert (case.status, case.title, case.updated_at) == (CaseStatus.SIGNED, "楼道灯不亮（补充）", at)
-    [message] = await store.outbox_due("cityops", at)
+    [message] = await Casework(store).outbox_due("cityops", at)
     await store.outbox_sent([message.id], at + dt.timedelta(minutes=6))
     # delivered: an older record no longer wins, a newer one does
     await store.write(Batch(cases=[fed(1, updated_at=at - dt.timedelta(minutes=5))]))
@@ -202,26 +207,26 @@ async def test_a_stale_source_does_not_undo_what_the_hub_has_not_pushed_yet(stor
 async def test_the_outbox_keeps_order_backs_off_and_gives_up_on_dead_messages(store: SqlStore) -> None:
     await store.write(Batch(cases=[fed(1), fed(2)]))
     at = T0 + dt.timedelta(hours=1)
-    await store.move_case("cityops:QD000001", CaseStatus.SIGNED, actor="a", note="1", at=at, scope=EVERYTHING)
-    await store.move_case("cityops:QD000002", CaseStatus.SIGNED, actor="a", note="2", at=at, scope=EVERYTHING)
-    await store.move_case("cityops:QD000001", CaseStatus.IN_PROGRESS, actor="a", note="3", at=at, scope=EVERYTHING)
-    due = await store.outbox_due("cityops", at)
+    await Casework(store).move_case("cityops:QD000001", CaseStatus.SIGNED, actor="a", note="1", at=at, scope=EVERYTHING)
+    await Casework(store).move_case("cityops:QD000002", CaseStatus.SIGNED, actor="a", note="2", at=at, scope=EVERYTHING)
+    await Casework(store).move_case("cityops:QD000001", CaseStatus.IN_PROGRESS, actor="a", note="3", at=at, scope=EVERYTHING)
+    due = await Casework(store).outbox_due("cityops", at)
     assert [m.payload["note"] for m in due] == ["1", "2", "3"]
-    assert await store.outbox_due("cityops", at - dt.timedelta(seconds=1)) == []
-    assert await store.outbox_due("elsewhere", at) == []
+    assert await Casework(store).outbox_due("cityops", at - dt.timedelta(seconds=1)) == []
+    assert await Casework(store).outbox_due("elsewhere", at) == []
     first = due[0]
     await store.outbox_failed(first.id, "503 Service Unavailable", at + dt.timedelta(seconds=30))
-    assert await store.outbox_due("cityops", at + dt.timedelta(seconds=10)) == []  # the first holds back the rest
-    retry = await store.outbox_due("cityops", at + dt.timedelta(seconds=30))
+    assert await Casework(store).outbox_due("cityops", at + dt.timedelta(seconds=10)) == []  # the first holds back the rest
+    retry = await Casework(store).outbox_due("cityops", at + dt.timedelta(seconds=30))
     assert [(m.attempts, m.last_error) for m in retry][0] == (1, "503 Service Unavailable")
     await store.outbox_failed(first.id, "409 illegal move", None)
     assert await store.outbox_pending("cityops") == 2
-    [dead] = await store.outbox_dead("cityops")
+    [dead] = await store.outbox_messages("cityops", dead=True)
     assert (dead.id, dead.dead, dead.attempts, dead.last_error) == (first.id, True, 2, "409 illegal move")
-    rest = await store.outbox_due("cityops", at)
+    rest = await Casework(store).outbox_due("cityops", at)
     assert [m.payload["note"] for m in rest] == ["2", "3"]
     await store.outbox_sent([m.id for m in rest], at)
-    assert await store.outbox_pending() == 0 and await store.outbox_due("cityops", at) == []
+    assert await store.outbox_pending() == 0 and await Casework(store).outbox_due("cityops", at) == []
 
 
 async def test_cases_written_in_bulk_page_one_by_one_each_once(store: SqlStore) -> None:
@@ -247,7 +252,7 @@ async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: SqlStore) 
     await store.write(Batch(cases=[fed(1)]))
     at = T0 + dt.timedelta(hours=1)
     sign_by = at + dt.timedelta(hours=2)
-    moved = await store.advance_case(
+    moved = await Casework(store).advance_case(
         "cityops:QD000001", [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"sign_by": sign_by, "firm_code": FIRM}
     )
     assert (moved.sign_by, moved.firm_code, moved.status) == (sign_by, FIRM, CaseStatus.DISPATCHED)
@@ -259,7 +264,13 @@ async def test_a_source_rewrite_keeps_the_hubs_workflow_fields(store: SqlStore) 
     with pytest.raises(InvalidInput, match="now"):
         await store.case_page(EVERYTHING, 50, overdue=True)
     with pytest.raises(InvalidInput, match="firm: '91350100M000100Y43' is not a property firm the hub knows"):
-        await store.advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"firm_code": "91350100M000100Y43"})
+        await Casework(store).advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"firm_code": "91350100M000100Y43"})
     with pytest.raises(StoreError, match="not title"):
-        await store.advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"title": "x"})
+        await Casework(store).advance_case(case.id, [], actor="hub", note="", at=at, scope=EVERYTHING, changes={"title": "x"})
     assert (await store.cases([case.id], EVERYTHING))[0] == case
+
+
+@pytest.mark.parametrize("module", [graph.cases, graph.casework, graph.daily_ids], ids=lambda m: m.__name__)
+def test_doctests_of_the_case_rules(module: object) -> None:
+    failures, tried = doctest.testmod(module)  # type: ignore[arg-type]
+    assert tried > 0 and failures == 0

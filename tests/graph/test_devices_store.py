@@ -17,8 +17,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
+from graph.casework import Casework
 from graph.cursors import encode_cursor
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceSummary, DeviceType, Reading, Severity
+from graph.devices import (
+    Alarm,
+    Device,
+    DeviceState,
+    DeviceStatus,
+    DeviceSummary,
+    DeviceType,
+    Reading,
+    Severity,
+    device_summaries,
+    every_active_alarm,
+    every_device,
+)
 from graph.errors import InvalidInput, StoreError
 from graph.model import Provenance
 from graph.scope import Scope
@@ -101,7 +114,7 @@ async def test_registration_round_trips_and_an_upsert_keeps_the_latest_state(sto
     assert again.registered_at == T0
     assert await store.register_devices([moved]) == (0, 0)
     assert await store.register_devices([]) == (0, 0)
-    assert [d.code for d in await store.all_devices()] == ["DT-0001", "GAS-0001"]
+    assert [d.code for d in await every_device(store)] == ["DT-0001", "GAS-0001"]
 
 
 @pytest.mark.parametrize(
@@ -288,7 +301,7 @@ async def test_an_alarm_is_raised_once_while_active_and_again_after_it_clears(st
     assert await store.clear_alarm("NOT-REGISTERED", "elevator.trapped", T0) is None
     again = await store.raise_alarm(alarm(at=T0 + dt.timedelta(hours=15)))  # 00:30 the next day in China
     assert again is not None and again.id == "AL20260303000001" and again.active
-    assert [a.id for a in await store.active_alarms()] == [other_rule.id, again.id]
+    assert [a.id for a in await every_active_alarm(store)] == [other_rule.id, again.id]
     with pytest.raises(InvalidInput, match="device_code: 'NOT-REGISTERED' is not a registered device"):
         await store.raise_alarm(alarm("NOT-REGISTERED"))
     with pytest.raises(StoreError, match=f"alarm {first.id} already exists"):
@@ -340,7 +353,7 @@ async def test_acknowledging_keeps_the_first_and_a_case_is_linked(store: SqlStor
     with pytest.raises(InvalidInput, match="actor"):
         await store.acknowledge_alarm(raised.id, actor="", at=T0, scope=EVERYTHING)
 
-    case = await store.open_case(
+    case = await Casework(store).open_case(
         Case(
             id="",
             source=CaseSource.DEVICE_ALARM,
@@ -356,7 +369,7 @@ async def test_acknowledging_keeps_the_first_and_a_case_is_linked(store: SqlStor
     await store.link_alarm_case(raised.id, case.id)
     [linked] = await store.alarms([raised.id], EVERYTHING)
     assert linked is not None and linked.case_id == case.id
-    assert (await store.active_alarms())[0].case_id == case.id
+    assert (await every_active_alarm(store))[0].case_id == case.id
     with pytest.raises(InvalidInput, match="case_id: 'GD19990101000001' is not a stored case"):
         await store.link_alarm_case(raised.id, "GD19990101000001")
     with pytest.raises(InvalidInput, match="alarm_id: 'AL19990101000001' is not a stored alarm"):
@@ -430,10 +443,10 @@ async def test_summaries_count_a_places_devices_by_status_and_its_active_alarms(
     await store.raise_alarm(alarm("GAS-0002", "device.offline", device_type=DeviceType.GAS_DETECTOR))
     assert raised is not None and cleared is not None
     await store.clear_alarm("GAS-0001", "gas.low", seen)
-    district, street, estate, entrance = await store.device_summaries(["370202", STREET_1, ESTATE_1, ENTRANCE_1], EVERYTHING)
+    district, street, estate, entrance = await device_summaries(store, ["370202", STREET_1, ESTATE_1, ENTRANCE_1], EVERYTHING)
     assert district == DeviceSummary(total=4, new=1, online=1, offline=1, alarm=1, active_alarms=2)
     assert street == estate == DeviceSummary(total=3, new=1, online=1, offline=0, alarm=1, active_alarms=1)
     assert entrance == DeviceSummary(total=2, new=1, online=0, offline=0, alarm=1, active_alarms=1)
     # a street office counts its own street only, and is told nothing of a place outside it
-    mine, above, theirs, unknown = await store.device_summaries([STREET_1, "370202", STREET_2, "370202099"], Scope.of(STREET_1))
+    mine, above, theirs, unknown = await device_summaries(store, [STREET_1, "370202", STREET_2, "370202099"], Scope.of(STREET_1))
     assert mine == street and above is None and theirs is None and unknown is None

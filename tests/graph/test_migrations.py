@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -86,7 +87,7 @@ async def _readings_keyed_on_upgrade(url: str) -> None:
     digest the store computes, and the unique key holds from then on."""
     import sqlalchemy as sa
 
-    from graph.devices import Device, DeviceType, Reading
+    from graph.devices import Device, DeviceType, Reading, every_device
     from graph.sql import tables
 
     store = await SqlStore.open(url, sealer=Sealer.generate(), upgrade=False)
@@ -112,7 +113,7 @@ async def _readings_keyed_on_upgrade(url: str) -> None:
         assert sorted(r.values["lel"] for r in await store.readings("GC-0001", scope)) == [0.0, 1.0, 2.0]
         assert await store.add_readings([Reading("GC-0001", at + dt.timedelta(seconds=2), {"lel": 2.0})]) == 1
         assert len(await store.readings("GC-0001", scope)) == 3  # the same reading: its digest matched
-        [device] = await store.all_devices()
+        [device] = await every_device(store)
         assert device == Device("GC-0001", DeviceType.GAS_DETECTOR, "GT-1", "370202001001E001", 30, registered_at=at,
                                 status=device.status, values={})
     finally:
@@ -202,3 +203,42 @@ async def test_rollups_are_recomputed_once_on_upgrade_sqlite(sqlite_path: str) -
 
 async def test_rollups_are_recomputed_once_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
     await _rollups_recomputed(await postgres_databases.create())
+
+
+async def _case_numbering_carries_on(url: str) -> None:
+    import sqlalchemy as sa
+
+    from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
+    from graph.casework import Casework
+
+    sealer = Sealer.generate()
+    store = await SqlStore.open(url, sealer=sealer, upgrade=False)
+    at = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.timezone.utc)  # 2026-03-02 in China
+    try:
+        await migrate.upgrade(store.engine, "0010", sealer=sealer)
+        async with store.engine.begin() as connection:
+            for key in ("GD20260302000041", "GD20260302000042", "GD20260301000007", "hotline:GD20260302999999"):
+                await connection.execute(sa.text(
+                    "INSERT INTO work_case (key, source_kind, category, status, title, description, reported_at, updated_at) "
+                    "VALUES (:key, 'owner', 'repair', 'accepted', 'x', '', :at, :at)"
+                ), {"key": key, "at": at})
+        await migrate.upgrade(store.engine, sealer=sealer)
+        old = await store.cases(["GD20260302000042", "hotline:GD20260302999999"], Scope.everything())
+        assert [case.version if case else None for case in old] == [1, 1]
+        work = Casework(store)
+        case = Case("", CaseSource.OWNER, CaseCategory.REPAIR, CaseStatus.ACCEPTED, "楼道灯不亮", at, at)
+        assert (await work.open_case(case, actor="a")).id == "GD20260302000043"
+        assert (await work.open_case(replace(case, reported_at=at - dt.timedelta(days=1)), actor="a")).id == "GD20260301000008"
+        assert (await work.open_case(replace(case, reported_at=at + dt.timedelta(days=1)), actor="a")).id == "GD20260303000001"
+    finally:
+        await store.close()
+
+
+async def test_case_numbering_carries_on_after_the_counter_arrives_sqlite(sqlite_path: str) -> None:
+    """0011: cases get version 1; each day's counter starts at that day's highest GD id."""
+    await _case_numbering_carries_on(sqlite_path)
+
+
+@pytest.mark.postgres
+async def test_case_numbering_carries_on_after_the_counter_arrives_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _case_numbering_carries_on(await postgres_databases.create())

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from graph.cases import Case, CaseCategory, CaseMetrics, CaseSource, CaseStatus, Escalation, Point
+from graph.casework import Casework
 from graph.errors import InvalidInput
 from graph.events import EventBus, Topic
 from graph.levels import Level
@@ -451,7 +452,7 @@ async def test_metrics_match_hand_computed_figures(flow: Workflow, store: SqlSto
     c4 (in time, resolved after 1 h, rated 4); estate 2 (no firm) holds c5, never dispatched."""
     await _metrics_world(flow, clock)
     now = clock.now
-    rows = await store.case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now)
+    rows = await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now)
     estate_1 = CaseMetrics(ESTATE_1, cases=4, due=4, signed_in_time=2, resolved=2, rated=2, satisfied=1, overdue=1,
                            median_resolve_seconds=(3 * 3600 + 33 * 3600) / 2)
     estate_2 = CaseMetrics(ESTATE_2, cases=1)
@@ -459,36 +460,36 @@ async def test_metrics_match_hand_computed_figures(flow: Workflow, store: SqlSto
     assert rows == [estate_1, estate_2, estate_3]
     assert (estate_1.response_rate, estate_1.resolution_rate, estate_1.satisfaction_rate) == (0.5, 0.5, 0.5)
     assert (estate_2.response_rate, estate_2.resolution_rate, estate_2.satisfaction_rate) == (None, 0.0, None)
-    [community, house, unknown] = await store.place_case_metrics([COMMUNITY, HOUSE_1, "370202001001E099"], EVERYTHING, now=now)
+    [community, house, unknown] = await Casework(store).place_case_metrics([COMMUNITY, HOUSE_1, "370202001001E099"], EVERYTHING, now=now)
     assert community == CaseMetrics(COMMUNITY, cases=6, due=5, signed_in_time=3, resolved=3, rated=3, satisfied=2, overdue=1,
                                     median_resolve_seconds=3 * 3600.0)
     assert house == CaseMetrics(HOUSE_1, cases=1, due=1, signed_in_time=1, resolved=1, rated=1, satisfied=1, median_resolve_seconds=3 * 3600.0)
     assert unknown is None
     # the period bounds the report time: c6 was reported before T0
-    since = await store.case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now, since=T0)
+    since = await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now, since=T0)
     assert since[0] == CaseMetrics(ESTATE_1, cases=3, due=3, signed_in_time=1, resolved=1, rated=2, satisfied=1, overdue=1,
                                    median_resolve_seconds=3 * 3600.0)
-    assert (await store.case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now, until=T0))[0].cases == 1
-    firms = await store.firm_case_metrics([FIRM_A, FIRM_B, UNKNOWN_FIRM], EVERYTHING, now=now)
+    assert (await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=now, until=T0))[0].cases == 1
+    firms = await Casework(store).firm_case_metrics([FIRM_A, FIRM_B, UNKNOWN_FIRM], EVERYTHING, now=now)
     assert firms == [dataclasses.replace(estate_1, key=FIRM_A), dataclasses.replace(estate_3, key=FIRM_B), CaseMetrics(UNKNOWN_FIRM)]
     # grouped by building: c1 at the house lies in building 1
-    [building] = await store.case_metrics(ESTATE_1, Level.BUILDING, EVERYTHING, now=now)
+    [building] = await Casework(store).case_metrics(ESTATE_1, Level.BUILDING, EVERYTHING, now=now)
     assert (building.key, building.cases, building.resolved) == (BUILDING_1, 1, 1)
     # a later `now` makes more cases overdue: c2's reopened deadline (T0 + 29 h) passes
-    later = await store.case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=T0 + 30 * HOUR)
+    later = await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, EVERYTHING, now=T0 + 30 * HOUR)
     assert later[0].overdue == 2
 
 
 async def test_metrics_stay_in_scope(flow: Workflow, store: SqlStore, clock: Clock) -> None:
     await _metrics_world(flow, clock)
     firm_a = Scope.of(ESTATE_1)  # a firm's scope: the estates it manages
-    rows = await store.case_metrics(COMMUNITY, Level.ESTATE, firm_a, now=clock.now)
+    rows = await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, firm_a, now=clock.now)
     assert [row.key for row in rows] == [ESTATE_1] and rows[0].cases == 4
-    [community] = await store.place_case_metrics([COMMUNITY], firm_a, now=clock.now)
+    [community] = await Casework(store).place_case_metrics([COMMUNITY], firm_a, now=clock.now)
     assert community is None
-    [mine, theirs] = await store.firm_case_metrics([FIRM_A, FIRM_B], firm_a, now=clock.now)
+    [mine, theirs] = await Casework(store).firm_case_metrics([FIRM_A, FIRM_B], firm_a, now=clock.now)
     assert (mine.cases, theirs.cases) == (4, 0)
-    assert await store.case_metrics(COMMUNITY, Level.ESTATE, Scope.of("370203"), now=clock.now) == []
+    assert await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, Scope.of("370203"), now=clock.now) == []
 
 
 # -- events ----------------------------------------------------------------------------------

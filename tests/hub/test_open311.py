@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from graph.cases import CaseCategory, CaseStatus
+from graph.casework import Casework
 from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
 from tests.case_city import DAY, EVERYTHING, City, build_city, case_at, serve_hub
@@ -50,11 +51,11 @@ async def hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hub]:
             "other": await issue_token(store, city.keys, "street", second.code[:9], "另一街道", DAY),
             "firm": await issue_token(store, city.keys, "property_firm", firm, "物业", DAY),
         }
-        mine = await store.open_case(case_at(first.code, now - dt.timedelta(hours=3), firm_code=firm), actor="12345")
-        theirs = await store.open_case(case_at(second.code, now - dt.timedelta(hours=2), category=CaseCategory.COMPLAINT), actor="12345")
-        old = await store.open_case(case_at(first.code, now - dt.timedelta(days=200)), actor="12345")
+        mine = await Casework(store).open_case(case_at(first.code, now - dt.timedelta(hours=3), firm_code=firm), actor="12345")
+        theirs = await Casework(store).open_case(case_at(second.code, now - dt.timedelta(hours=2), category=CaseCategory.COMPLAINT), actor="12345")
+        old = await Casework(store).open_case(case_at(first.code, now - dt.timedelta(days=200)), actor="12345")
         for status, note in ((CaseStatus.DISPATCHED, "派给物业"), (CaseStatus.SIGNED, ""), (CaseStatus.IN_PROGRESS, ""), (CaseStatus.RESOLVED, "灯已更换")):
-            await store.move_case(mine.id, status, actor="物业", note=note, at=now - dt.timedelta(hours=1), scope=EVERYTHING)
+            await Casework(store).move_case(mine.id, status, actor="物业", note=note, at=now - dt.timedelta(hours=1), scope=EVERYTHING)
         shared.update(tokens=tokens, cases={"mine": mine.id, "theirs": theirs.id, "old": old.id})
 
     with serve_hub(url, city.keys, prepare) as (base, shared):

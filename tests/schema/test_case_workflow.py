@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from graph.cases import CaseStatus
+from graph.casework import Casework
 from graph.clock import today
 from graph.levels import Level
 from graph.scope import Scope
@@ -76,13 +77,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
         late = await Workflow(store, clock=lambda: yesterday).open_case(case_at(first, yesterday), actor="12345")
         shared.update(late=late.id)
         calls: list[int] = []
-        place_metrics = store.place_case_metrics
+        place_metrics = store.case_tallies
 
         async def counted(codes: Any, scope: Scope, **kwargs: Any) -> Any:
             calls.append(len(codes))
             return await place_metrics(codes, scope, **kwargs)
 
-        store.place_case_metrics = counted  # type: ignore[method-assign]
+        store.case_tallies = counted  # type: ignore[method-assign]
         shared.update(tokens=tokens, metric_calls=calls)
 
     with serve_hub(f"sqlite:///{folder / 'hub.sqlite'}", city.keys, prepare) as (url, shared):
@@ -201,7 +202,7 @@ def test_case_metrics_per_place_on_stats_rows_and_per_firm(served: CaseHub) -> N
     now = dt.datetime.now(dt.timezone.utc)
     rows = served.data("admin", METRICS, scope=shared["district"], by="ESTATE")["caseMetrics"]
     by_estate = {row["place"]["code"]: row for row in rows}
-    expected = served.run(served.store.case_metrics(shared["district"], Level.ESTATE, EVERYTHING, now=now))
+    expected = served.run(Casework(served.store).case_metrics(shared["district"], Level.ESTATE, EVERYTHING, now=now))
     assert [row.key for row in expected] == [row["place"]["code"] for row in rows]
     for row in expected:
         shown = by_estate[row.key]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from graph.cases import CaseStatus
+from graph.casework import Casework
 from graph.model import Batch, Provenance
 from graph.scope import Scope
 from graph.sql import SqlStore
@@ -54,9 +55,9 @@ def served_cases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CaseHub]:
         }
         ids: dict[str, str] = {}
         for index in range(5):
-            opened = await store.open_case(case_at(first.code, now - dt.timedelta(hours=index + 1), firm_code=firm), actor="12345")
+            opened = await Casework(store).open_case(case_at(first.code, now - dt.timedelta(hours=index + 1), firm_code=firm), actor="12345")
             ids[f"mine{index}"] = opened.id
-        ids["theirs"] = (await store.open_case(case_at(second.code, now - dt.timedelta(minutes=5)), actor="12345")).id
+        ids["theirs"] = (await Casework(store).open_case(case_at(second.code, now - dt.timedelta(minutes=5)), actor="12345")).id
         fed = case_at(first.code, now - dt.timedelta(days=1), id="cityops:QD1", external_id="QD1", push_to="cityops",
                       status=CaseStatus.DISPATCHED, provenance=Provenance("cityops", "QD1", now, "run-1"))
         await store.write(Batch(cases=[fed]))
@@ -120,5 +121,5 @@ def test_moving_a_fed_case_queues_its_status_for_the_feed(served_cases: CaseHub)
     before = served_cases.run(served_cases.store.outbox_pending("cityops"))
     served_cases.post("firm", MOVE, id=served_cases.shared["ids"]["fed"], to="SIGNED", note="已签收")
     assert served_cases.run(served_cases.store.outbox_pending("cityops")) == before + 1
-    [message] = served_cases.run(served_cases.store.outbox_due("cityops", dt.datetime.now(dt.timezone.utc)))[-1:]
+    [message] = served_cases.run(Casework(served_cases.store).outbox_due("cityops", dt.datetime.now(dt.timezone.utc)))[-1:]
     assert (message.external_id, message.payload["label"], message.payload["actor"]) == ("QD1", "签收", "物业 李经理")

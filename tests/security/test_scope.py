@@ -164,6 +164,9 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_entities", "_service",
+} | {
+    # probed in tests/security/test_scope_questions.py (graph questions)
+    "impact", "path",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -202,6 +205,9 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_federation.py (Apollo Federation v2)
     "_Service",
+} | {
+    # probed in tests/security/test_scope_questions.py (graph questions)
+    "Impact", "ImpactedHouse", "ImpactedHouseConnection", "ImpactedHouseEdge", "PlacePath", "DistrictFootprint",
 }
 
 

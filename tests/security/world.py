@@ -25,7 +25,7 @@ from typing import Any
 
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm
-from graph.utilities import Bill
+from graph.utilities import Bill, Utility
 
 RELAY_PLACE_TYPES = {
     Level.CITY: "City",
@@ -38,6 +38,8 @@ RELAY_PLACE_TYPES = {
     Level.HOUSE: "House",
 }
 RELAY_TYPES = frozenset(RELAY_PLACE_TYPES.values()) | {"Owner", "PropertyFirm"}
+UTILITIES = frozenset(item.value for item in Utility)
+"""The prefixes of an outage notice named as `utility:notice` (as `impact(code:)` spells it)."""
 
 
 def relay_id(type_name: str, key: str) -> str:
@@ -293,6 +295,9 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("account", text))
     if text in world.notices:
         found.append(("notice", text))
+    utility, colon, notice = text.partition(":")
+    if colon and utility.lower() in UTILITIES and notice in world.notices:
+        found.append(("notice", notice))
     if text in world.devices:
         found.append(("device", text))
     if text in world.alarms:

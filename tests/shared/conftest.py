@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
+from graph.casework import Casework
 from graph.ciphers.keyring import Keyring
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Severity
 from graph.levels import Level
@@ -100,7 +101,7 @@ async def _plant(store: SqlStore, keys: Keyring) -> tuple[Cast, dict[str, str]]:
         (estate_a, firm_a, "甲小区电梯停运", "EL-SHARED-A-01"),
         (estate_b, firm_b, "乙小区漏水", "EL-SHARED-B-01"),
     ):
-        await store.open_case(
+        await Casework(store).open_case(
             Case(
                 "", CaseSource.OWNER, CaseCategory.REPAIR, CaseStatus.ACCEPTED, title, now - 3 * DAY, now - 3 * DAY,
                 description="共享查询测试", place_code=estate, firm_code=firm, deadline=now - DAY,
