@@ -93,3 +93,55 @@ async def discard(store: Store) -> None:
     if transport is not None:
         await transport.drop()
     await store.close()
+
+
+
+def _members(protocol: type) -> tuple[str, ...]:
+    return tuple(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+def parts() -> dict[str, tuple[str, ...]]:
+    """The port's parts by name, each with the members that bring it (for `api_params`)."""
+    from graph.cases import CaseStore
+    from graph.devices import DeviceStore
+    from graph.ledger import Ledger
+    from graph.shared import SharedQueryStore
+    from graph.utilities import UtilityStore
+
+    return {
+        "audit": ("append_audit", "audit_entries", "audit_tail"),
+        "tokens": ("save_token", "revoke_token", "tokens"),
+        "ledger": _members(Ledger),
+        "cases": _members(CaseStore),
+        "utilities": _members(UtilityStore),
+        "devices": _members(DeviceStore),
+        "shared queries": _members(SharedQueryStore),
+        "questions": ("reach",),
+    }
+
+
+def graph_lacks(*needed: str) -> list[str]:
+    """The parts named (see `parts`) the Cypher store lacks yet."""
+    from graph.cypher.store import CypherStore
+
+    known = parts()
+    return [part for part in needed if not all(hasattr(CypherStore, member) for member in known[part])]
+
+
+def api_params(*needed: str) -> list[object]:
+    """The backends an API suite is served from: SQLite and the graph stores (PostgreSQL is the
+    store suites' business). While the Cypher store lacks a part the suite needs (`needed`, by
+    name: see `parts`), its graph params are expected to fail, naming the parts; they run for
+    real, and must pass, as soon as the parts land."""
+    missing = graph_lacks(*needed)
+    found: list[object] = []
+    for param in params():
+        backend = param.values[0]  # type: ignore[attr-defined]
+        if backend == "postgresql":
+            continue
+        if backend in GRAPH and missing:
+            reason = f"{', '.join(missing)} not yet on the Cypher store"
+            marks = [*param.marks, pytest.mark.xfail(reason=reason, strict=False)]  # type: ignore[attr-defined]
+            param = pytest.param(backend, id=backend, marks=marks)
+        found.append(param)
+    return found

@@ -1,8 +1,11 @@
 """A live hub for the API's tests: uvicorn on a free loopback port, serving the `small` demo city.
 
-The server runs in a thread with its own event loop, which opens the SQLite store, loads the
-demo city (preset `small`, seed 7) and serves `create_app` over a `CountingStore`, so tests can
-both query over real HTTP and count the store calls a query makes.
+The server runs in a thread with its own event loop, which opens the store, loads the demo city
+(preset `small`, seed 7) and serves `create_app` over a `CountingStore`, so tests can both query
+over real HTTP and count the store calls a query makes.
+
+The hub is served from SQLite and, for the suites in `GRAPH_SUITES` (what the API answers from
+places, owners, firms and roll-ups), from FalkorDB too: one city per backend per session.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from graph.store import Store
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
+from tests import backends
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
 
 PRESET, SEED = "small", 7
+GRAPH_SUITES = frozenset({"test_places", "test_stats", "test_owners", "test_nodes", "test_loaders", "test_errors"})
+"""The modules whose tests also run on the graph stores; the others run on SQLite only."""
+NEEDS = ("tokens", "audit")
+"""What the hub fixture needs of the store beside places, owners and firms: issuing its token."""
 _Result = TypeVar("_Result")
 STARTUP_SECONDS = 600.0
 
@@ -79,15 +87,38 @@ async def _load(store: Store) -> None:
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     store = await open_store(url, sealer=keys.sealer())
-    await _load(store)
-    token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
+    try:
+        await _load(store)
+        token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
+    except BaseException:
+        await store.close()
+        raise
     await serve_counting(store, keys, sock, started, token=token)
 
 
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    database: Path = tmp_path_factory.mktemp("hub") / "hub.sqlite"
-    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the graph params of `hub` only in the GRAPH_SUITES modules."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("hub") if callspec is not None else None
+        module = item.path.stem if item.path.parent.name == "schema" else None
+        if backend in backends.GRAPH and module is not None and module not in GRAPH_SUITES:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+
+@pytest.fixture(scope="session", params=backends.api_params(*NEEDS))
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    backends.prepare(request.param, request)
+    folder: Path = tmp_path_factory.mktemp("hub")
+    url = asyncio.run(backends.url_for(request.param, request, folder))
+    with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(
             base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
         )

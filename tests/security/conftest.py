@@ -62,10 +62,16 @@ from hub.auth.tokens import decode
 from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
+from tests import backends
 from tests.serving import serve_app, served
 from tests.security.world import Role, World, leaks
 
 PRESET, SEED = "small", 7
+GRAPH_SUITES = frozenset({"test_scope", "test_personal_data", "test_scope_federation"})
+"""The modules whose tests also run with the hub on the graph stores (the leak suite, personal
+data, federation entities); the others run on SQLite only."""
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
+"""What the suite's world needs of the store beside places, owners and firms."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
@@ -367,7 +373,9 @@ class SecureHub:
     store: SqlStore
     keys: Keyring
     database: Path
+    """The SQLite file (on another backend: a path that does not exist)."""
     loop: asyncio.AbstractEventLoop
+    backend: str = "sqlite"
     server: uvicorn.Server | None = field(default=None, repr=False)
     bus: EventBus | None = field(default=None, repr=False)
     """The served app's event bus: a test publishes on it (on the server's loop) to feed subscriptions."""
@@ -488,8 +496,12 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     store = await open_store(url, sealer=keys.sealer())
-    world, cast = await _world_and_store(store)
-    roles = await _roles(store, keys, world, cast)
+    try:
+        world, cast = await _world_and_store(store)
+        roles = await _roles(store, keys, world, cast)
+    except BaseException:
+        await store.close()
+        raise
     limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
     authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
     connectors = connector_set(store)
@@ -500,10 +512,31 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     await serve_app(app, sock, started, world=world, cast=cast, roles=roles, store=store, keys=keys, connectors=connectors, bus=bus)
 
 
-@pytest.fixture(scope="session")
-def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the graph params of `secure_hub` only in the GRAPH_SUITES modules."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("secure_hub") if callspec is not None else None
+        module = item.path.stem if item.path.parent.name == "security" else None
+        if backend in backends.GRAPH and module is not None and module not in GRAPH_SUITES:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session", params=backends.api_params(*NEEDS))
+def secure_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
+    backend: str = request.param
     database = tmp_path_factory.mktemp("security") / "hub.sqlite"
-    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+    url = f"sqlite:///{database}"
+    if backend != "sqlite":
+        backends.prepare(backend, request)
+        url = asyncio.run(backends.url_for(backend, request, database.parent))
+    with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(base_url=base, timeout=120, trust_env=False)
         try:
             yield SecureHub(
@@ -516,6 +549,7 @@ def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
                 keys=started["keys"],
                 database=database,
                 loop=started["loop"],
+                backend=backend,
                 server=started["server"],
                 bus=started["bus"],
             )
