@@ -145,3 +145,20 @@ def api_params(*needed: str) -> list[object]:
             param = pytest.param(backend, id=backend, marks=marks)
         found.append(param)
     return found
+
+
+def keep_graph_params(config: pytest.Config, items: list[pytest.Item], fixture: str, suites: frozenset[str]) -> None:
+    """For a conftest's `pytest_collection_modifyitems`: the graph params of the API fixture
+    `fixture` (parametrised with `api_params`) are kept only in the modules `suites` names, of
+    the conftest's own folder; the rest of its suites run on SQLite only."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get(fixture) if callspec is not None else None
+        if backend in GRAPH and item.path.stem not in suites:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -513,19 +513,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep the graph params of `secure_hub` only in the GRAPH_SUITES modules."""
-    kept, dropped = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("secure_hub") if callspec is not None else None
-        module = item.path.stem if item.path.parent.name == "security" else None
-        if backend in backends.GRAPH and module is not None and module not in GRAPH_SUITES:
-            dropped.append(item)
-        else:
-            kept.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    backends.keep_graph_params(config, items, "secure_hub", GRAPH_SUITES)
 
 
 @pytest.fixture(scope="session", params=backends.api_params(*NEEDS))
