@@ -128,37 +128,36 @@ def graph_lacks(*needed: str) -> list[str]:
     return [part for part in needed if not all(hasattr(CypherStore, member) for member in known[part])]
 
 
-def api_params(*needed: str) -> list[object]:
+
+def api_params() -> list[object]:
     """The backends an API suite is served from: SQLite and the graph stores (PostgreSQL is the
-    store suites' business). While the Cypher store lacks a part the suite needs (`needed`, by
-    name: see `parts`), its graph params are expected to fail, naming the parts; they run for
-    real, and must pass, as soon as the parts land."""
-    missing = graph_lacks(*needed)
-    found: list[object] = []
-    for param in params():
-        backend = param.values[0]  # type: ignore[attr-defined]
-        if backend == "postgresql":
-            continue
-        if backend in GRAPH and missing:
-            reason = f"{', '.join(missing)} not yet on the Cypher store"
-            marks = [*param.marks, pytest.mark.xfail(reason=reason, strict=False)]  # type: ignore[attr-defined]
-            param = pytest.param(backend, id=backend, marks=marks)
-        found.append(param)
-    return found
+    store suites' business). Which of its modules run on the graph, and what each needs of the
+    store, its conftest says through `keep_graph_params`."""
+    return [param for param in params() if param.values[0] != "postgresql"]  # type: ignore[attr-defined]
 
 
-def keep_graph_params(config: pytest.Config, items: list[pytest.Item], fixture: str, suites: frozenset[str]) -> None:
+def keep_graph_params(config: pytest.Config, items: list[pytest.Item], fixture: str, suites: dict[str, tuple[str, ...]]) -> None:
     """For a conftest's `pytest_collection_modifyitems`: the graph params of the API fixture
-    `fixture` (parametrised with `api_params`) are kept only in the modules `suites` names, of
-    the conftest's own folder; the rest of its suites run on SQLite only."""
+    `fixture` (parametrised with `api_params`) are kept only in the modules `suites` names, by
+    file stem (`test_stats`), or for one test (`test_stats::test_geo_…`), with the parts of the
+    store (see `parts`) they need beside places, owners and firms. While the Cypher store lacks
+    one of them the test is expected to fail, naming the parts; it runs for real, and must
+    pass, as soon as they land. The conftest's other modules run on SQLite only."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get(fixture) if callspec is not None else None
-        if backend in GRAPH and item.path.stem not in suites:
-            dropped.append(item)
-        else:
+        if backend not in GRAPH:
             kept.append(item)
+            continue
+        needed = suites.get(f"{item.path.stem}::{getattr(item, 'originalname', item.name)}", suites.get(item.path.stem))
+        if needed is None:
+            dropped.append(item)
+            continue
+        missing = graph_lacks(*needed)
+        if missing:
+            item.add_marker(pytest.mark.xfail(reason=f"{', '.join(missing)} not yet on the Cypher store", strict=False))
+        kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -51,10 +51,10 @@ from tests.serving import served
 
 PRESET, SEED = "small", 7
 STARTUP_SECONDS = 600.0
-GRAPH_SUITES = frozenset({"test_subgraph"})
-"""The modules whose tests also run with the hub on the graph stores (the subgraph's entities);
-the gateway and composition suites, which run Apollo's tools, stay on SQLite."""
 NEEDS = ("tokens", "audit", "devices", "cases")
+GRAPH_SUITES = {"test_subgraph": NEEDS}
+"""The modules that also run with the hub on the graph stores (the subgraph's entities), with
+what they need; the gateway and composition suites, which run Apollo's tools, stay on SQLite."""
 JS = Path(__file__).parent / "js"
 SCRIPTS = ("compose.mjs", "gateway.mjs")
 STREET, OTHER_STREET = "370202001", "370202004"
@@ -174,7 +174,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     backends.keep_graph_params(config, items, "fed_hub", GRAPH_SUITES)
 
 
-@pytest.fixture(scope="session", params=backends.api_params(*NEEDS))
+@pytest.fixture(scope="session", params=backends.api_params())
 def fed_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedHub]:
     folder = tmp_path_factory.mktemp("federation")
     backends.prepare(request.param, request)

@@ -67,11 +67,11 @@ from tests.serving import serve_app, served
 from tests.security.world import Role, World, leaks
 
 PRESET, SEED = "small", 7
-GRAPH_SUITES = frozenset({"test_scope", "test_personal_data", "test_scope_federation"})
-"""The modules whose tests also run with the hub on the graph stores (the leak suite, personal
-data, federation entities); the others run on SQLite only."""
 NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
 """What the suite's world needs of the store beside places, owners and firms."""
+GRAPH_SUITES = {"test_scope": NEEDS, "test_personal_data": NEEDS, "test_scope_federation": NEEDS}
+"""The modules that also run with the hub on the graph stores (the leak suite, personal data,
+federation entities), with what they need; the others run on SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
@@ -516,7 +516,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     backends.keep_graph_params(config, items, "secure_hub", GRAPH_SUITES)
 
 
-@pytest.fixture(scope="session", params=backends.api_params(*NEEDS))
+@pytest.fixture(scope="session", params=backends.api_params())
 def secure_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
     backend: str = request.param
     database = tmp_path_factory.mktemp("security") / "hub.sqlite"

@@ -32,9 +32,10 @@ from tests import backends
 from tests.serving import serve_app, served
 
 TINY = Preset("shared", ("370202",), houses=600, estates=12)
-GRAPH_SUITES = frozenset({"test_shared_queries"})
-"""The modules whose tests also run with the hub on the graph stores; the others on SQLite only."""
 NEEDS = ("tokens", "audit", "cases", "devices", "shared queries")
+GRAPH_SUITES = {"test_shared_queries": NEEDS}
+"""The modules that also run with the hub on the graph stores, with what they need; the others
+on SQLite only."""
 EVERYTHING = Scope.everything()
 DAY = dt.timedelta(days=1)
 CACHE_SECONDS = 3.0
@@ -136,7 +137,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     backends.keep_graph_params(config, items, "shared_hub", GRAPH_SUITES)
 
 
-@pytest.fixture(scope="module", params=backends.api_params(*NEEDS))
+@pytest.fixture(scope="module", params=backends.api_params())
 def shared_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedHub]:
     folder = tmp_path_factory.mktemp("shared")
     keys = Keyring.generate()
