@@ -9,6 +9,7 @@ from collections.abc import Callable
 from graph.ciphers.sealing import Sealer
 from graph.clock import today
 from graph.cypher import rollups, schema
+from graph.cypher.cases import CaseRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
@@ -21,7 +22,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads):
+class CypherStore(PlaceReads, OwnerReads, CaseRecords):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

@@ -27,12 +27,11 @@ CYPHER_PENDING: set[str] = set()
 until their part lands, and this set goes with it."""
 
 CYPHER_PENDING_MODULES = {
-    "tests.graph.conformance_cases",
     "tests.graph.conformance_devices",
     "tests.graph.conformance_records",
     "tests.graph.conformance_questions",
 }
-"""The same, by module: parts whose Cypher side is being written (cases, devices, the records
+"""The same, by module: parts whose Cypher side is being written (devices, the records
 of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
 
 

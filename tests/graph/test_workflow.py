@@ -1,4 +1,4 @@
-"""The case workflow on every SQL backend: dispatch by house, building, point and to nobody;
+"""The case workflow on every backend (SQLite, PostgreSQL, FalkorDB; Neo4j when configured): dispatch by house, building, point and to nobody;
 deadlines by category and severity; sign, resolve, rate, return and re-dispatch; illegal steps
 refused with the lifecycle's message; escalation timing with a controllable clock; metrics
 against hand-computed figures; and the events on the bus."""
@@ -21,9 +21,9 @@ from graph.events import EventBus, Topic
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph.scope import Scope
-from graph.sql import SqlStore
+from graph.store import Store
 from graph.workflow import DEFAULT_DEADLINES, DeadlinePolicy, Deadlines, Workflow
-from tests.conftest import open_sql_store
+from tests import backends
 
 EVERYTHING = Scope.everything()
 COMMUNITY = "370202001001"
@@ -87,13 +87,20 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="module", params=backends.params())
+def backend(request: pytest.FixtureRequest) -> str:
+    backends.prepare(request.param, request)  # session servers, outside any running event loop
+    return str(request.param)
+
+
 @pytest.fixture
-async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await open_sql_store(backend, request, tmp_path, city())
+async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await backends.open_fresh(backend, request, tmp_path)
     try:
+        await opened.write(city())
         yield opened
     finally:
-        await opened.close()
+        await backends.discard(opened)
 
 
 @pytest.fixture
@@ -107,7 +114,7 @@ def bus() -> EventBus:
 
 
 @pytest.fixture
-def flow(store: SqlStore, clock: Clock, bus: EventBus) -> Workflow:
+def flow(store: Store, clock: Clock, bus: EventBus) -> Workflow:
     return Workflow(store, bus=bus, clock=clock)
 
 
@@ -126,12 +133,12 @@ def report(place: str | None = HOUSE_1, *, category: CaseCategory = CaseCategory
     return dataclasses.replace(case, **changes)  # type: ignore[arg-type]
 
 
-async def history(store: SqlStore, case_id: str) -> list[tuple[CaseStatus | None, CaseStatus, str, str]]:
+async def history(store: Store, case_id: str) -> list[tuple[CaseStatus | None, CaseStatus, str, str]]:
     [events] = await store.case_events([case_id], EVERYTHING)
     return [(e.from_status, e.to_status, e.actor, e.note) for e in events]
 
 
-async def stored(store: SqlStore, case_id: str) -> Case:
+async def stored(store: Store, case_id: str) -> Case:
     [case] = await store.cases([case_id], EVERYTHING)
     assert case is not None
     return case
@@ -140,7 +147,7 @@ async def stored(store: SqlStore, case_id: str) -> Case:
 # -- dispatch ----------------------------------------------------------------------------
 
 
-async def test_a_case_is_dispatched_to_the_firm_managing_its_estate(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_a_case_is_dispatched_to_the_firm_managing_its_estate(flow: Workflow, store: Store, clock: Clock) -> None:
     by_house = await flow.open_case(report(HOUSE_1), actor="业主 张三")
     assert (by_house.status, by_house.firm_code, by_house.dispatched_at) == (CaseStatus.DISPATCHED, FIRM_A, T0)
     assert by_house.sign_by == T0 + 2 * HOUR and by_house.deadline is None  # resolution starts at signing
@@ -166,7 +173,7 @@ async def test_a_case_with_only_a_point_goes_to_the_estate_around_it(flow: Workf
     assert (at_community.place_code, at_community.firm_code) == (COMMUNITY, FIRM_A)
 
 
-async def test_a_case_no_firm_manages_stays_accepted_until_dispatched_by_hand(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_a_case_no_firm_manages_stays_accepted_until_dispatched_by_hand(flow: Workflow, store: Store, clock: Clock) -> None:
     orphan = await flow.open_case(report(None, point=IN_ESTATE_2), actor="a")
     assert (orphan.place_code, orphan.status, orphan.firm_code, orphan.sign_by) == (ESTATE_2, CaseStatus.ACCEPTED, None, None)
     with pytest.raises(InvalidInput, match=f"no property firm manages the estate of case {orphan.id} today: name the firm"):
@@ -182,7 +189,7 @@ async def test_a_case_no_firm_manages_stays_accepted_until_dispatched_by_hand(fl
     assert (held.status, held.firm_code) == (CaseStatus.ACCEPTED, None)
 
 
-async def test_an_owner_opens_cases_only_at_its_own_houses(flow: Workflow, store: SqlStore) -> None:
+async def test_an_owner_opens_cases_only_at_its_own_houses(flow: Workflow, store: Store) -> None:
     owner = Scope.of(HOUSE_1)
     mine = await flow.open_case(report(HOUSE_1), actor="业主 张三", scope=owner)
     assert mine.place_code == HOUSE_1
@@ -226,7 +233,7 @@ def test_the_default_deadlines_by_category_and_severity() -> None:
         DeadlinePolicy(severity_factors={"critical": 2.0})
 
 
-async def test_deadlines_follow_the_policy_and_start_at_signing(store: SqlStore, clock: Clock) -> None:
+async def test_deadlines_follow_the_policy_and_start_at_signing(store: Store, clock: Clock) -> None:
     flow = Workflow(store, clock=clock)
     urgent = await flow.open_case(report(HOUSE_1, category=CaseCategory.EMERGENCY, severity="critical", title="电梯困人"), actor="设备")
     assert urgent.sign_by == T0 + dt.timedelta(minutes=5)
@@ -243,7 +250,7 @@ async def test_deadlines_follow_the_policy_and_start_at_signing(store: SqlStore,
 # -- the steps -----------------------------------------------------------------------------
 
 
-async def test_sign_resolve_and_a_satisfied_rating_archive_the_case(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_sign_resolve_and_a_satisfied_rating_archive_the_case(flow: Workflow, store: Store, clock: Clock) -> None:
     case = await flow.open_case(report(HOUSE_1), actor="业主 张三")
     clock.advance(dt.timedelta(minutes=30))
     signed = await flow.sign(case.id, actor="物业 李四", scope=Scope.of(ESTATE_1), note="已签收", firm_code=FIRM_A)
@@ -270,7 +277,7 @@ async def test_sign_resolve_and_a_satisfied_rating_archive_the_case(flow: Workfl
     assert events[-1].note == "回访满意（5分），归档"
 
 
-async def test_an_unsatisfied_rating_reopens_the_work(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_an_unsatisfied_rating_reopens_the_work(flow: Workflow, store: Store, clock: Clock) -> None:
     case = await flow.open_case(report(HOUSE_1), actor="业主")
     await flow.sign(case.id, actor="物业", scope=EVERYTHING)
     await flow.resolve(case.id, actor="物业", scope=EVERYTHING, note="已处理")
@@ -284,7 +291,7 @@ async def test_an_unsatisfied_rating_reopens_the_work(flow: Workflow, store: Sql
     assert (closed.status, closed.rating) == (CaseStatus.ARCHIVED, 4)
 
 
-async def test_a_returned_case_is_dispatched_again(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_a_returned_case_is_dispatched_again(flow: Workflow, store: Store, clock: Clock) -> None:
     case = await flow.open_case(report(HOUSE_1), actor="业主")
     await flow.sign(case.id, actor="物业A", scope=EVERYTHING, firm_code=FIRM_A)
     with pytest.raises(InvalidInput, match="reason: '' must say why"):
@@ -306,7 +313,7 @@ async def test_a_returned_case_is_dispatched_again(flow: Workflow, store: SqlSto
     ]
 
 
-async def test_illegal_steps_are_refused_with_the_lifecycle_message(flow: Workflow, store: SqlStore) -> None:
+async def test_illegal_steps_are_refused_with_the_lifecycle_message(flow: Workflow, store: Store) -> None:
     accepted = (await flow.open_case(report(HOUSE_1), actor="a", dispatch=False)).id
     dispatched = (await flow.open_case(report(HOUSE_1), actor="a")).id
     signed = (await flow.open_case(report(HOUSE_1), actor="a")).id
@@ -340,7 +347,7 @@ async def test_illegal_steps_are_refused_with_the_lifecycle_message(flow: Workfl
         await flow.resolve(signed, actor="x", scope=Scope.of(ESTATE_2), note="n")
 
 
-async def test_move_keeps_working_and_starts_the_periods(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_move_keeps_working_and_starts_the_periods(flow: Workflow, store: Store, clock: Clock) -> None:
     case = await flow.open_case(report(HOUSE_1, category=CaseCategory.COMPLAINT), actor="a", dispatch=False)
     moved = await flow.move(case.id, CaseStatus.DISPATCHED, actor="街道", scope=EVERYTHING, note="派单")
     assert (moved.status, moved.sign_by, moved.dispatched_at) == (CaseStatus.DISPATCHED, T0 + 4 * HOUR, T0)
@@ -353,7 +360,7 @@ async def test_move_keeps_working_and_starts_the_periods(flow: Workflow, store: 
 # -- escalation --------------------------------------------------------------------------
 
 
-async def test_escalation_climbs_one_rung_per_period_and_never_twice(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_escalation_climbs_one_rung_per_period_and_never_twice(flow: Workflow, store: Store, clock: Clock) -> None:
     case = await flow.open_case(report(HOUSE_1), actor="业主")  # repair: sign for within 2 h
     assert case.sign_by == T0 + 2 * HOUR
     clock.now = T0 + 2 * HOUR
@@ -380,7 +387,7 @@ async def test_escalation_climbs_one_rung_per_period_and_never_twice(flow: Workf
     assert notes == ["逾期未签收，升级至物业管家", "逾期未签收，升级至业委会", "逾期未签收，升级至街道"]
 
 
-async def test_a_late_resolution_escalates_and_a_late_sweep_goes_to_the_rung_due(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_a_late_resolution_escalates_and_a_late_sweep_goes_to_the_rung_due(flow: Workflow, store: Store, clock: Clock) -> None:
     late = await flow.open_case(report(HOUSE_1), actor="业主")
     clock.advance(HOUR)
     await flow.sign(late.id, actor="物业", scope=EVERYTHING)  # resolve by T0 + 25 h
@@ -396,7 +403,7 @@ async def test_a_late_resolution_escalates_and_a_late_sweep_goes_to_the_rung_due
     assert await flow.escalate_due() == []  # resolved, and the other at the top
 
 
-async def test_two_sweeps_at_once_escalate_a_rung_once(store: SqlStore, clock: Clock) -> None:
+async def test_two_sweeps_at_once_escalate_a_rung_once(store: Store, clock: Clock) -> None:
     flow = Workflow(store, clock=clock)
     case = await flow.open_case(report(HOUSE_1), actor="业主")
     clock.now = T0 + 3 * HOUR
@@ -445,7 +452,7 @@ async def _metrics_world(flow: Workflow, clock: Clock) -> dict[str, str]:
     return ids
 
 
-async def test_metrics_match_hand_computed_figures(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_metrics_match_hand_computed_figures(flow: Workflow, store: Store, clock: Clock) -> None:
     """Estate 1 holds c1 (signed in time, resolved after 3 h, rated 5), c2 (signed late,
     resolved, rated 2 and reopened), c3 (a complaint never signed: 6 h past sign_by, overdue)
     and c6 (reported a day early, signed in time, resolved after 33 h). Estate 3 (firm B) holds
@@ -480,7 +487,7 @@ async def test_metrics_match_hand_computed_figures(flow: Workflow, store: SqlSto
     assert later[0].overdue == 2
 
 
-async def test_metrics_stay_in_scope(flow: Workflow, store: SqlStore, clock: Clock) -> None:
+async def test_metrics_stay_in_scope(flow: Workflow, store: Store, clock: Clock) -> None:
     await _metrics_world(flow, clock)
     firm_a = Scope.of(ESTATE_1)  # a firm's scope: the estates it manages
     rows = await Casework(store).case_metrics(COMMUNITY, Level.ESTATE, firm_a, now=clock.now)
