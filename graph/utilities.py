@@ -67,6 +67,21 @@ PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 """A billing period: 'YYYY-MM'."""
 
 
+def fen(amount: float) -> int:
+    """An amount in yuan as whole fen (分), rounded as `round(amount, 2)` rounds it: what a
+    store keeps of a bill's amount and payment (integers, so sums never drift).
+
+    >>> fen(32.5), fen(39.999), fen(0.1 + 0.2)
+    (3250, 4000, 30)
+    """
+    return int(round(round(amount, 2) * 100))
+
+
+def yuan(fen: int) -> float:
+    """Whole fen back as yuan (exact to the fen: a float of two decimals)."""
+    return round(fen / 100, 2)
+
+
 @dataclass(frozen=True, slots=True)
 class Arrears:
     """What an account owes on a day: the overdue total, how many bills, the oldest period."""

@@ -13,7 +13,9 @@ from graph.cypher.cases import CaseRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
+from graph.cypher.shared import SharedRecords
 from graph.cypher.transport import Transport, connect
+from graph.cypher.utilities import UtilityRecords  # adds its batch parts: import before BATCH
 from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
 from graph.errors import StoreBusy
 from graph.identity import OwnerIds
@@ -22,7 +24,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads, CaseRecords):
+class CypherStore(PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

@@ -1,4 +1,4 @@
-"""Utility accounts, bills and outages on every SQL backend: idempotent bulk writes, scoped reads,
+"""Utility accounts, bills and outages on every backend (tests.backends): idempotent bulk writes, scoped reads,
 arrears and the per-place arrears counts, over the conformance suite's handcrafted city."""
 
 from __future__ import annotations
@@ -15,17 +15,15 @@ from graph.cursors import encode_cursor
 from graph.errors import InvalidInput, StoreError
 from graph.model import Batch, Provenance, WriteCounts
 from graph.scope import Scope
-from graph.sql import SqlStore
 from graph.store import Store
 from graph import utilities
 from graph.utilities import Arrears, Bill, Outage, Utility, UtilityAccount, outage_cursor, outage_position
-from tests.conftest import open_sql_store
+from tests import backends
 from tests.graph.conformance import (
     B_A1,
     B_A2,
     CITY,
     CM_A1,
-    D_SHIBEI,
     D_SHINAN,
     E_A,
     E_B,
@@ -94,24 +92,41 @@ def batch() -> Batch:
     return Batch(accounts=list(ACCOUNTS), bills=list(BILLS), outages=list(OUTAGES))
 
 
+@pytest.fixture(scope="module", params=backends.params())
+def backend(request: pytest.FixtureRequest) -> str:
+    backends.prepare(request.param, request)  # session servers, outside any running event loop
+    return str(request.param)
+
+
+async def _opened(backend: str, request: pytest.FixtureRequest, directory: Path, *batches: Batch) -> Store:
+    opened = await backends.open_fresh(backend, request, directory)
+    try:
+        for written in batches:
+            await opened.write(written)
+    except BaseException:
+        await backends.discard(opened)
+        raise
+    return opened
+
+
 @pytest.fixture
-async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await open_sql_store(backend, request, tmp_path, fixture_city())
+async def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await _opened(backend, request, tmp_path, fixture_city())
     try:
         yield opened
     finally:
-        await opened.close()
+        await backends.discard(opened)
 
 
 @pytest.fixture(scope="module")
 async def loaded(
     backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[SqlStore]:
-    opened = await open_sql_store(backend, request, tmp_path_factory.mktemp(f"utilities-{backend}"), fixture_city(), batch())
+) -> AsyncIterator[Store]:
+    opened = await _opened(backend, request, tmp_path_factory.mktemp(f"utilities-{backend}"), fixture_city(), batch())
     try:
         yield opened
     finally:
-        await opened.close()
+        await backends.discard(opened)
 
 
 class TestWrites:

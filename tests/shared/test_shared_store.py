@@ -1,4 +1,4 @@
-"""The shared-query part of the store on SQLite and PostgreSQL: versions numbered per name,
+"""The shared-query part of the store on every backend (tests.backends): versions numbered per name,
 records read back as written, withdrawal kept, the safelist switched both ways."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from graph.security import Principal, Role
 from graph.shared import Owner, ResultCache, SharedDraft, VariableSpec, check_sharing, organisation, resolve_relative
 from graph.errors import InvalidInput
-from tests.conftest import open_sql_store
+from tests import backends
 
 AT = dt.datetime(2026, 11, 21, 8, tzinfo=dt.timezone.utc)
 FIRM = "91370202MA08WURM29"
@@ -25,8 +25,14 @@ def draft(name: str, document: str = "{ levels { level } }") -> SharedDraft:
     )
 
 
+@pytest.fixture(scope="module", params=backends.params())
+def backend(request: pytest.FixtureRequest) -> str:
+    backends.prepare(request.param, request)  # session servers, outside any running event loop
+    return str(request.param)
+
+
 async def test_versions_records_withdrawal_and_safelist(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    store = await open_sql_store(backend, request, tmp_path)
+    store = await backends.open_fresh(backend, request, tmp_path)
     try:
         first = await store.publish_shared(draft("weekly-alarms"), AT)
         # two publishers at once each get a number of their own
@@ -50,7 +56,7 @@ async def test_versions_records_withdrawal_and_safelist(backend: str, request: p
         await store.set_safelist(Role.OWNER, False, "city", AT)
         assert await store.safelisted_roles() == frozenset({Role.PROPERTY_FIRM})
     finally:
-        await store.close()
+        await backends.discard(store)
 
 
 def test_sharing_rules_and_relative_defaults() -> None:
