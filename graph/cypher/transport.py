@@ -15,6 +15,10 @@ from graph.errors import StoreError
 from graph.sql.engine import Unreachable
 
 _CHECK = "check --db or $HUB_DB"
+QUERY_SECONDS = 600.0
+"""How long one statement may run on FalkorDB before the hub gives up on it (redis-py's own
+default, 5 s, failed a read of every place of the small demo city and would fail a city's roll-up
+recount); a server that does not answer at all is found by the 10 s connect timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,7 @@ class FalkorTransport:
         pool = BlockingConnectionPool(
             host=url.host, port=url.port, username=url.user, password=url.password,
             max_connections=max_connections, timeout=30, decode_responses=True,
-            socket_connect_timeout=10,
+            socket_connect_timeout=10, socket_timeout=QUERY_SECONDS,
         )
         self.pool = pool
         import redis.exceptions
@@ -120,6 +124,11 @@ class FalkorTransport:
             except SchemaVersionMismatchException:
                 if attempt == 2:
                     raise
+            except redis.exceptions.TimeoutError:
+                raise StoreError(
+                    f"the FalkorDB server at {self.url.host}:{self.url.port} did not answer {statement.name} "
+                    f"within {QUERY_SECONDS:.0f} s"
+                ) from None
             except (redis.exceptions.ConnectionError, OSError, asyncio.TimeoutError) as error:
                 raise self.unreachable(error) from None
             except redis.exceptions.ResponseError as error:
