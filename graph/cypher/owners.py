@@ -26,8 +26,8 @@ OWNERSHIPS = st.read(
 )
 HOUSES_OF = st.read(
     "owners.houses_of",
-    f"UNWIND $ids AS i MATCH (o:Owner {{id: i}})-[s:OWNS]->(h:Place) WHERE {seen('h')} AND {holding('s')} "
-    "RETURN h.code, i, properties(s), properties(o)",
+    f"UNWIND $ids AS i MATCH (o:Owner {{id: i}}) MATCH (o)-[s:OWNS]->(h:Place) WITH i, o, s, h "
+    f"WHERE {seen('h')} AND {holding('s')} RETURN h.code, i, properties(s), properties(o)",
 )
 MANAGEMENTS = st.read(
     "owners.managements",
@@ -36,8 +36,8 @@ MANAGEMENTS = st.read(
 )
 ESTATES_OF = st.read(
     "owners.estates_of",
-    f"UNWIND $codes AS c MATCH (f:Firm {{code: c}})-[m:MANAGES]->(e:Place) WHERE {seen('e')} AND {holding('m')} "
-    "RETURN c, e.code, properties(m)",
+    f"UNWIND $codes AS c MATCH (f:Firm {{code: c}}) MATCH (f)-[m:MANAGES]->(e:Place) WITH c, m, e "
+    f"WHERE {seen('e')} AND {holding('m')} RETURN c, e.code, properties(m)",
 )
 OWNERS = st.read(
     "owners.by_id",

@@ -23,7 +23,7 @@ PLACES = st.read(
 )
 CHILDREN = st.read(
     "places.children",
-    f"UNWIND $codes AS c MATCH (k:Place)-[:IN]->(:Place {{code: c}}) "
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) MATCH (k:Place)-[:IN]->(p) WITH c, k "
     f"WHERE {seen('k')} AND ($after IS NULL OR k.code > $after) RETURN c, properties(k)",
 )
 LINES = st.read(
@@ -40,7 +40,9 @@ def _under(level: Level, kind: str, tail: str) -> dict[str, st.Statement]:
     return {
         "within": st.read(
             f"places.{kind}.{name}.within",
-            f"MATCH (w:Place {{code: $within}}) MATCH (p:{label})-[:IN*0..7]->(w) "
+            # WITH before WHERE: a WHERE right after the pattern makes FalkorDB start from the
+            # label (every house of the city) instead of walking down from `within`
+            f"MATCH (w:Place {{code: $within}}) MATCH (p:{label})-[:IN*0..7]->(w) WITH p "
             f"WHERE {seen('p')} AND ($after IS NULL OR p.code > $after) {tail}",
         ),
         "roots": st.read(
@@ -66,7 +68,7 @@ COUNT = {level: _under(level, "count", _COUNTING) for level in Level}
 ROLLED = {level: _under(level, "stats", _ROLLED) for level in Level if level < Level.HOUSE}
 ROLLUPS = st.read(
     "places.rollups",
-    f"UNWIND $codes AS c MATCH (p:Area {{code: c}}) WHERE {seen('p')} "
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE p.level < 8 AND {seen('p')} "
     "OPTIONAL MATCH (u:Rollup {code: c}) RETURN properties(p), u.houses, u.floor_area, u.owners, u.estates, u.buildings",
 )
 HOUSE_FIGURES = st.read(

@@ -28,7 +28,7 @@ HOLDERS_UNDER = st.read(
 )
 DIRTY = st.read(
     "rollups.dirty",
-    "UNWIND $codes AS c MATCH (p:Area {code: c}) OPTIONAL MATCH (u:Rollup {code: c}) RETURN c, p.level, u.owners",
+    "UNWIND $codes AS c MATCH (p:Place {code: c}) WHERE p.level < 8 OPTIONAL MATCH (u:Rollup {code: c}) RETURN c, p.level, u.owners",
 )
 HOUSES = st.read(
     "rollups.houses",
