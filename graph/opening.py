@@ -6,9 +6,9 @@ adapter's constructor: commands, the server, workers and tests all open stores h
 
 Beside opening, what commands need of a store URL whatever the backend: `connect_store` (a
 store without touching its schema, for a server that upgraded it first), `reach` (can it be
-opened at all: one `Unreachable` line if not), `schema_at` (the schema version it records and
-this hub's newest), `revision` (the same for an open store), `wipe` (empty it for `hub demo
---fresh`) and `failure` (a driver error as the one line a user needs).
+opened at all: one `Unreachable` line if not), `revision` (the schema version an open store
+records and this hub's newest), `wipe` (empty it for `hub demo --fresh`) and `failure` (a
+driver error as the one line a user needs).
 """
 
 from __future__ import annotations
@@ -91,26 +91,6 @@ class SchemaAt:
     @property
     def current(self) -> bool:
         return self.at == self.newest
-
-
-async def schema_at(url: str) -> SchemaAt:
-    """The schema version the store `url` names records (reading it only)."""
-    if is_graph_url(url):
-        from graph.cypher.transport import connect
-
-        transport = connect(url)
-        try:
-            return await _graph_schema(transport)
-        finally:
-            await transport.close()
-    from graph.sql import migrate
-    from graph.sql.engine import database_url, make_engine
-
-    engine = make_engine(database_url(url))
-    try:
-        return SchemaAt(await migrate.current(engine), migrate.head())
-    finally:
-        await engine.dispose()
 
 
 async def revision(store: Store) -> SchemaAt:
