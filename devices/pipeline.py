@@ -54,7 +54,7 @@ from typing import Any, Protocol
 from devices.payloads import PayloadError, decode_reading, decode_status, render
 from devices.topics import Stream, parse_topic
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value, every_active_alarm, every_device, registration
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value, derive_status, every_active_alarm, every_device, registration
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
 from graph.ledger import DeadLetter, Ledger, Reason
@@ -424,12 +424,7 @@ class Pipeline:
             device = self._devices.get(code)
             if device is None:
                 continue
-            if offline.get(code):
-                status = DeviceStatus.OFFLINE
-            elif self._active.get(code):
-                status = DeviceStatus.ALARM
-            else:
-                status = DeviceStatus.ONLINE
+            status = derive_status(offline=bool(offline.get(code)), alarmed=bool(self._active.get(code)))
             last_seen = seen.get(code) or self._last_seen.get(code) or device.last_seen
             if last_seen is not None:
                 self._last_seen[code] = last_seen

@@ -17,8 +17,9 @@ Scope: a device or alarm is in a caller's scope when the device's place is.
 
 What belongs to the domain lives here, once, for every adapter: what a valid registration,
 alarm and reading are (`check_registrations`, `check_device_place`, `check_alarm`,
-`check_reading`, `check_actor`), when a registration changes a device (`registration`), and the
-services that run over the port (`device_summaries`, `every_device`, `every_active_alarm`). The
+`check_reading`, `check_actor`), when a registration changes a device (`registration`), what
+status a heard-from device has (`derive_status`), and the services that run over the port
+(`device_summaries` over `device_tallies`, `every_active_alarm` over `alarm_page`). The
 port, `DeviceStore`, only stores, finds and counts; its members' contracts are in their
 docstrings and `tests/graph/conformance_devices.py` holds every adapter to them.
 """
@@ -36,7 +37,7 @@ from typing import Any, Protocol
 from graph.cases import Point
 from graph.errors import InvalidInput
 from graph.levels import Level
-from graph.model import Page, Place, Provenance
+from graph.model import Page, Provenance
 from graph.scope import Scope
 
 Value = float | bool | str
@@ -203,6 +204,15 @@ class Alarm:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceTally:
+    """What the store counts of a place's devices: how many in each status (a status none has
+    is left out), and their active alarms. `device_summaries` makes a DeviceSummary of it."""
+
+    by_status: Mapping[DeviceStatus, int]
+    active_alarms: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceSummary:
     """A place's devices by status and its active alarms, for dashboards (设备在线, 告警)."""
 
@@ -301,6 +311,19 @@ def registration(device: Device) -> tuple[Any, ...]:
     )
 
 
+def derive_status(*, offline: bool, alarmed: bool) -> DeviceStatus:
+    """A heard-from device's status: offline when it said so or the offline rule raised,
+    else in alarm while one of its alarms is active, else online (NEW is only a device never
+    heard from: ingestion never writes it).
+
+    >>> derive_status(offline=True, alarmed=True).value, derive_status(offline=False, alarmed=True).value
+    ('offline', 'alarm')
+    """
+    if offline:
+        return DeviceStatus.OFFLINE
+    return DeviceStatus.ALARM if alarmed else DeviceStatus.ONLINE
+
+
 def check_alarm(alarm: Alarm) -> None:
     """An alarm to raise: its fields within bounds, and active (not cleared)."""
     where = f"alarm of {alarm.device_code!r}"
@@ -386,6 +409,19 @@ class DeviceStore(Protocol):
         statuses: Sequence[DeviceStatus] | None = None,
     ) -> int:
         """How many devices `device_page` would list with the same filters, over all pages."""
+
+    async def device_tallies(self, codes: Sequence[str], scope: Scope) -> list[DeviceTally | None]:
+        """For each place code, the devices in scope at or under it counted by status (a status
+        no device has is left out: an empty map for a place without devices) and their active
+        alarms; None for a place that is missing or out of scope (a place above the caller's
+        scope is out of it, though devices under it are not). One answer per code, in the order
+        given. What `device_count(within=code, statuses=[s])` and `alarm_count(within=code,
+        active=True)` would say, in one read."""
+
+    async def all_devices(self) -> list[Device]:
+        """Every registered device, unscoped, by code, in one read: ingestion's registry cache
+        (never for a caller). Not a walk of `device_page`: a graph backend's keyset page costs
+        a scan of what is left, so a walk of the registry would cost the square of its size."""
 
     async def save_device_states(self, states: Sequence[DeviceState]) -> None:
         """Write latest states by code, in one atomic step: status, last_seen and values are
@@ -481,10 +517,6 @@ class DeviceStore(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
-class _PlacesAndDevices(DeviceStore, Protocol):
-    async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]: ...
-
-
 _EVERYTHING = Scope(None)
 _BATCH = 500
 """A page of the unscoped walks below (the store's MAX_PAGE)."""
@@ -492,15 +524,8 @@ _BATCH = 500
 
 async def every_device(store: DeviceStore) -> list[Device]:
     """Every registered device, unscoped, by code: ingestion's registry cache (never for a
-    caller)."""
-    found: list[Device] = []
-    after: str | None = None
-    while True:
-        page = await store.device_page(_EVERYTHING, _BATCH, after)
-        found.extend(page.items)
-        if not page.has_next:
-            return found
-        after = page.end_cursor
+    caller); `DeviceStore.all_devices`."""
+    return list(await store.all_devices())
 
 
 async def every_active_alarm(store: DeviceStore) -> list[Alarm]:
@@ -517,24 +542,23 @@ async def every_active_alarm(store: DeviceStore) -> list[Alarm]:
         after = page.end_cursor
 
 
-async def device_summaries(store: _PlacesAndDevices, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
+async def device_summaries(store: DeviceStore, codes: Sequence[str], scope: Scope) -> list[DeviceSummary | None]:
     """For each place, its devices and theirs below it (in scope) counted by status, and their
     active alarms; None for a place missing or out of scope. In key order."""
-    places = await store.places(codes, scope)
     found: list[DeviceSummary | None] = []
-    for code, place in zip(codes, places):
-        if place is None:
+    for tally in await store.device_tallies(codes, scope):
+        if tally is None:
             found.append(None)
             continue
-        counts = {status: await store.device_count(scope, within=code, statuses=[status]) for status in DeviceStatus}
+        counts = tally.by_status
         found.append(
             DeviceSummary(
                 total=sum(counts.values()),
-                new=counts[DeviceStatus.NEW],
-                online=counts[DeviceStatus.ONLINE],
-                offline=counts[DeviceStatus.OFFLINE],
-                alarm=counts[DeviceStatus.ALARM],
-                active_alarms=await store.alarm_count(scope, within=code, active=True),
+                new=counts.get(DeviceStatus.NEW, 0),
+                online=counts.get(DeviceStatus.ONLINE, 0),
+                offline=counts.get(DeviceStatus.OFFLINE, 0),
+                alarm=counts.get(DeviceStatus.ALARM, 0),
+                active_alarms=tally.active_alarms,
             )
         )
     return found

@@ -10,6 +10,7 @@ from graph.ciphers.sealing import Sealer
 from graph.clock import today
 from graph.cypher import rollups, schema
 from graph.cypher.cases import CaseRecords
+from graph.cypher.devices import DeviceRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
@@ -24,7 +25,7 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords):
+class CypherStore(PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords, DeviceRecords):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

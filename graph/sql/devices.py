@@ -45,6 +45,7 @@ from graph.devices import (
     Device,
     DeviceState,
     DeviceStatus,
+    DeviceTally,
     DeviceType,
     Reading,
     Severity,
@@ -349,6 +350,46 @@ class DeviceRecords:
                 .where(and_(*clauses))
             )
             return int((await connection.execute(query)).scalar_one())
+
+    async def device_tallies(self, codes: Sequence[str], scope: Scope) -> list[DeviceTally | None]:
+        found: list[DeviceTally | None] = []
+        async with self.engine.connect() as connection:
+            visible = await self._visible(connection, scope)
+            for code in codes:
+                anchor = await self._anchor(connection, code)
+                if anchor is None or not await self._seen(connection, anchor, visible):
+                    found.append(None)
+                    continue
+                where = and_(visible, under(_PLACE, anchor))
+                query = (
+                    select(_DEVICE.c.status, func.count())
+                    .select_from(_DEVICE.join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
+                    .where(where)
+                    .group_by(_DEVICE.c.status)
+                )
+                by_status = {DeviceStatus(status): int(count) for status, count in (await connection.execute(query)).all()}
+                active = (
+                    await connection.execute(
+                        select(func.count())
+                        .select_from(_ALARM.join(_DEVICE, _DEVICE.c.id == _ALARM.c.device_id).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id))
+                        .where(where, _ALARM.c.cleared_at.is_(None))
+                    )
+                ).scalar_one()
+                found.append(DeviceTally(by_status=by_status, active_alarms=int(active)))
+        return found
+
+    @staticmethod
+    async def _seen(connection: AsyncConnection, anchor: Anchor, visible: Any) -> bool:
+        """Whether the caller may see the place itself."""
+        query = select(_PLACE.c.id).where(_PLACE.c.id == anchor.id, visible)
+        return (await connection.execute(query)).first() is not None
+
+    async def all_devices(self) -> list[Device]:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(_device_query().order_by(_DEVICE.c.code))).all()
+        # ingestion reads the registry first: its writes then need no id lookups
+        self._device_id_map().update((row.code, row.id) for row in found)
+        return [_device(row) for row in found]
 
     # -- ingestion's hot path ------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from graph.devices import (
     DeviceState,
     DeviceStatus,
     DeviceSummary,
+    DeviceTally,
     DeviceType,
     Reading,
     Severity,
@@ -68,16 +69,18 @@ __all__ = [
     "TestDevices",
     "TestDevicePage",
     "TestDeviceCount",
+    "TestDeviceTallies",
     "TestSaveDeviceStates",
     "TestReadings",
     "TestPruneReadings",
     "TestRaiseAlarm",
     "TestClearAlarm",
     "TestAcknowledgeAlarm",
-    "TestLinkAlarmCase",
+    "TestAlarmCases",
     "TestAlarms",
     "TestAlarmPage",
     "TestAlarmCount",
+    "TestAllDevices",
     "TestDeviceServices",
     "TestRedeliveredDeviceMessages",
 ]
@@ -402,6 +405,54 @@ class TestDeviceCount:
         assert await store.device_count(EVERYTHING, statuses=[DeviceStatus.NEW]) == 6
 
 
+class TestDeviceTallies:
+    async def _states_and_alarms(self, store: Store) -> None:
+        await fleet(store)
+        await store.save_device_states([
+            DeviceState("DT-A11-01", DeviceStatus.ALARM, T, {"trapped": True}),
+            DeviceState("GD-A-01", DeviceStatus.ONLINE, T, {"lel": 3.0}),
+            DeviceState("GD-B-01", DeviceStatus.OFFLINE, T, {}),
+        ])
+        await store.raise_alarm(raised("DT-A11-01"))
+        await store.raise_alarm(raised("DT-A11-01", "elevator.door", message="门故障"))
+        await store.raise_alarm(raised("GD-A-01", "gas.low", device_type=DeviceType.GAS_DETECTOR))
+        await store.raise_alarm(raised("GD-B-01", "device.offline", device_type=DeviceType.GAS_DETECTOR))
+        await store.clear_alarm("GD-A-01", "gas.low", T)
+
+    async def test_a_places_devices_by_status_and_their_active_alarms(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        codes = [SHINAN, E_A, EN_A11, E_C, EN_A12, T_HOUSE, UNKNOWN_STREET, E_A]
+        assert await store.device_tallies(codes, EVERYTHING) == [
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.OFFLINE: 1, DeviceStatus.ALARM: 1}, 3),
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2),
+            DeviceTally({DeviceStatus.NEW: 1, DeviceStatus.ALARM: 1}, 2),
+            DeviceTally({DeviceStatus.NEW: 1}, 0),
+            DeviceTally({DeviceStatus.NEW: 1}, 0),
+            DeviceTally({}, 0),  # a place without devices
+            None,
+            DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2),
+        ]
+        assert await store.device_tallies([], EVERYTHING) == []
+
+    async def test_they_agree_with_the_counts_in_every_scope(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        codes = [CITY, SHINAN, ST_A, ST_B, E_A, B_A1, EN_A11, E_C]
+        for scope in (EVERYTHING, STREET_A, STREET_B, NORTH, Scope.of(B_A1)):
+            for code, tally in zip(codes, await store.device_tallies(codes, scope)):
+                if tally is None:
+                    continue
+                for status in DeviceStatus:
+                    assert tally.by_status.get(status, 0) == await store.device_count(scope, within=code, statuses=[status])
+                assert tally.active_alarms == await store.alarm_count(scope, within=code, active=True)
+
+    async def test_a_place_out_of_scope_is_absent_even_above_the_scope(self, store: Store) -> None:
+        await self._states_and_alarms(store)
+        above, mine, theirs, north = await store.device_tallies([SHINAN, ST_A, ST_B, E_C], STREET_A)
+        assert above is None and theirs is None and north is None
+        assert mine == DeviceTally({DeviceStatus.NEW: 4, DeviceStatus.ONLINE: 1, DeviceStatus.ALARM: 1}, 2)
+        assert await store.device_tallies([E_A], NOBODY) == [None]
+
+
 # --------------------------------------------------------------------------------------------
 # save_device_states
 # --------------------------------------------------------------------------------------------
@@ -575,8 +626,6 @@ class TestRaiseAlarm:
             await store.raise_alarm(raised("DT-A11-01", ""))
         with pytest.raises(InvalidInput, match="alarm of 'DT-A11-01' id"):
             await store.raise_alarm(raised("DT-A11-01", "elevator.fault", id="X" * 33))
-        with pytest.raises(InvalidInput, match=re.escape("case_id: 'GD19990101000001' is not a stored case")):
-            await store.raise_alarm(raised("DT-A11-01", "elevator.fault", case_id="GD19990101000001"))
         assert await walk_alarms(store, EVERYTHING, 10) == [first.id]
         # the refused raises took nothing: the rule still raises
         assert await store.raise_alarm(raised("DT-A11-01", "elevator.fault")) is not None
@@ -590,12 +639,6 @@ class TestRaiseAlarm:
         assert await store.raise_alarm(raised("DT-A11-01", "elevator.door", id="AL2026030299999999")) is not None
         later = await store.raise_alarm(raised("DT-A11-01", "elevator.fault", T + dt.timedelta(days=1)))
         assert later is not None and later.id == "AL20260303000001"
-
-    async def test_an_alarm_raised_with_its_case_keeps_it(self, store: Store) -> None:
-        await fleet(store)
-        case = await open_case(store)
-        alarm = await store.raise_alarm(raised("DT-A11-01", case_id=case.id))
-        assert alarm is not None and alarm.case_id == case.id
 
 
 class TestClearAlarm:
@@ -676,7 +719,22 @@ class TestAcknowledgeAlarm:
         assert await store.alarms([alarm.id], EVERYTHING) == [alarm]
 
 
-class TestLinkAlarmCase:
+class TestAlarmCases:
+    """An alarm and the case opened for it (`link_alarm_case`, and `raise_alarm` with a case)."""
+
+    async def test_an_alarm_raised_with_its_case_keeps_it(self, store: Store) -> None:
+        await fleet(store)
+        case = await open_case(store)
+        alarm = await store.raise_alarm(raised("DT-A11-01", case_id=case.id))
+        assert alarm is not None and alarm.case_id == case.id
+
+    async def test_an_alarm_raised_with_an_unknown_case_is_refused(self, store: Store) -> None:
+        await fleet(store)
+        with pytest.raises(InvalidInput, match=re.escape("case_id: 'GD19990101000001' is not a stored case")):
+            await store.raise_alarm(raised("DT-A11-01", case_id="GD19990101000001"))
+        assert await store.alarm_count(EVERYTHING) == 0
+        assert await store.raise_alarm(raised("DT-A11-01")) is not None
+
     async def test_the_case_opened_for_an_alarm_is_recorded(self, store: Store) -> None:
         await fleet(store)
         alarm = await store.raise_alarm(raised("DT-A11-01"))
@@ -805,13 +863,24 @@ class TestAlarmCount:
 # --------------------------------------------------------------------------------------------
 
 
-class TestDeviceServices:
-    async def test_every_device_walks_the_whole_registry_unscoped(self, store: Store) -> None:
+class TestAllDevices:
+    async def test_the_whole_registry_unscoped_by_code_with_its_state(self, store: Store) -> None:
+        await store.write(fixture_city())
+        assert await store.all_devices() == []
         await fleet(store)
-        assert [d.code for d in await every_device(store)] == sorted(d.code for d in FLEET)
+        await store.save_device_states([DeviceState("GD-B-01", DeviceStatus.OFFLINE, T, {"lel": 1.0}, reading_at=T)])
+        found = await store.all_devices()
+        assert [d.code for d in found] == sorted(d.code for d in FLEET)
+        by_code = {d.code: d for d in found}
+        assert by_code["GD-B-01"] == replace(gas("GD-B-01", E_B), status=DeviceStatus.OFFLINE, last_seen=T, values={"lel": 1.0}, reading_at=T)
+        assert by_code["DT-A11-01"] == elevator("DT-A11-01")
+        assert await every_device(store) == found  # the service over it
         many = [gas(f"GX-{n:04d}", E_C) for n in range(MAX_PAGE + 3)]  # more than a page
         await store.register_devices(many)
-        assert len(await every_device(store)) == len(FLEET) + len(many)
+        assert len(await store.all_devices()) == len(FLEET) + len(many)
+
+
+class TestDeviceServices:
 
     async def test_every_active_alarm_oldest_first(self, store: Store) -> None:
         made = await _nine_alarms(store)

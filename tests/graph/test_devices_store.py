@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+import graph.devices
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus, Point
 from graph.casework import Casework
 from graph.cursors import encode_cursor
@@ -35,7 +36,7 @@ from graph.devices import (
 from graph.errors import InvalidInput, StoreError
 from graph.model import Provenance
 from graph.scope import Scope
-from graph.sql import SqlStore, daily_ids, tables
+from graph.sql import SqlStore, tables
 from tests.conftest import open_sql_store
 from tests.graph.two_streets import STREET_1, STREET_2, ESTATE_1, ESTATE_2, BUILDING_1, ENTRANCE_1, HOUSE_1, T0, city
 
@@ -425,9 +426,9 @@ async def test_a_days_alarm_numbers_run_out_with_a_clear_error(store: SqlStore) 
     assert later is not None and later.id == "AL20260303000001"
 
 
-def test_daily_id_doctests() -> None:
-    failures, tried = doctest.testmod(daily_ids)
-    assert tried > 0 and failures == 0
+def test_the_device_rules_doctests() -> None:
+    failures, tried = doctest.testmod(graph.devices)
+    assert tried >= 3 and failures == 0
 
 
 async def test_summaries_count_a_places_devices_by_status_and_its_active_alarms(store: SqlStore) -> None:

@@ -27,11 +27,10 @@ CYPHER_PENDING: set[str] = set()
 until their part lands, and this set goes with it."""
 
 CYPHER_PENDING_MODULES = {
-    "tests.graph.conformance_devices",
     "tests.graph.conformance_records",
     "tests.graph.conformance_questions",
 }
-"""The same, by module: parts whose Cypher side is being written (devices, the records
+"""The same, by module: parts whose Cypher side is being written (the records
 of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
 
 CYPHER_LANDED = {"TestUtilityWrites", "TestUtilityReads", "TestSharedQueries"}
