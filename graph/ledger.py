@@ -153,6 +153,44 @@ def check_run_id(run: ConnectorRun) -> None:
         raise InvalidInput("run id", run.id, f"must be 1 to {MAX_RUN_ID} characters")
 
 
+NAME_LIMIT = 64
+"""The longest connector name, stream name or run id the ledger keeps."""
+KEY_LIMIT = 400
+"""The longest stream cursor or record key the ledger keeps."""
+
+
+def _check_length(what: str, value: str | None, limit: int, *, empty: bool = False) -> None:
+    if value is None:
+        return
+    if not empty and not value:
+        raise InvalidInput(what, value, "must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(what, value[:40] + "…", f"is longer than {limit} characters")
+
+
+def check_states(states: Iterable[StreamState]) -> None:
+    """Refuse checkpoints the ledger cannot keep alike on every backend (InvalidInput naming the
+    field; a call is refused whole): names and run ids of 1 to `NAME_LIMIT` characters, a
+    cursor of at most `KEY_LIMIT`."""
+    for state in states:
+        _check_length("connector", state.connector, NAME_LIMIT)
+        _check_length("stream", state.stream, NAME_LIMIT)
+        _check_length("run id", state.run_id, NAME_LIMIT)
+        _check_length("cursor", state.cursor, KEY_LIMIT, empty=True)
+
+
+def check_letters(letters: Iterable[DeadLetter]) -> None:
+    """Refuse dead letters the ledger cannot keep alike on every backend (InvalidInput naming
+    the field; a call is refused whole): names and run ids of 1 to `NAME_LIMIT` characters, a
+    record key of at most `KEY_LIMIT`. (A letter's cursor is cut to `MAX_LETTER_CURSOR` instead:
+    it only orders retries.)"""
+    for letter in letters:
+        _check_length("connector", letter.connector, NAME_LIMIT)
+        _check_length("stream", letter.stream, NAME_LIMIT)
+        _check_length("run id", letter.run_id, NAME_LIMIT)
+        _check_length("record_key", letter.record_key, KEY_LIMIT, empty=True)
+
+
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -373,7 +411,8 @@ class Ledger(Protocol):
 
     async def save_states(self, states: Sequence[StreamState]) -> None:
         """Checkpoint cursors: insert or replace by (connector, stream), the last given for a
-        stream winning (`latest_states`); all of them or none."""
+        stream winning (`latest_states`); all of them or none (`check_states` refuses the call
+        whole, naming the field)."""
 
     async def reset_states(self, connector: str) -> None:
         """Forget a connector's cursors (none: nothing to do): its next run reads everything
@@ -384,7 +423,8 @@ class Ledger(Protocol):
         `DeadLetter` says, one `LetterGroup` per identity (every letter counts in `seen`, even
         several of one record in one call); the payload and candidates kept as `payload_json`
         reads them back, the cursor cut to `MAX_LETTER_CURSOR`. Returns how many identities
-        were new; all of them or none."""
+        were new (counted right when other processes set the same letters aside at once); all
+        of them or none (`check_letters` refuses the call whole, naming the field)."""
 
     async def resolve(self, connector: str, stream: str, keys: Sequence[str], run_id: str, at: dt.datetime) -> int:
         """Resolve the open dead letters (any reason) of these record keys of a connector's

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.errors import InvalidInput
 from graph.levels import Level
 
 
@@ -90,6 +91,24 @@ class TokenRecord:
     expires_at: dt.datetime
     revoked_at: dt.datetime | None = None
     revoke_reason: str | None = None
+
+
+TOKEN_LIMITS: dict[str, int] = {"id": 64, "scope": 64, "name": 200, "revoke_reason": 200}
+"""The longest value each text field of a token record may hold (characters), on every backend."""
+
+
+def check_token(token: TokenRecord) -> None:
+    """Refuse a token record a store must not save (InvalidInput naming `token <field>`): an
+    empty id, a field longer than `TOKEN_LIMITS`, times without a zone."""
+    if not token.id:
+        raise InvalidInput("token id", token.id, "must not be empty")
+    for name, length in TOKEN_LIMITS.items():
+        value = getattr(token, name)
+        if isinstance(value, str) and len(value) > length:
+            raise InvalidInput(f"token {name}", value[:40] + "…", f"is longer than {length} characters")
+    for name in ("issued_at", "expires_at"):
+        if getattr(token, name).utcoffset() is None:
+            raise InvalidInput(f"token {name}", getattr(token, name).isoformat(), "must carry a time zone")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,13 @@ parent. Owners are `:Owner` nodes holding houses by `OWNS {share, since, until, 
 firms `:Firm` nodes that `MANAGES {since, until}` estates. Every fact keeps its provenance
 (`source`, `source_record`, `fetched_at`, `run_id`). Roll-ups are `:Rollup` nodes keyed by
 the place's code. Property names are the SQL columns' names, so both adapters read alike.
+
+Beside the places: utility `:Account`s are `FOR` their house, `:Bill`s `OF` their account,
+`:Outage`s `AFFECTS` the places they name (graph.cypher.utilities); the audit log is `:Audit`
+entries after an `:AuditHead`, tokens `:Token`s (graph.cypher.audit); the connector ledger is
+`:Run`, `:StreamState` and `:DeadLetter` nodes (graph.cypher.ledger); shared queries
+`:SharedQuery` versions and `:Safelist` switches (graph.cypher.shared). Numbers handed out
+(dead-letter ids, query versions) come from `:Counter {name, value}` nodes.
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from graph.ciphers.sealing import Sealer
 from graph.clock import today
 from graph.cypher import rollups, schema
+from graph.cypher.audit import AuditRecords
 from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.lease import WriteLease
+from graph.cypher.ledger import LedgerRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.shared import SharedRecords
@@ -25,7 +27,9 @@ from graph.model import Batch, WriteCounts
 BATCH = batch_statement(PARTS)
 
 
-class CypherStore(PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords, DeviceRecords):
+class CypherStore(
+    PlaceReads, OwnerReads, CaseRecords, UtilityRecords, SharedRecords, DeviceRecords, LedgerRecords, AuditRecords
+):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 
     def __init__(self, transport: Transport, *, sealer: Sealer, clock: Callable[[], dt.date] = today) -> None:

@@ -32,7 +32,9 @@ from graph.ledger import (
     RunCounts,
     RunStatus,
     StreamState,
+    check_letters,
     check_run_id,
+    check_states,
     group_letters,
     latest_states,
     ledger_cursor,
@@ -216,6 +218,7 @@ class LedgerRecords(LedgerRules):
             ]
 
     async def save_states(self, states: Sequence[StreamState]) -> None:
+        check_states(states)
         if not states:
             return
         async with self.turns.writing() as connection:
@@ -236,6 +239,7 @@ class LedgerRecords(LedgerRules):
     # -- dead letters ---------------------------------------------------------------------
 
     async def set_aside(self, letters: Sequence[DeadLetter]) -> int:
+        check_letters(letters)
         if not letters:
             return 0
         table = tables.dead_letter
@@ -245,14 +249,6 @@ class LedgerRecords(LedgerRules):
         async with self.turns.writing() as connection:
             for group in group_letters(letters):
                 (connector, stream, record_key, reason), first, last = group.identity, group.first, group.last
-                identity = and_(
-                    table.c.connector == connector,
-                    table.c.stream == stream,
-                    table.c.record_key == record_key,
-                    table.c.reason == reason.value,
-                )
-                known = (await connection.execute(select(table.c.id).where(identity))).first()
-                new += known is None
                 changes = {
                     "last_run_id": last.run_id,
                     "at": utc(last.at),
@@ -275,12 +271,14 @@ class LedgerRecords(LedgerRules):
                     first_detail=first.detail,
                     **changes,
                 )
-                await connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["connector", "stream", "record_key", "reason"],
-                        set_={**changes, "seen": table.c.seen + group.seen},
-                    )
-                )
+                upsert = statement.on_conflict_do_update(
+                    index_elements=["connector", "stream", "record_key", "reason"],
+                    set_={**changes, "seen": table.c.seen + group.seen},
+                ).returning(table.c.seen)
+                # a letter the upsert inserted counts only this call's sightings; one it updated
+                # more (a check before the upsert would race another process's insert)
+                seen = (await connection.execute(upsert)).scalar_one()
+                new += seen == group.seen
         return new
 
     async def resolve(self, connector: str, stream: str, keys: Sequence[str], run_id: str, at: dt.datetime) -> int:

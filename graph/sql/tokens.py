@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.errors import StoreError
-from graph.security import Role, TokenRecord
+from graph.security import Role, TokenRecord, check_token
 from graph.sql import tables
 from graph.sql.rows import maybe_utc
 from graph.sql.writers import WriteTurns
@@ -39,6 +39,7 @@ class TokenRecords:
     turns: WriteTurns
 
     async def save_token(self, token: TokenRecord) -> None:
+        check_token(token)
         try:
             await self._insert_token(token)
         except IntegrityError:

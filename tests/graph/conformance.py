@@ -76,6 +76,7 @@ __all__ = [
     "TestShapes",
     "TestOwnerships",
     "TestOwners",
+    "TestOwnersKnown",
     "TestLookupDigest",
     "TestFirmsAndManagements",
     "TestWrite",

@@ -62,13 +62,16 @@ __all__ = [
     "TestRunLeases",
     "TestStreamStates",
     "TestDeadLetters",
+    "TestLedgerLimits",
     "TestUtilityWrites",
     "TestUtilityReads",
     "TestSharedQueries",
     "TestAuditLog",
     "TestTokens",
+    "TestTokenLimits",
     "TestOwnersBy",
     "TestOwnerIds",
+    "TestRefreshStatsEdges",
     "TestClose",
 ]
 
@@ -187,7 +190,7 @@ class TestRuns:
         page = await store.runs("registry", 2)
         await store.save_run(run(9))  # newer than everything: lands before the first page
         rest = await store.runs("registry", 5, page.end_cursor)
-        assert [r.id for r in page.items + list(rest.items)] == ["run003", "run002", "run001", "run000"]
+        assert [r.id for r in [*page.items, *rest.items]] == ["run003", "run002", "run001", "run000"]
 
     async def test_first_is_clamped(self, store: Store) -> None:
         for index in range(3):
@@ -453,6 +456,42 @@ class TestDeadLetters:
                 await store.dead_letters(None, 5, after=cursor)
 
 
+class TestLedgerLimits:
+    """save_states and set_aside refuse what no backend could keep alike, whole, naming the
+    field; at the limits everything is kept."""
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [({"cursor": "c" * 401}, "cursor"), ({"stream": "s" * 65}, "stream"), ({"connector": ""}, "connector"),
+         ({"run_id": "r" * 65}, "run id")],
+        ids=["long-cursor", "long-stream", "no-connector", "long-run-id"],
+    )
+    async def test_a_bad_checkpoint_is_refused_whole(self, store: Store, changes: dict[str, str], field: str) -> None:
+        good = StreamState("registry", "units", "1", T0, "run001")
+        with pytest.raises(InvalidInput, match=field):
+            await store.save_states([good, replace(StreamState("registry", "holders", "2", T0, "run001"), **changes)])  # type: ignore[arg-type]
+        assert await store.stream_states("registry") == []
+        edge = StreamState("r" * 64, "s" * 64, "c" * 400, T0, "x" * 64)
+        await store.save_states([edge])
+        assert await store.stream_states("r" * 64) == [edge]
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [({"record_key": "k" * 401}, "record_key"), ({"connector": "c" * 65}, "connector"), ({"stream": ""}, "stream"),
+         ({"run_id": "r" * 65}, "run id")],
+        ids=["long-key", "long-connector", "no-stream", "long-run-id"],
+    )
+    async def test_a_bad_letter_is_refused_whole(self, store: Store, changes: dict[str, str], field: str) -> None:
+        with pytest.raises(InvalidInput, match=field):
+            await store.set_aside([letter("u1"), replace(letter("u2"), **changes)])  # type: ignore[arg-type]
+        assert await store.dead_letter_count("registry") == 0
+        assert (await store.dead_letters(None, 10, include_resolved=True)).items == []
+        edge = replace(letter("k" * 400), connector="c" * 64, stream="s" * 64, run_id="r" * 64, cursor="x" * 1000)
+        assert await store.set_aside([edge, letter("")]) == 2
+        found = {item.record_key: item for item in (await store.dead_letters(None, 10)).items}
+        assert set(found) == {"k" * 400, ""} and found["k" * 400].cursor == "x" * 400  # a letter's cursor is cut
+
+
 # --------------------------------------------------------------------------------------------
 # Utilities: accounts, bills and outages written through `write`, read in scope
 # --------------------------------------------------------------------------------------------
@@ -614,15 +653,15 @@ class TestUtilityReads:
                     owed[house] = round(owed.get(house, 0.0) + item.owed_on(day), 2)
             found = await loaded.arrears(houses, day, EVERYTHING)
             assert {code: round(sum(a.amount for a in line), 2) for code, line in zip(houses, found) if line} == owed
-            expected = [
-                [
-                    item
-                    for account in sorted(ACCOUNTS, key=lambda a: (a.utility.value, a.account_no))
-                    if account.house_code == code
-                    and (item := arrears_of(account, [b for b in BILLS if (b.utility, b.account_no) == (account.utility, account.account_no)], day))
-                ]
-                for code in houses
-            ]
+            expected: list[list[Arrears]] = []
+            for code in houses:
+                line = []
+                for account in sorted(ACCOUNTS, key=lambda a: (a.utility.value, a.account_no)):
+                    own = [b for b in BILLS if (b.utility, b.account_no) == (account.utility, account.account_no)]
+                    owing = arrears_of(account, own, day)
+                    if account.house_code == code and owing is not None:
+                        line.append(owing)
+                expected.append(line)
             assert found == expected  # graph.utilities.arrears_of is the rule
         assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 60.0, 1, "2024-01")]]
         assert await loaded.arrears([T_HOUSE], AS_OF, Scope.of()) == [[]]
@@ -877,6 +916,28 @@ class TestTokens:
 # --------------------------------------------------------------------------------------------
 
 
+class TestTokenLimits:
+    """save_token refuses what no backend could keep alike, saving nothing."""
+
+    @pytest.mark.parametrize(
+        ("bad", "field"),
+        [
+            (token(1, id=""), "token id"),
+            (token(1, id="t" * 65), "token id"),
+            (token(1, name="名" * 201), "token name"),
+            (token(1, scope="3" * 65), "token scope"),
+            (token(1, issued_at=ISSUED.replace(tzinfo=None)), "token issued_at"),
+        ],
+        ids=["empty-id", "long-id", "long-name", "long-scope", "naive-time"],
+    )
+    async def test_a_bad_record_is_refused_naming_its_field(self, store: Store, bad: TokenRecord, field: str) -> None:
+        with pytest.raises(InvalidInput, match=field):
+            await store.save_token(bad)
+        assert await store.tokens() == []
+        await store.save_token(token(1, name="名" * 200, scope="3" * 64))  # at the limits: kept
+        assert [t.name for t in await store.tokens()] == ["名" * 200]
+
+
 class TestOwnersBy:
     """owners_by: exact lookups through the blind index, normalised as lookup_digest is, by id,
     in scope as `owners` says."""
@@ -927,6 +988,22 @@ class TestOwnerIds:
         assert loaded.owner_ids(resident_id("37020219800101124")) != made
         assert store.owner_ids(number) != made  # another hub, another key
         assert loaded.owner_ids(number) == made  # stable
+
+
+class TestRefreshStatsEdges:
+    """refresh_stats where there is nothing to refresh: no error, nothing changed."""
+
+    async def test_an_unknown_within_and_an_empty_store_change_nothing(self, store: Store) -> None:
+        await store.refresh_stats()  # an empty store
+        await store.refresh_stats("370202001001E009")
+        await store.write(fixture_city())
+        codes = [CITY, SHINAN, SHIBEI, ST_A, ST_B, E_A, E_B, E_C, B_A1, B_A2, T_HOUSE]
+        before = await store.place_stats(codes, EVERYTHING)
+        await store.refresh_stats("370202001001E009")
+        await store.refresh_stats(UNKNOWN_HOUSE)
+        assert await store.place_stats(codes, EVERYTHING) == before
+        await store.refresh_stats()
+        assert await store.place_stats(codes, EVERYTHING) == before  # writes kept them current
 
 
 class TestClose:

@@ -27,11 +27,9 @@ CYPHER_PENDING: set[str] = set()
 until their part lands, and this set goes with it."""
 
 CYPHER_PENDING_MODULES = {
-    "tests.graph.conformance_records",
     "tests.graph.conformance_questions",
 }
-"""The same, by module: parts whose Cypher side is being written (the records
-of audit, tokens, ledger, utilities and shared queries, the graph questions)."""
+"""The same, by module: parts whose Cypher side is being written (the graph questions)."""
 
 CYPHER_LANDED = {"TestUtilityWrites", "TestUtilityReads", "TestSharedQueries"}
 """Classes of a pending module whose Cypher part has landed: they run on the graph backends."""
