@@ -157,14 +157,14 @@ async def run_connector(
     saved it as RUNNING) as FAILED, then AlreadyRunning is raised. A `run_id` whose record a
     reader already closed (the task waited in the queue longer than the run's lease) starts
     under a new id, so the closed record stays as it was closed."""
+    from graph import open_store
     from graph.ciphers.keyring import Keyring
-    from graph.sql import SqlStore
 
     if run_id is not None:
         check_run_id(run_id)
     spec: ConnectorSpec = ConnectorSet(load_connectors(where.connectors), path=where.connectors).get(name)
     keys = Keyring.load(Path(where.keys))
-    store = await SqlStore.open(where.db, sealer=keys.sealer())
+    store = await open_store(where.db, sealer=keys.sealer())
     lease_for = lease_length(where.lease_seconds)
     try:
         if places_follow_up and not await _has_place_letters(store, name):

@@ -93,3 +93,71 @@ async def discard(store: Store) -> None:
     if transport is not None:
         await transport.drop()
     await store.close()
+
+
+
+def _members(protocol: type) -> tuple[str, ...]:
+    return tuple(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+def parts() -> dict[str, tuple[str, ...]]:
+    """The port's parts by name, each with the members that bring it (for `api_params`)."""
+    from graph.cases import CaseStore
+    from graph.devices import DeviceStore
+    from graph.ledger import Ledger
+    from graph.shared import SharedQueryStore
+    from graph.utilities import UtilityStore
+
+    return {
+        "audit": ("append_audit", "audit_entries", "audit_tail"),
+        "tokens": ("save_token", "revoke_token", "tokens"),
+        "ledger": _members(Ledger),
+        "cases": _members(CaseStore),
+        "utilities": _members(UtilityStore),
+        "devices": _members(DeviceStore),
+        "shared queries": _members(SharedQueryStore),
+        "questions": ("reach",),
+    }
+
+
+def graph_lacks(*needed: str) -> list[str]:
+    """The parts named (see `parts`) the Cypher store lacks yet."""
+    from graph.cypher.store import CypherStore
+
+    known = parts()
+    return [part for part in needed if not all(hasattr(CypherStore, member) for member in known[part])]
+
+
+
+def api_params() -> list[object]:
+    """The backends an API suite is served from: SQLite and the graph stores (PostgreSQL is the
+    store suites' business). Which of its modules run on the graph, and what each needs of the
+    store, its conftest says through `keep_graph_params`."""
+    return [param for param in params() if param.values[0] != "postgresql"]  # type: ignore[attr-defined]
+
+
+def keep_graph_params(config: pytest.Config, items: list[pytest.Item], fixture: str, suites: dict[str, tuple[str, ...]]) -> None:
+    """For a conftest's `pytest_collection_modifyitems`: the graph params of the API fixture
+    `fixture` (parametrised with `api_params`) are kept only in the modules `suites` names, by
+    file stem (`test_stats`), or for one test (`test_stats::test_geo_…`), with the parts of the
+    store (see `parts`) they need beside places, owners and firms. While the Cypher store lacks
+    one of them the test is expected to fail, naming the parts; it runs for real, and must
+    pass, as soon as they land. The conftest's other modules run on SQLite only."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get(fixture) if callspec is not None else None
+        if backend not in GRAPH:
+            kept.append(item)
+            continue
+        needed = suites.get(f"{item.path.stem}::{getattr(item, 'originalname', item.name)}", suites.get(item.path.stem))
+        if needed is None:
+            dropped.append(item)
+            continue
+        missing = graph_lacks(*needed)
+        if missing:
+            item.add_marker(pytest.mark.xfail(reason=f"{', '.join(missing)} not yet on the Cypher store", strict=False))
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

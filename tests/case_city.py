@@ -18,6 +18,7 @@ from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
 from graph.ciphers.keyring import Keyring
 from graph.levels import Level
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.demo import generate
@@ -42,7 +43,7 @@ class City:
 
 async def build_city(path: Path) -> City:
     keys = Keyring.generate()
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=keys.sealer())
+    store = await open_store(f"sqlite:///{path}", sealer=keys.sealer())
     # seed 6: the first estate and the first estate of another street have different firms (the
     # tests hide one firm's cases from the other), and the other firm once managed an estate
     # with the first (so it sees the first firm, and counts none of its cases)
@@ -58,7 +59,7 @@ def serve_hub(url: str, keys: Keyring, prepare: Callable[[SqlStore, dict[str, An
     `shared` also holds the `store` and the server's `loop`, for tests to act on the store there."""
 
     async def main(sock: socket.socket, started: dict[str, Any]) -> None:
-        store = await SqlStore.open(url, sealer=keys.sealer())
+        store = await open_store(url, sealer=keys.sealer())
         await prepare(store, started)
         app = create_app(store, keys=keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000))
         await serve_app(app, sock, started, store=store)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from graph.ciphers.sealing import Sealer
 from graph.model import Batch
+from graph import open_store
 from graph.sql import SqlStore
 from hub.graphserver import GraphServer
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
@@ -92,7 +93,7 @@ async def open_sql_store(backend: str, request: pytest.FixtureRequest, directory
         url = str(directory / "hub.sqlite")
     else:
         url = await request.getfixturevalue("postgres_databases").create()
-    store = await SqlStore.open(url, sealer=Sealer.generate())
+    store = await open_store(url, sealer=Sealer.generate())
     for batch in batches:
         await store.write(batch)
     return store

@@ -42,11 +42,13 @@ def served(main: Main, *, startup_seconds: float) -> Iterator[tuple[str, dict[st
     deadline = time.monotonic() + startup_seconds
     while True:
         if failed:
+            sock.close()
             raise RuntimeError("the hub did not start") from failed[0]
         server = started.get("server")
         if server is not None and server.started:
             break
         if time.monotonic() > deadline or not thread.is_alive():
+            sock.close()
             raise RuntimeError("the hub did not start in time")
         time.sleep(0.05)
     try:

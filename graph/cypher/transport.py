@@ -15,6 +15,10 @@ from graph.errors import StoreError
 from graph.sql.engine import Unreachable
 
 _CHECK = "check --db or $HUB_DB"
+QUERY_SECONDS = 600.0
+"""How long one statement may run on FalkorDB before the hub gives up on it (redis-py's own
+default, 5 s, failed a read of every place of the small demo city and would fail a city's roll-up
+recount); a server that does not answer at all is found by the 10 s connect timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +93,22 @@ class FalkorTransport:
         pool = BlockingConnectionPool(
             host=url.host, port=url.port, username=url.user, password=url.password,
             max_connections=max_connections, timeout=30, decode_responses=True,
-            socket_connect_timeout=10,
+            socket_connect_timeout=10, socket_timeout=QUERY_SECONDS,
         )
         self.pool = pool
-        self.client = FalkorDB(connection_pool=pool)
+        import redis.exceptions
+
+        try:  # the client asks the server (synchronously) whether it is a cluster
+            self.client = FalkorDB(connection_pool=pool)
+        except (redis.exceptions.ConnectionError, OSError) as error:
+            raise self.unreachable(error) from None
         self.graph = self.client.select_graph(url.graph)
+
+    def unreachable(self, error: BaseException) -> Unreachable:
+        return Unreachable(
+            f"cannot reach the FalkorDB server at {self.url.host}:{self.url.port}: "
+            f"{_words(error).rstrip('.')}; is it running (hub graph serve)? {_CHECK}"
+        )
 
     async def run(self, statement: Statement, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         import redis.exceptions
@@ -109,11 +124,13 @@ class FalkorTransport:
             except SchemaVersionMismatchException:
                 if attempt == 2:
                     raise
-            except (redis.exceptions.ConnectionError, OSError, asyncio.TimeoutError) as error:
-                raise Unreachable(
-                    f"cannot reach the FalkorDB server at {self.url.host}:{self.url.port}: "
-                    f"{_words(error)}; is it running (hub graph serve)? {_CHECK}"
+            except redis.exceptions.TimeoutError:
+                raise StoreError(
+                    f"the FalkorDB server at {self.url.host}:{self.url.port} did not answer {statement.name} "
+                    f"within {QUERY_SECONDS:.0f} s"
                 ) from None
+            except (redis.exceptions.ConnectionError, OSError, asyncio.TimeoutError) as error:
+                raise self.unreachable(error) from None
             except redis.exceptions.ResponseError as error:
                 raise StoreError(f"the graph store refused {statement.name}: {_words(error)}") from None
         raise AssertionError("unreachable")

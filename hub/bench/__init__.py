@@ -101,13 +101,13 @@ def render_core(arguments: argparse.Namespace, machine: dict[str, str], quick: b
 async def _build(path: Path, keys_file: Path, preset: str) -> None:
     """Build the preset into a fresh store, its owners sealed with a new key file beside it."""
     from graph.ciphers.keyring import Keyring
-    from graph.sql import SqlStore
+    from graph import open_store
     from hub import demo
     from hub.loading import load
 
     keys = Keyring.generate()
     keys.save(keys_file, overwrite=True)
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=keys.sealer())
+    store = await open_store(f"sqlite:///{path}", sealer=keys.sealer())
     try:
         await load(store, demo.generate(preset, 2020), total=demo.estimate(preset), description=preset)
     finally:

@@ -129,7 +129,7 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
     from graph.ciphers.keyring import Keyring
     from graph.devices import every_device
     from graph.events import EventBus
-    from graph.sql import SqlStore
+    from graph import open_store
     from graph.workflow import Workflow
     from hub import demo
     from hub.demo.devices import register_demo_devices
@@ -138,7 +138,7 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
 
     keys = Keyring.generate()
     db = f"sqlite:///{folder / 'devices.sqlite'}"
-    store = await SqlStore.open(db, sealer=keys.sealer())
+    store = await open_store(db, sealer=keys.sealer())
     try:
         await load(store, demo.generate("small", 2020), progress=False)
         await register_demo_devices(store)

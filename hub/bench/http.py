@@ -171,11 +171,11 @@ async def _tokens(db_file: Path, keys_file: Path, street: str) -> tuple[str, str
     import datetime as dt
 
     from graph.ciphers.keyring import Keyring
-    from graph.sql import SqlStore
+    from graph import open_store
     from hub.auth.issuing import issue_token
 
     keys = Keyring.load(keys_file)
-    store = await SqlStore.open(f"sqlite:///{db_file}", sealer=keys.sealer())
+    store = await open_store(f"sqlite:///{db_file}", sealer=keys.sealer())
     try:
         day = dt.timedelta(days=1)
         admin = await issue_token(store, keys, "admin", "*", "hub bench", day, issuer="bench")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from graph.model import Batch
 from graph.ciphers.sealing import Sealer
-from graph.sql import SqlStore
+from graph import open_store
 
 TABLES = ("place", "firm", "owner", "management", "ownership", "place_stats")
 
@@ -47,7 +47,7 @@ async def measure_load(preset: str, seed: int = 2020) -> LoadFigures:
     records = sum(len(batch) for batch in batches)
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
         port_file = Path(folder) / "port.sqlite"
-        store = await SqlStore.open(f"sqlite:///{port_file}", sealer=Sealer.generate())
+        store = await open_store(f"sqlite:///{port_file}", sealer=Sealer.generate())
         started = time.perf_counter()
         for batch in batches:
             await store.write(batch)
@@ -59,7 +59,7 @@ async def measure_load(preset: str, seed: int = 2020) -> LoadFigures:
         del batches
 
         raw_file = Path(folder) / "raw.sqlite"
-        empty = await SqlStore.open(f"sqlite:///{raw_file}", sealer=Sealer.generate())  # the same schema and indexes
+        empty = await open_store(f"sqlite:///{raw_file}", sealer=Sealer.generate())  # the same schema and indexes
         await empty.close()
         raw_rows, raw_seconds = _raw_copy(port_file, raw_file, batch_size=5000)
     return LoadFigures(preset, records, generate_seconds, port_seconds, refresh_seconds, raw_rows, raw_seconds)

@@ -49,14 +49,14 @@ async def _build(db_file: Path, keys_file: Path, preset: str, cases: int) -> tup
     from graph.levels import Level
     from graph.model import Batch, Provenance
     from graph.scope import Scope
-    from graph.sql import SqlStore
+    from graph import open_store
     from hub import demo
     from hub.auth.issuing import issue_token
     from hub.loading import load
 
     keys = Keyring.generate()
     keys.save(keys_file, overwrite=True)
-    store = await SqlStore.open(f"sqlite:///{db_file}", sealer=keys.sealer())
+    store = await open_store(f"sqlite:///{db_file}", sealer=keys.sealer())
     try:
         await load(store, demo.generate(preset, 2020), progress=False)
         everything = Scope.everything()

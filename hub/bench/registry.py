@@ -28,7 +28,7 @@ from connectors.runner import sync
 from graph.ciphers.sealing import Sealer
 from graph.levels import Level
 from graph.model import Batch
-from graph.sql import SqlStore
+from graph import open_store
 
 INCREMENTAL_TARGET_SECONDS = 5.0
 CHANGES_AT = dt.datetime(2026, 6, 1, 9, 0)
@@ -79,12 +79,12 @@ async def measure_registry(preset: str, url: str | None = None, seed: int = 2020
 
     url = url or os.environ.get("HUB_BENCH_REGISTRY_URL")
     with tempfile.TemporaryDirectory(prefix="hub-bench-registry-") as folder:
-        city = await SqlStore.open(f"sqlite:///{Path(folder) / 'city.sqlite'}", sealer=Sealer.generate())
+        city = await open_store(f"sqlite:///{Path(folder) / 'city.sqlite'}", sealer=Sealer.generate())
         await load(city, demo.generate(preset, seed), progress=False)
         registry_url = url or f"sqlite:///{Path(folder) / 'exchange.sqlite'}"
         await build_exchange(registry_url, city, seed=seed)
         await city.close()
-        hub = await SqlStore.open(f"sqlite:///{Path(folder) / 'hub.sqlite'}", sealer=Sealer.generate())
+        hub = await open_store(f"sqlite:///{Path(folder) / 'hub.sqlite'}", sealer=Sealer.generate())
         for batch in demo.generate(preset, seed):
             places = [
                 dataclasses.replace(p, area=None, usage=None, floor=None) if p.level == Level.HOUSE else p for p in batch.places

@@ -9,13 +9,15 @@ from pathlib import Path
 
 from graph.ciphers.keyring import Keyring
 from graph.errors import StoreError
-from graph.sql import SqlStore
+from graph.store import Store
 from hub.settings import DEFAULT_KEYS, Settings
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", help="store URL: sqlite:///FILE (default sqlite:///hub.sqlite, or $HUB_DB) or postgresql://…"
+        "--db",
+        help="store URL: sqlite:///FILE (default sqlite:///hub.sqlite, or $HUB_DB), postgresql://…, "
+        "or a graph: falkordb://HOST:PORT/GRAPH, bolt:// or neo4j://",
     )
     parser.add_argument("--keys", help=f"the hub's key file (default {DEFAULT_KEYS}, or $HUB_KEYS)")
 
@@ -42,20 +44,20 @@ def load_keys(arguments: argparse.Namespace) -> Keyring:
 
 async def open_store(
     arguments: argparse.Namespace, keys: Keyring | None = None, *, upgrade: bool = True
-) -> SqlStore:
+) -> Store:
     """The store the arguments name; `upgrade=False` for commands that must not write to it
     (an auditor may be reading a replica)."""
+    from graph.opening import open_store as opening, revision
+
     keyring = keys or load_keys(arguments)
     db = settings_of(arguments).db
-    store = await SqlStore.open(db, sealer=keyring.sealer(), upgrade=upgrade)
+    store = await opening(db, sealer=keyring.sealer(), upgrade=upgrade)
     if not upgrade:
-        from graph.sql import migrate
-
-        at, newest = await migrate.current(store.engine), migrate.head()
-        if at != newest:
+        found = await revision(store)
+        if not found.current:
             await store.close()
             raise StoreError(
-                f"{db} is at schema revision {at or '(none: not a hub database yet)'}, not {newest}; "
+                f"{db} is at schema revision {found.at or '(none: not a hub database yet)'}, not {found.newest}; "
                 "this command does not change the database: run `hub db upgrade` first"
             )
     return store
@@ -68,7 +70,7 @@ def check_database(arguments: argparse.Namespace) -> None:
     `hub.cli` calls this for every command, so none prints a driver's traceback instead."""
     if not hasattr(arguments, "db"):
         return
-    from graph.sql.engine import reach
+    from graph.opening import reach
 
     asyncio.run(reach(settings_of(arguments).db))
 
@@ -78,11 +80,6 @@ def database_failure(arguments: argparse.Namespace, error: BaseException) -> str
     away after `check_database`); None for any other error."""
     if not hasattr(arguments, "db"):
         return None
-    from graph.sql.engine import database_url, unreachable
+    from graph.opening import failure
 
-    try:
-        url = database_url(settings_of(arguments).db)
-    except Exception:
-        return None
-    found = unreachable(error, url)
-    return None if found is None else str(found)
+    return failure(settings_of(arguments).db, error)

@@ -1,4 +1,4 @@
-"""`hub db upgrade|current`: schema migrations."""
+"""`hub db upgrade|current`: schema migrations, on SQL and graph stores alike."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _database(arguments: argparse.Namespace) -> int:
-    from graph.sql import SqlStore, migrate
+    """`upgrade` brings the store's schema to head (Alembic on SQL, the recorded version and
+    indexes on a graph); both then say where it stands."""
+    from graph.opening import open_store, revision
 
     db = settings_of(arguments).db
-    store = await SqlStore.open(db, sealer=load_keys(arguments).sealer(), upgrade=arguments.action == "upgrade")
+    store = await open_store(db, sealer=load_keys(arguments).sealer(), upgrade=arguments.action == "upgrade")
     try:
-        revision = await migrate.current(store.engine)
-        print(f"{db}: at revision {revision or '(empty)'}; newest is {migrate.head()}")
+        found = await revision(store)
+        print(f"{db}: at revision {found.at or '(empty)'}; newest is {found.newest}")
     finally:
         await store.close()
     return 0

@@ -28,7 +28,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_db(demo)
     demo.add_argument("--preset", default="small", choices=["small", "district", "city"])
     demo.add_argument("--seed", type=int, default=2020, help="the same seed builds the same city")
-    demo.add_argument("--fresh", action="store_true", help="delete the SQLite file first")
+    demo.add_argument("--fresh", action="store_true", help="start empty: delete the SQLite file, or the graph, first")
     demo.add_argument("--serve", action="store_true", help="serve the API when the city is built")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.add_argument(
@@ -39,15 +39,6 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("--connectors", help="where to write the connectors file (default connectors.toml, or $HUB_CONNECTORS)")
     add_server(demo)
     demo.set_defaults(handler=run)
-
-
-def _sqlite_file(db: str) -> Path | None:
-    from graph.sql.engine import database_url
-
-    url = database_url(db)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database)
-    return None
 
 
 def demo_keys(path: Path) -> Keyring:
@@ -62,13 +53,13 @@ def demo_keys(path: Path) -> Keyring:
 
 async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list[tuple[str, str]]]:
     """Build the city; returns a house code for the example and (label, token) pairs."""
-    from graph.sql import SqlStore
+    from graph.opening import open_store
     from hub import demo
     from hub.auth.issuing import issue_token
     from hub.loading import load
 
     settings = settings_of(arguments)
-    store = await SqlStore.open(settings.db, sealer=keys.sealer())
+    store = await open_store(settings.db, sealer=keys.sealer())
     try:
         report = await load(
             store,
@@ -144,10 +135,9 @@ async def _sources(store: Store, arguments: argparse.Namespace) -> None:
 def run(arguments: argparse.Namespace) -> int:
     settings = settings_of(arguments)
     if arguments.fresh:
-        path = _sqlite_file(settings.db)
-        for suffix in ("", "-wal", "-shm"):
-            if path is not None:
-                Path(str(path) + suffix).unlink(missing_ok=True)
+        from graph.opening import wipe
+
+        asyncio.run(wipe(settings.db))
     keys = demo_keys(keys_path(arguments))
     house, tokens = asyncio.run(build(arguments, keys))
     print("\nready tokens (send as `Authorization: Bearer …`; valid 30 days):")

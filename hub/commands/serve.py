@@ -64,7 +64,7 @@ def connector_set(settings: Settings, store: Store) -> ConnectorSet:
 def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
     import uvicorn
 
-    from graph.sql import SqlStore
+    from graph.opening import connect_store, open_store
     from hub.app import create_app
     from hub.limits import Limits
 
@@ -72,11 +72,11 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
     load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
 
     async def upgrade() -> None:
-        store = await SqlStore.open(settings.db, sealer=keys.sealer())
+        store = await open_store(settings.db, sealer=keys.sealer())
         await store.close()
 
     asyncio.run(upgrade())
-    store = SqlStore.connect(settings.db, sealer=keys.sealer())
+    store = connect_store(settings.db, sealer=keys.sealer())
     connectors = connector_set(settings, store)
     limits = Limits.default()
     if getattr(arguments, "rate", None):
@@ -109,10 +109,10 @@ async def _serve_with_sources(app: Gate, settings: Settings, keys: Keyring, *, s
     sources are rebuilt from the store, as `hub demo` built them."""
     import uvicorn
 
-    from graph.sql import SqlStore
+    from graph.opening import connect_store
     from hub.demo.sources import keep_feed_moving, keep_registry_moving, serving, source_app, sources_place
 
-    reader = SqlStore.connect(settings.db, sealer=keys.sealer())
+    reader = connect_store(settings.db, sealer=keys.sealer())
     try:
         sources, feed = await source_app(reader, seed=seed)
     finally:

@@ -22,7 +22,7 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from devices.simulator import SimulationReport, Simulator
-    from graph.sql import SqlStore
+    from graph.store import Store
 
 
 def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,7 +92,7 @@ async def _broker(simulator: Simulator, settings: Settings, arguments: argparse.
 
 
 async def _in_process(
-    simulator: Simulator, store: SqlStore, settings: Settings, arguments: argparse.Namespace
+    simulator: Simulator, store: Store, settings: Settings, arguments: argparse.Namespace
 ) -> tuple[SimulationReport, dict[str, Any]]:
     from devices.pipeline import Pipeline
     from devices.simulator import feed_pipeline

@@ -65,16 +65,15 @@ REGISTRY_ACTIVITY_SECONDS = 300.0
 
 
 def sources_place(db: str, host: str, port: int) -> SourcesPlace:
-    """Beside a SQLite store `hub.sqlite`, the folder `hub-sources/`; the HTTP sources on the
-    port after the hub's."""
-    from graph.sql.engine import database_url
+    """Beside a SQLite store `hub.sqlite`, the folder `hub-sources/`; for a graph `hub`, the
+    folder `hub-sources/` here; the HTTP sources on the port after the hub's."""
+    from graph.opening import graph_name, sqlite_file
 
-    url = database_url(db)
-    name = url.database if url.get_backend_name() == "sqlite" else None
-    if name and name != ":memory:":
-        path = Path(name)
+    path = sqlite_file(db)
+    if path is not None:
         return SourcesPlace(path.with_name(path.stem + "-sources"), host, port + 1)
-    return SourcesPlace(Path("hub-sources"), host, port + 1)
+    graph = graph_name(db)
+    return SourcesPlace(Path(f"{graph or 'hub'}-sources"), host, port + 1)
 
 
 async def build_registry(store: Store, where: SourcesPlace, *, seed: int) -> int:

@@ -26,6 +26,7 @@ from connectors.config import load_connectors
 from connectors.tasks import exclusive
 from graph.ciphers.keyring import Keyring
 from graph.ledger import ConnectorRun, RunStatus
+from graph import open_store
 from graph.sql import SqlStore
 from hub.settings import Settings
 from hub.worker import TASK, CeleryLauncher, beat_schedule, create_celery
@@ -59,7 +60,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     db = f"sqlite:///{home / 'hub.sqlite'}"
 
     async def prepare() -> str:
-        store = await SqlStore.open(db, sealer=keys.sealer())
+        store = await open_store(db, sealer=keys.sealer())
         await store.write(fixture_city())
         await store.close()
         register = SampleDatabase(home / "register.sqlite", (E_A, E_B, E_C))
@@ -119,7 +120,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
 
 @pytest.fixture
 async def store(deployment: Worker) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(deployment.settings.db, sealer=Keyring.load(Path(deployment.settings.keys)).sealer())
+    opened = await open_store(deployment.settings.db, sealer=Keyring.load(Path(deployment.settings.keys)).sealer())
     try:
         yield opened
     finally:

@@ -35,6 +35,7 @@ from graph.events import EventBus, Topic
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.demo import generate
 from hub.demo.presets import Preset
@@ -66,7 +67,7 @@ class Feed:
 @pytest.fixture(scope="module")
 async def feed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Feed]:
     city = tmp_path_factory.mktemp("feed") / "city.sqlite"
-    store = await SqlStore.open(f"sqlite:///{city}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{city}", sealer=Sealer.generate())
     await load(store, generate(TINY, seed=3), progress=False)
     template = await build_orders(store, seed=13, count=ORDERS)
     await store.close()
@@ -162,7 +163,7 @@ async def fixture(feed: Feed, tmp_path: Path) -> AsyncIterator[FeedFixture]:
     feed.reset()
     path = tmp_path / "hub.sqlite"
     shutil.copy(feed.city, path)
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     made = FeedFixture(store, feed, total=ORDERS)
     try:
         yield made

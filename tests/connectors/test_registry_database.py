@@ -31,6 +31,7 @@ from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.model import Batch, Place
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from graph.store import Store
 from hub import demo
@@ -72,7 +73,7 @@ ids the registry's holders get are the ones the city was generated with (graph.i
 @pytest.fixture(scope="session")
 async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
     path = tmp_path_factory.mktemp("registry-city") / "small.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=SEALER)
+    store = await open_store(f"sqlite:///{path}", sealer=SEALER)
     await load(store, demo.generate("small", 7, owner_ids=store.owner_ids), progress=False)
     # an estate of more than 450 houses (a sync of it that fails mid-read has pages behind it),
     # with a building of 60-140 houses: a few hundred records, several batches of the contract's 50
@@ -112,7 +113,7 @@ async def places_under(city: Store, within: str) -> list[Place]:
 
 
 async def hub_store(url: str, city: Store, within: str, sealer: Sealer | None = None) -> SqlStore:
-    store = await SqlStore.open(url, sealer=sealer or SEALER)
+    store = await open_store(url, sealer=sealer or SEALER)
     await store.write(Batch(places=await places_under(city, within)))
     return store
 

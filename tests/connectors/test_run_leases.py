@@ -28,6 +28,7 @@ from graph.ciphers.keyring import Keyring
 from graph.ciphers.sealing import Sealer
 from graph.errors import InvalidInput
 from graph.ledger import ConnectorRun, Lease, RunStatus
+from graph import open_store
 from graph.sql import SqlStore
 from graph.store import Store
 from tests.connectors.sample import HeldFirms, SampleDatabase, SampleFirms
@@ -39,7 +40,7 @@ FIRMS, CONTRACTS = 120, 60
 
 @pytest.fixture
 async def store(sqlite_path: str) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
+    opened = await open_store(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
     await opened.write(fixture_city())
     yield opened
     await opened.close()
@@ -182,7 +183,7 @@ def test_a_killed_hub_sync_is_closed_as_abandoned_and_the_next_run_resumes(tmp_p
     db = tmp_path / "hub.sqlite"
 
     async def prepare() -> str:
-        store = await SqlStore.open(str(db), sealer=keys.sealer())
+        store = await open_store(str(db), sealer=keys.sealer())
         await store.write(fixture_city())
         await store.close()
         database = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
@@ -216,7 +217,7 @@ def test_a_killed_hub_sync_is_closed_as_abandoned_and_the_next_run_resumes(tmp_p
     assert held.lease is not None and held.lease.pid == process.pid
 
     async def after_kill() -> tuple[ConnectorRun, ConnectorRun]:
-        store = await SqlStore.open(str(db), sealer=keys.sealer())
+        store = await open_store(str(db), sealer=keys.sealer())
         try:
             assert await store.close_abandoned(utcnow(), "the test") == []  # not before its lease lapses
             dead = await store.run(held.id)
@@ -239,7 +240,7 @@ def test_a_killed_hub_sync_is_closed_as_abandoned_and_the_next_run_resumes(tmp_p
     assert "read 80 records (80 taken, 0 dead-lettered, 0 duplicates); their facts: 80 written, 0 already stored" in resumed.stdout
 
     async def ledger() -> tuple[ConnectorRun | None, int]:
-        store = await SqlStore.open(str(db), sealer=keys.sealer())
+        store = await open_store(str(db), sealer=keys.sealer())
         try:
             return await store.run(held.id), len((await store.runs("firms", first=10)).items)
         finally:
@@ -255,7 +256,7 @@ def test_a_killed_hub_sync_is_closed_as_abandoned_and_the_next_run_resumes(tmp_p
 async def _until_held(db: Path, keys: Keyring, process: subprocess.Popen[bytes], log: Path) -> ConnectorRun:
     """The run once it has read the 100 firms its source gives before hanging, checkpointed
     them, and renewed its lease at least once after that (so it is alive, stalled)."""
-    store = await SqlStore.open(str(db), sealer=keys.sealer())
+    store = await open_store(str(db), sealer=keys.sealer())
     try:
         while True:
             assert process.poll() is None, log.read_text(errors="replace")

@@ -27,7 +27,7 @@ from graph.ciphers.keyring import Keyring
 from graph.errors import InvalidInput
 from graph.ledger import Reason, RunStatus
 from graph.scope import Scope
-from graph.sql import SqlStore
+from graph import open_store
 from graph.store import Store
 from tests.conftest import open_sql_store
 from tests.connectors.harness import ConnectorContract
@@ -297,7 +297,7 @@ def test_hub_sync_runs_checks_discovers_and_lists(tmp_path: Path) -> None:
     keys.save(tmp_path / "hub.keys")
 
     async def prepare() -> str:
-        store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=keys.sealer())
+        store = await open_store(str(tmp_path / "hub.sqlite"), sealer=keys.sealer())
         await store.write(fixture_city())
         await store.close()
         database = SampleDatabase(tmp_path / "register.sqlite", ESTATES)

@@ -32,7 +32,7 @@ from graph.ciphers.keyring import Keyring
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.scope import Scope
-from graph.sql import SqlStore
+from graph import open_store
 from hub.auth.issuing import issue_token
 from hub.bench.http import free_port
 from tests import china_division
@@ -160,7 +160,7 @@ async def _sync_and_check(
     """Sync the three connectors and check the store; the figures GraphQL must then show (houses,
     owners, estates, buildings, houses in arrears today, floor area, per street and per estate)
     and a city token to ask with."""
-    store = await SqlStore.open(db, sealer=keys.sealer())
+    store = await open_store(db, sealer=keys.sealer())
     try:
         runs = {}
         for spec in load_connectors(connectors):

@@ -29,6 +29,7 @@ from graph.ciphers.sealing import Sealer
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from graph.utilities import Utility
 from hub import demo
@@ -51,7 +52,7 @@ class City:
 @pytest.fixture(scope="session")
 async def utility_city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
     path = tmp_path_factory.mktemp("utility-city") / "small.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     await load(store, demo.generate("small", 7), progress=False)
     data = await build_dataset(store, utility=Utility.WATER, houses=50, months=3, awkward=0)
     await store.close()
@@ -62,7 +63,7 @@ async def hub_store(city: City, directory: Path) -> SqlStore:
     """A fresh hub store holding the demo city (a copy of the session's file)."""
     target = directory / "hub.sqlite"
     shutil.copyfile(city.template, target)
-    return await SqlStore.open(f"sqlite:///{target}", sealer=Sealer.generate())
+    return await open_store(f"sqlite:///{target}", sealer=Sealer.generate())
 
 
 async def snapshot(store: SqlStore, data: UtilityData) -> Any:

@@ -17,6 +17,7 @@ from graph.ciphers.sealing import Sealer
 from graph.devices import Device, DeviceType
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
+from graph import open_store
 from graph.sql import SqlStore
 from hub.bench.mosquitto import PrivateBroker
 from tests.services import MOSQUITTO
@@ -67,7 +68,7 @@ def fleet(per_type: int = 2) -> list[Device]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    opened = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
     await opened.write(city())
     await opened.register_devices(fleet())
     try:

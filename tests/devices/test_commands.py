@@ -22,6 +22,7 @@ from graph.ciphers.keyring import Keyring
 from graph.devices import DeviceType, every_device
 from graph.events import EventBus
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from graph.workflow import Workflow
 from hub.cli import main
@@ -48,7 +49,7 @@ class Hub:
             await store.close()
 
     async def open(self) -> SqlStore:
-        return await SqlStore.open(self.db, sealer=Keyring.load(Path(self.keys)).sealer())
+        return await open_store(self.db, sealer=Keyring.load(Path(self.keys)).sealer())
 
     def run(self, *argv: str) -> int:
         return main([*argv, "--db", self.db, "--keys", self.keys])

@@ -40,17 +40,21 @@ from graph.codes import credit_check_character
 from graph.devices import Device, DeviceType
 from graph.levels import Level
 from graph.model import Batch, Provenance
-from graph.sql import SqlStore
+from graph import open_store
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
-from tests import npm
+from tests import backends, npm
 from tests.federation.civil import CivilRecord, Registry, broken_schema, civil_schema
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
 
 PRESET, SEED = "small", 7
 STARTUP_SECONDS = 600.0
+NEEDS = ("tokens", "audit", "devices", "cases")
+GRAPH_SUITES = {"test_subgraph": NEEDS}
+"""The modules that also run with the hub on the graph stores (the subgraph's entities), with
+what they need; the gateway and composition suites, which run Apollo's tools, stay on SQLite."""
 JS = Path(__file__).parent / "js"
 SCRIPTS = ("compose.mjs", "gateway.mjs")
 STREET, OTHER_STREET = "370202001", "370202004"
@@ -136,7 +140,7 @@ def _side(places: dict[str, Any], managed: dict[str, str], street: str, number: 
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
+    store = await open_store(url, sealer=keys.sealer())
     places: dict[str, Any] = {}
     managed: dict[str, str] = {}
 
@@ -146,26 +150,36 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
             managed.update((item.estate_code, item.firm_code) for item in batch.managements if item.until is None)
             yield batch
 
-    await load(store, recorded(generate(PRESET, seed=SEED)), progress=False)
-    mine, my_devices, my_cases = _side(places, managed, STREET, 1)
-    theirs, their_devices, their_cases = _side(places, managed, OTHER_STREET, 2)
-    await store.register_devices(my_devices + their_devices)
-    await store.write(Batch(cases=my_cases + their_cases))
-    levels = {level: min(code for code, place in places.items() if place.level == level and (
-        level in (Level.CITY, Level.DISTRICT) or code.startswith(STREET))) for level in Level}
-    day = dt.timedelta(days=1)
-    tokens = {
-        "admin": await issue_token(store, keys, "admin", "*", "federation tests", day),
-        "street": await issue_token(store, keys, "street", STREET, "federation tests street", day),
-        "other": await issue_token(store, keys, "street", OTHER_STREET, "federation tests other street", day),
-    }
+    try:
+        await load(store, recorded(generate(PRESET, seed=SEED)), progress=False)
+        mine, my_devices, my_cases = _side(places, managed, STREET, 1)
+        theirs, their_devices, their_cases = _side(places, managed, OTHER_STREET, 2)
+        await store.register_devices(my_devices + their_devices)
+        await store.write(Batch(cases=my_cases + their_cases))
+        levels = {level: min(code for code, place in places.items() if place.level == level and (
+            level in (Level.CITY, Level.DISTRICT) or code.startswith(STREET))) for level in Level}
+        day = dt.timedelta(days=1)
+        tokens = {
+            "admin": await issue_token(store, keys, "admin", "*", "federation tests", day),
+            "street": await issue_token(store, keys, "street", STREET, "federation tests street", day),
+            "other": await issue_token(store, keys, "street", OTHER_STREET, "federation tests other street", day),
+        }
+    except BaseException:
+        await store.close()
+        raise
     await serve_counting(store, keys, sock, started, tokens=tokens, mine=mine, theirs=theirs, levels=levels)
 
 
-@pytest.fixture(scope="session")
-def fed_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedHub]:
-    database = tmp_path_factory.mktemp("federation") / "hub.sqlite"
-    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backends.keep_graph_params(config, items, "fed_hub", GRAPH_SUITES)
+
+
+@pytest.fixture(scope="session", params=backends.api_params())
+def fed_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedHub]:
+    folder = tmp_path_factory.mktemp("federation")
+    backends.prepare(request.param, request)
+    url = asyncio.run(backends.url_for(request.param, request, folder))
+    with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(base_url=base, timeout=120, trust_env=False)
         try:
             yield FedHub(

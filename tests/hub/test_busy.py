@@ -34,6 +34,7 @@ from graph.ciphers.keyring import Keyring
 from graph.errors import StoreBusy
 from graph.scope import Scope
 from graph.security import AuditDraft, AuditEntry
+from graph import open_store
 from graph.sql import SqlStore
 from graph.store import Store
 from hub.app import create_app
@@ -115,7 +116,7 @@ def busy_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusyHub]:
 
         async def main(sock: socket.socket, started: dict[str, Any]) -> None:
             city = await build_city(path)
-            store = await SqlStore.open(f"sqlite:///{path}", sealer=city.keys.sealer())
+            store = await open_store(f"sqlite:///{path}", sealer=city.keys.sealer())
             faulty = Faulty(store)
             app = create_app(
                 cast(Store, faulty), keys=city.keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000), shared_cache_seconds=0.0

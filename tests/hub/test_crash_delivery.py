@@ -38,7 +38,7 @@ from devices.topics import subscription
 from graph.cases import Point
 from graph.ciphers.keyring import Keyring
 from graph.devices import Device, DeviceType
-from graph.sql import SqlStore
+from graph import open_store
 from hub.bench.http import free_port
 from hub.bench.mosquitto import PrivateBroker
 from tests.devices.conftest import BUILDING, city
@@ -133,7 +133,7 @@ def test_a_hub_killed_while_draining_its_backlog_loses_nothing_and_doubles_nothi
     keyring.save(keys)
 
     async def build() -> None:
-        store = await SqlStore.open(f"sqlite:///{db}", sealer=keyring.sealer())
+        store = await open_store(f"sqlite:///{db}", sealer=keyring.sealer())
         try:
             await store.write(city())
             await store.register_devices(detectors())

@@ -11,6 +11,7 @@ import pytest
 from graph.levels import Level
 from graph.scope import Scope
 from graph.ciphers.sealing import Sealer
+from graph import open_store
 from graph.sql import SqlStore
 from hub import demo
 from hub.loading import load
@@ -33,7 +34,7 @@ async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
             yield batch
 
     path = tmp_path_factory.mktemp("demo") / "small.sqlite"
-    store = await SqlStore.open(f"sqlite:///{path}", sealer=Sealer.generate())
+    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
     report = await load(store, counted(), progress=False)  # type: ignore[arg-type]
     assert report.counts.inserted == report.records
     yield store, generated

@@ -21,6 +21,7 @@ from graph.ciphers.keyring import Keyring
 from graph.levels import Level
 from graph.model import Place
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub import demo
 from hub.cli import main
@@ -62,7 +63,7 @@ async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
     keys = Keyring.generate()
     keys.save(folder / "hub.keys")
     db = f"sqlite:///{folder / 'small.sqlite'}"
-    store = await SqlStore.open(db, sealer=keys.sealer())
+    store = await open_store(db, sealer=keys.sealer())
     await load(store, demo.generate("small", SEED), progress=False)
     streets = [row.place for row in await store.stats("370200", Level.STREET, EVERYTHING) if row.houses > 0]
     assert len(streets) >= 2

@@ -31,6 +31,7 @@ from graph.devices import Device, DeviceType
 from graph.events import EventBus, Topic
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
+from graph import open_store
 from graph.sql import SqlStore
 from graph.workflow import Workflow
 from hub.auth.issuing import issue_token
@@ -102,7 +103,7 @@ class LiveHub:
 async def _main(folder: Path, prefix: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     db = f"sqlite:///{folder / 'hub.sqlite'}"
-    store = await SqlStore.open(db, sealer=keys.sealer())
+    store = await open_store(db, sealer=keys.sealer())
     await store.write(city())
     await store.register_devices([
         Device(ELEVATOR, DeviceType.ELEVATOR, "日立 HGP-1000", ENTRANCE, 30, name="1号楼1单元电梯"),

@@ -1,8 +1,8 @@
 """Every `hub` command given a database it cannot open says so in one line and exits 1.
 
-The four ways a store fails to open as a user meets them: a PostgreSQL port nobody listens on, a
-database the server does not have, a user it does not know, and a SQLite file in a folder that
-does not exist (nothing may be created there). Every command that takes `--db` is tried with
+The ways a store fails to open as a user meets them: a PostgreSQL port nobody listens on, a
+database the server does not have, a user it does not know, a SQLite file in a folder that
+does not exist (nothing may be created there), and a graph server (FalkorDB) nobody listens for. Every command that takes `--db` is tried with
 each. The matrix runs `hub.cli.main` in one subprocess per URL (starting Python and importing the
 hub for each of ~80 invocations would cost minutes of CPU); two commands are also run as the
 installed `hub` script, to show the console entry point behaves the same.
@@ -27,12 +27,14 @@ URLS = {
     "missing database": "postgresql://127.0.0.1:5432/hub_no_such_database",
     "wrong user": "postgresql://hub_no_such_user@127.0.0.1:5432/test",
     "missing folder": "sqlite:///{tmp}/no/such/folder/hub.sqlite",
+    "closed graph port": "falkordb://127.0.0.1:1/hub",
 }
 WHAT = {
     "closed port": ("cannot reach the PostgreSQL server at 127.0.0.1:1", "is it running"),
     "missing database": ("has no database 'hub_no_such_database'", "createdb"),
     "wrong user": ("refused user 'hub_no_such_user'", "check the user and password"),
     "missing folder": ("folder", "does not exist"),
+    "closed graph port": ("cannot reach the FalkorDB server at 127.0.0.1:1", "is it running (hub graph serve)?"),
 }
 
 ARGUMENTS = {

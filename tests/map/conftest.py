@@ -35,6 +35,7 @@ from graph.devices import Alarm, Device, DeviceType, Severity
 from graph.events import EventBus
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
+from graph import open_store
 from graph.sql import SqlStore
 from hub.auth.issuing import issue_token
 from hub.auth.tokens import decode
@@ -198,7 +199,7 @@ class MapHub:
 async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     db = f"sqlite:///{folder / 'hub.sqlite'}"
-    store = await SqlStore.open(db, sealer=keys.sealer())
+    store = await open_store(db, sealer=keys.sealer())
     now = dt.datetime.now(dt.timezone.utc)
     await store.write(city())
     await store.write(Batch(cases=cases(now)))

@@ -1,8 +1,11 @@
 """A live hub for the API's tests: uvicorn on a free loopback port, serving the `small` demo city.
 
-The server runs in a thread with its own event loop, which opens the SQLite store, loads the
-demo city (preset `small`, seed 7) and serves `create_app` over a `CountingStore`, so tests can
-both query over real HTTP and count the store calls a query makes.
+The server runs in a thread with its own event loop, which opens the store, loads the demo city
+(preset `small`, seed 7) and serves `create_app` over a `CountingStore`, so tests can both query
+over real HTTP and count the store calls a query makes.
+
+The hub is served from SQLite and, for the suites in `GRAPH_SUITES` (what the API answers from
+places, owners, firms and roll-ups), from FalkorDB too: one city per backend per session.
 """
 
 from __future__ import annotations
@@ -21,15 +24,29 @@ import pytest
 import uvicorn
 
 from graph.ciphers.keyring import Keyring
-from graph.sql import SqlStore
+from graph import open_store
 from graph.store import Store
 from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
+from tests import backends
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
 
 PRESET, SEED = "small", 7
+NEEDS = ("tokens", "audit")
+"""What the hub fixture needs of the store beside places, owners and firms: issuing its token."""
+GRAPH_SUITES = {
+    "test_places": NEEDS,
+    "test_stats": NEEDS,
+    "test_stats::test_geo_is_a_feature_collection_of_the_level": (*NEEDS, "devices"),  # device summaries per shape
+    "test_owners": NEEDS,
+    "test_nodes": NEEDS,
+    "test_loaders": NEEDS,
+    "test_errors": NEEDS,
+}
+"""The modules (and tests) that also run on the graph stores, with the parts of the store they
+need (tests.backends.keep_graph_params); the others run on SQLite only."""
 _Result = TypeVar("_Result")
 STARTUP_SECONDS = 600.0
 
@@ -78,16 +95,27 @@ async def _load(store: Store) -> None:
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
-    await _load(store)
-    token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
+    store = await open_store(url, sealer=keys.sealer())
+    try:
+        await _load(store)
+        token = await issue_token(store, keys, "admin", "*", "schema tests", dt.timedelta(days=1))
+    except BaseException:
+        await store.close()
+        raise
     await serve_counting(store, keys, sock, started, token=token)
 
 
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    database: Path = tmp_path_factory.mktemp("hub") / "hub.sqlite"
-    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backends.keep_graph_params(config, items, "hub", GRAPH_SUITES)
+
+
+
+@pytest.fixture(scope="session", params=backends.api_params())
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    backends.prepare(request.param, request)
+    folder: Path = tmp_path_factory.mktemp("hub")
+    url = asyncio.run(backends.url_for(request.param, request, folder))
+    with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(
             base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
         )

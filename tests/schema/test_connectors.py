@@ -28,6 +28,7 @@ from graph.ciphers.sealing import Sealer
 from graph.ledger import ConnectorRun, Lease, RunStatus
 from graph.levels import Level
 from graph.model import Batch, Place
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.issuing import issue_token
@@ -74,7 +75,7 @@ class Api:
     def ledger(self, work: Any) -> Any:
         """Run `work(store)` on a store of this test's own over the server's SQLite file."""
         async def main() -> Any:
-            store = await SqlStore.open(str(self.home / "hub.sqlite"), sealer=self.keys.sealer())
+            store = await open_store(str(self.home / "hub.sqlite"), sealer=self.keys.sealer())
             try:
                 return await work(store)
             finally:
@@ -110,7 +111,7 @@ class Api:
 async def _main(home: Path, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     started["keys"] = keys
-    store = await SqlStore.open(str(home / "hub.sqlite"), sealer=keys.sealer())
+    store = await open_store(str(home / "hub.sqlite"), sealer=keys.sealer())
     await store.write(fixture_city())
     register = SampleDatabase(home / "register.sqlite", (E_A, E_B, E_C))
     await register.seed(40, 20)
@@ -305,7 +306,7 @@ def test_bad_input_is_refused_with_where(api: Api) -> None:
 
 
 async def test_the_scheduler_runs_each_connector_on_its_interval_and_survives_failures(tmp_path: Path) -> None:
-    store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    store = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
     await store.write(fixture_city())
     register = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
     await register.seed(10, 5)
@@ -338,7 +339,7 @@ async def test_the_scheduler_runs_each_connector_on_its_interval_and_survives_fa
 
 
 async def test_stopping_the_scheduler_records_a_cancelled_run(tmp_path: Path) -> None:
-    store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    store = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
     await store.write(fixture_city())
     register = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
     await register.seed(300, 10)
@@ -358,7 +359,7 @@ async def test_stopping_the_scheduler_records_a_cancelled_run(tmp_path: Path) ->
 async def test_a_scheduled_run_that_adds_places_retries_the_other_connectors_letters(tmp_path: Path) -> None:
     """In `hub serve` without a broker: the estates connector adds the estate a firms contract
     was set aside for; in the same task the scheduler retries firms' place-related letters."""
-    store = await SqlStore.open(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    store = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
     await store.write(fixture_city())
     register = SampleDatabase(tmp_path / "register.sqlite", (E_A, E_B, E_C))
     await register.seed(5, 3)

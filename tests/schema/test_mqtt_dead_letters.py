@@ -29,7 +29,7 @@ from connectors.config import ConnectorSet
 from devices.mqtt import Broker
 from devices.topics import subscription
 from graph.ciphers.keyring import Keyring
-from graph.sql import SqlStore
+from graph import open_store
 from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
@@ -94,7 +94,7 @@ async def _forget_session(broker: Broker, client_id: str) -> None:
 
 async def _main(home: Path, settings: Settings, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(str(home / "hub.sqlite"), sealer=keys.sealer())
+    store = await open_store(str(home / "hub.sqlite"), sealer=keys.sealer())
     await store.write(city())
     await store.register_devices(fleet())
     ttl = dt.timedelta(hours=1)

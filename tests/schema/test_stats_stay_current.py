@@ -40,6 +40,7 @@ from graph.ledger import RunStatus
 from graph.levels import Level
 from graph.model import Batch, Owner, OwnerKind, Ownership
 from graph.rules import RuleEngine
+from graph import open_store
 from graph.sql import SqlStore
 from graph.utilities import Bill, Utility, UtilityAccount
 from graph.workflow import Workflow
@@ -180,7 +181,7 @@ class World:
 
 async def _main(home: Path, exchange: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(str(home / "hub.sqlite"), sealer=keys.sealer())
+    store = await open_store(str(home / "hub.sqlite"), sealer=keys.sealer())
     await store.write(fixture_city())  # and nothing else: no refresh, ever
     specs = parse_connectors(f'[connectors.registry]\nkind = "registry-db"\nurl = "{exchange}"\n')
     ttl = dt.timedelta(hours=1)

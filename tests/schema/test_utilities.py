@@ -26,7 +26,7 @@ from graph.clock import CHINA_STANDARD_TIME, today
 from graph.levels import Level
 from graph.model import Batch, Place, Provenance
 from graph.scope import Scope
-from graph.sql import SqlStore
+from graph import open_store
 from graph.store import Store
 from graph.utilities import Bill, Outage, Utility, UtilityAccount
 from hub.auth.issuing import issue_token
@@ -174,7 +174,7 @@ class UtilityHub:
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
+    store = await open_store(url, sealer=keys.sealer())
     await load(store, generate("small", seed=7), progress=False)
     town = await _write_town(store)
     tokens = {

@@ -53,6 +53,7 @@ from graph.model import (
     Usage,
 )
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.authentication import Authenticator
@@ -61,10 +62,16 @@ from hub.auth.tokens import decode
 from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
+from tests import backends
 from tests.serving import serve_app, served
 from tests.security.world import Role, World, leaks
 
 PRESET, SEED = "small", 7
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
+"""What the suite's world needs of the store beside places, owners and firms."""
+GRAPH_SUITES = {"test_scope": NEEDS, "test_personal_data": NEEDS, "test_scope_federation": NEEDS}
+"""The modules that also run with the hub on the graph stores (the leak suite, personal data,
+federation entities), with what they need; the others run on SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
@@ -366,7 +373,9 @@ class SecureHub:
     store: SqlStore
     keys: Keyring
     database: Path
+    """The SQLite file (on another backend: a path that does not exist)."""
     loop: asyncio.AbstractEventLoop
+    backend: str = "sqlite"
     server: uvicorn.Server | None = field(default=None, repr=False)
     bus: EventBus | None = field(default=None, repr=False)
     """The served app's event bus: a test publishes on it (on the server's loop) to feed subscriptions."""
@@ -486,9 +495,13 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
-    store = await SqlStore.open(url, sealer=keys.sealer())
-    world, cast = await _world_and_store(store)
-    roles = await _roles(store, keys, world, cast)
+    store = await open_store(url, sealer=keys.sealer())
+    try:
+        world, cast = await _world_and_store(store)
+        roles = await _roles(store, keys, world, cast)
+    except BaseException:
+        await store.close()
+        raise
     limits = replace(Limits(), rate=1e6, burst=1_000_000)  # the suite sends many queries fast
     authenticator = Authenticator(store, keys, revocation_seconds=REVOCATION_SECONDS)
     connectors = connector_set(store)
@@ -499,10 +512,19 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     await serve_app(app, sock, started, world=world, cast=cast, roles=roles, store=store, keys=keys, connectors=connectors, bus=bus)
 
 
-@pytest.fixture(scope="session")
-def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backends.keep_graph_params(config, items, "secure_hub", GRAPH_SUITES)
+
+
+@pytest.fixture(scope="session", params=backends.api_params())
+def secure_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
+    backend: str = request.param
     database = tmp_path_factory.mktemp("security") / "hub.sqlite"
-    with served(functools.partial(_main, f"sqlite:///{database}"), startup_seconds=STARTUP_SECONDS) as (base, started):
+    url = f"sqlite:///{database}"
+    if backend != "sqlite":
+        backends.prepare(backend, request)
+        url = asyncio.run(backends.url_for(backend, request, database.parent))
+    with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(base_url=base, timeout=120, trust_env=False)
         try:
             yield SecureHub(
@@ -515,6 +537,7 @@ def secure_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
                 keys=started["keys"],
                 database=database,
                 loop=started["loop"],
+                backend=backend,
                 server=started["server"],
                 bus=started["bus"],
             )

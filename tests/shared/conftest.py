@@ -20,6 +20,7 @@ from graph.ciphers.keyring import Keyring
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceType, Severity
 from graph.levels import Level
 from graph.scope import Scope
+from graph import open_store
 from graph.sql import SqlStore
 from hub.app import create_app
 from hub.auth.issuing import issue_token
@@ -27,9 +28,14 @@ from hub.demo import generate
 from hub.demo.presets import Preset
 from hub.limits import Limits
 from hub.loading import load
+from tests import backends
 from tests.serving import serve_app, served
 
 TINY = Preset("shared", ("370202",), houses=600, estates=12)
+NEEDS = ("tokens", "audit", "cases", "devices", "shared queries")
+GRAPH_SUITES = {"test_shared_queries": NEEDS}
+"""The modules that also run with the hub on the graph stores, with what they need; the others
+on SQLite only."""
 EVERYTHING = Scope.everything()
 DAY = dt.timedelta(days=1)
 CACHE_SECONDS = 3.0
@@ -127,15 +133,25 @@ async def _plant(store: SqlStore, keys: Keyring) -> tuple[Cast, dict[str, str]]:
     return Cast(estate_a, estate_b, firm_a, firm_b, street, titles, devices), tokens
 
 
-@pytest.fixture(scope="module")
-def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedHub]:
-    path = tmp_path_factory.mktemp("shared") / "hub.sqlite"
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backends.keep_graph_params(config, items, "shared_hub", GRAPH_SUITES)
+
+
+@pytest.fixture(scope="module", params=backends.api_params())
+def shared_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedHub]:
+    folder = tmp_path_factory.mktemp("shared")
     keys = Keyring.generate()
+    backends.prepare(request.param, request)
+    url = asyncio.run(backends.url_for(request.param, request, folder))
 
     async def main(sock: socket.socket, started: dict[str, Any]) -> None:
-        store = await SqlStore.open(f"sqlite:///{path}", sealer=keys.sealer())
-        await load(store, generate(TINY, seed=5), progress=False)
-        cast, tokens = await _plant(store, keys)
+        store = await open_store(url, sealer=keys.sealer())
+        try:
+            await load(store, generate(TINY, seed=5), progress=False)
+            cast, tokens = await _plant(store, keys)
+        except BaseException:
+            await store.close()
+            raise
         app = create_app(
             store, keys=keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000), shared_cache_seconds=CACHE_SECONDS
         )
