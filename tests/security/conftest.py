@@ -69,9 +69,14 @@ from tests.security.world import Role, World, leaks
 PRESET, SEED = "small", 7
 NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
 """What the suite's world needs of the store beside places, owners and firms."""
-GRAPH_SUITES = {"test_scope": NEEDS, "test_personal_data": NEEDS, "test_scope_federation": NEEDS}
+GRAPH_SUITES = {
+    "test_scope": NEEDS,
+    "test_personal_data": NEEDS,
+    "test_scope_federation": NEEDS,
+    "test_scope_questions": (*NEEDS, "questions"),
+}
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities), with what they need; the others run on SQLite only."""
+federation entities, the graph questions), with what they need; the others on SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
