@@ -9,6 +9,7 @@ sort byte-wise there as on SQLite, which keeps cursors and prefix searches ident
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -278,8 +279,9 @@ bill = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", Integer, ForeignKey("utility_account.id"), nullable=False),
     Column("period", String(7), nullable=False),
-    Column("amount", Float, nullable=False),
-    Column("paid", Float, nullable=False),
+    # money in whole fen (分): sums and comparisons exact (graph.utilities.Bill)
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("paid_fen", BigInteger, nullable=False),
     Column("due", Date, nullable=False),
     *_provenance(),
     UniqueConstraint("account_id", "period"),

@@ -242,3 +242,81 @@ async def test_case_numbering_carries_on_after_the_counter_arrives_sqlite(sqlite
 @pytest.mark.postgres
 async def test_case_numbering_carries_on_after_the_counter_arrives_postgresql(postgres_databases: PostgresDatabases) -> None:
     await _case_numbering_carries_on(await postgres_databases.create())
+
+
+async def _bills_in_fen(url: str) -> None:
+    import sqlalchemy as sa
+
+    from graph.sql import tables
+    from graph.utilities import Utility
+
+    sealer = Sealer.generate()
+    store = await SqlStore.open(url, sealer=sealer, upgrade=False)
+    house = "370202001001GB00001F00010001"
+    try:
+        await migrate.upgrade(store.engine, "0011", sealer=sealer)
+        await store.write(
+            Batch(
+                places=[
+                    Place("370200", Level.CITY, "青岛市", None), Place("370202", Level.DISTRICT, "市南区", "370200"),
+                    Place("370202001", Level.STREET, "香港中路街道", "370202"), Place("370202001001", Level.COMMUNITY, "云霄路社区", "370202001"),
+                    Place("370202001001E001", Level.ESTATE, "海信花园", "370202001001"),
+                    Place("370202001001GB00001F0001", Level.BUILDING, "1号楼", "370202001001E001"),
+                    Place("370202001001GB00001F000101", Level.ENTRANCE, "1单元", "370202001001GB00001F0001"),
+                    Place(house, Level.HOUSE, "101", "370202001001GB00001F000101"),
+                ]
+            )
+        )
+        # rows as the 0011 writer left them: yuan floats, two decimals (and one older row with
+        # more, and one float sum that is not two decimals in binary)
+        old = [
+            ("2024-01", 0.29, 0.0),  # 0.29 * 100 is 28.999999999999996 in floats
+            ("2024-02", 120.5, 20.5),
+            ("2024-03", 0.1 + 0.2, 0.0),  # 0.30000000000000004
+            ("2024-04", 39.99, 39.99),
+            ("2024-05", 12.345, 12.344),  # more decimals than a fen: rounded half up
+            ("2024-06", 99999999.99, 0.01),
+        ]
+        async with store.engine.begin() as connection:
+            place_id = (await connection.execute(sa.select(tables.place.c.id).where(tables.place.c.code == house))).scalar_one()
+            account_id = (
+                await connection.execute(
+                    sa.text("INSERT INTO utility_account (utility, account_no, house_id) VALUES ('water', 'W-1', :house) RETURNING id"),
+                    {"house": place_id},
+                )
+            ).scalar_one()
+            for period, amount, paid in old:
+                await connection.execute(
+                    sa.text("INSERT INTO bill (account_id, period, amount, paid, due) VALUES (:account, :period, :amount, :paid, :due)"),
+                    {"account": account_id, "period": period, "amount": amount, "paid": paid, "due": dt.date(2024, 7, 1)},
+                )
+        await migrate.upgrade(store.engine, sealer=sealer)
+        async with store.engine.connect() as connection:
+            stored = (
+                await connection.execute(sa.select(tables.bill.c.period, tables.bill.c.amount_fen, tables.bill.c.paid_fen).order_by(tables.bill.c.period))
+            ).all()
+            assert await connection.run_sync(_drift) == []
+        assert [(period, amount, paid) for period, amount, paid in stored] == [
+            ("2024-01", 29, 0),
+            ("2024-02", 12050, 2050),
+            ("2024-03", 30, 0),
+            ("2024-04", 3999, 3999),
+            ("2024-05", 1235, 1234),
+            ("2024-06", 9999999999, 1),
+        ]
+        assert all(type(amount) is int and type(paid) is int for _, amount, paid in stored)
+        [[owed]] = await store.arrears([house], dt.date(2024, 7, 2), Scope.everything())
+        assert (owed.utility, owed.amount_fen, owed.bills, owed.oldest_period) == (Utility.WATER, 29 + 10000 + 30 + 1 + 9999999998, 5, "2024-01")
+        assert type(owed.amount_fen) is int
+    finally:
+        await store.close()
+
+
+async def test_bills_move_to_whole_fen_on_upgrade_sqlite(sqlite_path: str) -> None:
+    """0012: a bill's yuan floats become whole fen, each exactly (no float rounding on the way)."""
+    await _bills_in_fen(sqlite_path)
+
+
+@pytest.mark.postgres
+async def test_bills_move_to_whole_fen_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _bills_in_fen(await postgres_databases.create())

@@ -317,7 +317,7 @@ def test_utility_arrears_written_through_the_port_are_counted_at_once(world: Wor
     due = dt.date.today() - dt.timedelta(days=40)
     houses = [T_HOUSE, B_A1 + "0201", X_SECOND_HOUSE]  # two under 1号楼1单元, one in 市北区
     accounts = [UtilityAccount(Utility.WATER, f"SW{index:07d}", house) for index, house in enumerate(houses)]
-    bills = [Bill(Utility.WATER, account.account_no, due.strftime("%Y-%m"), 86.4, 0.0, due) for account in accounts]
+    bills = [Bill(Utility.WATER, account.account_no, due.strftime("%Y-%m"), 8640, 0, due) for account in accounts]
     world.run(world.store.write(Batch(accounts=accounts, bills=bills)))
     owing = {CITY: 3, SHINAN: 2, E_A: 2, EN_A11: 2}
     for code, row in before.items():
