@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import random
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,14 +289,14 @@ async def build_dataset(
         data.accounts.append(account)
         arrears = rng.random() < 0.05
         owed_from = len(periods) - rng.randint(1, min(4, len(periods)))
-        area = house.area or 80.0
+        area = house.area_centi_m2 or 8000  # hundredths of a m²
         for position, period in enumerate(periods):
             month = int(period[5:])
             if utility is Utility.HEATING:
                 if month not in (11, 12, 1, 2, 3):
                     continue
-                # 25 元/m² a season, in five bills: 500 fen a m², to the fen
-                amount = int((Decimal(repr(area)) * 500).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+                # 25 元/m² a season, in five bills: 500 fen a m², 5 fen a hundredth of a m²
+                amount = area * 5
             else:  # a random charge, drawn and then kept in whole fen
                 amount = round(rng.uniform(low, high) * (1.3 if month in (1, 2, 7, 8) else 1.0) * 100)
             issued = dt.datetime.combine(_next_month(period, 1), dt.time(9), CHINA)

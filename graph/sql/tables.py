@@ -83,7 +83,7 @@ place = Table(
     Column("max_lat", Float, nullable=True),
     Column("parcel_codes", String(400), nullable=True),
     Column("floors", SmallInteger, nullable=True),
-    Column("area", Float, nullable=True),
+    Column("area_centi_m2", BigInteger, nullable=True),  # 建筑面积 in hundredths of a m² (graph.model.Place)
     Column("floor", SmallInteger, nullable=True),
     Column("usage", String(16), nullable=True),
     *_provenance(),
@@ -185,7 +185,7 @@ place_stats = Table(
     metadata,
     Column("place_id", Integer, ForeignKey("place.id"), primary_key=True),
     Column("houses", Integer, nullable=False),
-    Column("floor_area", Float, nullable=False),
+    Column("floor_area_centi_m2", BigInteger, nullable=False),
     Column("owners", Integer, nullable=False),
     Column("estates", Integer, nullable=False),
     Column("buildings", Integer, nullable=False),

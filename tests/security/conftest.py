@@ -132,7 +132,7 @@ def north_batch(shared_house: str) -> Batch:
         place(NORTH_ENTRANCE, Level.ENTRANCE, "1单元", NORTH_BUILDING, None),
     ]
     places += [
-        place(code, Level.HOUSE, f"1单元{number}01室", NORTH_ENTRANCE, None, area=88.5, floor=number, usage=Usage.RESIDENTIAL)
+        place(code, Level.HOUSE, f"1单元{number}01室", NORTH_ENTRANCE, None, area_centi_m2=8850, floor=number, usage=Usage.RESIDENTIAL)
         for number, code in enumerate(NORTH_HOUSES, start=1)
     ]
     owners = [
