@@ -19,6 +19,7 @@ entries after an `:AuditHead`, tokens `:Token`s (graph.cypher.audit); the connec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from graph.cypher import values
@@ -86,6 +87,24 @@ def place_props(place: Place, line: list[str]) -> dict[str, Any]:
             **provenance_props(place.provenance),
         }
     )
+
+
+PLACE_FIELDS = (
+    "code", "level", "name", "parent", "geometry", "parcel_codes", "floors", "area_centi_m2", "floor", "usage",
+    "source", "source_record", "fetched_at", "run_id",
+)
+"""A place's properties in the order statements return them as columns: FalkorDB's client
+reads a map several times slower than the same values as columns (8,000 places: 1.1 s as maps)."""
+
+
+def place_columns(node: str) -> str:
+    """The RETURN list of a place node's properties, in PLACE_FIELDS order."""
+    return ", ".join(f"{node}.{name}" for name in PLACE_FIELDS)
+
+
+def place_from(row: Sequence[Any], start: int = 0) -> Place:
+    """A place from the columns `place_columns` returned, beginning at `start`."""
+    return place_of(dict(zip(PLACE_FIELDS, row[start : start + len(PLACE_FIELDS)])))
 
 
 def place_of(props: dict[str, Any]) -> Place:

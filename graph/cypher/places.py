@@ -8,7 +8,7 @@ from typing import Any
 
 from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import statements as st
-from graph.cypher.model import LABELS, place_of, scope_params, seen
+from graph.cypher.model import LABELS, PLACE_FIELDS, place_columns, place_from, scope_params, seen
 from graph.cypher.transport import Transport
 from graph.levels import Level
 from graph.model import Page, Place, Stats
@@ -16,15 +16,16 @@ from graph.scope import Scope
 from graph.store import MAX_PAGE
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
+_N = len(PLACE_FIELDS)  # where a row's columns after the place's begin
 
 PLACES = st.read(
     "places.by_code",
-    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN properties(p)",
+    f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE {seen('p')} RETURN {place_columns('p')}",
 )
 CHILDREN = st.read(
     "places.children",
     f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) MATCH (k:Place)-[:IN]->(p) WITH c, k "
-    f"WHERE {seen('k')} AND ($after IS NULL OR k.code > $after) RETURN c, properties(k)",
+    f"WHERE {seen('k')} AND ($after IS NULL OR k.code > $after) RETURN c, {place_columns('k')}",
 )
 LINES = st.read(
     "places.lines",
@@ -57,10 +58,10 @@ def _under(level: Level, kind: str, tail: str) -> dict[str, st.Statement]:
     }
 
 
-_LISTING = "RETURN properties(p) ORDER BY p.code LIMIT $limit"
+_LISTING = f"RETURN {place_columns('p')} ORDER BY p.code LIMIT $limit"
 _COUNTING = "RETURN count(p)"
 _ROLLED = (
-    "OPTIONAL MATCH (u:Rollup {code: p.code}) RETURN properties(p), u.houses, u.floor_area_centi_m2, u.owners, "
+    f"OPTIONAL MATCH (u:Rollup {{code: p.code}}) RETURN {place_columns('p')}, u.houses, u.floor_area_centi_m2, u.owners, "
     "u.estates, u.buildings ORDER BY p.code"
 )
 LIST = {level: _under(level, "list", _LISTING) for level in Level}
@@ -69,23 +70,23 @@ ROLLED = {level: _under(level, "stats", _ROLLED) for level in Level if level < L
 ROLLUPS = st.read(
     "places.rollups",
     f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE p.level < 8 AND {seen('p')} "
-    "OPTIONAL MATCH (u:Rollup {code: c}) RETURN properties(p), u.houses, u.floor_area_centi_m2, u.owners, u.estates, u.buildings",
+    f"OPTIONAL MATCH (u:Rollup {{code: c}}) RETURN {place_columns('p')}, u.houses, u.floor_area_centi_m2, u.owners, u.estates, u.buildings",
 )
 HOUSE_FIGURES = st.read(
     "places.house_figures",
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
     "OPTIONAL MATCH (o:Owner)-[s:OWNS]->(h) WHERE s.since <= $today AND (s.until IS NULL OR s.until > $today) "
-    "RETURN properties(h), count(DISTINCT o)",
+    f"RETURN {place_columns('h')}, count(DISTINCT o)",
 )
 SEARCH_CODE = st.read(
     "places.search.code",
     f"MATCH (p:Place) WHERE p.code >= $prefix AND p.code < $bound AND {seen('p')} "
-    "AND ($within IS NULL OR $within IN p.line) RETURN properties(p) ORDER BY p.code LIMIT $limit",
+    f"AND ($within IS NULL OR $within IN p.line) RETURN {place_columns('p')} ORDER BY p.code LIMIT $limit",
 )
 SEARCH_NAME = st.read(
     "places.search.name",
     f"MATCH (p:Area) WHERE toLower(p.name) CONTAINS $needle AND {seen('p')} "
-    "AND ($within IS NULL OR $within IN p.line) RETURN properties(p) ORDER BY p.level, p.code LIMIT $limit",
+    f"AND ($within IS NULL OR $within IN p.line) RETURN {place_columns('p')} ORDER BY p.level, p.code LIMIT $limit",
 )
 KNOWN = st.read("places.known", "MATCH (w:Place {code: $within}) RETURN w.code")
 
@@ -120,7 +121,7 @@ class PlaceReads:
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         rows = await self.transport.run(PLACES, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})
-        found = {props["code"]: place_of(props) for (props,) in rows}
+        found = {place.code: place for place in map(place_from, rows)}
         return [found.get(code) for code in codes]
 
     async def children(
@@ -132,8 +133,8 @@ class PlaceReads:
             CHILDREN, {"codes": list(dict.fromkeys(codes)), "after": after_code, **scope_params(scope)}
         )
         found: dict[str, list[Place]] = {}
-        for parent, props in rows:
-            found.setdefault(parent, []).append(place_of(props))
+        for row in rows:
+            found.setdefault(row[0], []).append(place_from(row, 1))
         return [page_of(sorted(found.get(code, []), key=lambda p: p.code), first) for code in codes]
 
     async def ancestors(self, codes: Sequence[str], scope: Scope) -> list[list[Place]]:
@@ -160,7 +161,7 @@ class PlaceReads:
     ) -> Page[Place]:
         first = max(1, min(first, MAX_PAGE))
         rows = await self._listing(LIST, level, within, scope, {"after": decode_cursor(after), "limit": first + 1})
-        return page_of([place_of(props) for (props,) in rows or []], first)
+        return page_of([place_from(row) for row in rows or []], first)
 
     async def count(self, level: Level, within: str | None, scope: Scope) -> int:
         rows = await self._listing(COUNT, level, within, scope, {})
@@ -169,21 +170,21 @@ class PlaceReads:
     async def stats(self, within: str, group_by: Level, scope: Scope) -> list[Stats]:
         if group_by == Level.HOUSE:
             page = await self._listing(LIST, Level.HOUSE, within, scope, {"limit": 10_000_000})
-            codes = [props["code"] for (props,) in page or []]
+            codes = [row[0] for row in page or []]
             return [item for item in await self.place_stats(codes, scope) if item is not None]
         rows = await self._listing(ROLLED, group_by, within, scope, {})
-        return [stats_of(place_of(row[0]), tuple(row[1:])) for row in rows or []]
+        return [stats_of(place_from(row), tuple(row[_N:])) for row in rows or []]
 
     async def place_stats(self, codes: Sequence[str], scope: Scope) -> list[Stats | None]:
         unique = list(dict.fromkeys(codes))
         params = {"codes": unique, **scope_params(scope)}
         found: dict[str, Stats] = {}
         for row in await self.transport.run(ROLLUPS, params):
-            found[row[0]["code"]] = stats_of(place_of(row[0]), tuple(row[1:]))
+            found[row[0]] = stats_of(place_from(row), tuple(row[_N:]))
         houses = [code for code in unique if code not in found]
         if houses:
-            for props, owners in await self.transport.run(HOUSE_FIGURES, {**params, "codes": houses, "today": self.today()}):
-                house = place_of(props)
+            for row in await self.transport.run(HOUSE_FIGURES, {**params, "codes": houses, "today": self.today()}):
+                house, owners = place_from(row), row[_N]
                 found[house.code] = stats_of(house, (1, house.area_centi_m2 or 0, owners, 0, 0))
         return [found.get(code) for code in codes]
 
@@ -196,13 +197,13 @@ class PlaceReads:
         params = {"within": within, "limit": first, **scope_params(scope)}
         if _CODE_TEXT.fullmatch(needle):
             prefix = needle.upper()
-            for (props,) in await self.transport.run(SEARCH_CODE, {**params, "prefix": prefix, "bound": prefix + "\x7f"}):
-                found[props["code"]] = place_of(props)
+            for row in await self.transport.run(SEARCH_CODE, {**params, "prefix": prefix, "bound": prefix + "\x7f"}):
+                found[row[0]] = place_from(row)
         if len(found) < first and needle:
-            for (props,) in await self.transport.run(SEARCH_NAME, {**params, "needle": needle.lower()}):
-                found.setdefault(props["code"], place_of(props))
+            for row in await self.transport.run(SEARCH_NAME, {**params, "needle": needle.lower()}):
+                found.setdefault(row[0], place_from(row))
         return list(found.values())[:first]
 
     async def shapes(self, level: Level, within: str, scope: Scope) -> list[Place]:
         rows = await self._listing(LIST, level, within, scope, {"limit": 10_000_000})
-        return [place for place in (place_of(props) for (props,) in rows or []) if place.geometry is not None]
+        return [place for place in map(place_from, rows or []) if place.geometry is not None]

@@ -21,7 +21,7 @@ from graph.cases import OPEN_STATUSES
 from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import statements as st
 from graph.cypher import values
-from graph.cypher.model import holding, place_of, scope_params, seen
+from graph.cypher.model import holding, place_columns, place_from, scope_params, seen
 from graph.cypher.transport import Transport
 from graph.model import Page, Place, Reached
 from graph.scope import Scope
@@ -38,17 +38,10 @@ KEPT = st.read(
 # house) FalkorDB's planner started from every OWNS edge of the graph, or applied a match per
 # house: a district's owners took 0.8 s where the walk and then a match take 0.1 s.
 _WALK = "UNWIND $codes AS c MATCH (w:Place {code: c}) MATCH (w)<-[:IN*0..7]-(h) WHERE h.level = 8 "
-_FIELDS = (
-    "code", "level", "parent", "name", "geometry", "parcel_codes", "floors", "area", "floor", "usage",
-    "source", "source_record", "fetched_at", "run_id",
-)
-"""A house's properties as `place_of` reads them, returned as columns: the falkordb client
-parses maps slower (a district's first 500 houses on the small demo: 0.29-0.36 s as maps,
-0.19-0.22 s as columns)."""
 HOUSES = st.read(
     "questions.houses",
     _WALK + "WITH DISTINCT h WHERE $after IS NULL OR h.code > $after "
-    f"RETURN {', '.join(f'h.{name}' for name in _FIELDS)} ORDER BY h.code LIMIT $limit",
+    f"RETURN {place_columns('h')} ORDER BY h.code LIMIT $limit",
 )
 HOLDERS = st.read(
     "questions.holders",
@@ -95,7 +88,7 @@ class QuestionReads:
         roots = outermost({code: lines[code] for code in kept})
         day = values.day(as_of)
         listed = await self.transport.run(HOUSES, {"codes": roots, "after": after_code, "limit": first + 1})
-        found = sorted((place_of(dict(zip(_FIELDS, row))) for row in listed), key=lambda place: place.code)
+        found = sorted(map(place_from, listed), key=lambda place: place.code)
         page = found[:first]
         holders: dict[str, set[str]] = {place.code: set() for place in page}
         if page:
