@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from graph.levels import Level
@@ -47,7 +48,8 @@ class Place:
     """A node of the place tree, from the city (市) down to the house (户).
 
     Level-specific facts sit in optional fields: `parcel_codes` for estates (宗地代码), `floors`
-    for buildings, `area` (m², 建筑面积), `floor` and `usage` for houses.
+    for buildings, `area_centi_m2` (建筑面积 in whole hundredths of a m², so 8050 is 80.50 m²:
+    sums stay exact), `floor` and `usage` for houses.
     """
 
     code: str
@@ -57,7 +59,7 @@ class Place:
     geometry: GeoJSON | None = None
     parcel_codes: tuple[str, ...] = ()
     floors: int | None = None
-    area: float | None = None
+    area_centi_m2: int | None = None
     floor: int | None = None
     usage: Usage | None = None
     provenance: Provenance | None = None
@@ -126,10 +128,54 @@ class Stats:
 
     place: Place
     houses: int
-    floor_area: float
+    floor_area_centi_m2: int
+    """Total 建筑面积 of the houses, in whole hundredths of a m² (`m2_text` shows it)."""
     owners: int
     estates: int
     buildings: int
+
+
+def centi_m2_of(value: object) -> int:
+    """An area in m² as a source writes it (decimal text like '80.25', an int, a Decimal, or a
+    float taken as the shortest decimal that reads back as it) in whole hundredths of a m²,
+    exactly: nothing is rounded. ValueError saying why for anything else (not a number, more
+    than two decimals, a boolean, NaN or infinity).
+
+    >>> centi_m2_of("80.25"), centi_m2_of(90), centi_m2_of(88.8), centi_m2_of(Decimal("12.50"))
+    (8025, 9000, 8880, 1250)
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an area")
+    if isinstance(value, int):
+        return value * 100
+    if isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value[:40]!r} is not a decimal number of m² (like 80.25)") from None
+    else:
+        raise ValueError(f"{type(value).__name__} {str(value)[:40]!r} is not an area")
+    if not number.is_finite() or abs(number) > 10**12:
+        raise ValueError(f"{str(value)[:40]!r} is not a plausible area in m²")
+    whole = number.scaleb(2)
+    if whole != whole.to_integral_value():
+        raise ValueError(f"{str(value)[:40]!r} is not a whole number of hundredths of a m² (at most 2 decimals)")
+    return int(whole)
+
+
+def m2_text(centi_m2: int) -> str:
+    """Hundredths of a m² as m² text with two decimals, from the integer (no float on the way).
+
+    >>> m2_text(8025), m2_text(5), m2_text(0)
+    ('80.25', '0.05', '0.00')
+    """
+    sign = "-" if centi_m2 < 0 else ""
+    whole, cents = divmod(abs(centi_m2), 100)
+    return f"{sign}{whole}.{cents:02d}"
 
 
 T = TypeVar("T")

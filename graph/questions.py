@@ -182,8 +182,8 @@ class DistrictFootprint:
     estates: tuple[str, ...]
     """The estates it manages there on the day, by code."""
     houses: int
-    floor_area: float
-    """m², the estates' roll-ups summed."""
+    floor_area_centi_m2: int
+    """Hundredths of a m², the estates' roll-ups summed (exact)."""
     owners: int
     """Owners (each once) holding a house of those estates on the day."""
     open_cases: int
@@ -213,14 +213,14 @@ async def footprint(store: Store, firm: str, scope: Scope, *, as_of: dt.date) ->
             (place for index in members for place in lineages[index] if place.level == Level.DISTRICT), None
         )
         reached = await store.reach(codes, scope, 1, as_of=as_of)
-        area = sum(row.floor_area for index in members if (row := stats[index]) is not None)
+        area = sum(row.floor_area_centi_m2 for index in members if (row := stats[index]) is not None)
         rows.append(
             DistrictFootprint(
                 key=key,
                 district=district,
                 estates=tuple(codes),
                 houses=reached.house_count,
-                floor_area=round(area, 2),
+                floor_area_centi_m2=area,
                 owners=reached.owner_count,
                 open_cases=reached.open_case_count,
             )

@@ -14,6 +14,7 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from graph.errors import InvalidInput, StoreError
@@ -40,56 +41,93 @@ class UtilityAccount:
 
 @dataclass(frozen=True, slots=True)
 class Bill:
-    """One billing period of an account, keyed by (utility, account_no, period 'YYYY-MM')."""
+    """One billing period of an account, keyed by (utility, account_no, period 'YYYY-MM').
+
+    Money is whole fen (分, integers): what was charged (`amount_fen`) and what has been paid
+    (`paid_fen`), so every sum and comparison is exact. `fen_of` reads a source's decimal yuan
+    text into fen; `yuan_text` shows fen as yuan again."""
 
     utility: Utility
     account_no: str
     period: str
-    amount: float
-    paid: float
+    amount_fen: int
+    paid_fen: int
     due: dt.date
     provenance: Provenance | None = None
 
-    def owed_on(self, day: dt.date) -> float:
-        """What is overdue on `day` (0 before the due date or when paid in full)."""
-        return round(max(self.amount - self.paid, 0.0), 2) if day > self.due else 0.0
+    def owed_on(self, day: dt.date) -> int:
+        """What is overdue on `day`, in fen (0 on or before the due date, or when paid in full)."""
+        return max(self.amount_fen - self.paid_fen, 0) if day > self.due else 0
 
     def overdue_on(self, day: dt.date) -> bool:
         """Whether the bill counts in arrears on `day`: past its due date (the due day itself
-        is not) with more than `OWED_ABOVE` unpaid."""
-        return day > self.due and self.amount - self.paid > OWED_ABOVE
+        is not) with at least one fen unpaid."""
+        return day > self.due and self.amount_fen > self.paid_fen
 
-
-OWED_ABOVE = 0.005
-"""A bill owes something when amount − paid exceeds half a fen (rounding of paid amounts)."""
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 """A billing period: 'YYYY-MM'."""
 
+MAX_FEN = 2**53 - 1
+"""The largest amount a bill may hold, in fen (about 90 trillion yuan): exact on every backend
+(SQL BIGINT, the graph's 64-bit integers) and in every JSON reader."""
 
-def fen(amount: float) -> int:
-    """An amount in yuan as whole fen (分), rounded as `round(amount, 2)` rounds it: what a
-    store keeps of a bill's amount and payment (integers, so sums never drift).
+_CENT = Decimal("0.01")
 
-    >>> fen(32.5), fen(39.999), fen(0.1 + 0.2)
-    (3250, 4000, 30)
+
+def fen_of(value: object) -> int:
+    """A sum of money in yuan as a source writes it (decimal text like '123.45', an int, a
+    Decimal, or a float taken as the shortest decimal that reads back as it) in whole fen,
+    exactly: nothing is rounded. ValueError saying why for anything else: text that is not a
+    decimal number, a fraction of a fen ('12.345'), a boolean, NaN or infinity.
+
+    >>> fen_of("123.45"), fen_of("0.1"), fen_of(7), fen_of(Decimal("12.50")), fen_of(19.99), fen_of("1e2")
+    (12345, 10, 700, 1250, 1999, 10000)
     """
-    return int(round(round(amount, 2) * 100))
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a sum of money")
+    if isinstance(value, int):
+        return value * 100
+    if isinstance(value, float):
+        number = Decimal(repr(value))  # the decimal the source wrote (Python prints the shortest that reads back)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value[:40]!r} is not a decimal number of yuan (like 123.45)") from None
+    else:
+        raise ValueError(f"{type(value).__name__} {str(value)[:40]!r} is not a sum of money")
+    if not number.is_finite():
+        raise ValueError(f"{str(value)[:40]!r} is not a finite sum of money")
+    if abs(number) > Decimal(MAX_FEN) / 100:
+        raise ValueError(f"{str(value)[:40]!r} is more than a bill may hold ({yuan_text(MAX_FEN)} yuan)")
+    whole = number.scaleb(2)
+    if whole != whole.to_integral_value():
+        raise ValueError(f"{str(value)[:40]!r} is not a whole number of fen (at most 2 decimals)")
+    return int(whole)
 
 
-def yuan(fen: int) -> float:
-    """Whole fen back as yuan (exact to the fen: a float of two decimals)."""
-    return round(fen / 100, 2)
+def yuan_text(fen: int) -> str:
+    """Whole fen as yuan text with two decimals, computed from the integer (no float on the way).
+
+    >>> yuan_text(12345), yuan_text(5), yuan_text(0), yuan_text(-250)
+    ('123.45', '0.05', '0.00', '-2.50')
+    """
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
 
 
 @dataclass(frozen=True, slots=True)
 class Arrears:
-    """What an account owes on a day: the overdue total, how many bills, the oldest period."""
+    """What an account owes on a day: the overdue total in fen, how many bills, the oldest period."""
 
     utility: Utility
     account_no: str
     house_code: str
-    amount: float
+    amount_fen: int
     bills: int
     oldest_period: str
 
@@ -118,13 +156,18 @@ def check_account(account: UtilityAccount) -> None:
 
 
 def check_bill(bill: Bill) -> None:
-    """Refuse a bill a store must not write: a period that is not YYYY-MM, a negative amount or
-    payment."""
+    """Refuse a bill a store must not write: a period that is not YYYY-MM, an amount or payment
+    that is not whole fen (an int), negative, or above `MAX_FEN`."""
     what = f"{bill.utility.value} bill {bill.account_no}|{bill.period}"
     if not PERIOD.fullmatch(bill.period):
         raise StoreError(f"{what}: period must be YYYY-MM")
-    if bill.amount < 0 or bill.paid < 0:
+    for name, value in (("amount_fen", bill.amount_fen), ("paid_fen", bill.paid_fen)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StoreError(f"{what}: {name} must be whole fen (an int), not {type(value).__name__} {value!r}")
+    if bill.amount_fen < 0 or bill.paid_fen < 0:
         raise StoreError(f"{what}: amount and paid must not be negative")
+    if bill.amount_fen > MAX_FEN or bill.paid_fen > MAX_FEN:
+        raise StoreError(f"{what}: amount and paid must be at most {MAX_FEN} fen")
 
 
 def check_outage(outage: Outage) -> None:
@@ -153,12 +196,12 @@ def check_utilities(accounts: Iterable[UtilityAccount], bills: Iterable[Bill], o
 
 def arrears_of(account: UtilityAccount, bills: Iterable[Bill], as_of: dt.date) -> Arrears | None:
     """What `account` owes on `as_of` from its `bills` (the rule `UtilityStore.arrears` answers
-    by): the overdue total rounded to the fen, how many bills, the oldest period; None when no
-    bill is overdue."""
+    by): the overdue total in fen, how many bills, the oldest period; None when no bill is
+    overdue."""
     overdue = [bill for bill in bills if bill.overdue_on(as_of)]
     if not overdue:
         return None
-    owed = round(sum(bill.amount - bill.paid for bill in overdue), 2)
+    owed = sum(bill.amount_fen - bill.paid_fen for bill in overdue)
     return Arrears(account.utility, account.account_no, account.house_code, owed, len(overdue), min(b.period for b in overdue))
 
 
@@ -233,7 +276,7 @@ class UtilityStore(Protocol):
 
     async def arrears(self, house_codes: Sequence[str], as_of: dt.date, scope: Scope) -> list[list[Arrears]]:
         """For each house in key order, its accounts in arrears on `as_of` (`arrears_of` is the
-        rule: bills `overdue_on` that day, summed to the fen), by utility and number; [] for a
+        rule: bills `overdue_on` that day, summed in fen), by utility and number; [] for a
         house unknown, out of scope or owing nothing."""
 
     async def outages(

@@ -30,7 +30,7 @@ from graph.ciphers import sm2
 from graph.ciphers.keyring import Keyring
 from graph.errors import HubError
 from graph.levels import Level
-from graph.model import Page, Place, Stats
+from graph.model import Page, Place, Stats, m2_text
 from graph.scope import Scope
 from graph.security import AuditDraft
 from graph.store import MAX_PAGE
@@ -123,7 +123,7 @@ def _feature(place: Place, stats: Stats | None) -> dict[str, Any]:
         "level": place.level.name,
         "parent": place.parent_code,
         "houses": stats.houses if stats else None,
-        "floorArea": round(stats.floor_area, 2) if stats else None,
+        "floorArea": stats.floor_area_centi_m2 / 100 if stats else None,  # exact hundredths: JSON writes e.g. 12345.67
         "owners": stats.owners if stats else None,
         "estates": stats.estates if stats else None,
         "buildings": stats.buildings if stats else None,
@@ -190,7 +190,7 @@ async def write_csv(store: ExportSource, root: Place, scope: Scope, out: TextIO)
             if line is None:
                 line = lines[house.parent_code] = line_of(house.parent_code)
             usage = house.usage.value if house.usage else ""
-            writer.writerow([house.code, house.name, _number(house.area), _number(house.floor), usage, *line])
+            writer.writerow([house.code, house.name, m2_text(house.area_centi_m2) if house.area_centi_m2 is not None else "", _number(house.floor), usage, *line])
             written += 1
     return written
 

@@ -38,7 +38,7 @@ from connectors.registry import exchange
 from connectors.sourcedb import source_url
 from graph.codes import resident_id_check_digit
 from graph.levels import Level
-from graph.model import Owner, OwnerKind, Ownership, Place
+from graph.model import Owner, OwnerKind, Ownership, Place, m2_text
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from hub.demo.names import person_name
@@ -140,7 +140,7 @@ class _Builder:
             {
                 "bdcdyh": house.code,
                 "zl": address,
-                "jzmj": house.area,
+                "jzmj": float(m2_text(house.area_centi_m2)) if house.area_centi_m2 is not None else None,  # the registry's own REAL column
                 "ghyt": house.usage.value if house.usage is not None else None,
                 "szc": house.floor,
                 "gxsj": _office_hours(self.rng, stamp_day, lag_days=0),

@@ -28,6 +28,7 @@ import datetime as dt
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict, json_record
@@ -38,7 +39,7 @@ from graph.errors import CodeError
 from graph.ledger import Reason
 from graph.levels import Level
 from graph.masking import mask
-from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Usage
+from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Usage, centi_m2_of
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from graph.identity import OwnerIds
@@ -225,18 +226,22 @@ def _house_code(table: str, key: str, value: object) -> str | Rejected:
 
 async def link_units(records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(records)
-    wanted: dict[int, tuple[str, float, Usage, int | None]] = {}
+    wanted: dict[int, tuple[str, int, Usage, int | None]] = {}
     for index, record in enumerate(records):
         data, where = record.data, f"bdcdy {record.key}"
         code = _house_code("bdcdy", record.key, data["bdcdyh"])
         if isinstance(code, Rejected):
             verdicts[index] = code
             continue
-        area = float(data["jzmj"])
+        try:
+            area = centi_m2_of(data["jzmj"])  # whole hundredths of a m², exactly
+        except ValueError as error:
+            verdicts[index] = Rejected(Reason.SCHEMA_MISMATCH, f"{where}: jzmj (建筑面积): {error}")
+            continue
         usage = USAGES.get(str(data["ghyt"]).strip())
         floor = data.get("szc")
-        if not math.isfinite(area) or area <= 0:
-            verdicts[index] = Rejected(Reason.SCHEMA_MISMATCH, f"{where}: jzmj (建筑面积) {area:g} m² must be above 0")
+        if area <= 0:
+            verdicts[index] = Rejected(Reason.SCHEMA_MISMATCH, f"{where}: jzmj (建筑面积) {data['jzmj']} m² must be above 0")
         elif usage is None:
             verdicts[index] = Rejected(
                 Reason.SCHEMA_MISMATCH, f"{where}: ghyt (规划用途) {data['ghyt']!r} is not one of {'/'.join(USAGES)}"
@@ -262,7 +267,7 @@ async def link_units(records: Sequence[SourceRecord], store: Store) -> list[Verd
         elif place.level != Level.HOUSE:
             verdicts[index] = Rejected(Reason.UNKNOWN_PLACE, f"bdcdy {records[index].key}: {code} is not a house in the hub")
             continue
-        house = dataclasses.replace(place, area=area, usage=usage, floor=floor, provenance=None)
+        house = dataclasses.replace(place, area_centi_m2=area, usage=usage, floor=floor, provenance=None)
         verdicts[index] = Facts(Batch(places=[house]))
     return [verdict for verdict in verdicts if verdict is not None]
 
@@ -609,7 +614,7 @@ UNITS = StreamSpec(
         (
             FieldSpec("bdcdyh", str),
             FieldSpec("zl", str, required=False),
-            FieldSpec("jzmj", NUMBER),
+            FieldSpec("jzmj", (float, int, Decimal)),
             FieldSpec("ghyt", str),
             FieldSpec("szc", int, required=False),
             FieldSpec("gxsj", str),
@@ -674,6 +679,15 @@ _FLOATS = frozenset({"jzmj", "fe"})
 _INTEGERS = frozenset({"szc"})
 
 
+def _decimal(text: str) -> Decimal | str:
+    """A decimal from an export's text, exactly; the text itself when it is not one."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    return number if number.is_finite() else text
+
+
 def _number(value: Any, integer: bool) -> Any:
     """A number from an export's text; the text itself when it is none (the schema says so)."""
     if not isinstance(value, str):
@@ -700,6 +714,8 @@ def row_data(spec: StreamSpec, raw: Mapping[str, Any]) -> tuple[dict[str, Any], 
             value = value.strip() or None
         if value is None:
             data[column] = None
+        elif column == "jzmj" and isinstance(value, str):
+            data[column] = _decimal(value)  # an area is read exactly (graph.model.centi_m2_of)
         elif column in _FLOATS or column in _INTEGERS:
             data[column] = _number(value, column in _INTEGERS)
         elif column == "djsj":

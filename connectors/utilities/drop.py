@@ -22,7 +22,6 @@ from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorE
 from connectors.utilities.streams import STREAMS, record_key, utility_streams
 from graph.utilities import Utility
 
-_NUMBERS = ("amount", "paid")
 _LISTS = ("place_codes", "addresses")
 _TRUE, _FALSE = ("是", "true", "1", "yes", "y"), ("否", "false", "0", "no", "n")
 
@@ -39,7 +38,8 @@ def decode(raw: bytes, encoding: str) -> str:
 
 def typed(row: dict[str, str], utility: Utility) -> dict[str, Any]:
     """A CSV row as the JSON values the streams expect; what cannot be converted stays text, so
-    the stream's schema names it."""
+    the stream's schema names it. Sums of money stay text: the bills stream reads them in whole
+    fen exactly (`graph.utilities.fen_of`), never through a float."""
     data: dict[str, Any] = {}
     for name, value in row.items():
         if name is None:
@@ -47,12 +47,7 @@ def typed(row: dict[str, str], utility: Utility) -> dict[str, Any]:
         text = (value or "").strip()
         if not text:
             continue
-        if name in _NUMBERS:
-            try:
-                data[name] = float(text)
-            except ValueError:
-                data[name] = text
-        elif name in _LISTS:
+        if name in _LISTS:
             data[name] = [item.strip() for item in text.split(";") if item.strip()]
         elif name == "planned":
             lowered = text.lower()

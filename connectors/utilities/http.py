@@ -14,7 +14,9 @@ checkpoint already saved.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
@@ -86,7 +88,8 @@ class UtilitiesHttp:
             if response.status_code != 200:
                 raise ConnectorError(f"{where} answered HTTP {response.status_code}: {response.text[:200]}")
             try:
-                return response.json()
+                # decimals as Decimal: a bill's 123.45 is read as written, never as a float
+                return json.loads(response.content, parse_float=Decimal)
             except ValueError:
                 raise ConnectorError(f"{where} answered something that is not JSON: {response.text[:80]!r}") from None
         raise AssertionError("unreachable")

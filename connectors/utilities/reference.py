@@ -18,7 +18,9 @@ The API (`utility_app`), as a utility would publish it:
 
 Items are ordered by (`updated`, key); `updated_after` with `after_key` resumes after a record
 (a client's saved cursor), `page_token` continues a listing. `limit` is 1..1000 (default 200).
-`GET /v1/health` answers without a token. Times are ISO 8601 with the +08:00 offset.
+`GET /v1/health` answers without a token. Times are ISO 8601 with the +08:00 offset. A bill's
+`amount` and `paid` are yuan as decimal text with two decimals ("123.45"), as many utilities
+send money; the data is made in whole fen, so every total adds up.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from graph.levels import Level
 from graph.model import Place, Usage
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
-from graph.utilities import Utility
+from graph.utilities import Utility, fen_of, yuan_text
 
 EVERYTHING = Scope.everything()
 _PREFIX = {Utility.WATER: "SW", Utility.POWER: "GD", Utility.GAS: "RQ", Utility.HEATING: "RL"}
@@ -175,12 +177,12 @@ class UtilityData:
             mine = [b for b in self.bills if b["account_no"] == account["account_no"]]
             if not mine:
                 continue
-            unpaid = [b for b in mine if b["paid"] < b["amount"]]
+            unpaid = [b for b in mine if fen_of(b["paid"]) < fen_of(b["amount"])]
             bill = dict(unpaid[0] if unpaid else mine[-1])
             if unpaid:
                 bill["paid"] = bill["amount"]  # paid at the counter (缴费)
             else:
-                bill["amount"] = round(bill["amount"] + 1.5, 2)  # a meter reading corrected
+                bill["amount"] = yuan_text(fen_of(bill["amount"]) + 150)  # a meter reading corrected
             bill["updated"] = self._touch(at)
             self._put("bills", bill)
             changed += 1
@@ -203,8 +205,8 @@ class UtilityData:
         add("accounts", {"account_no": "BAD-NOBUILDING", "address": f"{district}{by_level[Level.ESTATE].name}1单元101室"}, Reason.UNMATCHED_ADDRESS)
         add("accounts", {"account_no": "BAD-CODE", "bdcdyh": "3702020010"}, Reason.MALFORMED_CODE)
         add("accounts", {"account_no": "BAD-UNKNOWN", "bdcdyh": by_level[Level.BUILDING].code + "9999"}, Reason.UNKNOWN_PLACE)
-        add("bills", {"account_no": "NO-SUCH-ACCOUNT", "period": "2024-01", "amount": 10.0, "paid": 0.0, "due": "2024-02-15"}, Reason.UNKNOWN_PLACE)
-        add("bills", {"account_no": self.accounts[0]["account_no"], "period": "2024-13", "amount": 10.0, "paid": 0.0, "due": "2025-01-15"}, Reason.SCHEMA_MISMATCH)
+        add("bills", {"account_no": "NO-SUCH-ACCOUNT", "period": "2024-01", "amount": "10.00", "paid": "0.00", "due": "2024-02-15"}, Reason.UNKNOWN_PLACE)
+        add("bills", {"account_no": self.accounts[0]["account_no"], "period": "2024-13", "amount": "10.00", "paid": "0.00", "due": "2025-01-15"}, Reason.SCHEMA_MISMATCH)
         add("outages", {"notice_id": "BAD-NOTICE", "addresses": [f"{district}不存在花园"], "starts": "2024-06-01T08:00:00+08:00", "reason": "检修"}, Reason.UNMATCHED_ADDRESS)
         return expected
 
@@ -287,26 +289,27 @@ async def build_dataset(
         data.accounts.append(account)
         arrears = rng.random() < 0.05
         owed_from = len(periods) - rng.randint(1, min(4, len(periods)))
-        area = house.area or 80.0
+        area = house.area_centi_m2 or 8000  # hundredths of a m²
         for position, period in enumerate(periods):
             month = int(period[5:])
             if utility is Utility.HEATING:
                 if month not in (11, 12, 1, 2, 3):
                     continue
-                amount = round(area * 25.0 / 5, 2)  # 25 元/m² a season, in five bills
-            else:
-                amount = round(rng.uniform(low, high) * (1.3 if month in (1, 2, 7, 8) else 1.0), 2)
+                # 25 元/m² a season, in five bills: 500 fen a m², 5 fen a hundredth of a m²
+                amount = area * 5
+            else:  # a random charge, drawn and then kept in whole fen
+                amount = round(rng.uniform(low, high) * (1.3 if month in (1, 2, 7, 8) else 1.0) * 100)
             issued = dt.datetime.combine(_next_month(period, 1), dt.time(9), CHINA)
             due = _next_month(period, 25)
             unpaid = arrears and position >= owed_from and due < day
-            paid = 0.0 if unpaid else amount
+            paid = 0 if unpaid else amount
             if not unpaid and rng.random() < 0.01:
-                paid = round(amount / 2, 2)  # half paid (and so in arrears once overdue)
+                paid = amount // 2  # half paid (and so in arrears once overdue)
             updated = issued + dt.timedelta(days=rng.randint(0, 20) if paid else 0, minutes=index % 600)
             updated = min(updated, dt.datetime.combine(day, dt.time(0), CHINA))
             last_updated = max(last_updated, updated)
             data.bills.append(
-                {"account_no": number, "utility": utility.value, "period": period, "amount": amount, "paid": paid, "due": due.isoformat(), "updated": _stamp(updated)}
+                {"account_no": number, "utility": utility.value, "period": period, "amount": yuan_text(amount), "paid": yuan_text(paid), "due": due.isoformat(), "updated": _stamp(updated)}
             )
     estates = sorted({(line[4].code, line[4].name, line[3].name, line[1].name) for _, line in data.houses if len(line) > 4})
     buildings = sorted({(line[5].code, line[4].name, line[5].name, line[1].name) for _, line in data.houses if len(line) > 5})

@@ -5,7 +5,10 @@ Records arrive as plain JSON values (the drop reader converts CSV text to the sa
 
 - accounts  key `utility|account_no`: `account_no`, `utility`, the house's 不动产单元号 `bdcdyh`
   or its postal `address`, `updated` (ISO time).
-- bills     key `utility|account_no|period`: `period` (YYYY-MM), `amount`, `paid`, `due` (date).
+- bills     key `utility|account_no|period`: `period` (YYYY-MM), `amount`, `paid` (yuan: a JSON
+  number, read as the decimal written, or decimal text like "123.45"; taken in whole fen exactly,
+  so more than two decimals or anything not a number is a schema mismatch naming the field),
+  `due` (date).
 - outages   key `utility|notice_id`: `place_codes` and/or `addresses` (estate or building
   addresses), `starts`, `ends`, `reason`, `planned`.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,7 +40,7 @@ from graph.levels import Level
 from graph.model import Batch
 from graph.scope import Scope
 from graph.store import Store
-from graph.utilities import Bill, Outage, Utility, UtilityAccount
+from graph.utilities import Bill, Outage, Utility, UtilityAccount, fen_of
 
 EVERYTHING = Scope.everything()
 STREAMS = ("accounts", "bills", "outages")
@@ -45,7 +49,8 @@ CHINA = CHINA_STANDARD_TIME
 """Times without an offset are Beijing time, as Chinese utilities write them."""
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
-NUMBER = (int, float)
+MONEY = (int, float, Decimal, str)
+"""What a sum of money may arrive as: `graph.utilities.fen_of` decides whether it is one."""
 
 ACCOUNTS = RecordSchema(
     (
@@ -61,8 +66,8 @@ BILLS = RecordSchema(
         FieldSpec("utility", str),
         FieldSpec("account_no", str),
         FieldSpec("period", str),
-        FieldSpec("amount", NUMBER),
-        FieldSpec("paid", NUMBER),
+        FieldSpec("amount", MONEY),
+        FieldSpec("paid", MONEY),
         FieldSpec("due", str),
         FieldSpec("updated", str),
     )
@@ -219,14 +224,22 @@ class UtilityStream:
         period = str(data["period"]).strip()
         if not _PERIOD.fullmatch(period):
             return _mismatch(self.name, key, f"period {period!r} is not YYYY-MM")
-        amount, paid = float(data["amount"]), float(data["paid"])
+        money: dict[str, int] = {}
+        for name in ("amount", "paid"):
+            try:
+                money[name] = fen_of(data[name])
+            except ValueError as error:
+                return _mismatch(self.name, key, f"field {name!r}: {error}")
+        amount, paid = money["amount"], money["paid"]
         if amount < 0 or paid < 0:
-            return _mismatch(self.name, key, f"amount {amount} and paid {paid} must not be negative")
+            return _mismatch(
+                self.name, key, f"amount {data['amount']} and paid {data['paid']} must not be negative"
+            )
         try:
             due = dt.date.fromisoformat(str(data["due"]).strip()[:10])
         except ValueError:
             return _mismatch(self.name, key, f"due {data['due']!r} is not a date (YYYY-MM-DD)")
-        return Bill(utility, str(data["account_no"]).strip(), period, round(amount, 2), round(paid, 2), due)
+        return Bill(utility, str(data["account_no"]).strip(), period, amount, paid, due)
 
     async def _bills(self, records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
         bills = [self._bill(record) for record in records]

@@ -63,7 +63,7 @@ def provenance_of(props: dict[str, Any]) -> Provenance | None:
     return Provenance(props["source"], props["source_record"], fetched, props["run_id"])
 
 
-PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "usage", "parent")
+PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area_centi_m2", "floor", "usage", "parent")
 """What decides whether a write changes a place (provenance is not a fact)."""
 
 
@@ -80,7 +80,7 @@ def place_props(place: Place, line: list[str]) -> dict[str, Any]:
             "geometry": values.document(place.geometry),
             "parcel_codes": list(place.parcel_codes) or None,
             "floors": place.floors,
-            "area": float(place.area) if place.area is not None else None,
+            "area_centi_m2": place.area_centi_m2,  # an int: hundredths of a m²
             "floor": place.floor,
             "usage": place.usage.name if place.usage is not None else None,
             **provenance_props(place.provenance),
@@ -97,7 +97,7 @@ def place_of(props: dict[str, Any]) -> Place:
         geometry=values.from_document(props.get("geometry")),
         parcel_codes=tuple(props.get("parcel_codes") or ()),
         floors=props.get("floors"),
-        area=props.get("area"),
+        area_centi_m2=int(props["area_centi_m2"]) if props.get("area_centi_m2") is not None else None,
         floor=props.get("floor"),
         usage=Usage[props["usage"]] if props.get("usage") else None,
         provenance=provenance_of(props),

@@ -60,7 +60,7 @@ def _under(level: Level, kind: str, tail: str) -> dict[str, st.Statement]:
 _LISTING = "RETURN properties(p) ORDER BY p.code LIMIT $limit"
 _COUNTING = "RETURN count(p)"
 _ROLLED = (
-    "OPTIONAL MATCH (u:Rollup {code: p.code}) RETURN properties(p), u.houses, u.floor_area, u.owners, "
+    "OPTIONAL MATCH (u:Rollup {code: p.code}) RETURN properties(p), u.houses, u.floor_area_centi_m2, u.owners, "
     "u.estates, u.buildings ORDER BY p.code"
 )
 LIST = {level: _under(level, "list", _LISTING) for level in Level}
@@ -69,7 +69,7 @@ ROLLED = {level: _under(level, "stats", _ROLLED) for level in Level if level < L
 ROLLUPS = st.read(
     "places.rollups",
     f"UNWIND $codes AS c MATCH (p:Place {{code: c}}) WHERE p.level < 8 AND {seen('p')} "
-    "OPTIONAL MATCH (u:Rollup {code: c}) RETURN properties(p), u.houses, u.floor_area, u.owners, u.estates, u.buildings",
+    "OPTIONAL MATCH (u:Rollup {code: c}) RETURN properties(p), u.houses, u.floor_area_centi_m2, u.owners, u.estates, u.buildings",
 )
 HOUSE_FIGURES = st.read(
     "places.house_figures",
@@ -105,7 +105,7 @@ def stats_of(place: Place, figures: tuple[Any, ...]) -> Stats:
     return Stats(
         place=place,
         houses=int(houses or 0),
-        floor_area=round(float(area or 0.0), 2),
+        floor_area_centi_m2=int(area or 0),
         owners=int(owners or 0),
         estates=int(estates or 0),
         buildings=int(buildings or 0),
@@ -184,7 +184,7 @@ class PlaceReads:
         if houses:
             for props, owners in await self.transport.run(HOUSE_FIGURES, {**params, "codes": houses, "today": self.today()}):
                 house = place_of(props)
-                found[house.code] = stats_of(house, (1, house.area or 0.0, owners, 0, 0))
+                found[house.code] = stats_of(house, (1, house.area_centi_m2 or 0, owners, 0, 0))
         return [found.get(code) for code in codes]
 
     async def search(self, text: str, within: str | None, scope: Scope, first: int) -> list[Place]:

@@ -32,12 +32,12 @@ DIRTY = st.read(
 )
 HOUSES = st.read(
     "rollups.houses",
-    "UNWIND $codes AS c MATCH (h:House)-[:IN]->(:Place {code: c}) RETURN c, count(h), sum(h.area)",
+    "UNWIND $codes AS c MATCH (h:House)-[:IN]->(:Place {code: c}) RETURN c, count(h), sum(h.area_centi_m2)",
 )
 KIDS = st.read(
     "rollups.kids",
     "UNWIND $codes AS c MATCH (k:Area)-[:IN]->(:Place {code: c}) OPTIONAL MATCH (u:Rollup {code: k.code}) "
-    "RETURN c, k.code, u.houses, u.floor_area, u.estates, u.buildings",
+    "RETURN c, k.code, u.houses, u.floor_area_centi_m2, u.estates, u.buildings",
 )
 SAVE = st.write(
     "rollups.save",
@@ -51,7 +51,7 @@ AREAS = st.read(
 )
 ALL_HOUSES = st.read(
     "rollups.all_houses",
-    "MATCH (h:House) WHERE $within IS NULL OR $within IN h.line RETURN h.line, h.area",
+    "MATCH (h:House) WHERE $within IS NULL OR $within IN h.line RETURN h.line, h.area_centi_m2",
 )
 ALL_HOLDINGS = st.read(
     "rollups.all_holdings",
@@ -89,7 +89,7 @@ async def holders_under(transport: Transport, codes: Sequence[str], today: dt.da
 
 
 def _figures(level: int) -> dict[str, Any]:
-    return {"houses": 0, "floor_area": 0.0, "owners": 0, "estates": int(level == _ESTATE), "buildings": int(level == _BUILDING)}
+    return {"houses": 0, "floor_area_centi_m2": 0, "owners": 0, "estates": int(level == _ESTATE), "buildings": int(level == _BUILDING)}
 
 
 async def upkeep(
@@ -124,16 +124,16 @@ async def upkeep(
         for code, count, area in await transport.run(HOUSES, {"codes": codes}):
             if code in rows:
                 rows[code]["houses"] += int(count)
-                rows[code]["floor_area"] += float(area or 0.0)
+                rows[code]["floor_area_centi_m2"] += int(area or 0)
         below: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
         for row in await transport.run(KIDS, {"codes": codes}):
             below.setdefault(row[0], []).append((row[1], tuple(row[2:])))
         for code in sorted(rows, key=lambda item: levels[item], reverse=True):
             entry = rows[code]
             for kid, kept in below.get(code, ()):
-                figures = tuple(rows[kid][key] for key in ("houses", "floor_area", "estates", "buildings")) if kid in rows else kept
+                figures = tuple(rows[kid][key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if kid in rows else kept
                 entry["houses"] += int(figures[0] or 0)
-                entry["floor_area"] += float(figures[1] or 0.0)
+                entry["floor_area_centi_m2"] += int(figures[1] or 0)
                 entry["estates"] += int(figures[2] or 0)
                 entry["buildings"] += int(figures[3] or 0)
     await transport.run(SAVE, {"rows": list(rows.values()), "token": token})
@@ -170,7 +170,7 @@ async def recount(transport: Transport, token: str, within: str | None, today: d
         for above in line[:-1]:
             if above in rows:
                 rows[above]["houses"] += 1
-                rows[above]["floor_area"] += float(area or 0.0)
+                rows[above]["floor_area_centi_m2"] += int(area or 0)
     holders: dict[str, set[str]] = {}
     for oid, line in await transport.run(ALL_HOLDINGS, params):
         for above in line[:-1]:

@@ -1,8 +1,8 @@
 """Utility accounts, bills and outage notices in the graph (graph.utilities.UtilityStore).
 
 An account is an `(:Account {key, utility, account_no})` node `-[:FOR]->` its house; a bill a
-`(:Bill {key, period, amount, paid, due})` node `-[:OF]->` its account, its money in integer fen
-(never floats: sums stay exact); an outage an `(:Outage {key, utility, notice_id, starts_at,
+`(:Bill {key, period, amount_fen, paid_fen, due})` node `-[:OF]->` its account, its money in
+whole fen, integers as `graph.utilities.Bill` holds them (never floats: sums stay exact); an outage an `(:Outage {key, utility, notice_id, starts_at,
 ends_at, reason, planned})` node `-[:AFFECTS]->` each place it names, its times in microseconds.
 Keys are the records' natural keys (`utility|account_no`, `utility|account_no|period`,
 `utility|notice_id`), indexed.
@@ -39,10 +39,8 @@ from graph.utilities import (
     check_account,
     check_bill,
     check_outage,
-    fen,
     outage_cursor,
     outage_position,
-    yuan,
 )
 
 for _label in ("Account", "Bill", "Outage"):
@@ -77,7 +75,7 @@ UNKNOWN_ACCOUNTS = st.read(
 STALE_BILLS = st.read(
     "utilities.stale_bills",
     "UNWIND $rows AS r OPTIONAL MATCH (b:Bill {key: r.key}) WITH r, b "
-    "WHERE b IS NULL OR b.amount <> r.amount OR b.paid <> r.paid OR b.due <> r.due "
+    "WHERE b IS NULL OR b.amount_fen <> r.amount_fen OR b.paid_fen <> r.paid_fen OR b.due <> r.due "
     "RETURN collect(CASE WHEN b IS NULL THEN r.key END), collect(CASE WHEN b IS NOT NULL THEN r.key END)",
 )
 STORED_OUTAGES = st.read(
@@ -102,13 +100,13 @@ ARREARS = st.read(
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
     # the WITH keeps FalkorDB walking from the house: with the bill's test in the MATCH's WHERE
     # it scans every bill for every house asked
-    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, a, b WHERE b.due < $as_of AND b.amount > b.paid "
-    "RETURN c, a.utility, a.account_no, sum(b.amount - b.paid), count(b), collect(b.period)",
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, a, b WHERE b.due < $as_of AND b.amount_fen > b.paid_fen "
+    "RETURN c, a.utility, a.account_no, sum(b.amount_fen - b.paid_fen), count(b), collect(b.period)",
 )
 OWING_OF_HOUSES = st.read(
     "utilities.owing_of_houses",
     f"UNWIND $codes AS c MATCH (h:Place {{code: c}}) WHERE h.level = 8 AND {seen('h')} "
-    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, b WHERE b.due < $as_of AND b.amount > b.paid "
+    "MATCH (a:Account)-[:FOR]->(h) MATCH (b:Bill)-[:OF]->(a) WITH c, b WHERE b.due < $as_of AND b.amount_fen > b.paid_fen "
     "RETURN DISTINCT c",
 )
 SEEN_PLACES = st.read(
@@ -117,7 +115,7 @@ SEEN_PLACES = st.read(
 )
 OWING_COUNTS = st.read(
     "utilities.owing_counts",
-    "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount > b.paid "
+    "MATCH (b:Bill) WHERE b.due < $as_of AND b.amount_fen > b.paid_fen "
     "MATCH (b)-[:OF]->(:Account)-[:FOR]->(h:Place) "
     f"WHERE any(c IN h.line WHERE c IN $codes) AND {seen('h')} "
     "WITH DISTINCT h UNWIND h.line AS c WITH c, h WHERE c IN $codes RETURN c, count(h)",
@@ -202,18 +200,18 @@ async def _plan_bills(batch: Batch, plan: Plan) -> WriteCounts:
             raise StoreError(
                 f"{bill.utility.value} bill {bill.account_no}|{bill.period}: account {bill.account_no} is not in the store"
             )
-        rows.append({"key": key, "account": account, "amount": fen(bill.amount), "paid": fen(bill.paid), "due": values.day(bill.due)})
+        rows.append({"key": key, "account": account, "amount_fen": bill.amount_fen, "paid_fen": bill.paid_fen, "due": values.day(bill.due)})
     by_key = {row["key"]: row for row in rows}
     [(new, changed)] = await plan.transport.run(STALE_BILLS, {"rows": rows})
     for key in new:
         row, bill = by_key[key], latest[key]
         props = values.present(
-            {"key": key, "period": bill.period, **{name: row[name] for name in ("amount", "paid", "due")},
+            {"key": key, "period": bill.period, **{name: row[name] for name in ("amount_fen", "paid_fen", "due")},
              **provenance_props(bill.provenance)}
         )
         plan.add("new_bill", [{"account": row["account"], "props": props}])
     # the facts change, the first provenance stays
-    plan.add("update_bill", [{name: by_key[key][name] for name in ("key", "amount", "paid", "due")} for key in changed])
+    plan.add("update_bill", [{name: by_key[key][name] for name in ("key", "amount_fen", "paid_fen", "due")} for key in changed])
     return WriteCounts(len(new), len(changed), len(batch.bills) - len(new) - len(changed))
 
 
@@ -275,7 +273,7 @@ _BILL_FRAGMENTS = (
     ("new_bill", "MATCH (a:Account {key: r.account}) CREATE (b:Bill)-[:OF]->(a) SET b = r.props"),
     # a bill's facts are never null: setting them one by one removes nothing (see the preamble
     # of graph.cypher on FalkorDB's removals) and keeps the node's provenance
-    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b.amount = r.amount, b.paid = r.paid, b.due = r.due"),
+    ("update_bill", "MATCH (b:Bill {key: r.key}) SET b.amount_fen = r.amount_fen, b.paid_fen = r.paid_fen, b.due = r.due"),
 )
 _OUTAGE_FRAGMENTS = (
     ("new_outage", "CREATE (o:Outage) SET o = r"),
@@ -344,7 +342,7 @@ class UtilityRecords:
         params = {"codes": list(dict.fromkeys(house_codes)), "as_of": values.day(as_of), **scope_params(scope)}
         groups: dict[str, list[Arrears]] = {}
         for code, utility, number, owed, bills, periods in await self.transport.run(ARREARS, params):
-            groups.setdefault(code, []).append(Arrears(Utility(utility), number, code, yuan(int(owed)), int(bills), min(periods)))
+            groups.setdefault(code, []).append(Arrears(Utility(utility), number, code, int(owed), int(bills), min(periods)))
         return [sorted(groups.get(code, []), key=lambda a: (a.utility.value, a.account_no)) for code in house_codes]
 
     async def outages(

@@ -33,7 +33,7 @@ from graph.sql.scoping import Anchor, anchor_columns, under
 ROLLED_UP = tuple(level for level in Level if level < Level.HOUSE)
 """Levels kept in `place_stats`; a house's figures are its own and are read live."""
 
-_ZERO = {"houses": 0, "floor_area": 0.0, "owners": 0, "estates": 0, "buildings": 0}
+_ZERO = {"houses": 0, "floor_area_centi_m2": 0, "owners": 0, "estates": 0, "buildings": 0}
 
 
 def _current(today: dt.date) -> Any:
@@ -57,28 +57,28 @@ async def grouped(
 
     # A place counts itself: an estate row says estates=1, so rows add up level by level.
     self_count = (
-        select(place.c.id, place.c.area)
+        select(place.c.id, place.c.area_centi_m2)
         .where(place.c.level == int(level))
         .where(scope_filter)
     )
     for row in await connection.execute(self_count):
         entry = into(row.id)
         if level == Level.HOUSE:
-            entry["houses"], entry["floor_area"] = 1, row.area or 0.0
+            entry["houses"], entry["floor_area_centi_m2"] = 1, int(row.area_centi_m2 or 0)
         elif level == Level.ESTATE:
             entry["estates"] = 1
         elif level == Level.BUILDING:
             entry["buildings"] = 1
     if level < Level.HOUSE:
         houses = (
-            select(group.label("gid"), func.count(), func.coalesce(func.sum(place.c.area), 0.0))
+            select(group.label("gid"), func.count(), func.coalesce(func.sum(place.c.area_centi_m2), 0))
             .where(place.c.level == int(Level.HOUSE))
             .where(scope_filter)
             .group_by(group)
         )
         for gid, count, area in await connection.execute(houses):
             if gid is not None:
-                into(gid).update(houses=count, floor_area=float(area))
+                into(gid).update(houses=count, floor_area_centi_m2=int(area))
         for below, key in ((Level.ESTATE, "estates"), (Level.BUILDING, "buildings")):
             if level < below:
                 counted = (
@@ -256,12 +256,12 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
         .where(place.c.level < int(Level.HOUSE))
     )
     houses = (
-        select(place.c.parent_id, func.count(), func.coalesce(func.sum(place.c.area), 0.0))
+        select(place.c.parent_id, func.count(), func.coalesce(func.sum(place.c.area_centi_m2), 0))
         .where(place.c.level == int(Level.HOUSE))
         .group_by(place.c.parent_id)
     )
     children = (
-        select(child.c.id, child.c.parent_id, stats.c.houses, stats.c.floor_area, stats.c.estates, stats.c.buildings)
+        select(child.c.id, child.c.parent_id, stats.c.houses, stats.c.floor_area_centi_m2, stats.c.estates, stats.c.buildings)
         .select_from(child.outerjoin(stats, stats.c.place_id == child.c.id))
         .where(child.c.level < int(Level.HOUSE))
     )
@@ -280,17 +280,17 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
         for pid, count, area in await connection.execute(houses.where(place.c.parent_id.in_(chunk))):
             if pid in totals:
                 totals[pid]["houses"] += count
-                totals[pid]["floor_area"] += float(area)
+                totals[pid]["floor_area_centi_m2"] += int(area)
         for cid, pid, *figures in await connection.execute(children.where(child.c.parent_id.in_(chunk))):
             below.setdefault(pid, []).append((cid, tuple(figures)))
     for pid in sorted(totals, key=lambda item: levels[item], reverse=True):
         entry = totals[pid]
         for cid, stored in below.get(pid, ()):
             count, area, estates, buildings = (
-                (totals[cid][key] for key in ("houses", "floor_area", "estates", "buildings")) if cid in totals else stored
+                (totals[cid][key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if cid in totals else stored
             )
             entry["houses"] += int(count or 0)
-            entry["floor_area"] += float(area or 0.0)
+            entry["floor_area_centi_m2"] += int(area or 0)
             entry["estates"] += int(estates or 0)
             entry["buildings"] += int(buildings or 0)
     refreshed_at = dt.datetime.now(dt.timezone.utc)

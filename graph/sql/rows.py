@@ -24,7 +24,7 @@ from graph.model import (
 from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
 from graph.sql import tables
 
-PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area", "floor", "usage")
+PLACE_FACTS = ("name", "geometry", "parcel_codes", "floors", "area_centi_m2", "floor", "usage")
 """Columns compared to decide whether a write changes a place (provenance is not a fact)."""
 
 
@@ -95,7 +95,7 @@ def place_facts(place: Place) -> dict[str, Any]:
         else None,
         "parcel_codes": ",".join(place.parcel_codes) or None,
         "floors": place.floors,
-        "area": place.area,
+        "area_centi_m2": place.area_centi_m2,
         "floor": place.floor,
         "usage": place.usage.name if place.usage is not None else None,
     }
@@ -138,7 +138,7 @@ def place_of(row: Mapping[Any, Any], parent_code: str | None) -> Place:
         geometry=_geometry(geometry) if geometry else None,
         parcel_codes=tuple(row["parcel_codes"].split(",")) if row["parcel_codes"] else (),
         floors=row["floors"],
-        area=row["area"],
+        area_centi_m2=row["area_centi_m2"],
         floor=row["floor"],
         usage=Usage[row["usage"]] if row["usage"] else None,
         provenance=provenance_of(row),

@@ -527,7 +527,7 @@ def _grouped_by(found: Sequence[Any], keys: Sequence[str], column: str, convert:
 
 
 _STATS_COLUMNS = tuple(
-    tables.place_stats.c[name] for name in ("houses", "floor_area", "owners", "estates", "buildings")
+    tables.place_stats.c[name] for name in ("houses", "floor_area_centi_m2", "owners", "estates", "buildings")
 )
 
 
@@ -541,7 +541,7 @@ def _stats(place: Place, values: Mapping[str, Any] | None) -> Stats:
     return Stats(
         place=place,
         houses=int(values.get("houses") or 0),
-        floor_area=round(float(values.get("floor_area") or 0.0), 2),
+        floor_area_centi_m2=int(values.get("floor_area_centi_m2") or 0),
         owners=int(values.get("owners") or 0),
         estates=int(values.get("estates") or 0),
         buildings=int(values.get("buildings") or 0),

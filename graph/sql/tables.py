@@ -9,6 +9,7 @@ sort byte-wise there as on SQLite, which keeps cursors and prefix searches ident
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -82,7 +83,7 @@ place = Table(
     Column("max_lat", Float, nullable=True),
     Column("parcel_codes", String(400), nullable=True),
     Column("floors", SmallInteger, nullable=True),
-    Column("area", Float, nullable=True),
+    Column("area_centi_m2", BigInteger, nullable=True),  # 建筑面积 in hundredths of a m² (graph.model.Place)
     Column("floor", SmallInteger, nullable=True),
     Column("usage", String(16), nullable=True),
     *_provenance(),
@@ -184,7 +185,7 @@ place_stats = Table(
     metadata,
     Column("place_id", Integer, ForeignKey("place.id"), primary_key=True),
     Column("houses", Integer, nullable=False),
-    Column("floor_area", Float, nullable=False),
+    Column("floor_area_centi_m2", BigInteger, nullable=False),
     Column("owners", Integer, nullable=False),
     Column("estates", Integer, nullable=False),
     Column("buildings", Integer, nullable=False),
@@ -278,8 +279,9 @@ bill = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("account_id", Integer, ForeignKey("utility_account.id"), nullable=False),
     Column("period", String(7), nullable=False),
-    Column("amount", Float, nullable=False),
-    Column("paid", Float, nullable=False),
+    # money in whole fen (分): sums and comparisons exact (graph.utilities.Bill)
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("paid_fen", BigInteger, nullable=False),
     Column("due", Date, nullable=False),
     *_provenance(),
     UniqueConstraint("account_id", "period"),

@@ -29,7 +29,6 @@ from graph.sql.scoping import Anchor, under
 from graph.sql.writes import AnchorCache, anchors, select_in
 from graph.store import MAX_PAGE
 from graph.utilities import (
-    OWED_ABOVE,
     Arrears,
     Bill,
     Outage,
@@ -125,7 +124,7 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
         if account is None:
             raise StoreError(f"{utility} bill {number}|{period}: account {number} is not in the store")
         by_account.setdefault(account.id, []).append((period, bill))
-    query = select(_bill.c.id, _bill.c.account_id, _bill.c.period, _bill.c.amount, _bill.c.paid, _bill.c.due)
+    query = select(_bill.c.id, _bill.c.account_id, _bill.c.period, _bill.c.amount_fen, _bill.c.paid_fen, _bill.c.due)
     stored = {
         (row.account_id, row.period): row
         for row in await select_in(connection, query, _bill.c.account_id, by_account)
@@ -134,11 +133,11 @@ async def _write_bills(connection: AsyncConnection, bills: Sequence[Bill]) -> Wr
     updates: list[dict[str, Any]] = []
     for account_id, items in by_account.items():
         for period, bill in items:
-            facts = {"amount": round(bill.amount, 2), "paid": round(bill.paid, 2), "due": bill.due}
+            facts = {"amount_fen": bill.amount_fen, "paid_fen": bill.paid_fen, "due": bill.due}
             old = stored.get((account_id, period))
             if old is None:
                 inserts.append({"account_id": account_id, "period": period, **facts, **rows.provenance_row(bill.provenance)})
-            elif (round(old.amount, 2), round(old.paid, 2), old.due) != (facts["amount"], facts["paid"], facts["due"]):
+            elif (int(old.amount_fen), int(old.paid_fen), old.due) != (facts["amount_fen"], facts["paid_fen"], facts["due"]):
                 updates.append({"row_id": old.id, **facts})
     await insert_rows(connection, _bill, inserts)
     await update_rows(connection, _bill, updates)
@@ -211,7 +210,7 @@ async def _write_outages(
 
 def _arrears_filter(as_of: dt.date) -> Any:
     """Bills overdue on `as_of` and not paid in full (`graph.utilities.Bill.overdue_on`)."""
-    return and_(_bill.c.due < as_of, _bill.c.amount - _bill.c.paid > OWED_ABOVE)
+    return and_(_bill.c.due < as_of, _bill.c.amount_fen > _bill.c.paid_fen)
 
 
 _ACCOUNTS = select(_account.c.utility, _account.c.account_no, _place.c.code.label("house_code"), *(
@@ -265,7 +264,7 @@ class UtilityRecords:
                 _account.c.utility,
                 _account.c.account_no,
                 _place.c.code.label("house_code"),
-                func.sum(_bill.c.amount - _bill.c.paid).label("owed"),
+                func.sum(_bill.c.amount_fen - _bill.c.paid_fen).label("owed"),
                 func.count().label("bills"),
                 func.min(_bill.c.period).label("oldest"),
             )
@@ -279,7 +278,7 @@ class UtilityRecords:
         groups: dict[str, list[Arrears]] = {code: [] for code in house_codes}
         for row in sorted(found, key=lambda r: (r.utility, r.account_no)):
             groups[row.house_code].append(
-                Arrears(Utility(row.utility), row.account_no, row.house_code, round(float(row.owed), 2), int(row.bills), row.oldest)
+                Arrears(Utility(row.utility), row.account_no, row.house_code, int(row.owed), int(row.bills), row.oldest)
             )
         return [groups[code] for code in house_codes]
 

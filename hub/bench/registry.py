@@ -87,7 +87,7 @@ async def measure_registry(preset: str, url: str | None = None, seed: int = 2020
         hub = await open_store(f"sqlite:///{Path(folder) / 'hub.sqlite'}", sealer=Sealer.generate())
         for batch in demo.generate(preset, seed):
             places = [
-                dataclasses.replace(p, area=None, usage=None, floor=None) if p.level == Level.HOUSE else p for p in batch.places
+                dataclasses.replace(p, area_centi_m2=None, usage=None, floor=None) if p.level == Level.HOUSE else p for p in batch.places
             ]
             await hub.write(Batch(places=places))
         source = RegistryDatabase("registry", RegistryDatabase.config_schema.validate("registry", {"url": registry_url}))

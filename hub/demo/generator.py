@@ -20,7 +20,7 @@ from shapely.geometry import shape as to_shape
 
 from graph.identity import DEMO_OWNER_IDS, OwnerIds
 from graph.levels import Level
-from graph.model import Batch, Management, Place, PropertyFirm, Provenance, Usage
+from graph.model import Batch, Management, Place, PropertyFirm, Provenance, Usage, centi_m2_of
 from hub.demo import estates as plans
 from hub.demo.boundaries import city_outline, district_outline
 from hub.demo.divisions import City, Community, District, load_divisions
@@ -411,17 +411,18 @@ def _estate(
                 for unit in range(1, building.units + 1):
                     house += 1
                     house_code = f"{code}{house:04d}"
+                    # drawn in m², kept as the whole hundredths of a m² its two decimals say
                     if shop:
-                        area = round(uniform(40.0, 220.0), 2)
+                        area = centi_m2_of(round(uniform(40.0, 220.0), 2))
                     else:
-                        area = round(building.areas[unit - 1] + uniform(-0.6, 0.6), 2)
+                        area = centi_m2_of(round(building.areas[unit - 1] + uniform(-0.6, 0.6), 2))
                     places.append(
                         Place(
                             code=house_code,
                             level=Level.HOUSE,
                             name=plans.house_name(entrance, floor, unit, shop),
                             parent_code=entrance_code,
-                            area=area,
+                            area_centi_m2=area,
                             floor=floor,
                             usage=usage,
                             provenance=run.provenance(house_code),
@@ -437,7 +438,7 @@ def _estate(
                     level=Level.HOUSE,
                     name=plans.parking_name(space),
                     parent_code=entrances[0],
-                    area=round(uniform(13.0, 35.0), 2),
+                    area_centi_m2=centi_m2_of(round(uniform(13.0, 35.0), 2)),
                     floor=-1,
                     usage=Usage.PARKING,
                     provenance=run.provenance(house_code),

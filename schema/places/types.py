@@ -203,9 +203,17 @@ class Entrance(Place):
 
 @strawberry.type(description="A house (户 / 房屋), coded by its 28-character 不动产单元号.", directives=[CODE_KEY])
 class House(Place):
-    @field(description="Floor area in m² (建筑面积).")
+    @field(
+        description="Floor area in m² (建筑面积), for display: the stored whole hundredths of a m² over 100, "
+        "so it reads exactly (80.25); `areaCentiM2` is the exact integer."
+    )
     def area(self) -> float | None:
-        return self.record.area
+        centi = self.record.area_centi_m2
+        return None if centi is None else centi / 100
+
+    @field(description="Floor area (建筑面积) in whole hundredths of a m², exact: 8025 is 80.25 m².")
+    def area_centi_m2(self) -> int | None:
+        return self.record.area_centi_m2
 
     @strawberry.field
     def floor(self) -> int | None:

@@ -155,9 +155,13 @@ class DistrictFootprint:
     def houses(self) -> int:
         return self.row.houses
 
-    @field(description="Their floor area in m², from the estates' roll-ups.")
+    @field(description="Their floor area in m², from the estates' roll-ups, for display (exact hundredths over 100).")
     def floor_area(self) -> float:
-        return self.row.floor_area
+        return self.row.floor_area_centi_m2 / 100
+
+    @field(description="Their floor area in m² as exact decimal text with two decimals, summed in integers.")
+    def floor_area_text(self) -> str:
+        return model.m2_text(self.row.floor_area_centi_m2)
 
     @field(description="Owners (each once) holding a house there on the day.")
     def owners(self) -> int:

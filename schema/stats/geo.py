@@ -17,6 +17,8 @@ from graph.model import Place, Stats
 
 METRICS = ("houses", "floor_area", "owners", "estates", "buildings")
 _PROPERTY = {"floor_area": "floorArea"}
+"""`floorArea` is m² for display (the exact whole hundredths over 100: JSON writes it exactly,
+like 12345.67); `floorAreaCentiM2` beside it is the exact integer."""
 
 
 LIVE_METRICS = ("housesInArrears", "openCases", "overdueCases", "activeAlarms", "satisfactionRate")
@@ -39,7 +41,11 @@ def feature(
     every rated case (null without ratings), `activeAlarms` the alarms not yet cleared."""
     properties: dict[str, Any] = {"code": place.code, "name": place.name, "level": place.level.name}
     for metric in METRICS:
-        properties[_PROPERTY.get(metric, metric)] = None if row is None else getattr(row, metric)
+        if metric == "floor_area":
+            properties["floorArea"] = None if row is None else row.floor_area_centi_m2 / 100
+            properties["floorAreaCentiM2"] = None if row is None else row.floor_area_centi_m2
+        else:
+            properties[_PROPERTY.get(metric, metric)] = None if row is None else getattr(row, metric)
     properties["housesInArrears"] = arrears
     properties["openCases"] = None if cases is None else cases.cases - cases.resolved
     properties["overdueCases"] = None if cases is None else cases.overdue

@@ -22,17 +22,28 @@ from schema.places.types import Place, place_type
 class Stats:
     record: strawberry.Private[model.Place]
     houses: int
-    floor_area: float = strawberry.field(description="Total floor area in m² (建筑面积).")
+    floor_area_centi_m2: strawberry.Private[int]
     owners: int = strawberry.field(description="Distinct owners holding a house today.")
     estates: int
     buildings: int
+
+    @field(
+        description="Total floor area in m² (建筑面积), for display: the exact sum of whole hundredths of a m² "
+        "over 100 (it reads exactly, like 12345.67); `floorAreaText` is the exact decimal."
+    )
+    def floor_area(self) -> float:
+        return self.floor_area_centi_m2 / 100
+
+    @field(description="Total floor area in m² as exact decimal text with two decimals (\"12345.67\"), summed in integers.")
+    def floor_area_text(self) -> str:
+        return model.m2_text(self.floor_area_centi_m2)
 
     @classmethod
     def of(cls, row: model.Stats) -> Stats:
         return cls(
             record=row.place,
             houses=row.houses,
-            floor_area=row.floor_area,
+            floor_area_centi_m2=row.floor_area_centi_m2,
             owners=row.owners,
             estates=row.estates,
             buildings=row.buildings,
@@ -66,7 +77,7 @@ class StatsRow(Stats):
         return cls(
             record=row.place,
             houses=row.houses,
-            floor_area=row.floor_area,
+            floor_area_centi_m2=row.floor_area_centi_m2,
             owners=row.owners,
             estates=row.estates,
             buildings=row.buildings,

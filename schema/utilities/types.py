@@ -38,7 +38,11 @@ class UtilityAccount:
 class Arrears:
     utility: Utility
     account_no: str = strawberry.field(description="The utility's account number (户号).")
-    amount: float = strawberry.field(description="The overdue total in yuan (元), to the fen.")
+    amount_fen: int = strawberry.field(description="The overdue total in whole fen (分): 12345 is 123.45 元.")
+    amount: str = strawberry.field(
+        description="The overdue total in yuan (元) as exact decimal text with two decimals, like \"123.45\" "
+        "(made from `amountFen`, never from a float)."
+    )
     bills: int = strawberry.field(description="How many overdue bills make up the amount.")
     oldest_period: str = strawberry.field(description="The oldest overdue billing period, YYYY-MM.")
 
@@ -47,7 +51,8 @@ class Arrears:
         return cls(
             utility=record.utility,
             account_no=record.account_no,
-            amount=record.amount,
+            amount_fen=record.amount_fen,
+            amount=utilities.yuan_text(record.amount_fen),
             bills=record.bills,
             oldest_period=record.oldest_period,
         )

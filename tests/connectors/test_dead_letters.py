@@ -298,7 +298,7 @@ async def test_a_utility_account_and_its_bills_are_retried_once_their_house_arri
         assert {(x.stream, x.reason) for x in letters} == {("accounts", Reason.UNKNOWN_PLACE), ("bills", Reason.UNKNOWN_PLACE)}
         assert all(x.retryable for x in letters)
 
-        await store.write(Batch(places=[Place(new_code, Level.HOUSE, "9901", entrance, area=90.0)]))
+        await store.write(Batch(places=[Place(new_code, Level.HOUSE, "9901", entrance, area_centi_m2=9000)]))
         retried = await sync(store, source, retry=True)
         assert retried.status is RunStatus.SUCCEEDED, retried.error
         assert (retried.counts.retried, retried.counts.resolved, retried.counts.dead_lettered) == (3, 3, 0)

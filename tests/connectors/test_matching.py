@@ -71,7 +71,7 @@ def _twin(name: str) -> Batch:
             Place(TWIN_ESTATE, Level.ESTATE, name, TWIN_COMMUNITY, parcel_codes=(TWIN_PARCEL,)),
             Place(building, Level.BUILDING, "1号楼", TWIN_ESTATE, floors=6),
             Place(building + "01", Level.ENTRANCE, "1单元", building),
-            Place(TWIN_HOUSE, Level.HOUSE, "1单元101室", building + "01", area=80.0, floor=1, usage=Usage.RESIDENTIAL),
+            Place(TWIN_HOUSE, Level.HOUSE, "1单元101室", building + "01", area_centi_m2=8000, floor=1, usage=Usage.RESIDENTIAL),
         ]
     )
 

@@ -405,6 +405,8 @@ def test_shapes_are_checked_as_rfc_7946_says() -> None:
 
 
 async def test_registry_units_create_houses_under_the_entrance_their_address_names(files: PlacesFixture, city: chaoyang.Chaoyang) -> None:
+    from decimal import Decimal
+
     from connectors.base import Facts, Rejected, SourceRecord
     from connectors.registry.streams import link_units
 
@@ -427,7 +429,7 @@ async def test_registry_units_create_houses_under_the_entrance_their_address_nam
     created = verdicts[0]
     assert isinstance(created, Facts)
     [house] = created.batch.places
-    assert (house.level, house.parent_code, house.name, house.floor, house.area) == (Level.HOUSE, f"{building}02", "2单元302室", 3, 88.5)
+    assert (house.level, house.parent_code, house.name, house.floor, house.area_centi_m2) == (Level.HOUSE, f"{building}02", "2单元302室", 3, 8850)
     undecided, missing, nowhere = verdicts[1:]
     assert isinstance(undecided, Rejected) and undecided.reason is Reason.UNKNOWN_PLACE
     assert f"building {building} has 2 entrances: zl (坐落)" in undecided.detail and "does not say which" in undecided.detail
@@ -436,6 +438,17 @@ async def test_registry_units_create_houses_under_the_entrance_their_address_nam
     await files.store.write(created.batch)
     again = await link_units(records[:1], files.store)  # a known house now: updated, never moved
     assert isinstance(again[0], Facts) and again[0].batch.places[0].parent_code == f"{building}02"
+    # jzmj is read exactly in whole hundredths of a m²; a third decimal or a word is set aside naming it
+    measured = [
+        SourceRecord("units", f"{building}0009", "c", {**records[0].data, "jzmj": jzmj})
+        for jzmj in (Decimal("88.88"), "0.29", 101.1, Decimal("80.255"), "八十", "0")
+    ]
+    exact, small, floating, fine, words, zero = await link_units(measured, files.store)
+    areas = [v.batch.places[0].area_centi_m2 for v in (exact, small, floating) if isinstance(v, Facts)]
+    assert areas == [8888, 29, 10110]
+    for verdict, says in ((fine, "at most 2 decimals"), (words, "not a decimal number"), (zero, "must be above 0")):
+        assert isinstance(verdict, Rejected) and verdict.reason is Reason.SCHEMA_MISMATCH, verdict
+        assert "jzmj (建筑面积)" in verdict.detail and says in verdict.detail, verdict.detail
 
 
 def test_hub_places_import_says_what_it_set_aside_and_exits_1(city: chaoyang.Chaoyang, tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ async def places_under(city: Store, within: str) -> list[Place]:
                 break
             after = page.end_cursor
     return [
-        dataclasses.replace(p, area=None, usage=None, floor=None, provenance=None) if p.level == Level.HOUSE else dataclasses.replace(p, provenance=None)
+        dataclasses.replace(p, area_centi_m2=None, usage=None, floor=None, provenance=None) if p.level == Level.HOUSE else dataclasses.replace(p, provenance=None)
         for p in places
     ]
 
@@ -125,7 +125,7 @@ async def snapshot(store: Store, houses: list[str]) -> Any:
     owner_ids = sorted({o.owner_id for group in spans for o in group})
     owners = await store.owners(owner_ids, EVERYTHING)
     return (
-        [(p.code, p.area, p.usage, p.floor) for p in places if p],
+        [(p.code, p.area_centi_m2, p.usage, p.floor) for p in places if p],
         [(o.id, o.kind, o.name, o.id_number, o.phone) for o in owners if o],
         sorted((o.house_code, o.owner_id, o.share, o.since, o.until) for group in spans for o in group),
     )

@@ -149,7 +149,7 @@ async def test_a_line_that_is_not_json_is_set_aside_with_its_text(city: City, tm
         broken = letters[f"bdcdy.jsonl:{lines - 2}"]
         assert broken.reason is Reason.SCHEMA_MISMATCH and broken.payload["text"].startswith('{"bdcdyh": "370202001004GB00022F00010001"')
         words = letters["370202001004GB00022F00010002"]
-        assert words.reason is Reason.SCHEMA_MISMATCH and "field 'jzmj' must be float or int, not str '八十'" in words.detail
+        assert words.reason is Reason.SCHEMA_MISMATCH and "field 'jzmj' must be float or int or Decimal, not str '八十'" in words.detail
         when = letters["370202001004GB00022F00010003"]
         assert when.reason is Reason.SCHEMA_MISMATCH and "gxsj (更新时间) '下周一' is not a timestamp" in when.detail
         assert len(letters) == 3

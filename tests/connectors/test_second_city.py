@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from connectors.config import load_connectors, opened
 from connectors.runner import sync
 from graph.ciphers.keyring import Keyring
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
+from graph.model import centi_m2_of
 from graph.scope import Scope
 from graph import open_store
 from hub.auth.issuing import issue_token
@@ -143,8 +143,8 @@ def test_a_district_of_beijing_is_built_by_connectors_and_its_stats_add_up(tmp_p
         assert len(served) == 43 and served["110105021"]["place"]["name"] == "南磨房地区"
         for code, row in served.items():
             figures = (row["houses"], row["owners"], row["estates"], row["buildings"], row["housesInArrears"])
-            assert figures == stats.get(code, (0, 0, 0, 0, 0, 0.0))[:5], code
-            assert row["floorArea"] == pytest.approx(stats.get(code, (0, 0, 0, 0, 0, 0.0))[5], abs=0.01)
+            assert figures == stats.get(code, (0, 0, 0, 0, 0, 0))[:5], code
+            assert row["floorArea"] == stats.get(code, (0, 0, 0, 0, 0, 0))[5] / 100, code  # exact hundredths over 100
         mine = answer["data"]["place"]["stats"]
         assert (mine["houses"], mine["owners"], mine["estates"], mine["buildings"], mine["housesInArrears"]) == stats[estate][:5]
     finally:
@@ -189,29 +189,29 @@ async def _sync_and_check(
         assert divisions == 2 + counted[Level.STREET] + counted[Level.COMMUNITY]
         sample = city.houses[len(city.houses) // 2 + 7]
         [house] = await store.places([sample.code], EVERYTHING)
-        assert house is not None and (house.parent_code, house.name, house.area, house.floor) == (sample.entrance, sample.name, sample.area, sample.floor)
+        assert house is not None and (house.parent_code, house.name, house.area_centi_m2, house.floor) == (sample.entrance, sample.name, centi_m2_of(sample.area), sample.floor)
         [accounts] = await store.utility_accounts([city.houses[1].code], EVERYTHING)  # linked by its address
         assert [a.account_no for a in accounts] == ["SW0000001"]
 
         # the stats: per street, for the district, per estate
         holder = {row["bdcdyh"]: row["qlrid"] for row in records["djxx"]}
-        expected: dict[str, dict[str, Any]] = defaultdict(lambda: {"houses": 0, "area": 0.0, "owners": set(), "estates": set(), "buildings": set()})
+        expected: dict[str, dict[str, Any]] = defaultdict(lambda: {"houses": 0, "area": 0, "owners": set(), "estates": set(), "buildings": set()})
         for item in city.houses:
             for code in (item.street, chaoyang.DISTRICT, item.estate):
                 line = expected[code]
                 line["houses"] += 1
-                line["area"] += item.area
+                line["area"] += centi_m2_of(item.area)  # the registry's jzmj, in whole hundredths of a m²
                 line["owners"].add(holder[item.code])
                 line["estates"].add(item.estate)
                 line["buildings"].add(item.building)
         rows = await store.stats(chaoyang.DISTRICT, Level.STREET, EVERYTHING)
         assert len(rows) == 43
         for row in rows:
-            line = expected.get(row.place.code, {"houses": 0, "area": 0.0, "owners": set(), "estates": set(), "buildings": set()})
+            line = expected.get(row.place.code, {"houses": 0, "area": 0, "owners": set(), "estates": set(), "buildings": set()})
             assert (row.houses, row.owners, row.estates, row.buildings) == (
                 line["houses"], len(line["owners"]), len(line["estates"]), len(line["buildings"])
             ), row.place.code
-            assert row.floor_area == pytest.approx(line["area"], abs=0.01)
+            assert row.floor_area_centi_m2 == line["area"], row.place.code
         codes = [chaoyang.DISTRICT, *(e["code"] for e in city.estates)]
         for code, stats in zip(codes, await store.place_stats(codes, EVERYTHING)):
             assert stats is not None

@@ -17,9 +17,14 @@ from connectors.runner import sync
 from connectors.utilities.drop import UtilitiesDrop
 from connectors.utilities.reference import UtilityData, write_drop
 from graph.ledger import Reason, RunStatus
+from graph.scope import Scope
 from graph.sql import SqlStore
+from graph.utilities import fen_of
 from tests.connectors.harness import BATCH, ConnectorContract
 from tests.connectors.test_utilities_http import CHANGE_AT, City, hub_store, snapshot, utility_city  # noqa: F401
+
+
+EVERYTHING = Scope.everything()
 
 
 def drop_source(folder: Path, name: str = "water-drop") -> UtilitiesDrop:
@@ -111,3 +116,50 @@ async def test_a_row_that_breaks_the_schema_is_set_aside(fixture: DropFixture) -
     assert run.status is RunStatus.SUCCEEDED and run.counts.dead_lettered == 1
     [letter] = (await fixture.store.dead_letters("water-drop", 10)).items
     assert letter.reason is Reason.SCHEMA_MISMATCH and "amount" in letter.detail
+
+
+def _owed_fen(data: UtilityData, number: str) -> int:
+    """What the source's own bills of account `number` leave unpaid, in whole fen."""
+    return sum(
+        max(fen_of(b["amount"]) - fen_of(b["paid"]), 0) for b in data.bills if b["account_no"] == number
+    )
+
+
+async def test_money_is_read_in_whole_fen_and_a_fraction_of_a_fen_is_set_aside(fixture: DropFixture) -> None:
+    """Amounts are decimal text read exactly into fen: 0.29 is 29 fen (not 28.999… yuan), and
+    sums of many bills add up to the fen. A third decimal, a thousands separator or a word is a
+    schema mismatch naming the field and the record; the good rows are kept."""
+    source = await fixture.source()
+    run = await sync(fixture.store, source, batch_size=BATCH)
+    assert run.status is RunStatus.SUCCEEDED and run.counts.dead_lettered == 0
+    account = next(a for a in fixture.data.accounts if "bdcdyh" in a)
+    number, house = account["account_no"], account["bdcdyh"]
+    path = fixture.folder / "bills-money.csv"
+    rows = [
+        ("2001-01", "0.29", "0"),  # 29 fen
+        ("2001-02", "0.1", "0.00"),  # 10 fen
+        ("2001-03", "20", "19.99"),  # one fen short
+        ("2001-04", " 100.50 ", "0.5"),  # 10000 fen
+        ("2001-05", "12.345", "0"),  # a fraction of a fen
+        ("2001-06", "1,234.00", "0"),  # not a number as written
+        ("2001-07", "10.00", "七元"),  # paid is not a number
+        ("2001-08", "NaN", "0"),
+    ]
+    path.write_text(
+        "account_no,utility,period,amount,paid,due,updated\n"
+        + "".join(f'{number},water,{period},"{amount}",{paid},2001-12-25,2030-01-01T09:00:00+08:00\n' for period, amount, paid in rows),
+        encoding="utf-8",
+    )
+    os.utime(path, (path.stat().st_mtime - 20, path.stat().st_mtime - 20))
+    run = await sync(fixture.store, source, batch_size=BATCH)
+    assert run.status is RunStatus.SUCCEEDED and run.counts.dead_lettered == 4, run.counts
+    letters = {letter.record_key: letter for letter in (await fixture.store.dead_letters("water-drop", 10)).items}
+    assert {key.rsplit("|", 1)[1] for key in letters} == {"2001-05", "2001-06", "2001-07", "2001-08"}
+    for key, letter in letters.items():
+        assert letter.reason is Reason.SCHEMA_MISMATCH and key in letter.detail
+    assert "field 'amount'" in letters[f"water|{number}|2001-05"].detail and "at most 2 decimals" in letters[f"water|{number}|2001-05"].detail
+    assert "field 'amount'" in letters[f"water|{number}|2001-06"].detail
+    assert "field 'paid'" in letters[f"water|{number}|2001-07"].detail
+    [[owed]] = await fixture.store.arrears([house], dt.date(2100, 1, 1), EVERYTHING)
+    assert owed.amount_fen == _owed_fen(fixture.data, number) + 29 + 10 + 1 + 10000
+    assert type(owed.amount_fen) is int and owed.oldest_period == "2001-01"

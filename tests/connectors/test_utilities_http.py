@@ -31,7 +31,7 @@ from graph.levels import Level
 from graph.scope import Scope
 from graph import open_store
 from graph.sql import SqlStore
-from graph.utilities import Utility
+from graph.utilities import Utility, fen_of
 from hub import demo
 from hub.loading import load
 from tests.connectors.harness import BATCH, ConnectorContract
@@ -159,7 +159,7 @@ async def test_the_seeded_source_is_big_enough_and_mixes_codes_and_addresses(fix
     by_address = [a for a in fixture.data.accounts if "address" in a]
     assert by_address and len(by_address) < len(fixture.data.accounts)
     assert any("bdcdyh" in a for a in fixture.data.accounts)
-    assert any(b["paid"] < b["amount"] for b in fixture.data.bills)
+    assert any(fen_of(b["paid"]) < fen_of(b["amount"]) for b in fixture.data.bills)
 
 
 async def test_addresses_are_matched_to_the_houses_they_name(fixture: HttpFixture) -> None:
@@ -249,3 +249,36 @@ async def test_duplicate_rows_count_once_and_the_later_wins(fixture: HttpFixture
     assert run.counts.duplicates == 1 and run.counts.dead_lettered == 0
     [found] = await fixture.store.accounts([(Utility.WATER, first["account_no"])], EVERYTHING)
     assert found is not None and found.house_code == other_house
+
+
+async def test_arrears_add_up_to_the_fen_of_what_the_source_billed(fixture: HttpFixture) -> None:
+    """The source sends yuan (decimal text, or JSON numbers read as written): every house's
+    arrears are exactly the fen its bills leave unpaid, as ints; a JSON number with a third
+    decimal is set aside naming the field and the record."""
+    number = fixture.data.bills[0]["account_no"]
+    late = "2030-01-01T09:00:00+08:00"
+    for period, amount, paid in (("2001-01", 0.29, 0), ("2001-02", 19.99, 0.01), ("2001-03", 7, 0), ("2001-04", 12.345, 0)):
+        fixture.data.bills.append(
+            {"account_no": number, "utility": "water", "period": period, "amount": amount, "paid": paid, "due": "2001-12-25", "updated": late}
+        )
+    run = await sync(fixture.store, await fixture.source(), batch_size=BATCH)
+    assert run.status is RunStatus.SUCCEEDED and run.counts.dead_lettered == 1, run.counts
+    [letter] = (await fixture.store.dead_letters("water", 10)).items
+    assert letter.reason is Reason.SCHEMA_MISMATCH and letter.record_key == f"water|{number}|2001-04"
+    assert "field 'amount'" in letter.detail and "12.345" in letter.detail
+    fixture.data.bills.pop()  # the set-aside bill is not the hub's
+    by_number = {
+        a.account_no: a.house_code
+        for line in await fixture.store.utility_accounts(sorted({h.code for h, _ in fixture.data.houses}), EVERYTHING)
+        for a in line
+    }
+    owed: dict[str, int] = {}
+    for bill in fixture.data.bills:
+        unpaid = fen_of(bill["amount"]) - fen_of(bill["paid"])
+        if unpaid > 0 and bill["account_no"] in by_number:
+            owed[by_number[bill["account_no"]]] = owed.get(by_number[bill["account_no"]], 0) + unpaid
+    houses = sorted(owed)
+    found = await fixture.store.arrears(houses, dt.date(2100, 1, 1), EVERYTHING)
+    assert {code: sum(a.amount_fen for a in line) for code, line in zip(houses, found)} == owed
+    assert all(type(a.amount_fen) is int for line in found for a in line)
+    assert owed[by_number[number]] >= 29 + 1998 + 700

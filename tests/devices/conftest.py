@@ -40,7 +40,7 @@ def city() -> Batch:
             Place(ESTATE, Level.ESTATE, "海信花园", "370202001001"),
             Place(BUILDING, Level.BUILDING, "1号楼", ESTATE),
             Place(ENTRANCE, Level.ENTRANCE, "1单元", BUILDING),
-            Place(HOUSE, Level.HOUSE, "1单元101室", ENTRANCE, area=88.0),
+            Place(HOUSE, Level.HOUSE, "1单元101室", ENTRANCE, area_centi_m2=8800),
         ],
         firms=[PropertyFirm(FIRM, "青岛海信物业服务有限公司")],
         managements=[Management(FIRM, ESTATE, dt.date(2020, 1, 1))],

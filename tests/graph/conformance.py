@@ -59,6 +59,7 @@ from graph.model import (
     Stats,
     Usage,
     WriteCounts,
+    centi_m2_of,
 )
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
@@ -163,7 +164,9 @@ def _place(code: str, level: Level, name: str, parent: str | None, **facts: Any)
     return Place(code, level, name, parent, provenance=provenance(f"place/{code}"), **facts)
 
 
-def _houses(entrance: str, numbers: Sequence[str], areas: Sequence[float]) -> list[Place]:
+def _houses(entrance: str, numbers: Sequence[str], areas: Sequence[str]) -> list[Place]:
+    """Houses of an entrance, their areas written in m² as a registry writes them (kept in whole
+    hundredths of a m²)."""
     building = BuildingCode(entrance[:24])
     houses = []
     for number, area in zip(numbers, areas, strict=True):
@@ -176,7 +179,7 @@ def _houses(entrance: str, numbers: Sequence[str], areas: Sequence[float]) -> li
                 Level.HOUSE,
                 f"{building.number}号楼{int(entrance[24:])}单元{floor}{number[2:]}室",
                 entrance,
-                area=area,
+                area_centi_m2=centi_m2_of(area),
                 floor=floor,
                 usage=usage.get(code, Usage.RESIDENTIAL),
             )
@@ -221,11 +224,11 @@ def fixture_places() -> list[Place]:
         _place(EN_B11, Level.ENTRANCE, "1单元", B_B1),
         _place(EN_C11, Level.ENTRANCE, "1单元", B_C1),
     ]
-    places += _houses(EN_A11, ["0101", "0201", "0301"], [89.5, 89.5, 120.25])
-    places += _houses(EN_A12, ["0102", "0202", "0302"], [76.0, 76.0, 98.75])
-    places += _houses(EN_A21, ["0101", "0201", "0301", "0401"], [150.0, 66.5, 66.5, 132.0])
-    places += _houses(EN_B11, ["0101", "0201", "0301", "0401", "0501"], [210.0, 180.5, 180.5, 95.25, 60.0])
-    places += _houses(EN_C11, ["0101", "0201", "0301", "0401", "0501"], [12.5, 88.0, 88.0, 101.0, 101.0])
+    places += _houses(EN_A11, ["0101", "0201", "0301"], ["89.5", "89.5", "120.25"])
+    places += _houses(EN_A12, ["0102", "0202", "0302"], ["76", "76", "98.75"])
+    places += _houses(EN_A21, ["0101", "0201", "0301", "0401"], ["150", "66.5", "66.5", "132"])
+    places += _houses(EN_B11, ["0101", "0201", "0301", "0401", "0501"], ["210", "180.5", "180.5", "95.25", "60"])
+    places += _houses(EN_C11, ["0101", "0201", "0301", "0401", "0501"], ["12.5", "88", "88", "101", "101"])
     return places
 
 
@@ -335,11 +338,11 @@ class CityFacts:
         wanted = set(houses)
         return {o.owner_id for o in self.batch.ownerships if o.house_code in wanted and o.holds_on(day)}
 
-    def stats(self, code: str, day: dt.date = TODAY) -> tuple[int, float, int, int, int]:
+    def stats(self, code: str, day: dt.date = TODAY) -> tuple[int, int, int, int, int]:
         houses = self.level(Level.HOUSE, code)
         return (
             len(houses),
-            sum(self.places[house].area or 0.0 for house in houses),
+            sum(self.places[house].area_centi_m2 or 0 for house in houses),
             len(self.owners_on(houses, day)),
             len(self.level(Level.ESTATE, code)),
             len(self.level(Level.BUILDING, code)),
@@ -349,14 +352,14 @@ class CityFacts:
 FACTS = CityFacts(fixture_city())
 
 
-def figures(row: Stats) -> tuple[int, float, int, int, int]:
-    return (row.houses, row.floor_area, row.owners, row.estates, row.buildings)
+def figures(row: Stats) -> tuple[int, int, int, int, int]:
+    return (row.houses, row.floor_area_centi_m2, row.owners, row.estates, row.buildings)
 
 
-def assert_figures(row: Stats, expected: tuple[int, float, int, int, int]) -> None:
+def assert_figures(row: Stats, expected: tuple[int, int, int, int, int]) -> None:
     houses, area, owners, estates, buildings = expected
     assert (row.houses, row.owners, row.estates, row.buildings) == (houses, owners, estates, buildings), row
-    assert row.floor_area == pytest.approx(area), row
+    assert row.floor_area_centi_m2 == area and type(row.floor_area_centi_m2) is int, row  # exact, in hundredths of a m²
 
 
 @overload
@@ -434,7 +437,7 @@ async def snapshot(store: Store, batch: Batch | None = None) -> dict[str, Any]:
 
 
 def house(code: str, entrance: str, area: float, **facts: Any) -> Place:
-    return Place(code, Level.HOUSE, f"新房{code[-4:]}", entrance, area=area, floor=int(code[-4:-2]),
+    return Place(code, Level.HOUSE, f"新房{code[-4:]}", entrance, area_centi_m2=centi_m2_of(area), floor=int(code[-4:-2]),
                  usage=Usage.RESIDENTIAL, **facts)
 
 
@@ -744,14 +747,14 @@ class TestStats:
 
     async def test_hand_counted_figures(self, loaded: Store) -> None:
         [city] = await loaded.stats(CITY, Level.CITY, EVERYTHING)
-        assert_figures(city, (20, 2081.75, 6, 3, 4))
+        assert_figures(city, (20, 208175, 6, 3, 4))
         shinan, shibei = await loaded.stats(CITY, Level.DISTRICT, EVERYTHING)
-        assert_figures(shinan, (15, 1691.25, 5, 2, 3))
-        assert_figures(shibei, (5, 390.5, 2, 1, 1))
+        assert_figures(shinan, (15, 169125, 5, 2, 3))
+        assert_figures(shibei, (5, 39050, 2, 1, 1))
         [estate] = await loaded.stats(E_A, Level.ESTATE, EVERYTHING)
-        assert_figures(estate, (10, 965.0, 4, 1, 2))
+        assert_figures(estate, (10, 96500, 4, 1, 2))
         [building] = await loaded.stats(B_A1, Level.BUILDING, EVERYTHING)
-        assert_figures(building, (6, 550.0, 2, 0, 1))
+        assert_figures(building, (6, 55000, 2, 0, 1))
 
     async def test_sums_add_up_level_by_level(self, loaded: Store) -> None:
         [city] = await loaded.stats(CITY, Level.CITY, EVERYTHING)
@@ -761,13 +764,13 @@ class TestStats:
             for district in districts
         ]:
             assert total.houses == sum(part.houses for part in parts)
-            assert total.floor_area == pytest.approx(sum(part.floor_area for part in parts))
+            assert total.floor_area_centi_m2 == sum(part.floor_area_centi_m2 for part in parts)
             assert total.estates == sum(part.estates for part in parts)
             assert total.buildings == sum(part.buildings for part in parts)
         estates = await loaded.stats(CITY, Level.ESTATE, EVERYTHING)
         houses = await loaded.stats(CITY, Level.HOUSE, EVERYTHING)
         assert city.houses == sum(row.houses for row in estates) == len(houses)
-        assert city.floor_area == pytest.approx(sum(row.floor_area for row in houses))
+        assert city.floor_area_centi_m2 == sum(row.floor_area_centi_m2 for row in houses)
 
     async def test_owners_are_distinct_current_owners(self, loaded: Store) -> None:
         [city] = await loaded.stats(CITY, Level.CITY, EVERYTHING)
@@ -791,7 +794,7 @@ class TestStats:
         assert codes([row.place for row in rows]) == FACTS.level(Level.HOUSE, E_A)
         for row in rows:
             assert row.houses == 1 and row.estates == 0 and row.buildings == 0
-            assert row.floor_area == pytest.approx(FACTS.places[row.place.code].area)
+            assert row.floor_area_centi_m2 == FACTS.places[row.place.code].area_centi_m2
             assert row.owners == len(FACTS.owners_on([row.place.code], TODAY))
         by_code = {row.place.code: row for row in rows}
         assert by_code[T_HOUSE].owners == 2 and by_code[D_SHINAN].owners == 1
@@ -895,11 +898,11 @@ class TestRefreshStats:
         ))
         await store.refresh_stats(within=E_A)
         after = await self.all_rows(store)
-        added = 3, 100.0 * 3 + 5 + 6 + 7, 1
+        added = 3, 10000 * 3 + 500 + 600 + 700, 1
         for code in (CITY, SHINAN, ST_A, CM_A1, E_A, B_A2, EN_A21):
             old, now = before[code], after[code]
             assert now[0] == old[0] + added[0], code
-            assert now[1] == pytest.approx(old[1] + added[1]), code
+            assert now[1] == old[1] + added[1], code
             assert now[2] == old[2] + added[2], code
             assert now[3:] == old[3:], code
         for code in (SHIBEI, ST_B, ST_C, CM_A2, CM_B1, E_B, E_C, B_A1, EN_A11, B_C1):
@@ -915,7 +918,7 @@ class TestRefreshStats:
         assert full.keys() == after.keys()
         for code, values in full.items():
             assert values[0] == after[code][0] and values[2:] == after[code][2:], code
-            assert values[1] == pytest.approx(after[code][1]), code
+            assert values[1] == after[code][1], code
 
     async def test_refresh_within_a_building_reaches_the_city(self, store: Store) -> None:
         await store.write(fixture_city())
@@ -925,7 +928,7 @@ class TestRefreshStats:
         for code in (CITY, SHIBEI, ST_C, CM_C1, E_C, B_C1, EN_C11):
             [row] = await store.stats(code, FACTS.places[code].level, EVERYTHING)
             houses, area, owners, estates, buildings = FACTS.stats(code)
-            assert_figures(row, (houses + 1, area + 77.0, owners, estates, buildings))
+            assert_figures(row, (houses + 1, area + 7700, owners, estates, buildings))
         [shinan] = await store.stats(SHINAN, Level.DISTRICT, EVERYTHING)
         assert_figures(shinan, FACTS.stats(SHINAN))
 
@@ -1015,7 +1018,7 @@ class TestRollupsOnWrite:
             owns(UNOWNED, OWNER_H, TODAY + dt.timedelta(days=30)),
         ]))
         # a house measured again
-        await write(Batch(places=[replace(FACTS.places[D_SHINAN], area=141.5)]))
+        await write(Batch(places=[replace(FACTS.places[D_SHINAN], area_centi_m2=14150)]))
         # a building moves to an estate of another street, and its owner D buys there too
         await write(Batch(
             places=[replace(FACTS.places[B_A2], parent_code=E_B)],
@@ -1381,10 +1384,10 @@ class TestWrite:
         await store.write(fixture_city())
         batch = fixture_city()
         index = next(i for i, p in enumerate(batch.places) if p.code == UNOWNED)
-        batch.places[index] = replace(batch.places[index], area=101.25)
+        batch.places[index] = replace(batch.places[index], area_centi_m2=10125)
         assert await store.write(batch) == WriteCounts(0, 1, len(batch) - 1)
         [changed] = await store.places([UNOWNED], EVERYTHING)
-        assert changed is not None and changed.area == 101.25
+        assert changed is not None and changed.area_centi_m2 == 10125
         assert changed == batch.places[index]
         again = replace(batch.places[index], name="1号楼2单元302室(改)")
         assert await store.write(Batch(places=[again])) == WriteCounts(0, 1, 0)
@@ -1475,8 +1478,8 @@ class TestWrite:
         # Stats follow the move, with no refresh.
         [e_a] = await store.stats(E_A, Level.ESTATE, EVERYTHING)
         [e_b] = await store.stats(E_B, Level.ESTATE, EVERYTHING)
-        assert_figures(e_a, (6, 550.0, 2, 1, 1))
-        assert_figures(e_b, (9, 1141.25, 3, 1, 2))
+        assert_figures(e_a, (6, 55000, 2, 1, 1))
+        assert_figures(e_b, (9, 114125, 3, 1, 2))
         st_a, st_b = (await store.stats(SHINAN, Level.STREET, EVERYTHING))
         assert (st_a.houses, st_b.houses) == (6, 9)
         [shinan] = await store.stats(SHINAN, Level.DISTRICT, EVERYTHING)
@@ -1499,8 +1502,8 @@ class TestWrite:
         assert await store.firms([FIRM_3], Scope.of(SHIBEI)) == [None]
         assert [f and f.code for f in await store.firms([FIRM_3], Scope.of(CM_A2))] == [FIRM_3]
         shinan, shibei = await store.stats(CITY, Level.DISTRICT, EVERYTHING)
-        assert_figures(shibei, (0, 0.0, 0, 0, 0))
-        assert_figures(shinan, (20, 2081.75, 6, 3, 4))
+        assert_figures(shibei, (0, 0, 0, 0, 0))
+        assert_figures(shinan, (20, 208175, 6, 3, 4))
 
     async def test_a_scope_root_written_later_is_seen(self, store: Store) -> None:
         await store.write(fixture_city())
@@ -1519,8 +1522,8 @@ class TestWrite:
         owner, firm = fixture_owners()[7], fixture_firms()[3]
         ownership, management = fixture_ownerships()[7], fixture_managements()[3]
         batch = Batch(
-            places=[new_estate, replace(stored_house, area=1.0), replace(new_estate, name="燕岛新苑二期"),
-                    replace(stored_house, area=2.0)],
+            places=[new_estate, replace(stored_house, area_centi_m2=100), replace(new_estate, name="燕岛新苑二期"),
+                    replace(stored_house, area_centi_m2=200)],
             owners=[replace(owner, phone="1"), replace(owner, phone="2")],
             firms=[replace(firm, phone="1"), replace(firm, phone="2")],
             ownerships=[replace(ownership, share=0.25), replace(ownership, share=0.75)],
@@ -1531,7 +1534,7 @@ class TestWrite:
         assert counts.inserted == 1
         estate, house_now = await store.places([new_estate.code, UNOWNED], EVERYTHING)
         assert estate is not None and estate.name == "燕岛新苑二期"
-        assert house_now is not None and house_now.area == 2.0
+        assert house_now is not None and house_now.area_centi_m2 == 200
         assert [o and o.phone for o in await store.owners([OWNER_H], EVERYTHING)] == ["2"]
         assert [f and f.phone for f in await store.firms([FIRM_4], EVERYTHING)] == ["2"]
         assert [[o.share for o in items] for items in await store.ownerships([G_HOUSE], None, EVERYTHING)] == [[0.75]]
@@ -1572,7 +1575,7 @@ NEW_FIRM = PropertyFirm(credit_code("91370202MA3C00055"), "青岛燕岛物业有
 
 def _valid_part() -> Batch:
     """Good records that a failing batch carries along: a change, new places, owners and firms."""
-    changed = replace(fixture_places()[-1], area=999.0)  # an update of a stored house
+    changed = replace(fixture_places()[-1], area_centi_m2=99900)  # an update of a stored house
     return Batch(
         places=[changed, NEW_ESTATE, NEW_BUILDING],
         owners=[NEW_OWNER, replace(fixture_owners()[0], name="张伟(改)")],

@@ -451,8 +451,8 @@ class TestFootprint:
         assert row.estates == (E_A, E_B)
         houses, owners, _ = expected_reach([E_A, E_B])
         assert (row.houses, row.owners, row.open_cases) == (len(houses), len(owners), 0) == (15, 5, 0)
-        area = sum(FACTS.places[code].area or 0.0 for code in houses)
-        assert row.floor_area == pytest.approx(area)
+        area = sum(FACTS.places[code].area_centi_m2 or 0 for code in houses)
+        assert row.floor_area_centi_m2 == area and type(area) is int
         before = await questions.footprint(store, FIRM_2, EVERYTHING, as_of=dt.date(2019, 1, 1))
         assert before is not None and [item.estates for item in before] == [(E_B,)]
         assert await questions.footprint(store, FIRM_1, EVERYTHING, as_of=TODAY) == []

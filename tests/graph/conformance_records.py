@@ -515,21 +515,22 @@ ACCOUNTS = [
 ]
 
 
-def bill(utility: Utility, account: str, period: str, amount: float, paid: float) -> Bill:
+def bill(utility: Utility, account: str, period: str, amount_fen: int, paid_fen: int) -> Bill:
+    """A bill due on the 10th of the month after its period, its money in whole fen."""
     year, month = map(int, period.split("-"))
-    return Bill(utility, account, period, amount, paid, dt.date(year + month // 12, month % 12 + 1, 10))
+    return Bill(utility, account, period, amount_fen, paid_fen, dt.date(year + month // 12, month % 12 + 1, 10))
 
 
 BILLS = [
-    bill(W, "W-001", "2024-03", 30.0, 0.0),  # overdue since 04-10
-    bill(W, "W-001", "2024-04", 32.5, 10.0),  # 22.5 overdue since 05-10
-    bill(W, "W-001", "2024-05", 31.0, 0.0),  # due 06-10: overdue on 06-15
-    bill(W, "W-001", "2024-06", 29.0, 0.0),  # due 07-10: not yet
-    bill(P, "P-001", "2024-04", 120.0, 120.0),  # paid
-    bill(W, "W-002", "2024-02", 40.0, 39.999),  # paid but for rounding
-    bill(W, "W-003", "2024-01", 50.0, 0.0),  # 八大关 street
-    bill(W, "W-004", "2024-01", 60.0, 0.0),  # 市北区
-    bill(W, "W-005", "2024-05", 10.0, 0.0),
+    bill(W, "W-001", "2024-03", 3000, 0),  # 30.00 overdue since 04-10
+    bill(W, "W-001", "2024-04", 3250, 1000),  # 22.50 overdue since 05-10
+    bill(W, "W-001", "2024-05", 3100, 0),  # due 06-10: overdue on 06-15
+    bill(W, "W-001", "2024-06", 2900, 0),  # due 07-10: not yet
+    bill(P, "P-001", "2024-04", 12000, 12000),  # paid
+    bill(W, "W-002", "2024-02", 3999, 3999),  # paid in full, to the fen
+    bill(W, "W-003", "2024-01", 5000, 0),  # 八大关 street
+    bill(W, "W-004", "2024-01", 6000, 0),  # 市北区
+    bill(W, "W-005", "2024-05", 1000, 0),
 ]
 
 OUTAGES = [
@@ -569,12 +570,12 @@ class TestUtilityWrites:
 
     async def test_updates_of_every_kind(self, store: Store) -> None:
         await utility_city(store)
-        paid = replace(BILLS[0], paid=30.0)
+        paid = replace(BILLS[0], paid_fen=3000)
         moved = replace(ACCOUNTS[5], house_code=F_HOUSE)
         wider = replace(OUTAGES[0], place_codes=(E_A, E_B))
         assert await store.write(Batch(accounts=[moved], bills=[paid], outages=[wider])) == WriteCounts(updated=3)
         [owed] = await store.arrears([T_HOUSE], AS_OF, EVERYTHING)
-        assert [(a.amount, a.bills, a.oldest_period) for a in owed] == [(53.5, 2, "2024-04")]
+        assert [(a.amount_fen, a.bills, a.oldest_period) for a in owed] == [(5350, 2, "2024-04")]
         assert await store.utility_accounts([UNOWNED, F_HOUSE], EVERYTHING) == [[], [moved]]
         narrower = replace(OUTAGES[0], place_codes=(E_B,), reason="管网抢修")
         assert await store.write(Batch(outages=[narrower])) == WriteCounts(updated=1)
@@ -593,14 +594,16 @@ class TestUtilityWrites:
             (Batch(accounts=[UtilityAccount(W, "W-9", UNKNOWN_HOUSE)]), f"house {UNKNOWN_HOUSE} is not in the store"),
             (Batch(accounts=[UtilityAccount(W, "W-9", EN_A11)]), f"house {EN_A11} is not in the store"),
             (Batch(accounts=[UtilityAccount(W, " ", T_HOUSE)]), "the number must be 1 to 64 characters"),
-            (Batch(bills=[bill(W, "NOPE", "2024-01", 1.0, 0.0)]), "account NOPE is not in the store"),
+            (Batch(bills=[bill(W, "NOPE", "2024-01", 100, 0)]), "account NOPE is not in the store"),
             (Batch(bills=[replace(BILLS[0], period="2024-13")]), "period must be YYYY-MM"),
-            (Batch(bills=[replace(BILLS[0], amount=-1.0)]), "must not be negative"),
+            (Batch(bills=[replace(BILLS[0], amount_fen=-100)]), "must not be negative"),
+            (Batch(bills=[replace(BILLS[0], amount_fen=30.0)]), "amount_fen must be whole fen"),  # type: ignore[arg-type]
+            (Batch(bills=[replace(BILLS[0], paid_fen=2**53)]), "at most"),
             (Batch(outages=[replace(OUTAGES[0], place_codes=("370202001001E009",))]), "place 370202001001E009 is not in the store"),
             (Batch(outages=[replace(OUTAGES[0], ends_at=U0 - dt.timedelta(hours=1))]), "before it starts"),
             (Batch(outages=[replace(OUTAGES[0], place_codes=())]), "names no place"),
         ],
-        ids=["unknown-house", "not-a-house", "blank-account", "unknown-account", "bad-period", "negative",
+        ids=["unknown-house", "not-a-house", "blank-account", "unknown-account", "bad-period", "negative", "float-money", "too-much",
              "unknown-place", "ends-early", "no-place"],
     )
     async def test_a_bad_record_fails_the_batch_and_loses_nothing(self, store: Store, bad: Batch, message: str) -> None:
@@ -634,25 +637,25 @@ class TestUtilityReads:
     async def test_arrears_sum_what_is_overdue_on_the_day(self, store: Store) -> None:
         loaded = await utility_city(store)
         assert await loaded.arrears([T_HOUSE, D_SHINAN, E_HOUSE, UNKNOWN_HOUSE], AS_OF, EVERYTHING) == [
-            [Arrears(W, "W-001", T_HOUSE, 83.5, 3, "2024-03")],
-            [],  # paid but for a thousandth of a yuan
-            [Arrears(W, "W-003", E_HOUSE, 50.0, 1, "2024-01")],
+            [Arrears(W, "W-001", T_HOUSE, 8350, 3, "2024-03")],
+            [],  # paid in full
+            [Arrears(W, "W-003", E_HOUSE, 5000, 1, "2024-01")],
             [],
         ]
         [[early]] = await loaded.arrears([T_HOUSE], dt.date(2024, 6, 10), EVERYTHING)  # due that day: not yet
-        assert (early.amount, early.bills) == (52.5, 2)
+        assert (early.amount_fen, early.bills) == (5250, 2)
         assert await loaded.arrears([T_HOUSE], dt.date(2024, 4, 10), EVERYTHING) == [[]]
         # the records' own rule (Bill.owed_on), day by day
         by_account = {(a.utility, a.account_no): a.house_code for a in ACCOUNTS}
         houses = sorted(set(by_account.values()))
         for day in (dt.date(2024, 4, 11), dt.date(2024, 5, 11), AS_OF, dt.date(2024, 8, 1)):
-            owed: dict[str, float] = {}
+            owed: dict[str, int] = {}
             for item in BILLS:
-                if item.owed_on(day) > 0.005:
+                if item.owed_on(day) > 0:
                     house = by_account[(item.utility, item.account_no)]
-                    owed[house] = round(owed.get(house, 0.0) + item.owed_on(day), 2)
+                    owed[house] = owed.get(house, 0) + item.owed_on(day)
             found = await loaded.arrears(houses, day, EVERYTHING)
-            assert {code: round(sum(a.amount for a in line), 2) for code, line in zip(houses, found) if line} == owed
+            assert {code: sum(a.amount_fen for a in line) for code, line in zip(houses, found) if line} == owed
             expected: list[list[Arrears]] = []
             for code in houses:
                 line = []
@@ -663,8 +666,21 @@ class TestUtilityReads:
                         line.append(owing)
                 expected.append(line)
             assert found == expected  # graph.utilities.arrears_of is the rule
-        assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 60.0, 1, "2024-01")]]
+        assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 6000, 1, "2024-01")]]
         assert await loaded.arrears([T_HOUSE], AS_OF, Scope.of()) == [[]]
+
+    async def test_arrears_add_up_to_the_fen(self, store: Store) -> None:
+        """Money is whole fen: one fen unpaid is arrears, and many small sums add up exactly
+        (ten bills of 0.10 and twenty of 0.20 are 5.00 to the fen, as ints)."""
+        loaded = await utility_city(store)
+        small = [bill(W, "W-005", f"{2000 + n // 12:04d}-{n % 12 + 1:02d}", 10 if n < 10 else 20, 0) for n in range(30)]
+        short = [bill(W, "W-002", "2024-03", 3999, 3998)]  # one fen short
+        assert await loaded.write(Batch(bills=[*small, *short])) == WriteCounts(inserted=31)
+        [[tiny], [owed]] = await loaded.arrears([D_SHINAN, UNOWNED], dt.date(2024, 5, 1), EVERYTHING)
+        assert tiny == Arrears(W, "W-002", D_SHINAN, 1, 1, "2024-03")
+        assert owed == Arrears(W, "W-005", UNOWNED, 500, 30, "2000-01")
+        assert type(tiny.amount_fen) is int and type(owed.amount_fen) is int
+        assert await loaded.write(Batch(bills=[*small, *short])) == WriteCounts(unchanged=31)
 
     async def test_arrears_counts_per_place_of_any_level(self, store: Store) -> None:
         loaded = await utility_city(store)

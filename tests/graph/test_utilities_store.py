@@ -62,22 +62,22 @@ ACCOUNTS = [
 ]
 
 
-def _bill(utility: Utility, account: str, period: str, amount: float, paid: float) -> Bill:
+def _bill(utility: Utility, account: str, period: str, amount_fen: int, paid_fen: int) -> Bill:
     year, month = map(int, period.split("-"))
     due = dt.date(year + month // 12, month % 12 + 1, 10)
-    return Bill(utility, account, period, amount, paid, due)
+    return Bill(utility, account, period, amount_fen, paid_fen, due)
 
 
 BILLS = [
-    _bill(W, "W-001", "2024-03", 30.0, 0.0),  # overdue since 04-10
-    _bill(W, "W-001", "2024-04", 32.5, 10.0),  # 22.5 overdue since 05-10
-    _bill(W, "W-001", "2024-05", 31.0, 0.0),  # due 06-10: overdue on 06-15
-    _bill(W, "W-001", "2024-06", 29.0, 0.0),  # due 07-10: not yet
-    _bill(P, "P-001", "2024-04", 120.0, 120.0),  # paid
-    _bill(W, "W-002", "2024-02", 40.0, 39.999),  # paid but for rounding
-    _bill(W, "W-003", "2024-01", 50.0, 0.0),  # 八大关 street
-    _bill(W, "W-004", "2024-01", 60.0, 0.0),  # 市北区
-    _bill(W, "W-005", "2024-05", 10.0, 0.0),
+    _bill(W, "W-001", "2024-03", 3000, 0),  # 30.00 overdue since 04-10
+    _bill(W, "W-001", "2024-04", 3250, 1000),  # 22.50 overdue since 05-10
+    _bill(W, "W-001", "2024-05", 3100, 0),  # due 06-10: overdue on 06-15
+    _bill(W, "W-001", "2024-06", 2900, 0),  # due 07-10: not yet
+    _bill(P, "P-001", "2024-04", 12000, 12000),  # paid
+    _bill(W, "W-002", "2024-02", 3999, 3999),  # paid in full, to the fen
+    _bill(W, "W-003", "2024-01", 5000, 0),  # 八大关 street
+    _bill(W, "W-004", "2024-01", 6000, 0),  # 市北区
+    _bill(W, "W-005", "2024-05", 1000, 0),
 ]
 
 OUTAGES = [
@@ -146,10 +146,10 @@ class TestWrites:
 
     async def test_a_payment_updates_the_bill_and_clears_the_arrears(self, store: Store) -> None:
         await store.write(batch())
-        paid = replace(BILLS[0], paid=30.0)
+        paid = replace(BILLS[0], paid_fen=3000)
         assert await store.write(Batch(bills=[paid])) == WriteCounts(updated=1)
         [owed] = await store.arrears([T_HOUSE], AS_OF, EVERYTHING)
-        assert [(a.amount, a.bills, a.oldest_period) for a in owed] == [(53.5, 2, "2024-04")]
+        assert [(a.amount_fen, a.bills, a.oldest_period) for a in owed] == [(5350, 2, "2024-04")]
 
     async def test_an_account_moving_to_another_house_is_an_update(self, store: Store) -> None:
         await store.write(batch())
@@ -179,14 +179,15 @@ class TestWrites:
         [
             (Batch(accounts=[UtilityAccount(W, "W-9", UNKNOWN_HOUSE)]), f"house {UNKNOWN_HOUSE} is not in the store"),
             (Batch(accounts=[UtilityAccount(W, "W-9", EN_A11)]), f"house {EN_A11} is not in the store"),
-            (Batch(bills=[_bill(W, "NOPE", "2024-01", 1.0, 0.0)]), "account NOPE is not in the store"),
+            (Batch(bills=[_bill(W, "NOPE", "2024-01", 100, 0)]), "account NOPE is not in the store"),
             (Batch(bills=[replace(BILLS[0], period="2024-13")]), "period must be YYYY-MM"),
-            (Batch(bills=[replace(BILLS[0], amount=-1.0)]), "must not be negative"),
+            (Batch(bills=[replace(BILLS[0], amount_fen=-100)]), "must not be negative"),
+            (Batch(bills=[replace(BILLS[0], paid_fen=12.5)]), "paid_fen must be whole fen"),  # type: ignore[arg-type]
             (Batch(outages=[replace(OUTAGES[0], place_codes=("370202001001E009",))]), "place 370202001001E009 is not in the store"),
             (Batch(outages=[replace(OUTAGES[0], ends_at=T0 - dt.timedelta(hours=1))]), "before it starts"),
             (Batch(outages=[replace(OUTAGES[0], place_codes=())]), "names no place"),
         ],
-        ids=["unknown-house", "not-a-house", "unknown-account", "bad-period", "negative", "unknown-place", "ends-early", "no-place"],
+        ids=["unknown-house", "not-a-house", "unknown-account", "bad-period", "negative", "float-money", "unknown-place", "ends-early", "no-place"],
     )
     async def test_a_bad_record_fails_the_batch_and_loses_nothing(self, store: Store, bad: Batch, message: str) -> None:
         await store.write(batch())
@@ -219,30 +220,30 @@ class TestReads:
     async def test_arrears_sum_what_is_overdue_on_the_day(self, loaded: Store) -> None:
         found = await loaded.arrears([T_HOUSE, D_SHINAN, E_HOUSE, UNKNOWN_HOUSE], AS_OF, EVERYTHING)
         assert found == [
-            [Arrears(W, "W-001", T_HOUSE, 83.5, 3, "2024-03")],
-            [],  # paid but for a thousandth of a yuan
-            [Arrears(W, "W-003", E_HOUSE, 50.0, 1, "2024-01")],
+            [Arrears(W, "W-001", T_HOUSE, 8350, 3, "2024-03")],
+            [],  # paid in full
+            [Arrears(W, "W-003", E_HOUSE, 5000, 1, "2024-01")],
             [],
         ]
         # the day a bill falls due it is not overdue yet (Bill.owed_on)
         [[early]] = await loaded.arrears([T_HOUSE], dt.date(2024, 6, 10), EVERYTHING)
-        assert (early.amount, early.bills) == (52.5, 2)
+        assert (early.amount_fen, early.bills) == (5250, 2)
         assert await loaded.arrears([T_HOUSE], dt.date(2024, 4, 10), EVERYTHING) == [[]]
 
     async def test_arrears_agree_with_the_records_own_rule(self, loaded: Store) -> None:
         for day in (dt.date(2024, 4, 11), dt.date(2024, 5, 11), AS_OF, dt.date(2024, 8, 1)):
             houses = {a.house_code for a in ACCOUNTS}
-            owed: dict[str, float] = {}
+            owed: dict[str, int] = {}
             by_account = {(a.utility, a.account_no): a.house_code for a in ACCOUNTS}
             for bill in BILLS:
-                if bill.owed_on(day) > 0.005:
+                if bill.owed_on(day) > 0:
                     house = by_account[(bill.utility, bill.account_no)]
-                    owed[house] = round(owed.get(house, 0.0) + bill.owed_on(day), 2)
+                    owed[house] = owed.get(house, 0) + bill.owed_on(day)
             found = await loaded.arrears(sorted(houses), day, EVERYTHING)
-            assert {code: round(sum(a.amount for a in line), 2) for code, line in zip(sorted(houses), found) if line} == owed
+            assert {code: sum(a.amount_fen for a in line) for code, line in zip(sorted(houses), found) if line} == owed
 
     async def test_arrears_out_of_scope_are_absent(self, loaded: Store) -> None:
-        assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 60.0, 1, "2024-01")]]
+        assert await loaded.arrears([T_HOUSE, G_HOUSE], AS_OF, Scope.of(SHIBEI)) == [[], [Arrears(W, "W-004", G_HOUSE, 6000, 1, "2024-01")]]
         assert await loaded.arrears([T_HOUSE], AS_OF, Scope.of_codes([])) == [[]]
 
     async def test_arrears_counts_per_place_of_any_level(self, loaded: Store) -> None:

@@ -58,8 +58,8 @@ def city() -> Batch:
         Place(ESTATE_3, Level.ESTATE, "换了物业的小区", COMMUNITY, geometry=square(120.380, 36.070, 0.005)),
         Place(BUILDING_1, Level.BUILDING, "1号楼", ESTATE_1),
         Place(ENTRANCE_1, Level.ENTRANCE, "1单元", BUILDING_1),
-        Place(HOUSE_1, Level.HOUSE, "1单元101室", ENTRANCE_1, area=88.0),
-        Place(HOUSE_2, Level.HOUSE, "1单元102室", ENTRANCE_1, area=90.0),
+        Place(HOUSE_1, Level.HOUSE, "1单元101室", ENTRANCE_1, area_centi_m2=8800),
+        Place(HOUSE_2, Level.HOUSE, "1单元102室", ENTRANCE_1, area_centi_m2=9000),
     ]
     return Batch(
         places=places,

@@ -29,7 +29,7 @@ def city() -> Batch:
         Place(ESTATE_2, Level.ESTATE, "团岛小区", "370202002001"),
         Place(BUILDING_1, Level.BUILDING, "1号楼", ESTATE_1),
         Place(ENTRANCE_1, Level.ENTRANCE, "1单元", BUILDING_1),
-        Place(HOUSE_1, Level.HOUSE, "1单元101室", ENTRANCE_1, area=88.0),
+        Place(HOUSE_1, Level.HOUSE, "1单元101室", ENTRANCE_1, area_centi_m2=8800),
     ]
     return Batch(
         places=places,

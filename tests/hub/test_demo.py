@@ -427,22 +427,22 @@ def test_houses_look_like_housing(places: dict[str, Place]) -> None:
     assert usage[Usage.RESIDENTIAL] > 0.8 * len(houses)
     assert usage[Usage.COMMERCIAL] > 0 and usage[Usage.PARKING] > 0
     for house in houses:
-        assert house.area is not None and house.floor is not None
+        assert house.area_centi_m2 is not None and house.floor is not None
         entrance = places[house.parent_code or ""]
         building = places[entrance.parent_code or ""]
         assert building.floors is not None and building.floors in range(5, 35)
         if house.usage is Usage.RESIDENTIAL:
-            assert 45 <= house.area <= 180
+            assert 4500 <= house.area_centi_m2 <= 18000
             assert 1 <= house.floor <= building.floors
             assert re.fullmatch(rf"{entrance.name}{house.floor}\d\d室", house.name)
         elif house.usage is Usage.COMMERCIAL:
             assert house.floor == 1
         else:
-            assert house.floor == -1 and house.area < 40
+            assert house.floor == -1 and house.area_centi_m2 < 4000
     residential = [
-        house.area for house in houses if house.usage is Usage.RESIDENTIAL and house.area
+        house.area_centi_m2 for house in houses if house.usage is Usage.RESIDENTIAL and house.area_centi_m2
     ]
-    assert 70 <= sum(residential) / len(residential) <= 130
+    assert 7000 <= sum(residential) / len(residential) <= 13000
     floors = Counter(place.floors for place in places.values() if place.level is Level.BUILDING)
     assert {6, 11, 18} & set(floors)
 

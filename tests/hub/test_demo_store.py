@@ -29,7 +29,7 @@ async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
             for place in batch.places:
                 generated[place.level.name] += 1
                 if place.level == Level.HOUSE:
-                    generated["area_centi"] += round((place.area or 0) * 100)
+                    generated["area_centi"] += place.area_centi_m2 or 0
             generated["owners"] += len(batch.owners)
             yield batch
 
@@ -47,7 +47,7 @@ async def test_the_city_row_counts_what_was_generated(city: tuple[SqlStore, Coun
     assert row.houses == generated["HOUSE"]
     assert row.estates == generated["ESTATE"]
     assert row.buildings == generated["BUILDING"]
-    assert round(row.floor_area * 100) == pytest.approx(generated["area_centi"], abs=generated["HOUSE"])
+    assert row.floor_area_centi_m2 == generated["area_centi"]  # exact: whole hundredths of a m² add up
     assert 0 < row.owners <= generated["owners"]
 
 
@@ -70,7 +70,7 @@ async def test_rows_add_up_from_each_level_to_the_one_above(
     for row in parents:
         children = await store.stats(row.place.code, child, EVERYTHING)
         assert sum(c.houses for c in children) == row.houses, row.place.code
-        assert sum(c.floor_area for c in children) == pytest.approx(row.floor_area, abs=0.05)
+        assert sum(c.floor_area_centi_m2 for c in children) == row.floor_area_centi_m2, row.place.code
         # a place counts itself (an estate row says estates=1), so estates add up from any
         # level down to estates, buildings from any level down to buildings
         if child <= Level.ESTATE:

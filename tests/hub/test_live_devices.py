@@ -66,7 +66,7 @@ def city() -> Batch:
         Place(OTHER_ESTATE, Level.ESTATE, "团岛小区", OTHER_COMMUNITY, _square(120.30, 36.05)),
         Place(BUILDING, Level.BUILDING, "1号楼", ESTATE, floors=18),
         Place(ENTRANCE, Level.ENTRANCE, "1单元", BUILDING),
-        Place(HOUSE, Level.HOUSE, "1单元101室", ENTRANCE, area=88.0),
+        Place(HOUSE, Level.HOUSE, "1单元101室", ENTRANCE, area_centi_m2=8800),
     ]
     return Batch(
         places=places,

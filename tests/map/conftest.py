@@ -120,7 +120,7 @@ def city() -> Batch:
             places.append(Place(entrance, Level.ENTRANCE, "1单元", building))
             for house in range(1, HOUSES_PER_BUILDING[building] + 1):
                 code = f"{building}{house:02d}01"
-                places.append(Place(code, Level.HOUSE, f"1单元{house}01室", entrance, area=88.0))
+                places.append(Place(code, Level.HOUSE, f"1单元{house}01室", entrance, area_centi_m2=8800))
     return Batch(
         places=places,
         firms=[PropertyFirm(FIRM, "青岛海信物业服务有限公司"), PropertyFirm(SECOND_FIRM, "青岛浮山物业服务有限公司")],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ STATS = """
 query Stats($scope: String!, $groupBy: Level!) {
   stats(scope: $scope, groupBy: $groupBy) {
     place { code level parent { code } }
-    houses floorArea owners estates buildings
+    houses floorArea floorAreaText owners estates buildings
   }
 }
 """
@@ -35,7 +36,10 @@ def test_street_rows_add_up_to_the_district_row(hub: Hub) -> None:
     assert all(row["place"]["parent"]["code"] == district for row in streets)
     for metric in ADDITIVE:
         assert sum(row[metric] for row in streets) == whole[metric], metric
+    # floor areas are summed in whole hundredths of a m²: the parts add up exactly
+    assert sum(Decimal(row["floorAreaText"]) for row in streets) == Decimal(whole["floorAreaText"])
     assert math.isclose(sum(row["floorArea"] for row in streets), whole["floorArea"], rel_tol=1e-9)
+    assert all(Decimal(row["floorAreaText"]) == Decimal(str(row["floorArea"])) for row in [whole, *streets])
     # An owner of flats in two streets counts once in the district.
     assert max(row["owners"] for row in streets) <= whole["owners"] <= sum(row["owners"] for row in streets)
 
@@ -47,7 +51,7 @@ def test_estate_rows_add_up_to_their_street(hub: Hub) -> None:
     assert len(estates) == whole["estates"] > 0
     for metric in ("houses", "buildings"):
         assert sum(row[metric] for row in estates) == whole[metric], metric
-    assert math.isclose(sum(row["floorArea"] for row in estates), whole["floorArea"], rel_tol=1e-9)
+    assert sum(Decimal(row["floorAreaText"]) for row in estates) == Decimal(whole["floorAreaText"])
 
 
 def test_a_place_stats_field_matches_its_row(hub: Hub) -> None:
@@ -80,7 +84,7 @@ def test_stats_and_geo_refuse_more_rows_than_a_dashboard_carries(hub: Hub) -> No
 
 
 GEO = "query Geo($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
-PROPERTIES = {"code", "name", "level", "houses", "floorArea", "owners", "estates", "buildings", "housesInArrears"} | {
+PROPERTIES = {"code", "name", "level", "houses", "floorArea", "floorAreaCentiM2", "owners", "estates", "buildings", "housesInArrears"} | {
     "openCases", "overdueCases", "activeAlarms", "satisfactionRate",
 }
 
@@ -110,6 +114,7 @@ def test_geo_is_a_feature_collection_of_the_level(hub: Hub, level: str) -> None:
         row = rows[properties["code"]]
         assert properties["houses"] == row["houses"]
         assert properties["floorArea"] == row["floorArea"]
+        assert properties["floorAreaCentiM2"] == Decimal(row["floorAreaText"]) * 100  # the exact integer beside it
         for ring in _positions(feature["geometry"]):
             assert len(ring) >= 4 and ring[0] == ring[-1], "RFC 7946 rings are closed"
             for longitude, latitude, *_ in ring:

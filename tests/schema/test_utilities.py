@@ -66,15 +66,15 @@ class Town:
     estate_b: str = ""
     building_a: str = ""
 
-    def owed(self, house: str) -> list[tuple[str, str, float, int, str]]:
-        """(UTILITY, account_no, amount, bills, oldest period) per account of `house` in arrears,
-        by the records' own rule (`Bill.owed_on`)."""
+    def owed(self, house: str) -> list[tuple[str, str, int, int, str]]:
+        """(UTILITY, account_no, amount in fen, bills, oldest period) per account of `house` in
+        arrears, by the records' own rule (`Bill.owed_on`)."""
         mine = {(a.utility, a.account_no) for a in self.accounts if a.house_code == house}
         rows = []
         for utility, number in sorted(mine, key=lambda key: (key[0].value, key[1])):
-            overdue = [b for b in self.bills if (b.utility, b.account_no) == (utility, number) and b.owed_on(self.day) > 0.005]
+            overdue = [b for b in self.bills if (b.utility, b.account_no) == (utility, number) and b.owed_on(self.day) > 0]
             if overdue:
-                amount = round(sum(b.owed_on(self.day) for b in overdue), 2)
+                amount = sum(b.owed_on(self.day) for b in overdue)
                 rows.append((utility.name, number, amount, len(overdue), min(b.period for b in overdue)))
         return rows
 
@@ -102,7 +102,8 @@ async def _write_town(store: Store) -> Town:
     town = Town(day=day, now=now)
     overdue, current = day - dt.timedelta(days=60), day + dt.timedelta(days=10)
 
-    def bill(utility: Utility, number: str, months_back: int, amount: float, paid: float, due: dt.date) -> None:
+    def bill(utility: Utility, number: str, months_back: int, amount: int, paid: int, due: dt.date) -> None:
+        """A bill `months_back` months ago, its money in whole fen."""
         town.bills.append(Bill(utility, number, _period(day, months_back), amount, paid, due, _source(number)))
 
     city = await _houses(store, None, CITY_HOUSES)
@@ -110,14 +111,14 @@ async def _write_town(store: Store) -> Town:
         town.street_of[house.code] = line[Level.STREET].code
         number = f"SW{index:08d}"
         town.accounts.append(UtilityAccount(WATER, number, house.code, _source(number)))
-        bill(WATER, number, 2, 50.0, 0.0 if index % 10 == 3 else 50.0, overdue)
-        bill(WATER, number, 1, 42.0, 0.0, current)  # not due yet: never arrears
+        bill(WATER, number, 2, 5000, 0 if index % 10 == 3 else 5000, overdue)
+        bill(WATER, number, 1, 4200, 0, current)  # not due yet: never arrears
     first, first_line = city[0]
     town.house_a, town.estate_a, town.building_a = first.code, first_line[Level.ESTATE].code, first_line[Level.BUILDING].code
     town.accounts.append(UtilityAccount(POWER, "GD00000001", first.code, _source("GD00000001")))
-    bill(POWER, "GD00000001", 4, 120.5, 20.5, day - dt.timedelta(days=90))
-    bill(POWER, "GD00000001", 2, 80.25, 0.0, overdue)
-    bill(POWER, "GD00000001", 3, 99.0, 99.0, day - dt.timedelta(days=75))
+    bill(POWER, "GD00000001", 4, 12050, 2050, day - dt.timedelta(days=90))
+    bill(POWER, "GD00000001", 2, 8025, 0, overdue)
+    bill(POWER, "GD00000001", 3, 9900, 9900, day - dt.timedelta(days=75))
     assert town.street_of[first.code] == STREET_A, "the city's first house is expected in 香港中路街道"
 
     other = await _houses(store, STREET_B, 6)
@@ -125,7 +126,7 @@ async def _write_town(store: Store) -> Town:
         town.street_of[house.code] = line[Level.STREET].code
         number = f"SWB{index:07d}"
         town.accounts.append(UtilityAccount(WATER, number, house.code, _source(number)))
-        bill(WATER, number, 2, 61.3, 0.0 if index in (1, 4) else 61.3, overdue)
+        bill(WATER, number, 2, 6130, 0 if index in (1, 4) else 6130, overdue)
     town.house_b, town.estate_b = other[1][0].code, other[1][1][Level.ESTATE].code
 
     hour = dt.timedelta(hours=1)
@@ -199,7 +200,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UtilityHub]:
 HOUSE = """query($code: String!, $asOf: Date) { house(code: $code) {
   code
   utilityAccounts { utility accountNo }
-  arrears(asOf: $asOf) { utility accountNo amount bills oldestPeriod }
+  arrears(asOf: $asOf) { utility accountNo amountFen amount bills oldestPeriod }
 } }"""
 
 
@@ -210,8 +211,8 @@ def _accounts(town: Town, house: str) -> list[dict[str, str]]:
 
 def _arrears(town: Town, house: str) -> list[dict[str, Any]]:
     return [
-        {"utility": utility, "accountNo": number, "amount": amount, "bills": bills, "oldestPeriod": oldest}
-        for utility, number, amount, bills, oldest in town.owed(house)
+        {"utility": utility, "accountNo": number, "amountFen": fen, "amount": f"{fen // 100}.{fen % 100:02d}", "bills": bills, "oldestPeriod": oldest}
+        for utility, number, fen, bills, oldest in town.owed(house)
     ]
 
 
@@ -227,7 +228,7 @@ def test_a_house_shows_its_accounts_and_what_it_owes_today(hub: UtilityHub) -> N
     ]
     # 120.50 − 20.50 four months ago and 80.25 two months ago; the water bill was paid
     assert house["arrears"] == [
-        {"utility": "POWER", "accountNo": "GD00000001", "amount": 180.25, "bills": 2, "oldestPeriod": _period(town.day, 4)}
+        {"utility": "POWER", "accountNo": "GD00000001", "amountFen": 18025, "amount": "180.25", "bills": 2, "oldestPeriod": _period(town.day, 4)}
     ]
     assert house["arrears"] == _arrears(town, town.house_a)
 
@@ -238,7 +239,7 @@ def test_arrears_on_another_day(hub: UtilityHub) -> None:
     assert hub.data("admin", HOUSE, code=town.house_a, asOf=before)["house"]["arrears"] == []
     between = (town.day - dt.timedelta(days=70)).isoformat()  # only the oldest power bill was overdue
     [owed] = hub.data("admin", HOUSE, code=town.house_a, asOf=between)["house"]["arrears"]
-    assert (owed["amount"], owed["bills"]) == (100.0, 1)
+    assert (owed["amountFen"], owed["amount"], owed["bills"]) == (10000, "100.00", 1)
 
 
 def test_a_house_without_accounts_has_empty_lists(hub: UtilityHub) -> None:
@@ -254,7 +255,7 @@ def test_a_house_without_accounts_has_empty_lists(hub: UtilityHub) -> None:
 
 
 HOUSES = """query($first: Int!) { places(level: HOUSE, first: $first) { edges { node { code
-  ... on House { utilityAccounts { utility accountNo } arrears { accountNo amount } } } } } }"""
+  ... on House { utilityAccounts { utility accountNo } arrears { accountNo amountFen } } } } } }"""
 
 
 def test_a_hundred_houses_cost_one_call_per_field(hub: UtilityHub) -> None:
@@ -267,7 +268,7 @@ def test_a_hundred_houses_cost_one_call_per_field(hub: UtilityHub) -> None:
         for edge in edges:
             node = edge["node"]
             assert node["utilityAccounts"] == _accounts(hub.town, node["code"])
-            assert [a["amount"] for a in node["arrears"]] == [row[2] for row in hub.town.owed(node["code"])]
+            assert [a["amountFen"] for a in node["arrears"]] == [row[2] for row in hub.town.owed(node["code"])]
     assert calls[100]["utility_accounts"] == 1 and calls[100]["arrears"] == 1, calls[100]
     assert calls[10] == calls[100], calls
     print(f"store calls for 100 houses with accounts and arrears: {calls[100]}")

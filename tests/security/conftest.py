@@ -69,9 +69,14 @@ from tests.security.world import Role, World, leaks
 PRESET, SEED = "small", 7
 NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
 """What the suite's world needs of the store beside places, owners and firms."""
-GRAPH_SUITES = {"test_scope": NEEDS, "test_personal_data": NEEDS, "test_scope_federation": NEEDS}
+GRAPH_SUITES = {
+    "test_scope": NEEDS,
+    "test_personal_data": NEEDS,
+    "test_scope_federation": NEEDS,
+    "test_scope_questions": (*NEEDS, "questions"),
+}
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities), with what they need; the others run on SQLite only."""
+federation entities, the graph questions), with what they need; the others on SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
@@ -139,7 +144,7 @@ def north_batch(shared_house: str) -> Batch:
         place(NORTH_ENTRANCE, Level.ENTRANCE, "1单元", NORTH_BUILDING, None),
     ]
     places += [
-        place(code, Level.HOUSE, f"1单元{number}01室", NORTH_ENTRANCE, None, area=88.5, floor=number, usage=Usage.RESIDENTIAL)
+        place(code, Level.HOUSE, f"1单元{number}01室", NORTH_ENTRANCE, None, area_centi_m2=8850, floor=number, usage=Usage.RESIDENTIAL)
         for number, code in enumerate(NORTH_HOUSES, start=1)
     ]
     owners = [
@@ -261,18 +266,18 @@ def cases_and_utilities(world: World, cast: Cast) -> tuple[Batch, Seeded]:
     accounts: list[UtilityAccount] = []
     bills: list[Bill] = []
 
-    def account(utility: Utility, number: str, house: str, *periods: tuple[str, float, float, dt.date]) -> None:
+    def account(utility: Utility, number: str, house: str, *periods: tuple[str, int, int, dt.date]) -> None:
         accounts.append(UtilityAccount(utility, number, house, source))
         seeded.accounts[number] = house
         bills.extend(Bill(utility, number, period, amount, paid_, due, source) for period, amount, paid_, due in periods)
 
-    account(Utility.WATER, "SECW0000000001", cast.house, ("2026-01", 88.5, 0.0, overdue), ("2026-02", 40.0, 40.0, paid))
-    account(Utility.POWER, "SECP0000000001", cast.house, ("2026-01", 120.0, 120.0, paid))
-    account(Utility.GAS, "SECG0000000001", cast.shared_house, ("2026-02", 60.0, 0.0, pending))
-    account(Utility.WATER, "SECW0000000002", street_house, ("2026-01", 30.0, 10.0, overdue))
-    account(Utility.HEATING, "SECH0000000001", district_house, ("2025-12", 2100.0, 0.0, overdue))
-    account(Utility.WATER, "SECW0000000003", NORTH_HOUSES[0], ("2026-01", 55.0, 0.0, overdue))
-    account(Utility.POWER, "SECP0000000002", NORTH_HOUSES[1], ("2025-11", 300.0, 100.0, overdue))
+    account(Utility.WATER, "SECW0000000001", cast.house, ("2026-01", 8850, 0, overdue), ("2026-02", 4000, 4000, paid))
+    account(Utility.POWER, "SECP0000000001", cast.house, ("2026-01", 12000, 12000, paid))
+    account(Utility.GAS, "SECG0000000001", cast.shared_house, ("2026-02", 6000, 0, pending))
+    account(Utility.WATER, "SECW0000000002", street_house, ("2026-01", 3000, 1000, overdue))
+    account(Utility.HEATING, "SECH0000000001", district_house, ("2025-12", 210000, 0, overdue))
+    account(Utility.WATER, "SECW0000000003", NORTH_HOUSES[0], ("2026-01", 5500, 0, overdue))
+    account(Utility.POWER, "SECP0000000002", NORTH_HOUSES[1], ("2025-11", 30000, 10000, overdue))
     starts = dt.datetime.combine(day, dt.time(8), tzinfo=dt.timezone.utc)
 
     def outage(number: str, *places: str, hours: int = 0) -> Outage:

@@ -445,7 +445,7 @@ def _figures(world: World, code: str) -> dict[str, Any]:
     owners = {item.owner_id for house in houses for item in world.holders(house)}
     return {
         "houses": len(houses),
-        "floorArea": round(sum(world.places[house].area or 0.0 for house in houses), 2),
+        "floorArea": sum(world.places[house].area_centi_m2 or 0 for house in houses) / 100,  # exact hundredths over 100
         "owners": len(owners),
         "estates": sum(1 for item in below if world.places[item].level == Level.ESTATE),
         "buildings": sum(1 for item in below if world.places[item].level == Level.BUILDING),

@@ -91,7 +91,7 @@ query($s: String!, $first: Int, $after: String) {{
 }}
 {PLACE}
 """
-UTILITIES = "utilityAccounts { utility accountNo } arrears { utility accountNo amount bills oldestPeriod }"
+UTILITIES = "utilityAccounts { utility accountNo } arrears { utility accountNo amountFen amount bills oldestPeriod }"
 HOUSE = f"""
 query($c: String!, $id: ID!) {{
   house(code: $c) {{ code {UTILITIES} }}
