@@ -32,6 +32,9 @@ def start(*arguments: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
         process.kill()
         _, errors = process.communicate(timeout=30)
         raise AssertionError(f"no URL in {line!r} (status {process.returncode}): {errors}")
+    # the next line (how to build the demo there) is the last printed before the command waits
+    # for Ctrl-C: a signal sent between the two is not yet one hub.graphserver stops its server on
+    assert f"--db {found.group(0)}" in process.stdout.readline()
     return process, found.group(0)
 
 
@@ -58,7 +61,8 @@ def answers(port: int) -> bool:
 
 def test_graph_serve_runs_falkordb_until_ctrl_c_and_keeps_the_graph_in_its_folder(tmp_path: Path) -> None:
     port = free_port()
-    process, url = start("--port", str(port), "--dir", "graph", cwd=tmp_path)
+    # (not a folder named like a package: `python -m` puts the working directory first on the path)
+    process, url = start("--port", str(port), "--dir", "hub-graph", cwd=tmp_path)
     try:
         assert url == f"falkordb://127.0.0.1:{port}/hub"
         graph = FalkorDB(host="127.0.0.1", port=port).select_graph("hub")
@@ -66,10 +70,10 @@ def test_graph_serve_runs_falkordb_until_ctrl_c_and_keeps_the_graph_in_its_folde
         assert graph.query("MATCH (h:House) RETURN h.code").result_set == [["370202001001"]]
     finally:
         stop(process)
-    assert (tmp_path / "graph").is_dir()  # relative to where the command ran
+    assert (tmp_path / "hub-graph").is_dir()  # relative to where the command ran
     assert not answers(port)  # the server went with the command
     # started again on the same folder, it finds the graph
-    process, url = start("--port", str(port), "--dir", "graph", cwd=tmp_path)
+    process, url = start("--port", str(port), "--dir", "hub-graph", cwd=tmp_path)
     try:
         graph = FalkorDB(host="127.0.0.1", port=port).select_graph("hub")
         assert graph.query("MATCH (h:House) RETURN h.code").result_set == [["370202001001"]]
