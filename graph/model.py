@@ -122,6 +122,14 @@ class Management:
     provenance: Provenance | None = None
 
 
+def span_order(span: Ownership | Management) -> tuple[dt.date, str, str]:
+    """The order every store lists spans in: by start, then by the codes of both ends (house
+    and owner, estate and firm), so backends answer alike whatever order they stored them in."""
+    if isinstance(span, Ownership):
+        return (span.since, span.house_code, span.owner_id)
+    return (span.since, span.estate_code, span.firm_code)
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     """The roll-up of a place's subtree: houses, floor area, current owners, estates, buildings."""

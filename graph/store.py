@@ -10,6 +10,8 @@ Rules every adapter keeps:
   the list), never as an error that would tell it exists;
 - batch reads return one answer per key, in key order, None (or an empty list) for a missing key,
   so DataLoaders can call them directly;
+- spans (ownerships, managements) are listed by start date, then by the codes of both ends
+  (`graph.model.span_order`), whatever order they were stored in;
 - lists are ordered by code and paged with opaque cursors (`graph.cursors`); `first` is clamped
   to 1..MAX_PAGE (callers validate what their users typed);
 - "under `within`" includes `within` itself when it is of the level asked for;

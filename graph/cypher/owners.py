@@ -14,7 +14,7 @@ from graph.cypher.model import firm_of, holding, management_of, ownership_of, pr
 from graph.cypher.transport import Transport
 from graph.errors import InvalidInput
 from graph.identity import OwnerIds
-from graph.model import Management, Owner, OwnerKind, Ownership, PropertyFirm
+from graph.model import Management, Owner, OwnerKind, Ownership, PropertyFirm, span_order
 from graph.scope import Scope
 from graph.store import MAX_PAGE
 
@@ -99,12 +99,7 @@ def _spans(rows: list[tuple[Any, ...]], keys: Sequence[str], at: int, build: Any
     groups: dict[str, list[tuple[Any, ...]]] = {key: [] for key in keys}
     for row in rows:
         groups.setdefault(row[at], []).append(row)
-    return [[build(row) for row in sorted(groups[key], key=_span_order)] for key in keys]
-
-
-def _span_order(row: tuple[Any, ...]) -> tuple[str, str, str]:
-    props = row[2]
-    return (props["since"], str(row[0]), str(row[1]))
+    return [sorted((build(row) for row in groups[key]), key=span_order) for key in keys]
 
 
 class OwnerReads:

@@ -6,10 +6,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from graph.codes import place_code
 from graph.cursors import decode_cursor, encode_cursor
 from graph.cypher import statements as st
 from graph.cypher.model import LABELS, PLACE_FIELDS, place_columns, place_from, scope_params, seen
 from graph.cypher.transport import Transport
+from graph.errors import CodeError
 from graph.levels import Level
 from graph.model import Page, Place, Stats
 from graph.scope import Scope
@@ -34,28 +36,46 @@ LINES = st.read(
 
 
 def _under(level: Level, kind: str, tail: str) -> dict[str, st.Statement]:
-    """Statements over the places of `level`: under `$within` (a walk down from it), under
-    the scope's roots (a walk down from each), or anywhere (the level's label)."""
+    """Statements over the places of `level`: under `$within` or under the scope's roots (a
+    walk down from them, `withinN`/`rootsN` going at most N levels down: a walk bounded by the
+    depth asked, so the streets of a city never visit its houses), or anywhere (the level's
+    label)."""
     label = LABELS[level]
     name = level.name.lower()
-    return {
-        "within": st.read(
-            f"places.{kind}.{name}.within",
-            # WITH before WHERE: a WHERE right after the pattern makes FalkorDB start from the
-            # label (every house of the city) instead of walking down from `within`
-            f"MATCH (w:Place {{code: $within}}) MATCH (p:{label})-[:IN*0..7]->(w) WITH p "
-            f"WHERE {seen('p')} AND ($after IS NULL OR p.code > $after) {tail}",
-        ),
-        "roots": st.read(
-            f"places.{kind}.{name}.roots",
-            f"UNWIND $roots AS r MATCH (w:Place {{code: r}}) MATCH (p:{label})-[:IN*0..7]->(w) "
-            f"WITH DISTINCT p WHERE $after IS NULL OR p.code > $after {tail}",
-        ),
+    variants = {
         "all": st.read(
             f"places.{kind}.{name}.all",
             f"MATCH (p:{label}) WHERE $after IS NULL OR p.code > $after {tail}",
         ),
     }
+    for depth in range(0, level):
+        variants[f"within{depth}"] = st.read(
+            f"places.{kind}.{name}.within{depth}",
+            # WITH before WHERE: a WHERE right after the pattern makes FalkorDB start from the
+            # label (every house of the city) instead of walking down from `within`
+            f"MATCH (w:Place {{code: $within}}) MATCH (p:{label})-[:IN*0..{depth}]->(w) WITH p "
+            f"WHERE {seen('p')} AND ($after IS NULL OR p.code > $after) {tail}",
+        )
+        variants[f"roots{depth}"] = st.read(
+            f"places.{kind}.{name}.roots{depth}",
+            f"UNWIND $roots AS r MATCH (w:Place {{code: r}}) MATCH (p:{label})-[:IN*0..{depth}]->(w) "
+            f"WITH DISTINCT p WHERE $after IS NULL OR p.code > $after {tail}",
+        )
+    return variants
+
+
+def _depth(level: Level, codes: Sequence[str]) -> int | None:
+    """How many levels down from the highest of `codes` a place of `level` can lie (a code's
+    shape says its level); None when none of them can hold one."""
+    above: list[Level] = []
+    for code in codes:
+        try:
+            above.append(place_code(code)[1])
+        except CodeError:
+            continue
+    if not above or min(above) > level:
+        return None
+    return int(level - min(above))
 
 
 _LISTING = f"RETURN {place_columns('p')} ORDER BY p.code LIMIT $limit"
@@ -151,9 +171,15 @@ class PlaceReads:
         or over the level's label; None when `within` is unknown."""
         params = {"after": None, **extra, **scope_params(scope)}
         if within is not None:
-            return await self.transport.run(variants[level]["within"], {**params, "within": within})
+            depth = _depth(level, [within])
+            if depth is None:
+                return []
+            return await self.transport.run(variants[level][f"within{depth}"], {**params, "within": within})
         if scope.roots is not None:
-            return await self.transport.run(variants[level]["roots"], params)
+            depth = _depth(level, sorted(scope.roots))
+            if depth is None:
+                return []
+            return await self.transport.run(variants[level][f"roots{depth}"], params)
         return await self.transport.run(variants[level]["all"], params)
 
     async def subtree(

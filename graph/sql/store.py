@@ -26,6 +26,7 @@ from graph.model import (
     PropertyFirm,
     Stats,
     WriteCounts,
+    span_order,
 )
 from graph.scope import Scope
 from graph.sql import migrate, rollups, rows, tables
@@ -521,9 +522,9 @@ def _page(items: list[Place], first: int) -> Page[Place]:
 
 def _grouped_by(found: Sequence[Any], keys: Sequence[str], column: str, convert: Callable[[Any], Any]) -> list[list[Any]]:
     groups: dict[str, list[Any]] = {key: [] for key in keys}
-    for row in sorted(found, key=lambda r: (r._mapping["since"], r._mapping["id"])):
+    for row in found:
         groups[row._mapping[column]].append(convert(row._mapping))
-    return [groups[key] for key in keys]
+    return [sorted(groups[key], key=span_order) for key in keys]
 
 
 _STATS_COLUMNS = tuple(
