@@ -68,6 +68,8 @@ class GraphServer:
         ]
 
     def start(self, timeout: float = 20.0) -> GraphServer:
+        if _listening(self.port):
+            raise GraphServerError(f"127.0.0.1:{self.port} is taken by another server; choose another port")
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -77,7 +79,10 @@ class GraphServer:
                 output = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
                 raise GraphServerError(f"FalkorDB exited with {self.process.returncode}: {output[-2000:]}")
             if _answers(self.port):
-                return self
+                time.sleep(0.05)
+                if self.process.poll() is None:  # the answer was ours, not a server that took the port
+                    return self
+                continue
             time.sleep(0.05)
         self.stop()
         raise GraphServerError(f"FalkorDB did not answer on 127.0.0.1:{self.port} within {timeout:.0f} s")
@@ -130,6 +135,14 @@ def _command(port: int, request: bytes) -> bytes:
         return b"".join(chunks)
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _answers(port: int) -> bool:
     try:
         return _command(port, b"*1\r\n$4\r\nPING\r\n").startswith(b"+PONG")
@@ -141,17 +154,20 @@ def serve_forever(port: int, directory: Path | None) -> int:
     """`hub graph serve`: run a FalkorDB until interrupted; prints the URL to give the hub."""
     server = GraphServer(port or None, directory)
     try:
-        server.start()
-    except GraphServerError as error:
-        print(f"hub graph serve: {error}")
-        return 1
-    print(f"FalkorDB serving {server.url('hub')} (data: {directory or 'in memory only'}); Ctrl-C stops it")
-    print(f"  hub demo --db {server.url('hub')}")
-    try:
+        try:
+            server.start()
+        except GraphServerError as error:
+            print(f"hub graph serve: {error}")
+            return 1
+        print(f"FalkorDB serving {server.url('hub')} (data: {directory or 'in memory only'}); Ctrl-C stops it")
+        print(f"  hub demo --db {server.url('hub')}")
         assert server.process is not None
-        server.process.wait()
+        code = server.process.wait()
+        if code != 0:
+            print(f"hub graph serve: FalkorDB exited with {code}")
+            return 1
     except KeyboardInterrupt:
         pass
-    finally:
+    finally:  # whatever ends the command (Ctrl-C while starting too), the server goes with it
         server.stop()
     return 0
