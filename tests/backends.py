@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -81,10 +83,38 @@ async def _neo4j_database(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/{name}"
 
 
+_sqlite_template: Path | None = None
+
+
+async def fresh_url(backend: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    """A URL naming a new, empty store on `backend` whose schema is already at head: SQL stores
+    are copies of one store migrated once per session (running every migration for each of
+    the suite's thousand fresh stores cost most of its time); a graph is upgraded on opening,
+    which only declares its indexes."""
+    global _sqlite_template
+    if backend == "sqlite":
+        if _sqlite_template is None:
+            template = Path(tempfile.mkdtemp(prefix="hub-template-")) / "template.sqlite"
+            store = await open_store(str(template), sealer=Sealer.generate())
+            await store.close()
+            _sqlite_template = template
+        target = directory / f"hub-{next(_names)}.sqlite"
+        shutil.copyfile(_sqlite_template, target)
+        for suffix in ("-wal", "-shm"):  # none once the template's engine closed; copied if any
+            if Path(f"{_sqlite_template}{suffix}").exists():
+                shutil.copyfile(f"{_sqlite_template}{suffix}", f"{target}{suffix}")
+        return str(target)
+    if backend == "postgresql":
+        return str(await request.getfixturevalue("postgres_databases").create_migrated())
+    return await url_for(backend, request, directory)
+
+
 async def open_fresh(backend: str, request: pytest.FixtureRequest, directory: Path, **options: object) -> Store:
     """A new, empty store on `backend`, its schema at head."""
-    url = await url_for(backend, request, directory)
-    return await open_store(url, sealer=options.pop("sealer", None) or Sealer.generate(), **options)
+    url = await fresh_url(backend, request, directory)
+    sealer = options.pop("sealer", None) or Sealer.generate()
+    upgrade = backend not in SQL  # SQL stores come migrated; a graph declares its indexes on opening
+    return await open_store(url, sealer=sealer, upgrade=bool(options.pop("upgrade", upgrade)), **options)  # type: ignore[arg-type]
 
 
 async def discard(store: Store) -> None:

@@ -33,12 +33,33 @@ class PostgresDatabases:
     def __init__(self) -> None:
         self.prefix = f"hub_test_{run_id()}"
         self.created: list[str] = []
+        self.template: str | None = None
 
     async def create(self) -> str:
         name = f"{self.prefix}_{len(self.created)}"
         connection = await asyncpg.connect(_admin_dsn())
         try:
             await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        self.created.append(name)
+        return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def create_migrated(self) -> str:
+        """A new database with the hub's schema at head and nothing in it: a copy of one
+        template migrated once per session (CREATE DATABASE … TEMPLATE), so a test that wants
+        a fresh store does not run every migration again."""
+        if self.template is None:
+            from graph import open_store
+
+            url = await self.create()
+            store = await open_store(url, sealer=Sealer.generate())
+            await store.close()
+            self.template = url.rsplit("/", 1)[1]
+        name = f"{self.prefix}_{len(self.created)}"
+        connection = await asyncpg.connect(_admin_dsn())
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         finally:
             await connection.close()
         self.created.append(name)
@@ -89,11 +110,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def open_sql_store(backend: str, request: pytest.FixtureRequest, directory: Path, *batches: Batch) -> SqlStore:
     """A fresh store on `backend` (a SQLite file in `directory`, or a PostgreSQL database of
     this run's own) with `batches` written."""
-    if backend == "sqlite":
-        url = str(directory / "hub.sqlite")
-    else:
-        url = await request.getfixturevalue("postgres_databases").create()
-    store = await open_store(url, sealer=Sealer.generate())
+    from tests.backends import fresh_url
+
+    url = await fresh_url(backend, request, directory)
+    store = await open_store(url, sealer=Sealer.generate(), upgrade=False)
     for batch in batches:
         await store.write(batch)
     return store
