@@ -269,6 +269,8 @@ def test_store_calls_do_not_grow_with_the_page(hub: CaseHub) -> None:
         counting.reset()
         impact = hub.data("street", IMPACT, code=E_A, first=first)["impact"]
         assert len(impact["houses"]["edges"]) == first
-        calls.append(counting.snapshot())
+        # the safelist's roles are read again whenever their short cache runs out, whatever
+        # the request: not the impact's own calls
+        calls.append({name: n for name, n in counting.snapshot().items() if name != "safelisted_roles"})
     assert calls[0] == calls[1]
     assert (calls[0]["reach"], calls[0]["owners"], calls[0]["cases"]) == (1, 1, 1)
