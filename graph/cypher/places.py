@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from graph.codes import place_code
@@ -136,8 +137,11 @@ def stats_of(place: Place, figures: tuple[Any, ...]) -> Stats:
 class PlaceReads:
     transport: Transport
 
+    clock: Callable[[], dt.date]
+
     def today(self) -> str:
-        raise NotImplementedError  # provided by CypherStore
+        """The store's day (its clock) as the graph keeps dates."""
+        return self.clock().isoformat()
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         rows = await self.transport.run(PLACES, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})

@@ -68,9 +68,6 @@ class CypherStore(
     def backend(self) -> str:
         return "falkordb" if self.transport.url.scheme == "falkordb" else "neo4j"
 
-    def today(self) -> str:
-        return self.clock().isoformat()
-
     async def close(self) -> None:
         await self.transport.close()
 

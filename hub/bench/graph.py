@@ -102,6 +102,7 @@ def _answers(base: str, token: str, houses: Sequence[str]) -> list[object]:
 def measure_graph(preset: str, requests: int) -> GraphFigures:
     from hub import demo
 
+    loads: dict[str, tuple[int, float]] = {}
     figures: dict[str, StoreFigures] = {}
     answers: dict[str, list[object]] = {}
     with tempfile.TemporaryDirectory(prefix="hub-bench-graph-") as folder, GraphServer() as graph_server:
@@ -114,8 +115,7 @@ def measure_graph(preset: str, requests: int) -> GraphFigures:
             # the same seed generates the same records again for each store: a city's 8.8
             # million records are not held in memory twice over
             print(f"loading the {preset} preset into {backend}…", flush=True)
-            records, seconds = asyncio.run(_load(url, keys, demo.generate(preset, 2020)))
-            figures[backend] = StoreFigures(backend, records, seconds, *_placeholders())
+            loads[backend] = asyncio.run(_load(url, keys, demo.generate(preset, 2020)))
         memory = graph_server.memory()
         houses = sample_codes(sqlite_file, 8, 200)
         for backend, url in urls.items():
@@ -126,15 +126,8 @@ def measure_graph(preset: str, requests: int) -> GraphFigures:
                 house = latency(base, "house(code)", HOUSE, houses, requests, token)
                 stats = latency(base, "stats(groupBy: STREET)", STATS_BY_STREET, [None], requests, token)
                 answers[backend] = _answers(base, token, houses)
-            loaded = figures[backend]
-            figures[backend] = StoreFigures(backend, loaded.records, loaded.load_seconds, house, stats)
+            figures[backend] = StoreFigures(backend, *loads[backend], house, stats)
     return GraphFigures(preset, figures["sqlite"], figures["falkordb"], memory, answers["sqlite"] == answers["falkordb"])
-
-
-def _placeholders() -> tuple[Latency, Latency]:
-    """Latencies not measured yet while loading (replaced before the figures are returned)."""
-    empty = Latency("", 0, 0.0, 0.0)
-    return empty, empty
 
 
 def _verdict(ok: bool) -> str:
