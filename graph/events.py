@@ -21,16 +21,17 @@ from dataclasses import dataclass
 class Topic(enum.Enum):
     ALARMS = "alarms"
     CASES = "cases"
+    VOTES = "votes"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
     topic: Topic
     id: str
-    """The alarm's or the case's id."""
+    """The alarm's, the case's or the vote's id."""
     kind: str
     """What happened: raised, acknowledged, cleared (alarms); opened, moved, dispatched,
-    escalated (cases)."""
+    escalated (cases); noticed, opened, participation, closed, cancelled (votes)."""
     place_code: str | None = None
 
 

@@ -38,6 +38,7 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
@@ -110,6 +111,7 @@ class HubGraphQL(GraphQL[Context, None]):
         bus: EventBus | None = None,
         authenticator: Authenticator | None = None,
         shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS,
+        votes: Votes | None = None,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
@@ -127,6 +129,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.connectors = connectors
         self.bus = bus
         self.authenticator = authenticator
+        self.votes = votes
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
@@ -162,6 +165,7 @@ class HubGraphQL(GraphQL[Context, None]):
             reason=urllib.parse.unquote(reason)[:200] if reason else None,
             connectors=self.connectors,
             bus=self.bus,
+            votes=self.votes,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -221,8 +225,9 @@ def create_app(
     limits = limits or Limits.default()
     bus = bus or EventBus()
     authenticator = authenticator or Authenticator(store, keys)
+    votes = Votes(store, keys, bus=bus)
     scheduler: Scheduler | None = None
-    running = None if background is None else Background(store, bus, background, simulation=simulation)
+    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes)
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
@@ -252,6 +257,7 @@ def create_app(
         connectors=connectors,
         bus=bus,
         authenticator=authenticator,
+        votes=votes,
         shared_cache_seconds=shared_cache_seconds
         if shared_cache_seconds is not None
         else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from connectors.relay import relay
 from devices.service import Ingestion
+from graph.votes.service import Votes
 from graph.devices import Device, every_device
 from graph.events import EventBus
 from graph.scope import Scope
@@ -64,8 +65,10 @@ class Background:
         ingest: bool = True,
         escalate_every: float | None = ESCALATE_EVERY,
         simulation: Simulation | None = None,
+        votes: Votes | None = None,
     ) -> None:
         self.store = store
+        self.votes = votes
         self.bus = bus
         self.settings = settings
         self.workflow = Workflow(store, bus=bus)
@@ -104,6 +107,13 @@ class Background:
                     log.info("escalated %d overdue cases", len(escalated))
             except Exception:  # a sweep that fails is tried again; the server stays up
                 log.exception("escalation sweep failed")
+            if self.votes is not None:
+                try:
+                    moved = await self.votes.sweep()  # votes open and close on time, read or not
+                    if moved:
+                        log.info("opened or closed %d votes", moved)
+                except Exception:
+                    log.exception("vote sweep failed")
             await asyncio.sleep(every)
 
     async def _simulate(self, plan: Simulation) -> None:

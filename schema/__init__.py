@@ -34,6 +34,7 @@ from schema.scalars import SCALARS
 from schema.shared.queries import SharedQueryMutations, SharedQueryQueries
 from schema.stats.queries import StatsQueries
 from schema.utilities.queries import UtilityQueries
+from schema.votes.queries import VoteMutations, VoteQueries
 
 
 @strawberry.type(description="Read the city: places, houses, owners, firms and their roll-ups.")
@@ -50,12 +51,13 @@ class Query(
     SharedQueryQueries,
     MeQueries,
     QuestionQueries,
+    VoteQueries,
 ):
     pass
 
 
-@strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations):
+@strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations):
     pass
 
 

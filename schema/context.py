@@ -20,6 +20,7 @@ from graph.model import Owner
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.votes.service import Votes
 from schema.devices.loaders import DeviceLoaders
 from schema.firms.loaders import FirmLoaders
 from schema.owners.loaders import OwnerLoaders
@@ -61,6 +62,8 @@ class Context:
     """Where changes are announced and subscriptions listen (None: no live updates)."""
     connection_params: dict[str, Any] | None = None
     """A WebSocket's `connection_init` payload (strawberry sets it)."""
+    votes: Votes | None = None
+    """The vote service (None: this server runs no votes: it has no keys to sign with)."""
 
     @classmethod
     def create(
@@ -73,6 +76,7 @@ class Context:
         on: dt.date | None = None,
         connectors: ConnectorSet | None = None,
         bus: EventBus | None = None,
+        votes: Votes | None = None,
     ) -> Context:
         places = PlaceLoaders.create(store, scope)
         return cls(
@@ -89,12 +93,15 @@ class Context:
             today=on or today(),
             connectors=connectors,
             bus=bus,
+            votes=votes,
         )
 
     def authenticate(self, principal: Principal, scope: Scope) -> None:
         """Set the caller of a WebSocket connection (once, at `connection_init`) with loaders
         made for its scope."""
-        fresh = Context.create(self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus)
+        fresh = Context.create(
+            self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus, votes=self.votes
+        )
         for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices"):
             setattr(self, name, getattr(fresh, name))
 

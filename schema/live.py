@@ -24,6 +24,8 @@ from schema.arguments import place_argument
 from schema.cases.types import Case
 from schema.context import Context, Info
 from schema.devices.types import Alarm
+from schema.votes.access import readable
+from schema.votes.types import Vote
 from schema.fields import subscription
 
 EVERYTHING = Scope.everything()
@@ -87,6 +89,12 @@ async def _follow(
         subscription.close()
 
 
+@strawberry.type(description="A vote that changed, and how: noticed, opened, participation (a ballot cast), closed (the result published) or cancelled.")
+class VoteUpdate:
+    kind: str
+    vote: Vote
+
+
 @strawberry.type
 class Subscription:
     @subscription(description="Alarms raised, acknowledged or cleared at or under a place in your scope, as they happen.")
@@ -100,3 +108,22 @@ class Subscription:
         context = info.context
         async for kind, case in _follow(context, Topic.CASES, scope, context.store.cases, lambda case: case.place_code):
             yield CaseUpdate(kind=kind, case=Case.of(case))
+
+    @subscription(
+        description="Votes at or under a place noticed, opened, cast in, closed or cancelled, as they happen; "
+        "owners hear of the votes of their houses (give the place of the vote or above it)."
+    )
+    async def vote_updates(self, info: Info, scope: ScopeCode) -> AsyncGenerator[VoteUpdate, None]:
+        context = info.context
+        within, level = place_argument(scope, field="scope")
+        if context.bus is None:
+            raise Unavailable("live updates are not available on this server")
+        subscription = context.bus.subscribe(Topic.VOTES)
+        try:
+            async for event in subscription:
+                context.forget()
+                vote = await readable(info, event.id)
+                if vote is not None and await _under(context, vote.place_code, within, level):
+                    yield VoteUpdate(kind=event.kind, vote=Vote(record=vote))
+        finally:
+            subscription.close()

@@ -93,6 +93,18 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             [firm] = await store.firms([code], everything)
             name = firm.name if firm else code
             tokens.append((f"property firm ({name} {code})", await issue_token(store, keys, "property_firm", code, name, ttl)))
+        if street:
+            from hub.demo.votes import build_demo_votes
+
+            made = await build_demo_votes(store, keys, street[0].code, seed=arguments.seed)
+            print(
+                f"owners' votes: {made.committees} estates with a committee; first owners' meeting under way in "
+                f"{made.meeting_estate} (vote {made.meeting_vote}); vote {made.finished_vote} of {made.finished_estate} closed "
+                "with its result"
+            )
+            for number, owner in enumerate(made.voters, start=1):
+                tokens.append((f"owner {number} of estate {made.meeting_estate} (votes in {made.meeting_vote})", await issue_token(store, keys, "owner", owner, f"业主{number}", ttl)))
+            tokens.append((f"owners' committee of estate {made.finished_estate}", await issue_token(store, keys, "committee", made.finished_estate, "业主委员会", ttl)))
         if not arguments.no_sources:
             await _sources(store, arguments)
         return (house[0].code if house else ""), tokens
