@@ -15,7 +15,9 @@ store only keeps what they computed, so that every proof costs O(log n) reads:
   bank's statement line a deposit came from), taken with an append and never released.
 
 No member updates or deletes an entry, a node, a head or a claim. Logs are unscoped: the service
-that owns a log checks who may read it.
+that owns a log checks who may read it. What an append or a head may hold is checked here, the
+same for every adapter (`check_append`, `check_head`), and `tests/graph/conformance_logs.py`
+holds every adapter to the contracts below.
 """
 
 from __future__ import annotations

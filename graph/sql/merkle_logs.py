@@ -223,5 +223,5 @@ def _skipping(connection: AsyncConnection, table: Any) -> Any:
     raise StoreError(f"Merkle logs need INSERT … ON CONFLICT DO NOTHING, which {connection.dialect.name} lacks here")
 
 
-def _entry(row: Mapping[str, Any]) -> LogEntry:
+def _entry(row: Mapping[Any, Any]) -> LogEntry:
     return LogEntry(log=row["log"], index=int(row["index"]), key=row["key"], payload=bytes(row["payload"]), at=utc(row["at"]))

@@ -515,3 +515,13 @@ class TestLogRaces:
                 if racer != won[0]:
                     assert result == AppendResult(Appended.CLAIMED, 0, claim="statement:ICBC-0001", claimant=winner)
                     await nothing_written(second, f"fund:E{racer}", 0, nodes=[(0, 0)])
+
+    async def test_one_head_saved_at_once_from_two_stores_is_kept_once(
+        self, backend: str, request: pytest.FixtureRequest, sqlite_path: str
+    ) -> None:
+        async with twin_stores(backend, request, Path(sqlite_path).parent) as (first, second):
+            await append(first, VOTE, 0, 3)
+            kept = head(VOTE, 3, kind="final")
+            await asyncio.gather(*((first if racer % 2 else second).save_head(kept) for racer in range(RACERS)))
+            assert await first.log_heads(VOTE) == [kept]
+            assert await second.log_heads(VOTE, ["final"]) == [kept]
