@@ -50,15 +50,17 @@ from graph.scope import Scope
 from graph.security import AuditDraft, AuditEntry, TokenRecord
 from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
+from graph.votes.records import VoteStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, VoteStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
-    cases, utilities, devices and shared queries are declared beside their records
-    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared)."""
+    cases, utilities, devices, shared queries and votes are declared beside their records
+    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,
+    graph.votes.records)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""
