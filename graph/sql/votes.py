@@ -55,22 +55,18 @@ from graph.votes.checks import (
     check_vote_place,
 )
 from graph.votes.records import (
-    Candidate,
     Committee,
     CommitteeCount,
-    Document,
     Elector,
     Electorate,
-    Item,
-    ItemForm,
     MeetingStep,
     MeetingStepKind,
-    Member,
     Organiser,
     Proxy,
     Vote,
     VoteStatus,
 )
+from graph.votes.texts import documents_json, documents_of, items_json, items_of, members_json, members_of
 
 if TYPE_CHECKING:
     from graph.sql.scoping import Anchor
@@ -87,65 +83,6 @@ _ESTATE = tables.place.alias("vote_estate")
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-# -- records to rows and back ----------------------------------------------------------------
-
-
-def items_json(items: Sequence[Item]) -> str:
-    """A vote's items as the JSON text kept on its row (the Cypher adapter keeps the same)."""
-    return _json(
-        [
-            {
-                "number": item.number,
-                "klass": item.klass,
-                "form": item.form.value,
-                "title": item.title,
-                "text": item.text,
-                "candidates": [
-                    {"id": c.id, "name": c.name, "owner_id": c.owner_id, "firm_code": c.firm_code} for c in item.candidates
-                ],
-                "seats": item.seats,
-                "takes_effect": None if item.takes_effect is None else item.takes_effect.isoformat(),
-            }
-            for item in items
-        ]
-    )
-
-
-def items_of(text: str) -> tuple[Item, ...]:
-    return tuple(
-        Item(
-            number=int(item["number"]),
-            klass=int(item["klass"]),
-            form=ItemForm(item["form"]),
-            title=item["title"],
-            text=item["text"],
-            candidates=tuple(
-                Candidate(id=c["id"], name=c["name"], owner_id=c["owner_id"], firm_code=c["firm_code"])
-                for c in item["candidates"]
-            ),
-            seats=int(item["seats"]),
-            takes_effect=None if item["takes_effect"] is None else dt.date.fromisoformat(item["takes_effect"]),
-        )
-        for item in json.loads(text)
-    )
-
-
-def documents_json(documents: Sequence[Document]) -> str:
-    return _json([{"title": d.title, "text": d.text, "ref": d.ref} for d in documents])
-
-
-def documents_of(text: str) -> tuple[Document, ...]:
-    return tuple(Document(title=d["title"], text=d["text"], ref=d["ref"]) for d in json.loads(text))
-
-
-def members_json(members: Sequence[Member]) -> str:
-    return _json([[member.owner_id, member.post] for member in members])
-
-
-def members_of(text: str) -> tuple[Member, ...]:
-    return tuple(Member(owner_id=owner, post=post) for owner, post in json.loads(text))
 
 
 def _vote_query() -> Select[Any]:
