@@ -137,6 +137,7 @@ def parts() -> dict[str, tuple[str, ...]]:
     from graph.ledger import Ledger
     from graph.shared import SharedQueryStore
     from graph.utilities import UtilityStore
+    from graph.votes.records import VoteStore
 
     return {
         "audit": ("append_audit", "audit_entries", "audit_tail"),
@@ -146,6 +147,7 @@ def parts() -> dict[str, tuple[str, ...]]:
         "utilities": _members(UtilityStore),
         "devices": _members(DeviceStore),
         "shared queries": _members(SharedQueryStore),
+        "votes": _members(VoteStore),
         "questions": ("reach",),
     }
 

@@ -14,7 +14,9 @@ estate, kind, at, actor, role, detail})-[:OF]->(:Place)`. Times are integer micr
 ISO text (which orders as dates do), as everywhere in the graph.
 
 Scope: a vote is in a caller's scope when its place is, a committee or meeting step when its
-estate is (`model.seen` on that place).
+estate is (`model.seen` on that place). The lists "under `within`" (`vote_page`,
+`meetings_under`) test `within` against the line of each vote's or step's place instead of
+walking down the tree: an estate holds a few votes a year, a city far fewer votes than places.
 
 Every write is one statement. A status change is a compare-and-set: the statement takes the
 vote's write lock (a `lock` property, dropped by the whole-map SET that follows; Neo4j takes
