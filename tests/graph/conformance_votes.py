@@ -109,7 +109,7 @@ def items() -> tuple[Item, ...]:
         Item(1, 1, ItemForm.MOTION, "制定和修改业主大会议事规则", "议事规则全文见附件一。\n第一条 ……"),
         Item(
             2,
-            4,
+            3,  # graph.votes.law.ItemClass.COMMITTEE
             ItemForm.ELECTION,
             "选举业主委员会委员",
             "应选五名中选三名",
@@ -122,7 +122,7 @@ def items() -> tuple[Item, ...]:
         ),
         Item(
             3,
-            5,
+            4,  # graph.votes.law.ItemClass.PROPERTY_SERVICE
             ItemForm.FIRM_CHOICE,
             "选聘物业服务企业",
             candidates=(Candidate("1", "青岛海韵物业服务有限公司", firm_code=FIRM_1), Candidate("2", "青岛八大关物业管理有限公司", firm_code=FIRM_2)),
