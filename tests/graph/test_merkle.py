@@ -420,3 +420,10 @@ class TestSignedHeads:
             assert not merkle.verify_head(KEYS.sm2_public, changed)
         assert not merkle.verify_head(Keyring.generate().sm2_public, head)
         assert not merkle.verify_head("not a key", head)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    failures, tried = doctest.testmod(merkle)
+    assert tried > 0 and failures == 0
