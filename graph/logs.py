@@ -195,6 +195,8 @@ class MerkleLog:
     async def _nodes(self, keys: Sequence[NodeKey], size: int) -> dict[NodeKey, bytes]:
         """The stored nodes at `keys`, all of which a log of `size` entries holds: InvalidInput
         when the log is shorter than `size`, LogDamaged when it is not and a node is missing."""
+        if not keys:
+            return {}
         found = await self.store.log_nodes(self.log, keys)
         missing = [key for key, value in zip(keys, found) if value is None]
         if missing:
