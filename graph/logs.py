@@ -84,9 +84,11 @@ class HeadProblem:
 @dataclass(frozen=True, slots=True)
 class LogReport:
     """What `MerkleLog.verify` found. `first_bad_entry` is the first entry index whose stored
-    leaf, or a stored node covering it, does not fit the entries (or the first missing entry);
-    `bad_node` is that node (None when an entry is missing). Heads are checked for their
-    signature, their root against the entries, and against the next larger head."""
+    leaf does not fit its payload, or that begins a stored node that does not fit the stored
+    nodes below it (a node wrong only because one below it is wrong is not named), or the first
+    missing entry, whichever comes first; `bad_node` is that leaf or node (None when an entry is
+    missing). Heads are checked for their signature, their root against the entries, and
+    against the next larger head."""
 
     log: str
     size: int
@@ -277,6 +279,7 @@ class MerkleLog:
         wanted = {head.size for head in heads if head.size <= size}
         roots: dict[int, bytes] = {0: merkle.empty_root()} if 0 in wanted else {}
         worst: tuple[int, int] | None = None  # (first entry, level) of the first bad node
+        mismatched: set[NodeKey] = set()
         missing: int | None = None
         frontier: list[bytes] = []
         done = 0
@@ -302,10 +305,13 @@ class MerkleLog:
                 at = cut
             keys = list(nodes)
             stored = await self.store.log_nodes(self.log, keys) if keys else []
-            for key, value in zip(keys, stored):
-                if value != nodes[key]:
-                    candidate = (merkle.node_range(key)[0], key[0])
-                    worst = candidate if worst is None or candidate < worst else worst
+            wrong = [key for key, value in zip(keys, stored) if value != nodes[key]]
+            mismatched.update(wrong)
+            for level, index in wrong:
+                if level and {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & mismatched:
+                    continue  # wrong because a node below it is: that one is named
+                candidate = (index << level, level)
+                worst = candidate if worst is None or candidate < worst else worst
             done = reach
         starts = [x for x in (missing, worst[0] if worst is not None else None) if x is not None]
         first_bad = min(starts) if starts else None

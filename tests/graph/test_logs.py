@@ -348,4 +348,4 @@ class TestVerify:
         with pytest.raises(LogDamaged, match=r"\(2, 0\)"):
             await log.root(4)
         report = await log.verify()
-        assert (report.first_bad_entry, report.bad_node) == (0, (2, 0))
+        assert (report.first_bad_entry, report.bad_node) == (2, (1, 1))  # (2, 0) is wrong because (1, 1) is
