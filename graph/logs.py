@@ -232,13 +232,18 @@ class MerkleLog:
 
     # --- signing ----------------------------------------------------------------------------
 
-    async def sign(self, kind: str) -> SignedHead:
-        """Sign the log's head as it is now, keep it (`save_head`) and return it."""
+    async def sign(self, kind: str, *, size: int | None = None) -> SignedHead:
+        """Sign the log's head as it is now (or as it was at `size` entries: a vote's final head
+        covers what was counted, whatever came after), keep it (`save_head`) and return it."""
         keyring = self._keyring()
-        size = await self.store.log_size(self.log)
+        if size is None:
+            size = await self.store.log_size(self.log)
+            tip = self._tip
+            frontier = tip.frontier if tip.size == size else await self._frontier_at(size)
+            root = merkle.root_from_frontier(frontier)
+        else:
+            root = await self.root(size)
         tip = self._tip
-        frontier = tip.frontier if tip.size == size else await self._frontier_at(size)
-        root = merkle.root_from_frontier(frontier)
         head = await asyncio.to_thread(merkle.sign_head, keyring, self.log, size, root, self.clock(), kind)
         await self.store.save_head(head)
         signer = tip.signers.setdefault(kind, _Signer())
