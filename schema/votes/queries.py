@@ -157,7 +157,7 @@ def _choices(vote: records.Vote, inputs: list[ChoiceInput]) -> dict[int, Choice]
 
 @strawberry.type
 class VoteQueries:
-    @field(description="Votes at or under a place in your scope (or anywhere in it), newest first by id, filtered by status.")
+    @field(description="Votes at or under a place in your scope (or anywhere in it), by id (oldest first: ids carry the day), filtered by status.")
     async def votes(
         self,
         info: Info,
