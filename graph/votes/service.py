@@ -303,6 +303,7 @@ class Votes:
         stored = replace(
             vote,
             id=daily_id(day_prefix(VOTE_PREFIX, now), number, what="votes organised"),
+            opens_at=max(vote.opens_at, now),  # "now", as the organiser's clock said it a moment ago
             estate_code=estate,
             notice_at=now,
             status=VoteStatus.NOTICED,
