@@ -7,6 +7,7 @@ import re
 import secrets
 
 from graph.ciphers.keyring import Keyring
+from graph.clock import today
 from graph.codes import CreditCode, place_code
 from graph.errors import InvalidInput
 from graph.scope import Scope
@@ -44,6 +45,8 @@ async def check_scope(store: Store, role: Role, scope: str) -> str:
             raise InvalidInput("scope", scope, f"is a {found.name.lower()} code; a {role.value} token needs a {level.name.lower()}")
         if (await store.places([code], everything))[0] is None:
             raise InvalidInput("scope", scope, "is not a place in the store")
+        if role is Role.COMMITTEE:
+            await _check_committee(store, code)
         return code
     if role is Role.PROPERTY_FIRM:
         code = str(CreditCode.parse(scope, field="scope"))
@@ -55,6 +58,20 @@ async def check_scope(store: Store, role: Role, scope: str) -> str:
             raise InvalidInput("scope", scope, "is not an owner id in the store")
         return scope
     return "*"  # admin: the whole hub
+
+
+async def _check_committee(store: Store, estate: str) -> None:
+    """A committee token speaks for the estate's owners' committee (业主委员会): when the hub
+    keeps the estate's committees (elected through a vote, or recorded), one must be in office
+    today; an estate whose committees the hub has never recorded is taken at the issuer's word."""
+    everything = Scope.everything()
+    [history] = await store.committees([estate], None, everything)
+    if not history:
+        return
+    [sitting] = await store.committees([estate], today(), everything)
+    if not sitting:
+        ended = max(committee.term_end for committee in history)
+        raise InvalidInput("scope", estate, f"has no owners' committee in office (the last term ended on {ended.isoformat()})")
 
 
 async def issue_token(

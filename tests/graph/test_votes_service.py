@@ -272,3 +272,19 @@ async def test_a_first_meeting_needs_fifteen_days_notice_and_no_committee(store:
     assert [s.kind for s in steps] == [MeetingStepKind.NOTICE_GIVEN, MeetingStepKind.VOTE_HELD, MeetingStepKind.COMMITTEE_ELECTED]
     with pytest.raises(InvalidInput, match="has a committee in office"):
         await votes.organise(_vote(first_meeting=True, opens_at=vote.closes_at + dt.timedelta(days=16), closes_at=vote.closes_at + dt.timedelta(days=20)), EVERYTHING)
+
+
+async def test_committee_tokens_follow_the_committee_in_office(store: Store) -> None:
+    from graph.votes.records import Committee, Member
+    from hub.auth.issuing import issue_token
+
+    day = dt.timedelta(days=1)
+    assert await issue_token(store, KEYS, "committee", E_A, "业委会", day)  # no committee recorded: the issuer's word
+    today = dt.datetime.now(dt.timezone.utc).date()
+    await store.save_committee(
+        Committee("WY-old", E_A, (Member(OWNER_D, "主任"),), today - dt.timedelta(days=2000), today - dt.timedelta(days=10))
+    )
+    with pytest.raises(InvalidInput, match="no owners' committee in office"):
+        await issue_token(store, KEYS, "committee", E_A, "业委会", day)
+    await store.save_committee(Committee("WY-new", E_A, (Member(OWNER_F, "主任"),), today - dt.timedelta(days=9), today + dt.timedelta(days=1800)))
+    assert await issue_token(store, KEYS, "committee", E_A, "业委会", day)
