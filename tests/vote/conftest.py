@@ -1,9 +1,9 @@
 """A served hub for the voting page's tests, and Chromium (tests/map's: Debian's, by its path).
 
-The hub (uvicorn in a thread on loopback, as tests/map) holds one estate of five houses in one
-entrance, and its owners: 张伟 holds house 1 alone and house 2 jointly with 李娜; 王芳, 刘洋 and
-陈静 hold houses 3, 4 and 5. Tokens: each owner's, the street office's (it organises the estate's
-votes as 筹备组) and another street's (which may not). The page's tests sign in as 张伟.
+The hub (uvicorn in a thread on loopback, as tests/map) holds one estate of six houses in one
+entrance, two property firms, and the owners: 张伟 holds houses 1 and 6 alone and house 2 jointly
+with 李娜; 王芳, 刘洋 and 陈静 hold houses 3, 4 and 5. Tokens: each owner's, the street office's (it
+organises the estate's votes as 换届小组) and another street's. The page's tests sign in as 张伟.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 
 from graph import open_store
 from graph.ciphers.keyring import Keyring
-from graph.codes import resident_id_check_digit
+from graph.codes import credit_check_character, resident_id_check_digit
 from graph.levels import Level
-from graph.model import Batch, Owner, OwnerKind, Ownership, Place
+from graph.model import Batch, Owner, OwnerKind, Ownership, Place, PropertyFirm
 from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
@@ -37,9 +37,9 @@ ESTATE, OTHER_ESTATE = "370202001001E001", "370202002001E001"
 BUILDING = "370202001001GB00001F0001"
 ENTRANCE = BUILDING + "01"
 ESTATE_NAME = "海信花园"
-HOUSES = tuple(f"{BUILDING}{number:02d}01" for number in range(1, 6))
+HOUSES = tuple(f"{BUILDING}{number:02d}01" for number in range(1, 7))
 HOUSE_NAMES = {code: f"1号楼1单元{number}01室" for number, code in enumerate(HOUSES, start=1)}
-AREAS = dict(zip(HOUSES, (8850, 10020, 9000, 7510, 12000)))
+AREAS = dict(zip(HOUSES, (8850, 10020, 9000, 7510, 12000, 6600)))
 """Each house's exclusive area, centi-m²."""
 
 OWNERS = {
@@ -55,6 +55,11 @@ HOLDINGS = {
     HOUSES[2]: (("wang", 1.0),),
     HOUSES[3]: (("liu", 1.0),),
     HOUSES[4]: (("chen", 1.0),),
+    HOUSES[5]: (("zhang", 1.0),),
+}
+FIRMS = {
+    "91370202MA06EM7T05": "青岛海信物业服务有限公司",
+    "91370202MA3N4K7P1" + credit_check_character("91370202MA3N4K7P1"): "青岛浮山物业服务有限公司",
 }
 
 
@@ -81,7 +86,8 @@ def world() -> Batch:
         for house, holders in HOLDINGS.items()
         for who, share in holders
     ]
-    return Batch(places=places, owners=owners, ownerships=ownerships)
+    firms = [PropertyFirm(code, name) for code, name in FIRMS.items()]
+    return Batch(places=places, owners=owners, ownerships=ownerships, firms=firms)
 
 
 @dataclass
