@@ -35,7 +35,11 @@ class Watched:
         self.page.click("#signin-form button[type=submit]")
 
     def ready(self, view: str) -> None:
-        self.page.wait_for_selector(f"{READY}[data-view='{view}']", timeout=15_000)
+        try:
+            self.page.wait_for_selector(f"{READY}[data-view='{view}']", timeout=15_000)
+        except Exception as error:  # say what the page said, not only that it timed out
+            said = self.page.inner_text("#notice")
+            raise AssertionError(f"the {view} view did not show: notice {said!r}, errors {self.errors}") from error
 
     def assert_clean(self) -> None:
         assert self.outside == [], f"requests left the machine: {self.outside}"
@@ -151,8 +155,9 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
     hub, page = phone.hub, phone.page
 
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    opens_at = now + dt.timedelta(seconds=4)  # after its notice, which is now
     vote = _organise(
-        hub, "2026年第一次业主大会临时会议", now, now + CLOSES_AFTER, _items(),
+        hub, "2026年第一次业主大会临时会议", opens_at, opens_at + CLOSES_AFTER, _items(),
         documents=[{"title": "会议公告", "text": "定于本周召开业主大会临时会议，采用电子投票方式表决。"}, {"title": "电梯更换方案", "text": "方案全文。", "ref": "电梯更换方案.pdf"}],
     )
     later = _organise(
@@ -160,13 +165,15 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
         [{"klass": 2, "form": "MOTION", "title": "修改管理规约第十二条"}],
     )
     vote_id, closes_at = vote["id"], dt.datetime.fromisoformat(vote["closesAt"])
-    # house 6 is 张伟's, delegated to 王芳; 李娜 casts the house she holds with 张伟, which locks it
+    assert vote["status"] == "NOTICED"
+    time.sleep(max(0.0, (opens_at - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.5)
+    # house 6 is 张伟's, delegated to 王芳 (who casts it later); 李娜 casts the house she holds with
+    # 张伟, which locks it
     proxy = "mutation P($v: ID!, $h: String!, $d: String!, $r: String!) { registerProxy(vote: $v, house: $h, delegate: $d, reference: $r) { houseCode } }"
     hub.graphql("street", proxy, {"v": vote_id, "h": HOUSES[5], "d": OWNERS["wang"][0], "r": "委托书 WT-2026-001"})
     motion_for = [{"item": 1, "choice": "for"}, {"item": 2, "candidates": ["1"]}, {"item": 3, "choice": "1"}]
     hub.graphql("li", CAST, {"vote": vote_id, "house": HOUSES[1], "choices": motion_for})
     hub.graphql("wang", CAST, {"vote": vote_id, "house": HOUSES[2], "choices": motion_for})
-    hub.graphql("wang", CAST, {"vote": vote_id, "house": HOUSES[5], "choices": motion_for})
     hub.graphql("liu", CAST, {"vote": vote_id, "house": HOUSES[3], "choices": [{"item": 1, "choice": "against"}, {"item": 2, "candidates": ["2", "3"]}, {"item": 3, "choice": "abstain"}]})
 
     # signing in on a phone: the open vote first, then the announced one with when it opens
@@ -185,7 +192,9 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
     open_card.locator("a").click()
     phone.ready("vote")
     assert page.inner_text("#vote-title") == "2026年第一次业主大会临时会议"
-    assert page.locator("#document-list details").count() == 2 and "电梯更换方案.pdf" in page.inner_text("#document-list")
+    assert page.locator("#document-list details").count() == 2
+    page.click("#document-list details:nth-child(2) summary")  # a document opens in place
+    assert "附件：电梯更换方案.pdf" in page.inner_text("#document-list details:nth-child(2)")
     items = page.locator("#item-list li.item")
     assert items.count() == 3
     assert "第5类 · 使用建筑物及其附属设施的维修资金" in items.nth(0).inner_text()
@@ -194,9 +203,11 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
     kinds = dict(page.eval_on_selector_all(".house", "houses => houses.map(h => [h.dataset.house, h.dataset.kind])"))
     assert kinds == {HOUSES[0]: "open", HOUSES[1]: "locked", HOUSES[5]: "delegated"}
     assert HOUSE_NAMES[HOUSES[0]] in page.inner_text(f".house[data-house='{HOUSES[0]}'] h4")
-    assert "共有人已投票" in page.inner_text(f".house[data-house='{HOUSES[1]}']")
+    assert "已锁定" in page.inner_text(f".house[data-house='{HOUSES[1]}']")
     assert "委托" in page.inner_text(f".house[data-house='{HOUSES[5]}']")
     assert page.locator(f".house[data-house='{HOUSES[1]}'] form").count() == 0
+    assert page.locator(f".house[data-house='{HOUSES[5]}'] form").count() == 0
+    hub.graphql("wang", CAST, {"vote": vote_id, "house": HOUSES[5], "choices": motion_for})  # the delegate casts it
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "nothing wider than the phone"
 
     # cast: against the motion, two of three candidates (the third is then disabled), the first firm

@@ -75,7 +75,7 @@
       else if (name.startsWith("data-") || name.startsWith("aria-") || name === "for" || name === "role") element.setAttribute(name, String(value));
       else element[name] = value;
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       element.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -381,7 +381,8 @@
   }
 
   function houseState(vote, house) {
-    if (house.castBy === "co-owner") return ["locked", "本户的共有人已投票，本户已锁定，您不能再投票"];
+    // "co-owner": someone else holds the house's ballot — a co-owner, or the delegate of a proxy
+    if (house.castBy === "co-owner") return ["locked", "本户已由他人（共有人或受托代理人）投票，已锁定，您不能再投票"];
     if (house.castBy === "you") {
       return vote.status === "OPEN"
         ? ["cast", "本户已投票。截止前可以修改，以最后一次提交为准"]
