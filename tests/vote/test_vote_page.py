@@ -306,10 +306,15 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
     assert ok == "false" and text.startswith("核验未通过：第3步 一致性证明"), text
     assert steps == {"第1步 重算叶哈希": "true", "第2步 包含证明": "true", "第3步 一致性证明": "false", "第4步 树头签名": "false"}
 
-    # back to the list: the vote is among the closed ones; signing out forgets the token only
+    # back to the list: the vote is among the closed ones; on a desktop the column stays readable
     page.click("#back")
     phone.ready("list")
     assert page.locator(f"section[data-status=CLOSED] li.card[data-id='{vote_id}']").count() == 1
+    page.set_viewport_size({"width": 1366, "height": 768})
+    column = page.locator("#work").bounding_box()
+    assert column is not None and column["width"] <= 760 and column["x"] > 250, column
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1366
+    # signing out forgets the token, not the receipts
     page.click("#signout")
     page.wait_for_selector("body[data-state=signed-out] #signin:not([hidden])")
     assert page.evaluate("() => sessionStorage.getItem('hub-vote-token')") is None

@@ -578,7 +578,7 @@
         "dl",
         { class: "head" },
         h("dt", {}, "签名树头"),
-        h("dd", {}, `${head.log} · 第 ${head.size} 条 · ${when(head.at)}`),
+        h("dd", {}, `${head.log} · 共 ${head.size} 条 · ${when(head.at)}`),
         h("dt", {}, "根哈希"),
         h("dd", { class: "hash" }, head.root),
         h("dt", {}, "SM2 签名"),
