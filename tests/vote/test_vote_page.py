@@ -189,6 +189,15 @@ def test_an_owner_casts_changes_keeps_the_receipt_and_checks_it_after_the_close(
     assert "将于" in noticed and "开始投票" in noticed and "表决权" not in noticed
     assert page.locator("section[data-status=CLOSED] li.card").count() == 0
 
+    # the announced vote: its items are public, no ballot yet
+    page.click(f"section[data-status=NOTICED] li.card[data-id='{later['id']}'] a")
+    phone.ready("vote")
+    assert page.get_attribute("#vote-status", "data-status") == "NOTICED"
+    assert "修改管理规约第十二条" in page.inner_text("#item-list") and "第2类" in page.inner_text("#item-list")
+    assert page.locator("form.ballot").count() == 0 and "表决开始后" in page.inner_text("#houses")
+    page.click("#back")
+    phone.ready("list")
+
     open_card.locator("a").click()
     phone.ready("vote")
     assert page.inner_text("#vote-title") == "2026年第一次业主大会临时会议"

@@ -397,7 +397,7 @@
 
   function renderHouses(vote) {
     const houses = vote.myHouses;
-    $("houses").hidden = houses.length === 0 && vote.status !== "OPEN";
+    $("houses").hidden = houses.length === 0 && vote.status !== "OPEN" && vote.status !== "NOTICED";
     if (!houses.length) {
       $("house-list").replaceChildren(
         h("p", { class: "empty" }, vote.electorate ? "您在权属登记日没有本次表决范围内的房屋" : "表决开始后，这里显示您可以投票的房屋")
