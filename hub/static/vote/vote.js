@@ -725,7 +725,7 @@
     return null;
   }
 
-  /** Null when the head's signed text names its own log, size, root and kind and its SM2
+  /** Null when the head's signed text names its own log, size, root, time and kind and its SM2
    * signature over that text holds under its public key; otherwise why not. */
   function checkHead(head) {
     if (!head || typeof head.signedText !== "string") return "树头缺少签名文本";
@@ -736,6 +736,8 @@
       if (lines[at] !== expected[at]) return `签名文本第 ${at + 1} 行是「${lines[at]}」，应为「${expected[at]}」`;
     }
     if (!lines[4].startsWith("at ")) return "签名文本缺少时间";
+    const signedAt = Date.parse(lines[4].slice(3));
+    if (Number.isNaN(signedAt) || signedAt !== Date.parse(head.at)) return `签名文本的时间「${lines[4].slice(3)}」与树头的时间不符`;
     if (lines[5] !== `kind ${head.kind}`) return `签名文本的种类「${lines[5]}」与树头不符`;
     if (!/^[0-9a-f]{128}$/.test(head.publicKey || "")) return "公钥不是 128 位十六进制";
     if (!/^[0-9a-f]{128}$/.test(head.signature || "")) return "签名不是 128 位十六进制";
