@@ -94,6 +94,7 @@
     votes: [],
     vote: null, // the vote in view, as last read
     loads: 0,
+    turn: null, // the timer that reads the vote in view again when it opens or closes
   };
 
   // -- talking to the hub ----------------------------------------------------------------------
@@ -167,6 +168,7 @@
   }
 
   function signOut(message) {
+    clearTimeout(state.turn);
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.me = null;
@@ -199,6 +201,7 @@
   }
 
   async function route() {
+    clearTimeout(state.turn);
     if (!state.token || !state.me) return;
     const id = wanted();
     const load = ++state.loads;
@@ -287,11 +290,21 @@
     }
     state.vote = vote;
     renderVote(vote);
+    watchTurn(vote);
     $("list").hidden = true;
     $("vote").hidden = false;
     $("back").hidden = false;
     document.body.dataset.view = "vote";
     document.body.dataset.state = "ready";
+  }
+
+  /** Read the vote again just after it opens or closes (the hub opens and closes it on the first
+   * read after its time), so the ballot appears and goes without a reload. */
+  function watchTurn(vote) {
+    const at = vote.status === "NOTICED" ? vote.opensAt : vote.status === "OPEN" ? vote.closesAt : null;
+    if (!at) return;
+    const wait = new Date(at).getTime() - Date.now() + 1500;
+    if (wait > 0 && wait < 2 ** 31 - 1) state.turn = setTimeout(() => route(), wait);
   }
 
   function renderVote(vote) {
