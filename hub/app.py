@@ -50,6 +50,7 @@ from hub.scheduler import Scheduler
 from hub.settings import DEFAULT_SHARED_CACHE_SECONDS, Settings
 from hub.shared import shared_routes, ship
 from hub.sockets import WatchedConnection
+from hub.vote import vote_routes
 from schema import Context, build_schema
 from schema.shared.running import shared_state
 from schema.shared.safelist import SafelistGuard
@@ -220,7 +221,7 @@ def create_app(
     (hub.background), all announcing on `bus`, which the subscriptions listen to.
 
     `/map` is the street office's map page (hub.map), with `map_settings` or, when not given,
-    those of the environment (`HUB_MAP_TILES`).
+    those of the environment (`HUB_MAP_TILES`); `/vote` is the owners' voting page (hub.vote).
     """
     limits = limits or Limits.default()
     bus = bus or EventBus()
@@ -271,6 +272,7 @@ def create_app(
         *open311_routes(store),
         *shared_routes(graphql),
         *map_routes(map_settings or MapSettings.from_env()),
+        *vote_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
     return Gate(app, authenticator, limits)

@@ -3,8 +3,8 @@ and the last word on failures.
 
 What passes carries its `Caller` (principal and scope) in `scope["state"]["caller"]`; what does
 not gets a JSON error with the reason: 413, 401 (with `WWW-Authenticate`), or 429 (with
-`Retry-After`). Public paths (health, static files, the GraphiQL page itself, the map page
-whose data comes through `/graphql` with the user's token) pass untouched. A multipart
+`Retry-After`). Public paths (health, static files, the GraphiQL page itself, the map and voting
+pages whose data comes through `/graphql` with the user's token) pass untouched. A multipart
 subscription stream is served only while its token stands: revoked or expired, the stream ends
 with a last part saying why (WebSockets are closed by hub.sockets).
 
@@ -90,7 +90,7 @@ class Gate:
     @staticmethod
     def _public(scope: Scope) -> bool:
         path: str = scope.get("path", "")
-        if path in ("/", "/healthz", "/map", "/map/") or path.startswith("/static/"):
+        if path in ("/", "/healthz", "/map", "/map/", "/vote", "/vote/") or path.startswith("/static/"):
             return True
         if path != "/graphql" or scope.get("method") != "GET":
             return False

@@ -20,9 +20,13 @@ cp "$m/leaflet/dist/images/"*.png "$here/vendor/leaflet/images/"
 cp "$m/leaflet.markercluster/dist/leaflet.markercluster.js" "$m/leaflet.markercluster/dist/MarkerCluster.css" \
   "$m/leaflet.markercluster/dist/MarkerCluster.Default.css" "$here/vendor/leaflet/"
 cp "$m/graphql-ws/umd/graphql-ws.min.js" "$here/vendor/"
-for package in graphiql react react-dom @graphiql/plugin-explorer js-cookie leaflet leaflet.markercluster graphql-ws; do
+# the voting page (hub/static/vote) checks receipts in the browser: sm-crypto's UMD builds set the
+# globals sm2 and sm3 and carry jsbn (its BigInteger) inside, so jsbn's licence goes beside them
+mkdir -p "$here/vendor/sm-crypto"
+cp "$m/sm-crypto/dist/sm2.js" "$m/sm-crypto/dist/sm3.js" "$here/vendor/sm-crypto/"
+for package in graphiql react react-dom @graphiql/plugin-explorer js-cookie leaflet leaflet.markercluster graphql-ws sm-crypto jsbn; do
   license="$(ls "$m/$package" | grep -i '^licen[cs]e' | head -1 || true)"
-  if [ -z "$license" ]; then  # leaflet.markercluster's is MIT-LICENCE.txt
+  if [ -z "$license" ]; then  # leaflet.markercluster's is MIT-LICENCE.txt (sm-crypto's LICENCE_MIT matches above)
     license="$(ls "$m/$package" | grep -i 'licen[cs]e' | head -1 || true)"
   fi
   [ -n "$license" ] && cp "$m/$package/$license" "$here/vendor/LICENSE.$(basename "$package")"

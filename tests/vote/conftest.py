@@ -1,0 +1,142 @@
+"""A served hub for the voting page's tests, and Chromium (tests/map's: Debian's, by its path).
+
+The hub (uvicorn in a thread on loopback, as tests/map) holds one estate of six houses in one
+entrance, two property firms, and the owners: 张伟 holds houses 1 and 6 alone and house 2 jointly
+with 李娜; 王芳, 刘洋 and 陈静 hold houses 3, 4 and 5. Tokens: each owner's, the street office's (it
+organises the estate's votes as 换届小组) and another street's. The page's tests sign in as 张伟.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graph import open_store
+from graph.ciphers.keyring import Keyring
+from graph.codes import credit_check_character, resident_id_check_digit
+from graph.levels import Level
+from graph.model import Batch, Owner, OwnerKind, Ownership, Place, PropertyFirm
+from hub.app import create_app
+from hub.auth.issuing import issue_token
+from hub.limits import Limits
+from tests.map.conftest import browser, chromium_path
+from tests.serving import serve_app, served
+
+__all__ = ["browser", "chromium_path"]  # the map suite's Chromium fixtures, used here too
+
+CITY, DISTRICT, STREET, OTHER_STREET = "370200", "370202", "370202001", "370202002"
+COMMUNITY, OTHER_COMMUNITY = "370202001001", "370202002001"
+ESTATE, OTHER_ESTATE = "370202001001E001", "370202002001E001"
+BUILDING = "370202001001GB00001F0001"
+ENTRANCE = BUILDING + "01"
+ESTATE_NAME = "海信花园"
+HOUSES = tuple(f"{BUILDING}{number:02d}01" for number in range(1, 7))
+HOUSE_NAMES = {code: f"1号楼1单元{number}01室" for number, code in enumerate(HOUSES, start=1)}
+AREAS = dict(zip(HOUSES, (8850, 10020, 9000, 7510, 12000, 6600)))
+"""Each house's exclusive area, centi-m²."""
+
+OWNERS = {
+    "zhang": ("OWVOTE0001", "张伟"),
+    "li": ("OWVOTE0002", "李娜"),
+    "wang": ("OWVOTE0003", "王芳"),
+    "liu": ("OWVOTE0004", "刘洋"),
+    "chen": ("OWVOTE0005", "陈静"),
+}
+HOLDINGS = {
+    HOUSES[0]: (("zhang", 1.0),),
+    HOUSES[1]: (("zhang", 0.5), ("li", 0.5)),
+    HOUSES[2]: (("wang", 1.0),),
+    HOUSES[3]: (("liu", 1.0),),
+    HOUSES[4]: (("chen", 1.0),),
+    HOUSES[5]: (("zhang", 1.0),),
+}
+FIRMS = {
+    "91370202MA06EM7T05": "青岛海信物业服务有限公司",
+    "91370202MA3N4K7P1" + credit_check_character("91370202MA3N4K7P1"): "青岛浮山物业服务有限公司",
+}
+
+
+def world() -> Batch:
+    places = [
+        Place(CITY, Level.CITY, "青岛市", None),
+        Place(DISTRICT, Level.DISTRICT, "市南区", CITY),
+        Place(STREET, Level.STREET, "香港中路街道", DISTRICT),
+        Place(OTHER_STREET, Level.STREET, "八大峡街道", DISTRICT),
+        Place(COMMUNITY, Level.COMMUNITY, "八大湖社区", STREET),
+        Place(OTHER_COMMUNITY, Level.COMMUNITY, "团岛社区", OTHER_STREET),
+        Place(ESTATE, Level.ESTATE, ESTATE_NAME, COMMUNITY, parcel_codes=(BUILDING[:19],)),
+        Place(OTHER_ESTATE, Level.ESTATE, "团岛小区", OTHER_COMMUNITY),
+        Place(BUILDING, Level.BUILDING, f"{ESTATE_NAME}1号楼", ESTATE, floors=6),
+        Place(ENTRANCE, Level.ENTRANCE, "1单元", BUILDING),
+    ]
+    places += [Place(code, Level.HOUSE, HOUSE_NAMES[code], ENTRANCE, area_centi_m2=AREAS[code]) for code in HOUSES]
+    owners = []
+    for number, (owner_id, name) in enumerate(OWNERS.values()):
+        first17 = f"370202198{number}0101002"
+        owners.append(Owner(owner_id, OwnerKind.PERSON, name, first17 + resident_id_check_digit(first17)))
+    ownerships = [
+        Ownership(house, OWNERS[who][0], share, dt.date(2019, 5, 1))
+        for house, holders in HOLDINGS.items()
+        for who, share in holders
+    ]
+    firms = [PropertyFirm(code, name) for code, name in FIRMS.items()]
+    return Batch(places=places, owners=owners, ownerships=ownerships, firms=firms)
+
+
+@dataclass
+class VoteHub:
+    url: str
+    tokens: dict[str, str]
+    client: httpx.Client
+
+    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole GraphQL answer (data and errors) to `who`'s query."""
+        response = self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def graphql(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self.ask(who, query, variables)
+        assert not body.get("errors"), body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> None:
+    keys = Keyring.generate()
+    store = await open_store(f"sqlite:///{folder / 'hub.sqlite'}", sealer=keys.sealer())
+    try:
+        await store.write(world())
+        ttl = dt.timedelta(hours=2)
+        tokens = {who: await issue_token(store, keys, "owner", owner_id, name, ttl) for who, (owner_id, name) in OWNERS.items()}
+        tokens["street"] = await issue_token(store, keys, "street", STREET, "香港中路街道办事处", ttl)
+        tokens["other_street"] = await issue_token(store, keys, "street", OTHER_STREET, "八大峡街道办事处", ttl)
+    except BaseException:
+        await store.close()
+        raise
+    # the page's tests ask often (a proof per receipt entry): no rate limit gets in their way
+    app = create_app(store, keys=keys, owns_store=True, limits=replace(Limits(), rate=1e6, burst=1_000_000))
+    await serve_app(app, sock, started, store=store, tokens=tokens)
+
+
+@pytest.fixture(scope="module")
+def vote_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoteHub]:
+    folder = tmp_path_factory.mktemp("vote")
+
+    async def main(sock: socket.socket, started: dict[str, Any]) -> None:
+        await _main(folder, sock, started)
+
+    with served(main, startup_seconds=60) as (base, started):
+        with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
+            yield VoteHub(base, started["tokens"], client)
+
