@@ -239,7 +239,9 @@ class VoteQueries:
             return []
         on = info.context.today if current else None
         [found] = await info.context.store.committees([code], on, Scope.everything())
-        return [Committee.of(c) for c in found]
+        principal = info.context.principal
+        owner = principal.scope if principal.role is Role.OWNER else None
+        return [Committee.of(c, owner=owner) for c in found]
 
     @field(description="The steps of an estate's first owners' meeting, in order.")
     async def first_meeting(self, info: Info, estate: str) -> list[MeetingStep]:
