@@ -78,14 +78,16 @@ def polls(secure_hub: SecureHub) -> Polls:
 
 def seen_through(secure_hub: SecureHub, role: Role, owners: frozenset[str] = frozenset()) -> Role:
     """The role as the leak walker judges vote answers: an owner is also shown the places of the
-    votes it reads and the estates it holds a house in (a vote names its place and estate; a
-    committee its estate); `owners` adds owner ids the caller itself gave (a proxy's delegate)."""
+    votes it reads, the houses it is the registered proxy of and the estates it holds a house in
+    (a vote names its place and estate, myHouses the houses it casts, a committee its estate);
+    `owners` adds owner ids the caller itself gave (a proxy's delegate)."""
     world = secure_hub.world
     extra: set[str] = set()
     if role.name == "owner":
         for key, vote in world.votes.items():
             if role.may_read_vote(world, key):
                 extra |= {vote.place, vote.estate}
+                extra |= {house for house, delegate in vote.delegates.items() if delegate == role.self_owner}
         assert role.self_owner is not None
         extra |= {estate_of(secure_hub, house) for house in world.holdings(role.self_owner)}
     return replace(role, places=role.places | extra, owners=role.owners | owners)
@@ -525,7 +527,7 @@ def test_the_closed_votes_organiser_acts_on_it_and_nothing_else(secure_hub: Secu
 
 def test_the_organiser_registers_a_proxy_and_others_may_not(secure_hub: SecureHub) -> None:
     """The committee registers a proxy on its open vote for a house not cast; the street above
-    the estate reads the vote and is refused; the delegate then reads it."""
+    the estate reads the vote and is refused; a second proxy for the house is refused."""
     world, cast, made = secure_hub.world, secure_hub.cast, polls(secure_hub)
     electorate = world.electorate(made.open_vote)
     vote = world.votes[made.open_vote]
@@ -534,7 +536,7 @@ def test_the_organiser_registers_a_proxy_and_others_may_not(secure_hub: SecureHu
         if house not in vote.ballots and house not in vote.delegates and house not in (cast.house, cast.shared_house)
         and not {cast.owner, cast.co_owner} & electorate[house]
     )
-    delegate = sorted(electorate[free])[0]
+    delegate = SHARED_OWNER  # an owner of the estate, not of the house (a proxy names another owner)
     refused = ask(secure_hub, "street", PROXY, {"v": made.open_vote, "h": free, "d": delegate})
     assert "only the vote's organiser" in message(refused)
     done = ask(secure_hub, "committee", PROXY, {"v": made.open_vote, "h": free, "d": delegate})
