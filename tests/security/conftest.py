@@ -86,16 +86,18 @@ from tests.serving import serve_app, served
 from tests.security.world import Role, World, WorldCommittee, WorldVote, leaks
 
 PRESET, SEED = "small", 7
-NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs")
 """What the suite's world needs of the store beside places, owners and firms."""
 GRAPH_SUITES = {
     "test_scope": NEEDS,
     "test_personal_data": NEEDS,
     "test_scope_federation": NEEDS,
     "test_scope_questions": (*NEEDS, "questions"),
+    "test_scope_votes": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities, the graph questions), with what they need; the others on SQLite only."""
+federation entities, the graph questions, owners' votes), with what they need; the others on
+SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
