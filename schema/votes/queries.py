@@ -26,6 +26,7 @@ from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.merkle import leaf_hash
+from graph.reach import Reach
 from graph.model import Page
 from graph.scope import Scope
 from graph.security import Role
@@ -446,9 +447,7 @@ class VoteMutations:
         code, level = place_argument(estate, field="estate")
         if level is not Level.ESTATE:
             raise InvalidInput("estate", estate, "must be an estate code")
-        [place] = await info.context.store.places([code], info.context.scope)
-        if place is None:
-            raise InvalidInput("estate", estate, "is not an estate in your scope")
+        await Reach(info.context.store, info.context.scope).place(code, field="estate")  # graph.reach: as every write
         text = detail if detail is not None else "{}"
         try:
             parsed = json.loads(text)
