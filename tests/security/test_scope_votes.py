@@ -469,7 +469,7 @@ def test_organise_vote_reaches_only_the_roles_estates(secure_hub: SecureHub, rol
     if NORTH_ESTATE not in role.places:
         foreign = ask(secure_hub, role, ORGANISE, {"i": _organise_input(NORTH_ESTATE)})
         unknown = ask(secure_hub, role, ORGANISE, {"i": _organise_input(UNKNOWN_ESTATE)})
-        assert "is not a place in your scope" in message(foreign)
+        assert "is not a place you can see" in message(foreign)
         assert normalised(foreign, (NORTH_ESTATE, "<E>")) == normalised(unknown, (UNKNOWN_ESTATE, "<E>"))
     place = cast.estate if role.name in ("committee", "community", "admin") else polls(secure_hub).meeting_estate
     done = ask(secure_hub, role, ORGANISE, {"i": _organise_input(place)})
@@ -604,7 +604,7 @@ def test_record_meeting_step_reaches_only_the_roles_estates(secure_hub: SecureHu
     if NORTH_ESTATE not in role.places:
         foreign = ask(secure_hub, role, query, {"e": NORTH_ESTATE, "k": "FILED"})
         unknown = ask(secure_hub, role, query, {"e": UNKNOWN_ESTATE, "k": "FILED"})
-        assert "is not an estate in your scope" in message(foreign)
+        assert "is not a place you can see" in message(foreign)
         assert normalised(foreign, (NORTH_ESTATE, "<E>")) == normalised(unknown, (UNKNOWN_ESTATE, "<E>"))
         assert world.meeting_steps[NORTH_ESTATE] == ["group_formed", "notice_given"]
     community_estates = [code for code in world.at(Level.ESTATE, world.subtree(cast.community)) if code != cast.estate]
