@@ -135,8 +135,10 @@ def parts() -> dict[str, tuple[str, ...]]:
     from graph.cases import CaseStore
     from graph.devices import DeviceStore
     from graph.ledger import Ledger
+    from graph.logstore import LogStore
     from graph.shared import SharedQueryStore
     from graph.utilities import UtilityStore
+    from graph.votes.records import VoteStore
 
     return {
         "audit": ("append_audit", "audit_entries", "audit_tail"),
@@ -146,7 +148,9 @@ def parts() -> dict[str, tuple[str, ...]]:
         "utilities": _members(UtilityStore),
         "devices": _members(DeviceStore),
         "shared queries": _members(SharedQueryStore),
+        "votes": _members(VoteStore),
         "questions": ("reach",),
+        "merkle logs": _members(LogStore),
     }
 
 

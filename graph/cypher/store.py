@@ -14,11 +14,13 @@ from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
+from graph.cypher.merkle_logs import MerkleLogRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.questions import QuestionReads
 from graph.cypher.shared import SharedRecords
 from graph.cypher.transport import Transport, connect
+from graph.cypher.votes import VoteRecords
 from graph.cypher.utilities import UtilityRecords  # adds its batch parts: import before BATCH
 from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
 from graph.errors import StoreBusy
@@ -35,9 +37,11 @@ class CypherStore(
     UtilityRecords,
     SharedRecords,
     DeviceRecords,
+    VoteRecords,
     LedgerRecords,
     AuditRecords,
     QuestionReads,
+    MerkleLogRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

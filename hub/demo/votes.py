@@ -110,10 +110,10 @@ async def build_demo_votes(store: Store, keys: Keyring, street: str, *, seed: in
     for estate in everything:
         if estate == meeting_estate or (estate != finished_estate and rng.random() >= 2 / 3):
             continue
-        holders = await _holders(store, estate, today)
-        if len(holders) < 5:
+        people = sorted({owner for _, owner in await _holders(store, estate, today)})
+        if len(people) < 5:
             continue
-        members = tuple(Member(owner, post) for (_, owner), post in zip(rng.sample(holders, 5), ["主任", "副主任", "委员", "委员", "委员"]))
+        members = tuple(Member(owner, post) for owner, post in zip(rng.sample(people, 5), ["主任", "副主任", "委员", "委员", "委员"]))
         start = today - dt.timedelta(days=730)
         await store.save_committee(
             Committee(f"WY-{estate}-1", estate, members, start, start.replace(year=start.year + 5) - dt.timedelta(days=1), None, start + dt.timedelta(days=20))
@@ -127,11 +127,11 @@ async def build_demo_votes(store: Store, keys: Keyring, street: str, *, seed: in
             MeetingStep(meeting_estate, kind, _at(now, days), street_office.name, "street", json.dumps({"by": "demo"}))
         )
     holders = await _holders(store, meeting_estate, today - dt.timedelta(days=4))
-    picked = rng.sample(holders, 5)
-    owners = await store.owners([owner for _, owner in picked], EVERYTHING)
+    picked = rng.sample(sorted({owner for _, owner in holders}), 5)
+    owners = await store.owners(picked, EVERYTHING)
     candidates = tuple(
         Candidate(str(n), (owner.name if owner and owner.name else f"候选人{n}"), owner_id=holder)
-        for n, ((_, holder), owner) in enumerate(zip(picked, owners), start=1)
+        for n, (holder, owner) in enumerate(zip(picked, owners), start=1)
     )
     noticed = Votes(store, keys, clock=lambda: _at(now, -20))
     meeting = await noticed.organise(

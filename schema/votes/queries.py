@@ -158,7 +158,7 @@ def _choices(vote: records.Vote, inputs: list[ChoiceInput]) -> dict[int, Choice]
 
 @strawberry.type
 class VoteQueries:
-    @field(description="Votes at or under a place in your scope (or anywhere in it), newest first by id, filtered by status.")
+    @field(description="Votes at or under a place in your scope (or anywhere in it), by id (oldest first: ids carry the day), filtered by status.")
     async def votes(
         self,
         info: Info,
@@ -212,7 +212,7 @@ class VoteQueries:
         total = await _size(info, found.id, size)
         if not 0 <= index < total:
             raise InvalidInput("index", str(index), f"must be an entry of the tree of size {total} (0 to {total - 1})")
-        [entry] = await info.context.store.log_entries(log.name, index, index + 1)
+        [entry] = await info.context.store.log_entries(log.log, index, index + 1)
         path = await log.inclusion_proof(index, total)
         root = await log.root(total)
         return InclusionProof(index=index, size=total, leaf_hash=leaf_hash(entry.payload).hex(), path=[p.hex() for p in path], root=root.hex())
