@@ -319,6 +319,7 @@ class Votes:
         stored = replace(
             vote,
             id=daily_id(day_prefix(VOTE_PREFIX, now), number, what="votes organised"),
+            opens_at=max(vote.opens_at, now),  # "now", as the organiser's clock said it a moment ago
             estate_code=estate,
             notice_at=now,
             status=VoteStatus.NOTICED,
@@ -570,8 +571,9 @@ class Votes:
         if checked.first_bad_entry is not None:
             where = "" if checked.bad_node is None else f" (its stored {'leaf' if checked.bad_node[0] == 0 else 'node'} {checked.bad_node} does not fit)"
             report.problems.append(f"entry {checked.first_bad_entry} is not what was appended{where}: the board was changed after the fact")
-        for problem in checked.head_problems:
-            report.problems.append(f"the {problem.head.kind} head of size {problem.head.size} signed at {problem.head.at.isoformat()}: {problem.problem}")
+        for damaged in checked.head_problems:
+            head = damaged.head
+            report.problems.append(f"the {head.kind} head of size {head.size} signed at {head.at.isoformat()}: {damaged.problem}")
         final = await self.final_head(vote_id)
         end = final.size if final is not None else await self.store.log_size(log.log)
         stored = await self.store.log_entries(log.log, 0, await self.store.log_size(log.log))

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 
 from graph.scope import Scope
-from graph.votes.records import VoteStatus
+from graph.votes.records import Vote, VoteStatus
 from graph.votes.service import Votes
 from hub.commands.common import add_db, load_keys, open_store
 
@@ -63,7 +63,7 @@ async def _list(arguments: argparse.Namespace) -> int:
     statuses = [VoteStatus(arguments.status)] if arguments.status else None
     try:
         after = None
-        found = []
+        found: list[Vote] = []
         while True:
             page = await store.vote_page(Scope.everything(), 500, after, statuses=statuses)
             found.extend(page.items)

@@ -321,10 +321,10 @@ async def _governance(info: Info, within: str, level: Level, group_by: Level) ->
     for place, count in zip(places, counts):
         votes_open = votes_closed = 0
         area = electorate = 0
-        after = None
+        position: str | None = None
         while True:
-            page = await store.vote_page(scope, MAX_PAGE, after, within=place.code, statuses=[VoteStatus.OPEN, VoteStatus.CLOSED])
-            for vote in page.items:
+            listed = await store.vote_page(scope, MAX_PAGE, position, within=place.code, statuses=[VoteStatus.OPEN, VoteStatus.CLOSED])
+            for vote in listed.items:
                 if vote.status is VoteStatus.OPEN:
                     votes_open += 1
                     continue
@@ -333,9 +333,9 @@ async def _governance(info: Info, within: str, level: Level, group_by: Level) ->
                 if result is not None and result.items:
                     area += result.items[0].participation.area
                     electorate += result.electorate.area_centi_m2
-            if not page.has_next:
+            if not listed.has_next:
                 break
-            after = page.end_cursor
+            position = listed.end_cursor
         meetings = await store.meetings_under(place.code, scope)
         days = []
         for steps in meetings:

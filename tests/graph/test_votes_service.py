@@ -25,7 +25,6 @@ from graph.votes.service import Votes, claim_key, log_name
 from tests import backends
 from tests.graph.conformance import (
     B_A1,
-    B_A2,
     D_SHINAN,
     E_A,
     F_HOUSE,
