@@ -44,6 +44,7 @@ from graph import merkle
 from graph.logs import ClaimHeld, MerkleLog
 from graph.logstore import NewEntry, SignedHead
 from graph.model import Batch, Management
+from graph.reach import Reach
 from graph.scope import Scope
 from graph.store import Store
 from graph.votes import electorate as electorates
@@ -191,23 +192,34 @@ class Votes:
 
     async def owner_votes(self, owner_id: str, statuses: Sequence[VoteStatus] | None = None) -> list[Vote]:
         """The votes whose area holds a house the owner holds today or held on their record
-        date, or for which it is a registered delegate; newest first."""
+        date; newest first. An owner who sold every house of a vote's area before its record
+        date is not among its readers, whatever it held there once."""
         everything = Scope.everything()
         [held] = await self.store.houses_of([owner_id], None, everything)
         codes = sorted({span.house_code for span in held})
         lines = await self.store.ancestors(codes, everything)
-        places = sorted({place.code for line in lines for place in line if place.level in VOTE_PLACES})
+        above = {code: {place.code for place in line if place.level in VOTE_PLACES} for code, line in zip(codes, lines)}
+        places = sorted(set().union(*above.values())) if above else []
         found = await self.store.votes_at(places, everything, None) if places else []
+        today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
         result = []
         for vote in found:
+            spans = [span for span in held if vote.place_code in above[span.house_code]]
+            if not any(span.holds_on(today) or span.holds_on(vote.record_date) for span in spans):
+                continue
             vote = await self.current(vote)
             if statuses is None or vote.status in statuses:
                 result.append(vote)
         return sorted(result, key=lambda vote: vote.id, reverse=True)
 
     async def may_read(self, vote: Vote, owner_id: str) -> bool:
-        """Whether an owner may read a vote: one of its houses lies in the vote's area."""
-        return vote.id in {found.id for found in await self.owner_votes(owner_id)}
+        """Whether an owner may read a vote: one of its houses lies in the vote's area (held
+        today or on the record date, as `owner_votes` says), or it is the registered delegate
+        (委托代理人) of one of its houses, who need hold nothing there."""
+        if vote.id in {found.id for found in await self.owner_votes(owner_id)}:
+            return True
+        [delegated] = await self.store.proxies_for(vote.id, [owner_id])
+        return bool(delegated)
 
     async def entries(self, vote_id: str, size: int | None = None) -> list[BallotEntry]:
         log = self.log(vote_id)
@@ -263,7 +275,11 @@ class Votes:
                     via_proxy=via_proxy,
                     cast_by=cast_by,
                     can_cast=open_now and not delegated_away and cast_by != "co-owner",
-                    choices={number: entry.choice for (number, house), entry in counted.items() if house == tag},
+                    # a ballot is secret from every owner but the one who cast it: a co-owner or
+                    # a grantor whose delegate cast the house sees it cast, not what was chosen
+                    choices={number: entry.choice for (number, house), entry in counted.items() if house == tag}
+                    if claimant == owner_id
+                    else {},
                 )
             )
         return houses
@@ -274,9 +290,9 @@ class Votes:
         """Store a new vote noticed now, numbered TPyyyymmddNNNNNN; `vote.organiser` says who.
         InvalidInput naming what is wrong, nothing stored."""
         now = self.clock()
-        [place] = await self.store.places([vote.place_code], scope)
-        if place is None:
-            raise InvalidInput("place", vote.place_code, "is not a place in your scope")
+        # the one rule of every write naming a place (graph.reach): outside the scope and nowhere
+        # are refused word for word alike
+        place = await Reach(self.store, scope).place(vote.place_code, field="place")
         if place.level not in VOTE_PLACES:
             raise InvalidInput("place", vote.place_code, "must be an estate, or a building or entrance of one")
         [line] = await self.store.ancestors([place.code], Scope.everything())
@@ -486,14 +502,23 @@ class Votes:
             checked[number] = check_choice(item, choice)
         [elector] = await self.store.electors(vote.id, [house_code])
         [proxy] = await self.store.proxies(vote.id, [house_code])
+        # one refusal for every house the caller has nothing to do with, whether it is outside
+        # the electorate, held by others or delegated by others: what an owner may not cast for
+        # tells it nothing about who held the house or whether anyone delegated it
+        refused = InvalidInput(
+            "house", house_code,
+            f"is not a house you may cast for in vote {vote.id}: you neither held it on the record date "
+            f"{vote.record_date.isoformat()} nor are its registered proxy",
+        )
         if elector is None:
-            raise InvalidInput("house", house_code, f"is not in the electorate of vote {vote.id} (held on {vote.record_date.isoformat()})")
+            raise refused
         if proxy is not None:
             if proxy.delegate != owner_id:
-                who = "you have delegated it" if owner_id in elector.holders else "you did not hold it"
-                raise InvalidInput("house", house_code, f"is cast by its registered proxy ({who} on the record date)")
+                if owner_id not in elector.holders:
+                    raise refused
+                raise InvalidInput("house", house_code, "is cast by its registered proxy: you have delegated it")
         elif owner_id not in elector.holders:
-            raise InvalidInput("house", house_code, f"was not held by you on the record date {vote.record_date.isoformat()}")
+            raise refused
         [head_houses] = await self.store.electors_of(vote.id, [elector.holders[0]])
         k = sum(1 for other in head_houses if other.head == elector.head)
         key = self._key(vote.id)

@@ -26,6 +26,7 @@ from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
 from graph.levels import Level
 from graph.merkle import leaf_hash
+from graph.reach import Reach
 from graph.model import Page
 from graph.scope import Scope
 from graph.security import Role
@@ -239,7 +240,9 @@ class VoteQueries:
             return []
         on = info.context.today if current else None
         [found] = await info.context.store.committees([code], on, Scope.everything())
-        return [Committee.of(c) for c in found]
+        principal = info.context.principal
+        owner = principal.scope if principal.role is Role.OWNER else None
+        return [Committee.of(c, owner=owner) for c in found]
 
     @field(description="The steps of an estate's first owners' meeting, in order.")
     async def first_meeting(self, info: Info, estate: str) -> list[MeetingStep]:
@@ -444,9 +447,7 @@ class VoteMutations:
         code, level = place_argument(estate, field="estate")
         if level is not Level.ESTATE:
             raise InvalidInput("estate", estate, "must be an estate code")
-        [place] = await info.context.store.places([code], info.context.scope)
-        if place is None:
-            raise InvalidInput("estate", estate, "is not an estate in your scope")
+        await Reach(info.context.store, info.context.scope).place(code, field="estate")  # graph.reach: as every write
         text = detail if detail is not None else "{}"
         try:
             parsed = json.loads(text)

@@ -305,7 +305,9 @@ class Proxy:
 
 @strawberry.type(description="A member of an owners' committee: the owner's id and post.")
 class CommitteeMember:
-    owner_id: str
+    owner_id: str | None = strawberry.field(
+        description="The member's owner id; null for an owner token reading another owner (owners see no other owner's id)."
+    )
     post: str
 
 
@@ -320,11 +322,15 @@ class Committee:
     filed_on: dt.date | None = strawberry.field(description="备案 with the street recorded on this day.")
 
     @classmethod
-    def of(cls, committee: records.Committee) -> Committee:
+    def of(cls, committee: records.Committee, *, owner: str | None = None) -> Committee:
+        """`owner`: the caller's owner id when an owner token reads it (its own id alone is shown)."""
         return cls(
             id=committee.id,
             estate_code=committee.estate_code,
-            members=[CommitteeMember(owner_id=m.owner_id, post=m.post) for m in committee.members],
+            members=[
+                CommitteeMember(owner_id=m.owner_id if owner is None or m.owner_id == owner else None, post=m.post)
+                for m in committee.members
+            ],
             term_start=committee.term_start,
             term_end=committee.term_end,
             elected_by=committee.elected_by,

@@ -168,8 +168,10 @@ async def test_casting_and_each_refusal_records_nothing(store: Store) -> None:
         assert verify_inclusion(entry.leaf_hash, entry.index, receipt.head.size, path, receipt.head.root)
 
     refusals = [
-        (SOLD, OWNER_H, {1: "for"}, "not held by you on the record date"),
-        (UNOWNED, OWNER_H, {1: "for"}, "not in the electorate"),
+        # sold before the record date and never in the electorate: one refusal, which tells an
+        # owner nothing about a house it has nothing to do with
+        (SOLD, OWNER_H, {1: "for"}, "is not a house you may cast for"),
+        (UNOWNED, OWNER_H, {1: "for"}, "is not a house you may cast for"),
         (F_HOUSE, OWNER_F, {4: "for"}, "is not an item"),
         (F_HOUSE, OWNER_F, {1: "yes"}, "must be for, against or abstain"),
         (F_HOUSE, OWNER_F, {2: ("1", "2")}, "2 candidates for 1 seats"),
@@ -187,7 +189,9 @@ async def test_casting_and_each_refusal_records_nothing(store: Store) -> None:
     assert await store.claims([claim_key(vote.id, T_HOUSE)]) == [OWNER_B]
     await votes.cast(vote, T_HOUSE, OWNER_B, {1: "for"})  # the first caster changes its ballot
     mine = await votes.my_houses(vote, OWNER_C)
-    assert [(h.elector.house_code, h.cast_by, h.can_cast) for h in mine] == [(T_HOUSE, "co-owner", False)]
+    assert [(h.elector.house_code, h.cast_by, h.can_cast, h.choices) for h in mine] == [(T_HOUSE, "co-owner", False, {})]
+    [theirs] = await votes.my_houses(vote, OWNER_B)
+    assert (theirs.cast_by, dict(theirs.choices)) == ("you", {1: "for"})
 
     clock.at = CLOSES
     with pytest.raises(InvalidInput, match="closed at"):

@@ -141,7 +141,7 @@ def test_a_vote_end_to_end_as_the_readme_says(hub: Served) -> None:
     cast_one = {"vote": vote, "choices": [{"item": 1, "choice": "for"}]}
     assert "only owners do" in hub.error("committee", CAST, house=estate_houses["owner1"], **cast_one)
     assert "only owners do" in hub.error("street", CAST, house=estate_houses["owner1"], **cast_one)
-    assert "was not held by you on the record date" in hub.error("owner1", CAST, house=estate_houses["owner2"], **cast_one)
+    assert "is not a house you may cast for" in hub.error("owner1", CAST, house=estate_houses["owner2"], **cast_one)
     assert "not an item" in hub.error("owner1", CAST, vote=vote, house=estate_houses["owner1"], choices=[{"item": 2, "choice": "for"}])
     assert "must be for, against or abstain" in hub.error("owner1", CAST, vote=vote, house=estate_houses["owner1"], choices=[{"item": 1, "choice": "yes"}])
     assert "cannot be closed before" in hub.error("street", "mutation($id: ID!) { closeVote(id: $id) { status } }", id=vote)

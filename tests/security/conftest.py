@@ -7,7 +7,12 @@ a firm of its own, a building, an entrance and two houses, an owner who also hol
 市南区, and 502 namesakes (one of them in 市南区). Cases (工单), utility accounts with bills (some
 in arrears) and outage notices are written inside and outside each role's scope
 (`cases_and_utilities`), and the ledger holds a connector run with a dead letter; the app
-knows one connector, `secwater`, whose runs are launched by a stand-in that only records them. Tokens are issued for admin, city, district,
+knows one connector, `secwater`, whose runs are launched by a stand-in that only records them.
+Owners' votes are organised through the vote service with a clock of the suite's choosing
+(`votes_and_committees`): one open in the committee's estate with ballots cast (the owner role's
+among them), one closed in an estate of another street of 市南区, one noticed as the first owners'
+meeting of the 市北区 estate; with a committee in office in the committee's estate and first-meeting
+steps in an estate of the street outside the community. Tokens are issued for admin, city, district,
 street, community, property firm, owners' committee and owner; `World` (tests/security/world.py) works out from the same records
 what each of them may see, without asking the hub.
 
@@ -38,6 +43,20 @@ from graph.events import EventBus
 from graph.ciphers.keyring import Keyring
 from graph.ledger import ConnectorRun, DeadLetter, Reason, RunCounts, RunStatus, StreamState
 from graph.utilities import Bill, Outage, Utility, UtilityAccount
+from graph.votes.records import (
+    Candidate,
+    Committee,
+    Document,
+    Item,
+    ItemForm,
+    MeetingStep,
+    MeetingStepKind,
+    Member,
+    Organiser,
+    Vote,
+)
+from graph.votes.service import Votes
+from graph.clock import CHINA_STANDARD_TIME
 from graph.clock import today
 from graph.codes import credit_check_character, resident_id_check_digit
 from graph.levels import Level
@@ -64,19 +83,21 @@ from hub.limits import Limits
 from hub.loading import load
 from tests import backends
 from tests.serving import serve_app, served
-from tests.security.world import Role, World, leaks
+from tests.security.world import Role, World, WorldCommittee, WorldVote, leaks
 
 PRESET, SEED = "small", 7
-NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries")
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs")
 """What the suite's world needs of the store beside places, owners and firms."""
 GRAPH_SUITES = {
     "test_scope": NEEDS,
     "test_personal_data": NEEDS,
     "test_scope_federation": NEEDS,
     "test_scope_questions": (*NEEDS, "questions"),
+    "test_scope_votes": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities, the graph questions), with what they need; the others on SQLite only."""
+federation entities, the graph questions, owners' votes), with what they need; the others on
+SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
 """How often the suite's server rereads revocations (the default is two seconds)."""
@@ -349,6 +370,34 @@ async def _ledger(store: SqlStore) -> None:
 
 
 @dataclass
+class Polls:
+    """The votes the suite organised and the places they are about."""
+
+    open_vote: str
+    """Open, in the committee's estate, organised by the committee; the owner role has cast."""
+    closed_vote: str
+    """Closed with its result, in `other_estate`, organised by the office of `other_street`."""
+    noticed_vote: str
+    """Noticed, not open yet: the first owners' meeting of the 市北区 estate, by 辽宁路街道."""
+    other_street: str
+    """A street of 市南区 other than the street role's."""
+    other_estate: str
+    meeting_estate: str
+    """An estate of the street outside the community with first-meeting steps recorded."""
+    committee: str
+    """The id of the committee in office in the committee's estate."""
+    member: str
+    """A member of that committee who is not among the owner role's house's holders."""
+    past_owners: tuple[tuple[str, str], ...]
+    """(owner, vote): an owner who held a house of the vote's area before its record date and
+    holds none there now, nor on the record date."""
+    voters: tuple[str, ...]
+    """Houses of the open vote's electorate cast by the suite (the owner role's first)."""
+    delegated: str
+    """A house of the open vote not cast yet, delegated to the 市北区 owner (NORTH_OWNER)."""
+
+
+@dataclass
 class Cast:
     """The particular places and people the tests name."""
 
@@ -366,6 +415,8 @@ class Cast:
     """A second house of the estate, which the shared owner holds with its owners."""
     seeded: Seeded | None = None
     """The cases, accounts and notices written for the utilities and cases probes."""
+    polls: Polls | None = None
+    """The votes, committees and first-meeting steps written for the vote probes."""
 
 
 @dataclass
@@ -418,7 +469,162 @@ class SecureHub:
         return data
 
 
-async def _world_and_store(store: SqlStore) -> tuple[World, Cast]:
+SUITE_COMMITTEE = "security suite committee"
+"""The committee token's holder: the open vote's organiser is the committee of its estate."""
+OPEN_ITEMS = (
+    Item(1, 9, ItemForm.MOTION, "安全测试：增设电动自行车充电桩", "在地下车库增设充电桩二十个。"),
+    Item(2, 3, ItemForm.ELECTION, "安全测试：增补业主委员会委员一名", "从两名候选人中选出一名。", (), 1),
+)
+
+
+def _estate_of(world: World, code: str) -> str:
+    return next(item for item in [*world.lineage(code), code] if world.places[item].level == Level.ESTATE)
+
+
+async def votes_and_committees(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> Polls:
+    """The suite's votes, made through `Votes` with the clock of each step (as hub.demo.votes
+    does), and the committees and meeting steps written through the port; recorded in `world`."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    everything = Scope.everything()
+
+    def service(days: float) -> Votes:
+        moment = now + dt.timedelta(days=days)
+        return Votes(store, keys, clock=lambda: moment)
+
+    def day_of(days: float) -> dt.date:
+        return (now + dt.timedelta(days=days)).astimezone(CHINA_STANDARD_TIME).date()
+
+    def electorate(place: str, day: dt.date) -> list[tuple[str, list[str]]]:
+        found = []
+        for house in sorted(world.houses_under(place)):
+            holders = sorted(item.owner_id for item in world.holders(house, day))
+            if holders and world.places[house].area_centi_m2:
+                found.append((house, holders))
+        return found
+
+    # the open vote of the committee's estate: the owner role casts its jointly held house
+    record = day_of(-3)
+    voters = electorate(cast.estate, record)
+    assert cast.house in dict(voters) and cast.owner in dict(voters)[cast.house], "the owner role votes"
+    cast_people = {cast.owner, cast.co_owner, SHARED_OWNER, NAMESAKE_INSIDE}
+    others = [(house, holders) for house, holders in voters if not cast_people & set(holders)]
+    candidates = tuple(Candidate(str(n), f"候选人{n}", owner_id=holders[0]) for n, (_, holders) in enumerate(others[:2], start=1))
+    organiser = Organiser("committee", cast.estate, SUITE_COMMITTEE, "业主委员会")
+    opened = await service(-3).organise(
+        Vote(
+            "pending", cast.estate, cast.estate, organiser, "安全测试：充电桩与增补委员", record, now, now + dt.timedelta(days=-2),
+            now + dt.timedelta(days=5), (OPEN_ITEMS[0], replace(OPEN_ITEMS[1], candidates=candidates)),
+            (Document("充电桩方案", "安全测试文件。", "chongdian.pdf"),),
+        ),
+        everything,
+    )
+    await service(-2).open(opened)
+    [opened] = await store.votes([opened.id], everything)
+    assert opened is not None
+    ballots: dict[str, tuple[str, dict[int, Any]]] = {cast.house: (cast.owner, {1: "for", 2: ("1",)})}
+    for number, (house, holders) in enumerate(others[2:5]):
+        ballots[house] = (holders[0], {1: ("against", "abstain", "for")[number % 3]})
+    casting = service(-1)
+    for house, (owner, choices) in ballots.items():
+        await casting.cast(opened, house, owner, choices)
+    # a house delegated to the 市北区 owner, who holds nothing in the estate (委托 needs no house)
+    delegated = others[5][0]
+    await casting.register_proxy(opened, delegated, NORTH_OWNER, "安全测试委托书 SEC-WT-001", SUITE_COMMITTEE)
+    world.votes[opened.id] = WorldVote(
+        opened.id, cast.estate, cast.estate, record, "open", ("committee", cast.estate), ballots, {delegated: NORTH_OWNER}
+    )
+
+    # a vote of another street of 市南区, closed ten days ago with its result
+    streets = [code for code in world.at(Level.STREET, world.subtree(DISTRICT)) if code != STREET]
+    estates = [code for street in streets for code in world.at(Level.ESTATE, world.subtree(street))]
+    record = day_of(-21)
+    sized = [(len(electorate(code, record)), code) for code in estates]
+    other_estate = min(code for size, code in sized if size >= 6 and size == min(s for s, _ in sized if s >= 6))
+    other_street = next(code for code in world.lineage(other_estate) if world.places[code].level == Level.STREET)
+    organiser = Organiser("street", other_street, "security suite street b", "换届小组")
+    closing = await service(-30).organise(
+        Vote(
+            "pending", other_estate, other_estate, organiser, "安全测试：使用维修资金维修屋面", record, now,
+            now + dt.timedelta(days=-20), now + dt.timedelta(days=-10),
+            (Item(1, 5, ItemForm.MOTION, "使用专项维修资金维修屋面防水", "预算 38 万元。"),),
+        ),
+        everything,
+    )
+    await service(-20).open(closing)
+    [closing] = await store.votes([closing.id], everything)
+    assert closing is not None
+    ballots = {}
+    for number, (house, holders) in enumerate(electorate(other_estate, record)):
+        ballots[house] = (holders[0], {1: "against" if number % 5 == 4 else "for"})
+    casting = service(-15)
+    for house, (owner, choices) in ballots.items():
+        await casting.cast(closing, house, owner, choices)
+    closed = await service(-10 + 1 / 1440).close(closing)
+    assert closed.status.value == "closed"
+    world.votes[closed.id] = WorldVote(closed.id, other_estate, other_estate, record, "closed", ("street", other_street), ballots)
+
+    # the first owners' meeting of the 市北区 estate: the 筹备组 formed, the vote noticed
+    await store.add_meeting_step(
+        MeetingStep(NORTH_ESTATE, MeetingStepKind.GROUP_FORMED, now - dt.timedelta(days=2), "辽宁路街道 筹备组", "street", '{"by": "security suite"}')
+    )
+    organiser = Organiser("street", NORTH_STREET, "辽宁路街道 筹备组", "筹备组")
+    noticed = await service(-1 / 24).organise(
+        Vote(
+            "pending", NORTH_ESTATE, NORTH_ESTATE, organiser, "安全测试：首次业主大会", day_of(19), now,
+            now + dt.timedelta(days=20), now + dt.timedelta(days=27),
+            (Item(1, 1, ItemForm.MOTION, "通过《业主大会议事规则》"), Item(2, 2, ItemForm.MOTION, "通过《管理规约》")),
+            first_meeting=True,
+        ),
+        everything,
+    )
+    world.votes[noticed.id] = WorldVote(noticed.id, NORTH_ESTATE, NORTH_ESTATE, day_of(19), "noticed", ("street", NORTH_STREET))
+    world.meeting_steps[NORTH_ESTATE] = ["group_formed", "notice_given"]
+
+    # first-meeting steps in an estate of the street outside the community
+    meeting_estate = min(
+        code for code in world.at(Level.ESTATE, world.subtree(STREET)) if code not in world.subtree(cast.community)
+    )
+    for kind, days in ((MeetingStepKind.GROUP_FORMED, -9), (MeetingStepKind.DOCUMENTS_PUBLISHED, -5)):
+        await store.add_meeting_step(
+            MeetingStep(meeting_estate, kind, now + dt.timedelta(days=days), "香港中路街道 筹备组", "street", '{"by": "security suite"}')
+        )
+    world.meeting_steps[meeting_estate] = ["group_formed", "documents_published"]
+
+    # the committee in office in the committee's estate, and the one before it
+    day = world.today
+    holders_of_house = {item.owner_id for item in world.holders(cast.house)}
+    member = next(holders[0] for _, holders in others if holders[0] not in holders_of_house)
+    sitting = WorldCommittee("SEC-WY-2", cast.estate, (cast.owner, member), day - dt.timedelta(days=400), day + dt.timedelta(days=1400))
+    former = WorldCommittee("SEC-WY-1", cast.estate, (member,), day - dt.timedelta(days=2200), day - dt.timedelta(days=401))
+    for item in (former, sitting):
+        await store.save_committee(
+            Committee(
+                item.id, item.estate, tuple(Member(owner, post) for owner, post in zip(item.members, ("主任", "委员"))),
+                item.term_start, item.term_end, None, item.term_start + dt.timedelta(days=20),
+            )
+        )
+        world.committees.setdefault(item.estate, []).append(item)
+
+    # owners who held a house of a vote's area before its record date and hold none there now:
+    # a namesake of the 市北区 house (2010–2015) and, if the demo has one, a seller in the estate
+    estate_houses = world.houses_under(cast.estate)
+    record = world.votes[opened.id].record_date
+    sellers = sorted(
+        item.owner_id
+        for house in estate_houses
+        for item in world.by_house.get(house, [])
+        if item.until is not None and item.until <= record
+        and not world.holdings(item.owner_id) & estate_houses
+        and not world.holdings(item.owner_id, record) & estate_houses
+    )
+    past = ((f"OWSECURITYNAMESAKE{0:03d}", noticed.id), *((owner, opened.id) for owner in sellers[:1]))
+    return Polls(
+        opened.id, closed.id, noticed.id, other_street, other_estate, meeting_estate, sitting.id, member, past,
+        tuple(world.votes[opened.id].ballots), delegated,
+    )
+
+
+async def _world_and_store(store: SqlStore, keys: Keyring) -> tuple[World, Cast]:
     world = World(today=today())
 
     def recorded(batches: Iterator[Batch]) -> Iterator[Batch]:
@@ -458,14 +664,37 @@ async def _world_and_store(store: SqlStore) -> tuple[World, Cast]:
             await store.write(utilities)
             await _ledger(store)
             await devices_and_alarms(store, world, cast, seeded)
+            cast.polls = await votes_and_committees(store, keys, world, cast)
             await store.refresh_stats()
             cast.seeded = seeded
             return world, cast
     raise AssertionError(f"street {STREET} has no estate the suite can use")
 
 
+async def make_role(
+    store: SqlStore, keys: Keyring, world: World, name: str, scope: str, roots: frozenset[str], whole: bool,
+    self_owner: str | None = None, holder: str | None = None,
+) -> Role:
+    """Issue a token of role `name` for `scope` and work out from the world what it may see."""
+    holder = holder or f"security suite {name}"
+    token = await issue_token(store, keys, name, scope, holder, dt.timedelta(days=1))
+    places = frozenset(world.places) if name == "admin" else frozenset(code for root in roots for code in world.subtree(root))
+    return Role(
+        name=name,
+        scope=scope,
+        holder=holder,
+        token=token,
+        token_id=decode(keys.token_key, token, dt.datetime.now(dt.timezone.utc)).token_id,
+        roots=roots,
+        places=places,
+        owners=frozenset(world.owners) if name == "admin" else world.owners_touching(places),
+        firms=frozenset(world.firms) if name == "admin" else world.firms_touching(places),
+        whole=whole,
+        self_owner=self_owner,
+    )
+
+
 async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> dict[str, Role]:
-    everything = frozenset(world.places)
     scopes: dict[str, tuple[str, frozenset[str], bool]] = {
         "admin": ("*", frozenset({CITY}), True),
         "city": (CITY, frozenset({CITY}), False),
@@ -476,33 +705,17 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
         "committee": (cast.estate, frozenset({cast.estate}), True),
         "owner": (cast.owner, frozenset(world.holdings(cast.owner)), False),
     }
-    roles: dict[str, Role] = {}
-    now = dt.datetime.now(dt.timezone.utc)
-    for name, (scope, roots, whole) in scopes.items():
-        holder = f"security suite {name}"
-        token = await issue_token(store, keys, name, scope, holder, dt.timedelta(days=1))
-        places = everything if name == "admin" else frozenset(code for root in roots for code in world.subtree(root))
-        roles[name] = Role(
-            name=name,
-            scope=scope,
-            holder=holder,
-            token=token,
-            token_id=decode(keys.token_key, token, now).token_id,
-            roots=roots,
-            places=places,
-            owners=frozenset(world.owners) if name == "admin" else world.owners_touching(places),
-            firms=frozenset(world.firms) if name == "admin" else world.firms_touching(places),
-            whole=whole,
-            self_owner=cast.owner if name == "owner" else None,
-        )
-    return roles
+    return {
+        name: await make_role(store, keys, world, name, scope, roots, whole, cast.owner if name == "owner" else None)
+        for name, (scope, roots, whole) in scopes.items()
+    }
 
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     keys = Keyring.generate()
     store = await open_store(url, sealer=keys.sealer())
     try:
-        world, cast = await _world_and_store(store)
+        world, cast = await _world_and_store(store, keys)
         roles = await _roles(store, keys, world, cast)
     except BaseException:
         await store.close()

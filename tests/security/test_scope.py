@@ -167,6 +167,9 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_questions.py (graph questions)
     "impact", "path",
+} | {
+    # probed in tests/security/test_scope_votes.py (owners' votes)
+    "votes", "myVotes", "vote", "bulletin", "inclusionProof", "consistencyProof", "committees", "firstMeeting", "governance",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -174,11 +177,15 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
 } | {
     # probed in tests/security/test_scope_shared.py (shared queries)
     "publishSharedQuery", "withdrawSharedQuery", "setSafelist",
+} | {
+    # probed in tests/security/test_scope_votes.py (owners' votes)
+    "organiseVote", "castBallot", "registerProxy", "closeVote", "cancelVote", "recordMeetingStep",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
-PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"}
-"""The subscriptions this suite probes (in tests/security/test_scope_devices.py)."""
+PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"} | {"voteUpdates"}
+"""The subscriptions this suite probes (in tests/security/test_scope_devices.py, and voteUpdates
+in tests/security/test_scope_votes.py)."""
 PROBED_TYPES = {
     "Query", "City", "District", "Street", "Community", "Estate", "Building", "Entrance", "House",
     "Owner", "Ownership", "PropertyFirm", "Management", "Stats", "StatsRow", "LevelInfo",
@@ -208,6 +215,12 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_questions.py (graph questions)
     "Impact", "ImpactedHouse", "ImpactedHouseConnection", "ImpactedHouseEdge", "PlacePath", "DistrictFootprint",
+} | {
+    # probed in tests/security/test_scope_votes.py (owners' votes)
+    "Vote", "VoteConnection", "VoteEdge", "VoteOrganiser", "VoteDocument", "VoteItem", "Candidate", "Electorate",
+    "ItemTurnout", "VoteResult", "ItemResult", "Tally", "ChoiceTally", "CandidateTally", "TreeHead", "VoterHouse",
+    "CastChoice", "BallotReceipt", "ReceiptEntry", "BulletinEntry", "InclusionProof", "ConsistencyProof", "Proxy",
+    "Committee", "CommitteeMember", "MeetingStep", "GovernanceRow", "VoteUpdate",
 }
 
 

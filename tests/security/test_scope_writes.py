@@ -3,7 +3,10 @@ outside its scope, and the refusal reads the same as for one that does not exist
 
 `PROBES` is the table: every way a write names where it lands — `openCase` (a place of each
 level it takes, a point alone, a point beside a place), `registerDevice` (a place, a position
-beside it), the places a shared query is shared with (`publishSharedQuery`), and Open311's
+beside it), the places a shared query is shared with (`publishSharedQuery`), the place of a
+vote (`organiseVote`, an estate or an entrance), the estate of a first-meeting step
+(`recordMeetingStep`), the house a ballot or a proxy is for (`castBallot`, `registerProxy`, in the
+suite's open vote), and Open311's
 `POST requests.json` (`address_id`, `address_string`, `lat`/`long` alone and beside an
 `address_id`) — and every role sends each of them twice: naming something outside its scope (a
 sibling in 市南区, something in 市北区, a point inside a foreign estate's outline, an address the
@@ -18,6 +21,7 @@ table does not probe, so a mutation added later is held to the same rule (graph.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +39,7 @@ from tests.security.conftest import (
     NORTH_ESTATE,
     NORTH_HOUSES,
     NORTH_STREET,
+    SHARED_OWNER,
     SecureHub,
 )
 from tests.security.test_scope import UNKNOWN
@@ -46,6 +51,10 @@ WRITE_ARGUMENTS: dict[str, frozenset[str]] = {
     "openCase": frozenset({"input.place", "input.point"}),
     "registerDevice": frozenset({"input.place", "input.lon", "input.lat"}),
     "publishSharedQuery": frozenset({"input.organisations"}),
+    "organiseVote": frozenset({"input.place"}),
+    "recordMeetingStep": frozenset({"estate"}),
+    "castBallot": frozenset({"house"}),
+    "registerProxy": frozenset({"house"}),
 }
 """Every argument of a mutation that names a place or a point, dotted through input types."""
 KEPT_AS_TEXT: dict[str, frozenset[str]] = {"openCase": frozenset({"input.address"})}
@@ -58,6 +67,11 @@ PLACE_WORDS = frozenset({
 })
 """Argument names that say a place or a point (as do arguments of a point's input type)."""
 POINT_TYPES = frozenset({"GeoPointInput"})
+VOTE_REFUSALS = {
+    "registerProxy": ("only the vote's organiser", "is not in this vote's electorate"),
+}
+"""A house named for a ballot or a proxy is held to the vote's electorate, not only to the scope:
+how a whole city's caller is refused a house that does not exist."""
 
 NOWHERE = Point(100.0, 30.0)
 """A point in no outline the hub holds (in Sichuan)."""
@@ -69,6 +83,10 @@ CASES_DOCUMENT = "query($scope: String!) { cases(scope: $scope, first: 5) { tota
 OPEN_CASE = "mutation($input: OpenCaseInput!) { openCase(input: $input) { id place { code } } }"
 REGISTER = "mutation($input: DeviceInput!) { registerDevice(input: $input) { code place { code } } }"
 PUBLISH = "mutation($input: PublishSharedQueryInput!) { publishSharedQuery(input: $input) { name } }"
+ORGANISE = "mutation($input: OrganiseVoteInput!) { organiseVote(input: $input) { id placeCode } }"
+STEP = "mutation($estate: String!) { recordMeetingStep(estate: $estate, kind: GROUP_FORMED) { estateCode } }"
+CAST = 'mutation($vote: ID!, $house: String!) { castBallot(vote: $vote, house: $house, choices: [{item: 1, choice: "for"}]) { houseCode } }'
+PROXY = 'mutation($vote: ID!, $house: String!, $delegate: String!) { registerProxy(vote: $vote, house: $house, delegate: $delegate, reference: "越界委托") { houseCode } }'
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,11 @@ PROBES = [
     Probe("registerDevice", frozenset({"input.lon", "input.lat"}), beside=True),
     Probe("publishSharedQuery", frozenset({"input.organisations"}), Level.STREET),
     Probe("publishSharedQuery", frozenset({"input.organisations"}), Level.ESTATE),
+    Probe("organiseVote", frozenset({"input.place"}), Level.ESTATE),
+    Probe("organiseVote", frozenset({"input.place"}), Level.ENTRANCE),
+    Probe("recordMeetingStep", frozenset({"estate"}), Level.ESTATE),
+    Probe("castBallot", frozenset({"house"}), Level.HOUSE),
+    Probe("registerProxy", frozenset({"house"}), Level.HOUSE),
     Probe("open311", frozenset({"address_id"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.HOUSE),
     Probe("open311", frozenset({"address_string"})),
@@ -274,9 +297,25 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
         else:
             device.update(place=secure_hub.cast.estate, lon=value.lon, lat=value.lat)
         query, variables = REGISTER, {"input": device}
-    else:
+    elif probe.write == "publishSharedQuery":
         query = PUBLISH
         variables = {"input": {"name": f"sec-w-{tag.lower()}", "document": CASES_DOCUMENT, "organisations": [value]}}
+    elif probe.write == "organiseVote":
+        opens = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=2)
+        query, variables = ORGANISE, {"input": {
+            "place": value, "title": TITLE, "recordDate": (opens + dt.timedelta(hours=8)).date().isoformat(),
+            "opensAt": opens.isoformat(), "closesAt": (opens + dt.timedelta(days=7)).isoformat(),
+            "items": [{"klass": 9, "form": "MOTION", "title": TITLE}],
+        }}
+    elif probe.write == "recordMeetingStep":
+        query, variables = STEP, {"estate": value}
+    else:
+        polls = secure_hub.cast.polls
+        assert polls is not None
+        variables = {"vote": polls.open_vote, "house": value}
+        query = CAST
+        if probe.write == "registerProxy":
+            query, variables = PROXY, {**variables, "delegate": SHARED_OWNER}
     return {"status": 200, "body": secure_hub.post(role, query, variables)}
 
 
@@ -285,10 +324,22 @@ def _blanked(answer: dict[str, Any], value: Any) -> str:
     return text.replace(point_text(value) if isinstance(value, Point) else str(value), "<WHERE>")
 
 
-def _stored(secure_hub: SecureHub, tag: str) -> tuple[list[str], Any, list[Any]]:
+def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
+    """What a refused write could have left: cases, the probe's device and shared query, votes,
+    first-meeting steps, and the suite's open vote's board and proxies."""
     store = secure_hub.store
     cases = sorted(case.id for case in secure_hub.run(store.case_page(EVERYTHING, 500)).items)
-    return cases, secure_hub.run(store.devices([f"SEC-W-{tag}"], EVERYTHING)), secure_hub.run(store.shared_versions(f"sec-w-{tag.lower()}"))
+    polls = secure_hub.cast.polls
+    assert polls is not None
+    votes = sorted(vote.id for vote in secure_hub.run(store.vote_page(EVERYTHING, 500)).items)
+    steps = secure_hub.run(store.meetings_under(secure_hub.world.at(Level.CITY)[0], EVERYTHING))
+    board = secure_hub.run(store.log_size(f"vote:{polls.open_vote}"))
+    houses = sorted(secure_hub.world.houses_under(secure_hub.world.votes[polls.open_vote].place))
+    proxies = secure_hub.run(store.proxies(polls.open_vote, houses))
+    return (
+        cases, secure_hub.run(store.devices([f"SEC-W-{tag}"], EVERYTHING)), secure_hub.run(store.shared_versions(f"sec-w-{tag.lower()}")),
+        votes, steps, board, proxies,
+    )
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=str)
@@ -306,7 +357,8 @@ def test_a_write_outside_the_scope_answers_as_one_at_nothing(
             return
         answer = _attempt(secure_hub, role, probe, UNKNOWN[probe.level], tag)
         refusal = json.dumps(answer, ensure_ascii=False)
-        assert "is not a place you can see" in refusal or "may not" in refusal, answer
+        refused = ("is not a place you can see", "may not", *VOTE_REFUSALS.get(probe.write, ()))
+        assert any(text in refusal for text in refused), answer
     for outside, nothing in pairs:
         foreign = _attempt(secure_hub, role, probe, outside, tag)
         absent = _attempt(secure_hub, role, probe, nothing, tag)

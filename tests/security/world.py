@@ -11,7 +11,10 @@ utility accounts and outage notices are judged by the places they belong to: a c
 in a page cursor), an account number (户号) or a notice number (alone or in an outage cursor) is a
 leak when the role may not see the case's place, the account's house or any place of the notice.
 Devices and alarms (a device code, an alarm id, or a cursor made of either) are judged by the
-place the device is installed at.
+place the device is installed at. Owners' votes (a vote id, alone or in a page cursor) are judged
+by who may read them (`Role.may_read_vote`: the administrations and committee above the vote's
+place, the owners of its area, never a property firm), worked out here from the votes' places,
+record dates and the ownerships, not from the hub's access rules.
 """
 
 from __future__ import annotations
@@ -90,6 +93,36 @@ def masked_phone(phone: str) -> str:
 
 
 @dataclass
+class WorldVote:
+    """A vote the suite organised, as the suite knows it."""
+
+    id: str
+    place: str
+    estate: str
+    record_date: dt.date
+    status: str
+    """noticed, open or closed (VoteStatus values) when the world was built."""
+    organiser: tuple[str, str]
+    """The organising token's role and scope."""
+    ballots: dict[str, tuple[str, dict[int, Any]]] = field(default_factory=dict)
+    """House → (the owner who cast it, the choices cast), the last ballot for each house."""
+    delegates: dict[str, str] = field(default_factory=dict)
+    """House → the delegate registered for it (tests add theirs as they register them)."""
+
+
+@dataclass
+class WorldCommittee:
+    id: str
+    estate: str
+    members: tuple[str, ...]
+    term_start: dt.date
+    term_end: dt.date
+
+    def in_office(self, day: dt.date) -> bool:
+        return self.term_start <= day <= self.term_end
+
+
+@dataclass
 class World:
     """Every record written into the store, and the relations the suite derives from them."""
 
@@ -119,6 +152,12 @@ class World:
     """Device code → the place it is installed at."""
     alarms: dict[str, str] = field(default_factory=dict)
     """Alarm id → the place of its device."""
+    votes: dict[str, WorldVote] = field(default_factory=dict)
+    """Vote id → what the suite organised (tests/security/conftest.py, `votes_and_committees`)."""
+    committees: dict[str, list[WorldCommittee]] = field(default_factory=dict)
+    """Estate → the owners' committees recorded for it."""
+    meeting_steps: dict[str, list[str]] = field(default_factory=dict)
+    """Estate → the kinds of first-meeting steps recorded for it (MeetingStepKind values)."""
     _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, batch: Batch) -> None:
@@ -210,6 +249,28 @@ class World:
             if item.estate_code == estate and item.since <= day and (item.until is None or day < item.until)
         }
 
+    # votes
+
+    def vote_owners(self, vote_id: str) -> set[str]:
+        """Owners who may read a vote: holding a house under its place today or on its record
+        date, or a registered delegate for one of its houses."""
+        vote = self.votes[vote_id]
+        houses = self.houses_under(vote.place)
+        owners = {item.owner_id for house in houses for item in self.holders(house)}
+        owners |= {item.owner_id for house in houses for item in self.holders(house, vote.record_date)}
+        return owners | set(vote.delegates.values())
+
+    def electorate(self, vote_id: str) -> dict[str, set[str]]:
+        """House → its holders on the record date, for every house of the vote's area held then
+        and with an area (who votes)."""
+        vote = self.votes[vote_id]
+        found: dict[str, set[str]] = {}
+        for house in self.houses_under(vote.place):
+            holders = {item.owner_id for item in self.holders(house, vote.record_date)}
+            if holders and self.places[house].area_centi_m2:
+                found[house] = holders
+        return found
+
     def owners_touching(self, places: frozenset[str]) -> frozenset[str]:
         """Owners who hold or ever held a house among `places` (the port's rule for owners)."""
         return frozenset(item.owner_id for item in self.ownerships if item.house_code in places)
@@ -255,6 +316,18 @@ class Role:
 
     def may_see_notice(self, world: World, notice: str) -> bool:
         return any(code in self.places for code in world.notices[notice])
+
+    def may_read_vote(self, world: World, vote_id: str) -> bool:
+        """The readers of a vote: the admin; the administrations and committee whose scope holds
+        its place; the owners of its area (`World.vote_owners`); never a property firm."""
+        vote = world.votes[vote_id]
+        if self.name == "admin":
+            return True
+        if self.name == "property_firm":
+            return False
+        if self.name == "owner":
+            return self.self_owner is not None and self.self_owner in world.vote_owners(vote_id)
+        return vote.place in self.places
 
     def above_scope(self, world: World) -> set[str]:
         """Places above the role's roots: never shown to it, though lists under them are."""
@@ -302,6 +375,8 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("device", text))
     if text in world.alarms:
         found.append(("alarm", text))
+    if text in world.votes:
+        found.append(("vote", text))
     relay = _unbase64(text, urlsafe=False)
     if relay is not None:
         type_name, _, key = relay.partition(":")
@@ -341,6 +416,8 @@ def leaks(world: World, role: Role, data: Any) -> list[str]:
                     problems.append(f"{path}: device {key} at {world.devices[key]} is outside the scope of {role}")
                 elif kind == "alarm" and world.alarms[key] not in role.places:
                     problems.append(f"{path}: alarm {key} at {world.alarms[key]} is outside the scope of {role}")
+                elif kind == "vote" and not role.may_read_vote(world, key):
+                    problems.append(f"{path}: vote {key} at {world.votes[key].place} is not one {role} may read")
                 if kind == "person" and not role.sees_whole(key):
                     problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
         elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
