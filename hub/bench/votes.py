@@ -140,6 +140,7 @@ class VoteFigures:
     co_owners_refused: int
     co_owners_tried: int
     board: int
+    receipt_heads: int
     close_seconds: float
     read_seconds: float
     outcomes: tuple[ItemOutcome, ...]
@@ -480,6 +481,7 @@ async def _measure(folder: Path, houses: int, concurrency: int, proofs: int) -> 
             close_seconds = time.perf_counter() - started
             if closed.status is not VoteStatus.CLOSED:
                 raise BenchFailed(f"vote {vote_id} is {closed.status.value} after closing")
+            receipt_heads = len(await store.log_heads(log_name(vote_id), ["receipt"]))
 
             # 4. hub votes verify, beside hub votes list
             print("running hub votes verify…", flush=True)
@@ -488,7 +490,7 @@ async def _measure(folder: Path, houses: int, concurrency: int, proofs: int) -> 
             if listed.returncode != 0 or vote_id not in listed.stdout:
                 raise BenchFailed(f"hub votes list: {listed.returncode} {listed.stdout[-300:]} {listed.stderr[-300:]}")
             verify_seconds, verified = _run_cli("votes", "verify", vote_id, *where)
-            said = (verified.stdout.strip().splitlines() or [verified.stderr.strip()[-300:]])[-1]
+            said = (verified.stdout.strip().splitlines() or [verified.stderr.strip()[-300:]])[-1].rstrip(".")
 
             # 5. inclusion proofs over HTTP, each asked by the owner of the ballot it proves
             print("measuring inclusion proofs…", flush=True)
@@ -519,10 +521,10 @@ async def _measure(folder: Path, houses: int, concurrency: int, proofs: int) -> 
         read_times: list[float] = []
         for _, index in chosen:
             started = time.perf_counter()
-            await store.log_entries(log.name, index, index + 1)
+            await store.log_entries(log_name(vote_id), index, index + 1)
             read_times.append(time.perf_counter() - started)
             started = time.perf_counter()
-            await store.log_entries(log.name, index, index + 1)
+            await store.log_entries(log_name(vote_id), index, index + 1)
             path = await log.inclusion_proof(index, final_size)
             root = await log.root(final_size)
             proof_times.append(time.perf_counter() - started)
@@ -548,6 +550,7 @@ async def _measure(folder: Path, houses: int, concurrency: int, proofs: int) -> 
             co_owners_refused=refused,
             co_owners_tried=len(joint),
             board=board,
+            receipt_heads=receipt_heads,
             close_seconds=close_seconds,
             read_seconds=read_seconds,
             outcomes=outcomes,
@@ -631,10 +634,11 @@ def render_votes(figures: VoteFigures) -> list[str]:
         f"{figures.entry_read.p99_ms:.2f} | p50 < {PROOF_TARGET_MS:g} ms: {_verdict(figures.proof_service.p50_ms < PROOF_TARGET_MS)} |",
         "",
         f"Casting costs {casting.p50_ms / floor.p50_ms if floor.p50_ms else 0:.1f}× the floor's p50 and runs at "
-        f"{casting.per_second / floor.per_second if floor.per_second else 0:.0%} of its rate. "
-        f"Co-owners refused on a house their co-owner had cast: {figures.co_owners_refused} of {figures.co_owners_tried}. "
-        f"Result: {outcomes}. `hub votes verify` said: {figures.verify_said} "
-        f"Every proof's root was the final head's: {'yes' if figures.proofs_on_final_root else '**no**'}.",
+        f"{casting.per_second / floor.per_second if floor.per_second else 0:.0%} of its rate; the receipts carried "
+        f"{figures.receipt_heads:,} signed heads (one SM2 signature each, shared by the ballots that waited for it), which "
+        f"`hub votes verify` checks one by one. Co-owners refused on a house their co-owner had cast: "
+        f"{figures.co_owners_refused} of {figures.co_owners_tried}. Result: {outcomes}. `hub votes verify` said: "
+        f"“{figures.verify_said}”. Every proof's root was the final head's: {'yes' if figures.proofs_on_final_root else '**no**'}.",
     ]
 
 

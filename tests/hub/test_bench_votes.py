@@ -49,6 +49,8 @@ def test_bench_votes_quick_reports_every_figure_beside_its_baseline(tmp_path: Pa
     assert all(v > 0 for v in http + alone)
     # what the run found, not how fast
     assert "Co-owners refused on a house their co-owner had cast: 4 of 4." in text
-    assert re.search(r"`hub votes verify` said: vote TP[0-9]{14} verified: 600 entries", text), text
+    assert re.search(r"`hub votes verify` said: “vote TP[0-9]{14} verified: 600 entries", text), text
+    [heads_signed] = figures(rf"the receipts carried ({NUMBER}) signed heads", text)
+    assert 1 <= heads_signed <= 200
     assert "Every proof's root was the final head's: yes." in text
     assert re.search(r"item 3 \(class 3, election\): quorum reached", text), text
