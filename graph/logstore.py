@@ -15,7 +15,9 @@ store only keeps what they computed, so that every proof costs O(log n) reads:
   bank's statement line a deposit came from), taken with an append and never released.
 
 No member updates or deletes an entry, a node, a head or a claim. Logs are unscoped: the service
-that owns a log checks who may read it.
+that owns a log checks who may read it. What an append or a head may hold is checked here, the
+same for every adapter (`check_append`, `check_head`), and `tests/graph/conformance_logs.py`
+holds every adapter to the contracts below.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from graph.errors import InvalidInput
 
 NodeKey = tuple[int, int]
 """(level, index) of a complete aligned subtree: it covers entries [index·2^level, (index+1)·2^level)."""
@@ -132,3 +136,86 @@ class LogStore(Protocol):
 
     async def log_heads(self, log: str, kinds: Sequence[str] | None = None) -> list[SignedHead]:
         """The heads kept for `log` (of `kinds`, None: all), by size then time."""
+
+
+HEAD_KIND_LIMIT = KEY_LIMIT
+"""The longest `SignedHead.kind` (characters)."""
+
+
+def check_append(
+    log: str,
+    expected_size: int,
+    entries: Sequence[NewEntry],
+    nodes: Mapping[NodeKey, bytes],
+    claims: Mapping[str, str] | None,
+) -> None:
+    """What every adapter refuses in `LogStore.log_append` before it writes anything:
+    InvalidInput naming the field."""
+    check_log(log)
+    if isinstance(expected_size, bool) or not isinstance(expected_size, int) or expected_size < 0:
+        raise InvalidInput("expected_size", expected_size, "must be a whole number of entries, 0 or more")
+    if not entries:
+        raise InvalidInput("entries", "[]", "must hold at least one entry to append")
+    for position, entry in enumerate(entries):
+        _text(f"entries[{position}].key", entry.key, KEY_LIMIT, empty=True)
+        if not isinstance(entry.payload, bytes):
+            raise InvalidInput(f"entries[{position}].payload", type(entry.payload).__name__, "must be bytes")
+        if len(entry.payload) > PAYLOAD_LIMIT:
+            raise InvalidInput(
+                f"entries[{position}].payload", f"{len(entry.payload)} bytes", f"is longer than {PAYLOAD_LIMIT} bytes"
+            )
+        check_time(f"entries[{position}].at", entry.at)
+    for key, value in nodes.items():
+        if (
+            not isinstance(key, tuple)
+            or len(key) != 2
+            or any(isinstance(part, bool) or not isinstance(part, int) or part < 0 for part in key)
+        ):
+            raise InvalidInput("nodes", key, "must be keyed by (level, index), whole numbers 0 or more")
+        if not isinstance(value, bytes) or not value:
+            raise InvalidInput(f"nodes[{key[0]}, {key[1]}]", value, "must be the node's hash, non-empty bytes")
+    for claim, claimant in (claims or {}).items():
+        _text("claims", claim, CLAIM_LIMIT)
+        _text(f"claims[{claim}]", claimant, CLAIM_LIMIT)
+
+
+def check_head(head: SignedHead) -> None:
+    """What every adapter refuses in `LogStore.save_head` whatever the log holds (a size beyond
+    the log's is the adapter's to find): InvalidInput naming the field."""
+    check_log(head.log)
+    if isinstance(head.size, bool) or not isinstance(head.size, int) or head.size < 0:
+        raise InvalidInput("size", head.size, "must be a whole number of entries, 0 or more")
+    _text("kind", head.kind, HEAD_KIND_LIMIT)
+    check_time("at", head.at)
+    for field, value in (("root", head.root), ("signature", head.signature)):
+        if not isinstance(value, bytes) or not value:
+            raise InvalidInput(field, value, "must be non-empty bytes")
+
+
+def check_log(log: str) -> None:
+    _text("log", log, LOG_NAME_LIMIT)
+
+
+def check_time(field: str, moment: dt.datetime) -> None:
+    if not isinstance(moment, dt.datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(field, moment, "must be an aware time (with its UTC offset)")
+
+
+def first_held(claims: Mapping[str, str], holders: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first claim key (in key order) that `holders` (claim key → who holds it) gives to
+    another claimant than `claims` asks for, with its holder; None when every key is free or
+    already the same claimant's."""
+    for claim in sorted(claims):
+        holder = holders.get(claim)
+        if holder is not None and holder != claims[claim]:
+            return claim, holder
+    return None
+
+
+def _text(field: str, value: str, limit: int, *, empty: bool = False) -> None:
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be text")
+    if not value and not empty:
+        raise InvalidInput(field, value, "must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(field, f"{value[:20]}…", f"is longer than {limit} characters")

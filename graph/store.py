@@ -3,7 +3,9 @@
 Adapters: `graph.sql.SqlStore` (SQLAlchemy on SQLite, the embedded default, and on PostgreSQL);
 a Cypher adapter for Neo4j implements the same protocol. `tests/graph/conformance.py` (places,
 owners, firms, roll-ups, writes) and `tests/graph/conformance_records.py` (ledger, utilities,
-shared queries, audit, tokens, owner lookups) hold every adapter to the same behaviour.
+shared queries, audit, tokens, owner lookups) hold every adapter to the same behaviour;
+`tests/graph/conformance_logs.py` holds them to `graph.logstore.LogStore`, the storage of
+append-only Merkle logs (entries, node hashes, signed heads, claims).
 
 Rules every adapter keeps:
 - every read takes the caller's `Scope`; what lies outside it behaves as absent (None, or not in
@@ -34,6 +36,7 @@ from graph.devices import DeviceStore
 from graph.identity import OwnerIds
 from graph.ledger import Ledger
 from graph.levels import Level
+from graph.logstore import LogStore
 from graph.model import (
     Batch,
     Management,
@@ -55,10 +58,10 @@ MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
-    cases, utilities, devices and shared queries are declared beside their records
-    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared)."""
+    cases, utilities, devices, shared queries and Merkle logs are declared beside their records
+    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared, graph.logstore)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""

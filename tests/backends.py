@@ -135,6 +135,7 @@ def parts() -> dict[str, tuple[str, ...]]:
     from graph.cases import CaseStore
     from graph.devices import DeviceStore
     from graph.ledger import Ledger
+    from graph.logstore import LogStore
     from graph.shared import SharedQueryStore
     from graph.utilities import UtilityStore
 
@@ -147,6 +148,7 @@ def parts() -> dict[str, tuple[str, ...]]:
         "devices": _members(DeviceStore),
         "shared queries": _members(SharedQueryStore),
         "questions": ("reach",),
+        "merkle logs": _members(LogStore),
     }
 
 

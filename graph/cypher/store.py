@@ -14,6 +14,7 @@ from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
+from graph.cypher.merkle_logs import MerkleLogRecords
 from graph.cypher.owners import OwnerReads
 from graph.cypher.places import PlaceReads
 from graph.cypher.questions import QuestionReads
@@ -38,6 +39,7 @@ class CypherStore(
     LedgerRecords,
     AuditRecords,
     QuestionReads,
+    MerkleLogRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

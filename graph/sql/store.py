@@ -39,6 +39,7 @@ from graph.sql.utilities import UtilityRecords
 from graph.sql.ledger import LedgerRecords
 from graph.sql.cases import CaseRecords
 from graph.sql.devices import DeviceRecords
+from graph.sql.merkle_logs import MerkleLogRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -66,7 +67,15 @@ def _holding(table: Any, as_of: dt.date | None) -> Any:
 
 
 class SqlStore(
-    LedgerRecords, UtilityRecords, CaseRecords, DeviceRecords, TokenRecords, AuditRecords, SharedRecords, ReachRecords
+    LedgerRecords,
+    UtilityRecords,
+    CaseRecords,
+    DeviceRecords,
+    TokenRecords,
+    AuditRecords,
+    SharedRecords,
+    ReachRecords,
+    MerkleLogRecords,
 ):
     """The graph store on SQL; see `graph.store.Store` for the contract."""
 

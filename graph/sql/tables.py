@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeEngine
 
 from graph.audit import FIELD_LIMITS as AUDIT_LIMITS
 from graph.levels import Level
+from graph.logstore import CLAIM_LIMIT, HEAD_KIND_LIMIT, KEY_LIMIT, LOG_NAME_LIMIT
 
 metadata = MetaData(
     naming_convention={
@@ -487,3 +488,55 @@ safelist = Table(
     Column("changed_by", String(200), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
+
+# -- append-only Merkle logs (graph.logstore) ---------------------------------------------------
+
+merkle_log = Table(
+    "merkle_log",
+    metadata,
+    Column("name", code_type(LOG_NAME_LIMIT), primary_key=True),
+    # entries held: the compare-and-set of an append (UPDATE … WHERE size = expected; a log's
+    # first append inserts the row, and a concurrent first append meets its primary key)
+    Column("size", BigInteger, nullable=False),
+)
+"""One row per log that was ever appended to."""
+
+merkle_entry = Table(
+    "merkle_entry",
+    metadata,
+    Column("log", code_type(LOG_NAME_LIMIT), primary_key=True),
+    Column("index", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", code_type(KEY_LIMIT), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_merkle_entry_log_key", "log", "key"),
+)
+
+merkle_node = Table(
+    "merkle_node",
+    metadata,
+    Column("log", code_type(LOG_NAME_LIMIT), primary_key=True),
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("index", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+"""Hashes of the complete aligned subtrees: (level, index) covers entries [index·2^level, (index+1)·2^level)."""
+
+merkle_head = Table(
+    "merkle_head",
+    metadata,
+    Column("log", code_type(LOG_NAME_LIMIT), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", code_type(HEAD_KIND_LIMIT), primary_key=True),
+    Column("at", DateTime(timezone=True), primary_key=True),
+    Column("root", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+merkle_claim = Table(
+    "merkle_claim",
+    metadata,
+    Column("key", code_type(CLAIM_LIMIT), primary_key=True),
+    Column("claimant", String(CLAIM_LIMIT), nullable=False),
+)
+"""Claim keys, each held by one claimant for good (taken with an append)."""

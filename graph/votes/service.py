@@ -40,7 +40,8 @@ from graph.daily_ids import daily_id, day_prefix
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
 from graph.levels import Level
-from graph.logs import ClaimTaken, MerkleLog
+from graph import merkle
+from graph.logs import ClaimHeld, MerkleLog
 from graph.logstore import NewEntry, SignedHead
 from graph.model import Batch, Management
 from graph.scope import Scope
@@ -157,7 +158,7 @@ class Votes:
         name = log_name(vote_id)
         found = self._logs.get(name)
         if found is None:
-            found = self._logs[name] = MerkleLog(self.store, name, self.keys)
+            found = self._logs[name] = MerkleLog(self.store, name, self.keys, clock=self.clock)
         return found
 
     def _key(self, vote_id: str) -> bytes:
@@ -210,8 +211,8 @@ class Votes:
 
     async def entries(self, vote_id: str, size: int | None = None) -> list[BallotEntry]:
         log = self.log(vote_id)
-        end = await self.store.log_size(log.name) if size is None else size
-        stored = await self.store.log_entries(log.name, 0, end)
+        end = await self.store.log_size(log.log) if size is None else size
+        stored = await self.store.log_entries(log.log, 0, end)
         return [BallotEntry.parse(entry.payload, where=f"entry {entry.index}") for entry in stored]
 
     async def turnout(self, vote: Vote) -> list[Turnout]:
@@ -361,13 +362,13 @@ class Votes:
         if now < vote.closes_at and not early:
             raise InvalidInput("vote", vote.id, f"closes at {vote.closes_at.isoformat()}; it cannot be closed before")
         log = self.log(vote.id)
-        size = await self.store.log_size(log.name)
+        size = await self.store.log_size(log.log)
         entries = await self.entries(vote.id, size)
         assert vote.electorate is not None
         result = tally(vote, vote.electorate, entries)
         if not await self.store.close_vote(vote.id, result.to_json(), now):
             return await self._reread(vote.id)
-        await log.sign_at(size, "final")
+        await log.sign("final", size=size)
         await self._apply(vote, result, now)
         self._announce(vote, "closed")
         return await self._reread(vote.id)
@@ -513,11 +514,11 @@ class Votes:
             appended = await log.append(
                 [NewEntry(entry.house, entry.payload(), now) for entry in entries], claims={claim_key(vote.id, house_code): owner_id}
             )
-        except ClaimTaken:
+        except ClaimHeld:
             raise InvalidInput("house", house_code, "has been cast by a co-owner; a jointly held house votes once") from None
         head = await log.head_covering(appended.size, "receipt")
         receipt_entries = tuple(
-            ReceiptEntry(entry.item, appended.first + offset, log.leaf_hash(entry.payload()), entry.payload())
+            ReceiptEntry(entry.item, appended.first + offset, merkle.leaf_hash(entry.payload()), entry.payload())
             for offset, entry in enumerate(entries)
         )
         self._announce(vote, "participation")
@@ -538,12 +539,16 @@ class Votes:
             return report
         log = self.log(vote_id)
         checked = await log.verify()
-        report.entries = checked.entries
-        report.heads_checked = checked.heads
-        report.problems.extend(checked.problems)
+        report.entries = checked.entries_checked
+        report.heads_checked = checked.heads_checked
+        if checked.first_bad_entry is not None:
+            where = "" if checked.bad_node is None else f" (its stored {'leaf' if checked.bad_node[0] == 0 else 'node'} {checked.bad_node} does not fit)"
+            report.problems.append(f"entry {checked.first_bad_entry} is not what was appended{where}: the board was changed after the fact")
+        for problem in checked.head_problems:
+            report.problems.append(f"the {problem.head.kind} head of size {problem.head.size} signed at {problem.head.at.isoformat()}: {problem.problem}")
         final = await self.final_head(vote_id)
-        end = final.size if final is not None else await self.store.log_size(log.name)
-        stored = await self.store.log_entries(log.name, 0, await self.store.log_size(log.name))
+        end = final.size if final is not None else await self.store.log_size(log.log)
+        stored = await self.store.log_entries(log.log, 0, await self.store.log_size(log.log))
         key = self._key(vote_id)
         electors: dict[str, Elector] = {}
         after = None
@@ -596,12 +601,13 @@ class Votes:
         if vote.status is VoteStatus.CLOSED and final is None:
             report.problems.append("the vote is closed but its final head was never signed")
         if final is not None:
-            receipts = await self.store.log_heads(log.name, ["receipt"])
+            receipts = await self.store.log_heads(log.log, ["receipt"])
             for head in receipts:
                 if head.size > final.size:
                     report.problems.append(f"a receipt's head of size {head.size} is larger than the final head")
                     continue
-                if not await log.extends(head, final):
+                proof = await log.consistency_proof(head.size, final.size) if head.size else []
+                if head.size and not merkle.verify_consistency(head.size, final.size, head.root, final.root, proof):
                     report.problems.append(f"the final head does not extend the receipt head of size {head.size} signed at {head.at.isoformat()}")
                 report.receipts_checked += 1
         return report
