@@ -53,15 +53,17 @@ from graph.scope import Scope
 from graph.security import AuditDraft, AuditEntry, TokenRecord
 from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
+from graph.votes.records import VoteStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
-    cases, utilities, devices, shared queries and Merkle logs are declared beside their records
-    (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared, graph.logstore)."""
+    cases, utilities, devices, shared queries, Merkle logs and votes are declared beside their
+    records (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,
+    graph.logstore, graph.votes.records)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""

@@ -138,6 +138,7 @@ def parts() -> dict[str, tuple[str, ...]]:
     from graph.logstore import LogStore
     from graph.shared import SharedQueryStore
     from graph.utilities import UtilityStore
+    from graph.votes.records import VoteStore
 
     return {
         "audit": ("append_audit", "audit_entries", "audit_tail"),
@@ -147,6 +148,7 @@ def parts() -> dict[str, tuple[str, ...]]:
         "utilities": _members(UtilityStore),
         "devices": _members(DeviceStore),
         "shared queries": _members(SharedQueryStore),
+        "votes": _members(VoteStore),
         "questions": ("reach",),
         "merkle logs": _members(LogStore),
     }

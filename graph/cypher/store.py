@@ -20,6 +20,7 @@ from graph.cypher.places import PlaceReads
 from graph.cypher.questions import QuestionReads
 from graph.cypher.shared import SharedRecords
 from graph.cypher.transport import Transport, connect
+from graph.cypher.votes import VoteRecords
 from graph.cypher.utilities import UtilityRecords  # adds its batch parts: import before BATCH
 from graph.cypher.writes import PARTS, Plan, batch_parameters, batch_statement
 from graph.errors import StoreBusy
@@ -36,6 +37,7 @@ class CypherStore(
     UtilityRecords,
     SharedRecords,
     DeviceRecords,
+    VoteRecords,
     LedgerRecords,
     AuditRecords,
     QuestionReads,

@@ -40,6 +40,7 @@ from graph.sql.ledger import LedgerRecords
 from graph.sql.cases import CaseRecords
 from graph.sql.devices import DeviceRecords
 from graph.sql.merkle_logs import MerkleLogRecords
+from graph.sql.votes import VoteRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -71,6 +72,7 @@ class SqlStore(
     UtilityRecords,
     CaseRecords,
     DeviceRecords,
+    VoteRecords,
     TokenRecords,
     AuditRecords,
     SharedRecords,

@@ -540,3 +540,96 @@ merkle_claim = Table(
     Column("claimant", String(CLAIM_LIMIT), nullable=False),
 )
 """Claim keys, each held by one claimant for good (taken with an append)."""
+
+# -- votes (graph.votes.records) ---------------------------------------------------------------
+# A vote's items, candidates and documents are JSON text on its row: they are never queried on
+# their own. The frozen electorate is one row per house, with a row per (owner, house) in
+# `vote_holder` to find an owner's houses; proxies one row per house.
+
+vote = Table(
+    "vote",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(40), nullable=False, unique=True),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("organiser_role", String(32), nullable=False),
+    Column("organiser_scope", String(32), nullable=False),
+    Column("organiser_name", String(200), nullable=False),
+    Column("organiser_capacity", String(32), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("record_date", Date, nullable=False),
+    Column("notice_at", DateTime(timezone=True), nullable=False),
+    Column("opens_at", DateTime(timezone=True), nullable=False),
+    Column("closes_at", DateTime(timezone=True), nullable=False),
+    Column("items", Text, nullable=False),
+    Column("documents", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("first_meeting", SmallInteger, nullable=False),
+    Column("electorate_houses", Integer, nullable=True),
+    Column("electorate_heads", Integer, nullable=True),
+    Column("electorate_area_centi_m2", BigInteger, nullable=True),
+    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("result", Text, nullable=True),
+    Index("ix_vote_place_id", "place_id", "key"),
+    Index("ix_vote_estate_id", "estate_id"),
+)
+
+elector = Table(
+    "elector",
+    metadata,
+    Column("vote_id", Integer, ForeignKey("vote.id"), primary_key=True),
+    Column("house_code", code_type(28), primary_key=True),
+    Column("area_centi_m2", BigInteger, nullable=False),
+    Column("holders", Text, nullable=False),  # JSON list of owner ids, sorted
+    Column("head", Text, nullable=False),
+    Column("designated", String(64), nullable=True),
+)
+
+vote_holder = Table(
+    "vote_holder",
+    metadata,
+    Column("vote_id", Integer, ForeignKey("vote.id"), primary_key=True),
+    Column("owner", String(64), primary_key=True),
+    Column("house_code", code_type(28), primary_key=True),
+)
+
+vote_proxy = Table(
+    "vote_proxy",
+    metadata,
+    Column("vote_id", Integer, ForeignKey("vote.id"), primary_key=True),
+    Column("house_code", code_type(28), primary_key=True),
+    Column("grantor", String(64), nullable=False),
+    Column("delegate", String(64), nullable=False),
+    Column("reference", String(500), nullable=False),
+    Column("registered_by", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_vote_proxy_delegate", "vote_id", "delegate", "house_code"),
+)
+
+committee = Table(
+    "committee",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(40), nullable=False, unique=True),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("members", Text, nullable=False),  # JSON list of [owner id, post]
+    Column("term_start", Date, nullable=False),
+    Column("term_end", Date, nullable=False),
+    Column("elected_by", String(40), nullable=True),
+    Column("filed_on", Date, nullable=True),
+    Index("ix_committee_estate_id", "estate_id", "term_start"),
+)
+
+meeting_step = Table(
+    "meeting_step",
+    metadata,
+    Column("estate_id", Integer, ForeignKey("place.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+)

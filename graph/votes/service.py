@@ -237,6 +237,7 @@ class Votes:
     async def my_houses(self, vote: Vote, owner_id: str) -> list[HouseInVote]:
         """The caller's houses in the vote's electorate (held on the record date, or delegated
         to it), with what it may do and what counts now."""
+        vote = await self.current(vote)
         if vote.status not in (VoteStatus.OPEN, VoteStatus.CLOSED):
             return []
         [held] = await self.store.electors_of(vote.id, [owner_id])

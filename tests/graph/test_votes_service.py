@@ -40,6 +40,7 @@ from tests.graph.conformance import (
     T_HOUSE,
     UNOWNED,
     fixture_city,
+    resident_id,
 )
 
 EVERYTHING = Scope.everything()
@@ -60,8 +61,8 @@ HELD = {T_HOUSE, D_SHINAN, F_HOUSE, SECOND_D, SOLD, J_HOUSE}
 def _city() -> Batch:
     batch = fixture_city()
     extra_owners = [
-        Owner(OWNER_I, OwnerKind.PERSON, "周敏", "370202198001010018", None),
-        Owner(OWNER_J, OwnerKind.PERSON, "吴刚", "370202198102020026", None),
+        Owner(OWNER_I, OwnerKind.PERSON, "周敏", resident_id("37020219800101001"), None),
+        Owner(OWNER_J, OwnerKind.PERSON, "吴刚", resident_id("37020219810202002"), None),
     ]
     day_after = RECORD + dt.timedelta(days=1)
     extra = [
