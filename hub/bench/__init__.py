@@ -11,7 +11,10 @@
 - device telemetry ingested per second over a real Mosquitto, beside `mosquitto_sub` reading
   the same stream (target: at least half), and alarm-to-case latency (target: p99 < 200 ms);
 - the graph store (FalkorDB) beside SQLite on the same records: load rate, `house(code)` and
-  `stats(groupBy: STREET)` over HTTP, FalkorDB's memory (hub.bench.graph).
+  `stats(groupBy: STREET)` over HTTP, FalkorDB's memory (hub.bench.graph);
+- an owners' vote on an estate of 5,000 houses (hub.bench.votes): `castBallot` ballots/s over HTTP
+  beside `{ me { role } }` at the same concurrency (target ≥ 200/s), closing and publishing
+  (target < 2 s), `hub votes verify` (target < 10 s) and inclusion proofs (target < 10 ms).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -66,6 +69,14 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         print("measuring the graph store beside SQLite…", flush=True)
         preset = "small" if quick else getattr(arguments, "graph_preset", None) or "district"
         report += "\n" + "\n".join(render_graph(measure_graph(preset, min(arguments.requests, 300) if quick else arguments.requests))) + "\n"
+    if "votes" in sections:
+        from hub.bench.votes import measure_votes, render_votes
+
+        print("measuring an owners' vote…", flush=True)
+        houses = 200 if quick else getattr(arguments, "votes_houses", None) or 5_000
+        concurrency = 8 if quick else getattr(arguments, "votes_concurrency", None) or 32
+        figures = measure_votes(houses, concurrency, min(arguments.requests, 50) if quick else arguments.requests)
+        report += "\n" + "\n".join(render_votes(figures)) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")
