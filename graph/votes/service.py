@@ -268,7 +268,12 @@ class Votes:
             tag = self.house_tag(vote.id, elector.house_code)
             via_proxy = proxy is not None and proxy.delegate == owner_id
             delegated_away = proxy is not None and proxy.delegate != owner_id
-            cast_by = None if claimant is None else ("you" if claimant == owner_id else "co-owner")
+            if claimant is None:
+                cast_by = None
+            elif claimant == owner_id:
+                cast_by = "you"
+            else:
+                cast_by = "proxy" if proxy is not None and claimant == proxy.delegate else "co-owner"
             houses.append(
                 HouseInVote(
                     elector=elector,

@@ -241,15 +241,16 @@ class CastChoice:
 @strawberry.type(description="One of your houses in a vote: what you may do and what counts now.")
 class VoterHouse:
     house_code: str
+    house_name: str
     area_centi_m2: int
     area: str
     via_proxy: bool = strawberry.field(description="True: you cast for it as the registered delegate.")
-    cast_by: str | None = strawberry.field(description="null: not cast yet; you; co-owner (locked for you).")
+    cast_by: str | None = strawberry.field(description="null: not cast yet; you; co-owner or proxy (cast by another: locked for you).")
     can_cast: bool
     choices: list[CastChoice]
 
     @classmethod
-    def of(cls, house: HouseInVote) -> VoterHouse:
+    def of(cls, house: HouseInVote, name: str) -> VoterHouse:
         choices = []
         for number, choice in sorted(house.choices.items()):
             if isinstance(choice, tuple):
@@ -258,6 +259,7 @@ class VoterHouse:
                 choices.append(CastChoice(item=number, choice=choice, candidates=[]))
         return cls(
             house_code=house.elector.house_code,
+            house_name=name,
             area_centi_m2=house.elector.area_centi_m2,
             area=centi_text(house.elector.area_centi_m2),
             via_proxy=house.via_proxy,
@@ -469,7 +471,12 @@ class Vote:
         principal = info.context.principal
         if principal.role is not Role.OWNER:
             return []
-        return [VoterHouse.of(house) for house in await _votes(info).my_houses(self.record, principal.scope)]
+        houses = await _votes(info).my_houses(self.record, principal.scope)
+        places = await info.context.store.places([house.elector.house_code for house in houses], Scope.everything())
+        return [
+            VoterHouse.of(house, place.name if place is not None else house.elector.house_code)
+            for house, place in zip(houses, places)
+        ]
 
 
 def _votes(info: Info) -> Votes:

@@ -394,8 +394,9 @@
   }
 
   function houseState(vote, house) {
-    // "co-owner": someone else holds the house's ballot — a co-owner, or the delegate of a proxy
-    if (house.castBy === "co-owner") return ["locked", "本户已由他人（共有人或受托代理人）投票，已锁定，您不能再投票"];
+    // someone else holds the house's ballot: a co-owner, or the delegate of a registered proxy
+    if (house.castBy === "co-owner") return ["locked", "本户已由其他共有人投票，已锁定，您不能再投票"];
+    if (house.castBy === "proxy") return ["locked", "本户已由受托代理人投票，已锁定，您不能再投票"];
     if (house.castBy === "you") {
       return vote.status === "OPEN"
         ? ["cast", "本户已投票。截止前可以修改，以最后一次提交为准"]
