@@ -56,6 +56,8 @@ ARGUMENTS = {
     ("simulate",): ["--devices", "1", "--rate", "1", "--duration", "1"],
     ("safelist", "list"): [],
     ("safelist", "set"): ["property_firm", "on"],
+    ("votes", "list"): [],
+    ("votes", "verify"): ["TP20261203000001"],
 }
 """Each command that takes --db, with the other arguments it needs to get that far."""
 
