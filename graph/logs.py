@@ -6,11 +6,17 @@ maintenance-fund journal).
 Contracts:
 - `append` writes entries (and claims) with one compare-and-set `log_append`. The log's size
   and frontier are kept in memory, per store and log name, for the whole process, behind an
-  asyncio.Lock: consecutive appends from one process cost one write and no reads. When another
-  writer moved the log (MOVED), the frontier is read again and the append retried, up to
-  `retries` times (then `LogBusy`); a claim held by someone else is `ClaimHeld`, nothing
-  written. Any error from the store forgets the cached frontier (the write may or may not have
-  happened), so the next append reads it again.
+  asyncio.Lock: consecutive appends from one process cost one write and no reads. Appends that
+  wait while one is written go together in the next write (group commit, up to BATCH_ENTRIES
+  entries), in the order they came: under load one transaction carries many appends instead of
+  each waiting for the one before. When another writer moved the log (MOVED), the frontier is
+  read again and the append retried, up to `retries` times (then `LogBusy`); a claim held by
+  someone else is `ClaimHeld` for that append alone, nothing of it written, the rest of its
+  batch written (appends claiming a key an earlier one of the batch claims for another
+  claimant wait for the next write, so the outcome is that of one after the other). An
+  append whose entries or claims are malformed is refused alone, before it joins a batch. Any
+  error from the store forgets the cached frontier (the write may or may not have happened),
+  so the next append reads it again; every append of that batch gets the error.
 - Proofs and roots read O(log n) stored nodes (`graph.merkle` says which); a size beyond the log
   is InvalidInput, a node the log should hold and does not is `LogDamaged`.
 - `sign` signs the log's current head with the hub's SM2 key and keeps it (`save_head`).
@@ -33,10 +39,13 @@ from dataclasses import dataclass, field
 from graph import merkle
 from graph.ciphers.keyring import Keyring
 from graph.errors import InvalidInput, StoreError
-from graph.logstore import LOG_NAME_LIMIT, Appended, LogStore, NewEntry, NodeKey, SignedHead
+from graph.logstore import LOG_NAME_LIMIT, Appended, LogStore, NewEntry, NodeKey, SignedHead, check_append
 
 RETRIES = 8
 """How many times `append` reads the frontier again after another writer moved the log."""
+
+BATCH_ENTRIES = 1024
+"""At most this many entries are appended in one write (appends waiting together share one)."""
 
 VERIFY_BATCH = 512
 """Entries `verify` reads at a time."""
@@ -109,6 +118,31 @@ class _Signer:
     latest: SignedHead | None = None
 
 
+@dataclass(eq=False)
+class _Request:
+    """An append waiting for its batch: its entries, claims, and the future its caller awaits."""
+
+    entries: tuple[NewEntry, ...]
+    claims: dict[str, str]
+    done: asyncio.Future[LogAppend]
+
+
+def _without_rivals(batch: list[_Request]) -> tuple[list[_Request], list[_Request]]:
+    """The batch split into what can go in one write and what must wait for the next: a request
+    claiming a key that an earlier request of the batch claims for another claimant waits (its
+    outcome depends on whether the earlier one lands, as if they had come one after the other)."""
+    kept: list[_Request] = []
+    waiting: list[_Request] = []
+    taken: dict[str, str] = {}
+    for request in batch:
+        if waiting or any(taken.get(key, claimant) != claimant for key, claimant in request.claims.items()):
+            waiting.append(request)  # everything after the first rival waits too: order is kept
+            continue
+        taken.update(request.claims)
+        kept.append(request)
+    return kept, waiting
+
+
 @dataclass
 class _Tip:
     """A log's state shared by every MerkleLog of one store and log name in this process."""
@@ -116,6 +150,7 @@ class _Tip:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     size: int | None = None  # None: not known, read the store
     frontier: list[bytes] = field(default_factory=list)
+    pending: list[_Request] = field(default_factory=list)
     signers: dict[str, _Signer] = field(default_factory=dict)
 
 
@@ -161,19 +196,45 @@ class MerkleLog:
 
     async def append(self, entries: Sequence[NewEntry], claims: Mapping[str, str] | None = None) -> LogAppend:
         """Append `entries` (taking `claims`, claim key → claimant) as the next indices; see the
-        module docstring for retries and errors."""
+        module docstring for batching, retries and errors."""
         if not entries:
             raise InvalidInput("entries", 0, "must hold at least one entry")
-        leaves = [merkle.leaf_hash(entry.payload) for entry in entries]
+        check_append(self.log, 0, entries, {}, claims)  # refused alone, never inside a batch
         tip = self._tip
-        async with tip.lock:
-            for _ in range(self.retries + 1):
+        request = _Request(tuple(entries), dict(claims or {}), asyncio.get_running_loop().create_future())
+        tip.pending.append(request)
+        try:
+            async with tip.lock:
+                while not request.done.done():  # a request put back for the next write is written now
+                    await self._append_pending(tip)
+        except asyncio.CancelledError:
+            if request in tip.pending:  # not taken into a batch: nothing of it is written
+                tip.pending.remove(request)
+            raise
+        return await request.done
+
+    async def _append_pending(self, tip: _Tip) -> None:
+        """Append the waiting requests (up to BATCH_ENTRIES entries) as one compare-and-set write;
+        a request whose claim is held by someone else fails alone and the rest are written."""
+        batch: list[_Request] = []
+        taken = 0
+        while tip.pending and (not batch or taken + len(tip.pending[0].entries) <= BATCH_ENTRIES):
+            request = tip.pending.pop(0)
+            batch.append(request)
+            taken += len(request.entries)
+        batch, waiting = _without_rivals(batch)
+        tip.pending[:0] = waiting
+        try:
+            moved = 0
+            while batch:
                 if tip.size is None:
                     known = await self.store.log_size(self.log)
                     tip.frontier = await self._frontier_at(known)
                     tip.size = known
                 size = tip.size
-                nodes, frontier = merkle.append(size, tip.frontier, leaves)
+                entries = [entry for request in batch for entry in request.entries]
+                claims = {key: value for request in batch for key, value in request.claims.items()}
+                nodes, frontier = merkle.append(size, tip.frontier, [merkle.leaf_hash(e.payload) for e in entries])
                 try:
                     result = await self.store.log_append(self.log, size, entries, nodes, claims)
                 except BaseException:
@@ -181,13 +242,35 @@ class MerkleLog:
                     raise
                 if result.outcome is Appended.APPENDED:
                     tip.size, tip.frontier = size + len(entries), frontier
-                    return LogAppend(first=size, size=tip.size, root=merkle.root_from_frontier(frontier))
+                    root = merkle.root_from_frontier(frontier)
+                    first = size
+                    for request in batch:
+                        request.done.set_result(LogAppend(first=first, size=tip.size, root=root))
+                        first += len(request.entries)
+                    return
                 if result.outcome is Appended.CLAIMED:
                     if result.size != size:
                         tip.size = None
-                    raise ClaimHeld(self.log, result.claim or "", result.claimant or "")
+                    held = ClaimHeld(self.log, result.claim or "", result.claimant or "")
+                    refused = [r for r in batch if r.claims.get(result.claim or "", held.claimant) != held.claimant]
+                    for request in refused or list(batch):  # none named: the store and the batch disagree
+                        request.done.set_exception(held)
+                        batch.remove(request)
+                    continue
                 tip.size = None  # MOVED: read the frontier again
-        raise LogBusy(f"{self.log}: other writers moved the log {self.retries + 1} times; nothing was appended")
+                moved += 1
+                if moved > self.retries:
+                    busy = LogBusy(f"{self.log}: other writers moved the log {moved} times; nothing was appended")
+                    for request in batch:
+                        request.done.set_exception(busy)
+                    return
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else StoreError(f"{self.log}: the append was interrupted")
+            for request in batch:
+                if not request.done.done():
+                    request.done.set_exception(failure)
+            if not isinstance(error, Exception):
+                raise
 
     async def _frontier_at(self, size: int) -> list[bytes]:
         keys = merkle.frontier_keys(size)
@@ -233,13 +316,18 @@ class MerkleLog:
     # --- signing ----------------------------------------------------------------------------
 
     async def sign(self, kind: str, *, size: int | None = None) -> SignedHead:
-        """Sign the log's head as it is now (or as it was at `size` entries: a vote's final head
-        covers what was counted, whatever came after), keep it (`save_head`) and return it."""
+        """Sign the log's head (or its head at `size` entries: a vote's final head covers what
+        was counted, whatever came after), keep it (`save_head`) and return it. Without `size`
+        the head is the log as this process last appended to it, or as stored when it has not
+        appended (another process's later entries wait for the next head)."""
         keyring = self._keyring()
         if size is None:
-            size = await self.store.log_size(self.log)
             tip = self._tip
-            frontier = tip.frontier if tip.size == size else await self._frontier_at(size)
+            if tip.size is not None:  # what this process last appended: a size the log had
+                size, frontier = tip.size, list(tip.frontier)
+            else:
+                size = await self.store.log_size(self.log)
+                frontier = await self._frontier_at(size)
             root = merkle.root_from_frontier(frontier)
         else:
             root = await self.root(size)

@@ -202,8 +202,9 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogS
         """Mark a token revoked at `at` for `reason` and return its record; None if the hub
         never issued it. Revoking twice keeps the first revocation (time and reason)."""
 
-    async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
-        """The recorded tokens (all, or those of these ids: unknown ids are left out), newest
+    async def tokens(self, ids: Sequence[str] | None = None, *, revoked_only: bool = False) -> list[TokenRecord]:
+        """The recorded tokens (all, or those of these ids: unknown ids are left out; with
+        `revoked_only` just the revoked ones, what a server rereads every few seconds), newest
         `issued_at` first, ties by id; times in UTC."""
 
     async def write(self, batch: Batch) -> WriteCounts:

@@ -62,6 +62,7 @@ REVOKE_TOKEN = st.write(
     "t.revoke_reason = CASE WHEN fresh THEN $reason ELSE t.revoke_reason END RETURN properties(t)",
 )
 TOKENS = st.read("tokens.all", "MATCH (t:Token) RETURN properties(t)")
+REVOKED_TOKENS = st.read("tokens.revoked", "MATCH (t:Token) WHERE t.revoked_at IS NOT NULL RETURN properties(t)")
 TOKENS_BY_ID = st.read("tokens.by_id", "UNWIND $ids AS i MATCH (t:Token {id: i}) RETURN properties(t)")
 
 
@@ -183,12 +184,14 @@ class AuditRecords:
         rows = await self.transport.run(REVOKE_TOKEN, {"id": token_id, "at": values.micros(at), "reason": reason})
         return _token(rows[0][0]) if rows else None
 
-    async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
+    async def tokens(self, ids: Sequence[str] | None = None, *, revoked_only: bool = False) -> list[TokenRecord]:
         if ids is None:
-            rows = await self.transport.run(TOKENS)
+            rows = await self.transport.run(REVOKED_TOKENS if revoked_only else TOKENS)
         else:
             rows = await self.transport.run(TOKENS_BY_ID, {"ids": sorted(set(ids))})
         found = [_token(row[0]) for row in rows]
+        if revoked_only:
+            found = [item for item in found if item.revoked_at is not None]
         found.sort(key=lambda item: item.id)
         found.sort(key=lambda item: item.issued_at, reverse=True)
         return found

@@ -67,7 +67,7 @@ def make_engine(url: URL) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # Python's sqlite3 opens no transaction for a SELECT and writes go through
         # engine.begin(), so the rollback on return would be a thread hop that does nothing.
-        engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_reset_on_return=None)
+        engine = create_async_engine(url, pool_size=16, max_overflow=16, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

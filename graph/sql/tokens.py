@@ -71,10 +71,12 @@ class TokenRecords:
             row = (await connection.execute(select(table).where(table.c.id == token_id))).first()
         return _record(row) if row is not None else None
 
-    async def tokens(self, ids: Sequence[str] | None = None) -> list[TokenRecord]:
+    async def tokens(self, ids: Sequence[str] | None = None, *, revoked_only: bool = False) -> list[TokenRecord]:
         table = tables.token
         query = select(table).order_by(table.c.issued_at.desc(), table.c.id)
         if ids is not None:
             query = query.where(table.c.id.in_(list(ids)))
+        if revoked_only:
+            query = query.where(table.c.revoked_at.is_not(None))
         async with self.engine.connect() as connection:
             return [_record(row) for row in await connection.execute(query)]

@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -135,6 +137,25 @@ class Verification:
         return not self.problems
 
 
+VOTE_CACHE_SECONDS = 1.0
+"""How long an open vote's record is answered from this process's memory: an open vote does not
+change until it closes (its closing time is checked on every cast, whatever the cache holds),
+so only a vote closed early by another process is seen up to this late."""
+
+ROLLS_KEPT = 16
+"""Frozen electorates kept in memory (the votes most recently cast in or read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Roll:
+    """A vote's frozen electorate as casting and reading ask it, read once per process: the
+    elector of each house, how many houses each head casts for, every owner holding one."""
+
+    electors: Mapping[str, Elector]
+    houses_per_head: Mapping[str, int]
+    holders: frozenset[str]
+
+
 class Votes:
     """The vote service (see the module docstring)."""
 
@@ -152,6 +173,9 @@ class Votes:
         self.clock = clock
         self._logs: dict[str, MerkleLog] = {}
         self._opening = asyncio.Lock()
+        self._open_votes: dict[str, tuple[float, Vote]] = {}
+        self._rolls: OrderedDict[str, Roll] = OrderedDict()
+        self._rolling = asyncio.Lock()
 
     # -- logs and tags -------------------------------------------------------------------------
 
@@ -171,11 +195,49 @@ class Votes:
     # -- reading -------------------------------------------------------------------------------
 
     async def vote(self, vote_id: str, scope: Scope) -> Vote | None:
-        """The vote, brought up to date (opened or closed if its time has come)."""
+        """The vote, brought up to date (opened or closed if its time has come); an open vote
+        asked for unscoped comes from memory for up to VOTE_CACHE_SECONDS."""
+        unscoped = scope.unlimited
+        if unscoped:
+            cached = self._open_votes.get(vote_id)
+            if cached is not None and time.monotonic() - cached[0] < VOTE_CACHE_SECONDS and self.clock() < cached[1].closes_at:
+                return cached[1]
         [found] = await self.store.votes([vote_id], scope)
         if found is None:
             return None
-        return await self.current(found)
+        found = await self.current(found)
+        if unscoped and found.status is VoteStatus.OPEN:
+            if len(self._open_votes) > 1_000:
+                self._open_votes.clear()
+            self._open_votes[vote_id] = (time.monotonic(), found)
+        return found
+
+    async def roll(self, vote: Vote) -> Roll:
+        """The frozen electorate of an open or closed vote (read once, then kept: it never
+        changes). InvalidInput for a vote whose electorate is not frozen yet."""
+        if vote.status not in (VoteStatus.OPEN, VoteStatus.CLOSED):
+            raise InvalidInput("vote", vote.id, f"is {vote.status.value}: its electorate is frozen when it opens")
+        async with self._rolling:  # one reading per vote, however many casts ask at once
+            found = self._rolls.get(vote.id)
+            if found is None:
+                electors: dict[str, Elector] = {}
+                after = None
+                while True:
+                    page = await self.store.elector_page(vote.id, 500, after)
+                    electors.update((elector.house_code, elector) for elector in page.items)
+                    if not page.has_next:
+                        break
+                    after = page.end_cursor
+                found = Roll(
+                    electors,
+                    Counter(elector.head for elector in electors.values()),
+                    frozenset(holder for elector in electors.values() for holder in elector.holders),
+                )
+                self._rolls[vote.id] = found
+                while len(self._rolls) > ROLLS_KEPT:
+                    self._rolls.popitem(last=False)
+            self._rolls.move_to_end(vote.id)
+            return found
 
     async def current(self, vote: Vote) -> Vote:
         """`vote` opened or closed if its time has come, as stored afterwards."""
@@ -216,6 +278,8 @@ class Votes:
         """Whether an owner may read a vote: one of its houses lies in the vote's area (held
         today or on the record date, as `owner_votes` says), or it is the registered delegate
         (委托代理人) of one of its houses, who need hold nothing there."""
+        if vote.status in (VoteStatus.OPEN, VoteStatus.CLOSED) and owner_id in (await self.roll(vote)).holders:
+            return True  # held a house of the electorate on the record date
         if vote.id in {found.id for found in await self.owner_votes(owner_id)}:
             return True
         [delegated] = await self.store.proxies_for(vote.id, [owner_id])
@@ -384,6 +448,7 @@ class Votes:
             raise InvalidInput("vote", vote.id, f"is {vote.status.value}, not open")
         if now < vote.closes_at and not early:
             raise InvalidInput("vote", vote.id, f"closes at {vote.closes_at.isoformat()}; it cannot be closed before")
+        self._open_votes.pop(vote.id, None)  # casts from now on read the vote again
         log = self.log(vote.id)
         size = await self.store.log_size(log.log)
         entries = await self.entries(vote.id, size)
@@ -505,7 +570,7 @@ class Votes:
             if item is None:
                 raise InvalidInput("item", str(number), f"is not an item of vote {vote.id} (1 to {len(items)})")
             checked[number] = check_choice(item, choice)
-        [elector] = await self.store.electors(vote.id, [house_code])
+        elector = (await self.roll(vote)).electors.get(house_code)
         [proxy] = await self.store.proxies(vote.id, [house_code])
         # one refusal for every house the caller has nothing to do with, whether it is outside
         # the electorate, held by others or delegated by others: what an owner may not cast for
@@ -524,8 +589,7 @@ class Votes:
                 raise InvalidInput("house", house_code, "is cast by its registered proxy: you have delegated it")
         elif owner_id not in elector.holders:
             raise refused
-        [head_houses] = await self.store.electors_of(vote.id, [elector.holders[0]])
-        k = sum(1 for other in head_houses if other.head == elector.head)
+        k = (await self.roll(vote)).houses_per_head[elector.head]
         key = self._key(vote.id)
         entries = [
             BallotEntry(

@@ -66,7 +66,7 @@ class Authenticator:
         """Token id → why it is refused, reread from the store when older than `older_than` seconds."""
         now = time.monotonic()
         if now - self._revoked_read >= older_than:
-            records = await self.store.tokens()
+            records = await self.store.tokens(revoked_only=True)
             self._revoked = {
                 record.id: f"token {record.id} was revoked at {record.revoked_at.isoformat()}"
                 for record in records

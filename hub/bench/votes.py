@@ -11,7 +11,8 @@ committee one too, and then, over real HTTP against `hub serve` in a subprocess:
 1. the committee organises a vote through `organiseVote` (a motion of class 5, a motion of class
    7, an election of three seats among five owners), opening two seconds after its notice (the
    notice must not come after the opening); its first read after that freezes the electorate;
-2. casting: `concurrency` httpx requests in flight send `castBallot` for every house once, each
+2. casting: `concurrency` requests in flight (each on its own keep-alive connection of the lean
+   client hub.bench.wire, which leaves the cores to the server) send `castBallot` for every house once, each
    with its owner's token (ballots/s, p50/p99); baseline: the same server answering `{ me { role } }`
    with the same tokens at the same concurrency, so the vote's cost shows over the floor of an
    authenticated GraphQL request. Then every jointly held house's other co-owner tries to cast
@@ -50,6 +51,7 @@ from graph.levels import Level
 from graph.model import Batch, Owner, OwnerKind, Ownership, Place, Provenance, Usage
 from graph.store import Store
 from hub.bench.http import Latency, free_port, p50_p99_ms, serve_command, server
+from hub.bench.wire import Wire
 
 CAST_TARGET = 200.0  # ballots per second
 CLOSE_TARGET = 2.0  # seconds
@@ -303,28 +305,39 @@ def _data(body: dict[str, object], what: str) -> dict[str, object]:
     return data
 
 
+async def _wired(wire: Wire, token: str, payload: bytes) -> tuple[float, dict[str, object]]:
+    started = time.perf_counter()
+    status, answer = await wire.post("/graphql", payload, {"content-type": "application/json", "authorization": f"Bearer {token}"})
+    elapsed = time.perf_counter() - started
+    try:
+        body = json.loads(answer)
+    except ValueError:
+        raise BenchFailed(f"HTTP {status}, not JSON: {answer[:300]!r}") from None
+    return elapsed, body
+
+
 async def _burst(
     base: str, name: str, calls: Sequence[tuple[str, bytes]], concurrency: int
 ) -> tuple[Burst, list[dict[str, object]]]:
-    """Send every call (token, payload) with `concurrency` in flight; every answer must be data."""
+    """Send every call (token, payload) with `concurrency` in flight, each worker on its own
+    keep-alive connection (hub.bench.wire); every answer must be data."""
     answers: list[dict[str, object]] = [{} for _ in calls]
     times: list[float] = [0.0] * len(calls)
     position = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def worker() -> None:
-            nonlocal position
+    async def worker() -> None:
+        nonlocal position
+        async with Wire(base) as wire:
             while position < len(calls):
                 mine = position
                 position += 1
                 token, payload = calls[mine]
-                times[mine], body = await _send(client, base, token, payload)
+                times[mine], body = await _wired(wire, token, payload)
                 answers[mine] = _data(body, name)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
     return Burst(name, len(calls), seconds, concurrency, *p50_p99_ms(times)), answers
 
 
@@ -332,11 +345,11 @@ async def _sequential(base: str, name: str, calls: Sequence[tuple[str, bytes]]) 
     """The calls one after the other on one keep-alive connection (a few warm-up calls first)."""
     times: list[float] = []
     answers: list[dict[str, object]] = []
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with Wire(base) as wire:
         for token, payload in calls[: min(20, len(calls))]:
-            _data((await _send(client, base, token, payload))[1], name)
+            _data((await _wired(wire, token, payload))[1], name)
         for token, payload in calls:
-            elapsed, body = await _send(client, base, token, payload)
+            elapsed, body = await _wired(wire, token, payload)
             answers.append(_data(body, name))
             times.append(elapsed)
     return Latency(name, len(times), *p50_p99_ms(times)), answers

@@ -918,6 +918,8 @@ class TestTokens:
         assert again == revoked
         assert await store.revoke_token("nope", "x", ISSUED) is None
         assert await store.tokens(["nope"]) == []
+        assert await store.tokens(revoked_only=True) == [revoked]
+        assert await store.tokens(["tok0001", "tok0002"], revoked_only=True) == [revoked]
         assert [(t.id, t.revoked_at) for t in await store.tokens()] == [("tok0002", None), ("tok0001", ISSUED + dt.timedelta(days=1))]
 
     async def test_an_id_issued_twice_is_refused_and_the_first_kept(self, store: Store) -> None:

@@ -224,6 +224,77 @@ class TestOtherWriters:
         assert (await logs[0].verify()).intact
 
 
+class TestBatching:
+    async def test_appends_waiting_together_share_one_write_in_the_order_they_came(self, store: Store) -> None:
+        counting = Counting(store)
+        log = MerkleLog(counting.port(), VOTE, KEYS)
+        await log.append([entry(0)])
+        counting.calls.clear()
+        chunks = [[entry(i)] if i % 2 else [entry(i), entry(i + 100)] for i in range(1, 31)]
+        results = await asyncio.gather(*(log.append(chunk) for chunk in chunks))
+        firsts = [r.first for r in results]
+        assert firsts == sorted(firsts) and firsts[0] == 1
+        for result, chunk, following in zip(results, chunks, [*firsts[1:], None]):
+            if following is not None:
+                assert following == result.first + len(chunk)  # no gaps, no overlaps
+        total = 1 + sum(len(chunk) for chunk in chunks)
+        assert counting.calls["log_append"] < len(chunks)  # the waiting appends went together
+        assert {r.size for r in results} <= set(range(2, total + 1)) and max(r.size for r in results) == total
+        for result in results:
+            assert result.root == await log.root(result.size)
+        stored = await store.log_entries(VOTE, 0, total)
+        for result, chunk in zip(results, chunks):
+            assert [e.payload for e in stored[result.first : result.first + len(chunk)]] == [e.payload for e in chunk]
+        assert (await log.verify()).intact
+
+    async def test_a_rival_claim_in_the_same_batch_fails_alone(self, store: Store) -> None:
+        counting = Counting(store)
+        log = MerkleLog(counting.port(), VOTE, KEYS)
+        await log.append([entry(0)], {"house:H9": "owner-z"})
+        counting.calls.clear()
+        attempts = [
+            log.append([entry(1)], {"house:H1": "owner-a"}),
+            log.append([entry(2)], {"house:H1": "owner-b"}),  # the co-owner, a moment later
+            log.append([entry(3)], {"house:H9": "owner-y"}),  # held before the batch
+            log.append([entry(4)], {"house:H1": "owner-a"}),  # the same owner again: allowed
+            log.append([entry(5)]),
+        ]
+        outcomes = await asyncio.gather(*attempts, return_exceptions=True)
+        assert isinstance(outcomes[1], ClaimHeld) and (outcomes[1].claim, outcomes[1].claimant) == ("house:H1", "owner-a")
+        assert isinstance(outcomes[2], ClaimHeld) and (outcomes[2].claim, outcomes[2].claimant) == ("house:H9", "owner-z")
+        landed = [o for o in outcomes if not isinstance(o, BaseException)]
+        assert sorted(o.first for o in landed) == [1, 2, 3]
+        stored = await store.log_entries(VOTE, 0, 4)
+        assert [e.payload for e in stored] == [entry(i).payload for i in (0, 1, 4, 5)]
+        assert await store.claims(["house:H1", "house:H9"]) == ["owner-a", "owner-z"]
+        assert (await log.verify()).intact
+
+    async def test_a_malformed_append_is_refused_alone_and_the_others_land(self, store: Store) -> None:
+        log = MerkleLog(store, VOTE, KEYS)
+        naive = NewEntry(key="house-x", payload=b"x", at=T0.replace(tzinfo=None))
+        outcomes = await asyncio.gather(
+            log.append([entry(0)]), log.append([naive]), log.append([entry(1)]), return_exceptions=True
+        )
+        assert isinstance(outcomes[1], InvalidInput) and "entries[0].at" in str(outcomes[1])
+        assert sorted(o.first for o in outcomes if not isinstance(o, BaseException)) == [0, 1]
+        assert await log.size() == 2
+
+    async def test_an_append_cancelled_while_it_waits_writes_nothing(self, store: Store) -> None:
+        log = MerkleLog(store, VOTE, KEYS)
+        first = asyncio.ensure_future(log.append([entry(0)]))
+        await asyncio.sleep(0)  # the first holds the turn
+        second = asyncio.ensure_future(log.append([entry(1)]))
+        await asyncio.sleep(0)
+        second.cancel()
+        third = asyncio.ensure_future(log.append([entry(2)]))
+        assert (await first).first == 0
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert (await third).first == 1
+        stored = await store.log_entries(VOTE, 0, 2)
+        assert [e.payload for e in stored] == [entry(0).payload, entry(2).payload]
+
+
 class TestClaims:
     async def test_a_held_claim_refuses_the_append_naming_key_and_holder(self, store: Store) -> None:
         log = MerkleLog(store, VOTE, KEYS)
@@ -265,13 +336,13 @@ class TestHeads:
 
         async def cast_ballot(i: int) -> tuple[int, Any]:
             done = await log.append([entry(i)])
-            return done.size, await log.head_covering(done.size, "receipt")
+            return done.first, await log.head_covering(done.size, "receipt")
 
         receipts = await asyncio.gather(*(cast_ballot(i) for i in range(40)))
-        for size, head in receipts:
-            assert head.size >= size and merkle.verify_head(KEYS.sm2_public, head)
-            proof = await log.inclusion_proof(size - 1, head.size)
-            assert merkle.verify_inclusion(merkle.leaf_hash(entry(size - 1).payload), size - 1, head.size, proof, head.root)
+        for index, head in receipts:
+            assert head.size > index and merkle.verify_head(KEYS.sm2_public, head)
+            proof = await log.inclusion_proof(index, head.size)
+            assert merkle.verify_inclusion(merkle.leaf_hash(entry(index).payload), index, head.size, proof, head.root)
         assert counting.most_saving == 1  # one head signed at a time
         assert counting.calls["save_head"] < 40
         assert counting.calls["save_head"] == len({(head.size, head.at) for _, head in receipts})
@@ -315,7 +386,7 @@ class TestVerify:
         assert set(completed) == {(0, 23), (1, 11), (2, 5), (3, 2)}
         completed[(3, 2)] = sm3(b"forged")  # covers entries 16..23
         await store.log_append(VOTE, 23, [entry(23)], completed)
-        await log.sign("close")
+        await log.sign("close", size=24)  # the stored tree, forged node and all
         report = await log.verify()
         assert (report.first_bad_entry, report.bad_node) == (16, (3, 2))
         assert [p.problem for p in report.head_problems] == ["its root does not match the entries"]
