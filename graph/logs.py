@@ -97,7 +97,8 @@ class LogReport:
     nodes below it (a node wrong only because one below it is wrong is not named), or the first
     missing entry, whichever comes first; `bad_node` is that leaf or node (None when an entry is
     missing). Heads are checked for their signature, their root against the entries, and
-    against the next larger head."""
+    against the next larger head. Two heads whose roots are both in `roots` extend one another
+    by construction (the same entries give both)."""
 
     log: str
     size: int
@@ -106,6 +107,8 @@ class LogReport:
     bad_node: NodeKey | None
     heads_checked: int
     head_problems: tuple[HeadProblem, ...]
+    roots: Mapping[int, bytes] = field(default_factory=dict)
+    """The root recomputed from the entries at each kept head's size (and at the log's size)."""
 
     @property
     def intact(self) -> bool:
@@ -308,6 +311,14 @@ class MerkleLog:
         keys = merkle.inclusion_keys(index, size)
         return merkle.inclusion_proof(index, size, await self._nodes(keys, size))
 
+    async def inclusion_proof_and_root(self, index: int, size: int) -> tuple[list[bytes], bytes]:
+        """`inclusion_proof(index, size)` and `root(size)` from one read of the stored nodes."""
+        proof_keys = merkle.inclusion_keys(index, size)
+        root_keys = merkle.frontier_keys(size)
+        nodes = await self._nodes(list(dict.fromkeys([*proof_keys, *root_keys])), size)
+        proof = merkle.inclusion_proof(index, size, nodes)
+        return proof, merkle.root_from_frontier([nodes[key] for key in root_keys])
+
     async def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """The proof that the tree of the first `new` entries extends that of the first `old`."""
         keys = merkle.consistency_keys(old, new)
@@ -420,6 +431,7 @@ class MerkleLog:
             bad_node=bad_node,
             heads_checked=len(heads),
             head_problems=tuple(problems),
+            roots=dict(roots),
         )
 
     async def _head_problems(

@@ -173,7 +173,8 @@ class Votes:
         self.clock = clock
         self._logs: dict[str, MerkleLog] = {}
         self._opening = asyncio.Lock()
-        self._open_votes: dict[str, tuple[float, Vote]] = {}
+        self._known_votes: dict[str, tuple[float, Vote]] = {}
+        self._final_heads: dict[str, SignedHead] = {}
         self._rolls: OrderedDict[str, Roll] = OrderedDict()
         self._rolling = asyncio.Lock()
 
@@ -195,21 +196,25 @@ class Votes:
     # -- reading -------------------------------------------------------------------------------
 
     async def vote(self, vote_id: str, scope: Scope) -> Vote | None:
-        """The vote, brought up to date (opened or closed if its time has come); an open vote
-        asked for unscoped comes from memory for up to VOTE_CACHE_SECONDS."""
+        """The vote, brought up to date (opened or closed if its time has come). Asked for
+        unscoped, an open vote comes from memory for up to VOTE_CACHE_SECONDS, a closed one
+        (it never changes again) for as long as it is kept."""
         unscoped = scope.unlimited
         if unscoped:
-            cached = self._open_votes.get(vote_id)
-            if cached is not None and time.monotonic() - cached[0] < VOTE_CACHE_SECONDS and self.clock() < cached[1].closes_at:
+            cached = self._known_votes.get(vote_id)
+            if cached is not None and (
+                cached[1].status is VoteStatus.CLOSED
+                or (time.monotonic() - cached[0] < VOTE_CACHE_SECONDS and self.clock() < cached[1].closes_at)
+            ):
                 return cached[1]
         [found] = await self.store.votes([vote_id], scope)
         if found is None:
             return None
         found = await self.current(found)
-        if unscoped and found.status is VoteStatus.OPEN:
-            if len(self._open_votes) > 1_000:
-                self._open_votes.clear()
-            self._open_votes[vote_id] = (time.monotonic(), found)
+        if unscoped and found.status in (VoteStatus.OPEN, VoteStatus.CLOSED):
+            if len(self._known_votes) > 1_000:
+                self._known_votes.clear()
+            self._known_votes[vote_id] = (time.monotonic(), found)
         return found
 
     async def roll(self, vote: Vote) -> Roll:
@@ -448,7 +453,7 @@ class Votes:
             raise InvalidInput("vote", vote.id, f"is {vote.status.value}, not open")
         if now < vote.closes_at and not early:
             raise InvalidInput("vote", vote.id, f"closes at {vote.closes_at.isoformat()}; it cannot be closed before")
-        self._open_votes.pop(vote.id, None)  # casts from now on read the vote again
+        self._known_votes.pop(vote.id, None)  # casts from now on read the vote again
         log = self.log(vote.id)
         size = await self.store.log_size(log.log)
         entries = await self.entries(vote.id, size)
@@ -623,8 +628,17 @@ class Votes:
     # -- proofs and verification ---------------------------------------------------------------
 
     async def final_head(self, vote_id: str) -> SignedHead | None:
-        heads = await self.store.log_heads(log_name(vote_id), ["final"])
-        return heads[-1] if heads else None
+        """The head signed at the close (kept in memory once found: it is signed once)."""
+        found = self._final_heads.get(vote_id)
+        if found is None:
+            heads = await self.store.log_heads(log_name(vote_id), ["final"])
+            if not heads:
+                return None
+            found = heads[-1]
+            if len(self._final_heads) > 1_000:
+                self._final_heads.clear()
+            self._final_heads[vote_id] = found
+        return found
 
     async def verify(self, vote_id: str) -> Verification:
         """Recompute everything a vote's published record rests on (see the module docstring)."""
@@ -699,9 +713,13 @@ class Votes:
             report.problems.append("the vote is closed but its final head was never signed")
         if final is not None:
             receipts = await self.store.log_heads(log.log, ["receipt"])
+            final_confirmed = checked.roots.get(final.size) == final.root
             for head in receipts:
                 if head.size > final.size:
                     report.problems.append(f"a receipt's head of size {head.size} is larger than the final head")
+                    continue
+                if final_confirmed and checked.roots.get(head.size) == head.root:
+                    report.receipts_checked += 1  # both roots are the entries': the final extends it
                     continue
                 proof = await log.consistency_proof(head.size, final.size) if head.size else []
                 if head.size and not merkle.verify_consistency(head.size, final.size, head.root, final.root, proof):

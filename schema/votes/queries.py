@@ -213,8 +213,7 @@ class VoteQueries:
         if not 0 <= index < total:
             raise InvalidInput("index", str(index), f"must be an entry of the tree of size {total} (0 to {total - 1})")
         [entry] = await info.context.store.log_entries(log.log, index, index + 1)
-        path = await log.inclusion_proof(index, total)
-        root = await log.root(total)
+        path, root = await log.inclusion_proof_and_root(index, total)
         return InclusionProof(index=index, size=total, leaf_hash=leaf_hash(entry.payload).hex(), path=[p.hex() for p in path], root=root.hex())
 
     @field(description="A consistency proof between two sizes of the vote's bulletin board (default `toSize`: the final or current size).")
