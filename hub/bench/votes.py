@@ -24,8 +24,9 @@ committee one too, and then, over real HTTP against `hub serve` in a subprocess:
    start-up and store opening;
 5. inclusion proofs: `inclusionProof` over HTTP, each asked by the owner whose ballot it proves, on
    one keep-alive connection (p50/p99; every root must be the final head's); baseline `{ me { role } }`
-   the same way; and the proof alone in this process (the entry, the path and the root through
-   `MerkleLog`, as the resolver reads them), beside one entry read from the store.
+   the same way; and the proof alone in this process (the entry, then the path and the root from
+   one read of the nodes through `MerkleLog`, as the resolver reads them), beside one entry read
+   from the store.
 """
 
 from __future__ import annotations
@@ -538,8 +539,7 @@ async def _measure(folder: Path, houses: int, concurrency: int, proofs: int) -> 
             read_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             await store.log_entries(log_name(vote_id), index, index + 1)
-            path = await log.inclusion_proof(index, final_size)
-            root = await log.root(final_size)
+            path, root = await log.inclusion_proof_and_root(index, final_size)
             proof_times.append(time.perf_counter() - started)
             on_root = on_root and root.hex() == final_root and isinstance(path, list)
         items = result["items"]
