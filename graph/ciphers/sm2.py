@@ -1,11 +1,17 @@
-"""SM2 (GB/T 32918) signatures through gmssl, made safe: nonces from `secrets`, keys normalised.
+"""SM2 (GB/T 32918) signatures: nonces from `secrets`, keys normalised, ranges checked.
 
-gmssl 3.2.2 draws its signing nonce from `random` (predictable: a leaked nonce gives away the
-private key), its key parsing strips leading '0' and '4' characters, its verification accepts
-r and s outside 1..n-1 and raises on some malformed input; all of that is handled here. The
-curve arithmetic is gmssl's (pure Python); the digests e = SM3(Z ‖ M) are computed here through
-OpenSSL, with Z = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA) as GB/T 32918.2 §5.5 says.
-Signatures are r ‖ s, 64 bytes; the default signer ID is 1234567812345678 (GM/T 0009).
+The curve arithmetic is `graph.ciphers.sm2_curve`: integers in Jacobian coordinates (a = -3
+doubling, mixed additions), k·G from a fixed-base table of G, and s·G + t·P for verification from
+G's table plus a wNAF of P, or a table of P once a public key has been used a few times (a
+verifier checks thousands of heads signed by one hub). The digests e = SM3(Z ‖ M) are computed
+here through OpenSSL, with Z = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA) as GB/T 32918.2 §5.5
+says. Signatures are r ‖ s, 64 bytes; the default signer ID is 1234567812345678 (GM/T 0009).
+
+This module used to wrap gmssl 3.2.2, which the tests still check it against as independent
+code; none of gmssl is on these paths any more. gmssl draws its signing nonce from `random`
+(predictable: a leaked nonce gives away the private key), its key parsing strips leading '0'
+and '4' characters, its verification accepts r and s outside 1..n-1 and raises on some
+malformed input.
 
 >>> private = generate_private_key()
 >>> signature = sign(private, b"report")
@@ -20,19 +26,16 @@ import re
 import secrets
 
 from cryptography.hazmat.primitives import hashes
-from gmssl import sm2 as _gmssl
+
+from graph.ciphers import sm2_curve as _curve
 
 DEFAULT_ID = b"1234567812345678"
 SIGNATURE = 64
 """Bytes in a signature: r ‖ s, 32 bytes each."""
 
-_CURVE = _gmssl.default_ecc_table
-_P = int(_CURVE["p"], 16)
-_A = int(_CURVE["a"], 16)
-_B = int(_CURVE["b"], 16)
-_N = int(_CURVE["n"], 16)
+_P, _A, _B, _N = _curve.P, _curve.A, _curve.B, _curve.N
 _HEX = re.compile(r"[0-9a-f]+")
-_CURVE_BYTES = bytes.fromhex(_CURVE["a"] + _CURVE["b"] + _CURVE["g"])
+_CURVE_BYTES = b"".join(value.to_bytes(32, "big") for value in (_A, _B, _curve.GX, _curve.GY))
 
 
 def normalise_private_key(text: str) -> str:
@@ -71,22 +74,13 @@ def generate_private_key() -> str:
 
 @functools.lru_cache(maxsize=16)
 def _public_of(private: str) -> str:
-    crypt = _gmssl.CryptSM2(private_key=private, public_key="")
-    point: str = crypt._kg(int(private, 16), _CURVE["g"])
-    return normalise_public_key(point)
+    x, y = _curve.multiply_g(int(private, 16))
+    return format(x, "064x") + format(y, "064x")
 
 
 def public_key_of(private_key: str) -> str:
     """The public key d·G of a private key: 128 hex digits, x ‖ y, no 04 prefix."""
     return _public_of(normalise_private_key(private_key))
-
-
-def _crypt(private_key: str, public_key: str) -> _gmssl.CryptSM2:
-    crypt = _gmssl.CryptSM2(private_key=private_key, public_key="")
-    # gmssl's constructor does public_key.lstrip("04") when the key starts with "04", which
-    # also eats the leading 0s and 4s of x; the normalised key is set after it instead
-    crypt.public_key = public_key
-    return crypt
 
 
 def prehash(public_key: str, signer_id: bytes = DEFAULT_ID) -> hashes.Hash:
@@ -109,9 +103,21 @@ def digest(public_key: str, message: bytes, signer_id: bytes = DEFAULT_ID) -> by
     return context.finalize()
 
 
+@functools.lru_cache(maxsize=16)
+def _inverse_of_one_plus(private: str) -> int:
+    return pow(1 + int(private, 16), -1, _N)
+
+
 def _sign_e(private: str, e: bytes, nonce: int) -> bytes | None:
-    signature: str | None = _crypt(private, _public_of(private)).sign(e, format(nonce, "064x"))
-    return bytes.fromhex(signature) if signature else None
+    """GB/T 32918.2 §6.1, steps A4-A7: None when this nonce gives r = 0, r + k = n or s = 0."""
+    x1, _ = _curve.multiply_g(nonce)
+    r = (int.from_bytes(e, "big") + x1) % _N
+    if r == 0 or r + nonce == _N:
+        return None
+    s = _inverse_of_one_plus(private) * (nonce - r * int(private, 16)) % _N
+    if s == 0:
+        return None
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def sign_digest(private_key: str, e: bytes) -> bytes:
@@ -149,13 +155,16 @@ def verify_digest(public_key: str, e: bytes, signature: bytes) -> bool:
     Anything malformed (signature, key, digest) is simply not valid: False, never an error."""
     if not isinstance(signature, (bytes, bytearray)) or len(signature) != SIGNATURE:
         return False
+    if not isinstance(e, (bytes, bytearray, memoryview)) or len(e) != 32:
+        return False
     r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    if not (0 < r < _N and 0 < s < _N) or len(e) != 32:  # GB/T 32918.2 §7.1, steps B1-B2
+    if not (0 < r < _N and 0 < s < _N):  # GB/T 32918.2 §7.1, steps B1-B2
         return False
     try:
-        return bool(_crypt("", normalise_public_key(public_key)).verify(bytes(signature).hex(), bytes(e)))
-    except (ValueError, TypeError, ZeroDivisionError):
+        key = normalise_public_key(public_key)
+    except ValueError:
         return False
+    return _curve.verify_rs((int(key[:64], 16), int(key[64:], 16)), int.from_bytes(e, "big"), r, s)
 
 
 def verify(public_key: str, message: bytes, signature: bytes, *, signer_id: bytes = DEFAULT_ID) -> bool:

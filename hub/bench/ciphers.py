@@ -1,5 +1,5 @@
 """Per-value cipher rates: OpenSSL's SM4 and SM3 (what the hub uses) beside gmssl's pure-Python
-SM4 and SM3 on the same values, and SM2 signing and verification (pure Python, through gmssl).
+SM4 and SM3 on the same values, and SM2 signing and verification (the hub's pure-Python curve code).
 
 Values are the sizes the hub seals and indexes: an 18-character ID number, an 11-digit mobile
 phone, a 2-3 character Chinese name (6-9 bytes of UTF-8). Each figure runs for a fixed time.

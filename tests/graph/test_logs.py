@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from graph.ciphers.sealing import Sealer
 from graph.ciphers.sm3 import sm3
 from graph.errors import InvalidInput
 from graph.logs import ClaimHeld, LogDamaged, MerkleLog
-from graph.logstore import LogStore, NewEntry, NodeKey
+from graph.logstore import LogStore, NewEntry, NodeKey, SignedHead
 from graph.store import Store
 from tests import backends
 
@@ -330,7 +331,18 @@ class TestHeads:
         assert await log.head_covering(7, "receipt") is heads[0]  # already covered: no signature
         assert counting.calls["save_head"] == 1
 
-    async def test_appenders_asking_for_receipts_at_once_do_not_sign_each(self, store: Store) -> None:
+    async def test_appenders_asking_for_receipts_at_once_do_not_sign_each(
+        self, store: Store, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # sharing shows only when ballots arrive while a signature is under way: an SM2 signature
+        # (~0.2 ms) can be quicker than an append, so it is made to take a few appends' time here
+        sign_head = merkle.sign_head
+
+        def slow_sign_head(*args: Any) -> SignedHead:
+            time.sleep(0.005)
+            return sign_head(*args)
+
+        monkeypatch.setattr(merkle, "sign_head", slow_sign_head)
         counting = Counting(store)
         log = MerkleLog(counting.port(), VOTE, KEYS)
 
