@@ -343,7 +343,7 @@ class MerkleLog:
         else:
             root = await self.root(size)
         tip = self._tip
-        head = await asyncio.to_thread(merkle.sign_head, keyring, self.log, size, root, self.clock(), kind)
+        head = merkle.sign_head(keyring, self.log, size, root, self.clock(), kind)  # ~0.2 ms: no thread hop
         await self.store.save_head(head)
         signer = tip.signers.setdefault(kind, _Signer())
         if signer.latest is None or signer.latest.size < head.size:
