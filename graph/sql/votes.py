@@ -372,10 +372,18 @@ class VoteRecords:
 
     # -- electors ------------------------------------------------------------------------
 
-    @staticmethod
-    async def _vote_row(connection: AsyncConnection, vote_id: str) -> int | None:
-        found = (await connection.execute(select(_VOTE.c.id).where(_VOTE.c.key == vote_id))).scalar_one_or_none()
-        return None if found is None else int(found)
+    async def _vote_row(self, connection: AsyncConnection, vote_id: str) -> int | None:
+        """The row id of a vote (kept once found: a vote's row is never deleted or renumbered)."""
+        known: dict[str, int] = self.__dict__.setdefault("_vote_row_ids", {})
+        row_id = known.get(vote_id)
+        if row_id is None:
+            found = (await connection.execute(select(_VOTE.c.id).where(_VOTE.c.key == vote_id))).scalar_one_or_none()
+            if found is None:
+                return None
+            if len(known) > 10_000:
+                known.clear()
+            row_id = known[vote_id] = int(found)
+        return row_id
 
     async def electors(self, vote_id: str, house_codes: Sequence[str]) -> list[Elector | None]:
         async with self.engine.connect() as connection:

@@ -175,6 +175,7 @@ class Votes:
         self._opening = asyncio.Lock()
         self._known_votes: dict[str, tuple[float, Vote]] = {}
         self._final_heads: dict[str, SignedHead] = {}
+        self._rereading: set[str] = set()
         self._rolls: OrderedDict[str, Roll] = OrderedDict()
         self._rolling = asyncio.Lock()
 
@@ -199,14 +200,25 @@ class Votes:
         """The vote, brought up to date (opened or closed if its time has come). Asked for
         unscoped, an open vote comes from memory for up to VOTE_CACHE_SECONDS, a closed one
         (it never changes again) for as long as it is kept."""
+        if not scope.unlimited:
+            return await self._read_vote(vote_id, scope)
+        cached = self._known_votes.get(vote_id)
+        if cached is not None and (
+            cached[1].status is VoteStatus.CLOSED
+            or (
+                self.clock() < cached[1].closes_at
+                and (time.monotonic() - cached[0] < VOTE_CACHE_SECONDS or vote_id in self._rereading)
+            )
+        ):
+            return cached[1]  # while one caller rereads an open vote, the others use what is kept
+        self._rereading.add(vote_id)
+        try:
+            return await self._read_vote(vote_id, scope)
+        finally:
+            self._rereading.discard(vote_id)
+
+    async def _read_vote(self, vote_id: str, scope: Scope) -> Vote | None:
         unscoped = scope.unlimited
-        if unscoped:
-            cached = self._known_votes.get(vote_id)
-            if cached is not None and (
-                cached[1].status is VoteStatus.CLOSED
-                or (time.monotonic() - cached[0] < VOTE_CACHE_SECONDS and self.clock() < cached[1].closes_at)
-            ):
-                return cached[1]
         [found] = await self.store.votes([vote_id], scope)
         if found is None:
             return None
