@@ -292,3 +292,59 @@ async def test_committee_tokens_follow_the_committee_in_office(store: Store) -> 
         await issue_token(store, KEYS, "committee", E_A, "业委会", day)
     await store.save_committee(Committee("WY-new", E_A, (Member(OWNER_F, "主任"),), today - dt.timedelta(days=9), today + dt.timedelta(days=1800)))
     assert await issue_token(store, KEYS, "committee", E_A, "业委会", day)
+
+
+class _CountingVotesReads:
+    """The real store, counting the reads the vote service's memory saves."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> object:
+        member = getattr(self.store, name)
+        if name not in ("votes", "elector_page", "electors", "electors_of", "log_heads"):
+            return member
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return await member(*args, **kwargs)
+
+        return counted
+
+
+async def test_an_open_vote_and_its_electorate_are_read_once_and_an_early_close_is_seen_at_once(store: Store) -> None:
+    clock = Clock(NOTICE)
+    counting = _CountingVotesReads(store)
+    votes = Votes(counting, KEYS, clock=clock)  # type: ignore[arg-type]
+    organised = await votes.organise(_vote(), EVERYTHING)
+    clock.at = OPENS + dt.timedelta(minutes=1)
+    vote = await votes.vote(organised.id, EVERYTHING)
+    assert vote is not None and vote.status is VoteStatus.OPEN
+    counting.calls.clear()
+    for house, owner in ((D_SHINAN, OWNER_D), (SECOND_D, OWNER_D), (F_HOUSE, OWNER_F), (T_HOUSE, OWNER_B)):
+        found = await votes.vote(vote.id, EVERYTHING)
+        assert found is not None
+        await votes.cast(found, house, owner, {1: "for"})
+        assert await votes.may_read(found, owner)
+    assert counting.calls.get("votes", 0) == 0  # the open vote came from memory
+    assert counting.calls["elector_page"] == 1  # the electorate was read once, whole
+    assert "electors" not in counting.calls and "electors_of" not in counting.calls
+    # the weights still come from the whole electorate: D is one head over two houses
+    entries = await votes.entries(vote.id)
+    [second] = await store.electors(vote.id, [SECOND_D])
+    assert second is not None
+    assert {(e.area_centi_m2, e.share) for e in entries if e.house == votes.house_tag(vote.id, SECOND_D)} == {
+        (second.area_centi_m2, Fraction(1, 2))
+    }
+    closed = await votes.close(vote, early=True)
+    assert closed.status is VoteStatus.CLOSED
+    with pytest.raises(InvalidInput, match="closed|not open"):
+        again = await votes.vote(vote.id, EVERYTHING)
+        assert again is not None
+        await votes.cast(again, J_HOUSE, OWNER_J, {1: "for"})
+    counting.calls.clear()
+    for _ in range(3):
+        assert await votes.final_head(vote.id) is not None
+        assert (await votes.vote(vote.id, EVERYTHING)) == closed
+    assert counting.calls.get("votes", 0) == 0 and counting.calls.get("log_heads", 0) <= 1
