@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -157,8 +157,18 @@ class MerkleLogRecords:
         found: dict[NodeKey, bytes] = {}
         async with self.engine.connect() as connection:
             for start in range(0, len(wanted), NODE_CHUNK):
+                by_level: dict[int, list[int]] = {}
+                for level, index in wanted[start : start + NODE_CHUNK]:
+                    by_level.setdefault(level, []).append(index)
+                # one term per level, each naming the whole key prefix: both databases then look
+                # every node up by its primary key (a row-value IN scanned every node of the log)
                 query = select(node.c.level, node.c["index"], node.c.hash).where(
-                    and_(node.c.log == log, tuple_(node.c.level, node.c["index"]).in_(wanted[start : start + NODE_CHUNK]))
+                    or_(
+                        *(
+                            and_(node.c.log == log, node.c.level == level, node.c["index"].in_(indices))
+                            for level, indices in sorted(by_level.items())
+                        )
+                    )
                 )
                 for row in await connection.execute(query):
                     found[(int(row[0]), int(row[1]))] = bytes(row[2])
