@@ -8,10 +8,12 @@ closed_at, result})-[:AT]->(:Place)`, items and documents JSON text (the same te
 the frozen electorate `(:Elector {key, vote, house, area_centi_m2, holders, head,
 designated})-[:OF]->(:Vote)`, keyed by vote and house, and `(:VoteHolder {key, vote, owner,
 houses})`, keyed by vote and owner, to find an owner's houses; `(:Proxy {key, vote, house,
-grantor, delegate, delegate_key, …})-[:FOR]->(:Elector)`; `(:Committee {id, estate, members,
-term_start, term_end, elected_by, filed_on})-[:OF]->(:Place)` (its estate); `(:MeetingStep {key,
-estate, kind, at, actor, role, detail})-[:OF]->(:Place)`. Times are integer microseconds, dates
-ISO text (which orders as dates do), as everywhere in the graph.
+grantor, delegate, delegate_key, …})-[:FOR]->(:Elector)`, found by key (vote and house), by
+delegate_key (vote and delegate) or by delegate alone (the votes an owner is a delegate in);
+`(:Committee {id, estate, members, term_start, term_end, elected_by, filed_on})-[:OF]->(:Place)`
+(its estate); `(:MeetingStep {key, estate, kind, at, actor, role, detail})-[:OF]->(:Place)`.
+Times are integer microseconds, dates ISO text (which orders as dates do), as everywhere in the
+graph.
 
 Scope: a vote is in a caller's scope when its place is, a committee or meeting step when its
 estate is (`model.seen` on that place). The lists "under `within`" (`vote_page`,
@@ -77,6 +79,7 @@ for _label, _prop, _unique in (
     ("VoteHolder", "key", True),
     ("Proxy", "key", True),
     ("Proxy", "delegate_key", False),
+    ("Proxy", "delegate", False),
     ("Committee", "id", True),
     ("MeetingStep", "key", True),
 ):
@@ -179,6 +182,8 @@ SAVE_PROXY = st.write(
 _PROXY_RETURN = f"RETURN {_columns('x', _PROXY)}"
 PROXIES = st.read("votes.proxies", f"UNWIND $keys AS k MATCH (x:Proxy {{key: k}}) {_PROXY_RETURN}")
 PROXIES_FOR = st.read("votes.proxies_for", f"UNWIND $keys AS k MATCH (x:Proxy {{delegate_key: k}}) {_PROXY_RETURN}")
+# by the delegate alone (its own index: delegate_key leads with the vote); a vote once, however many houses
+DELEGATIONS = st.read("votes.delegations", "MATCH (x:Proxy {delegate: $delegate}) RETURN DISTINCT x.vote")
 
 # -- committees and first meetings -----------------------------------------------------------
 
@@ -566,6 +571,9 @@ class VoteRecords:
         for proxy in map(_proxy, await self.transport.run(PROXIES_FOR, {"keys": keys})):
             by_delegate.setdefault(proxy.delegate, []).append(proxy)
         return [sorted(by_delegate.get(d, ()), key=lambda p: p.house_code) for d in delegates]
+
+    async def delegations(self, delegate: str) -> list[str]:
+        return sorted(str(row[0]) for row in await self.transport.run(DELEGATIONS, {"delegate": delegate}))
 
     # -- committees ----------------------------------------------------------------------
 

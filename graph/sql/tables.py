@@ -607,6 +607,7 @@ vote_proxy = Table(
     Column("registered_by", String(200), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_vote_proxy_delegate", "vote_id", "delegate", "house_code"),
+    Index("ix_vote_proxy_delegate_votes", "delegate", "vote_id"),  # the votes an owner is a delegate in
 )
 
 committee = Table(

@@ -6,8 +6,8 @@ this module stores, finds and counts.
 A vote's items, candidates and documents are JSON text on its row (they are read with the vote,
 never on their own). The electorate frozen at the open is a row per house (`elector`, keyed by
 vote and house) and a row per holder and house (`vote_holder`, keyed by vote, owner and house)
-to find an owner's houses; a proxy is a row per vote and house, found by delegate through its
-index.
+to find an owner's houses; a proxy is a row per vote and house, found by vote and delegate, or
+by delegate alone (the votes an owner is a delegate in), each through its index.
 
 Scope: a vote (its electors and proxies: the service checks the vote first) is in a caller's
 scope when its place is, a committee or a meeting step when its estate is — the same
@@ -483,6 +483,17 @@ class VoteRecords:
                 for row in await select_in(connection, query, _PROXY.c.delegate, list(by_delegate)):
                     by_delegate[row.delegate].append(_proxy(vote_id, row))
         return [sorted(by_delegate[d], key=lambda p: p.house_code) for d in delegates]
+
+    async def delegations(self, delegate: str) -> list[str]:
+        query = (
+            select(_VOTE.c.key)
+            .select_from(_PROXY.join(_VOTE, _VOTE.c.id == _PROXY.c.vote_id))
+            .where(_PROXY.c.delegate == delegate)
+            .distinct()
+            .order_by(_VOTE.c.key)
+        )
+        async with self.engine.connect() as connection:
+            return [row.key for row in await connection.execute(query)]
 
     # -- committees ----------------------------------------------------------------------
 

@@ -274,6 +274,11 @@ class VoteStore(Protocol):
     async def proxies_for(self, vote_id: str, delegates: Sequence[str]) -> list[list[Proxy]]:
         """For each delegate owner id, the proxies naming it, by house code. Unscoped."""
 
+    async def delegations(self, delegate: str) -> list[str]:
+        """The ids of the votes in which the owner `delegate` is the delegate of at least one
+        registered proxy, each once, sorted; empty for an owner named by none. Unscoped (the
+        caller decides what a delegate may see of each vote)."""
+
     async def save_committee(self, committee: Committee) -> None:
         """Store a committee. An id already stored is StoreError naming it; an estate not
         stored, or a term ending before it starts, InvalidInput."""

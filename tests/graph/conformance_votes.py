@@ -611,6 +611,37 @@ class TestProxies:
         assert await store.proxies("V1", [UNOWNED, T_HOUSE]) == [None, None]
         assert await store.proxies("V2", [T_HOUSE]) == [None]
 
+    async def test_delegations_are_empty_for_an_owner_named_by_no_proxy(self, store: Store) -> None:
+        assert await store.delegations(OWNER_D) == []  # nothing stored yet
+        await opened(store)
+        assert await store.delegations(OWNER_D) == []  # a vote, no proxies
+        await store.save_proxy(proxy(T_HOUSE, OWNER_B, OWNER_D))
+        assert await store.delegations("no-such-owner") == []
+        assert await store.delegations(OWNER_B) == []  # the grantor is not a delegate
+        assert await store.delegations("") == []
+
+    async def test_delegations_name_each_vote_once_in_id_order(self, store: Store) -> None:
+        await city(store, vote("V3"), vote("V1"), vote("V2"))
+        for vote_id in ("V3", "V1", "V2"):
+            assert await store.open_vote(vote_id, electors(vote_id), ELECTORATE, OPENED)
+        for each in (
+            proxy(T_HOUSE, OWNER_B, OWNER_D, vote_id="V3"),  # three houses of V3 to one delegate
+            proxy(F_HOUSE, OWNER_F, OWNER_D, vote_id="V3"),
+            proxy(B_A1 + "0201", OWNER_B, OWNER_D, vote_id="V3"),
+            proxy(D_SHINAN, OWNER_D, OWNER_C, vote_id="V3"),
+            proxy(T_HOUSE, OWNER_C, OWNER_F, vote_id="V2"),
+            proxy(F_HOUSE, OWNER_F, OWNER_D, vote_id="V1"),
+            proxy(D_SHINAN, OWNER_D, OWNER_C, vote_id="V1"),
+        ):
+            await store.save_proxy(each)
+        assert await store.delegations(OWNER_D) == ["V1", "V3"]
+        assert await store.delegations(OWNER_C) == ["V1", "V3"]
+        assert await store.delegations(OWNER_F) == ["V2"]
+        assert await store.delegations(OWNER_B) == []
+        with pytest.raises(StoreError, match=T_HOUSE):  # a refused proxy adds no vote
+            await store.save_proxy(proxy(T_HOUSE, OWNER_B, OWNER_C, vote_id="V2"))
+        assert await store.delegations(OWNER_C) == ["V1", "V3"]
+
 
 # --------------------------------------------------------------------------------------------
 # committees
