@@ -271,8 +271,11 @@ class Votes:
 
     async def owner_votes(self, owner_id: str, statuses: Sequence[VoteStatus] | None = None) -> list[Vote]:
         """The votes whose area holds a house the owner holds today or held on their record
-        date; newest first. An owner who sold every house of a vote's area before its record
-        date is not among its readers, whatever it held there once."""
+        date, and the votes in which it is the registered delegate (委托代理人) of a house, who
+        need hold nothing in the area; each once, brought up to date (`current`: opened or
+        closed if its time has come), of `statuses` (None: any), newest first. An owner who sold
+        every house of a vote's area before its record date is not among its readers, whatever
+        it held there once, unless it is a delegate in that vote."""
         everything = Scope.everything()
         [held] = await self.store.houses_of([owner_id], None, everything)
         codes = sorted({span.house_code for span in held})
@@ -281,11 +284,17 @@ class Votes:
         places = sorted(set().union(*above.values())) if above else []
         found = await self.store.votes_at(places, everything, None) if places else []
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
-        result = []
+        readable: dict[str, Vote] = {}
         for vote in found:
             spans = [span for span in held if vote.place_code in above[span.house_code]]
-            if not any(span.holds_on(today) or span.holds_on(vote.record_date) for span in spans):
-                continue
+            if any(span.holds_on(today) or span.holds_on(vote.record_date) for span in spans):
+                readable[vote.id] = vote
+        delegated = [vote_id for vote_id in await self.store.delegations(owner_id) if vote_id not in readable]
+        for stored in await self.store.votes(delegated, everything) if delegated else []:
+            if stored is not None:
+                readable[stored.id] = stored
+        result = []
+        for vote in readable.values():
             vote = await self.current(vote)
             if statuses is None or vote.status in statuses:
                 result.append(vote)

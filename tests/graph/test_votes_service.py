@@ -34,6 +34,7 @@ from tests.graph.conformance import (
     OWNER_B,
     OWNER_C,
     OWNER_D,
+    OWNER_E,
     OWNER_F,
     OWNER_H,
     T_HOUSE,
@@ -209,6 +210,39 @@ async def test_a_proxy_casts_for_the_house_and_its_grantor_cannot(store: Store) 
     assert b'"proxy":true' in receipt.entries[0].payload
     with pytest.raises(InvalidInput, match="not in this vote's electorate"):
         await votes.register_proxy(vote, UNOWNED, OWNER_H, "x", "y")
+
+
+async def test_a_delegate_who_holds_nothing_in_the_area_sees_the_vote_among_its_votes(store: Store) -> None:
+    clock = Clock(NOTICE)
+    votes, vote = await _opened(store, clock)
+    # OWNER_E holds a house of 八大关花园 only; OWNER_D holds houses of 海韵花园 itself
+    assert await votes.owner_votes(OWNER_E) == []
+    assert not await votes.may_read(vote, OWNER_E)
+    await votes.register_proxy(vote, F_HOUSE, OWNER_E, "授权委托书 2026-002", "香港中路街道办事处")
+    await votes.register_proxy(vote, J_HOUSE, OWNER_E, "授权委托书 2026-003", "香港中路街道办事处")
+    await votes.register_proxy(vote, SOLD, OWNER_D, "授权委托书 2026-004", "香港中路街道办事处")
+    later = await votes.organise(
+        _vote(record_date=CLOSES.date(), opens_at=CLOSES + dt.timedelta(days=1), closes_at=CLOSES + dt.timedelta(days=10)),
+        EVERYTHING,
+    )
+    assert later.id > vote.id
+
+    # two houses delegated to E in one vote: that vote once; the later vote of the area is not E's
+    assert [(v.id, v.status) for v in await votes.owner_votes(OWNER_E)] == [(vote.id, VoteStatus.OPEN)]
+    assert await votes.may_read(vote, OWNER_E)
+    assert not await votes.may_read(later, OWNER_E)
+    assert [h.elector.house_code for h in await votes.my_houses(vote, OWNER_E)] == sorted([F_HOUSE, J_HOUSE])
+    # a holder who is also a delegate in the vote: once, newest first with its other vote
+    assert [v.id for v in await votes.owner_votes(OWNER_D)] == [later.id, vote.id]
+    # the statuses filter applies to delegated votes too
+    assert [v.id for v in await votes.owner_votes(OWNER_E, [VoteStatus.OPEN])] == [vote.id]
+    assert await votes.owner_votes(OWNER_E, [VoteStatus.NOTICED, VoteStatus.CLOSED]) == []
+
+    # listing brings a delegated vote up to date: past its close, it is closed and published
+    clock.at = CLOSES
+    [closed] = await votes.owner_votes(OWNER_E)
+    assert (closed.id, closed.status) == (vote.id, VoteStatus.CLOSED) and closed.result is not None
+    assert [v.id for v in await votes.owner_votes(OWNER_E, [VoteStatus.CLOSED])] == [vote.id]
 
 
 async def test_closing_counts_publishes_and_applies(store: Store) -> None:

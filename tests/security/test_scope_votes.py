@@ -318,10 +318,19 @@ def test_an_owner_who_sold_before_the_record_date_reads_nothing(secure_hub: Secu
 
 
 def test_a_delegate_from_outside_the_area_reads_and_casts_its_house(secure_hub: SecureHub) -> None:
-    """The 市北区 owner, registered as the proxy of one house of the open vote, reads the vote,
-    sees that one house (via proxy) and nothing of the others, and casts it."""
+    """The 市北区 owner, registered as the proxy of one house of the open vote, finds the vote
+    among its votes (myVotes) beside its own estate's, reads it, sees that one house (via proxy)
+    and nothing of the others, and casts it."""
     made, world = polls(secure_hub), secure_hub.world
     delegate = owner_role(secure_hub, NORTH_OWNER)
+    area, record_date = world.subtree(world.votes[made.open_vote].place), world.votes[made.open_vote].record_date
+    assert not (world.holdings(NORTH_OWNER) | world.holdings(NORTH_OWNER, record_date)) & area, "it holds nothing there"
+    mine = data(secure_hub, delegate, "{ myVotes { id status myHouses { houseCode viaProxy } } }")["myVotes"]
+    assert [item["id"] for item in mine] == sorted(readable(secure_hub, delegate), reverse=True)
+    assert made.noticed_vote in {item["id"] for item in mine}, "its own estate's vote stays listed"
+    assert [item for item in mine if item["id"] == made.open_vote] == [
+        {"id": made.open_vote, "status": "OPEN", "myHouses": [{"houseCode": made.delegated, "viaProxy": True}]}
+    ], "a registered delegate lists the vote it casts in"
     found = data(secure_hub, delegate, "query($v: ID!) { vote(id: $v) { id myHouses { houseCode viaProxy castBy canCast choices { item } } } }", {"v": made.open_vote})
     assert found["vote"] is not None, "a registered delegate reads the vote it casts in"
     [house] = found["vote"]["myHouses"]
