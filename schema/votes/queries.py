@@ -185,7 +185,10 @@ class VoteQueries:
         current = Page(fresh, page.has_next, page.end_cursor, page.start_cursor)
         return connection(current, key=lambda vote: vote.id, wrap=lambda vote: Vote(record=vote), counter=count, after=cursor)
 
-    @field(description="Owner tokens: the votes whose area holds one of your houses, newest first.")
+    @field(
+        description="Owner tokens: the votes whose area holds one of your houses, and those you are a "
+        "registered delegate (委托代理人) in, newest first."
+    )
     async def my_votes(self, info: Info, status: list[VoteStatus] | None = None) -> list[Vote]:
         principal = info.context.principal
         require_role(principal, frozenset({Role.OWNER}), "list an owner's votes")
