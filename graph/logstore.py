@@ -130,6 +130,13 @@ class LogStore(Protocol):
     async def claims(self, keys: Sequence[str]) -> list[str | None]:
         """Who holds each claim key, in key order; None where nobody does."""
 
+    async def take_claims(self, claims: Mapping[str, str]) -> tuple[str, str] | None:
+        """Take every claim key for its claimant (claim key → claimant) without appending, in one
+        atomic write: None when all are taken (a key already the same claimant's stays so);
+        when a key is another claimant's, that first key (in key order) and its holder, and
+        nothing is taken. Appends then meet these claims like any other (a vote's proxy holds
+        the house for its delegate from its registration)."""
+
     async def save_head(self, head: SignedHead) -> None:
         """Keep a signed head. Saving one equal to a kept head (log, size, kind, at) again is a
         no-op; the size must not exceed the log's (InvalidInput)."""
@@ -174,7 +181,12 @@ def check_append(
             raise InvalidInput("nodes", key, "must be keyed by (level, index), whole numbers 0 or more")
         if not isinstance(value, bytes) or not value:
             raise InvalidInput(f"nodes[{key[0]}, {key[1]}]", value, "must be the node's hash, non-empty bytes")
-    for claim, claimant in (claims or {}).items():
+    check_claims(claims or {})
+
+
+def check_claims(claims: Mapping[str, str]) -> None:
+    """What every adapter refuses in `LogStore.take_claims`: InvalidInput naming the field."""
+    for claim, claimant in claims.items():
         _text("claims", claim, CLAIM_LIMIT)
         _text(f"claims[{claim}]", claimant, CLAIM_LIMIT)
 

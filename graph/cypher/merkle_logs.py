@@ -39,6 +39,7 @@ from graph.logstore import (
     NodeKey,
     SignedHead,
     check_append,
+    check_claims,
     check_head,
     first_held,
 )
@@ -92,6 +93,17 @@ BY_KEY = st.read(
     "UNWIND $keys AS k MATCH (e:LogEntry {bykey: k}) RETURN e.position, e.key, e.payload, e.at ORDER BY e.position",
 )
 NODES = st.read("logs.nodes", "UNWIND $slots AS s MATCH (n:LogNode {slot: s}) RETURN n.slot, n.hash")
+TAKE_CLAIMS = st.write(
+    "logs.take_claims",
+    "UNWIND $claims AS c "
+    "OPTIONAL MATCH (h:Claim {key: c.key}) "
+    "WITH c, h "
+    "WITH collect(CASE WHEN h IS NOT NULL AND h.claimant <> c.claimant THEN [c.key, h.claimant] END) AS held, "
+    "collect(CASE WHEN h IS NULL THEN c END) AS fresh "
+    "FOREACH (k IN CASE WHEN size(held) = 0 THEN fresh ELSE [] END | "
+    "CREATE (:Claim {key: k.key, claimant: k.claimant})) "
+    "RETURN held",
+)
 CLAIMS = st.read("logs.claims", "UNWIND $keys AS k MATCH (c:Claim {key: k}) RETURN c.key, c.claimant")
 SAVE_HEAD = st.write(
     "logs.save_head",
@@ -196,6 +208,22 @@ class MerkleLogRecords:
             return []
         found = {slot: bytes.fromhex(value) for slot, value in await self.transport.run(NODES, {"slots": list(dict.fromkeys(slots))})}
         return [found.get(slot) for slot in slots]
+
+    async def take_claims(self, claims: Mapping[str, str]) -> tuple[str, str] | None:
+        check_claims(claims)
+        if not claims:
+            return None
+        params = {"claims": [{"key": key, "claimant": claims[key]} for key in sorted(claims)]}
+        rows: list[tuple[Any, ...]] = []
+        for attempt in range(ATTEMPTS):
+            try:
+                rows = await self.transport.run(TAKE_CLAIMS, params)
+                break
+            except StoreError as error:
+                if not _raced(error) or attempt == ATTEMPTS - 1:
+                    raise
+        [(held,)] = rows
+        return first_held(claims, {str(key): str(holder) for key, holder in held})
 
     async def claims(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:

@@ -36,6 +36,7 @@ from graph.logstore import (
     NodeKey,
     SignedHead,
     check_append,
+    check_claims,
     check_head,
     first_held,
 )
@@ -57,6 +58,23 @@ class _Refused(Exception):
     def __init__(self, result: AppendResult) -> None:
         super().__init__(result.outcome.value)
         self.result = result
+
+
+class _Held(Exception):
+    """Raised inside a claiming transaction to roll it back: `held` is another claimant's."""
+
+    def __init__(self, held: tuple[str, str]) -> None:
+        super().__init__(held[0])
+        self.held = held
+
+
+async def _take(connection: AsyncConnection, claims: Mapping[str, str]) -> tuple[str, str] | None:
+    """Insert the claims not held yet and say the first held by another claimant (None: none)."""
+    ordered = sorted(claims)
+    claim = tables.merkle_claim
+    await insert_rows(connection, claim, [{"key": key, "claimant": claims[key]} for key in ordered], skip_existing=True)
+    holders = {row.key: row.claimant for row in await select_in(connection, select(claim.c.key, claim.c.claimant), claim.c.key, ordered)}
+    return first_held(claims, holders)
 
 
 class MerkleLogRecords:
@@ -97,19 +115,7 @@ class MerkleLogRecords:
                 if moved.first() is None:
                     raise _Refused(AppendResult(Appended.MOVED, await _size(connection, log)))
                 if claims:
-                    ordered = sorted(claims)
-                    await insert_rows(
-                        connection,
-                        tables.merkle_claim,
-                        [{"key": key, "claimant": claims[key]} for key in ordered],
-                        skip_existing=True,
-                    )
-                    claim = tables.merkle_claim
-                    holders = {
-                        row.key: row.claimant
-                        for row in await select_in(connection, select(claim.c.key, claim.c.claimant), claim.c.key, ordered)
-                    }
-                    held = first_held(claims, holders)
+                    held = await _take(connection, claims)
                     if held is not None:
                         raise _Refused(
                             AppendResult(Appended.CLAIMED, expected_size, claim=held[0], claimant=held[1])
@@ -182,6 +188,19 @@ class MerkleLogRecords:
                 for row in await select_in(connection, select(claim.c.key, claim.c.claimant), claim.c.key, keys)
             }
         return [found.get(key) for key in keys]
+
+    async def take_claims(self, claims: Mapping[str, str]) -> tuple[str, str] | None:
+        check_claims(claims)
+        if not claims:
+            return None
+        try:
+            async with self.turns.writing() as connection:
+                held = await _take(connection, claims)
+                if held is not None:
+                    raise _Held(held)
+        except _Held as refused:
+            return refused.held
+        return None
 
     async def save_head(self, head: SignedHead) -> None:
         check_head(head)

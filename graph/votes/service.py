@@ -358,8 +358,8 @@ class Votes:
             tag = self.house_tag(vote.id, elector.house_code)
             via_proxy = proxy is not None and proxy.delegate == owner_id
             delegated_away = proxy is not None and proxy.delegate != owner_id
-            if claimant is None:
-                cast_by = None
+            if claimant is None or not any(house == tag for _, house in counted):
+                cast_by = None  # a registered proxy holds the claim before its delegate casts
             elif claimant == owner_id:
                 cast_by = "you"
             else:
@@ -449,8 +449,9 @@ class Votes:
         [known] = await self.store.owners_known([delegate])
         if not known:
             raise InvalidInput("delegate", delegate, "is not an owner the hub knows")
-        [claimant] = await self.store.claims([claim_key(vote.id, house_code)])
-        if claimant is not None and claimant != delegate:
+        # the proxy takes the house's claim for its delegate, atomically: from now on an append by
+        # anyone else for the house is refused by the store itself, so casting reads no proxies
+        if await self.store.take_claims({claim_key(vote.id, house_code): delegate}) is not None:
             raise InvalidInput("house", house_code, "has been cast already; a proxy cannot take it over")
         proxy = Proxy(vote.id, house_code, "+".join(elector.holders), delegate, reference.strip(), registered_by, self.clock())
         await self.store.save_proxy(proxy)
@@ -597,7 +598,6 @@ class Votes:
                 raise InvalidInput("item", str(number), f"is not an item of vote {vote.id} (1 to {len(items)})")
             checked[number] = check_choice(item, choice)
         elector = (await self.roll(vote)).electors.get(house_code)
-        [proxy] = await self.store.proxies(vote.id, [house_code])
         # one refusal for every house the caller has nothing to do with, whether it is outside
         # the electorate, held by others or delegated by others: what an owner may not cast for
         # tells it nothing about who held the house or whether anyone delegated it
@@ -608,13 +608,15 @@ class Votes:
         )
         if elector is None:
             raise refused
-        if proxy is not None:
-            if proxy.delegate != owner_id:
-                if owner_id not in elector.holders:
-                    raise refused
-                raise InvalidInput("house", house_code, "is cast by its registered proxy: you have delegated it")
-        elif owner_id not in elector.holders:
-            raise refused
+        proxy = None  # the proxy the caller casts as, if it does
+        if owner_id not in elector.holders or len(elector.holders) > 1:
+            [registered] = await self.store.proxies(vote.id, [house_code])
+            if registered is not None and registered.delegate == owner_id:
+                proxy = registered  # a delegate, or the co-owner the others designated
+            elif owner_id not in elector.holders:
+                raise refused
+        # the sole holder of a house reads no proxies: a registered proxy holds the house's claim
+        # for its delegate, so the append below refuses a holder who delegated the house
         k = (await self.roll(vote)).houses_per_head[elector.head]
         key = self._key(vote.id)
         entries = [
@@ -636,7 +638,10 @@ class Votes:
             appended = await log.append(
                 [NewEntry(entry.house, entry.payload(), now) for entry in entries], claims={claim_key(vote.id, house_code): owner_id}
             )
-        except ClaimHeld:
+        except ClaimHeld as held:
+            [registered] = await self.store.proxies(vote.id, [house_code]) if proxy is None else [proxy]
+            if registered is not None and registered.delegate == held.claimant:
+                raise InvalidInput("house", house_code, "is cast by its registered proxy: you have delegated it") from None
             raise InvalidInput("house", house_code, "has been cast by a co-owner; a jointly held house votes once") from None
         head = await log.head_covering(appended.size, "receipt")
         receipt_entries = tuple(

@@ -219,6 +219,28 @@ class TestLogClaims:
         assert result == AppendResult(Appended.CLAIMED, 0, claim="statement:ICBC-0001", claimant="deposit-1")
         await nothing_written(store, "fund:E_B", 0, nodes=[(0, 0)])
 
+    async def test_claims_taken_alone_hold_against_appends_and_are_all_or_nothing(self, store: Store) -> None:
+        assert await store.take_claims({}) is None
+        assert await store.take_claims({"house:H2": "delegate-2", "house:H1": "delegate-1"}) is None
+        assert await store.take_claims({"house:H1": "delegate-1"}) is None  # the same claimant again
+        assert await store.log_size(VOTE) == 0  # nothing appended
+        assert await store.claims(["house:H1", "house:H2"]) == ["delegate-1", "delegate-2"]
+        held = await store.take_claims({"house:H9": "owner-9", "house:H2": "owner-2", "house:H1": "owner-1"})
+        assert held == ("house:H1", "delegate-1")  # the first held key, in key order
+        assert await store.claims(["house:H9"]) == [None]  # and nothing of that call was taken
+        result = await store.log_append(VOTE, 0, [entry(0)], nodes_for(VOTE, 0, 1), {"house:H2": "owner-2"})
+        assert result == AppendResult(Appended.CLAIMED, 0, claim="house:H2", claimant="delegate-2")
+        assert (await append(store, VOTE, 0, 1, claims={"house:H2": "delegate-2"})).outcome is Appended.APPENDED
+        await append(store, VOTE, 1, 1, claims={"house:H3": "owner-3"})
+        assert await store.take_claims({"house:H3": "delegate-3"}) == ("house:H3", "owner-3")
+
+    async def test_taking_a_malformed_claim_is_refused_naming_it(self, store: Store) -> None:
+        with pytest.raises(InvalidInput, match="claims"):
+            await store.take_claims({"": "owner-1"})
+        with pytest.raises(InvalidInput, match=r"claims\[house:H1\]"):
+            await store.take_claims({"house:H1": ""})
+        assert await store.claims(["house:H1"]) == [None]
+
     async def test_a_moved_append_takes_no_claim(self, store: Store) -> None:
         await append(store, VOTE, 0, 2)
         result = await store.log_append(VOTE, 1, [entry(1)], {}, {"house:H7": "owner-7"})

@@ -404,3 +404,45 @@ async def test_areas_move_to_whole_hundredths_of_a_m2_on_upgrade_sqlite(sqlite_p
 @pytest.mark.postgres
 async def test_areas_move_to_whole_hundredths_of_a_m2_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
     await _areas_in_centi_m2(await postgres_databases.create())
+
+
+async def _proxies_take_claims(url: str) -> None:
+    """0017: proxies registered before it take their houses' claims for their delegates, unless
+    the house was cast already (its caster keeps it)."""
+    from graph.ciphers.keyring import Keyring
+    from graph.votes.records import Proxy
+    from graph.votes.service import Votes, claim_key
+    from tests.graph import test_votes_service as voting
+
+    keys = Keyring.generate()
+    store = await SqlStore.open(url, sealer=keys.sealer(), upgrade=False)
+    try:
+        await migrate.upgrade(store.engine, "0016", sealer=keys.sealer())
+        await store.write(voting._city())
+        clock = voting.Clock(voting.NOTICE)
+        votes = Votes(store, keys, clock=clock)
+        vote = await votes.organise(voting._vote(), Scope.everything())
+        clock.at = voting.OPENS + dt.timedelta(minutes=1)
+        opened = await votes.vote(vote.id, Scope.everything())
+        assert opened is not None
+        await votes.cast(opened, voting.J_HOUSE, voting.OWNER_J, {1: "for"})  # cast before its proxy came
+        for house, grantor, delegate in ((voting.F_HOUSE, voting.OWNER_F, voting.OWNER_H), (voting.J_HOUSE, voting.OWNER_J, voting.OWNER_D)):
+            # as a hub before 0017 registered them: the proxy alone, no claim
+            await store.save_proxy(Proxy(vote.id, house, grantor, delegate, "授权委托书", "街道办", clock.at))
+        keys_wanted = [claim_key(vote.id, voting.F_HOUSE), claim_key(vote.id, voting.J_HOUSE)]
+        assert await store.claims(keys_wanted) == [None, voting.OWNER_J]
+        await migrate.upgrade(store.engine, sealer=keys.sealer())
+        assert await store.claims(keys_wanted) == [voting.OWNER_H, voting.OWNER_J]
+        with pytest.raises(Exception, match="registered proxy"):
+            await Votes(store, keys, clock=clock).cast(opened, voting.F_HOUSE, voting.OWNER_F, {1: "for"})
+    finally:
+        await store.close()
+
+
+async def test_proxies_take_their_claims_on_upgrade_sqlite(sqlite_path: str) -> None:
+    await _proxies_take_claims(sqlite_path)
+
+
+@pytest.mark.postgres
+async def test_proxies_take_their_claims_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _proxies_take_claims(await postgres_databases.create())
