@@ -36,7 +36,7 @@ def test_the_page_is_public_and_names_only_files_of_the_hub(map_hub: MapHub) -> 
     assert 'lang="zh-CN"' in html and "登录" in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html), "nothing is loaded from elsewhere"
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
-    assert len(assets) == 8
+    assert len(assets) == 9 and "/static/shared/hub-api.js" in assets
     for asset in assets:
         served = map_hub.client.get(asset)
         assert served.status_code == 200 and served.content, asset

@@ -38,6 +38,7 @@ def test_the_page_is_public_and_names_only_files_of_the_hub(vote_hub: VoteHub) -
         "/static/vote/vote.css",
         "/static/vendor/sm-crypto/sm3.js",
         "/static/vendor/sm-crypto/sm2.js",
+        "/static/shared/hub-api.js",
         "/static/vote/vote.js",
     ]
     for asset in assets:

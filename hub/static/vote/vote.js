@@ -61,7 +61,7 @@
     }
   }`;
 
-  class SignInError extends Error {}
+  const { SignInError } = window.HubApi; // hub/static/shared/hub-api.js
 
   const $ = (id) => document.getElementById(id);
   const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "—");
@@ -98,28 +98,8 @@
   };
 
   // -- talking to the hub ----------------------------------------------------------------------
-  async function gql(query, variables) {
-    let response;
-    try {
-      response = await fetch(config.graphql, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${state.token}` },
-        body: JSON.stringify({ query, variables: variables || {} }),
-      });
-    } catch (error) {
-      throw new Error(`无法连接平台：${error.message}`);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (error) {
-      throw new Error(`平台返回了无法解析的应答（HTTP ${response.status}）`);
-    }
-    if (response.status === 401) throw new SignInError(body.reason || "令牌无效");
-    if (response.status === 429) throw new Error("请求过于频繁，请稍后再试");
-    if (!response.ok) throw new Error(body.reason || `HTTP ${response.status}`);
-    if (body.errors && body.errors.length) throw new Error(body.errors.map((error) => error.message).join("；"));
-    return body.data;
+  function gql(query, variables) {
+    return window.HubApi.graphql(config.graphql, state.token, query, variables);
   }
 
   function notice(message) {
