@@ -633,8 +633,8 @@ def render_votes(figures: VoteFigures) -> list[str]:
         f"| `castBallot` latency under that load, p50 / p99 ms | {casting.p50_ms:.1f} / {casting.p99_ms:.1f} | "
         f"{floor.p50_ms:.1f} / {floor.p99_ms:.1f} | — |",
         f"| close, count and publish (`Votes.close`: {figures.board:,} board entries, {estate.houses:,} houses × 3 items, "
-        f"final head signed, committee seated), s | {figures.close_seconds:.2f} | reading the board's entries alone: "
-        f"{figures.read_seconds:.2f} | < {CLOSE_TARGET:g} s: {_verdict(figures.close_seconds < CLOSE_TARGET)} |",
+        f"final head signed, committee seated), s | {figures.close_seconds:.3f} | reading the board's entries alone: "
+        f"{figures.read_seconds:.3f} | < {CLOSE_TARGET:g} s: {_verdict(figures.close_seconds < CLOSE_TARGET)} |",
         f"| `hub votes verify {figures.vote_id}` as a subprocess, wall s | {figures.verify_seconds:.2f} | `hub votes list`, "
         f"same start-up and store: {figures.list_seconds:.2f} | < {VERIFY_TARGET:g} s: "
         f"{_verdict(figures.verify_ok and figures.verify_seconds < VERIFY_TARGET)} |",
