@@ -14,6 +14,7 @@ from graph.model import Batch
 from graph import open_store
 from graph.sql import SqlStore
 from hub.graphserver import GraphServer
+from tests.kept import Kept
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
 
 
@@ -92,6 +93,34 @@ def falkordb_server() -> Iterator[GraphServer]:
         yield server
     finally:
         server.stop()
+
+
+def _kept() -> Iterator[Kept]:
+    kept = Kept()
+    try:
+        yield kept
+    finally:
+        kept.close()
+
+
+@pytest.fixture(scope="session")
+def kept_sqlite() -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_postgresql(postgres_databases: PostgresDatabases) -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_falkordb(falkordb_server: GraphServer) -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_neo4j() -> Iterator[Kept]:
+    yield from _kept()
 
 
 @pytest.fixture
