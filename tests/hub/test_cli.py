@@ -148,26 +148,6 @@ def test_a_bad_database_url_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) -> None:
-    report = tmp_path / "bench.md"
-    # every section, the owners' vote too: more than the other commands' five minutes on 2 cores
-    result = run("bench", "--quick", "--requests", "30", "--output", str(report), cwd=tmp_path, timeout=900)
-    assert result.returncode == 0, result.stderr
-    text = report.read_text(encoding="utf-8")
-    for part in (
-        "store port (`SqlStore.write`",
-        "raw `sqlite3.executemany`",
-        "`house(code)`",
-        "`place(code){children}`",
-        'stats(scope:"370200", groupBy: DISTRICT)',
-        "bare Starlette, same JSON",
-        "Cost of scope enforcement",
-        "search within a street",
-        "### Owners' votes: one estate of 200 houses",
-    ):
-        assert part in text, part
-
-
 def test_safelist_switches_a_role_and_audits_it(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'hub.sqlite'}"
     assert run("keys", "init", cwd=tmp_path).returncode == 0
