@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from graph.model import Batch
 from graph import open_store
 from graph.sql import SqlStore
 from hub.graphserver import GraphServer
+from tests.kept import Kept
 from tests.services import POSTGRES, POSTGRES_ADMIN_URL, run_id
 
 
@@ -65,13 +67,21 @@ class PostgresDatabases:
         self.created.append(name)
         return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
-    async def drop_all(self) -> None:
-        connection = await asyncpg.connect(_admin_dsn())
-        try:
-            for name in self.created:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+    async def drop_all(self, connections: int = 8) -> None:
+        """Drop every database this session created, over `connections` connections at once
+        (the server drops several faster than one after another: 54 rather than 83 ms each
+        here, and a session creates hundreds, all dropped at its end)."""
+        names = list(self.created)
+
+        async def drop(share: list[str]) -> None:
+            connection = await asyncpg.connect(_admin_dsn())
+            try:
+                for name in share:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+        await asyncio.gather(*(drop(names[start::connections]) for start in range(connections) if names[start::connections]))
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +102,34 @@ def falkordb_server() -> Iterator[GraphServer]:
         yield server
     finally:
         server.stop()
+
+
+def _kept() -> Iterator[Kept]:
+    kept = Kept()
+    try:
+        yield kept
+    finally:
+        kept.close()
+
+
+@pytest.fixture(scope="session")
+def kept_sqlite() -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_postgresql(postgres_databases: PostgresDatabases) -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_falkordb(falkordb_server: GraphServer) -> Iterator[Kept]:
+    yield from _kept()
+
+
+@pytest.fixture(scope="session")
+def kept_neo4j() -> Iterator[Kept]:
+    yield from _kept()
 
 
 @pytest.fixture

@@ -33,12 +33,11 @@ from graph.scope import Scope
 from graph import open_store
 from graph.sql import SqlStore
 from tests.connectors.sample import SampleDatabase, SampleEstates, SampleFirms, contract, credit_code, estate_record
-from tests.connectors.test_registry_database import SEALER, City, _houses_of, city, places_under, snapshot
+from tests.connectors.test_registry_database import SEALER, City, _houses_of, places_under, snapshot
 from tests.connectors.test_utilities_drop import drop_source
-from tests.connectors.test_utilities_http import City as UtilityCity, hub_store as utility_store, utility_city
+from tests.connectors.test_utilities_http import City as UtilityCity, hub_store as utility_store
 from tests.graph.conformance import E_A, E_B, E_C, fixture_city
 
-__all__ = ["city", "utility_city"]  # the session's demo cities, shared with the connectors' own tests
 REPO = Path(__file__).resolve().parents[2]
 EVERYTHING = Scope.everything()
 NEW_ESTATE = "370202001001E009"

@@ -34,8 +34,6 @@ from graph.scope import Scope
 from graph import open_store
 from graph.sql import SqlStore
 from graph.store import Store
-from hub import demo
-from hub.loading import load
 from tests.conftest import PostgresDatabases
 from tests.services import POSTGRES_ADMIN_URL
 from tests.connectors.harness import ConnectorContract
@@ -68,27 +66,6 @@ async def _houses_of(store: Store, within: str) -> list[Place]:
 SEALER = Sealer.generate()
 """The keys of the demo city and of the hubs its registry syncs into: one hub's keys, so the owner
 ids the registry's holders get are the ones the city was generated with (graph.identity)."""
-
-
-@pytest.fixture(scope="session")
-async def city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
-    path = tmp_path_factory.mktemp("registry-city") / "small.sqlite"
-    store = await open_store(f"sqlite:///{path}", sealer=SEALER)
-    await load(store, demo.generate("small", 7, owner_ids=store.owner_ids), progress=False)
-    # an estate of more than 450 houses (a sync of it that fails mid-read has pages behind it),
-    # with a building of 60-140 houses: a few hundred records, several batches of the contract's 50
-    for estate in (await store.subtree(Level.ESTATE, None, EVERYTHING, 100)).items:
-        if await store.count(Level.HOUSE, estate.code, EVERYTHING) <= 450:
-            continue
-        buildings = (await store.subtree(Level.BUILDING, estate.code, EVERYTHING, 100)).items
-        sizes = [(len(await _houses_of(store, b.code)), b.code) for b in buildings]
-        fitting = [(size, code) for size, code in sizes if 60 <= size <= 140]
-        if fitting:
-            break
-    else:
-        raise AssertionError("the small city has no estate of more than 450 houses with a building of 60-140")
-    yield City(store, min(fitting)[1], estate.code)
-    await store.close()
 
 
 async def places_under(city: Store, within: str) -> list[Place]:

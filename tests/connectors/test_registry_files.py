@@ -26,12 +26,10 @@ from tests.connectors.test_registry_database import (
     _houses_of,
     add_rows,
     bad_inputs,
-    city,
     hub_store,
     snapshot,
 )
 
-__all__ = ["city"]  # the session's demo city, shared with the database tests
 EVERYTHING = Scope.everything()
 
 

@@ -25,9 +25,8 @@ from graph.ledger import Reason, RunStatus
 from graph.scope import Scope
 from graph.sql import SqlStore
 from tests.conftest import PostgresDatabases
-from tests.connectors.test_registry_database import City, _houses_of, add_rows, city, hub_store
+from tests.connectors.test_registry_database import City, _houses_of, add_rows, hub_store
 
-__all__ = ["city"]
 EVERYTHING = Scope.everything()
 D = dt.date
 PEOPLE = {

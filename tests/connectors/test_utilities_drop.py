@@ -21,7 +21,7 @@ from graph.scope import Scope
 from graph.sql import SqlStore
 from graph.utilities import fen_of
 from tests.connectors.harness import BATCH, ConnectorContract
-from tests.connectors.test_utilities_http import CHANGE_AT, City, hub_store, snapshot, utility_city  # noqa: F401
+from tests.connectors.test_utilities_http import CHANGE_AT, City, hub_store, snapshot
 
 
 EVERYTHING = Scope.everything()
@@ -68,7 +68,7 @@ class DropFixture:
 
 
 @pytest.fixture
-async def fixture(utility_city: City, tmp_path: Path) -> AsyncIterator[DropFixture]:  # noqa: F811
+async def fixture(utility_city: City, tmp_path: Path) -> AsyncIterator[DropFixture]:
     store = await hub_store(utility_city, tmp_path)
     try:
         yield DropFixture(store, copy.deepcopy(utility_city.data), tmp_path / "drop")

@@ -24,7 +24,7 @@ import uvicorn
 from connectors.base import Source
 from connectors.runner import sync
 from connectors.utilities.http import UtilitiesHttp
-from connectors.utilities.reference import Faults, UtilityData, build_dataset, utility_app
+from connectors.utilities.reference import Faults, UtilityData, utility_app
 from graph.ciphers.sealing import Sealer
 from graph.ledger import Reason, RunStatus
 from graph.levels import Level
@@ -32,8 +32,6 @@ from graph.scope import Scope
 from graph import open_store
 from graph.sql import SqlStore
 from graph.utilities import Utility, fen_of
-from hub import demo
-from hub.loading import load
 from tests.connectors.harness import BATCH, ConnectorContract
 from tests.serving import served
 
@@ -47,16 +45,6 @@ CHANGE_AT = dt.datetime(2100, 1, 1, 9, 0, tzinfo=dt.timezone.utc)
 class City:
     template: Path
     data: UtilityData
-
-
-@pytest.fixture(scope="session")
-async def utility_city(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
-    path = tmp_path_factory.mktemp("utility-city") / "small.sqlite"
-    store = await open_store(f"sqlite:///{path}", sealer=Sealer.generate())
-    await load(store, demo.generate("small", 7), progress=False)
-    data = await build_dataset(store, utility=Utility.WATER, houses=50, months=3, awkward=0)
-    await store.close()
-    yield City(path, data)
 
 
 async def hub_store(city: City, directory: Path) -> SqlStore:

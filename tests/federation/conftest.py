@@ -25,6 +25,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,6 +46,7 @@ from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
 from tests import backends, npm
+from tests.kept import kept
 from tests.federation.civil import CivilRecord, Registry, broken_schema, civil_schema
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
@@ -175,10 +177,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", params=backends.api_params())
-def fed_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedHub]:
+def fed_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> FedHub:
+    """The served hub on the param's backend: one per worker and backend for the session
+    (tests.kept), however often pytest switches between backends."""
+    backend: str = request.param
+    backends.prepare(backend, request)
+    return kept(backend, request).get("fed_hub", lambda: _fed_hub(backend, request, tmp_path_factory))
+
+
+@contextmanager
+def _fed_hub(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedHub]:
     folder = tmp_path_factory.mktemp("federation")
-    backends.prepare(request.param, request)
-    url = asyncio.run(backends.url_for(request.param, request, folder))
+    url = asyncio.run(backends.url_for(backend, request, folder))
     with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(base_url=base, timeout=120, trust_env=False)
         try:

@@ -15,6 +15,7 @@ import functools
 import datetime as dt
 import socket
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from hub.auth.issuing import issue_token
 from hub.demo import generate
 from hub.loading import load
 from tests import backends
+from tests.kept import kept
 from tests.schema.counting import CountingStore, serve_counting
 from tests.serving import served
 
@@ -111,10 +113,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", params=backends.api_params())
-def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    backends.prepare(request.param, request)
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Hub:
+    """The served hub on the param's backend: one per worker and backend for the session
+    (tests.kept), however often pytest switches between backends."""
+    backend: str = request.param
+    backends.prepare(backend, request)
+    return kept(backend, request).get("schema_hub", lambda: _hub(backend, request, tmp_path_factory))
+
+
+@contextmanager
+def _hub(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     folder: Path = tmp_path_factory.mktemp("hub")
-    url = asyncio.run(backends.url_for(request.param, request, folder))
+    url = asyncio.run(backends.url_for(backend, request, folder))
     with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(
             base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}

@@ -28,6 +28,7 @@ import asyncio
 import datetime as dt
 import socket
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,6 +83,7 @@ from hub.demo import generate
 from hub.limits import Limits
 from hub.loading import load
 from tests import backends
+from tests.kept import kept
 from tests.serving import serve_app, served
 from tests.security.world import Role, World, WorldCommittee, WorldVote, leaks
 
@@ -735,12 +737,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", params=backends.api_params())
-def secure_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
+def secure_hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SecureHub:
+    """The served hub over the security world on the param's backend: one per worker and
+    backend for the session (tests.kept), however often pytest switches between backends."""
     backend: str = request.param
+    backends.prepare(backend, request)
+    return kept(backend, request).get("secure_hub", lambda: _secure_hub(backend, request, tmp_path_factory))
+
+
+@contextmanager
+def _secure_hub(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureHub]:
     database = tmp_path_factory.mktemp("security") / "hub.sqlite"
     url = f"sqlite:///{database}"
     if backend != "sqlite":
-        backends.prepare(backend, request)
         url = asyncio.run(backends.url_for(backend, request, database.parent))
     with served(functools.partial(_main, url), startup_seconds=STARTUP_SECONDS) as (base, started):
         client = httpx.Client(base_url=base, timeout=120, trust_env=False)

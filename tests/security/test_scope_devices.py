@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -216,30 +217,46 @@ async def _publish_all(secure_hub: SecureHub) -> None:
         secure_hub.bus.publish(Event(Topic.CASES, key, "moved", secure_hub.world.cases[key]))
 
 
-async def _listen(secure_hub: SecureHub, role: Role, scope: str) -> tuple[set[str], set[str], list[dict[str, Any]]]:
-    async with live(secure_hub.url) as client:
-        assert (await client.init(role.token))["type"] == "connection_ack"
-        alarms = await client.subscribe(
-            f"subscription($s: String!) {{ alarms(scope: $s) {{ kind alarm {{ {ALARM_FIELDS} }} }} }}", {"s": scope}
-        )
-        cases = await client.subscribe(
-            "subscription($s: String!) { caseUpdates(scope: $s) { kind case { id place { code } firm { code } history { actor } } } }",
-            {"s": scope},
-        )
-        for _ in range(100):  # wait until both subscriptions listen on the bus
-            if secure_hub.bus is not None and secure_hub.bus.listeners(Topic.ALARMS) and secure_hub.bus.listeners(Topic.CASES):
+async def _listen(secure_hub: SecureHub, role: Role, scopes: list[str]) -> dict[str, tuple[set[str], set[str], list[dict[str, Any]]]]:
+    """What `role` hears on `alarms` and `caseUpdates` under each of `scopes` (a connection
+    each, all open at once) when every alarm and case is published: the alarms and cases seen
+    and every message, until 1.5 s pass in silence on that connection."""
+    async with AsyncExitStack() as stack:
+        subscribed = []
+        for scope in scopes:
+            client = await stack.enter_async_context(live(secure_hub.url))
+            assert (await client.init(role.token))["type"] == "connection_ack"
+            alarms = await client.subscribe(
+                f"subscription($s: String!) {{ alarms(scope: $s) {{ kind alarm {{ {ALARM_FIELDS} }} }} }}", {"s": scope}
+            )
+            cases = await client.subscribe(
+                "subscription($s: String!) { caseUpdates(scope: $s) { kind case { id place { code } firm { code } history { actor } } } }",
+                {"s": scope},
+            )
+            subscribed.append((client, alarms, cases))
+        for _ in range(100):  # wait until every subscription listens on the bus
+            if (
+                secure_hub.bus is not None
+                and secure_hub.bus.listeners(Topic.ALARMS) >= len(scopes)
+                and secure_hub.bus.listeners(Topic.CASES) >= len(scopes)
+            ):
                 break
             await asyncio.sleep(0.02)
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_publish_all(secure_hub), secure_hub.loop))
-        messages = await client.quiet(1.5)
-    seen_alarms = {m["payload"]["data"]["alarms"]["alarm"]["id"] for m in messages if m.get("id") == alarms and m["type"] == "next"}
-    seen_cases = {m["payload"]["data"]["caseUpdates"]["case"]["id"] for m in messages if m.get("id") == cases and m["type"] == "next"}
-    return seen_alarms, seen_cases, messages
+        heard = await asyncio.gather(*(client.quiet(1.5) for client, _, _ in subscribed))
+    found = {}
+    for scope, (_, alarms, cases), messages in zip(scopes, subscribed, heard, strict=True):
+        seen_alarms = {m["payload"]["data"]["alarms"]["alarm"]["id"] for m in messages if m.get("id") == alarms and m["type"] == "next"}
+        seen_cases = {m["payload"]["data"]["caseUpdates"]["case"]["id"] for m in messages if m.get("id") == cases and m["type"] == "next"}
+        found[scope] = (seen_alarms, seen_cases, messages)
+    return found
 
 
 async def test_subscriptions_show_only_the_roles_alarms_and_cases(secure_hub: SecureHub, role: Role) -> None:
-    for scope in {CITY, _root(role)}:
-        alarms, cases, messages = await _listen(secure_hub, role, scope)
+    scopes = sorted({CITY, _root(role)})
+    heard = await _listen(secure_hub, role, scopes)
+    for scope in scopes:
+        alarms, cases, messages = heard[scope]
         for message in messages:
             assert message["type"] == "next", message
             assert not leaks(secure_hub.world, role, message["payload"]["data"]), message

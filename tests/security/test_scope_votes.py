@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import json
 import re
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
@@ -688,29 +689,40 @@ async def _publish(secure_hub: SecureHub, keys: list[str]) -> None:
         secure_hub.bus.publish(Event(Topic.VOTES, key, "participation", place))
 
 
-async def _listen(secure_hub: SecureHub, role: Role, scope: str, keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    async with live(secure_hub.url) as client:
-        assert (await client.init(role.token))["type"] == "connection_ack"
-        key = await client.subscribe(
-            "subscription($s: String!) { voteUpdates(scope: $s) { kind vote { id placeCode estateCode status myHouses { houseCode choices { item } } } } }",
-            {"s": scope},
-        )
+async def _listen(secure_hub: SecureHub, role: Role, scopes: list[str], keys: list[str]) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+    """What `role` hears on `voteUpdates` under each of `scopes` (a connection each, all open at
+    once) when `keys` are published: the votes seen and every message, until 1.5 s pass in
+    silence on that connection."""
+    async with AsyncExitStack() as stack:
+        subscribed = []
+        for scope in scopes:
+            client = await stack.enter_async_context(live(secure_hub.url))
+            assert (await client.init(role.token))["type"] == "connection_ack"
+            key = await client.subscribe(
+                "subscription($s: String!) { voteUpdates(scope: $s) { kind vote { id placeCode estateCode status myHouses { houseCode choices { item } } } } }",
+                {"s": scope},
+            )
+            subscribed.append((client, key))
         for _ in range(100):
-            if secure_hub.bus is not None and secure_hub.bus.listeners(Topic.VOTES):
+            if secure_hub.bus is not None and secure_hub.bus.listeners(Topic.VOTES) >= len(scopes):
                 break
             await asyncio.sleep(0.02)
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_publish(secure_hub, keys), secure_hub.loop))
-        messages = await client.quiet(1.5)
-    seen = [m["payload"]["data"]["voteUpdates"]["vote"]["id"] for m in messages if m.get("id") == key and m["type"] == "next"]
-    return seen, messages
+        heard = await asyncio.gather(*(client.quiet(1.5) for client, _ in subscribed))
+    found = {}
+    for scope, (_, key), messages in zip(scopes, subscribed, heard, strict=True):
+        seen = [m["payload"]["data"]["voteUpdates"]["vote"]["id"] for m in messages if m.get("id") == key and m["type"] == "next"]
+        found[scope] = (seen, messages)
+    return found
 
 
 async def test_vote_updates_reach_only_the_votes_readers(secure_hub: SecureHub, role: Role) -> None:
     made = polls(secure_hub)
     keys = [made.open_vote, made.closed_vote, made.noticed_vote, UNKNOWN_VOTE]
     scopes = {CITY, secure_hub.cast.estate if role.name == "owner" else root(role)}
+    heard = await _listen(secure_hub, role, sorted(scopes), keys)
     for scope in sorted(scopes):
-        seen, messages = await _listen(secure_hub, role, scope, keys)
+        seen, messages = heard[scope]
         for item in messages:
             assert item["type"] == "next", item
             assert not item["payload"].get("errors"), item
