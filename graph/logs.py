@@ -67,6 +67,11 @@ class LogBusy(StoreError):
     same append may succeed a moment later."""
 
 
+class LogMoved(StoreError):
+    """An append made only at a given size found the log at another: nothing was appended (the
+    caller read the log at that size, decided, and must read it again)."""
+
+
 class LogDamaged(StoreError):
     """A node the log must hold for its size is missing: the log was tampered with or a write
     was lost (`MerkleLog.verify` says where)."""
@@ -128,6 +133,7 @@ class _Request:
     entries: tuple[NewEntry, ...]
     claims: dict[str, str]
     done: asyncio.Future[LogAppend]
+    at_size: int | None = None  # appended alone, only if the log holds exactly this many entries
 
 
 def _without_rivals(batch: list[_Request]) -> tuple[list[_Request], list[_Request]]:
@@ -197,14 +203,19 @@ class MerkleLog:
 
     # --- appending --------------------------------------------------------------------------
 
-    async def append(self, entries: Sequence[NewEntry], claims: Mapping[str, str] | None = None) -> LogAppend:
+    async def append(
+        self, entries: Sequence[NewEntry], claims: Mapping[str, str] | None = None, *, at_size: int | None = None
+    ) -> LogAppend:
         """Append `entries` (taking `claims`, claim key → claimant) as the next indices; see the
-        module docstring for batching, retries and errors."""
+        module docstring for batching, retries and errors. With `at_size` the entries go in a
+        write of their own and only if the log then holds exactly `at_size` entries, else
+        `LogMoved` and nothing written: a writer that decided on what it read at that size (a
+        fund debit checking balances) appends only if nobody wrote in between, in any process."""
         if not entries:
             raise InvalidInput("entries", 0, "must hold at least one entry")
         check_append(self.log, 0, entries, {}, claims)  # refused alone, never inside a batch
         tip = self._tip
-        request = _Request(tuple(entries), dict(claims or {}), asyncio.get_running_loop().create_future())
+        request = _Request(tuple(entries), dict(claims or {}), asyncio.get_running_loop().create_future(), at_size)
         tip.pending.append(request)
         try:
             async with tip.lock:
@@ -222,19 +233,33 @@ class MerkleLog:
         batch: list[_Request] = []
         taken = 0
         while tip.pending and (not batch or taken + len(tip.pending[0].entries) <= BATCH_ENTRIES):
+            if batch and tip.pending[0].at_size is not None:
+                break  # an append at a given size goes alone
             request = tip.pending.pop(0)
             batch.append(request)
             taken += len(request.entries)
+            if request.at_size is not None:
+                break
         batch, waiting = _without_rivals(batch)
         tip.pending[:0] = waiting
         try:
             moved = 0
+            reread = False
             while batch:
                 if tip.size is None:
                     known = await self.store.log_size(self.log)
                     tip.frontier = await self._frontier_at(known)
                     tip.size = known
                 size = tip.size
+                wanted = batch[0].at_size
+                if wanted is not None and wanted != size:
+                    if wanted > size and not reread:  # this process may lag another writer's appends
+                        tip.size, reread = None, True
+                        continue
+                    batch[0].done.set_exception(
+                        LogMoved(f"{self.log}: holds {size} entries, not the {wanted} the append was decided on; nothing was appended")
+                    )
+                    return
                 entries = [entry for request in batch for entry in request.entries]
                 claims = {key: value for request in batch for key, value in request.claims.items()}
                 nodes, frontier = merkle.append(size, tip.frontier, [merkle.leaf_hash(e.payload) for e in entries])
@@ -261,6 +286,11 @@ class MerkleLog:
                         batch.remove(request)
                     continue
                 tip.size = None  # MOVED: read the frontier again
+                if wanted is not None:
+                    batch[0].done.set_exception(
+                        LogMoved(f"{self.log}: another writer appended after size {wanted}; nothing was appended")
+                    )
+                    return
                 moved += 1
                 if moved > self.retries:
                     busy = LogBusy(f"{self.log}: other writers moved the log {moved} times; nothing was appended")

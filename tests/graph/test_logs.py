@@ -21,7 +21,7 @@ from graph.ciphers.keyring import Keyring
 from graph.ciphers.sealing import Sealer
 from graph.ciphers.sm3 import sm3
 from graph.errors import InvalidInput
-from graph.logs import ClaimHeld, LogDamaged, MerkleLog
+from graph.logs import ClaimHeld, LogDamaged, LogMoved, MerkleLog
 from graph.logstore import LogStore, NewEntry, NodeKey, SignedHead
 from graph.store import Store
 from tests import backends
@@ -217,6 +217,22 @@ class TestOtherWriters:
             report = await one.verify()
             assert report.intact and report.size == 24 and report.entries_checked == 24
             assert await one.root() == await two.root()
+
+    async def test_an_append_at_a_size_reads_what_another_process_appended(
+        self, backend: str, request: pytest.FixtureRequest, sqlite_path: str
+    ) -> None:
+        async with twin_stores(backend, request, Path(sqlite_path).parent) as (first, second):
+            here, there = MerkleLog(first, VOTE, KEYS), MerkleLog(second, VOTE, KEYS)
+            await here.append([entry(0)])  # this process knows the log at size 1
+            await there.append([entry(1)])  # another process takes it to 2
+            with pytest.raises(LogMoved):
+                await here.append([entry(2)], at_size=1)  # decided on size 1: too late
+            done = await here.append([entry(2)], at_size=2)  # decided on what the store holds now
+            assert (done.first, done.size) == (2, 3)
+            assert done.root == merkle.range_hash(0, 3, reference(3)[0])
+            with pytest.raises(LogMoved):
+                await there.append([entry(3)], at_size=2)
+            assert (await here.verify()).intact
 
     async def test_appends_from_one_process_at_once_take_turns(self, store: Store) -> None:
         logs = [MerkleLog(store, VOTE, KEYS) for _ in range(3)]

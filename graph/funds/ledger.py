@@ -1,0 +1,147 @@
+"""The maintenance fund's books over the store (专项维修资金分户账): movements booked on each
+estate's journal, balances read back from it, and repairs debited exactly and only when every
+account can bear its share.
+
+Each estate's journal is the Merkle log `fund:<estate code>` (graph.logs.MerkleLog, the module
+the vote bulletin board uses), its entries `graph.funds.journal.FundEntry` keyed by house code:
+a house's account is the entries under its key, and it stays with the house when the house is
+sold (the account is the house's, not the owner's).
+
+- `book` appends movements of one estate (deposits, top-ups, interest from the custodian's
+  statements; reversals); a statement line is booked once: its `ref` is claimed in the log's
+  claim space (`fund:<estate>:<ref>`), so the same line offered again is refused, nothing written.
+- `balances` folds each house's entries (graph.funds.journal.balances).
+- `debit_repair` apportions a repair's cost over the houses of the part it serves by exclusive
+  area (graph.funds.apportion), reads their balances at the journal's current size, refuses
+  naming every house whose balance is short (nothing written), and otherwise appends one repair
+  entry per house in one write made only at that size (`MerkleLog.append(at_size=…)`): another
+  writer in between, in any process, and the check is made again. A project is debited once
+  (its `project:<id>` is claimed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from graph.ciphers.keyring import Keyring
+from graph.errors import InvalidInput
+from graph.funds.apportion import apportion
+from graph.funds.journal import EntryKind, FundEntry, balances, check_entry
+from graph.logs import ClaimHeld, LogAppend, LogMoved, MerkleLog
+from graph.logstore import LogStore
+
+DEBIT_ATTEMPTS = 5
+"""How many times a debit reads the balances again after another writer appended meanwhile."""
+
+
+def log_name(estate: str) -> str:
+    """The estate's journal: `fund:<estate code>`."""
+    return f"fund:{estate}"
+
+
+def claim_of(estate: str, ref: str) -> str:
+    """The claim a booked reference takes: one statement line, one project, booked once."""
+    return f"fund:{estate}:{ref}"
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """A repair debited: each house's share (fen, summing to the cost) and where they went."""
+
+    project: str
+    cost_fen: int
+    shares: Mapping[str, int]
+    appended: LogAppend
+
+
+class FundLedger:
+    """The fund's books over `store`; `keys` sign the journals' heads (see the module docstring)."""
+
+    def __init__(self, store: LogStore, keys: Keyring | None = None, *, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        self._logs: dict[str, MerkleLog] = {}
+
+    def log(self, estate: str) -> MerkleLog:
+        found = self._logs.get(estate)
+        if found is None:
+            found = self._logs[estate] = MerkleLog(self.store, log_name(estate), self.keys, clock=self.clock)
+        return found
+
+    async def book(self, entries: Sequence[FundEntry]) -> LogAppend:
+        """Append movements of one estate in one write; a statement line (`statement:…` ref)
+        already booked is InvalidInput naming it, nothing written."""
+        if not entries:
+            raise InvalidInput("entries", "[]", "must hold at least one movement")
+        estate = entries[0].estate
+        for position, entry in enumerate(entries):
+            check_entry(entry, where=f"entries[{position}]")
+            if entry.estate != estate:
+                raise InvalidInput(f"entries[{position}] estate", entry.estate, f"differs from the first movement's {estate}: one estate's journal at a time")
+        booking = secrets.token_hex(8)  # this booking's own claimant: the same line offered again is another's
+        claims = {claim_of(estate, entry.ref): booking for entry in entries if entry.ref.startswith("statement:")}
+        if len(claims) < sum(1 for entry in entries if entry.ref.startswith("statement:")):
+            raise InvalidInput("entries", estate, "name one statement line twice")
+        try:
+            return await self.log(estate).append([entry.to_new_entry() for entry in entries], claims)
+        except ClaimHeld as held:
+            line = held.claim.removeprefix(f"fund:{estate}:")
+            raise InvalidInput("ref", line, "is booked already: a statement line is booked once") from None
+
+    async def balances(self, estate: str, houses: Sequence[str]) -> dict[str, int]:
+        """Each house's balance in fen (0 for a house with no movement yet), in house order."""
+        return (await self._read(estate, houses))[0]
+
+    async def _read(self, estate: str, houses: Sequence[str]) -> tuple[dict[str, int], int]:
+        """The houses' balances at the journal's size, and that size."""
+        log = self.log(estate)
+        size = await log.size()
+        stored = await self.store.log_entries_by_key(log.log, list(dict.fromkeys(houses)))
+        folded = balances(
+            (entry.index, FundEntry.parse(entry.payload, where=f"{log.log} entry {entry.index}"))
+            for entry in stored
+            if entry.index < size
+        )
+        return {house: folded.get(house, 0) for house in sorted(set(houses))}, size
+
+    async def debit_repair(
+        self, estate: str, project: str, cost_fen: int, areas: Mapping[str, int], *, memo: str = ""
+    ) -> Debit:
+        """Debit a repair's cost over `areas` (house code → exclusive area, centi-m²), see the
+        module docstring. InvalidInput naming every house short (with its balance and share), or
+        the project already debited; nothing written either way."""
+        shares = apportion(cost_fen, areas)
+        ref = f"project:{project}"
+        for _ in range(DEBIT_ATTEMPTS):
+            held, size = await self._read(estate, list(shares))
+            short = [f"{house} (has {held[house]} fen, owes {share})" for house, share in shares.items() if held[house] < share]
+            if short:
+                raise InvalidInput(
+                    "houses", estate, f"too little in the fund for project {project}: {', '.join(short)}; nothing was debited"
+                )
+            at = self.clock()
+            entries = [
+                FundEntry(estate=estate, house=house, kind=EntryKind.REPAIR, amount_fen=-share, at=at, ref=ref, memo=memo)
+                for house, share in shares.items()
+                if share
+            ]
+            if not entries:
+                raise InvalidInput("cost_fen", cost_fen, "must be more than 0 fen to debit")
+            try:
+                appended = await self.log(estate).append(
+                    [entry.to_new_entry() for entry in entries], {claim_of(estate, ref): secrets.token_hex(8)}, at_size=size
+                )
+            except LogMoved:
+                continue  # someone booked meanwhile: read the balances again
+            except ClaimHeld:
+                raise InvalidInput("project", project, "is debited already: a project is debited once") from None
+            return Debit(project, cost_fen, shares, appended)
+        raise InvalidInput("estate", estate, f"its journal kept moving while project {project} was checked; try again")
