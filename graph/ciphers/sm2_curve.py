@@ -194,34 +194,14 @@ def _signed_digits(k: int, window: int) -> list[int]:
 
 def _accumulate(point: Jacobian, table: Table, k: int, window: int) -> Jacobian:
     """point + k·base, for 0 ≤ k < 2^256, from base's fixed-base table (mixed additions only)."""
-    x1, y1, z1 = point
-    p = P
+    acc = point
     for row, digit in zip(table, _signed_digits(k, window)):
-        if digit == 0:
-            continue
         if digit > 0:
-            x2, y2 = row[digit - 1]
-        else:
-            x2, y2 = row[-digit - 1]
-            y2 = p - y2
-        if z1 == 0:
-            x1, y1, z1 = x2, y2, 1
-            continue
-        zz = z1 * z1 % p
-        h = (x2 * zz - x1) % p
-        r = (y2 * z1 * zz - y1) % p
-        if h == 0:  # the sum so far is ±(the table's point): in a verification, s and t can
-            # be chosen to make it so (s·G + m·P = ±j·2^(wi)·P), so both cases are handled
-            x1, y1, z1 = _double((x1, y1, z1)) if r == 0 else INFINITY
-            continue
-        hh = h * h % p
-        hhh = h * hh % p
-        v = x1 * hh % p
-        x3 = (r * r - hhh - 2 * v) % p
-        y1 = (r * (v - x3) - y1 * hhh) % p
-        x1 = x3
-        z1 = z1 * h % p
-    return x1, y1, z1
+            acc = _add_affine(acc, row[digit - 1])
+        elif digit < 0:
+            x, y = row[-digit - 1]
+            acc = _add_affine(acc, (x, P - y))
+    return acc
 
 
 def _wnaf(k: int, width: int) -> list[int]:
@@ -259,42 +239,16 @@ def _multiply_wnaf(point: Point, k: int) -> Jacobian:
     multiples = _to_affine_many(odd)  # multiples[j] = (2j + 1)·point, none is ∞ (order n is prime)
     digits = _wnaf(k, WNAF_WIDTH)
     top = digits[-1]  # the top digit is positive
-    x1, y1 = multiples[top >> 1]
-    z1 = 1
-    p = P
+    x, y = multiples[top >> 1]
+    acc: Jacobian = (x, y, 1)
     for digit in reversed(digits[:-1]):
-        # doubling, a = -3
-        delta = z1 * z1 % p
-        gamma = y1 * y1 % p
-        beta = x1 * gamma % p
-        alpha = 3 * (x1 - delta) * (x1 + delta) % p
-        z1 = 2 * y1 * z1 % p
-        x1 = (alpha * alpha - 8 * beta) % p
-        y1 = (alpha * (4 * beta - x1) - 8 * gamma * gamma) % p
-        if digit == 0:
-            continue
+        acc = _double(acc)
         if digit > 0:
-            x2, y2 = multiples[digit >> 1]
-        else:
-            x2, y2 = multiples[-digit >> 1]
-            y2 = p - y2
-        if z1 == 0:  # (doubling kept ∞ at ∞: z stays 0)
-            x1, y1, z1 = x2, y2, 1
-            continue
-        zz = z1 * z1 % p
-        h = (x2 * zz - x1) % p
-        r = (y2 * z1 * zz - y1) % p
-        if h == 0:  # the sum so far is ±(the multiple): only for k ≥ n, handled anyway
-            x1, y1, z1 = _double((x1, y1, z1)) if r == 0 else INFINITY
-            continue
-        hh = h * h % p
-        hhh = h * hh % p
-        v = x1 * hh % p
-        x3 = (r * r - hhh - 2 * v) % p
-        y1 = (r * (v - x3) - y1 * hhh) % p
-        x1 = x3
-        z1 = z1 * h % p
-    return x1, y1, z1
+            acc = _add_affine(acc, multiples[digit >> 1])
+        elif digit < 0:
+            x, y = multiples[-digit >> 1]
+            acc = _add_affine(acc, (x, P - y))
+    return acc
 
 
 _g_table: Table | None = None
