@@ -170,14 +170,7 @@ class MerkleLogRecords:
             ],
             "nodes": [{"slot": f"{prefix}{level}.{index}", "hash": value.hex()} for (level, index), value in sorted(nodes.items())],
         }
-        rows: list[tuple[Any, ...]] = []
-        for attempt in range(ATTEMPTS):
-            try:
-                rows = await self.transport.run(APPEND, params)
-                break
-            except StoreError as error:
-                if not _raced(error) or attempt == ATTEMPTS - 1:
-                    raise
+        rows = await self._run_raced(APPEND, params)
         ok, current, held = rows[0]
         if ok:
             return AppendResult(Appended.APPENDED, size)
@@ -186,6 +179,17 @@ class MerkleLogRecords:
         if int(current) == expected_size and taken is not None:
             return AppendResult(Appended.CLAIMED, int(current), claim=taken[0], claimant=taken[1])
         return AppendResult(Appended.MOVED, int(current))
+
+    async def _run_raced(self, statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a write that a racing writer may refuse (a unique key taken, a deadlock): it is
+        read again and retried, up to ATTEMPTS times."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return list(await self.transport.run(statement, params))
+            except StoreError as error:
+                if not _raced(error) or attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def log_entries(self, log: str, start: int, end: int) -> list[LogEntry]:
         start = max(start, 0)
@@ -214,14 +218,7 @@ class MerkleLogRecords:
         if not claims:
             return None
         params = {"claims": [{"key": key, "claimant": claims[key]} for key in sorted(claims)]}
-        rows: list[tuple[Any, ...]] = []
-        for attempt in range(ATTEMPTS):
-            try:
-                rows = await self.transport.run(TAKE_CLAIMS, params)
-                break
-            except StoreError as error:
-                if not _raced(error) or attempt == ATTEMPTS - 1:
-                    raise
+        rows = await self._run_raced(TAKE_CLAIMS, params)
         [(held,)] = rows
         return first_held(claims, {str(key): str(holder) for key, holder in held})
 
