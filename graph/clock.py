@@ -21,3 +21,8 @@ def china_time(text: str) -> dt.datetime:
 def today() -> dt.date:
     """Today's date in Beijing, whatever the server's own time zone."""
     return dt.datetime.now(CHINA_STANDARD_TIME).date()
+
+
+def utc_now() -> dt.datetime:
+    """Now, as an aware time in UTC: the default clock of the services that stamp what they write."""
+    return dt.datetime.now(dt.timezone.utc)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from graph.ciphers.keyring import Keyring
+from graph.clock import utc_now
 from graph.errors import InvalidInput
 from graph.funds.apportion import apportion
 from graph.funds.journal import EntryKind, FundEntry, balances, check_entry
@@ -47,10 +48,6 @@ def claim_of(estate: str, ref: str) -> str:
     return f"fund:{estate}:{ref}"
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 @dataclass(frozen=True, slots=True)
 class Debit:
     """A repair debited: each house's share (fen, summing to the cost) and where they went."""
@@ -64,7 +61,7 @@ class Debit:
 class FundLedger:
     """The fund's books over `store`; `keys` sign the journals' heads (see the module docstring)."""
 
-    def __init__(self, store: LogStore, keys: Keyring | None = None, *, clock: Callable[[], dt.datetime] = _utc_now) -> None:
+    def __init__(self, store: LogStore, keys: Keyring | None = None, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.store = store
         self.keys = keys
         self.clock = clock

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from graph.ciphers.keyring import Keyring
-from graph.clock import CHINA_STANDARD_TIME
+from graph.clock import CHINA_STANDARD_TIME, utc_now
 from graph.daily_ids import daily_id, day_prefix
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
@@ -79,10 +79,6 @@ def log_name(vote_id: str) -> str:
 
 def claim_key(vote_id: str, house_code: str) -> str:
     return f"vote:{vote_id}:house:{house_code}"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
