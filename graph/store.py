@@ -54,12 +54,13 @@ from graph.security import AuditDraft, AuditEntry, TokenRecord
 from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
 from graph.votes.records import VoteStore
+from graph.funds.records import FundStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases, utilities, devices, shared queries, Merkle logs and votes are declared beside their
     records (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,
