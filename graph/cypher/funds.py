@@ -34,6 +34,7 @@ under the estate) is read and checked before the write; places are never deleted
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -61,7 +62,7 @@ from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.store import MAX_PAGE
-from graph.votes.checks import check_count, check_id, check_text, check_time
+from graph.votes.checks import check_count, check_text, check_time
 
 for _label, _prop, _unique in (
     ("RepairProject", "id", True),
@@ -75,6 +76,8 @@ for _label, _prop, _unique in (
 ):
     index(_label, _prop, unique=_unique)
 
+MAX_ID = 64
+"""A project's id: 1 to 64 ASCII letters, digits, `_`, `.`, `:` or `-` (a page cursor holds it)."""
 MAX_TITLE = 200
 MAX_REF = 500
 MAX_NAME = 200
@@ -243,6 +246,9 @@ def revenue_log(estate: str) -> str:
     return f"revenue:{estate}"
 
 
+_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID - 1}}}")
+
+
 def _fen(value: object, field: str, *, signed: bool = False) -> int:
     """Integer fen within what every JSON reader holds exactly (graph.funds.journal.MAX_FEN)."""
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_FEN or (not signed and value < 0):
@@ -254,7 +260,8 @@ def _fen(value: object, field: str, *, signed: bool = False) -> int:
 def _check_project(project: RepairProject) -> None:
     if not isinstance(project, RepairProject):
         raise InvalidInput("project", project, "must be a RepairProject")
-    check_id(project.id, "project id")
+    if not isinstance(project.id, str) or not _ID.fullmatch(project.id):
+        raise InvalidInput("project id", project.id, f"must be 1 to {MAX_ID} ASCII letters, digits, '_', '.', ':' or '-'")
     where = f"project {project.id}"
     check_text(project.estate, f"{where} estate", 64)
     check_text(project.part, f"{where} part", 64)
@@ -312,39 +319,44 @@ def _check_year(value: object, field: str) -> int:
     return value
 
 
-def _check_account(account: FundAccount, estate: str, where: str) -> None:
+def _check_account(account: FundAccount, estate: str, where: str, places: dict[str, tuple[Level, list[str]]]) -> None:
+    """One account row: its house a stored house under `estate` (`places` holds the stored
+    places among the rows' houses), the row saying that estate, its figures."""
     if not isinstance(account, FundAccount):
         raise InvalidInput(where, account, "must be a FundAccount")
-    check_text(account.house, f"{where} house", 64)
+    check_text(account.house, f"{where}.house", 64)
+    place = places.get(account.house)
+    if place is None or place[0] != Level.HOUSE or estate not in place[1]:
+        raise InvalidInput(f"{where}.house", account.house, f"is not a stored house of estate {estate}")
     if account.estate != estate:
-        raise InvalidInput(f"{where} estate", account.estate, f"is not the estate applied, {estate}")
-    _fen(account.balance_fen, f"{where} balance_fen", signed=True)
-    _fen(account.first_deposit_fen, f"{where} first_deposit_fen", signed=True)
-    check_count(account.entries, f"{where} entries")
-    check_count(account.last_index, f"{where} last_index")
-    check_time(account.last_at, f"{where} last_at")
+        raise InvalidInput(f"{where}.estate", account.estate, f"is not the estate applied, {estate}")
+    _fen(account.balance_fen, f"{where}.balance_fen", signed=True)
+    _fen(account.first_deposit_fen, f"{where}.first_deposit_fen", signed=True)
+    check_count(account.entries, f"{where}.entries")
+    check_count(account.last_index, f"{where}.last_index")
+    check_time(account.last_at, f"{where}.last_at")
 
 
 def _check_fund_year(row: FundYear, estate: str, where: str) -> None:
     if not isinstance(row, FundYear):
         raise InvalidInput(where, row, "must be a FundYear")
     if row.estate != estate:
-        raise InvalidInput(f"{where} estate", row.estate, f"is not the estate applied, {estate}")
-    _check_year(row.year, f"{where} year")
+        raise InvalidInput(f"{where}.estate", row.estate, f"is not the estate applied, {estate}")
+    _check_year(row.year, f"{where}.year")
     for name in ("credits_fen", "interest_fen", "repairs_fen"):
-        _fen(getattr(row, name), f"{where} {name}", signed=True)
+        _fen(getattr(row, name), f"{where}.{name}", signed=True)
 
 
 def _check_revenue_year(row: RevenueYear, estate: str, where: str) -> None:
     if not isinstance(row, RevenueYear):
         raise InvalidInput(where, row, "must be a RevenueYear")
     if row.estate != estate:
-        raise InvalidInput(f"{where} estate", row.estate, f"is not the estate applied, {estate}")
-    _check_year(row.year, f"{where} year")
+        raise InvalidInput(f"{where}.estate", row.estate, f"is not the estate applied, {estate}")
+    _check_year(row.year, f"{where}.year")
     for name in ("income_fen", "confirmed_income_fen", "cost_fen", "distributed_fen"):
-        _fen(getattr(row, name), f"{where} {name}", signed=True)
-    check_count(row.entries, f"{where} entries")
-    check_count(row.unconfirmed, f"{where} unconfirmed")
+        _fen(getattr(row, name), f"{where}.{name}", signed=True)
+    check_count(row.entries, f"{where}.entries")
+    check_count(row.unconfirmed, f"{where}.unconfirmed")
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -585,21 +597,17 @@ class FundRecords:
     ) -> bool:
         log = fund_log(estate)
         _check_sizes(log, from_size, to_size)
-        houses: dict[str, FundAccount] = {}
+        await self._estate(estate, f"{log} estate")
+        given = [a.house for a in accounts if isinstance(a, FundAccount) and isinstance(a.house, str)]
+        places = await self._places(given) if given else {}
+        houses: set[str] = set()
         for position, account in enumerate(accounts):
             where = f"{log} accounts[{position}]"
-            _check_account(account, estate, where)
+            _check_account(account, estate, where, places)
             if account.house in houses:
-                raise InvalidInput(f"{where} house", account.house, "is given twice")
-            houses[account.house] = account
+                raise InvalidInput(f"{where}.house", account.house, "is given twice")
+            houses.add(account.house)
         kept_years = self._years(log, estate, years, _check_fund_year)
-        line = await self._estate(estate, f"{log} estate")
-        if houses:
-            found = await self._places(list(houses))
-            for position, account in enumerate(accounts):
-                place = found.get(account.house)
-                if place is None or place[0] != Level.HOUSE or line[-1] not in place[1]:
-                    raise InvalidInput(f"{log} accounts[{position}] house", account.house, f"is not a stored house of estate {estate}")
         params = {
             "estate": estate,
             "log": log,
@@ -636,7 +644,7 @@ class FundRecords:
             where = f"{log} years[{position}]"
             check(row, estate, where)
             if row.year in seen_years:
-                raise InvalidInput(f"{where} year", row.year, "is given twice")
+                raise InvalidInput(f"{where}.year", row.year, "is given twice")
             seen_years.add(row.year)
         return list(years)
 
