@@ -473,13 +473,15 @@ def check_entry(entry: RevenueEntry, *, where: str = "entry") -> None:
 @dataclass(frozen=True, slots=True)
 class RevenueFold:
     """What a journal folds to: its estate (None for an empty journal), a row per year in which
-    the firm made entries (in year order), and each firm entry's status with the indices of its
-    decision (confirmation or objection) and of its reversal."""
+    the firm made entries (in year order), and each firm entry's status with the index of its
+    decision (confirmation or objection) and how it was decided (CONFIRMED or OBJECTED, which a
+    reversal since hides from the status), and the index of its reversal."""
 
     estate: str | None
     years: tuple[RevenueYear, ...]
     statuses: Mapping[int, EntryStatus]
     decisions: Mapping[int, int]
+    decided: Mapping[int, EntryStatus]
     reversals: Mapping[int, int]
 
     def status(self, index: int) -> EntryStatus | None:
@@ -543,7 +545,7 @@ def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
             if target in committee:
                 named = committee[target]
                 raise InvalidInput(
-                    field, target, f"names a {named} ({named.label}): only the firm's entries are reversed, confirmed or disputed"
+                    field, target, f"names the committee's {named} ({named.label}): only the firm's entries are reversed, confirmed or disputed"
                 )
             undone = firm.get(target)
             if undone is None:
@@ -579,13 +581,16 @@ def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
             assert entry.amount_fen is not None
             firm[index] = (year_of(entry.at), kind, kind, entry.amount_fen)
     statuses: dict[int, EntryStatus] = {}
+    decided = {
+        target: EntryStatus.CONFIRMED if committee[index] is RevenueKind.CONFIRMATION else EntryStatus.OBJECTED
+        for target, index in decisions.items()
+    }
     rows: dict[int, list[int]] = {}  # year → income, confirmed income, cost, distributed, entries, unconfirmed
     for index, (year, kind, counts_as, amount) in firm.items():
         if index in reversals:
             status = EntryStatus.REVERSED
-        elif index in decisions:
-            decided = committee[decisions[index]]
-            status = EntryStatus.CONFIRMED if decided is RevenueKind.CONFIRMATION else EntryStatus.OBJECTED
+        elif index in decided:
+            status = decided[index]
         else:
             status = EntryStatus.UNCONFIRMED
         statuses[index] = status
@@ -604,7 +609,7 @@ def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
         )
         for year, (income, confirmed, cost, distributed, count, unconfirmed) in sorted(rows.items())
     )
-    return RevenueFold(estate, years, statuses, decisions, reversals)
+    return RevenueFold(estate, years, statuses, decisions, decided, reversals)
 
 
 def _is_int(value: object) -> bool:
