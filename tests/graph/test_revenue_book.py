@@ -7,6 +7,7 @@ leaving the journal as it was."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from graph.funds.records import RevenueYear
 from graph.funds.revenue import Disposition, EntryStatus, RevenueEntry, RevenueKind, Source, about_key
 from graph.funds.revenue_book import RevenueBook, RevenueItem, decided_claim, log_name, reversed_claim
 from graph.logs import LogAppend
+from graph.logstore import NewEntry
 from graph.store import Store
 from tests import backends
 
@@ -235,3 +237,27 @@ async def test_signed_heads_and_proofs_cover_the_revenue_journal(store: Store) -
     assert head.size == 5 and head.log == "revenue:370202001001E001"
     report = await log.verify()
     assert report.intact and report.entries_checked == 5
+
+
+async def test_entries_written_around_the_book_are_named_when_read(store: Store) -> None:
+    """What a writer bypassing the book could append (the log takes any bytes): the book's reads
+    name the first entry that does not fit, the index a verifier reports."""
+    revenue = book(store)
+    await revenue.enter(first_half())
+    log = revenue.log(ESTATE)
+    cost = first_half()[2]
+    short = RevenueEntry(ESTATE, RevenueKind.REVERSAL, FIRM, AT, amount_fen=-6_000, target=2)  # not -60,000
+    await log.append([short.to_new_entry()])
+    with pytest.raises(InvalidInput) as refused:
+        await revenue.entries(ESTATE)
+    assert refused.value.field == "entry 4 amount_fen"
+    with pytest.raises(InvalidInput) as refused:
+        await revenue.item(ESTATE, 2)  # found by its key too
+    assert refused.value.field == "entry 4 amount_fen"
+    elsewhere = dataclasses.replace(cost, estate=OTHER_ESTATE)
+    hidden = RevenueEntry.confirmation(OTHER_ESTATE, COMMITTEE, AT, 0)
+    await revenue.enter([elsewhere])
+    await revenue.log(OTHER_ESTATE).append([NewEntry("cost", hidden.payload(), DECIDED_AT)])  # kept from its key
+    with pytest.raises(InvalidInput) as refused:
+        await revenue.years(OTHER_ESTATE)
+    assert refused.value.field == "revenue:370202001001E002 entry 1 key"
