@@ -595,6 +595,11 @@ class TestFundApply(FundSuite):
             with pytest.raises(InvalidInput) as refused:
                 await store.apply_fund(estate, from_size, to_size, [], [])
             assert refused.value.field.endswith(field), (field, refused.value.field)
+        stale = [replace(account(B_B1 + "0101", 1, 1), estate=E_A)]
+        for from_size in (0, 39, 40):  # refused whether or not the size would have matched
+            with pytest.raises(InvalidInput) as refused:
+                await store.apply_fund(E_A, from_size, 41, stale, [])
+            assert "accounts[0].house" in refused.value.field
         assert await store.fund_applied([fund_log(E_A), fund_log(UNKNOWN_ESTATE), fund_log(B_A1)]) == [40, 0, 0]
         assert await store.fund_accounts([T_HOUSE], EVERYTHING) == [accounts_a()[0]]
 
