@@ -472,9 +472,10 @@ _TOTALS = (
 
 
 def _group(level: Level, rows_of: Any) -> tuple[Any, Any]:
-    """The column grouping rows by the asked places of `level`, and the join it needs: rows
-    keyed by a place (`rows_of`: the account's house, the yearly row's estate) belong to the
-    place itself when it is of `level`, and otherwise to its ancestor of `level`."""
+    """For places of `level` above the rows' own (a house's accounts, an estate's yearly
+    rows): the ancestor column of `level` on the place `rows_of` names (the account's house,
+    the row's estate), to group by, and the join to that place. Rows asked for at their own
+    level are grouped by `rows_of` itself, with no join (see the callers)."""
     return _PLACE.c[tables.ancestor_column(level)], _PLACE.c.id == rows_of
 
 
