@@ -88,7 +88,7 @@ __all__ = [
     "TestFundTotals",
 ]
 
-PENDING: set[str] = {"falkordb", "neo4j"}
+PENDING: set[str] = set()
 """Backends whose adapter does not implement `FundStore` yet: every test here is skipped on them.
 The one place to change when the Cypher adapter (graph/cypher/funds.py) lands: empty this set."""
 
