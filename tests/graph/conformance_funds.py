@@ -75,13 +75,13 @@ from tests.graph.conformance import (
 )
 
 __all__ = [
-    "TestSaveProject",
-    "TestProjects",
-    "TestProjectPage",
-    "TestFinishProject",
+    "TestFundSaveProject",
+    "TestFundProjects",
+    "TestFundProjectPage",
+    "TestFundFinishProject",
     "TestFundApplied",
-    "TestApplyFund",
-    "TestApplyRevenue",
+    "TestFundApply",
+    "TestFundApplyRevenue",
     "TestFundAccounts",
     "TestFundAccountPage",
     "TestFundYears",
@@ -175,7 +175,7 @@ def completed(given: RepairProject, at: dt.datetime = FINISHED, *, cost: int = 3
 # --------------------------------------------------------------------------------------------
 
 
-class TestSaveProject(FundSuite):
+class TestFundSaveProject(FundSuite):
     async def test_a_project_round_trips_every_field(self, store: Store) -> None:
         given = [project(), emergency(), project("P-R", EN_A11, authority=Authority.REFERENCE, authority_ref="2025年业主大会决议第3号", case_id=None)]
         await city(store, *given)
@@ -230,6 +230,7 @@ class TestSaveProject(FundSuite):
             project(first_index=3),
             project(debit_entries=1),
             project(raised_at=dt.datetime(2026, 5, 6, 9, 30)),
+            project(budget_fen=-1),
             project(""),
             project("P 1"),
             project("P" * 65),
@@ -241,7 +242,7 @@ class TestSaveProject(FundSuite):
         assert await store.projects(["P" * 64], EVERYTHING) == [project("P" * 64)]
 
 
-class TestProjects(FundSuite):
+class TestFundProjects(FundSuite):
     async def test_projects_come_in_the_order_asked_none_where_missing(self, store: Store) -> None:
         await city(store, project("P1"), project("P2", E_B, E_B), project("P3", B_C1, E_C))
         found = await store.projects(["P3", "nope", "P1", "P2", "P1"], EVERYTHING)
@@ -281,7 +282,7 @@ async def walk_projects(store: Store, scope: Scope, first: int, **filters: objec
     raise AssertionError("the project pages never ended")
 
 
-class TestProjectPage(FundSuite):
+class TestFundProjectPage(FundSuite):
     # id, part, raised hours after RAISED
     PROJECTS = [("P05", E_A, 0), ("P01", B_A1, 1), ("P03", EN_A11, 2), ("P02", E_B, 3), ("P04", E_C, 4), ("P06", B_A2, 5)]
 
@@ -365,7 +366,7 @@ class TestProjectPage(FundSuite):
 # --------------------------------------------------------------------------------------------
 
 
-class TestFinishProject(FundSuite):
+class TestFundFinishProject(FundSuite):
     async def test_an_approved_project_completes_once_with_its_figures(self, store: Store) -> None:
         await city(store, project())
         assert await store.finish_project("P1", 1, ProjectStatus.COMPLETED, FINISHED, cost_fen=37_654_321, first_index=120, debit_entries=6)
@@ -508,7 +509,7 @@ class TestFundApplied(FundSuite):
         assert await store.fund_applied([fund_log(E_A), revenue_log(E_A)]) == [0, 0]
 
 
-class TestApplyFund(FundSuite):
+class TestFundApply(FundSuite):
     async def test_rows_and_the_size_are_kept_and_read_back(self, store: Store) -> None:
         await folded(store)
         houses = [a.house for a in accounts_a()]
@@ -559,7 +560,7 @@ class TestApplyFund(FundSuite):
     @pytest.mark.parametrize(
         ("accounts", "years", "field"),
         [
-            ([account(B_B1 + "0101", 1, 1)], [], "accounts[1].house"),  # another estate's house
+            ([replace(account(B_B1 + "0101", 1, 1), estate=E_A)], [], "accounts[1].house"),  # another estate's house
             ([replace(account(T_HOUSE, 1, 1), estate=E_B)], [], "accounts[1].estate"),  # a row saying another estate
             ([replace(account(T_HOUSE, 1, 1), house=UNKNOWN_HOUSE)], [], "accounts[1].house"),  # not stored
             ([replace(account(T_HOUSE, 1, 1), house=EN_A11)], [], "accounts[1].house"),  # not a house
@@ -598,7 +599,7 @@ class TestApplyFund(FundSuite):
         assert await store.fund_accounts([T_HOUSE], EVERYTHING) == [accounts_a()[0]]
 
 
-class TestApplyRevenue(FundSuite):
+class TestFundApplyRevenue(FundSuite):
     async def test_only_at_the_size_applied_rows_replaced_whole(self, store: Store) -> None:
         await folded(store)
         assert await store.fund_years([E_C, E_A], YEAR, EVERYTHING) == [(None, REVENUE_C[1]), (FUND_YEARS_A[1], REVENUE_A[0])]
