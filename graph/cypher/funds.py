@@ -11,7 +11,8 @@ The model:
   `(:RevenueYear {key, estate, year, income_fen, confirmed_income_fen, cost_fen,
   distributed_fen, entries, unconfirmed})`, each `-[:OF]->` its estate, keyed by estate and year;
 - `(:FundFold {log, kind, estate, size})-[:OF]->(:Place)`: how far the journal `log`
-  (`fund:<estate>` or `revenue:<estate>`, `kind` fund or revenue) is folded into the rows above.
+  (`fund:<estate>` or `revenue:<estate>`, `kind` fund or revenue) is folded into the rows above;
+  `fund_totals` counts as `estates` those whose fund journal is folded beyond size 0.
 Times are integer microseconds (graph.cypher.values), money integer fen: sums are added up with
 `reduce` over the collected integers, never `sum()` (FalkorDB's sum is a double, and fen go
 up to 2^53).
@@ -228,7 +229,7 @@ REVENUE_YEAR_TOTALS = st.read(
 )
 ESTATE_TOTALS = st.read(
     "funds.estate_totals",
-    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH DISTINCT e "
+    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH f, e WHERE f.size > 0 WITH DISTINCT e "
     "UNWIND [x IN $codes WHERE x IN e.line] AS c RETURN c, count(e) AS estates",
 )
 
