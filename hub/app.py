@@ -38,6 +38,7 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.funds.service import Funds
 from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
@@ -113,6 +114,7 @@ class HubGraphQL(GraphQL[Context, None]):
         authenticator: Authenticator | None = None,
         shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS,
         votes: Votes | None = None,
+        funds: Funds | None = None,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
@@ -131,6 +133,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.bus = bus
         self.authenticator = authenticator
         self.votes = votes
+        self.funds = funds
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
@@ -167,6 +170,7 @@ class HubGraphQL(GraphQL[Context, None]):
             connectors=self.connectors,
             bus=self.bus,
             votes=self.votes,
+            funds=self.funds,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -227,8 +231,9 @@ def create_app(
     bus = bus or EventBus()
     authenticator = authenticator or Authenticator(store, keys)
     votes = Votes(store, keys, bus=bus)
+    funds = Funds(store, keys)
     scheduler: Scheduler | None = None
-    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes)
+    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds)
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
@@ -259,6 +264,7 @@ def create_app(
         bus=bus,
         authenticator=authenticator,
         votes=votes,
+        funds=funds,
         shared_cache_seconds=shared_cache_seconds
         if shared_cache_seconds is not None
         else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),

@@ -30,17 +30,15 @@ from graph.ciphers.keyring import Keyring
 from graph.clock import utc_now
 from graph.errors import InvalidInput
 from graph.funds.apportion import apportion
-from graph.funds.journal import EntryKind, FundEntry, balances, check_entry
+from graph.funds.books import FundBooks, fold_up, fund_log, parse_entries
+from graph.funds.journal import EntryKind, FundEntry, JournalFold, balances, check_entry
 from graph.logs import ClaimHeld, LogAppend, LogMoved, MerkleLog
-from graph.logstore import LogStore
 
 DEBIT_ATTEMPTS = 5
 """How many times a debit reads the balances again after another writer appended meanwhile."""
 
 
-def log_name(estate: str) -> str:
-    """The estate's journal: `fund:<estate code>`."""
-    return f"fund:{estate}"
+log_name = fund_log
 
 
 def claim_of(estate: str, ref: str) -> str:
@@ -61,7 +59,7 @@ class Debit:
 class FundLedger:
     """The fund's books over `store`; `keys` sign the journals' heads (see the module docstring)."""
 
-    def __init__(self, store: LogStore, keys: Keyring | None = None, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(self, store: FundBooks, keys: Keyring | None = None, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.store = store
         self.keys = keys
         self.clock = clock
@@ -74,8 +72,10 @@ class FundLedger:
         return found
 
     async def book(self, entries: Sequence[FundEntry]) -> LogAppend:
-        """Append movements of one estate in one write; a statement line (`statement:…` ref)
-        already booked is InvalidInput naming it, nothing written."""
+        """Append movements of one estate in one write, then fold the journal into the kept rows
+        (graph.funds.books). A statement line (`statement:…` ref) already booked, or a reversal
+        that does not fit the journal (names no earlier entry of its house, one reversed already,
+        a reversal, or does not negate it exactly), is InvalidInput naming it, nothing written."""
         if not entries:
             raise InvalidInput("entries", "[]", "must hold at least one movement")
         estate = entries[0].estate
@@ -87,11 +87,37 @@ class FundLedger:
         claims = {claim_of(estate, entry.ref): booking for entry in entries if entry.ref.startswith("statement:")}
         if len(claims) < sum(1 for entry in entries if entry.ref.startswith("statement:")):
             raise InvalidInput("entries", estate, "name one statement line twice")
-        try:
-            return await self.log(estate).append([entry.to_new_entry() for entry in entries], claims)
-        except ClaimHeld as held:
-            line = held.claim.removeprefix(f"fund:{estate}:")
-            raise InvalidInput("ref", line, "is booked already: a statement line is booked once") from None
+        reversing = sorted({entry.house for entry in entries if entry.reverses is not None})
+        for _ in range(DEBIT_ATTEMPTS):
+            size = None
+            if reversing:
+                size = await self.log(estate).size()
+                await self._check_reversals(estate, entries, reversing, size)
+            try:
+                appended = await self.log(estate).append([entry.to_new_entry() for entry in entries], claims, at_size=size)
+            except LogMoved:
+                continue  # another writer appended between the check and the write: check again
+            except ClaimHeld as held:
+                line = held.claim.removeprefix(f"fund:{estate}:")
+                raise InvalidInput("ref", line, "is booked already: a statement line is booked once") from None
+            await fold_up(self.store, estate)
+            return appended
+        raise InvalidInput("estate", estate, "its journal kept moving while the reversals were checked; try again")
+
+    async def _check_reversals(self, estate: str, entries: Sequence[FundEntry], houses: Sequence[str], size: int) -> None:
+        """Fold the houses' journal entries and then the new ones as if appended at `size`:
+        InvalidInput (from the fold) for a reversal that does not fit."""
+        log = self.log(estate).log
+        fold = JournalFold()
+        for index, entry in parse_entries(log, await self.store.log_entries_by_key(log, list(houses))):
+            if index < size:
+                fold.add(index, entry)
+        for position, entry in enumerate(entries):
+            if entry.house in houses:
+                try:
+                    fold.add(size + position, entry)
+                except InvalidInput as refused:
+                    raise InvalidInput(f"entries[{position}] ref", entry.ref, refused.rule) from None
 
     async def balances(self, estate: str, houses: Sequence[str]) -> dict[str, int]:
         """Each house's balance in fen (0 for a house with no movement yet), in house order."""
@@ -140,5 +166,6 @@ class FundLedger:
                 continue  # someone booked meanwhile: read the balances again
             except ClaimHeld:
                 raise InvalidInput("project", project, "is debited already: a project is debited once") from None
+            await fold_up(self.store, estate)
             return Debit(project, cost_fen, shares, appended)
         raise InvalidInput("estate", estate, f"its journal kept moving while project {project} was checked; try again")

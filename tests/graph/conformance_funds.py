@@ -75,13 +75,13 @@ from tests.graph.conformance import (
 )
 
 __all__ = [
-    "TestSaveProject",
-    "TestProjects",
-    "TestProjectPage",
-    "TestFinishProject",
+    "TestFundSaveProject",
+    "TestFundProjects",
+    "TestFundProjectPage",
+    "TestFundFinishProject",
     "TestFundApplied",
-    "TestApplyFund",
-    "TestApplyRevenue",
+    "TestFundApply",
+    "TestFundApplyRevenue",
     "TestFundAccounts",
     "TestFundAccountPage",
     "TestFundYears",
@@ -175,7 +175,7 @@ def completed(given: RepairProject, at: dt.datetime = FINISHED, *, cost: int = 3
 # --------------------------------------------------------------------------------------------
 
 
-class TestSaveProject(FundSuite):
+class TestFundSaveProject(FundSuite):
     async def test_a_project_round_trips_every_field(self, store: Store) -> None:
         given = [project(), emergency(), project("P-R", EN_A11, authority=Authority.REFERENCE, authority_ref="2025年业主大会决议第3号", case_id=None)]
         await city(store, *given)
@@ -230,6 +230,7 @@ class TestSaveProject(FundSuite):
             project(first_index=3),
             project(debit_entries=1),
             project(raised_at=dt.datetime(2026, 5, 6, 9, 30)),
+            project(budget_fen=-1),
             project(""),
             project("P 1"),
             project("P" * 65),
@@ -241,7 +242,7 @@ class TestSaveProject(FundSuite):
         assert await store.projects(["P" * 64], EVERYTHING) == [project("P" * 64)]
 
 
-class TestProjects(FundSuite):
+class TestFundProjects(FundSuite):
     async def test_projects_come_in_the_order_asked_none_where_missing(self, store: Store) -> None:
         await city(store, project("P1"), project("P2", E_B, E_B), project("P3", B_C1, E_C))
         found = await store.projects(["P3", "nope", "P1", "P2", "P1"], EVERYTHING)
@@ -281,7 +282,7 @@ async def walk_projects(store: Store, scope: Scope, first: int, **filters: objec
     raise AssertionError("the project pages never ended")
 
 
-class TestProjectPage(FundSuite):
+class TestFundProjectPage(FundSuite):
     # id, part, raised hours after RAISED
     PROJECTS = [("P05", E_A, 0), ("P01", B_A1, 1), ("P03", EN_A11, 2), ("P02", E_B, 3), ("P04", E_C, 4), ("P06", B_A2, 5)]
 
@@ -365,7 +366,7 @@ class TestProjectPage(FundSuite):
 # --------------------------------------------------------------------------------------------
 
 
-class TestFinishProject(FundSuite):
+class TestFundFinishProject(FundSuite):
     async def test_an_approved_project_completes_once_with_its_figures(self, store: Store) -> None:
         await city(store, project())
         assert await store.finish_project("P1", 1, ProjectStatus.COMPLETED, FINISHED, cost_fen=37_654_321, first_index=120, debit_entries=6)
@@ -437,6 +438,8 @@ class TestFinishProject(FundSuite):
         for status, figures, at in refused:
             with pytest.raises(InvalidInput, match="project P1"):
                 await store.finish_project("P1", 1, status, at, **figures)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="project nope"):  # refused whatever is stored
+            await store.finish_project("nope", 1, ProjectStatus.APPROVED, FINISHED)
         assert await store.projects(["P1"], EVERYTHING) == [project()]
 
 
@@ -508,7 +511,7 @@ class TestFundApplied(FundSuite):
         assert await store.fund_applied([fund_log(E_A), revenue_log(E_A)]) == [0, 0]
 
 
-class TestApplyFund(FundSuite):
+class TestFundApply(FundSuite):
     async def test_rows_and_the_size_are_kept_and_read_back(self, store: Store) -> None:
         await folded(store)
         houses = [a.house for a in accounts_a()]
@@ -559,7 +562,7 @@ class TestApplyFund(FundSuite):
     @pytest.mark.parametrize(
         ("accounts", "years", "field"),
         [
-            ([account(B_B1 + "0101", 1, 1)], [], "accounts[1].house"),  # another estate's house
+            ([replace(account(B_B1 + "0101", 1, 1), estate=E_A)], [], "accounts[1].house"),  # another estate's house
             ([replace(account(T_HOUSE, 1, 1), estate=E_B)], [], "accounts[1].estate"),  # a row saying another estate
             ([replace(account(T_HOUSE, 1, 1), house=UNKNOWN_HOUSE)], [], "accounts[1].house"),  # not stored
             ([replace(account(T_HOUSE, 1, 1), house=EN_A11)], [], "accounts[1].house"),  # not a house
@@ -568,6 +571,8 @@ class TestApplyFund(FundSuite):
             ([replace(account(T_HOUSE, 1, 1), last_at=dt.datetime(2026, 6, 1))], [], "accounts[1].last_at"),
             ([], [FundYear(E_B, YEAR, 1, 0, 0)], "years[0].estate"),  # another estate's year
             ([], [FundYear(E_A, YEAR, 1, 0, 0), FundYear(E_A, YEAR, 2, 0, 0)], "years[1].year"),  # a year twice
+            ([], [FundYear(E_A, 0, 1, 0, 0)], "years[0].year"),
+            ([], [FundYear(E_A, 10_000, 1, 0, 0)], "years[0].year"),
         ],
     )
     async def test_rows_not_of_the_estate_are_refused_nothing_written(
@@ -594,11 +599,16 @@ class TestApplyFund(FundSuite):
             with pytest.raises(InvalidInput) as refused:
                 await store.apply_fund(estate, from_size, to_size, [], [])
             assert refused.value.field.endswith(field), (field, refused.value.field)
+        stale = [replace(account(B_B1 + "0101", 1, 1), estate=E_A)]
+        for from_size in (0, 39, 40):  # refused whether or not the size would have matched
+            with pytest.raises(InvalidInput) as refused:
+                await store.apply_fund(E_A, from_size, 41, stale, [])
+            assert "accounts[0].house" in refused.value.field
         assert await store.fund_applied([fund_log(E_A), fund_log(UNKNOWN_ESTATE), fund_log(B_A1)]) == [40, 0, 0]
         assert await store.fund_accounts([T_HOUSE], EVERYTHING) == [accounts_a()[0]]
 
 
-class TestApplyRevenue(FundSuite):
+class TestFundApplyRevenue(FundSuite):
     async def test_only_at_the_size_applied_rows_replaced_whole(self, store: Store) -> None:
         await folded(store)
         assert await store.fund_years([E_C, E_A], YEAR, EVERYTHING) == [(None, REVENUE_C[1]), (FUND_YEARS_A[1], REVENUE_A[0])]
@@ -818,6 +828,15 @@ class TestFundTotals(FundSuite):
     async def test_an_empty_store_sums_to_zero(self, store: Store) -> None:
         await store.write(fixture_city())
         assert await store.fund_totals([CITY, E_A, T_HOUSE], YEAR, EVERYTHING) == [zero(CITY), zero(E_A), zero(T_HOUSE)]
+
+    async def test_estates_count_fund_journals_applied_beyond_size_0(self, store: Store) -> None:
+        await folded(store)
+        assert await store.apply_fund(E_C, 0, 0, [], [])  # applied, but to nothing
+        [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
+        assert city_total is not None and north is not None and (city_total.estates, north.estates) == (2, 0)
+        assert await store.apply_fund(E_C, 0, 2, [], [])
+        [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
+        assert city_total is not None and north is not None and (city_total.estates, north.estates) == (3, 1)
 
     async def test_applying_again_moves_the_sums(self, store: Store) -> None:
         await folded(store)
