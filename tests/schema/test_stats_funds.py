@@ -1,7 +1,8 @@
 """The owners' money on the dashboard (issue 14, item 7): `stats { funds(year) }` per place and
 `fundBalance` / `fundLowAccounts` on the map's features, over the demo city served for real
-with maintenance-fund journals booked into two streets (graph.funds.ledger.FundLedger, which
-folds them into the kept rows) and public-revenue rows applied through the store's port.
+with maintenance-fund journals booked into two streets and public revenue entered by a firm and
+partly confirmed by the committee, through the fund service (graph.funds.service.Funds), which
+folds both journals into the kept rows the roll-ups read.
 
 Every expected figure is worked out here from the movements booked, not read back from the
 store: the balances, the accounts under 30% of their first deposit, the year's credits, repairs
@@ -20,8 +21,8 @@ import pytest
 from graph.clock import CHINA_STANDARD_TIME
 from graph.funds.books import fund_log
 from graph.funds.journal import EntryKind, FundEntry
-from graph.funds.ledger import FundLedger
-from graph.funds.records import RevenueYear
+from graph.funds.revenue import RevenueEntry, RevenueKind, Source
+from graph.funds.service import Funds
 from graph.scope import Scope
 from graph.store import Store
 from hub.auth.issuing import issue_token
@@ -37,6 +38,29 @@ STATS = f"""query($scope: String!, $groupBy: Level!, $year: Int) {{
 }}"""
 GEO = "query($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
 SOURCE = "qd-fund-centre-test.csv"
+FIRM = "91370202MA3C5XKQ0D"
+COMMITTEE = "YWH-STATS-FUNDS"
+
+
+@dataclass(frozen=True)
+class Revenue:
+    """One revenue entry the firm makes, and whether the committee confirms it."""
+
+    estate: str
+    at: dt.datetime
+    kind: RevenueKind
+    amount_fen: int
+    confirmed: bool
+
+    @property
+    def year(self) -> int:
+        return self.at.astimezone(CHINA_STANDARD_TIME).year
+
+    def entry(self) -> RevenueEntry:
+        if self.kind is RevenueKind.COST:
+            return RevenueEntry.cost(self.estate, FIRM, self.at, "广告屏电费", self.amount_fen)
+        start = dt.date(self.year, 1, 1)
+        return RevenueEntry.income(self.estate, FIRM, self.at, Source.LIFT_AD, "HT-STATS-1", start, start.replace(month=6, day=30), self.amount_fen)
 
 
 @dataclass
@@ -54,7 +78,7 @@ class Books:
     credits: dict[tuple[str, int], int] = field(default_factory=dict)
     """(house, year) → credited that year."""
     repairs: dict[tuple[str, int], int] = field(default_factory=dict)
-    revenue: list[RevenueYear] = field(default_factory=list)
+    revenue: list[Revenue] = field(default_factory=list)
 
     @staticmethod
     def under(estate: str, code: str) -> bool:
@@ -68,8 +92,8 @@ class Books:
         houses = self.houses(code)
         balance = sum(self.balance[house] for house in houses)
         revenue = [row for row in self.revenue if row.year == year and self.under(row.estate, code)]
-        income = sum(row.income_fen for row in revenue)
-        confirmed = sum(row.confirmed_income_fen for row in revenue)
+        income = sum(row.amount_fen for row in revenue if row.kind is RevenueKind.INCOME)
+        confirmed = sum(row.amount_fen for row in revenue if row.kind is RevenueKind.INCOME and row.confirmed)
         return {
             "accounts": len(houses),
             "balanceFen": balance,
@@ -83,7 +107,7 @@ class Books:
             "revenueFen": income,
             "confirmedRevenueFen": confirmed,
             "confirmedShareBp": confirmed * 10_000 // income if income else None,
-            "unconfirmedEntries": sum(row.unconfirmed for row in revenue),
+            "unconfirmedEntries": sum(1 for row in revenue if not row.confirmed),
             "year": year,
             "place": code,
         }
@@ -131,9 +155,11 @@ def _plan(hub: Hub) -> tuple[Books, dict[str, list[FundEntry]], dict[str, list[s
         books.credits[(houses[0], this_year)] += 1_234 + number
     repaired[estates[0]] = _first_houses(hub, estates[0], 2)
     books.revenue = [
-        RevenueYear(estates[0], this_year, 1_200_000, 800_000, 100_000, 0, 3, 1),
-        RevenueYear(estates[0], this_year - 1, 50_000, 50_000, 0, 50_000, 2, 0),
-        RevenueYear(estates[2], this_year, 300_001, 300_001, 0, 0, 1, 0),
+        Revenue(estates[0], last_year, RevenueKind.INCOME, 50_000, True),
+        Revenue(estates[0], now, RevenueKind.INCOME, 800_000, True),
+        Revenue(estates[0], now, RevenueKind.INCOME, 400_000, False),
+        Revenue(estates[0], now, RevenueKind.COST, 100_000, False),
+        Revenue(estates[2], now, RevenueKind.INCOME, 300_001, True),
     ]
     return books, entries, repaired
 
@@ -145,18 +171,17 @@ REPAIR_FEN = 900_003
 async def _book(store: Store, books: Books, entries: dict[str, list[FundEntry]], repaired: dict[str, list[str]]) -> None:
     """Book the movements once per served hub (a second call finds the journals written and
     only works out the repair's shares again from the journal's own entries)."""
-    ledger = FundLedger(store)
+    funds = Funds(store)
     [estate] = repaired
     [applied] = await store.fund_applied([fund_log(estate)])
     if applied == 0:
         for estate_entries in entries.values():
-            await ledger.book(estate_entries)
-        await ledger.debit_repair(estate, "STATS-FUNDS-1", REPAIR_FEN, {house: 8_800 for house in repaired[estate]}, memo="屋面防水")
-        by_estate: dict[str, list[RevenueYear]] = {}
+            await funds.ledger.book(estate_entries)
+        await funds.ledger.debit_repair(estate, "STATS-FUNDS-1", REPAIR_FEN, {house: 8_800 for house in repaired[estate]}, memo="屋面防水")
         for row in books.revenue:
-            by_estate.setdefault(row.estate, []).append(row)
-        for revenue_estate, rows in by_estate.items():
-            assert await store.apply_revenue(revenue_estate, 0, sum(row.entries for row in rows), rows)
+            appended = await funds.enter_revenue([row.entry()])
+            if row.confirmed:
+                await funds.decide_revenue(row.estate, appended.first, COMMITTEE)
     size = await store.log_size(fund_log(estate))
     for entry in await store.log_entries(fund_log(estate), 0, size):
         parsed = FundEntry.parse(entry.payload)
@@ -200,6 +225,7 @@ def test_each_street_row_carries_its_fund_and_revenue_figures(hub: Hub, books: B
         assert rows[street] == books.totals(street, books.this_year), street
     assert rows[books.street]["lowAccounts"] == 2 and rows[books.street]["repairsFen"] == REPAIR_FEN
     assert rows[books.street]["confirmedShareBp"] == 6_666, "800,000 of 1,200,000 confirmed, rounded down"
+    assert rows[books.street]["unconfirmedEntries"] == 2, "an income and a cost the committee has not confirmed"
     unbooked = [code for code in rows if code not in (books.street, books.other_street)]
     assert unbooked and all(rows[code] == books.totals(code, books.this_year) for code in unbooked)
     assert rows[unbooked[0]]["accounts"] == 0 and rows[unbooked[0]]["confirmedShareBp"] is None
