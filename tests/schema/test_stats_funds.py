@@ -301,8 +301,9 @@ def test_a_street_sees_its_own_figures_and_nothing_of_another_street(hub: Hub, b
     assert theirs is None, "a place out of scope has no figures (null), not zeros"
 
 
-def test_map_features_carry_the_fund_balance_in_fen_and_the_low_accounts(hub: Hub, books: Books) -> None:
+def test_map_features_carry_the_fund_balance_in_fen_and_the_low_accounts(hub: Hub, books: Books, counting: CountingStore) -> None:
     features = _features(hub, books.street, "ESTATE")
+    assert len(features) > 2 and counting.snapshot().get("fund_totals") == 1, "one call for every feature"
     booked = {books.estate_of[house] for house in books.houses(books.street)}
     assert booked < set(features)
     for code, properties in features.items():
