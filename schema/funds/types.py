@@ -8,9 +8,11 @@ stands for money anywhere. No type carries an owner's name: an account is the ho
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
+from graph.errors import InvalidInput
 from graph.funds import records
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.records import Authority, Emergency, ProjectStatus
@@ -22,6 +24,29 @@ from hub.funds.statement_text import authority_text, yuan
 from schema.context import Info
 from schema.fields import field
 from schema.votes.types import ConsistencyProof, TreeHead
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+"""The calendar years `funds(year:)` accepts, as `fundTotals(year:)` does."""
+
+FundYear = Annotated[
+    int | None,
+    strawberry.argument(description="The calendar year (China Standard Time) of the yearly figures; this year when omitted."),
+]
+
+
+def fund_year(year: int | None, today: dt.date) -> int:
+    """The year asked, or `today`'s (the request's date in China Standard Time); a year outside
+    FIRST_YEAR..LAST_YEAR is InvalidInput naming `year`.
+
+    >>> fund_year(None, dt.date(2026, 12, 31)), fund_year(2025, dt.date(2026, 1, 1))
+    (2026, 2025)
+    """
+    if year is None:
+        return today.year
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput("year", year, f"must be a calendar year between {FIRST_YEAR} and {LAST_YEAR}")
+    return year
+
 
 strawberry.enum(EntryKind, name="FundEntryKind", description="首次缴存 deposit, 续筹 top_up, 利息 interest, 维修支出 repair, 冲正 reversal.")
 strawberry.enum(Authority, name="RepairAuthority", description="What authorises spending the fund: a passed vote of class 5, a recorded authorisation, or an emergency use (应急使用, flagged).")

@@ -10,42 +10,18 @@ daily) for every row of a request in one `arrears_counts` call, as of the reques
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
 
 import strawberry
 
 from graph import model
-from graph.errors import InvalidInput
 from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
 from schema.devices.types import DeviceSummary
 from schema.fields import field
 from schema.funds.access import require_reader
-from schema.funds.types import FundTotals
+from schema.funds.types import FundTotals, FundYear, fund_year
 from schema.places.types import Place, place_type
 
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-"""The calendar years `funds(year:)` accepts, as `fundTotals(year:)` does."""
-
-FundYear = Annotated[
-    int | None,
-    strawberry.argument(description="The calendar year (China Standard Time) of the yearly figures; this year when omitted."),
-]
-
-
-def fund_year(year: int | None, today: dt.date) -> int:
-    """The year asked, or `today`'s (the request's date in China Standard Time); a year outside
-    FIRST_YEAR..LAST_YEAR is InvalidInput naming `year`.
-
-    >>> fund_year(None, dt.date(2026, 12, 31)), fund_year(2025, dt.date(2026, 1, 1))
-    (2026, 2025)
-    """
-    if year is None:
-        return today.year
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise InvalidInput("year", year, f"must be a calendar year between {FIRST_YEAR} and {LAST_YEAR}")
-    return year
 
 
 @strawberry.type(description="The roll-up of a place's subtree, kept current by every write.")
