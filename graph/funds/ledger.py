@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,10 +82,14 @@ class FundLedger:
             running = self._folding.get(estate)
             if running is None:
                 running = self._folding[estate] = asyncio.ensure_future(fold_up(self.store, estate))
-                running.add_done_callback(lambda done, estate=estate: self._folding.pop(estate, None) if self._folding.get(estate) is done else None)
+                running.add_done_callback(functools.partial(self._folded, estate))
             applied = await asyncio.shield(running)
             if applied >= size:
                 return applied
+
+    def _folded(self, estate: str, done: asyncio.Future[int]) -> None:
+        if self._folding.get(estate) is done:
+            del self._folding[estate]
 
     def log(self, estate: str) -> MerkleLog:
         found = self._logs.get(estate)
