@@ -235,7 +235,7 @@ def create_app(
     votes = Votes(store, keys, bus=bus)
     funds = Funds(store, keys)
     scheduler: Scheduler | None = None
-    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes)
+    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds)
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)

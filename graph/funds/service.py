@@ -152,6 +152,7 @@ class Funds:
         self.keys = keys
         self.clock = clock
         self.ledger = FundLedger(store, keys, clock=clock)
+        self._published_through: str | None = None
 
     def log(self, estate: str) -> MerkleLog:
         return self.ledger.log(estate)
@@ -377,6 +378,37 @@ class Funds:
                 return head
         await fold_up(self.store, estate)
         return await self.log(estate).sign(kind)
+
+    def last_month(self) -> str:
+        """The label of the month before this one (China Standard Time): the period due now."""
+        now = self.clock().astimezone(CST)
+        year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+        return f"{year}-{month:02d}"
+
+    async def publish_due(self) -> int:
+        """Publish last month's head of every estate's journal that has entries and no head for
+        it yet (the hub does this itself, once a month; `hub ledger publish` does it by hand).
+        How many heads this call signed. Done once per month per process: later calls return 0
+        until the month changes."""
+        period = self.last_month()
+        if self._published_through == period:
+            return 0
+        kind = PERIOD_KIND + period
+        signed = 0
+        after: str | None = None
+        while True:
+            page = await self.store.subtree(Level.ESTATE, None, Scope.everything(), MAX_PAGE, after)
+            codes = [place.code for place in page.items]
+            sizes = await self.store.fund_applied([fund_log(code) for code in codes]) if codes else []
+            for code, size in zip(codes, sizes):
+                if size and not any(head.kind == kind for head in await self.published(code)):
+                    await self.publish(code, period)
+                    signed += 1
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        self._published_through = period
+        return signed
 
     async def consistency(self, estate: str, old: int, new: int) -> list[bytes]:
         """The proof that the journal at `new` entries extends it at `old` (RFC 9162)."""

@@ -25,7 +25,7 @@ over houses.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, case, delete, func, select, update
@@ -329,29 +329,13 @@ class FundRecords:
         check_sizes(where, from_size, to_size)
         check_accounts(where, estate, accounts)
         check_years(where, estate, years)
-
-        async def write(connection: AsyncConnection, estate_row: Anchor) -> None:
-            houses = await anchors(connection, [account.house for account in accounts])
-            ids: list[int] = []
-            for index, account in enumerate(accounts):
-                house = houses.get(account.house)
-                if house is None or house.level != Level.HOUSE or house.ancestor(Level.ESTATE) != estate_row.id:
-                    raise InvalidInput(f"{where} accounts[{index}].house", account.house, f"is not a house of {estate} in the store")
-                ids.append(house.id)
-            await _replace_accounts(connection, estate_row.id, ids, accounts)
-            await _replace_years(connection, _FUND_YEAR, estate_row.id, [_fund_year_row(year) for year in years])
-
-        return await self._apply(FUND, where, estate, from_size, to_size, write)
+        return await self._apply(FUND, where, estate, from_size, to_size, accounts, _FUND_YEAR, [_fund_year_row(y) for y in years])
 
     async def apply_revenue(self, estate: str, from_size: int, to_size: int, years: Sequence[RevenueYear]) -> bool:
         where = f"apply_revenue {estate}"
         check_sizes(where, from_size, to_size)
         check_years(where, estate, years)
-
-        async def write(connection: AsyncConnection, estate_row: Anchor) -> None:
-            await _replace_years(connection, _REVENUE_YEAR, estate_row.id, [_revenue_year_row(year) for year in years])
-
-        return await self._apply(REVENUE, where, estate, from_size, to_size, write)
+        return await self._apply(REVENUE, where, estate, from_size, to_size, [], _REVENUE_YEAR, [_revenue_year_row(y) for y in years])
 
     async def _apply(
         self,
@@ -360,15 +344,24 @@ class FundRecords:
         estate: str,
         from_size: int,
         to_size: int,
-        write: Callable[[AsyncConnection, Anchor], Any],
+        accounts: Sequence[FundAccount],
+        year_table: Any,
+        year_rows: list[dict[str, Any]],
     ) -> bool:
-        """Move the journal's applied size from `from_size` to `to_size` and, if this call moved
-        it, `write` the rows, in one transaction (an InvalidInput from `write` rolls it back)."""
+        """Check the estate and the accounts' houses, then move the journal's applied size from
+        `from_size` to `to_size` and, if this call moved it, replace the rows: one transaction."""
         try:
             async with self.turns.writing() as connection:
                 estate_row = await self._anchor(connection, estate)
                 if estate_row is None or estate_row.level != Level.ESTATE:
                     raise InvalidInput(f"{where} estate", estate, "is not an estate in the store")
+                houses = await anchors(connection, [account.house for account in accounts])
+                house_ids: list[int] = []
+                for index, account in enumerate(accounts):
+                    house = houses.get(account.house)
+                    if house is None or house.level != Level.HOUSE or house.ancestor(Level.ESTATE) != estate_row.id:
+                        raise InvalidInput(f"{where} accounts[{index}].house", account.house, f"is not a house of {estate} in the store")
+                    house_ids.append(house.id)
                 keyed = and_(_APPLIED.c.estate_id == estate_row.id, _APPLIED.c.journal == journal)
                 stored = (await connection.execute(select(_APPLIED.c.size).where(keyed))).scalar_one_or_none()
                 if stored is None:
@@ -381,7 +374,8 @@ class FundRecords:
                     )
                     if moved.rowcount == 0:
                         return False
-                await write(connection, estate_row)
+                await _replace_accounts(connection, estate_row.id, house_ids, accounts)
+                await _replace_years(connection, year_table, estate_row.id, year_rows)
         except IntegrityError:
             # a concurrent first apply of the same journal inserted its row first (PostgreSQL)
             return False
@@ -478,9 +472,10 @@ _TOTALS = (
 
 
 def _group(level: Level, rows_of: Any) -> tuple[Any, Any]:
-    """The column grouping rows by the asked places of `level`, and the join it needs: rows
-    keyed by a place (`rows_of`: the account's house, the yearly row's estate) belong to the
-    place itself when it is of `level`, and otherwise to its ancestor of `level`."""
+    """For places of `level` above the rows' own (a house's accounts, an estate's yearly
+    rows): the ancestor column of `level` on the place `rows_of` names (the account's house,
+    the row's estate), to group by, and the join to that place. Rows asked for at their own
+    level are grouped by `rows_of` itself, with no join (see the callers)."""
     return _PLACE.c[tables.ancestor_column(level)], _PLACE.c.id == rows_of
 
 

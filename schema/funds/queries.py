@@ -23,7 +23,7 @@ from graph.scope import Scope
 from graph.security import Role
 from graph.store import MAX_PAGE
 from schema.context import Info
-from schema.errors import require_role
+from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.funds.access import PUBLISHERS, actor_name, books_scope, funds_of, require_actor, require_reader
 from schema.funds.types import FundAccount, FundStatement, FundTotals, RepairProject, RepairProjectPage
@@ -112,11 +112,28 @@ class FundQueries:
                     results.append(None)
                     continue
                 [found] = await funds_of(info).totals([code], chosen, scope)
-                results.append(FundTotals(record=found, year=chosen) if found is not None else None)
+                results.append(FundTotals(record=found, year=chosen, name=None) if found is not None else None)
             return results
         require_reader(info)
         found_all = await funds_of(info).totals(places, chosen, info.context.scope)
-        return [FundTotals(record=found, year=chosen) if found is not None else None for found in found_all]
+        return [FundTotals(record=found, year=chosen, name=None) if found is not None else None for found in found_all]
+
+    @field(description="Each estate at or under a place (in your scope, by code) with its fund and public-revenue roll-up for a year (this year when not given).")
+    async def fund_estates(
+        self, info: Info, scope: str, year: int | None = None, first: int = 100, after: str | None = None
+    ) -> list[FundTotals]:
+        require_reader(info)
+        if info.context.principal.role is Role.OWNER:
+            raise Forbidden("forbidden: the owner role may not list estates' books (fundTotals reads your estate's)")
+        chosen = _year(year)
+        page = await info.context.store.subtree(Level.ESTATE, scope, info.context.scope, first, after)
+        estates = list(page.items)
+        totals = await funds_of(info).totals([estate.code for estate in estates], chosen, info.context.scope)
+        return [
+            FundTotals(record=found, year=chosen, name=estate.name)
+            for estate, found in zip(estates, totals)
+            if found is not None
+        ]
 
     @field(description="A repair project; null if you may not see it.")
     async def repair_project(self, info: Info, id: str) -> RepairProject | None:
@@ -133,10 +150,12 @@ class FundQueries:
     @field(description="Repair projects at or under a place, by id: raised in `year` (CST) when given, of `status` when given.")
     async def repair_projects(
         self, info: Info, within: str, year: int | None = None, status: list[ProjectStatus] | None = None,
-        first: int = 100, after: str | None = None,
+        first: int = 100, after: str | None = None, this_year: bool = False,
     ) -> RepairProjectPage:
         scope = await books_scope(info, within)
         start = end = None
+        if this_year and year is None:
+            year = _year(None)
         if year is not None:
             start, end = period_bounds(f"{_year(year)}-Y")
         page = await info.context.store.project_page(

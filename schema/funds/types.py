@@ -285,6 +285,7 @@ class FundStatement:
 class FundTotals:
     record: strawberry.Private[records.FundTotals]
     year: int
+    name: str | None = strawberry.field(default=None, description="The place's name, where the list gives it (fundEstates).")
 
     @strawberry.field
     def place(self) -> str:

@@ -88,7 +88,7 @@ __all__ = [
     "TestFundTotals",
 ]
 
-PENDING: set[str] = {"falkordb", "neo4j"}
+PENDING: set[str] = set()
 """Backends whose adapter does not implement `FundStore` yet: every test here is skipped on them.
 The one place to change when the Cypher adapter (graph/cypher/funds.py) lands: empty this set."""
 
@@ -438,6 +438,8 @@ class TestFundFinishProject(FundSuite):
         for status, figures, at in refused:
             with pytest.raises(InvalidInput, match="project P1"):
                 await store.finish_project("P1", 1, status, at, **figures)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="project nope"):  # refused whatever is stored
+            await store.finish_project("nope", 1, ProjectStatus.APPROVED, FINISHED)
         assert await store.projects(["P1"], EVERYTHING) == [project()]
 
 
@@ -569,6 +571,8 @@ class TestFundApply(FundSuite):
             ([replace(account(T_HOUSE, 1, 1), last_at=dt.datetime(2026, 6, 1))], [], "accounts[1].last_at"),
             ([], [FundYear(E_B, YEAR, 1, 0, 0)], "years[0].estate"),  # another estate's year
             ([], [FundYear(E_A, YEAR, 1, 0, 0), FundYear(E_A, YEAR, 2, 0, 0)], "years[1].year"),  # a year twice
+            ([], [FundYear(E_A, 0, 1, 0, 0)], "years[0].year"),
+            ([], [FundYear(E_A, 10_000, 1, 0, 0)], "years[0].year"),
         ],
     )
     async def test_rows_not_of_the_estate_are_refused_nothing_written(
@@ -595,6 +599,11 @@ class TestFundApply(FundSuite):
             with pytest.raises(InvalidInput) as refused:
                 await store.apply_fund(estate, from_size, to_size, [], [])
             assert refused.value.field.endswith(field), (field, refused.value.field)
+        stale = [replace(account(B_B1 + "0101", 1, 1), estate=E_A)]
+        for from_size in (0, 39, 40):  # refused whether or not the size would have matched
+            with pytest.raises(InvalidInput) as refused:
+                await store.apply_fund(E_A, from_size, 41, stale, [])
+            assert "accounts[0].house" in refused.value.field
         assert await store.fund_applied([fund_log(E_A), fund_log(UNKNOWN_ESTATE), fund_log(B_A1)]) == [40, 0, 0]
         assert await store.fund_accounts([T_HOUSE], EVERYTHING) == [accounts_a()[0]]
 
@@ -819,6 +828,15 @@ class TestFundTotals(FundSuite):
     async def test_an_empty_store_sums_to_zero(self, store: Store) -> None:
         await store.write(fixture_city())
         assert await store.fund_totals([CITY, E_A, T_HOUSE], YEAR, EVERYTHING) == [zero(CITY), zero(E_A), zero(T_HOUSE)]
+
+    async def test_estates_count_fund_journals_applied_beyond_size_0(self, store: Store) -> None:
+        await folded(store)
+        assert await store.apply_fund(E_C, 0, 0, [], [])  # applied, but to nothing
+        [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
+        assert city_total is not None and north is not None and (city_total.estates, north.estates) == (2, 0)
+        assert await store.apply_fund(E_C, 0, 2, [], [])
+        [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
+        assert city_total is not None and north is not None and (city_total.estates, north.estates) == (3, 1)
 
     async def test_applying_again_moves_the_sums(self, store: Store) -> None:
         await folded(store)

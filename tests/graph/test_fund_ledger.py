@@ -19,11 +19,12 @@ from graph.funds.ledger import FundLedger, log_name
 from graph.logs import LogMoved, MerkleLog
 from graph.store import Store
 from tests import backends
+from tests.graph.conformance import fixture_city
 
 ESTATE = "370202001001E001"
-H1 = "370202001001GB00001F00010001"
-H2 = "370202001001GB00001F00010002"
-H3 = "370202001001GB00001F00020101"
+H1 = "370202001001GB00001F00010101"  # three houses of 海韵花园 in the conformance suite's city
+H2 = "370202001001GB00001F00010201"
+H3 = "370202001001GB00001F00010301"
 AT = dt.datetime(2026, 4, 30, 2, 0, tzinfo=dt.timezone.utc)
 KEYS = Keyring.generate()
 AREAS = {H1: 8_950, H2: 12_000, H3: 10_050}  # centi-m²: 89.50, 120.00, 100.50 m²
@@ -38,6 +39,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, sqlite_path: str) -> AsyncIterator[Store]:
     opened = await backends.open_fresh(backend, request, Path(sqlite_path).parent)
+    await opened.write(fixture_city())  # the journal's rows are kept for houses the store knows
     try:
         yield opened
     finally:
