@@ -19,6 +19,8 @@ from typing import Protocol
 
 from graph.funds.journal import Account, FundEntry, JournalFold, Year, year_of
 from graph.funds.records import FundAccount, FundStore, FundYear
+from graph.funds.revenue_book import RevenueBook
+from graph.funds.revenue_book import log_name as revenue_log
 from graph.errors import StoreError
 from graph.logstore import LogEntry, LogStore
 from graph.scope import Scope
@@ -94,6 +96,22 @@ async def _know_earlier(store: FundBooks, log: str, fold: JournalFold, houses: S
     undone = {entry.reverses for _, entry in earlier if entry.reverses is not None}
     for index, entry in earlier:
         fold.known(index, entry, reversed_=index in undone)
+
+
+async def fold_revenue_up(store: FundBooks, estate: str, book: RevenueBook) -> int:
+    """Bring the estate's revenue rows up to its revenue journal. A committee's decision can
+    change a row of an earlier year, so the whole journal is folded (a revenue journal holds a
+    few entries a month) and every year's row written, compare-and-set on the size applied."""
+    log = revenue_log(estate)
+    for _ in range(FOLD_ATTEMPTS):
+        [applied] = await store.fund_applied([log])
+        size = await store.log_size(log)
+        if applied >= size:
+            return applied
+        folded_size, folded = await book.folded(estate)  # the journal as it is now (it may have grown)
+        if await store.apply_revenue(estate, applied, folded_size, list(folded.years)):
+            return folded_size
+    raise StoreError(f"the rows of {log} kept moving under {FOLD_ATTEMPTS} folders at once; fold again")
 
 
 def fold_journal(parsed: Sequence[tuple[int, FundEntry]], fold: JournalFold | None = None) -> JournalFold:

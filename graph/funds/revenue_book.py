@@ -223,6 +223,11 @@ class RevenueBook:
         about = [(stored.index, self._parse(log, stored)) for stored in await self.store.log_entries_by_key(log.log, [about_key(index)])]
         return RevenueItem.of(index, entry, fold([(index, entry), *about]))
 
+    async def folded(self, estate: str) -> tuple[int, RevenueFold]:
+        """The journal folded whole, and how many entries that fold covers."""
+        parsed, folded = await self._fold(estate)
+        return len(parsed), folded
+
     async def _fold(self, estate: str) -> tuple[list[tuple[int, RevenueEntry]], RevenueFold]:
         log = self.log(estate)
         size = await log.size()

@@ -31,13 +31,15 @@ from dataclasses import dataclass, field
 
 from graph.ciphers.keyring import Keyring
 from graph.clock import utc_now
-from graph.errors import InvalidInput
-from graph.funds.books import fold_journal, fold_up, fund_log, parse_entries
+from graph.errors import InvalidInput, StoreError
+from graph.funds.books import fold_journal, fold_revenue_up, fold_up, fund_log, parse_entries
 from graph.funds.journal import CST, EntryKind, FundEntry, JournalFold
 from graph.funds.ledger import Debit, FundLedger
-from graph.funds.records import Authority, Emergency, FundAccount, FundTotals, ProjectStatus, RepairProject
+from graph.funds.records import Authority, Emergency, FundAccount, FundTotals, ProjectStatus, RepairProject, RevenueYear
+from graph.funds.revenue import EntryStatus, RevenueEntry, RevenueKind
+from graph.funds.revenue_book import RevenueBook, RevenueItem
 from graph.levels import Level
-from graph.logs import LogReport, MerkleLog
+from graph.logs import LogAppend, LogReport, MerkleLog
 from graph.logstore import SignedHead
 from graph.model import Place
 from graph.scope import Scope
@@ -98,6 +100,24 @@ class ProjectShare:
 
 
 @dataclass(frozen=True, slots=True)
+class RevenuePeriod:
+    """An estate's public revenue over a period (公共收益公示): the firm's entries made in it, each
+    with its status now, and their sums (a reversal counts against the kind it undoes)."""
+
+    income_fen: int
+    cost_fen: int
+    distributed_fen: dict[str, int]  # by disposition
+    unconfirmed: int
+    items: list[RevenueItem]
+    head: SignedHead | None
+
+    @property
+    def owners_share_fen(self) -> int:
+        """Income net of the costs set against it (Civil Code Art. 282)."""
+        return self.income_fen - self.cost_fen
+
+
+@dataclass(frozen=True, slots=True)
 class Statement:
     """An estate's fund over one period (收支公示): the entries [from_size, to_size) of its journal."""
 
@@ -117,6 +137,7 @@ class Statement:
     entries: int
     accounts: int
     projects: list[RepairProject] = field(default_factory=list)
+    revenue: RevenuePeriod | None = None
 
     @property
     def published(self) -> bool:
@@ -133,10 +154,13 @@ class FundReport:
     first_unfit: int | None  # the first entry that does not fit the journal's rules
     unfit: str | None
     rows_wrong: tuple[str, ...]  # kept rows that differ from the fold (what and how)
+    revenue: LogReport | None = None  # the revenue journal's check (None: it has no entry)
+    revenue_unfit: str | None = None  # its first entry that does not fit the revenue rules
 
     @property
     def intact(self) -> bool:
-        return self.log.intact and self.first_unfit is None and not self.rows_wrong
+        revenue_ok = self.revenue is None or (self.revenue.intact and self.revenue_unfit is None)
+        return self.log.intact and self.first_unfit is None and not self.rows_wrong and revenue_ok
 
     @property
     def first_bad(self) -> int | None:
@@ -152,6 +176,7 @@ class Funds:
         self.keys = keys
         self.clock = clock
         self.ledger = FundLedger(store, keys, clock=clock)
+        self.revenue = RevenueBook(store, keys, clock=clock)
         self._published_through: str | None = None
 
     def log(self, estate: str) -> MerkleLog:
@@ -359,6 +384,57 @@ class Funds:
             if entry.ref == f"project:{project.id}"
         ]
 
+    # -- public revenue ------------------------------------------------------------------------
+
+    async def enter_revenue(self, entries: Sequence[RevenueEntry]) -> LogAppend:
+        """The firm's entries appended in one write (graph.funds.revenue_book), then the yearly
+        rows folded again."""
+        appended = await self.revenue.enter(entries)
+        await fold_revenue_up(self.store, entries[0].estate, self.revenue)
+        return appended
+
+    async def decide_revenue(self, estate: str, index: int, by: str, *, objection: str | None = None) -> LogAppend:
+        """The committee `by` confirms entry `index` (or disputes it, giving `objection`): once."""
+        if objection is None:
+            appended = await self.revenue.confirm(estate, index, by)
+        else:
+            appended = await self.revenue.object(estate, index, by, objection)
+        await fold_revenue_up(self.store, estate, self.revenue)
+        return appended
+
+    async def revenue_items(self, estate: str, *, statuses: Sequence[EntryStatus] | None = None) -> list[RevenueItem]:
+        """The estate's revenue entries with their statuses (only the firm's of `statuses` when given)."""
+        items = await self.revenue.entries(estate)
+        if statuses is None:
+            return items
+        return [item for item in items if item.status in statuses]
+
+    async def _revenue_period(self, estate: str, start: dt.datetime, end: dt.datetime, period: str) -> RevenuePeriod | None:
+        items = await self.revenue.entries(estate)
+        if not items:
+            return None
+        kinds = {item.index: item.entry.kind for item in items}
+        income = cost = unconfirmed = 0
+        distributed: dict[str, int] = {}
+        within = [item for item in items if start <= item.entry.at < end and item.status is not None]
+        for item in within:
+            entry = item.entry
+            kind = kinds[entry.target] if entry.kind is RevenueKind.REVERSAL and entry.target is not None else entry.kind
+            amount = entry.amount_fen or 0
+            if kind is RevenueKind.INCOME:
+                income += amount
+            elif kind is RevenueKind.COST:
+                cost += amount
+            elif kind is RevenueKind.DISTRIBUTION:
+                target = next((i.entry for i in items if i.index == entry.target), entry) if entry.kind is RevenueKind.REVERSAL else entry
+                key = str(target.disposition)
+                distributed[key] = distributed.get(key, 0) + amount
+            if item.status is EntryStatus.UNCONFIRMED:
+                unconfirmed += 1
+        heads = await self.store.log_heads(self.revenue.log(estate).log)
+        head = next((h for h in heads if h.kind == PERIOD_KIND + period), None)
+        return RevenuePeriod(income, cost, distributed, unconfirmed, within, head)
+
     # -- periods and statements ----------------------------------------------------------------
 
     async def published(self, estate: str) -> list[SignedHead]:
@@ -377,6 +453,9 @@ class Funds:
             if head.kind == kind:
                 return head
         await fold_up(self.store, estate)
+        revenue = self.revenue.log(estate)
+        if await revenue.size() and not any(h.kind == kind for h in await self.store.log_heads(revenue.log)):
+            await revenue.sign(kind)
         return await self.log(estate).sign(kind)
 
     def last_month(self) -> str:
@@ -464,6 +543,7 @@ class Funds:
             head=head, previous=previous, opening_fen=opening, closing_fen=closing, credits_fen=credits,
             repairs_fen=repairs, reversals=reversals, entries=len(within),
             accounts=totals.accounts if totals is not None else 0, projects=projects,
+            revenue=await self._revenue_period(estate_code, start, end, period),
         )
 
     async def _projects_between(self, estate: str, from_size: int, to_size: int) -> list[RepairProject]:
@@ -506,7 +586,29 @@ class Funds:
         rows_wrong: list[str] = []
         if first_unfit is None:
             rows_wrong = await self._rows_against(estate, fold, report.size)
-        return FundReport(estate, report, done, first_unfit, unfit, tuple(rows_wrong))
+        revenue_log = self.revenue.log(estate)
+        revenue_report: LogReport | None = None
+        revenue_unfit: str | None = None
+        if await revenue_log.size():
+            revenue_report = await revenue_log.verify(public_key)
+            try:
+                folded_size, folded = await self.revenue.folded(estate)
+            except (InvalidInput, StoreError) as refused:
+                revenue_unfit = str(refused)
+            else:
+                rows_wrong += await self._revenue_rows_against(estate, folded.years, folded_size)
+        return FundReport(estate, report, done, first_unfit, unfit, tuple(rows_wrong), revenue_report, revenue_unfit)
+
+    async def _revenue_rows_against(self, estate: str, years: Sequence[RevenueYear], size: int) -> list[str]:
+        [applied] = await self.store.fund_applied([self.revenue.log(estate).log])
+        if applied != size:
+            return [f"the revenue rows are folded up to entry {applied}, the journal holds {size}"] if applied > size else []
+        wrong = []
+        for year in years:
+            [(_, kept)] = await self.store.fund_years([estate], year.year, Scope.everything())
+            if kept != year:
+                wrong.append(f"revenue year {year.year}: kept {kept}, the journal gives {year}")
+        return wrong
 
     async def _rows_against(self, estate: str, fold: JournalFold, size: int) -> list[str]:
         """Where the kept rows differ from the fold of the journal (when folded up to its size)."""

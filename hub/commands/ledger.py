@@ -65,6 +65,13 @@ async def _verify(arguments: argparse.Namespace) -> int:
         problems.append(f"entry {report.first_unfit} breaks the journal's rules: {report.unfit}")
     problems.extend(f"head of {head.head.size} entries ({head.head.kind}): {head.problem}" for head in log.head_problems)
     problems.extend(f"kept row: {row}" for row in report.rows_wrong)
+    revenue = report.revenue
+    if revenue is not None:
+        if revenue.first_bad_entry is not None:
+            problems.append(f"revenue entry {revenue.first_bad_entry} does not fit its stored hashes: it was altered or removed")
+        problems.extend(f"revenue head of {head.head.size} entries ({head.head.kind}): {head.problem}" for head in revenue.head_problems)
+    if report.revenue_unfit is not None:
+        problems.append(f"the revenue journal breaks its rules: {report.revenue_unfit}")
     for problem in problems:
         print(f"problem: {problem}")
     if problems:
@@ -75,6 +82,7 @@ async def _verify(arguments: argparse.Namespace) -> int:
     print(
         f"ledger {fund_log(arguments.estate)} verified: {log.size} entries, {log.heads_checked} signed heads, "
         f"every balance folded again and equal to the kept one"
+        + (f"; revenue:{arguments.estate} verified: {revenue.size} entries, {revenue.heads_checked} signed heads" if revenue else "")
     )
     return 0
 

@@ -17,6 +17,7 @@ import strawberry
 from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
 from graph.funds.records import Authority, Emergency, ProjectStatus
+from graph.funds.revenue import Disposition, EntryStatus, RevenueEntry, RevenueKind, Source
 from graph.funds.service import period_bounds
 from graph.levels import Level
 from graph.scope import Scope
@@ -26,7 +27,15 @@ from schema.context import Info
 from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.funds.access import PUBLISHERS, actor_name, books_scope, funds_of, require_actor, require_reader
-from schema.funds.types import FundAccount, FundStatement, FundTotals, RepairProject, RepairProjectPage
+from schema.funds.types import (
+    FundAccount,
+    FundStatement,
+    FundTotals,
+    RepairProject,
+    RepairProjectPage,
+    RevenueEntryItem,
+    UnconfirmedRevenue,
+)
 from schema.votes.types import ConsistencyProof, TreeHead
 
 
@@ -53,6 +62,36 @@ def _year(year: int | None) -> int:
     if not 2000 <= year <= 2100:
         raise InvalidInput("year", year, "must be a calendar year between 2000 and 2100")
     return year
+
+
+@strawberry.input(description="A public-revenue entry of the firm: an income (source, contract, period), a cost (costItem) or a distribution (disposition).")
+class RevenueInput:
+    kind: RevenueKind = strawberry.field(description="income, cost or distribution (a reversal is reverseRevenue).")
+    amount_fen: int
+    source: Source | None = None
+    contract: str | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    cost_item: str | None = None
+    disposition: Disposition | None = None
+    memo: str = ""
+
+    def entry(self, estate: str, firm: str, at: dt.datetime, where: str) -> RevenueEntry:
+        if self.kind is RevenueKind.INCOME:
+            missing = [name for name, value in (("source", self.source), ("contract", self.contract), ("periodStart", self.period_start), ("periodEnd", self.period_end)) if value is None]
+            if missing:
+                raise InvalidInput(f"{where} {missing[0]}", None, "is needed for an income")
+            assert self.source is not None and self.contract is not None and self.period_start is not None and self.period_end is not None
+            return RevenueEntry.income(estate, firm, at, self.source, self.contract, self.period_start, self.period_end, self.amount_fen, self.memo)
+        if self.kind is RevenueKind.COST:
+            if self.cost_item is None:
+                raise InvalidInput(f"{where} costItem", None, "is needed for a cost: what it was")
+            return RevenueEntry.cost(estate, firm, at, self.cost_item, self.amount_fen, self.memo)
+        if self.kind is RevenueKind.DISTRIBUTION:
+            if self.disposition is None:
+                raise InvalidInput(f"{where} disposition", None, "is needed for a distribution: where the owners' share went")
+            return RevenueEntry.distribution(estate, firm, at, self.disposition, self.amount_fen, self.memo)
+        raise InvalidInput(f"{where} kind", self.kind, "must be income, cost or distribution (reverseRevenue reverses, the committee confirms)")
 
 
 @strawberry.type
@@ -135,6 +174,35 @@ class FundQueries:
             if found is not None
         ]
 
+    @field(description="An estate's public-revenue journal (公共收益), oldest first, each entry with its status; `status` keeps only the firm's entries of those statuses.")
+    async def revenue_entries(self, info: Info, estate: str, status: list[EntryStatus] | None = None) -> list[RevenueEntryItem]:
+        scope = await books_scope(info, estate)
+        await funds_of(info).estate_of(estate, scope)
+        items = await funds_of(info).revenue_items(estate, statuses=status)
+        return [RevenueEntryItem(item=item) for item in items]
+
+    @field(description="The firm's revenue entries still awaiting their committee, in the estates at or under a place in your scope.")
+    async def revenue_unconfirmed(self, info: Info, scope: str, first: int = 100) -> list[UnconfirmedRevenue]:
+        require_reader(info)
+        if info.context.principal.role is Role.OWNER:
+            raise Forbidden("forbidden: the owner role may not list estates' books")
+        funds = funds_of(info)
+        found: list[UnconfirmedRevenue] = []
+        after: str | None = None
+        while len(found) < first:
+            page = await info.context.store.subtree(Level.ESTATE, scope, info.context.scope, MAX_PAGE, after)
+            estates = list(page.items)
+            sizes = await info.context.store.fund_applied([f"revenue:{estate.code}" for estate in estates]) if estates else []
+            for estate, size in zip(estates, sizes):
+                if not size:
+                    continue
+                for item in await funds.revenue_items(estate.code, statuses=[EntryStatus.UNCONFIRMED]):
+                    found.append(UnconfirmedRevenue(estate=estate.code, estate_name=estate.name, entry=RevenueEntryItem(item=item)))
+            if not page.has_next:
+                break
+            after = page.end_cursor
+        return found[:first]
+
     @field(description="A repair project; null if you may not see it.")
     async def repair_project(self, info: Info, id: str) -> RepairProject | None:
         found = await funds_of(info).project(id, Scope.everything())
@@ -162,6 +230,29 @@ class FundQueries:
             scope, first, after, within=within, raised_from=start, raised_until=end, statuses=status
         )
         return RepairProjectPage(items=[RepairProject(record=p) for p in page.items], has_next=page.has_next, end_cursor=page.end_cursor)
+
+
+async def _managing_firm(info: Info, estate: str) -> str:
+    """The caller's credit code, when it is the firm managing `estate` (its scope holds it)."""
+    principal = info.context.principal
+    require_role(principal, frozenset({Role.PROPERTY_FIRM}), "enter public revenue (the managing firm does)")
+    [place] = await info.context.store.places([estate], info.context.scope)
+    if place is None or place.level is not Level.ESTATE:
+        raise InvalidInput("estate", estate, "is not an estate you manage")
+    return principal.scope
+
+
+async def _committee(info: Info, estate: str) -> str:
+    """The id of `estate`'s committee in office, when the caller is that committee."""
+    principal = info.context.principal
+    require_role(principal, frozenset({Role.COMMITTEE}), "confirm or dispute public revenue (the owners' committee does)")
+    [place] = await info.context.store.places([estate], info.context.scope)
+    if place is None or place.level is not Level.ESTATE:
+        raise InvalidInput("estate", estate, "is not your committee's estate")
+    [committees] = await info.context.store.committees([estate], info.context.today, Scope.everything())
+    if not committees:
+        raise InvalidInput("estate", estate, "has no owners' committee in office today to decide")
+    return committees[-1].id
 
 
 async def _in_reach(info: Info, code: str) -> None:
@@ -194,6 +285,42 @@ class FundMutations:
     async def cancel_repair_project(self, info: Info, id: str) -> RepairProject:
         require_actor(info, "cancel repair projects")
         return RepairProject(record=await funds_of(info).cancel_project(id, info.context.scope))
+
+    @field(description="Firms: enter public revenue (incomes, costs, distributions) of an estate you manage, in one write; each entry awaits the committee's confirmation.")
+    async def enter_revenue(self, info: Info, estate: str, entries: list[RevenueInput]) -> list[RevenueEntryItem]:
+        firm = await _managing_firm(info, estate)
+        if not entries:
+            raise InvalidInput("entries", "[]", "must hold at least one entry")
+        funds = funds_of(info)
+        at = funds.clock()
+        made = [entry.entry(estate, firm, at, f"entries[{n}]") for n, entry in enumerate(entries)]
+        appended = await funds.enter_revenue(made)
+        items = await funds.revenue_items(estate)
+        return [RevenueEntryItem(item=item) for item in items[appended.first : appended.size]]
+
+    @field(description="Firms: reverse (冲正) an earlier income, cost or distribution of an estate you manage: its amount negated, once.")
+    async def reverse_revenue(self, info: Info, estate: str, index: int, memo: str = "") -> RevenueEntryItem:
+        firm = await _managing_firm(info, estate)
+        funds = funds_of(info)
+        target = await funds.revenue.item(estate, index)
+        if target is None:
+            raise InvalidInput("index", index, f"is not an entry of {estate}'s revenue journal")
+        appended = await funds.enter_revenue([target.entry.reversing(index, firm, funds.clock(), memo)])
+        return RevenueEntryItem(item=(await funds.revenue_items(estate))[appended.first])
+
+    @field(description="The owners' committee: confirm (确认) a firm's revenue entry of your estate; each entry is decided once.")
+    async def confirm_revenue(self, info: Info, estate: str, index: int) -> RevenueEntryItem:
+        committee = await _committee(info, estate)
+        funds = funds_of(info)
+        await funds.decide_revenue(estate, index, committee)
+        return RevenueEntryItem(item=(await funds.revenue_items(estate))[index])
+
+    @field(description="The owners' committee: dispute (异议) a firm's revenue entry of your estate, saying why; the firm settles it by reversing the entry.")
+    async def object_revenue(self, info: Info, estate: str, index: int, reason: str) -> RevenueEntryItem:
+        committee = await _committee(info, estate)
+        funds = funds_of(info)
+        await funds.decide_revenue(estate, index, committee, objection=reason)
+        return RevenueEntryItem(item=(await funds.revenue_items(estate))[index])
 
     @field(description="Sign and publish the head of an estate's fund journal closing a period that is over (once per period).")
     async def publish_fund_period(self, info: Info, estate: str, period: str) -> TreeHead:

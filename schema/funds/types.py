@@ -14,7 +14,9 @@ import strawberry
 from graph.funds import records
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.records import Authority, Emergency, ProjectStatus
-from graph.funds.service import EntryProof, Statement
+from graph.funds.revenue import Disposition, EntryStatus, RevenueKind, Source
+from graph.funds.revenue_book import RevenueItem
+from graph.funds.service import EntryProof, RevenuePeriod, Statement
 from graph.merkle import leaf_hash
 from hub.funds.statement_text import authority_text, yuan
 from schema.context import Info
@@ -276,6 +278,10 @@ class FundStatement:
     def accounts(self) -> int:
         return self.record.accounts
 
+    @strawberry.field(description="Public revenue (公共收益) entered in the period; null for an estate with none.")
+    def revenue(self) -> RevenueStatement | None:
+        return RevenueStatement(record=self.record.revenue) if self.record.revenue is not None else None
+
     @strawberry.field(description="Projects debited in the period, and those approved and not yet debited.")
     def projects(self) -> list[RepairProject]:
         return [RepairProject(record=project) for project in self.record.projects]
@@ -343,3 +349,152 @@ class FundTotals:
     @strawberry.field(description="Revenue entries not yet confirmed by the committee.")
     def unconfirmed_entries(self) -> int:
         return self.record.unconfirmed_entries
+
+
+strawberry.enum(RevenueKind, description="收入 income, 成本 cost, 分配 distribution, 冲正 reversal (the firm's); 确认 confirmation, 异议 objection (the committee's).")
+strawberry.enum(Source, name="RevenueSource", description="电梯广告 lift_ad, 道闸广告 gate_ad, 公共车位停车 parking, 公共用房出租 rent, 场地使用 venue, 其他 other.")
+strawberry.enum(Disposition, name="RevenueDisposition", description="Where the owners' share went: 转入维修资金 fund, 抵扣物业费 fees, 分配给业主 paid_out, 留存 kept.")
+strawberry.enum(EntryStatus, name="RevenueStatus", description="未确认 unconfirmed, 已确认 confirmed, 有异议 objected, 已冲正 reversed.")
+
+
+@strawberry.type(description="An entry of an estate's public-revenue journal (公共收益), with what became of it; the firm enters, the committee confirms.")
+class RevenueEntryItem:
+    item: strawberry.Private[RevenueItem]
+
+    @strawberry.field(description="The entry's position in the estate's revenue journal.")
+    def index(self) -> int:
+        return self.item.index
+
+    @strawberry.field
+    def kind(self) -> RevenueKind:
+        return self.item.entry.kind
+
+    @strawberry.field
+    def kind_label(self) -> str:
+        return self.item.entry.kind.label
+
+    @strawberry.field(description="Who made it: the firm's 统一社会信用代码, or the committee's id.")
+    def by(self) -> str:
+        return self.item.entry.by
+
+    @strawberry.field
+    def at(self) -> dt.datetime:
+        return self.item.entry.at
+
+    @strawberry.field
+    def amount_fen(self) -> int | None:
+        return self.item.entry.amount_fen
+
+    @strawberry.field
+    def amount_yuan(self) -> str | None:
+        amount = self.item.entry.amount_fen
+        return yuan(amount) if amount is not None else None
+
+    @strawberry.field
+    def source(self) -> Source | None:
+        return self.item.entry.source
+
+    @strawberry.field
+    def source_label(self) -> str | None:
+        source = self.item.entry.source
+        return source.label if source is not None else None
+
+    @strawberry.field
+    def contract(self) -> str | None:
+        return self.item.entry.contract
+
+    @strawberry.field
+    def period_start(self) -> dt.date | None:
+        return self.item.entry.period_start
+
+    @strawberry.field
+    def period_end(self) -> dt.date | None:
+        return self.item.entry.period_end
+
+    @strawberry.field(description="What a cost was.")
+    def cost_item(self) -> str | None:
+        return self.item.entry.item
+
+    @strawberry.field
+    def disposition(self) -> Disposition | None:
+        return self.item.entry.disposition
+
+    @strawberry.field(description="The entry a reversal, confirmation or objection is about.")
+    def target(self) -> int | None:
+        return self.item.entry.target
+
+    @strawberry.field
+    def reason(self) -> str | None:
+        return self.item.entry.reason
+
+    @strawberry.field
+    def memo(self) -> str:
+        return self.item.entry.memo
+
+    @strawberry.field(description="For the firm's entries: unconfirmed, confirmed, objected or reversed; null for the committee's.")
+    def status(self) -> EntryStatus | None:
+        return self.item.status
+
+    @strawberry.field
+    def status_label(self) -> str | None:
+        return self.item.status.label if self.item.status is not None else None
+
+    @strawberry.field(description="The index of the committee's decision about it.")
+    def decision(self) -> int | None:
+        return self.item.decision
+
+    @strawberry.field(description="The index of its reversal.")
+    def reversal(self) -> int | None:
+        return self.item.reversal
+
+
+@strawberry.type(description="An estate's public revenue over a period: the firm's entries made in it, their sums and how many await the committee.")
+class RevenueStatement:
+    record: strawberry.Private[RevenuePeriod]
+
+    @strawberry.field
+    def income_fen(self) -> int:
+        return self.record.income_fen
+
+    @strawberry.field
+    def cost_fen(self) -> int:
+        return self.record.cost_fen
+
+    @strawberry.field(description="Income net of the costs set against it (Civil Code Art. 282: the owners').")
+    def owners_share_fen(self) -> int:
+        return self.record.owners_share_fen
+
+    @strawberry.field(description="Put into the fund, against fees, paid out or kept.")
+    def distributed_fen(self) -> int:
+        return sum(self.record.distributed_fen.values())
+
+    @strawberry.field
+    def to_fund_fen(self) -> int:
+        return self.record.distributed_fen.get(str(Disposition.FUND), 0)
+
+    @strawberry.field
+    def against_fees_fen(self) -> int:
+        return self.record.distributed_fen.get(str(Disposition.FEES), 0)
+
+    @strawberry.field
+    def paid_out_fen(self) -> int:
+        return self.record.distributed_fen.get(str(Disposition.PAID_OUT), 0)
+
+    @strawberry.field
+    def kept_fen(self) -> int:
+        return self.record.distributed_fen.get(str(Disposition.KEPT), 0)
+
+    @strawberry.field(description="Entries made in the period still awaiting the committee.")
+    def unconfirmed(self) -> int:
+        return self.record.unconfirmed
+
+    @strawberry.field
+    def entries(self) -> list[RevenueEntryItem]:
+        return [RevenueEntryItem(item=item) for item in self.record.items]
+
+
+@strawberry.type(description="An unconfirmed revenue entry of an estate, for the revenue-unconfirmed shared query.")
+class UnconfirmedRevenue:
+    estate: str
+    estate_name: str
+    entry: RevenueEntryItem

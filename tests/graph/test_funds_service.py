@@ -134,12 +134,12 @@ async def test_a_voted_repair_is_apportioned_over_its_part_and_debited_exactly(s
     with pytest.raises(InvalidInput, match="exceeds the authorised budget"):
         await funds.complete_project("WX-2026-007", 1_000_001, Scope.of(E_A))
     completed, debit = await funds.complete_project("WX-2026-007", 999_999, Scope.of(E_A))
-    # 999,999 fen over 1号楼's 549.50 m² (8950, 8950, 12025, 7600, 7600, 9875 centi-m²)
+    # 999,999 fen over 1号楼's 550.00 m² (8950, 8950, 12025, 7600, 7600, 9875 centi-m²)
     assert sorted(debit.shares) == sorted(BUILDING_1)
     assert sum(debit.shares.values()) == 999_999
     areas = {house: area for house, area in zip(BUILDING_1, (8950, 8950, 12025, 7600, 7600, 9875))}
     for house, share in debit.shares.items():
-        assert abs(Fraction(share) - Fraction(999_999 * areas[house], 54_950)) < 1
+        assert abs(Fraction(share) - Fraction(999_999 * areas[house], 55_000)) < 1
     assert (completed.status, completed.cost_fen, completed.debit_entries, completed.version) == (ProjectStatus.COMPLETED, 999_999, 6, 2)
     accounts = await store.fund_accounts(BUILDING_1 + BUILDING_2, Scope.everything())
     assert [a.balance_fen for a in accounts if a is not None] == [500_000 - debit.shares[h] for h in BUILDING_1] + [500_000] * 4
