@@ -6,7 +6,9 @@ periods of its maintenance-fund journal, written through graph.funds before the 
 2026-11: house 6's first deposit; a top-up (续筹) of house 3; a top-up of house 4 booked by
 mistake and reversed (冲正); interest on every house; an emergency lift repair (应急使用) on the
 building, completed and apportioned; a roof repair authorised by a recorded resolution, approved
-and not yet done; its head published on 1 December. The period since is open (provisional).
+and not yet done; public revenue (公共收益) entered by the firm — lift advertising and parking
+income, a cost, a distribution into the fund — of which the committee confirmed two entries; its
+heads published on 1 December. The period since is open (provisional).
 
 The figures each test expects are computed here from these movements (never read back from the
 hub); the hub's own figures must agree with them.
@@ -29,6 +31,7 @@ from graph.ciphers.keyring import Keyring
 from graph.funds.apportion import apportion, first_deposit_fen
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.records import Authority, Emergency
+from graph.funds.revenue import Disposition, RevenueEntry, RevenueKind, Source
 from graph.funds.service import Funds
 from graph.scope import Scope
 from hub.app import create_app
@@ -36,7 +39,7 @@ from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.map.conftest import browser, chromium_path
 from tests.serving import serve_app, served
-from tests.vote.conftest import AREAS, BUILDING, ESTATE, HOUSES, OTHER_STREET, OWNERS, STREET, VoteHub, world
+from tests.vote.conftest import AREAS, BUILDING, ESTATE, FIRMS, HOUSES, OTHER_STREET, OWNERS, STREET, VoteHub, world
 
 __all__ = ["browser", "chromium_path"]  # the map suite's Chromium fixtures, used here too
 
@@ -75,6 +78,27 @@ INTEREST = [
 LIFT, LIFT_TITLE, LIFT_BUDGET, LIFT_COST = "WX-2026-011", "1号楼电梯曳引机更换", 1_500_000, 1_234_567
 LIFT_WHY = "2026-11-18 电梯困人，曳引机损坏"
 ROOF, ROOF_TITLE, ROOF_BUDGET, ROOF_REF = "WX-2026-012", "1号楼屋面防水", 2_000_000, "业主大会决议 2026-3 号"
+
+
+FIRM = next(iter(FIRMS))
+COMMITTEE = f"YWH-{ESTATE}"
+REVENUE = [
+    RevenueEntry.income(ESTATE, FIRM, _at(11, 8), Source.LIFT_AD, "HT-2026-电梯广告-003", dt.date(2026, 7, 1), dt.date(2026, 12, 31), 1_200_000),
+    RevenueEntry.income(ESTATE, FIRM, _at(11, 10), Source.PARKING, "HT-2026-停车-001", dt.date(2026, 11, 1), dt.date(2026, 11, 30), 360_000),
+    RevenueEntry.cost(ESTATE, FIRM, _at(11, 12), "广告位电费", 45_600),
+    RevenueEntry.distribution(ESTATE, FIRM, _at(11, 28), Disposition.FUND, 1_000_000, "按业主大会决议"),
+]
+CONFIRMED = (0, 2)
+"""The committee confirms the lift advertising and the cost; the parking income and the
+distribution stay unconfirmed."""
+
+
+def november_revenue() -> dict[str, int]:
+    """The 2026-11 statement's public-revenue figures, fen, from the entries above."""
+    income = sum(e.amount_fen or 0 for e in REVENUE if e.kind is RevenueKind.INCOME)
+    cost = sum(e.amount_fen or 0 for e in REVENUE if e.kind is RevenueKind.COST)
+    to_fund = sum(e.amount_fen or 0 for e in REVENUE if e.disposition is Disposition.FUND)
+    return {"income": income, "cost": cost, "share": income - cost, "toFund": to_fund, "againstFees": 0, "paidOut": 0, "kept": 0}
 
 
 def shares_of_lift() -> dict[str, int]:
@@ -125,6 +149,10 @@ async def _books(funds: Funds, now: list[dt.datetime]) -> dict[str, Any]:
     )
     now[0] = _at(11, 25, 15)
     await funds.complete_project(LIFT, LIFT_COST, everything)
+    now[0] = _at(11, 29, 10)
+    await funds.enter_revenue(REVENUE)
+    for index in CONFIRMED:
+        await funds.decide_revenue(ESTATE, index, COMMITTEE)
     now[0] = _at(12, 1, 1)
     november = await funds.publish(ESTATE, "2026-11")
     return {"heads": {"2026-10": october.root.hex(), "2026-11": november.root.hex()}, "november_size": november.size}

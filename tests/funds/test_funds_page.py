@@ -17,7 +17,8 @@ import pytest
 
 from hub.funds.statement_text import yuan
 from tests.funds.conftest import (
-    ESTATE, HOUSES, LIFT, LIFT_COST, LIFT_TITLE, OCTOBER, ROOF, ROOF_BUDGET, ROOF_REF, FundHub, balance_of, november_figures,
+    CONFIRMED, ESTATE, HOUSES, LIFT, LIFT_COST, LIFT_TITLE, OCTOBER, REVENUE, ROOF, ROOF_BUDGET, ROOF_REF, FundHub, balance_of,
+    november_figures, november_revenue,
 )
 from tests.vote.conftest import ESTATE_NAME, HOUSE_NAMES, READY, Watched, watched
 
@@ -76,6 +77,18 @@ def test_the_statement_shows_the_periods_figures_in_yuan_and_flags_the_emergency
     assert roof.get_attribute("data-emergency") == "false" and roof.locator(".tag.emergency").count() == 0
     assert ROOF_REF in roof.inner_text() and yuan(ROOF_BUDGET) in roof.inner_text() and "未结算" in roof.inner_text()
 
+    # public revenue: the sums, and the entries the committee has not confirmed shown as such
+    revenue = dict(page.eval_on_selector_all("#revenue-figures tbody tr", "rows => rows.map(r => [r.dataset.figure, r.querySelector('td').textContent])"))
+    assert revenue == {key: yuan(fen) for key, fen in november_revenue().items()}
+    unconfirmed = sorted(set(range(len(REVENUE))) - set(CONFIRMED))
+    assert page.get_attribute("#revenue-pending", "data-unconfirmed") == str(len(unconfirmed))
+    assert f"{len(unconfirmed)} 笔" in page.inner_text("#revenue-pending") and "尚未经业主委员会确认" in page.inner_text("#revenue-pending")
+    statuses = dict(page.eval_on_selector_all("#revenue-entries tbody tr", "rows => rows.map(r => [Number(r.dataset.index), r.dataset.status])"))
+    assert statuses == {index: "CONFIRMED" if index in CONFIRMED else "UNCONFIRMED" for index in range(len(REVENUE))}
+    for index in unconfirmed:
+        assert page.inner_text(f"#revenue-entries tr[data-index='{index}'] .tag.unconfirmed") == "未确认"
+    assert "电梯广告" in page.inner_text("#revenue-entries tr[data-index='0']") and "HT-2026-电梯广告-003" in page.inner_text("#revenue-entries tr[data-index='0']")
+
     # the period picker: December is still open, so provisional, opening at November's close
     page.select_option("#period", "2026-12")
     page.wait_for_function("() => document.getElementById('published')?.dataset.published === 'false'")
@@ -102,7 +115,13 @@ def test_the_statement_prints_on_a4_without_the_navigation(desk: Watched) -> Non
     footer = page.inner_text("#print-footer")
     size = hub.books["november_size"]
     assert f"账目序号 {len(OCTOBER)}–{size - 1}" in footer and hub.books["heads"]["2026-11"] in footer, footer
-    assert page.evaluate("() => getComputedStyle(document.getElementById('print-footer')).position") == "fixed"
+    # every printed page carries the range and the root in its bottom margin (an @page rule of the page's own sheet)
+    margins = page.evaluate(
+        "() => [...document.styleSheets].flatMap(s => [...s.cssRules]).filter(r => r instanceof CSSPageRule).map(r => r.cssText)"
+    )
+    bottom = [rule for rule in margins if "@bottom-left" in rule]
+    assert len(bottom) == 1 and f"账目序号 {len(OCTOBER)}–{size - 1}" in bottom[0] and hub.books["heads"]["2026-11"] in bottom[0], margins
+    assert any("size: a4" in rule.lower() and "counter(pages)" in rule for rule in margins), margins  # portrait is the default
     breaks = page.eval_on_selector_all(".sheet tr", "rows => [...new Set(rows.map(r => getComputedStyle(r).breakInside))]")
     assert breaks == ["avoid"], "no table row is split across pages"
     assert page.evaluate("() => getComputedStyle(document.querySelector('#figures thead')).display") == "table-header-group"
@@ -110,7 +129,7 @@ def test_the_statement_prints_on_a4_without_the_navigation(desk: Watched) -> Non
     pdf = page.pdf(prefer_css_page_size=True, print_background=True)  # the page's own @page size
     boxes = {tuple(float(n) for n in box) for box in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)}
     assert boxes and all(abs(w - A4_POINTS[0]) < 1.5 and abs(h - A4_POINTS[1]) < 1.5 for w, h in boxes), boxes
-    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1, "the statement fits one A4 page"
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == len(boxes and re.findall(rb"/MediaBox", pdf)) >= 1
     page.emulate_media(media="screen")
     assert page.is_visible("#bar") and not page.is_visible("#print-footer")
     desk.assert_clean()

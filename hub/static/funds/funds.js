@@ -39,6 +39,8 @@
     openingFen depositsFen topUpsFen interestFen repairsFen closingFen
     head { ${HEAD_FIELDS} } previousHead { ${HEAD_FIELDS} } consistency { fromSize toSize path fromRoot toRoot }
     projects { id part title budgetFen costFen authority authorityText emergencyUse emergency status raisedAt completedAt caseId }
+    revenue { incomeFen costFen ownersShareFen toFundFen againstFeesFen paidOutFen keptFen unconfirmed
+      entries { index kind kindLabel at amountFen sourceLabel contract periodStart periodEnd costItem disposition target memo status statusLabel } }
   } }`;
   const ACCOUNT_FIELDS = `house estate balanceFen balanceYuan firstDepositFen low entries lastIndex lastAt
     history { index kind label amountFen amountYuan at ref memo }
@@ -52,6 +54,16 @@
     ["repairs", "维修支出", "repairsFen"],
     ["closing", "期末余额", "closingFen"],
   ];
+  const REVENUE_FIGURES = [
+    ["income", "收入", "incomeFen"],
+    ["cost", "成本", "costFen"],
+    ["share", "业主共有收益（收入 − 成本）", "ownersShareFen"],
+    ["toFund", "转入维修资金", "toFundFen"],
+    ["againstFees", "抵扣物业费", "againstFeesFen"],
+    ["paidOut", "分配给业主", "paidOutFen"],
+    ["kept", "留存", "keptFen"],
+  ];
+  const DISPOSITIONS = { FUND: "转入维修资金", FEES: "抵扣物业费", PAID_OUT: "分配给业主", KEPT: "留存" };
   const STATUS_LABELS = { APPROVED: "已批准", COMPLETED: "已完成", CANCELLED: "已取消" };
   const KIND_CLASSES = { DEPOSIT: "credit", TOP_UP: "credit", INTEREST: "credit", REPAIR: "debit", REVERSAL: "reversal" };
 
@@ -112,6 +124,7 @@
     estates: [], // [{code, name}] the reader may pick
     loads: 0,
     statement: null,
+    footerRule: null, // the @page rule pageFooter added
   };
 
   // -- talking to the hub ----------------------------------------------------------------------
@@ -294,6 +307,11 @@
     $("figures").tBodies[0].replaceChildren();
     $("projects").tBodies[0].replaceChildren();
     $("projects-empty").hidden = true;
+    pageFooter(null);
+    $("revenue-figures").tBodies[0].replaceChildren();
+    $("revenue-entries").tBodies[0].replaceChildren();
+    $("revenue-pending").replaceChildren();
+    $("revenue").hidden = true;
     $("statement").hidden = true;
     $("print").disabled = true;
   }
@@ -382,13 +400,73 @@
     $("projects").hidden = rows.length === 0;
     $("projects-empty").hidden = rows.length !== 0;
 
+    renderRevenue(s.revenue);
+
     const footer = [`${s.estateName}（${s.estate}）${s.period} 收支公示`, `账目序号 ${s.fromSize}–${s.toSize - 1}，共 ${s.toSize} 条中的 ${s.entries} 条`];
     if (s.head) footer.push(`树根 ${s.head.root}`, `SM2 签名 ${s.head.signature.slice(0, 16)}…（${cst(s.head.at)}）`);
     else footer.push("暂定：本期树头尚未签名公布");
     footer.push(`平台公钥 ${config.publicKey.slice(0, 16)}…`);
     $("print-footer").replaceChildren(...footer.map((line) => h("span", {}, line)));
+    pageFooter(`${s.estate} ${s.period} · 账目序号 ${s.fromSize}–${s.toSize - 1} · ${s.head ? `树根 ${s.head.root}` : "暂定，未签名公布"}`);
     $("statement").hidden = false;
     $("print").disabled = false;
+  }
+
+  /** The line in every printed page's bottom margin (@page @bottom-left): the CSS rule is
+   * added to the page's own stylesheet through the CSSOM (the policy allows no inline style),
+   * replacing the one for the statement shown before; null text removes it. */
+  function pageFooter(text) {
+    const sheet = [...document.styleSheets].find((found) => (found.href || "").endsWith("/static/funds/funds.css"));
+    if (!sheet) return;
+    const before = [...sheet.cssRules].indexOf(state.footerRule);
+    if (before >= 0) sheet.deleteRule(before);
+    state.footerRule = null;
+    if (!text) return;
+    const quoted = `"${String(text).replace(/["\\\n]/g, " ")}"`;
+    const at = sheet.insertRule(`@page { @bottom-left { content: ${quoted}; font-size: 7pt; color: #1f2933; } }`, sheet.cssRules.length);
+    state.footerRule = sheet.cssRules[at];
+  }
+
+  /** Public revenue (公共收益) entered in the period: the sums, and each of the firm's entries
+   * with whether the committee confirmed it; unconfirmed entries are shown as such. */
+  function renderRevenue(revenue) {
+    $("revenue").hidden = !revenue;
+    if (!revenue) return;
+    $("revenue-figures").tBodies[0].replaceChildren(
+      ...REVENUE_FIGURES.map(([key, label, field]) =>
+        h("tr", { "data-figure": key, class: key === "share" ? "balance" : "" }, h("th", { scope: "row" }, label), h("td", { class: "amount" }, yuan(revenue[field])))
+      )
+    );
+    const pending = $("revenue-pending");
+    pending.hidden = revenue.unconfirmed === 0;
+    pending.dataset.unconfirmed = String(revenue.unconfirmed);
+    pending.replaceChildren(`本期有 ${revenue.unconfirmed} 笔由物业录入、尚未经业主委员会确认的收益账目，金额以确认为准`);
+    $("revenue-entries").tBodies[0].replaceChildren(
+      ...revenue.entries.map((entry) =>
+        h(
+          "tr",
+          { "data-index": entry.index, "data-status": entry.status, class: entry.status === "UNCONFIRMED" ? "unconfirmed" : "" },
+          h("td", {}, entry.index),
+          h("td", {}, cst(entry.at, true)),
+          h("td", {}, entry.kindLabel),
+          h("td", {}, revenueDetail(entry)),
+          h("td", { class: "amount" }, yuan(entry.amountFen)),
+          h("td", {}, entry.status === "UNCONFIRMED" ? h("span", { class: "tag unconfirmed" }, entry.statusLabel) : entry.statusLabel)
+        )
+      )
+    );
+  }
+
+  function revenueDetail(entry) {
+    const parts = [];
+    if (entry.sourceLabel) parts.push(entry.sourceLabel);
+    if (entry.contract) parts.push(`合同 ${entry.contract}`);
+    if (entry.periodStart && entry.periodEnd) parts.push(`${entry.periodStart} 至 ${entry.periodEnd}`);
+    if (entry.costItem) parts.push(entry.costItem);
+    if (entry.disposition) parts.push(DISPOSITIONS[entry.disposition] || entry.disposition);
+    if (entry.kind === "REVERSAL" && entry.target !== null) parts.push(`冲正第 ${entry.target} 笔`);
+    if (entry.memo) parts.push(entry.memo);
+    return parts.join("；");
   }
 
   /** The published head's signature (with the hub's key) and, when there is a previous period,
