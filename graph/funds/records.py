@@ -260,5 +260,6 @@ class FundStore(Protocol):
         missing or out of scope (everything under a place in scope is in scope). Accounts count
         at every ancestor of their house; an estate's yearly rows and its journal at the estate
         and its ancestors only, so a building's, entrance's or house's yearly figures and
-        `estates` are 0. `estates` counts the estates whose fund journal is applied beyond
-        size 0; `low_accounts` uses `FundAccount.low`."""
+        `estates` are 0. `estates` counts the estates whose fund journal was applied (an
+        apply_fund returned True for it, even one to size 0; a revenue journal does not count);
+        `low_accounts` uses `FundAccount.low`."""

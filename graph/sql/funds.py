@@ -524,7 +524,7 @@ async def _sum_estates(
         gid, income, confirmed, unconfirmed = tuple(row)
         sums[gid].update(revenue_fen=int(income), confirmed_revenue_fen=int(confirmed), unconfirmed_entries=int(unconfirmed))
     query, column = grouped(_APPLIED, func.count())
-    applied = query.where(_APPLIED.c.journal == FUND, _APPLIED.c.size > 0)
+    applied = query.where(_APPLIED.c.journal == FUND)
     for row in await select_in(connection, applied, column, ids):
         gid, count = tuple(row)
         sums[gid]["estates"] = int(count)

@@ -829,14 +829,15 @@ class TestFundTotals(FundSuite):
         await store.write(fixture_city())
         assert await store.fund_totals([CITY, E_A, T_HOUSE], YEAR, EVERYTHING) == [zero(CITY), zero(E_A), zero(T_HOUSE)]
 
-    async def test_estates_count_fund_journals_applied_beyond_size_0(self, store: Store) -> None:
+    async def test_estates_count_every_fund_journal_applied(self, store: Store) -> None:
         await folded(store)
-        assert await store.apply_fund(E_C, 0, 0, [], [])  # applied, but to nothing
+        assert not await store.apply_fund(E_C, 5, 6, [], [])  # refused: not applied
         [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
         assert city_total is not None and north is not None and (city_total.estates, north.estates) == (2, 0)
-        assert await store.apply_fund(E_C, 0, 2, [], [])
+        assert await store.apply_fund(E_C, 0, 0, [], [])  # applied, if only to nothing yet
         [city_total, north] = await store.fund_totals([CITY, E_C], YEAR, EVERYTHING)
         assert city_total is not None and north is not None and (city_total.estates, north.estates) == (3, 1)
+        assert await store.fund_applied([fund_log(E_C)]) == [0]
 
     async def test_applying_again_moves_the_sums(self, store: Store) -> None:
         await folded(store)
