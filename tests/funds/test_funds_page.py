@@ -17,8 +17,8 @@ import pytest
 
 from hub.funds.statement_text import yuan
 from tests.funds.conftest import (
-    CONFIRMED, ESTATE, HOUSES, LIFT, LIFT_COST, LIFT_TITLE, OCTOBER, REVENUE, ROOF, ROOF_BUDGET, ROOF_REF, FundHub, balance_of,
-    november_figures, november_revenue,
+    CONFIRMED, ESTATE, HOUSES, INTEREST, LIFT, LIFT_COST, LIFT_TITLE, OCTOBER, REVENUE, ROOF, ROOF_BUDGET, ROOF_REF, FundHub, balance_of,
+    first_deposit, november_figures, november_revenue, shares_of_lift,
 )
 from tests.vote.conftest import ESTATE_NAME, HOUSE_NAMES, READY, Watched, watched
 
@@ -170,6 +170,9 @@ def test_an_owner_sees_each_houses_balance_and_its_last_entry_verified(phone: Wa
     rows = first.locator("tbody tr")
     assert rows.count() == 3  # the first deposit, interest, the lift's share
     assert rows.nth(2).get_attribute("class") == "debit" and "维修支出" in rows.nth(2).inner_text()
+    amounts = first.locator("tbody td.amount").all_inner_texts()
+    assert amounts == [yuan(first_deposit(HOUSES[0])), yuan(INTEREST[0].amount_fen), yuan(-shares_of_lift()[HOUSES[0]])]
+    assert amounts[2].startswith("-") and "," in amounts[2], "a debit, written exactly with its sign"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "nothing wider than the phone"
 
     # the statement tab opens the estate of the owner's houses, for the last finished month

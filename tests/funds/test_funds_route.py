@@ -12,7 +12,7 @@ import pytest
 
 from hub.funds.page import render
 from hub.pages import POLICY
-from tests.funds.conftest import ESTATE, LIFT, ROOF, FundHub, november_figures
+from tests.funds.conftest import CONFIRMED, ESTATE, LIFT, REVENUE, ROOF, FundHub, november_figures, november_revenue
 
 STATIC = Path(__file__).resolve().parents[2] / "hub" / "static"
 
@@ -68,7 +68,8 @@ def test_the_settings_cannot_break_out_of_the_page() -> None:
 
 STATEMENT = """query S($estate: String!, $period: String!) { fundStatement(estate: $estate, period: $period) {
   published openingFen depositsFen topUpsFen interestFen repairsFen closingFen head { root }
-  projects { id emergencyUse authorityText costFen status } } }"""
+  projects { id emergencyUse authorityText costFen status }
+  revenue { incomeFen costFen ownersShareFen toFundFen unconfirmed } } }"""
 
 
 def test_the_statement_the_page_reads_holds_the_books_figures(fund_hub: FundHub) -> None:
@@ -79,6 +80,11 @@ def test_the_statement_the_page_reads_holds_the_books_figures(fund_hub: FundHub)
     projects = {project["id"]: project for project in found["projects"]}
     assert projects[LIFT]["emergencyUse"] and projects[LIFT]["status"] == "COMPLETED"
     assert not projects[ROOF]["emergencyUse"] and projects[ROOF]["costFen"] is None
+    revenue = november_revenue()
+    assert found["revenue"] == {
+        "incomeFen": revenue["income"], "costFen": revenue["cost"], "ownersShareFen": revenue["share"],
+        "toFundFen": revenue["toFund"], "unconfirmed": len(REVENUE) - len(CONFIRMED),
+    }
     # another street's office reads no books of this estate
     refused = fund_hub.ask("other_street", STATEMENT, {"estate": ESTATE, "period": "2026-11"})
     assert refused["errors"] and refused["data"] is None
