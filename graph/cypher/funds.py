@@ -11,7 +11,8 @@ The model:
   `(:RevenueYear {key, estate, year, income_fen, confirmed_income_fen, cost_fen,
   distributed_fen, entries, unconfirmed})`, each `-[:OF]->` its estate, keyed by estate and year;
 - `(:FundFold {log, kind, estate, size})-[:OF]->(:Place)`: how far the journal `log`
-  (`fund:<estate>` or `revenue:<estate>`, `kind` fund or revenue) is folded into the rows above.
+  (`fund:<estate>` or `revenue:<estate>`, `kind` fund or revenue) is folded into the rows above;
+  `fund_totals` counts as `estates` those whose fund journal is folded beyond size 0.
 Times are integer microseconds (graph.cypher.values), money integer fen: sums are added up with
 `reduce` over the collected integers, never `sum()` (FalkorDB's sum is a double, and fen go
 up to 2^53).
@@ -27,14 +28,14 @@ dropped by the whole-map SET that follows; Neo4j takes the lock before the value
 FalkorDB runs writes one at a time) and goes on through an UNWIND only from the value it
 expects. An apply MERGEs its `FundFold` node (unique on `log`, so two first appliers meet on
 one node), locks it, and only at `from_size` sets the new size and replaces the given rows in
-the same statement. What needs checking against the store (the estate, the part, the houses
-under the estate) is read and checked before the write; places are never deleted.
+the same statement. The field checks are SQL's too (`graph.sql.fund_checks`, plain Python), so
+both refuse the same input naming the same field; what needs the store (the estate, the part,
+the houses under the estate) is read and checked before the write; places are never deleted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -46,7 +47,6 @@ from graph.cypher.model import scope_params, seen
 from graph.cypher.schema import index
 from graph.cypher.transport import Transport
 from graph.errors import InvalidInput, StoreError
-from graph.funds.journal import MAX_FEN
 from graph.funds.records import (
     LOW_BALANCE,
     Authority,
@@ -62,7 +62,8 @@ from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.store import MAX_PAGE
-from graph.votes.checks import check_count, check_text, check_time
+from graph.sql.fund_checks import check_accounts, check_finish, check_new_project, check_sizes, check_years
+from graph.votes.checks import check_time
 
 for _label, _prop, _unique in (
     ("RepairProject", "id", True),
@@ -76,11 +77,6 @@ for _label, _prop, _unique in (
 ):
     index(_label, _prop, unique=_unique)
 
-MAX_ID = 64
-"""A project's id: 1 to 64 ASCII letters, digits, `_`, `.`, `:` or `-` (a page cursor holds it)."""
-MAX_TITLE = 200
-MAX_REF = 500
-MAX_NAME = 200
 PART_LEVELS = (Level.ESTATE, Level.BUILDING, Level.ENTRANCE)
 """What a repair may serve: the estate, or one building or entrance of it."""
 
@@ -228,12 +224,12 @@ REVENUE_YEAR_TOTALS = st.read(
 )
 ESTATE_TOTALS = st.read(
     "funds.estate_totals",
-    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH DISTINCT e "
+    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH f, e WHERE f.size > 0 WITH DISTINCT e "
     "UNWIND [x IN $codes WHERE x IN e.line] AS c RETURN c, count(e) AS estates",
 )
 
 
-# -- checks ----------------------------------------------------------------------------------
+# -- journals --------------------------------------------------------------------------------
 
 
 def fund_log(estate: str) -> str:
@@ -244,119 +240,6 @@ def fund_log(estate: str) -> str:
 def revenue_log(estate: str) -> str:
     """The estate's public-revenue journal."""
     return f"revenue:{estate}"
-
-
-_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:-]{{0,{MAX_ID - 1}}}")
-
-
-def _fen(value: object, field: str, *, signed: bool = False) -> int:
-    """Integer fen within what every JSON reader holds exactly (graph.funds.journal.MAX_FEN)."""
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_FEN or (not signed and value < 0):
-        sign = f"-{MAX_FEN} to {MAX_FEN}" if signed else f"0 to {MAX_FEN}"
-        raise InvalidInput(field, value, f"must be whole fen, {sign}")
-    return value
-
-
-def _check_project(project: RepairProject) -> None:
-    if not isinstance(project, RepairProject):
-        raise InvalidInput("project", project, "must be a RepairProject")
-    if not isinstance(project.id, str) or not _ID.fullmatch(project.id):
-        raise InvalidInput("project id", project.id, f"must be 1 to {MAX_ID} ASCII letters, digits, '_', '.', ':' or '-'")
-    where = f"project {project.id}"
-    check_text(project.estate, f"{where} estate", 64)
-    check_text(project.part, f"{where} part", 64)
-    check_text(project.title, f"{where} title", MAX_TITLE)
-    _fen(project.budget_fen, f"{where} budget_fen")
-    if not isinstance(project.authority, Authority):
-        raise InvalidInput(f"{where} authority", project.authority, f"must be one of {', '.join(a.value for a in Authority)}")
-    check_text(project.authority_ref, f"{where} authority_ref", MAX_REF)
-    check_text(project.raised_by, f"{where} raised_by", MAX_NAME)
-    check_time(project.raised_at, f"{where} raised_at")
-    if project.authority is Authority.EMERGENCY:
-        if not isinstance(project.emergency, Emergency):
-            raise InvalidInput(f"{where} emergency", project.emergency, f"must be one of {', '.join(e.value for e in Emergency)}")
-    elif project.emergency is not None:
-        raise InvalidInput(f"{where} emergency", project.emergency, "must be empty unless the authority is an emergency use")
-    if project.case_id is not None:
-        check_text(project.case_id, f"{where} case_id", 64)
-    if project.status is not ProjectStatus.APPROVED or project.version != 1:
-        raise InvalidInput(f"{where} status", project.status, "must be approved at version 1: a new project is stored as approved")
-    for name in ("cost_fen", "completed_at", "first_index", "debit_entries"):
-        if getattr(project, name) is not None:
-            raise InvalidInput(f"{where} {name}", getattr(project, name), "must be empty: it is set when the project is finished")
-
-
-def _check_finish(
-    project_id: str, version: int, status: ProjectStatus, at: dt.datetime,
-    cost_fen: int | None, first_index: int | None, debit_entries: int | None,
-) -> None:
-    where = f"project {project_id}"
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise InvalidInput(f"{where} version", version, "must be a whole number")
-    check_time(at, f"{where} completed_at")
-    if status is ProjectStatus.COMPLETED:
-        _fen(cost_fen, f"{where} cost_fen")
-        check_count(first_index, f"{where} first_index")
-        check_count(debit_entries, f"{where} debit_entries")
-    elif status is ProjectStatus.CANCELLED:
-        for name, value in (("cost_fen", cost_fen), ("first_index", first_index), ("debit_entries", debit_entries)):
-            if value is not None:
-                raise InvalidInput(f"{where} {name}", value, "must be empty: a cancelled project spent nothing")
-    else:
-        raise InvalidInput(f"{where} status", status, "must be completed or cancelled: a project is finished only once")
-
-
-def _check_sizes(log: str, from_size: int, to_size: int) -> None:
-    check_count(from_size, f"{log} from_size")
-    check_count(to_size, f"{log} to_size")
-    if to_size < from_size:
-        raise InvalidInput(f"{log} to_size", to_size, f"must not be less than from_size {from_size}: a journal only grows")
-
-
-def _check_year(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9999:
-        raise InvalidInput(field, value, "must be a calendar year, 1 to 9999")
-    return value
-
-
-def _check_account(account: FundAccount, estate: str, where: str, places: dict[str, tuple[Level, list[str]]]) -> None:
-    """One account row: its house a stored house under `estate` (`places` holds the stored
-    places among the rows' houses), the row saying that estate, its figures."""
-    if not isinstance(account, FundAccount):
-        raise InvalidInput(where, account, "must be a FundAccount")
-    check_text(account.house, f"{where}.house", 64)
-    place = places.get(account.house)
-    if place is None or place[0] != Level.HOUSE or estate not in place[1]:
-        raise InvalidInput(f"{where}.house", account.house, f"is not a stored house of estate {estate}")
-    if account.estate != estate:
-        raise InvalidInput(f"{where}.estate", account.estate, f"is not the estate applied, {estate}")
-    _fen(account.balance_fen, f"{where}.balance_fen", signed=True)
-    _fen(account.first_deposit_fen, f"{where}.first_deposit_fen", signed=True)
-    check_count(account.entries, f"{where}.entries")
-    check_count(account.last_index, f"{where}.last_index")
-    check_time(account.last_at, f"{where}.last_at")
-
-
-def _check_fund_year(row: FundYear, estate: str, where: str) -> None:
-    if not isinstance(row, FundYear):
-        raise InvalidInput(where, row, "must be a FundYear")
-    if row.estate != estate:
-        raise InvalidInput(f"{where}.estate", row.estate, f"is not the estate applied, {estate}")
-    _check_year(row.year, f"{where}.year")
-    for name in ("credits_fen", "interest_fen", "repairs_fen"):
-        _fen(getattr(row, name), f"{where}.{name}", signed=True)
-
-
-def _check_revenue_year(row: RevenueYear, estate: str, where: str) -> None:
-    if not isinstance(row, RevenueYear):
-        raise InvalidInput(where, row, "must be a RevenueYear")
-    if row.estate != estate:
-        raise InvalidInput(f"{where}.estate", row.estate, f"is not the estate applied, {estate}")
-    _check_year(row.year, f"{where}.year")
-    for name in ("income_fen", "confirmed_income_fen", "cost_fen", "distributed_fen"):
-        _fen(getattr(row, name), f"{where}.{name}", signed=True)
-    check_count(row.entries, f"{where}.entries")
-    check_count(row.unconfirmed, f"{where}.unconfirmed")
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -496,7 +379,7 @@ class FundRecords:
     # -- projects ------------------------------------------------------------------------
 
     async def save_project(self, project: RepairProject) -> None:
-        _check_project(project)
+        check_new_project(project)
         where = f"project {project.id}"
         found = await self._places([project.estate, project.part])
         estate, part = found.get(project.estate), found.get(project.part)
@@ -565,7 +448,7 @@ class FundRecords:
         first_index: int | None = None,
         debit_entries: int | None = None,
     ) -> bool:
-        _check_finish(project_id, version, status, at, cost_fen, first_index, debit_entries)
+        check_finish(project_id, status, at, cost_fen, first_index, debit_entries)
         params = {
             "id": project_id,
             "lock": secrets.token_hex(8),
@@ -595,19 +478,17 @@ class FundRecords:
         accounts: Sequence[FundAccount],
         years: Sequence[FundYear],
     ) -> bool:
-        log = fund_log(estate)
-        _check_sizes(log, from_size, to_size)
-        await self._estate(estate, f"{log} estate")
-        given = [a.house for a in accounts if isinstance(a, FundAccount) and isinstance(a.house, str)]
-        places = await self._places(given) if given else {}
-        houses: set[str] = set()
-        for position, account in enumerate(accounts):
-            where = f"{log} accounts[{position}]"
-            _check_account(account, estate, where, places)
-            if account.house in houses:
-                raise InvalidInput(f"{where}.house", account.house, "is given twice")
-            houses.add(account.house)
-        kept_years = self._years(log, estate, years, _check_fund_year)
+        log, where = fund_log(estate), f"apply_fund {estate}"
+        check_sizes(where, from_size, to_size)
+        check_accounts(where, estate, accounts)
+        check_years(where, estate, years)
+        await self._estate(estate, f"{where} estate")
+        houses = [account.house for account in accounts]
+        places = await self._places(houses) if houses else {}
+        for position, house in enumerate(houses):
+            place = places.get(house)
+            if place is None or place[0] != Level.HOUSE or estate not in place[1]:
+                raise InvalidInput(f"{where} accounts[{position}].house", house, f"is not a house of {estate} in the store")
         params = {
             "estate": estate,
             "log": log,
@@ -615,17 +496,17 @@ class FundRecords:
             "lock": secrets.token_hex(8),
             "from": from_size,
             "to": to_size,
-            "houses": sorted(houses),
+            "houses": sorted(set(houses)),
             "accounts": [_account_props(account) for account in accounts],
-            "years": [{"key": _key(estate, row.year), **{name: getattr(row, name) for name in _FUND_YEAR}} for row in kept_years],
+            "years": [{"key": _key(estate, row.year), **{name: getattr(row, name) for name in _FUND_YEAR}} for row in years],
         }
         return bool(await self._run_fold(APPLY_FUND, params))
 
     async def apply_revenue(self, estate: str, from_size: int, to_size: int, years: Sequence[RevenueYear]) -> bool:
-        log = revenue_log(estate)
-        _check_sizes(log, from_size, to_size)
-        kept_years = self._years(log, estate, years, _check_revenue_year)
-        await self._estate(estate, f"{log} estate")
+        log, where = revenue_log(estate), f"apply_revenue {estate}"
+        check_sizes(where, from_size, to_size)
+        check_years(where, estate, years)
+        await self._estate(estate, f"{where} estate")
         params = {
             "estate": estate,
             "log": log,
@@ -633,20 +514,9 @@ class FundRecords:
             "lock": secrets.token_hex(8),
             "from": from_size,
             "to": to_size,
-            "years": [{"key": _key(estate, row.year), **{name: getattr(row, name) for name in _REVENUE_YEAR}} for row in kept_years],
+            "years": [{"key": _key(estate, row.year), **{name: getattr(row, name) for name in _REVENUE_YEAR}} for row in years],
         }
         return bool(await self._run_fold(APPLY_REVENUE, params))
-
-    @staticmethod
-    def _years(log: str, estate: str, years: Sequence[Any], check: Any) -> list[Any]:
-        seen_years: set[int] = set()
-        for position, row in enumerate(years):
-            where = f"{log} years[{position}]"
-            check(row, estate, where)
-            if row.year in seen_years:
-                raise InvalidInput(f"{where}.year", row.year, "is given twice")
-            seen_years.add(row.year)
-        return list(years)
 
     async def _run_fold(self, statement: st.Statement, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """An apply; on Neo4j two first appliers of a journal may race to create its FundFold
@@ -684,7 +554,6 @@ class FundRecords:
         )
 
     async def fund_years(self, estates: Sequence[str], year: int, scope: Scope) -> list[tuple[FundYear | None, RevenueYear | None]]:
-        _check_year(year, "year")
         if not estates:
             return []
         params = {"keys": [_key(estate, year) for estate in dict.fromkeys(estates)], **scope_params(scope)}
@@ -693,7 +562,6 @@ class FundRecords:
         return [(funds.get(estate), revenue.get(estate)) for estate in estates]
 
     async def fund_totals(self, codes: Sequence[str], year: int, scope: Scope) -> list[FundTotals | None]:
-        _check_year(year, "year")
         if not codes:
             return []
         params: dict[str, Any] = {"codes": list(dict.fromkeys(codes)), **scope_params(scope)}

@@ -28,6 +28,7 @@ from graph.scope import Scope
 FOLD_BATCH = 10_000
 """Entries folded and written per compare-and-set: bounded memory and transaction size."""
 FOLD_ATTEMPTS = 8
+"""How many times the revenue rows are folded again when other folders keep moving them."""
 
 
 class FundBooks(LogStore, FundStore, Protocol):
@@ -44,18 +45,21 @@ def parse_entries(log: str, entries: Sequence[LogEntry]) -> list[tuple[int, Fund
     return [(entry.index, FundEntry.parse(entry.payload, where=f"{log} entry {entry.index}")) for entry in entries]
 
 
-async def fold_up(store: FundBooks, estate: str) -> int:
-    """Bring the estate's kept rows up to its journal's size; the size they are now folded to."""
+async def fold_up(store: FundBooks, estate: str, *, at_least: int | None = None) -> int:
+    """Bring the estate's kept rows up to its journal's size (or at least to `at_least`
+    entries); the size they are folded to. Losing a compare-and-set means another folder moved
+    them on: this one reads again and goes on from there, until they cover what it was asked for."""
     log = fund_log(estate)
     everything = Scope.everything()
-    lost = 0
+    target = at_least if at_least is not None else await store.log_size(log)
     while True:
         [applied] = await store.fund_applied([log])
-        size = await store.log_size(log)
-        if applied >= size:
+        if applied >= target:
             return applied
-        end = min(size, applied + FOLD_BATCH)
+        end = min(target, applied + FOLD_BATCH)
         parsed = parse_entries(log, await store.log_entries(log, applied, end))
+        if len(parsed) < end - applied:
+            raise StoreError(f"{log}: entries {applied}..{end} are not all stored; the journal is damaged")
         fold = JournalFold()
         fold.last = applied - 1
         houses = sorted({entry.house for _, entry in parsed})
@@ -83,10 +87,7 @@ async def fold_up(store: FundBooks, estate: str) -> int:
             for year in sorted(fold.touched_years)
             for y in [fold.years[year]]
         ]
-        if not await store.apply_fund(estate, applied, end, accounts, year_rows):
-            lost += 1  # another folder was first: read again from its size
-            if lost >= FOLD_ATTEMPTS:
-                raise StoreError(f"the rows of {log} kept moving under {FOLD_ATTEMPTS} folders at once; fold again")
+        await store.apply_fund(estate, applied, end, accounts, year_rows)  # False: another folder moved them on
 
 
 async def _know_earlier(store: FundBooks, log: str, fold: JournalFold, houses: Sequence[str], before: int) -> None:

@@ -12,7 +12,8 @@ sold (the account is the house's, not the owner's).
   claim space (`fund:<estate>:<ref>`), so the same line offered again is refused, nothing written.
 - `balances` folds each house's entries (graph.funds.journal.balances).
 - `debit_repair` apportions a repair's cost over the houses of the part it serves by exclusive
-  area (graph.funds.apportion), reads their balances at the journal's current size, refuses
+  area (graph.funds.apportion), reads their balances at the journal's current size (from the
+  rows folded from the journal up to that size: graph.funds.books), refuses
   naming every house whose balance is short (nothing written), and otherwise appends one repair
   entry per house in one write made only at that size (`MerkleLog.append(at_size=…)`): another
   writer in between, in any process, and the check is made again. A project is debited once
@@ -21,6 +22,7 @@ sold (the account is the house's, not the owner's).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +35,7 @@ from graph.funds.apportion import apportion
 from graph.funds.books import FundBooks, fold_up, fund_log, parse_entries
 from graph.funds.journal import EntryKind, FundEntry, JournalFold, balances, check_entry
 from graph.logs import ClaimHeld, LogAppend, LogMoved, MerkleLog
+from graph.scope import Scope
 
 DEBIT_ATTEMPTS = 5
 """How many times a debit reads the balances again after another writer appended meanwhile."""
@@ -64,6 +67,18 @@ class FundLedger:
         self.keys = keys
         self.clock = clock
         self._logs: dict[str, MerkleLog] = {}
+        self._folding: dict[str, asyncio.Lock] = {}
+
+    async def fold(self, estate: str, size: int | None = None) -> int:
+        """Fold the estate's journal into the kept rows up to at least `size` entries (None: its
+        size now): one
+        folder per estate in this process (those waiting find the rows moved on), any number
+        across processes (graph.funds.books.fold_up)."""
+        if size is None:
+            size = await self.log(estate).size()
+        lock = self._folding.setdefault(estate, asyncio.Lock())
+        async with lock:
+            return await fold_up(self.store, estate, at_least=size)
 
     def log(self, estate: str) -> MerkleLog:
         found = self._logs.get(estate)
@@ -100,7 +115,7 @@ class FundLedger:
             except ClaimHeld as held:
                 line = held.claim.removeprefix(f"fund:{estate}:")
                 raise InvalidInput("ref", line, "is booked already: a statement line is booked once") from None
-            await fold_up(self.store, estate)
+            await self.fold(estate, appended.size)
             return appended
         raise InvalidInput("estate", estate, "its journal kept moving while the reversals were checked; try again")
 
@@ -135,6 +150,14 @@ class FundLedger:
         )
         return {house: folded.get(house, 0) for house in sorted(set(houses))}, size
 
+    async def _kept(self, estate: str, houses: Sequence[str]) -> tuple[dict[str, int], int]:
+        """The houses' balances from the kept rows, folded up to the journal's size first, and
+        that size: the rows hold exactly its first `size` entries when read (rows moved on since
+        mean the journal did too, and an append at `size` then finds it moved)."""
+        size = await self.fold(estate)
+        kept = await self.store.fund_accounts(list(houses), Scope.everything())
+        return {house: row.balance_fen if row is not None else 0 for house, row in zip(houses, kept)}, size
+
     async def debit_repair(
         self, estate: str, project: str, cost_fen: int, areas: Mapping[str, int], *, memo: str = ""
     ) -> Debit:
@@ -144,7 +167,7 @@ class FundLedger:
         shares = apportion(cost_fen, areas)
         ref = f"project:{project}"
         for _ in range(DEBIT_ATTEMPTS):
-            held, size = await self._read(estate, list(shares))
+            held, size = await self._kept(estate, list(shares))
             short = [f"{house} (has {held[house]} fen, owes {share})" for house, share in shares.items() if held[house] < share]
             if short:
                 raise InvalidInput(
@@ -166,6 +189,6 @@ class FundLedger:
                 continue  # someone booked meanwhile: read the balances again
             except ClaimHeld:
                 raise InvalidInput("project", project, "is debited already: a project is debited once") from None
-            await fold_up(self.store, estate)
+            await self.fold(estate, appended.size)
             return Debit(project, cost_fen, shares, appended)
         raise InvalidInput("estate", estate, f"its journal kept moving while project {project} was checked; try again")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from graph.ciphers.keyring import Keyring
 from graph.clock import utc_now
 from graph.errors import InvalidInput, StoreError
-from graph.funds.books import fold_journal, fold_revenue_up, fold_up, fund_log, parse_entries
+from graph.funds.books import fold_journal, fold_revenue_up, fund_log, parse_entries
 from graph.funds.journal import CST, EntryKind, FundEntry, JournalFold
 from graph.funds.ledger import Debit, FundLedger
 from graph.funds.records import Authority, Emergency, FundAccount, FundTotals, ProjectStatus, RepairProject, RevenueYear
@@ -219,7 +219,7 @@ class Funds:
         if seen is None or seen.level is not Level.HOUSE:
             return None
         estate = await self.estate_of(house, Scope.everything())
-        await fold_up(self.store, estate.code)
+        await self.ledger.fold(estate.code)
         [found] = await self.store.fund_accounts([house], Scope.everything())
         return found
 
@@ -236,19 +236,25 @@ class Funds:
         """An entry of the house (its last when `index` is None) with its inclusion proof against
         the latest published period head covering it, else a head signed now; None when the
         house has no entry (or is out of scope). An index that is not the house's: InvalidInput."""
-        entries = await self.history(house, scope)
-        if not entries:
+        [seen] = await self.store.places([house], scope)
+        if seen is None or seen.level is not Level.HOUSE:
             return None
-        chosen = entries[-1] if index is None else next((pair for pair in entries if pair[0] == index), None)
-        if chosen is None:
+        estate = await self.estate_of(house, Scope.everything())
+        log = self.log(estate.code)
+        if index is None:
+            await self.ledger.fold(estate.code)
+            [account] = await self.store.fund_accounts([house], Scope.everything())
+            if account is None:
+                return None
+            index = account.last_index
+        stored = await self.store.log_entries(log.log, index, index + 1) if index >= 0 else []
+        if not stored or stored[0].key != house:
             raise InvalidInput("index", index, f"is not an entry of house {house}'s account")
-        at, entry = chosen
-        estate = entry.estate
-        log = self.log(estate)
-        published = [head for head in await self.store.log_heads(log.log) if head.kind.startswith(PERIOD_KIND) and head.size > at]
-        head = published[0] if published else await log.head_covering(at + 1, PROOF_KIND)
-        path = await log.inclusion_proof(at, head.size)
-        return EntryProof(log.log, at, entry, entry.payload(), head, tuple(path))
+        entry = FundEntry.parse(stored[0].payload, where=f"{log.log} entry {index}")
+        published = [head for head in await self.store.log_heads(log.log) if head.kind.startswith(PERIOD_KIND) and head.size > index]
+        head = min(published, key=lambda h: h.size) if published else await log.head_covering(index + 1, PROOF_KIND)
+        path = await log.inclusion_proof(index, head.size)
+        return EntryProof(log.log, index, entry, stored[0].payload, head, tuple(path))
 
     async def totals(self, codes: Sequence[str], year: int, scope: Scope) -> list[FundTotals | None]:
         """The roll-ups of these places (graph.funds.records.FundStore.fund_totals)."""
@@ -452,7 +458,7 @@ class Funds:
         for head in await self.published(estate):
             if head.kind == kind:
                 return head
-        await fold_up(self.store, estate)
+        await self.ledger.fold(estate)
         revenue = self.revenue.log(estate)
         if await revenue.size() and not any(h.kind == kind for h in await self.store.log_heads(revenue.log)):
             await revenue.sign(kind)
@@ -504,7 +510,7 @@ class Funds:
         if estate.code != estate_code:
             raise InvalidInput("estate", estate_code, "is not an estate")
         log = fund_log(estate_code)
-        applied = await fold_up(self.store, estate_code)
+        applied = await self.ledger.fold(estate_code)
         heads = await self.published(estate_code)
         kind = PERIOD_KIND + period
         head = next((h for h in heads if h.kind == kind), None)

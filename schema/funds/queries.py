@@ -14,7 +14,6 @@ import datetime as dt
 
 import strawberry
 
-from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
 from graph.funds.records import Authority, Emergency, ProjectStatus
 from graph.funds.revenue import Disposition, EntryStatus, RevenueEntry, RevenueKind, Source
@@ -28,6 +27,7 @@ from schema.errors import Forbidden, require_role
 from schema.fields import field
 from schema.funds.access import PUBLISHERS, actor_name, books_scope, funds_of, require_actor, require_reader
 from schema.funds.types import (
+    fund_year,
     FundAccount,
     FundStatement,
     FundTotals,
@@ -56,12 +56,6 @@ def _public_key(info: Info) -> str:
     return keys.sm2_public if keys is not None else ""
 
 
-def _year(year: int | None) -> int:
-    if year is None:
-        return dt.datetime.now(CHINA_STANDARD_TIME).year
-    if not 2000 <= year <= 2100:
-        raise InvalidInput("year", year, "must be a calendar year between 2000 and 2100")
-    return year
 
 
 @strawberry.input(description="A public-revenue entry of the firm: an income (source, contract, period), a cost (costItem) or a distribution (disposition).")
@@ -141,7 +135,7 @@ class FundQueries:
     async def fund_totals(self, info: Info, places: list[str], year: int | None = None) -> list[FundTotals | None]:
         if len(places) > MAX_PAGE:
             raise InvalidInput("places", len(places), f"must name at most {MAX_PAGE} places")
-        chosen = _year(year)
+        chosen = fund_year(year, info.context.today)
         results: list[FundTotals | None] = []
         if info.context.principal.role is Role.OWNER:
             for code in places:
@@ -164,7 +158,7 @@ class FundQueries:
         require_reader(info)
         if info.context.principal.role is Role.OWNER:
             raise Forbidden("forbidden: the owner role may not list estates' books (fundTotals reads your estate's)")
-        chosen = _year(year)
+        chosen = fund_year(year, info.context.today)
         page = await info.context.store.subtree(Level.ESTATE, scope, info.context.scope, first, after)
         estates = list(page.items)
         totals = await funds_of(info).totals([estate.code for estate in estates], chosen, info.context.scope)
@@ -223,9 +217,9 @@ class FundQueries:
         scope = await books_scope(info, within)
         start = end = None
         if this_year and year is None:
-            year = _year(None)
+            year = fund_year(None, info.context.today)
         if year is not None:
-            start, end = period_bounds(f"{_year(year)}-Y")
+            start, end = period_bounds(f"{fund_year(year, info.context.today)}-Y")
         page = await info.context.store.project_page(
             scope, first, after, within=within, raised_from=start, raised_until=end, statuses=status
         )

@@ -8,9 +8,11 @@ stands for money anywhere. No type carries an owner's name: an account is the ho
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
+from graph.errors import InvalidInput
 from graph.funds import records
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.records import Authority, Emergency, ProjectStatus
@@ -22,6 +24,29 @@ from hub.funds.statement_text import authority_text, yuan
 from schema.context import Info
 from schema.fields import field
 from schema.votes.types import ConsistencyProof, TreeHead
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+"""The calendar years `funds(year:)` accepts, as `fundTotals(year:)` does."""
+
+FundYear = Annotated[
+    int | None,
+    strawberry.argument(description="The calendar year (China Standard Time) of the yearly figures; this year when omitted."),
+]
+
+
+def fund_year(year: int | None, today: dt.date) -> int:
+    """The year asked, or `today`'s (the request's date in China Standard Time); a year outside
+    FIRST_YEAR..LAST_YEAR is InvalidInput naming `year`.
+
+    >>> fund_year(None, dt.date(2026, 12, 31)), fund_year(2025, dt.date(2026, 1, 1))
+    (2026, 2025)
+    """
+    if year is None:
+        return today.year
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidInput("year", year, f"must be a calendar year between {FIRST_YEAR} and {LAST_YEAR}")
+    return year
+
 
 strawberry.enum(EntryKind, name="FundEntryKind", description="首次缴存 deposit, 续筹 top_up, 利息 interest, 维修支出 repair, 冲正 reversal.")
 strawberry.enum(Authority, name="RepairAuthority", description="What authorises spending the fund: a passed vote of class 5, a recorded authorisation, or an emergency use (应急使用, flagged).")
@@ -125,7 +150,7 @@ class RepairProject:
     def estate(self) -> str:
         return self.record.estate
 
-    @strawberry.field(description="The common part it serves: the estate, a building or an entrance.")
+    @field(description="The common part it serves: the estate, a building or an entrance.")
     def part(self) -> str:
         return self.record.part
 
@@ -141,15 +166,15 @@ class RepairProject:
     def authority(self) -> Authority:
         return self.record.authority
 
-    @strawberry.field(description="The vote id, the authorisation's reference, or what the emergency was.")
+    @field(description="The vote id, the authorisation's reference, or what the emergency was.")
     def authority_ref(self) -> str:
         return self.record.authority_ref
 
-    @strawberry.field(description="How it is authorised, in Chinese, as the statement shows it.")
+    @field(description="How it is authorised, in Chinese, as the statement shows it.")
     def authority_text(self) -> str:
         return authority_text(self.record)
 
-    @strawberry.field(description="True for an emergency use (应急使用), spent without a vote.")
+    @field(description="True for an emergency use (应急使用), spent without a vote.")
     def emergency_use(self) -> bool:
         return self.record.authority is Authority.EMERGENCY
 
@@ -177,7 +202,7 @@ class RepairProject:
     def completed_at(self) -> dt.datetime | None:
         return self.record.completed_at
 
-    @strawberry.field(description="The journal index of its first debit entry.")
+    @field(description="The journal index of its first debit entry.")
     def first_index(self) -> int | None:
         return self.record.first_index
 
@@ -222,7 +247,7 @@ class FundStatement:
     def end(self) -> dt.datetime:
         return self.record.end
 
-    @strawberry.field(description="Journal entries [fromSize, toSize) are this period's.")
+    @field(description="Journal entries [fromSize, toSize) are this period's.")
     def from_size(self) -> int:
         return self.record.from_size
 
@@ -230,7 +255,7 @@ class FundStatement:
     def to_size(self) -> int:
         return self.record.to_size
 
-    @strawberry.field(description="Whether the period's head is signed and published; an open period is provisional.")
+    @field(description="Whether the period's head is signed and published; an open period is provisional.")
     def published(self) -> bool:
         return self.record.published
 
@@ -278,11 +303,11 @@ class FundStatement:
     def accounts(self) -> int:
         return self.record.accounts
 
-    @strawberry.field(description="Public revenue (公共收益) entered in the period; null for an estate with none.")
+    @field(description="Public revenue (公共收益) entered in the period; null for an estate with none.")
     def revenue(self) -> RevenueStatement | None:
         return RevenueStatement(record=self.record.revenue) if self.record.revenue is not None else None
 
-    @strawberry.field(description="Projects debited in the period, and those approved and not yet debited.")
+    @field(description="Projects debited in the period, and those approved and not yet debited.")
     def projects(self) -> list[RepairProject]:
         return [RepairProject(record=project) for project in self.record.projects]
 
@@ -297,7 +322,7 @@ class FundTotals:
     def place(self) -> str:
         return self.record.code
 
-    @strawberry.field(description="Houses with an account.")
+    @field(description="Houses with an account.")
     def accounts(self) -> int:
         return self.record.accounts
 
@@ -309,7 +334,7 @@ class FundTotals:
     def balance_yuan(self) -> str:
         return yuan(self.record.balance_fen)
 
-    @strawberry.field(description="The balance per account, fen, rounded down.")
+    @field(description="The balance per account, fen, rounded down.")
     def balance_per_account_fen(self) -> int:
         return self.record.balance_fen // self.record.accounts if self.record.accounts else 0
 
@@ -317,36 +342,36 @@ class FundTotals:
     def first_deposit_fen(self) -> int:
         return self.record.first_deposit_fen
 
-    @strawberry.field(description="Accounts under 30% of their first deposit (a top-up, 续筹, is due).")
+    @field(description="Accounts under 30% of their first deposit (a top-up, 续筹, is due).")
     def low_accounts(self) -> int:
         return self.record.low_accounts
 
-    @strawberry.field(description="Estates with a fund journal.")
+    @field(description="Estates with a fund journal.")
     def estates(self) -> int:
         return self.record.estates
 
-    @strawberry.field(description="Deposits, top-ups and interest credited in the year.")
+    @field(description="Deposits, top-ups and interest credited in the year.")
     def credits_fen(self) -> int:
         return self.record.credits_fen
 
-    @strawberry.field(description="Spent on repairs in the year.")
+    @field(description="Spent on repairs in the year.")
     def repairs_fen(self) -> int:
         return self.record.repairs_fen
 
-    @strawberry.field(description="Public revenue (公共收益) entered in the year.")
+    @field(description="Public revenue (公共收益) entered in the year.")
     def revenue_fen(self) -> int:
         return self.record.revenue_fen
 
-    @strawberry.field(description="The part of it the owners' committees confirmed.")
+    @field(description="The part of it the owners' committees confirmed.")
     def confirmed_revenue_fen(self) -> int:
         return self.record.confirmed_revenue_fen
 
-    @strawberry.field(description="Confirmed revenue per ten thousand of revenue (basis points, rounded down); null without revenue.")
+    @field(description="Confirmed revenue per ten thousand of revenue (basis points, rounded down); null without revenue.")
     def confirmed_share_bp(self) -> int | None:
         total = self.record.revenue_fen
         return self.record.confirmed_revenue_fen * 10_000 // total if total else None
 
-    @strawberry.field(description="Revenue entries not yet confirmed by the committee.")
+    @field(description="Revenue entries not yet confirmed by the committee.")
     def unconfirmed_entries(self) -> int:
         return self.record.unconfirmed_entries
 
@@ -361,7 +386,7 @@ strawberry.enum(EntryStatus, name="RevenueStatus", description="未确认 unconf
 class RevenueEntryItem:
     item: strawberry.Private[RevenueItem]
 
-    @strawberry.field(description="The entry's position in the estate's revenue journal.")
+    @field(description="The entry's position in the estate's revenue journal.")
     def index(self) -> int:
         return self.item.index
 
@@ -373,7 +398,7 @@ class RevenueEntryItem:
     def kind_label(self) -> str:
         return self.item.entry.kind.label
 
-    @strawberry.field(description="Who made it: the firm's 统一社会信用代码, or the committee's id.")
+    @field(description="Who made it: the firm's 统一社会信用代码, or the committee's id.")
     def by(self) -> str:
         return self.item.entry.by
 
@@ -411,7 +436,7 @@ class RevenueEntryItem:
     def period_end(self) -> dt.date | None:
         return self.item.entry.period_end
 
-    @strawberry.field(description="What a cost was.")
+    @field(description="What a cost was.")
     def cost_item(self) -> str | None:
         return self.item.entry.item
 
@@ -419,7 +444,7 @@ class RevenueEntryItem:
     def disposition(self) -> Disposition | None:
         return self.item.entry.disposition
 
-    @strawberry.field(description="The entry a reversal, confirmation or objection is about.")
+    @field(description="The entry a reversal, confirmation or objection is about.")
     def target(self) -> int | None:
         return self.item.entry.target
 
@@ -431,7 +456,7 @@ class RevenueEntryItem:
     def memo(self) -> str:
         return self.item.entry.memo
 
-    @strawberry.field(description="For the firm's entries: unconfirmed, confirmed, objected or reversed; null for the committee's.")
+    @field(description="For the firm's entries: unconfirmed, confirmed, objected or reversed; null for the committee's.")
     def status(self) -> EntryStatus | None:
         return self.item.status
 
@@ -439,11 +464,11 @@ class RevenueEntryItem:
     def status_label(self) -> str | None:
         return self.item.status.label if self.item.status is not None else None
 
-    @strawberry.field(description="The index of the committee's decision about it.")
+    @field(description="The index of the committee's decision about it.")
     def decision(self) -> int | None:
         return self.item.decision
 
-    @strawberry.field(description="The index of its reversal.")
+    @field(description="The index of its reversal.")
     def reversal(self) -> int | None:
         return self.item.reversal
 
@@ -460,11 +485,11 @@ class RevenueStatement:
     def cost_fen(self) -> int:
         return self.record.cost_fen
 
-    @strawberry.field(description="Income net of the costs set against it (Civil Code Art. 282: the owners').")
+    @field(description="Income net of the costs set against it (Civil Code Art. 282: the owners').")
     def owners_share_fen(self) -> int:
         return self.record.owners_share_fen
 
-    @strawberry.field(description="Put into the fund, against fees, paid out or kept.")
+    @field(description="Put into the fund, against fees, paid out or kept.")
     def distributed_fen(self) -> int:
         return sum(self.record.distributed_fen.values())
 
@@ -484,7 +509,7 @@ class RevenueStatement:
     def kept_fen(self) -> int:
         return self.record.distributed_fen.get(str(Disposition.KEPT), 0)
 
-    @strawberry.field(description="Entries made in the period still awaiting the committee.")
+    @field(description="Entries made in the period still awaiting the committee.")
     def unconfirmed(self) -> int:
         return self.record.unconfirmed
 

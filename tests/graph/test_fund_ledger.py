@@ -101,7 +101,7 @@ async def test_a_debit_decided_on_balances_another_writer_changed_is_checked_aga
     ledger = FundLedger(store)
     await ledger.book([deposit(H1, 50_000, 1), deposit(H2, 50_000, 2), deposit(H3, 50_000, 3)])
     other = FundLedger(store)  # another writer of the same journal: a second process, say
-    read_at = ledger._read
+    read_at = ledger._kept
 
     async def read_then_other_writes(estate: str, houses: list[str]) -> tuple[dict[str, int], int]:
         held, size = await read_at(estate, houses)
@@ -109,7 +109,7 @@ async def test_a_debit_decided_on_balances_another_writer_changed_is_checked_aga
             await other.book([FundEntry(ESTATE, H3, EntryKind.REVERSAL, -50_000, AT, "reverses:2", "错账冲正")])
         return held, size
 
-    ledger._read = read_then_other_writes  # type: ignore[method-assign]
+    ledger._kept = read_then_other_writes  # type: ignore[method-assign]
     with pytest.raises(InvalidInput, match=f"{H3} \\(has 0 fen"):
         await ledger.debit_repair(ESTATE, "P-2026-009", 90_000, AREAS)
     assert await store.log_size(log_name(ESTATE)) == 4  # the reversal only
