@@ -12,7 +12,8 @@ The model:
   distributed_fen, entries, unconfirmed})`, each `-[:OF]->` its estate, keyed by estate and year;
 - `(:FundFold {log, kind, estate, size})-[:OF]->(:Place)`: how far the journal `log`
   (`fund:<estate>` or `revenue:<estate>`, `kind` fund or revenue) is folded into the rows above;
-  `fund_totals` counts as `estates` those whose fund journal is folded beyond size 0.
+  `fund_totals` counts as `estates` those whose fund journal an apply went through (kind and
+  edge are set only then: a refused first apply leaves its node with `log` and `lock` alone).
 Times are integer microseconds (graph.cypher.values), money integer fen: sums are added up with
 `reduce` over the collected integers, never `sum()` (FalkorDB's sum is a double, and fen go
 up to 2^53).
@@ -224,7 +225,7 @@ REVENUE_YEAR_TOTALS = st.read(
 )
 ESTATE_TOTALS = st.read(
     "funds.estate_totals",
-    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH f, e WHERE f.size > 0 WITH DISTINCT e "
+    "MATCH (f:FundFold {kind: 'fund'})-[:OF]->(e:Place) WITH DISTINCT e "
     "UNWIND [x IN $codes WHERE x IN e.line] AS c RETURN c, count(e) AS estates",
 )
 

@@ -67,18 +67,24 @@ class FundLedger:
         self.keys = keys
         self.clock = clock
         self._logs: dict[str, MerkleLog] = {}
-        self._folding: dict[str, asyncio.Lock] = {}
+        self._folding: dict[str, asyncio.Future[int]] = {}
 
     async def fold(self, estate: str, size: int | None = None) -> int:
         """Fold the estate's journal into the kept rows up to at least `size` entries (None: its
-        size now): one
-        folder per estate in this process (those waiting find the rows moved on), any number
-        across processes (graph.funds.books.fold_up)."""
+        size now); the size they are folded to. One fold runs at a time per estate in this
+        process and everyone waiting shares it (so bookers that waited together leave together,
+        and their next appends go in one write); any number run across processes
+        (graph.funds.books.fold_up)."""
         if size is None:
             size = await self.log(estate).size()
-        lock = self._folding.setdefault(estate, asyncio.Lock())
-        async with lock:
-            return await fold_up(self.store, estate, at_least=size)
+        while True:
+            running = self._folding.get(estate)
+            if running is None:
+                running = self._folding[estate] = asyncio.ensure_future(fold_up(self.store, estate))
+                running.add_done_callback(lambda done, estate=estate: self._folding.pop(estate, None) if self._folding.get(estate) is done else None)
+            applied = await asyncio.shield(running)
+            if applied >= size:
+                return applied
 
     def log(self, estate: str) -> MerkleLog:
         found = self._logs.get(estate)
