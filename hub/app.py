@@ -43,6 +43,7 @@ from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
+from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
 from hub.limits import Limits
 from hub.map import MapSettings, map_routes
@@ -225,7 +226,8 @@ def create_app(
     (hub.background), all announcing on `bus`, which the subscriptions listen to.
 
     `/map` is the street office's map page (hub.map), with `map_settings` or, when not given,
-    those of the environment (`HUB_MAP_TILES`); `/vote` is the owners' voting page (hub.vote).
+    those of the environment (`HUB_MAP_TILES`); `/vote` is the owners' voting page (hub.vote);
+    `/funds` the maintenance-fund page (hub.funds.page), checking heads with `keys`' public key.
     """
     limits = limits or Limits.default()
     bus = bus or EventBus()
@@ -279,6 +281,7 @@ def create_app(
         *shared_routes(graphql),
         *map_routes(map_settings or MapSettings.from_env()),
         *vote_routes(),
+        *funds_routes(keys.sm2_public),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
     return Gate(app, authenticator, limits)
