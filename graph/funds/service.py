@@ -541,13 +541,13 @@ class Funds:
         repairs = 0
         reversals = 0
         kinds = {index: kind_ for index, _, kind_, _ in within}
-        for target in sorted({t for _, _, _, t in within if t is not None and t not in kinds}):
-            [stored] = await self.store.log_entries(log, target, target + 1)
-            kinds[target] = FundEntry.parse(stored.payload, where=f"{log} entry {target}").kind
-        for _, amount, kind_, target in within:
-            if target is not None:
+        for earlier in sorted({t for _, _, _, t in within if t is not None and t not in kinds}):
+            [stored] = await self.store.log_entries(log, earlier, earlier + 1)
+            kinds[earlier] = FundEntry.parse(stored.payload, where=f"{log} entry {earlier}").kind
+        for _, amount, kind_, undone in within:
+            if undone is not None:
                 reversals += 1
-                kind_ = kinds[target]
+                kind_ = kinds[undone]
             if kind_ is EntryKind.REPAIR:
                 repairs -= amount
             else:
