@@ -541,9 +541,9 @@ class Funds:
         repairs = 0
         reversals = 0
         kinds = {index: kind_ for index, _, kind_, _ in within}
-        for earlier in sorted({t for _, _, _, t in within if t is not None and t not in kinds}):
-            [stored] = await self.store.log_entries(log, earlier, earlier + 1)
-            kinds[earlier] = FundEntry.parse(stored.payload, where=f"{log} entry {earlier}").kind
+        for target in sorted({t for _, _, _, t in within if t is not None and t not in kinds}):
+            [stored] = await self.store.log_entries(log, target, target + 1)
+            kinds[target] = FundEntry.parse(stored.payload, where=f"{log} entry {target}").kind
         for _, amount, kind_, undone in within:
             if undone is not None:
                 reversals += 1
