@@ -39,6 +39,8 @@ from graph.logs import ClaimHeld, LogAppend, LogMoved, MerkleLog
 from graph.scope import Scope
 
 DEBIT_ATTEMPTS = 5
+SHORT_NAMED = 50
+"""How many houses short a refused debit names in its message (then how many more)."""
 """How many times a debit reads the balances again after another writer appended meanwhile."""
 
 
@@ -181,8 +183,11 @@ class FundLedger:
             held, size = await self._kept(estate, list(shares))
             short = [f"{house} (has {held[house]} fen, owes {share})" for house, share in shares.items() if held[house] < share]
             if short:
+                named = ", ".join(short[:SHORT_NAMED])
+                more = f" and {len(short) - SHORT_NAMED:,} more houses" if len(short) > SHORT_NAMED else ""
                 raise InvalidInput(
-                    "houses", estate, f"too little in the fund for project {project}: {', '.join(short)}; nothing was debited"
+                    "houses", estate,
+                    f"too little in the fund for project {project} in {len(short):,} of {len(shares):,} houses: {named}{more}; nothing was debited",
                 )
             at = self.clock()
             entries = [

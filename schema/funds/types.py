@@ -444,6 +444,11 @@ class RevenueEntryItem:
     def disposition(self) -> Disposition | None:
         return self.item.entry.disposition
 
+    @field(description="Where the owners' share went, in Chinese (转入维修资金, 抵扣物业费, 分配给业主, 留存).")
+    def disposition_label(self) -> str | None:
+        disposition = self.item.entry.disposition
+        return disposition.label if disposition is not None else None
+
     @field(description="The entry a reversal, confirmation or objection is about.")
     def target(self) -> int | None:
         return self.item.entry.target
@@ -508,6 +513,14 @@ class RevenueStatement:
     @strawberry.field
     def kept_fen(self) -> int:
         return self.record.distributed_fen.get(str(Disposition.KEPT), 0)
+
+    @field(description="The revenue journal's head published for the period (null while it is open).")
+    def head(self, info: Info) -> TreeHead | None:
+        head = self.record.head
+        if head is None:
+            return None
+        keys = info.context.funds.ledger.keys if info.context.funds is not None else None
+        return TreeHead.of(head, keys.sm2_public if keys is not None else "")
 
     @field(description="Entries made in the period still awaiting the committee.")
     def unconfirmed(self) -> int:
