@@ -20,6 +20,7 @@ from graph.funds.revenue import Disposition, EntryStatus, RevenueKind, Source
 from graph.funds.revenue_book import RevenueItem
 from graph.funds.service import EntryProof, RevenuePeriod, Statement
 from graph.merkle import leaf_hash
+from graph.scope import Scope
 from hub.funds.statement_text import authority_text, yuan
 from schema.context import Info
 from schema.fields import field
@@ -112,6 +113,12 @@ class FundAccount:
             low=account.low, entries=account.entries, last_index=account.last_index, last_at=account.last_at,
         )
 
+    @field(description="The estate's name (an owner reads it here: its scope is its houses).")
+    async def estate_name(self, info: Info) -> str:
+        from schema.funds.access import funds_of
+
+        return (await funds_of(info).estate_of(self.estate, Scope.everything())).name
+
     @field(description="The account's entries, oldest first.")
     async def history(self, info: Info) -> list[FundEntryItem]:
         from schema.funds.access import funds_of
@@ -153,6 +160,11 @@ class RepairProject:
     @field(description="The common part it serves: the estate, a building or an entrance.")
     def part(self) -> str:
         return self.record.part
+
+    @field(description="The part's name (楼栋, 单元 or the estate) as far as you may see it; its code otherwise.")
+    async def part_name(self, info: Info) -> str:
+        place = await info.context.places.by_code.load(self.record.part)
+        return place.name if place is not None else self.record.part
 
     @strawberry.field
     def title(self) -> str:

@@ -50,7 +50,7 @@ NOV = dt.datetime(2026, 11, 3, 9, 0, tzinfo=CST)
 HOUSES_A = sorted(p.code for p in fixture_places() if p.code.startswith((B_A1, B_A2)) and len(p.code) == 28)
 NAMES = ("张伟", "李娜", "王芳", "刘洋", "陈静", "赵磊")
 ACCOUNT = """query($h: String!) { fundAccount(house: $h) {
-  house estate balanceFen balanceYuan firstDepositFen low entries
+  house estate estateName balanceFen balanceYuan firstDepositFen low entries
   history { index kind label amountFen ref }
   proof { index payload leafHash path head { size root signature publicKey signedText kind } }
 } }"""
@@ -128,7 +128,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FundHub]:
 def test_an_owner_reads_its_account_and_checks_the_proof_itself(hub: FundHub) -> None:
     account = hub.data("owner_b", ACCOUNT, {"h": T_HOUSE})["fundAccount"]
     assert (account["balanceFen"], account["balanceYuan"], account["firstDepositFen"], account["low"]) == (300_000, "3,000.00", 300_000, False)
-    assert [entry["label"] for entry in account["history"]] == ["首次缴存"]
+    assert [entry["label"] for entry in account["history"]] == ["首次缴存"] and account["estateName"] == "海韵花园"
     proof = account["proof"]
     head = proof["head"]
     assert head["publicKey"] == hub.public_key
@@ -147,7 +147,7 @@ def test_an_owner_reads_its_account_and_checks_the_proof_itself(hub: FundHub) ->
 
 
 RAISE = """mutation($p: RepairProjectInput!) { raiseRepairProject(project: $p) {
-  id status authority authorityText emergencyUse emergency budgetFen } }"""
+  id status partName authority authorityText emergencyUse emergency budgetFen } }"""
 COMPLETE = """mutation($id: String!, $cost: Int!) { completeRepairProject(id: $id, costFen: $cost) {
   id status costFen shares { house areaCentiM2 shareFen } } }"""
 
@@ -158,7 +158,7 @@ def test_repairs_are_debited_with_authority_and_refused_without(hub: FundHub) ->
         "authority": "EMERGENCY", "authorityRef": "电梯困人，曳引机制动器失效", "emergency": "LIFT",
     }
     raised = hub.data("firm", RAISE, {"p": emergency})["raiseRepairProject"]
-    assert raised["emergencyUse"] and raised["authorityText"].startswith("应急使用（电梯故障）")
+    assert raised["emergencyUse"] and raised["authorityText"].startswith("应急使用（电梯故障）") and raised["partName"] == "2号楼"
     done = hub.data("committee", COMPLETE, {"id": "WX-2026-LIFT", "cost": 398_765})["completeRepairProject"]
     assert done["status"] == "COMPLETED" and sum(s["shareFen"] for s in done["shares"]) == 398_765
     assert {s["house"] for s in done["shares"]} == {h for h in HOUSES_A if h.startswith(B_A2)}
