@@ -7,8 +7,8 @@ the new size, compare-and-set on the old one (`FundStore.apply_fund`): two folde
 one result (the loser reads again and finds nothing left to do, or goes on from the winner's
 size), and a folder that died half way left the rows at a size they were right at.
 
-`fold_journal` folds a whole journal from its first entry: what `hub ledger verify` compares
-the kept rows with.
+`hub ledger verify` folds the whole journal again (graph.funds.service.Funds.verify) and
+compares the kept rows with it.
 """
 
 from __future__ import annotations
@@ -113,14 +113,6 @@ async def fold_revenue_up(store: FundBooks, estate: str, book: RevenueBook) -> i
         if await store.apply_revenue(estate, applied, folded_size, list(folded.years)):
             return folded_size
     raise StoreError(f"the rows of {log} kept moving under {FOLD_ATTEMPTS} folders at once; fold again")
-
-
-def fold_journal(parsed: Sequence[tuple[int, FundEntry]], fold: JournalFold | None = None) -> JournalFold:
-    """Fold entries from the journal's start (or onto `fold`, batch after batch)."""
-    fold = fold if fold is not None else JournalFold()
-    for index, entry in parsed:
-        fold.add(index, entry)
-    return fold
 
 
 def _aware(at: dt.datetime | None) -> dt.datetime:

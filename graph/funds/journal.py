@@ -322,12 +322,14 @@ class JournalFold:
         if reversed_:
             self._reversed.add(index)
 
-    def add(self, index: int, entry: FundEntry) -> None:
+    def add(self, index: int, entry: FundEntry, *, checked: bool = False) -> None:
+        """Fold one entry; `checked`: it comes from `FundEntry.parse`, which checked it already."""
         where = f"entry {index}"
         if not _is_int(index) or index <= self.last:
             raise InvalidInput(f"{where} index", index, f"must be an integer index after {self.last} (the journal in index order)")
         self.last = index
-        check_entry(entry, where=where)
+        if not checked:
+            check_entry(entry, where=where)
         if self.estate is None:
             self.estate = entry.estate
         elif entry.estate != self.estate:

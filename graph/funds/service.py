@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from graph.ciphers.keyring import Keyring
 from graph.clock import utc_now
 from graph.errors import InvalidInput, StoreError
-from graph.funds.books import fold_journal, fold_revenue_up, fund_log, parse_entries
+from graph.funds.books import fold_revenue_up, fund_log, parse_entries
 from graph.funds.journal import CST, EntryKind, FundEntry, JournalFold
 from graph.funds.ledger import Debit, FundLedger
 from graph.funds.records import Authority, Emergency, FundAccount, FundTotals, ProjectStatus, RepairProject, RevenueYear
@@ -40,7 +40,7 @@ from graph.funds.revenue import EntryStatus, RevenueEntry, RevenueKind
 from graph.funds.revenue_book import RevenueBook, RevenueItem
 from graph.levels import Level
 from graph.logs import LogAppend, LogReport, MerkleLog
-from graph.logstore import SignedHead
+from graph.logstore import LogEntry, SignedHead
 from graph.model import Place
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
@@ -582,22 +582,25 @@ class Funds:
     async def verify(self, estate: str, public_key: str | None = None) -> FundReport:
         """Check the estate's journal whole (see the module docstring)."""
         log = self.log(estate)
-        report = await log.verify(public_key)
         fold = JournalFold()
-        first_unfit: int | None = None
-        unfit: str | None = None
-        done = 0
-        while done < report.size:
-            stored = await self.store.log_entries(log.log, done, min(report.size, done + VERIFY_BATCH))
-            if not stored:
-                break
+        unfit: list[tuple[int, str]] = []  # the first entry that does not fit, once found
+        reached = [0]
+
+        def each(stored: Sequence[LogEntry]) -> None:  # the fold rides along the log's own read
+            if unfit:
+                return
+            index = stored[0].index if stored else reached[0]
             try:
-                fold_journal(parse_entries(log.log, stored), fold)
+                for entry in stored:
+                    index = entry.index
+                    fold.add(index, FundEntry.parse(entry.payload, where=f"{log.log} entry {index}"), checked=True)
+                    reached[0] = index + 1
             except InvalidInput as refused:
-                first_unfit = _index_named(refused.field, done)
-                unfit = str(refused)
-                break
-            done = stored[-1].index + 1
+                unfit.append((_index_named(refused.field, index), str(refused)))
+
+        report = await log.verify(public_key, each=each)
+        first_unfit, why = unfit[0] if unfit else (None, None)
+        done = reached[0]
         rows_wrong: list[str] = []
         if first_unfit is None:
             rows_wrong = await self._rows_against(estate, fold, report.size)
@@ -607,12 +610,12 @@ class Funds:
         if await revenue_log.size():
             revenue_report = await revenue_log.verify(public_key)
             try:
-                folded_size, folded = await self.revenue.folded(estate)
+                revenue_size, revenue_fold = await self.revenue.folded(estate)
             except (InvalidInput, StoreError) as refused:
                 revenue_unfit = str(refused)
             else:
-                rows_wrong += await self._revenue_rows_against(estate, folded.years, folded_size)
-        return FundReport(estate, report, done, first_unfit, unfit, tuple(rows_wrong), revenue_report, revenue_unfit)
+                rows_wrong += await self._revenue_rows_against(estate, revenue_fold.years, revenue_size)
+        return FundReport(estate, report, done, first_unfit, why, tuple(rows_wrong), revenue_report, revenue_unfit)
 
     async def _revenue_rows_against(self, estate: str, years: Sequence[RevenueYear], size: int) -> list[str]:
         [applied] = await self.store.fund_applied([self.revenue.log(estate).log])

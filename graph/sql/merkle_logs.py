@@ -161,23 +161,32 @@ class MerkleLogRecords:
         node = tables.merkle_node
         wanted = list(dict.fromkeys((int(level), int(index)) for level, index in keys))
         found: dict[NodeKey, bytes] = {}
+        by_level: dict[int, list[int]] = {}
+        for level, index in wanted:
+            by_level.setdefault(level, []).append(index)
+        # one term per level and run of consecutive indices (a verifier asks for every node of a
+        # stretch of the log), the rest one IN per level, each naming the whole key prefix: both
+        # databases then look every node up by its primary key (a row-value IN scanned every
+        # node of the log); at most NODE_CHUNK values per statement
+        terms: list[tuple[int, int, int | None, list[int]]] = []  # (weight, level, range start or None, indices)
+        for level, indices in sorted(by_level.items()):
+            single, ranges = _runs(sorted(set(indices)))
+            terms += [(2, level, low, [high]) for low, high in ranges]
+            terms += [(len(single[at : at + NODE_CHUNK]), level, None, single[at : at + NODE_CHUNK]) for at in range(0, len(single), NODE_CHUNK)]
         async with self.engine.connect() as connection:
-            for start in range(0, len(wanted), NODE_CHUNK):
-                by_level: dict[int, list[int]] = {}
-                for level, index in wanted[start : start + NODE_CHUNK]:
-                    by_level.setdefault(level, []).append(index)
-                # one term per level, each naming the whole key prefix: both databases then look
-                # every node up by its primary key (a row-value IN scanned every node of the log)
-                query = select(node.c.level, node.c["index"], node.c.hash).where(
-                    or_(
-                        *(
-                            and_(node.c.log == log, node.c.level == level, node.c["index"].in_(indices))
-                            for level, indices in sorted(by_level.items())
-                        )
-                    )
-                )
-                for row in await connection.execute(query):
-                    found[(int(row[0]), int(row[1]))] = bytes(row[2])
+            chunk: list[Any] = []
+            weight = 0
+            for position, (cost, level, low, values) in enumerate(terms):
+                if low is None:
+                    chunk.append(and_(node.c.log == log, node.c.level == level, node.c["index"].in_(values)))
+                else:
+                    chunk.append(and_(node.c.log == log, node.c.level == level, node.c["index"].between(low, values[0])))
+                weight += cost
+                if weight >= NODE_CHUNK or position == len(terms) - 1:
+                    query = select(node.c.level, node.c["index"], node.c.hash).where(or_(*chunk))
+                    for row in await connection.execute(query):
+                        found[(int(row[0]), int(row[1]))] = bytes(row[2])
+                    chunk, weight = [], 0
         return [found.get((level, index)) for level, index in keys]
 
     async def claims(self, keys: Sequence[str]) -> list[str | None]:
@@ -250,6 +259,28 @@ def _skipping(connection: AsyncConnection, table: Any) -> Any:
     if connection.dialect.name == "sqlite":
         return sqlite_insert(table).on_conflict_do_nothing()
     raise StoreError(f"Merkle logs need INSERT … ON CONFLICT DO NOTHING, which {connection.dialect.name} lacks here")
+
+
+RUN = 8
+"""Consecutive node indices at one level asked for as a range rather than one by one."""
+
+
+def _runs(indices: Sequence[int]) -> tuple[list[int], list[tuple[int, int]]]:
+    """Sorted distinct indices split into those asked for one by one and runs of at least RUN
+    consecutive ones, as (first, last)."""
+    single: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while start < len(indices):
+        end = start
+        while end + 1 < len(indices) and indices[end + 1] == indices[end] + 1:
+            end += 1
+        if end - start + 1 >= RUN:
+            ranges.append((indices[start], indices[end]))
+        else:
+            single.extend(indices[start : end + 1])
+        start = end + 1
+    return single, ranges
 
 
 def _entry(row: Mapping[Any, Any]) -> LogEntry:
