@@ -33,7 +33,9 @@ numbers do not repeat across its statements).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -139,9 +141,9 @@ class LineStream:
         except ValueError as error:
             return Rejected(Reason.SCHEMA_MISMATCH, f"{where}: {error}")
         try:
-            house, level = place_code(line.house, field=f"{where} 不动产单元号")
+            house, level = _code(line.house, f"{where} 不动产单元号")
             if line.estate is not None:
-                estate, estate_level = place_code(line.estate, field=f"{where} 小区代码")
+                estate, estate_level = _code(line.estate, f"{where} 小区代码")
                 if estate_level != Level.ESTATE:
                     return Rejected(Reason.MALFORMED_CODE, f"{where}: 小区代码 {line.estate!r} is a {estate_level.name.lower()} code, not an estate's")
                 line = dataclasses.replace(line, estate=estate)
@@ -178,6 +180,20 @@ class LineStream:
         return Facts(entries=(entry,), writer=self.writer)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _known_code(text: str) -> tuple[str, Level]:
+    return place_code(text)
+
+
+def _code(text: str, field: str) -> tuple[str, Level]:
+    """`place_code`, remembered (a statement names each house every month); CodeError naming
+    `field` for a malformed code."""
+    try:
+        return _known_code(text)
+    except CodeError as error:
+        raise CodeError(field, text, error.rule) from None
+
+
 def _same_line(booked: FundEntry, read: FundEntry) -> bool:
     """Whether a booked entry is this reading of its line: the memo (the note, the run) aside."""
     return (booked.house, booked.kind, booked.amount_fen, booked.at) == (read.house, read.kind, read.amount_fen, read.at)
@@ -200,37 +216,48 @@ class FundWriter:
         return found
 
     async def write(self, items: Sequence[tuple[SourceRecord, Facts, Provenance]], store: Store) -> list[WriteCounts | Rejected]:
-        outcomes: list[WriteCounts | Rejected | None] = [None] * len(items)
+        outcomes: list[WriteCounts | Rejected] = [WriteCounts()] * len(items)
         estates: dict[str, list[tuple[int, FundEntry]]] = {}
         for position, (_, facts, provenance) in enumerate(items):
             for entry in facts.entries:
                 memo = f"{entry.memo} [run {provenance.run_id}]"
                 estates.setdefault(entry.estate, []).append((position, dataclasses.replace(entry, memo=memo)))
-        for estate, entries in estates.items():
-            for attempt in range(BOOK_ATTEMPTS):
-                decided, booking = await self._sort(store, estate, entries)
-                if booking:
-                    try:
-                        await self._ledger(store).book([entry for _, entry in booking])
-                    except InvalidInput as error:
-                        if error.field != "ref":
-                            raise
-                        continue  # booked meanwhile by another run: sort them again
-                    decided.update((position, WriteCounts(inserted=1)) for position, _ in booking)
-                for position, outcome in decided.items():
-                    outcomes[position] = outcome
-                break
-            else:
-                raise ConnectorError(f"estate {estate}: its statement lines kept being booked by another run; try again")
-        return [outcome if outcome is not None else WriteCounts() for outcome in outcomes]
+        keys = [claim_of(estate, entry.ref) for estate, entries in estates.items() for _, entry in entries]
+        holders = dict(zip(keys, await store.claims(keys)))  # one reading for the batch; each estate reads again on a race
+        # the estates' journals are independent: booked side by side (a store serialises what it must)
+        booked = await asyncio.gather(*(self._book(store, estate, entries, holders) for estate, entries in estates.items()))
+        for decided in booked:
+            for position, outcome in decided.items():
+                outcomes[position] = outcome
+        return outcomes
+
+    async def _book(
+        self, store: Store, estate: str, entries: list[tuple[int, FundEntry]], holders: Mapping[str, str | None] | None
+    ) -> dict[int, WriteCounts | Rejected]:
+        """The estate's lines sorted (`_sort`) and those not booked yet booked in one write; sorted
+        again, the claims read afresh, when another run booked one of them meanwhile."""
+        for _ in range(BOOK_ATTEMPTS):
+            decided, booking = await self._sort(store, estate, entries, holders)
+            if booking:
+                try:
+                    await self._ledger(store).book([entry for _, entry in booking])
+                except InvalidInput as error:
+                    if error.field != "ref":
+                        raise
+                    holders = None  # booked meanwhile by another run: read the claims again
+                    continue
+                decided.update((position, WriteCounts(inserted=1)) for position, _ in booking)
+            return decided
+        raise ConnectorError(f"estate {estate}: its statement lines kept being booked by another run; try again")
 
     async def _sort(
-        self, store: Store, estate: str, entries: list[tuple[int, FundEntry]]
+        self, store: Store, estate: str, entries: list[tuple[int, FundEntry]], holders: Mapping[str, str | None] | None
     ) -> tuple[dict[int, WriteCounts | Rejected], list[tuple[int, FundEntry]]]:
         """Which lines are booked already (unchanged, or a duplicate unlike what was booked) and
-        which to book, from the estate's claims and the journal entries of the houses that
-        matter (a held claim's, a first deposit's)."""
-        held = await store.claims([claim_of(estate, entry.ref) for _, entry in entries])
+        which to book, from the estate's claims (`holders`, claim → holder; None: read them)
+        and the journal entries of the houses that matter (a held claim's, a first deposit's)."""
+        keys = [claim_of(estate, entry.ref) for _, entry in entries]
+        held = [holders[key] for key in keys] if holders is not None else await store.claims(keys)
         houses = sorted(
             {entry.house for (_, entry), holder in zip(entries, held) if holder is not None}
             | {entry.house for _, entry in entries if entry.kind is EntryKind.DEPOSIT}
