@@ -28,7 +28,8 @@ from graph.errors import InvalidInput, StoreError
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.ledger import FundLedger, log_name
 from graph.ledger import Reason, RunStatus
-from graph.model import Batch, Usage
+from graph.levels import Level
+from graph.model import Batch, Place, Usage
 from graph.store import Store
 from tests import backends
 from tests.connectors.harness import BATCH, ConnectorContract
@@ -324,3 +325,27 @@ def test_a_custodian_is_configured_like_the_other_kinds(tmp_path: Path) -> None:
     assert (spec.kind, spec.every, spec.config["folder"], spec.config["settle_seconds"]) == ("custodian", 86_400, str(tmp_path), 5)
     with pytest.raises(InvalidInput, match="folder"):
         parse_connectors('[connectors.fund]\nkind = "custodian"\n')
+
+
+async def test_a_line_of_a_house_not_yet_in_the_hub_is_booked_when_the_house_arrives(fixture: StatementsFixture) -> None:
+    for path in fixture.made.files:
+        path.unlink()
+    statement(fixture.folder, "2026-01", [("N1", UNKNOWN_HOUSE, "首次缴存", "6000.00", "2026-01-05", E_A, "")], JANUARY)
+    source = await fixture.source()
+    run = await sync(fixture.store, source, batch_size=BATCH)
+    [letter] = (await fixture.store.dead_letters(NAME, 10)).items
+    assert (run.counts.dead_lettered, letter.reason, letter.retryable) == (1, Reason.UNKNOWN_PLACE, True)
+    building = UNKNOWN_HOUSE[:24]
+    await fixture.store.write(
+        Batch(
+            places=[
+                Place(building, Level.BUILDING, "9号楼", E_A, floors=3),
+                Place(building + "01", Level.ENTRANCE, "1单元", building),
+                Place(UNKNOWN_HOUSE, Level.HOUSE, "9号楼1单元901室", building + "01", area_centi_m2=10_000, floor=9, usage=Usage.RESIDENTIAL),
+            ]
+        )
+    )
+    retried = await sync(fixture.store, source, batch_size=BATCH, retry=True)
+    assert (retried.counts.read, retried.counts.retried, retried.counts.written, retried.counts.resolved) == (0, 1, 1, 1)
+    assert await FundLedger(fixture.store).balances(E_A, [UNKNOWN_HOUSE]) == {UNKNOWN_HOUSE: 600_000}
+    assert (await fixture.store.dead_letters(NAME, 10)).items == []
