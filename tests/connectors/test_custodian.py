@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def sent(path: Path, on: dt.datetime) -> Path:
     return path
 
 
-def statement(folder: Path, stem: str, rows: list[tuple[str, ...]], on: dt.datetime, *, header: tuple[str, ...] = HEADER, bom: bool = True) -> Path:
+def statement(folder: Path, stem: str, rows: Sequence[Sequence[str]], on: dt.datetime, *, header: Sequence[str] = HEADER, bom: bool = True) -> Path:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(header)
