@@ -276,8 +276,8 @@ class FundWriter:
         booking: list[tuple[int, FundEntry]] = []
         for (position, entry), holder in zip(entries, held):
             line = entry.ref.removeprefix("statement:")
-            if holder is not None:
-                found = by_ref.get(entry.ref)
+            found = by_ref.get(entry.ref)
+            if holder is not None or found is not None:  # found: booked after `holders` was read
                 if found is not None and found[1].house == entry.house and _same_line(found[1], entry):
                     decided[position] = WriteCounts(unchanged=1)
                 elif found is not None:

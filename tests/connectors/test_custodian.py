@@ -6,6 +6,7 @@ reason while the rest is booked, the columns and amounts as banks write them."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Source
+from connectors.base import Rejected, Source
 from connectors.config import parse_connectors
 from connectors.custodian.files import CustodianStatements
 from connectors.custodian.reference import HEADER, FundHouse, FundRates, Statements, fund_houses, write_statements, yuan
@@ -349,3 +350,35 @@ async def test_a_line_of_a_house_not_yet_in_the_hub_is_booked_when_the_house_arr
     assert (retried.counts.read, retried.counts.retried, retried.counts.written, retried.counts.resolved) == (0, 1, 1, 1)
     assert await FundLedger(fixture.store).balances(E_A, [UNKNOWN_HOUSE]) == {UNKNOWN_HOUSE: 600_000}
     assert (await fixture.store.dead_letters(NAME, 10)).items == []
+
+
+async def test_two_runs_booking_the_same_lines_at_once_book_them_once(fixture: StatementsFixture) -> None:
+    """Both read the lines' claims as free; the journal's claims let one book them, and the other,
+    refused, reads the claims again and finds them booked as it would have booked them."""
+    from connectors.base import Facts
+    from connectors.custodian.lines import FundWriter, LineStream
+    from connectors.custodian.statements import rows
+    from connectors.base import SourceRecord
+    from graph.model import Provenance
+
+    january = fixture.made.files[0]
+    stream = LineStream(NAME, source_of(fixture.folder).read)
+    records = [
+        SourceRecord("lines", f"{january.stem}:{row['line']}", str(number), {"statement": january.stem, "file": january.name, "row": number, **row})
+        for number, row in enumerate(rows(january.read_text(encoding="utf-8-sig"), ".csv"), 1)
+    ]
+    verdicts = await stream.link(records, fixture.store)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    items = [(record, verdict, Provenance(NAME, record.key, at, "race")) for record, verdict in zip(records, verdicts) if isinstance(verdict, Facts)]
+    assert len(items) == len(records) > 1
+    entries = [(position, item[1].entries[0]) for position, item in enumerate(items)]
+    estate = entries[0][1].estate
+    free = {claim: None for claim in [f"fund:{estate}:{entry.ref}" for _, entry in entries]}
+    one, other = await asyncio.gather(
+        FundWriter()._book(fixture.store, estate, entries, free), FundWriter()._book(fixture.store, estate, entries, free)
+    )
+    outcomes = [(one[position], other[position]) for position, _ in entries]
+    counted = [pair for pair in outcomes if not any(isinstance(outcome, Rejected) for outcome in pair)]
+    assert counted == outcomes, outcomes[:2]  # nothing set aside: the line is the one booked
+    assert {(first.inserted + second.inserted, first.unchanged + second.unchanged) for first, second in counted} == {(1, 1)}  # type: ignore[union-attr]
+    assert await fixture.store.log_size(log_name(estate)) == len(entries)
