@@ -9,14 +9,15 @@ documents:
   evenly over the months): each house's 首次缴存 then, exclusive area × the rate per m² of its
   kind (`FundRates`, rounded half up to the fen by `graph.funds.apportion.first_deposit_fen`),
   all on one day of that month;
-- every later month: a 利息 line per house, the previous month's closing balance × the annual
-  rate / 12, rounded half up to the fen (none when it rounds to 0), on the 21st (banks settle
-  interest on the 20th);
+- every later month (or every `FundRates.interest_months`): a 利息 line per house, the previous
+  month's closing balance × the annual rate × the months / 12, rounded half up to the fen (none
+  when it rounds to 0), on the 21st (banks settle interest on the 20th);
 - a few 续筹 (top-ups, ~2% of the houses in a year), 10% of the house's first deposit rounded
   to the yuan, on a day of a month after the deposit.
 
 Spreading the handovers over the year halves the lines a year of monthly interest would
-otherwise take (the demo city's 10,000 houses: about 65,000 lines rather than 120,000).
+otherwise take (the demo city's 10,000 houses: about 70,000 lines rather than 120,000;
+quarterly interest, about 25,000).
 
 Files are named by month (`2026-01.csv`), CSV in UTF-8 with a BOM as Excel writes it, except
 the quarters' last months, which are JSON (the same fields), each modified at the close of its
@@ -53,10 +54,15 @@ HEADER = ("流水号", "不动产单元号", "业务类型", "金额(元)", "记
 assert set(HEADER) == set(COLUMNS)
 
 
+INTEREST_MONTHS = {"月": 1, "季": 3, "年": 12}
+"""How often the custodian credits interest (结息), in months, by its Chinese word."""
+
+
 @dataclass(frozen=True, slots=True)
 class FundRates:
     """The city's first-deposit rates (首次缴存标准), fen per m² of exclusive area, by kind of
-    house, and the annual interest rate the custodian credits, in basis points.
+    house, the annual interest rate the custodian credits, in basis points, and how often it
+    credits it (every `interest_months` months).
 
     The defaults are the demo's, of the order Chinese cities set (¥50–120 per m²), not a city's
     published figures: a deployment sets its own (`parse`)."""
@@ -64,7 +70,8 @@ class FundRates:
     residential_no_lift: int = 6_000  # 住宅（无电梯）: ¥60.00 per m²
     residential_lift: int = 9_000  # 住宅（有电梯）: ¥90.00 per m²
     non_residential: int = 10_000  # 非住宅 (shops, offices, parking): ¥100.00 per m²
-    interest_bp: int = 135  # 1.35% a year, credited monthly
+    interest_bp: int = 135  # 1.35% a year
+    interest_months: int = 1  # credited every month (3: each quarter, 12: once a year)
 
     NAMES = {
         "住宅无电梯": "residential_no_lift",
@@ -80,9 +87,10 @@ class FundRates:
 
     @classmethod
     def parse(cls, text: str, *, field_name: str = "fund_rates") -> FundRates:
-        """Rates from `住宅无电梯=60,住宅有电梯=90,非住宅=100,利率=1.35`: yuan per m² (at most 2
-        decimals) and the annual interest in percent (at most 2 decimals); names left out keep
-        their defaults. InvalidInput naming the part at fault."""
+        """Rates from `住宅无电梯=60,住宅有电梯=90,非住宅=100,利率=1.35,结息=月`: yuan per m² (at most 2
+        decimals), the annual interest in percent (at most 2 decimals) and when it is credited
+        (月 monthly, 季 quarterly, 年 yearly); names left out keep their defaults. InvalidInput
+        naming the part at fault."""
         from connectors.custodian.statements import fen_of_yuan
 
         values: dict[str, int] = {}
@@ -92,7 +100,12 @@ class FundRates:
             name, equals, value = part.partition("=")
             name, value = name.strip(), value.strip()
             if not equals:
-                raise InvalidInput(field_name, part, "must be NAME=VALUE (住宅无电梯, 住宅有电梯, 非住宅 in yuan per m², 利率 in percent)")
+                raise InvalidInput(field_name, part, "must be NAME=VALUE (住宅无电梯, 住宅有电梯, 非住宅 in yuan per m², 利率 in percent, 结息 月/季/年)")
+            if name == "结息":
+                if value not in INTEREST_MONTHS:
+                    raise InvalidInput(f"{field_name} {name}", value, "must be 月, 季 or 年 (credited monthly, quarterly or yearly)")
+                values["interest_months"] = INTEREST_MONTHS[value]
+                continue
             try:
                 number = fen_of_yuan(value)
             except ValueError as error:
@@ -102,7 +115,7 @@ class FundRates:
             elif name in cls.NAMES:
                 values[cls.NAMES[name]] = number
             else:
-                raise InvalidInput(field_name, name, f"is not a rate; use {', '.join(cls.NAMES)} or 利率")
+                raise InvalidInput(field_name, name, f"is not a rate; use {', '.join(cls.NAMES)}, 利率 or 结息")
         return cls(**values)
 
 
@@ -204,9 +217,10 @@ def write_statements(
                 if fen:
                     first[house.code] = fen
                     lines.append((dt.date(year, month, day), house.code, "首次缴存", fen, house.estate, "首次缴存"))
-            elif number > opened:
+            elif number > opened and (number - opened) % rates.interest_months == 0:
                 held = balance.get(house.code, 0)
-                interest = (held * rates.interest_bp + 60_000) // 120_000  # held × bp / 10,000 / 12, half up
+                # held × bp / 10,000 × months / 12, rounded half up
+                interest = (held * rates.interest_bp * rates.interest_months + 60_000) // 120_000
                 if interest > 0:
                     lines.append((dt.date(year, month, 21), house.code, "利息", interest, house.estate, f"{year}年{month:02d}月结息"))
         for house in top_ups.get(number, []):

@@ -46,8 +46,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--fund-rates",
         default=os.environ.get("HUB_FUND_RATES", ""),
         help="the city's maintenance-fund rates for the custodian's statements, e.g. "
-        "'住宅无电梯=60,住宅有电梯=90,非住宅=100,利率=1.35' (yuan per m², annual interest in percent; "
-        "default those, or $HUB_FUND_RATES)",
+        "'住宅无电梯=60,住宅有电梯=90,非住宅=100,利率=1.35,结息=月' (yuan per m², annual interest in percent "
+        "credited monthly, or 季 quarterly, 年 yearly; default those, or $HUB_FUND_RATES)",
     )
     add_server(demo)
     demo.set_defaults(handler=run)

@@ -314,9 +314,9 @@ def test_dates_are_beijing_days() -> None:
 def test_the_rates_are_configuration_with_defaults() -> None:
     rates = FundRates()
     assert (rates.rate(Usage.RESIDENTIAL, False), rates.rate(Usage.RESIDENTIAL, True), rates.rate(Usage.PARKING, True)) == (6_000, 9_000, 10_000)
-    mine = FundRates.parse("住宅有电梯=120.5, 利率=1.5")
-    assert (mine.residential_lift, mine.residential_no_lift, mine.interest_bp) == (12_050, 6_000, 150)
-    for wrong, field in (("住宅=60", "is not a rate"), ("非住宅=1.234", "decimals"), ("住宅有电梯", "NAME=VALUE")):
+    mine = FundRates.parse("住宅有电梯=120.5, 利率=1.5, 结息=季")
+    assert (mine.residential_lift, mine.residential_no_lift, mine.interest_bp, mine.interest_months) == (12_050, 6_000, 150, 3)
+    for wrong, field in (("住宅=60", "is not a rate"), ("非住宅=1.234", "decimals"), ("住宅有电梯", "NAME=VALUE"), ("结息=周", "月, 季 or 年")):
         with pytest.raises(InvalidInput, match=field):
             FundRates.parse(wrong)
 
@@ -382,3 +382,14 @@ async def test_two_runs_booking_the_same_lines_at_once_book_them_once(fixture: S
     assert counted == outcomes, outcomes[:2]  # nothing set aside: the line is the one booked
     assert {(first.inserted + second.inserted, first.unchanged + second.unchanged) for first, second in counted} == {(1, 1)}  # type: ignore[union-attr]
     assert await fixture.store.log_size(log_name(estate)) == len(entries)
+
+
+def test_interest_is_the_balance_times_the_rate_for_the_months_credited(tmp_path: Path) -> None:
+    house = FundHouse(T_HOUSE, E_A, 10_000, Usage.RESIDENTIAL, False)  # 100 m² at ¥60: 600,000 fen
+    months = [(2025, month) for month in range(1, 8)]
+    # 1.20% a year on 600,000 fen: monthly 600, 601 (on 600,600), 601, 602, 602, 603 fen; quarterly
+    # 1,800 then 1,805 (601,800 × 1.20% × 3/12 = 1,805.4, rounded half up)
+    for every, lines, balance in ((1, ["首次缴存"] + ["利息"] * 6, 603_609), (3, ["首次缴存", "利息", "利息"], 603_605)):
+        made = write_statements([house], tmp_path / str(every), months, rates=FundRates(interest_bp=120, interest_months=every), top_up_share=0, json_every=0)
+        kinds = [row[2] for path in made.files for row in list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))[1:]]
+        assert (kinds, made.balances[T_HOUSE]) == (lines, balance)
