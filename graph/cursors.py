@@ -2,6 +2,8 @@
 
 >>> decode_cursor(encode_cursor("370202001"))
 '370202001'
+>>> len(decode_cursor(encode_cursor("P" * MAX_KEY)))
+64
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import binascii
 from graph.errors import InvalidInput
 
 _PREFIX = "code:"
+MAX_KEY = 64
+"""The longest key a cursor holds: a place code, an id (a repair project's is up to 64)."""
 
 
 def encode_cursor(code: str) -> str:
@@ -27,7 +31,7 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> str | None:
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
         text = ""
-    if not text.startswith(_PREFIX) or len(text) == len(_PREFIX) or len(text) > 64:
+    if not text.startswith(_PREFIX) or len(text) == len(_PREFIX) or len(text) > len(_PREFIX) + MAX_KEY:
         raise InvalidInput(field, cursor, "is not a cursor from this list; pass a pageInfo.endCursor")
     return text[len(_PREFIX):]
 

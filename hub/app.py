@@ -38,10 +38,12 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.funds.service import Funds
 from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
+from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
 from hub.limits import Limits
 from hub.map import MapSettings, map_routes
@@ -113,6 +115,7 @@ class HubGraphQL(GraphQL[Context, None]):
         authenticator: Authenticator | None = None,
         shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS,
         votes: Votes | None = None,
+        funds: Funds | None = None,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
@@ -131,6 +134,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.bus = bus
         self.authenticator = authenticator
         self.votes = votes
+        self.funds = funds
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
@@ -167,6 +171,7 @@ class HubGraphQL(GraphQL[Context, None]):
             connectors=self.connectors,
             bus=self.bus,
             votes=self.votes,
+            funds=self.funds,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -221,14 +226,16 @@ def create_app(
     (hub.background), all announcing on `bus`, which the subscriptions listen to.
 
     `/map` is the street office's map page (hub.map), with `map_settings` or, when not given,
-    those of the environment (`HUB_MAP_TILES`); `/vote` is the owners' voting page (hub.vote).
+    those of the environment (`HUB_MAP_TILES`); `/vote` is the owners' voting page (hub.vote);
+    `/funds` the maintenance-fund page (hub.funds.page), checking heads with `keys`' public key.
     """
     limits = limits or Limits.default()
     bus = bus or EventBus()
     authenticator = authenticator or Authenticator(store, keys)
     votes = Votes(store, keys, bus=bus)
+    funds = Funds(store, keys)
     scheduler: Scheduler | None = None
-    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes)
+    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds)
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
@@ -259,6 +266,7 @@ def create_app(
         bus=bus,
         authenticator=authenticator,
         votes=votes,
+        funds=funds,
         shared_cache_seconds=shared_cache_seconds
         if shared_cache_seconds is not None
         else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),
@@ -273,6 +281,7 @@ def create_app(
         *shared_routes(graphql),
         *map_routes(map_settings or MapSettings.from_env()),
         *vote_routes(),
+        *funds_routes(keys.sm2_public),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
     return Gate(app, authenticator, limits)

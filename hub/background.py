@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from connectors.relay import relay
 from devices.service import Ingestion
+from graph.funds.service import Funds
 from graph.votes.service import Votes
 from graph.devices import Device, every_device
 from graph.events import EventBus
@@ -66,9 +67,11 @@ class Background:
         escalate_every: float | None = ESCALATE_EVERY,
         simulation: Simulation | None = None,
         votes: Votes | None = None,
+        funds: Funds | None = None,
     ) -> None:
         self.store = store
         self.votes = votes
+        self.funds = funds
         self.bus = bus
         self.settings = settings
         self.workflow = Workflow(store, bus=bus)
@@ -114,6 +117,13 @@ class Background:
                         log.info("opened or closed %d votes", moved)
                 except Exception:
                     log.exception("vote sweep failed")
+            if self.funds is not None and self.funds.keys is not None:
+                try:
+                    published = await self.funds.publish_due()  # last month's heads, once a month
+                    if published:
+                        log.info("published %d estates' fund heads for %s", published, self.funds.last_month())
+                except Exception:
+                    log.exception("publishing the fund journals' heads failed")
             await asyncio.sleep(every)
 
     async def _simulate(self, plan: Simulation) -> None:

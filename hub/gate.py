@@ -90,7 +90,7 @@ class Gate:
     @staticmethod
     def _public(scope: Scope) -> bool:
         path: str = scope.get("path", "")
-        if path in ("/", "/healthz", "/map", "/map/", "/vote", "/vote/") or path.startswith("/static/"):
+        if path in ("/", "/healthz", "/map", "/map/", "/vote", "/vote/", "/funds", "/funds/") or path.startswith("/static/"):
             return True
         if path != "/graphql" or scope.get("method") != "GET":
             return False

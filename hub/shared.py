@@ -308,6 +308,42 @@ SHIPPED = (
         {"scope": "@area"},
         "caseMetrics",
     ),
+    Shipped(
+        "fund-balance-per-estate",
+        "维修资金余额: each estate's maintenance-fund balance, accounts, accounts under 30% of their first deposit, and this year's repairs and public revenue.",
+        """query FundBalancePerEstate($scope: String!, $first: Int = 500) {
+  fundEstates(scope: $scope, first: $first) {
+    place name accounts balanceFen balanceYuan balancePerAccountFen lowAccounts repairsFen revenueFen confirmedRevenueFen
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "first": "How many estates, 1 to 500."},
+        {"scope": "@area"},
+        "fundEstates",
+    ),
+    Shipped(
+        "repairs-this-year",
+        "本年维修项目: repairs paid from the maintenance fund raised this year, with their authority (应急使用 flagged), budget and cost.",
+        """query RepairsThisYear($scope: String!, $first: Int = 500) {
+  repairProjects(within: $scope, thisYear: true, first: $first) {
+    items { id estate part title authority authorityText emergencyUse status budgetFen costFen raisedAt completedAt }
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "first": "How many projects, 1 to 500."},
+        {"scope": "@area"},
+        "repairProjects.items",
+    ),
+    Shipped(
+        "revenue-unconfirmed",
+        "公共收益待确认: the firms' public-revenue entries still awaiting the owners' committee, by estate.",
+        """query RevenueUnconfirmed($scope: String!, $first: Int = 500) {
+  revenueUnconfirmed(scope: $scope, first: $first) {
+    estate estateName entry { index kindLabel amountFen sourceLabel contract periodStart periodEnd costItem disposition at by }
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "first": "How many entries, 1 to 500."},
+        {"scope": "@area"},
+        "revenueUnconfirmed",
+    ),
 )
 
 

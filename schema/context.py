@@ -20,6 +20,7 @@ from graph.model import Owner
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.funds.service import Funds
 from graph.votes.service import Votes
 from schema.devices.loaders import DeviceLoaders
 from schema.firms.loaders import FirmLoaders
@@ -64,6 +65,8 @@ class Context:
     """A WebSocket's `connection_init` payload (strawberry sets it)."""
     votes: Votes | None = None
     """The vote service (None: this server runs no votes: it has no keys to sign with)."""
+    funds: Funds | None = None
+    """The owners' money books (None: this server keeps none: it has no keys to sign with)."""
 
     @classmethod
     def create(
@@ -77,6 +80,7 @@ class Context:
         connectors: ConnectorSet | None = None,
         bus: EventBus | None = None,
         votes: Votes | None = None,
+        funds: Funds | None = None,
     ) -> Context:
         places = PlaceLoaders.create(store, scope)
         return cls(
@@ -94,13 +98,15 @@ class Context:
             connectors=connectors,
             bus=bus,
             votes=votes,
+            funds=funds,
         )
 
     def authenticate(self, principal: Principal, scope: Scope) -> None:
         """Set the caller of a WebSocket connection (once, at `connection_init`) with loaders
         made for its scope."""
         fresh = Context.create(
-            self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus, votes=self.votes
+            self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus, votes=self.votes,
+            funds=self.funds,
         )
         for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices"):
             setattr(self, name, getattr(fresh, name))

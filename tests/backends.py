@@ -134,6 +134,7 @@ def parts() -> dict[str, tuple[str, ...]]:
     """The port's parts by name, each with the members that bring it (for `api_params`)."""
     from graph.cases import CaseStore
     from graph.devices import DeviceStore
+    from graph.funds.records import FundStore
     from graph.ledger import Ledger
     from graph.logstore import LogStore
     from graph.shared import SharedQueryStore
@@ -149,6 +150,7 @@ def parts() -> dict[str, tuple[str, ...]]:
         "devices": _members(DeviceStore),
         "shared queries": _members(SharedQueryStore),
         "votes": _members(VoteStore),
+        "funds": _members(FundStore),
         "questions": ("reach",),
         "merkle logs": _members(LogStore),
     }

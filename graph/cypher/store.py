@@ -12,6 +12,7 @@ from graph.cypher import rollups, schema
 from graph.cypher.audit import AuditRecords
 from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
+from graph.cypher.funds import FundRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.merkle_logs import MerkleLogRecords
@@ -42,6 +43,7 @@ class CypherStore(
     AuditRecords,
     QuestionReads,
     MerkleLogRecords,
+    FundRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

@@ -134,17 +134,17 @@ class FundEntry:
         machine's time zone."""
         if self.at.tzinfo is None or self.at.utcoffset() is None:
             raise InvalidInput("at", self.at, "must be an aware time (with a time zone)")
-        body = {
-            "v": FORMAT,
-            "estate": self.estate,
-            "house": self.house,
-            "kind": str(self.kind),
-            "amount_fen": self.amount_fen,
-            "at": self.at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
-            "ref": self.ref,
-            "memo": self.memo,
-        }
-        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        at = self.at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        # the canonical JSON written out by hand, keys in sorted order (amount_fen, at, estate,
+        # house, kind, memo, ref, v): json.dumps with sort_keys cost half of every read
+        # (FundEntry.parse re-encodes what it read); the texts that may need escaping go
+        # through json's own encoder, so the bytes are exactly json.dumps(body, sort_keys=True,
+        # separators=(",", ":"), ensure_ascii=False)
+        return (
+            f'{{"amount_fen":{self.amount_fen if type(self.amount_fen) is int else json.dumps(self.amount_fen)},"at":"{at}","estate":{_string(self.estate)},'
+            f'"house":{_string(self.house)},"kind":"{self.kind}","memo":{_string(self.memo)},'
+            f'"ref":{_string(self.ref)},"v":{FORMAT}}}'
+        ).encode()
 
     def to_new_entry(self) -> NewEntry:
         """The entry to append to the estate's log, checked first (`check_entry`)."""
@@ -251,60 +251,141 @@ def check_entry(entry: FundEntry, *, where: str = "entry") -> None:
 
 def balances(entries: Iterable[tuple[int, FundEntry]]) -> dict[str, int]:
     """Each house's balance in fen (house code → fen, in code order), folding `entries` — (index,
-    entry) pairs of ONE estate's journal — in index order.
+    entry) pairs of ONE estate's journal — in index order (`JournalFold`, whose checks apply).
+
+    A balance may be negative (a credit reversed after a repair spent it); refusing an
+    underfunded repair is the writer's job, not the fold's."""
+    fold = JournalFold()
+    for index, entry in entries:
+        fold.add(index, entry)
+    return fold.balances()
+
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+"""China Standard Time: the calendar years and disclosure periods of the books are Beijing's."""
+
+
+def year_of(at: dt.datetime) -> int:
+    """The calendar year (China Standard Time) a movement falls in."""
+    return at.astimezone(CST).year
+
+
+@dataclass(slots=True)
+class Account:
+    """A house's account as folded so far."""
+
+    balance_fen: int = 0
+    first_deposit_fen: int = 0  # deposits at first sale, net of their reversals
+    entries: int = 0
+    last_index: int = -1
+    last_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class Year:
+    """An estate's movements in one calendar year (CST): credits (deposits, top-ups, interest),
+    interest alone, and repairs (positive), each net of the reversals made that year."""
+
+    credits_fen: int = 0
+    interest_fen: int = 0
+    repairs_fen: int = 0
+
+
+class JournalFold:
+    """One estate's journal folded entry by entry: accounts per house and figures per year.
 
     Every entry is checked (`check_entry`, where ``entry <index>``) and must fit the journal, else
     InvalidInput naming the first index that does not: indices strictly increasing (field
     ``entry <i> index``), the estate the first entry's (``entry <i> estate``), and a reversal's
-    ``reverses:<j>`` (field ``entry <i> ref``) naming an earlier entry j given here, of the same
-    house, not itself a reversal, not reversed before, whose amount the reversal exactly negates.
+    ``reverses:<j>`` (field ``entry <i> ref``) naming an earlier entry j folded or made `known`,
+    of the same house, not itself a reversal, not reversed before, whose amount the reversal
+    exactly negates.
 
-    A balance may be negative (a credit reversed after a repair spent it); refusing an
-    underfunded repair is the writer's job, not the fold's."""
-    totals: dict[str, int] = {}
-    houses: dict[str, int] = {}  # house → a small number, so `seen` holds no string per entry
-    names: list[str] = []  # house number → code
-    seen: dict[int, tuple[int, int, bool]] = {}  # index → (house number, amount, is a reversal)
-    reversed_: set[int] = set()
-    estate: str | None = None
-    last = -1
-    for index, entry in entries:
+    To go on from rows kept earlier (`graph.funds.books`), seed `accounts` and `years` with them
+    and make `known` the earlier entries the new ones reverse; `touched_houses` and
+    `touched_years` then say which rows changed."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.years: dict[int, Year] = {}
+        self.estate: str | None = None
+        self.last = -1
+        self.touched_houses: set[str] = set()
+        self.touched_years: set[int] = set()
+        self._seen: dict[int, tuple[str, int, EntryKind | None]] = {}  # index → (house, amount, kind undone or None)
+        self._reversed: set[int] = set()
+        self._names: dict[str, str] = {}  # one string per house, however many entries name it
+
+    def known(self, index: int, entry: FundEntry, *, reversed_: bool = False) -> None:
+        """An entry before the folded range that a later one may reverse: remembered, not counted."""
+        self._seen[index] = (self._names.setdefault(entry.house, entry.house), entry.amount_fen, entry.kind)
+        if reversed_:
+            self._reversed.add(index)
+
+    def add(self, index: int, entry: FundEntry) -> None:
         where = f"entry {index}"
-        if not _is_int(index) or index <= last:
-            raise InvalidInput(f"{where} index", index, f"must be an integer index after {last} (the journal in index order)")
-        last = index
+        if not _is_int(index) or index <= self.last:
+            raise InvalidInput(f"{where} index", index, f"must be an integer index after {self.last} (the journal in index order)")
+        self.last = index
         check_entry(entry, where=where)
-        if estate is None:
-            estate = entry.estate
-        elif entry.estate != estate:
-            raise InvalidInput(f"{where} estate", entry.estate, f"is not the journal's estate {estate}")
-        house = houses.setdefault(entry.house, len(houses))
-        if house == len(names):
-            names.append(entry.house)
+        if self.estate is None:
+            self.estate = entry.estate
+        elif entry.estate != self.estate:
+            raise InvalidInput(f"{where} estate", entry.estate, f"is not the journal's estate {self.estate}")
         amount = entry.amount_fen
+        kind: EntryKind = entry.kind
         target = entry.reverses
         if target is not None:
             if target >= index:
                 raise InvalidInput(f"{where} ref", entry.ref, "must name an earlier entry")
-            undone = seen.get(target)
+            undone = self._seen.get(target)
             if undone is None:
                 raise InvalidInput(f"{where} ref", entry.ref, "names no entry of the journal")
-            undone_house, undone_amount, undone_is_reversal = undone
-            if undone_house != house:
-                raise InvalidInput(f"{where} ref", entry.ref, f"names an entry of house {names[undone_house]}, not {entry.house}")
-            if undone_is_reversal:
+            undone_house, undone_amount, undone_kind = undone
+            if undone_house != entry.house:
+                raise InvalidInput(f"{where} ref", entry.ref, f"names an entry of house {undone_house}, not {entry.house}")
+            if undone_kind is EntryKind.REVERSAL:
                 raise InvalidInput(f"{where} ref", entry.ref, "names a reversal: a reversal is never reversed")
-            if target in reversed_:
+            if target in self._reversed:
                 raise InvalidInput(f"{where} ref", entry.ref, f"names entry {target}, which is already reversed")
             if amount != -undone_amount:
                 raise InvalidInput(
                     f"{where} ref", entry.ref,
                     f"must negate entry {target} exactly: {amount} fen does not undo {undone_amount} fen",
                 )
-            reversed_.add(target)
-        seen[index] = (house, amount, target is not None)
-        totals[entry.house] = totals.get(entry.house, 0) + amount
-    return dict(sorted(totals.items()))
+            self._reversed.add(target)
+            assert undone_kind is not None
+            kind = undone_kind  # a reversal counts where the entry it undoes counted, negated
+        self._seen[index] = (self._names.setdefault(entry.house, entry.house), amount, entry.kind)
+        account = self.accounts.get(entry.house)
+        if account is None:
+            account = self.accounts[entry.house] = Account()
+        account.balance_fen += amount
+        account.entries += 1
+        account.last_index = index
+        account.last_at = entry.at
+        if kind is EntryKind.DEPOSIT:
+            account.first_deposit_fen += amount
+        self.touched_houses.add(entry.house)
+        year_number = year_of(entry.at)
+        year = self.years.get(year_number)
+        if year is None:
+            year = self.years[year_number] = Year()
+        if kind in _CREDITS:
+            year.credits_fen += amount
+            if kind is EntryKind.INTEREST:
+                year.interest_fen += amount
+        else:
+            year.repairs_fen -= amount
+        self.touched_years.add(year_number)
+
+    def balances(self) -> dict[str, int]:
+        """Each house's balance in fen, in house code order."""
+        return {house: self.accounts[house].balance_fen for house in sorted(self.accounts)}
+
+
+_string = json.JSONEncoder(ensure_ascii=False).encode
+"""A JSON string literal exactly as json.dumps(ensure_ascii=False) writes it."""
 
 
 def _is_int(value: object) -> bool:

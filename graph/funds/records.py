@@ -173,7 +173,10 @@ class FundStore(Protocol):
     async def save_project(self, project: RepairProject) -> None:
         """Store a new project (status APPROVED, version 1). An id already stored is StoreError
         naming it, the first kept; an estate not stored, or a part that is not that estate or a
-        building or entrance under it, InvalidInput naming the project."""
+        building or entrance under it, InvalidInput naming the project (`project <id> estate`,
+        `… part`). So is a project that is not new (another status or version, or any of
+        cost_fen, completed_at, first_index, debit_entries given), a naive raised_at, a budget
+        under 0, or an id that is not 1–64 printable characters without spaces."""
 
     async def projects(self, ids: Sequence[str], scope: Scope) -> list[RepairProject | None]:
         """The projects with these ids, in order; None where missing or out of scope (a project
@@ -190,10 +193,11 @@ class FundStore(Protocol):
         raised_until: dt.datetime | None = None,
         statuses: Sequence[ProjectStatus] | None = None,
     ) -> Page[RepairProject]:
-        """Projects in scope whose part is `within` or under it (None: anywhere), raised in
-        [raised_from, raised_until) (None: unbounded), of `statuses` (None: any), ordered by
-        id, keyset-paged like every list (first clamped to 1..MAX_PAGE, opaque cursors; a cursor
-        the store did not make is InvalidInput)."""
+        """Projects in scope whose part is `within` or under it (None: anywhere; a place not
+        stored: none), raised in [raised_from, raised_until) (None: unbounded; a naive bound is
+        InvalidInput), of `statuses` (None: any), ordered by id, keyset-paged like every list
+        (first clamped to 1..MAX_PAGE, opaque cursors; a cursor the store did not make, or one
+        naming no stored project, is InvalidInput)."""
 
     async def finish_project(
         self,
@@ -209,12 +213,13 @@ class FundStore(Protocol):
         """If the project is APPROVED at `version`: set `status` (COMPLETED with cost_fen,
         first_index and debit_entries, or CANCELLED with none of them), completed_at `at`,
         version + 1, and return True. Otherwise (unknown, another version, finished) change
-        nothing and return False. APPROVED as the new status, or COMPLETED without its three
-        figures, is InvalidInput."""
+        nothing and return False. APPROVED as the new status, COMPLETED without its three
+        figures (each 0 or more), CANCELLED with any of them, or a naive `at` is InvalidInput
+        naming the project, whatever is stored."""
 
     async def fund_applied(self, logs: Sequence[str]) -> list[int]:
         """How many entries of each journal (`fund:<estate>` or `revenue:<estate>`) the kept
-        rows are folded up to (0 for a journal never applied), in order."""
+        rows are folded up to (0 for a journal never applied, and for any other name), in order."""
 
     async def apply_fund(
         self,
@@ -226,23 +231,35 @@ class FundStore(Protocol):
     ) -> bool:
         """If the estate's fund journal is applied up to `from_size`: replace the rows of these
         accounts and years with the given ones (each row is the whole new state, not a change)
-        and record `to_size`, all at once; True. Otherwise change nothing; False. A row of
-        another estate, a house not stored or not under the estate, or to_size < from_size:
-        InvalidInput, nothing written."""
+        and record `to_size`, all at once; True. Otherwise change nothing; False. Rows not
+        given are kept as they are. A row of another estate, a house not stored or not under
+        the estate, a house or a year given twice, a naive last_at, a year outside 1–9999, an
+        estate not stored, from_size < 0 or to_size < from_size: InvalidInput (field
+        `apply_fund <estate> accounts[i].house`, `… years[i].year`, `… to_size`, …), nothing
+        written, whether or not from_size matched."""
 
     async def apply_revenue(self, estate: str, from_size: int, to_size: int, years: Sequence[RevenueYear]) -> bool:
-        """The same for the estate's revenue journal and its yearly rows."""
+        """The same for the estate's revenue journal and its yearly rows (fields named
+        `apply_revenue <estate> …`); the two journals' sizes are kept apart."""
 
     async def fund_accounts(self, houses: Sequence[str], scope: Scope) -> list[FundAccount | None]:
         """The accounts of these houses, in order; None where none is kept or out of scope."""
 
     async def fund_account_page(self, estate: str, scope: Scope, first: int, after: str | None = None) -> Page[FundAccount]:
-        """The estate's accounts by house code, keyset-paged (empty when out of scope)."""
+        """The estate's accounts in scope (an account is in scope when its house is: empty when
+        the estate is out of scope, its own accounts for a house scope) by house code,
+        keyset-paged like every list (a cursor naming no account of the estate is InvalidInput)."""
 
     async def fund_years(self, estates: Sequence[str], year: int, scope: Scope) -> list[tuple[FundYear | None, RevenueYear | None]]:
-        """Each estate's rows for `year`, in order; None where none is kept or out of scope."""
+        """Each estate's rows for `year`, in order; None where none is kept or out of scope
+        (the estate is: a building's or a house's scope sees none)."""
 
     async def fund_totals(self, codes: Sequence[str], year: int, scope: Scope) -> list[FundTotals | None]:
-        """For each place, the sums over the accounts and the estates' rows of `year` at or
-        under it in scope (zeros where there are none); None where the place is missing or out
-        of scope. `estates` counts estates with a kept fund journal."""
+        """For each place (any level, a house too), the sums over the accounts and the estates'
+        rows of `year` at or under it (zeros where there are none); None where the place is
+        missing or out of scope (everything under a place in scope is in scope). Accounts count
+        at every ancestor of their house; an estate's yearly rows and its journal at the estate
+        and its ancestors only, so a building's, entrance's or house's yearly figures and
+        `estates` are 0. `estates` counts the estates whose fund journal was applied (an
+        apply_fund returned True for it, even one to size 0; a revenue journal does not count);
+        `low_accounts` uses `FundAccount.low`."""

@@ -28,6 +28,10 @@ def _upgrade(connection: Connection, revision: str, sealer: Sealer | None) -> No
     command.upgrade(_config(connection, sealer), revision)
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(_config(connection), revision)
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -44,6 +48,13 @@ async def upgrade(engine: AsyncEngine, revision: str = "head", *, sealer: Sealer
     """Create the schema or bring it up to `revision`; safe to call on every start."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade, revision, sealer)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back down to `revision` (what a revision added goes, with its rows):
+    for an operator undoing an upgrade, and for the tests that check each way."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
 
 
 async def current(engine: AsyncEngine) -> str | None:

@@ -41,6 +41,7 @@ from graph.sql.cases import CaseRecords
 from graph.sql.devices import DeviceRecords
 from graph.sql.merkle_logs import MerkleLogRecords
 from graph.sql.votes import VoteRecords
+from graph.sql.funds import FundRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -73,6 +74,7 @@ class SqlStore(
     CaseRecords,
     DeviceRecords,
     VoteRecords,
+    FundRecords,
     TokenRecords,
     AuditRecords,
     SharedRecords,

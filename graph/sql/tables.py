@@ -634,3 +634,80 @@ meeting_step = Table(
     Column("role", String(32), nullable=False),
     Column("detail", Text, nullable=False),
 )
+
+# -- fund records (graph.funds.records) -----------------------------------------------------------
+# Repair projects, and the fund and revenue journals folded: an account per house, figures per
+# estate and calendar year, and per estate and journal the size the rows are folded up to (the
+# compare-and-set of applying). Roll-ups join `place` for the ancestor columns.
+
+fund_project = Table(
+    "fund_project",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("part_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("budget_fen", BigInteger, nullable=False),
+    Column("authority", String(16), nullable=False),
+    Column("authority_ref", Text, nullable=False),
+    Column("raised_by", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("emergency", String(16), nullable=True),
+    Column("case_id", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("cost_fen", BigInteger, nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("first_index", BigInteger, nullable=True),
+    Column("debit_entries", BigInteger, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_fund_project_part_id", "part_id", "key"),
+    Index("ix_fund_project_estate_id", "estate_id"),
+)
+
+fund_account = Table(
+    "fund_account",
+    metadata,
+    Column("house_id", Integer, ForeignKey("place.id"), primary_key=True, autoincrement=False),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("house_code", code_type(28), nullable=False),  # the estate's accounts page by it
+    Column("balance_fen", BigInteger, nullable=False),
+    Column("first_deposit_fen", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("last_index", BigInteger, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Index("ix_fund_account_estate_id", "estate_id", "house_code"),
+)
+
+fund_year = Table(
+    "fund_year",
+    metadata,
+    Column("estate_id", Integer, ForeignKey("place.id"), primary_key=True, autoincrement=False),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("credits_fen", BigInteger, nullable=False),
+    Column("interest_fen", BigInteger, nullable=False),
+    Column("repairs_fen", BigInteger, nullable=False),
+)
+
+revenue_year = Table(
+    "revenue_year",
+    metadata,
+    Column("estate_id", Integer, ForeignKey("place.id"), primary_key=True, autoincrement=False),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("income_fen", BigInteger, nullable=False),
+    Column("confirmed_income_fen", BigInteger, nullable=False),
+    Column("cost_fen", BigInteger, nullable=False),
+    Column("distributed_fen", BigInteger, nullable=False),
+    Column("entries", BigInteger, nullable=False),
+    Column("unconfirmed", BigInteger, nullable=False),
+)
+
+fund_applied = Table(
+    "fund_applied",
+    metadata,
+    Column("estate_id", Integer, ForeignKey("place.id"), primary_key=True, autoincrement=False),
+    Column("journal", String(16), primary_key=True),  # "fund" or "revenue"
+    # entries folded into the rows: UPDATE … WHERE size = from_size (the first apply inserts
+    # the row, and a concurrent first apply meets its primary key)
+    Column("size", BigInteger, nullable=False),
+)

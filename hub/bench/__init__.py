@@ -14,7 +14,11 @@
   `stats(groupBy: STREET)` over HTTP, FalkorDB's memory (hub.bench.graph);
 - an owners' vote on an estate of 5,000 houses (hub.bench.votes): `castBallot` ballots/s over HTTP
   beside `{ me { role } }` at the same concurrency (target ≥ 200/s), closing and publishing
-  (target < 2 s), `hub votes verify` (target < 10 s) and inclusion proofs (target < 10 ms).
+  (target < 2 s), `hub votes verify` (target < 10 s) and inclusion proofs (target < 10 ms);
+- the owners' money books (hub.bench.funds): a ¥1,000,000.00 repair apportioned over 5,000
+  houses and debited (target < 1 s, exact), journal entries appended per second (target ≥
+  2,000), a journal of 1,000,000 entries verified (target < 60 s), inclusion proofs (target <
+  10 ms) and a period statement (target < 200 ms).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -77,6 +81,13 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         concurrency = 8 if quick else getattr(arguments, "votes_concurrency", None) or 32
         figures = measure_votes(houses, concurrency, min(arguments.requests, 50) if quick else arguments.requests)
         report += "\n" + "\n".join(render_votes(figures)) + "\n"
+    if "funds" in sections:
+        from hub.bench.funds import measure_funds, render_funds
+
+        print("measuring the owners' money books…", flush=True)
+        houses = 200 if quick else getattr(arguments, "funds_houses", None) or 5_000
+        entries = 20_000 if quick else getattr(arguments, "funds_entries", None) or 1_000_000
+        report += "\n" + "\n".join(render_funds(measure_funds(houses, entries, 500 if quick else 4_000))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

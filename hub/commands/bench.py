@@ -17,13 +17,16 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "registry (full and 1%% incremental sync), open311 (requests.json latency), "
         "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary), "
         "graph (FalkorDB beside SQLite: load, house(code), stats by street, memory), "
-        "votes (an owners' vote: castBallot rate, closing, hub votes verify, inclusion proofs); default all",
+        "votes (an owners' vote: castBallot rate, closing, hub votes verify, inclusion proofs), "
+        "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements); default all",
     )
     bench.add_argument(
         "--graph-preset", default="district",
         help="the preset the graph section loads into both stores (district; city takes hours on 2 cores)",
     )
     bench.add_argument("--votes-houses", type=int, default=5_000, help="houses of the votes section's estate (default 5000)")
+    bench.add_argument("--funds-houses", type=int, default=5_000, help="houses of the funds section's estate (default 5000)")
+    bench.add_argument("--funds-entries", type=int, default=1_000_000, help="entries of the funds section's long journal (default 1000000)")
     bench.add_argument("--votes-concurrency", type=int, default=32, help="castBallot requests in flight in the votes section (default 32)")
     bench.set_defaults(handler=run)
 

@@ -141,6 +141,8 @@ async def run_shared(
             reason=context.reason,
             connectors=context.connectors,
             bus=context.bus,
+            votes=context.votes,
+            funds=context.funds,
         )
         result = await schema.execute(query.document, variable_values=values, context_value=inner, root_value=SHARED_RUN)
         data = result.data

@@ -1,9 +1,10 @@
 """GeoJSON FeatureCollections (RFC 7946) of places coloured by their roll-ups, for map pages.
 
-Five store calls whatever the number of features: the shapes, the stats of the same level under
+Six store calls whatever the number of features: the shapes, the stats of the same level under
 the same place, and, for all the shapes together, the houses in utility arrears, the case
-figures (open, overdue, satisfaction) and the device summaries (active alarms), joined here by
-code. Live figures are null for a place outside the caller's scope, as on `stats` rows.
+figures (open, overdue, satisfaction), the device summaries (active alarms) and the fund totals
+(维修资金余额, accounts under 30% of their first deposit), joined here by code. Live figures are
+null for a place outside the caller's scope, as on `stats` rows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from graph.cases import CaseMetrics
 from graph.devices import DeviceSummary
+from graph.funds.records import FundTotals
 from graph.model import Place, Stats
 
 METRICS = ("houses", "floor_area", "owners", "estates", "buildings")
@@ -21,7 +23,7 @@ _PROPERTY = {"floor_area": "floorArea"}
 like 12345.67); `floorAreaCentiM2` beside it is the exact integer."""
 
 
-LIVE_METRICS = ("housesInArrears", "openCases", "overdueCases", "activeAlarms", "satisfactionRate")
+LIVE_METRICS = ("housesInArrears", "openCases", "overdueCases", "activeAlarms", "satisfactionRate", "fundBalance", "fundLowAccounts")
 """Properties read live for each feature (not rolled up): what a street office
 colours its map by besides the roll-up."""
 
@@ -32,13 +34,17 @@ def feature(
     arrears: int | None = None,
     cases: CaseMetrics | None = None,
     devices: DeviceSummary | None = None,
+    funds: FundTotals | None = None,
 ) -> dict[str, Any]:
     """One Feature whose `id` is the place code; metrics are null when no roll-up exists yet,
     the live ones when they were not counted (a place outside the caller's scope).
 
     `openCases` are the subtree's cases whose work is not done (every case ever reported, less
     those 办结, 回访 or 归档), `overdueCases` those overdue now, `satisfactionRate` 满意率 over
-    every rated case (null without ratings), `activeAlarms` the alarms not yet cleared."""
+    every rated case (null without ratings), `activeAlarms` the alarms not yet cleared.
+    `fundBalance` is the maintenance fund's balance over the subtree's accounts in integer fen
+    (exact; a page shows yuan), `fundLowAccounts` the accounts under 30% of their first deposit
+    (续筹 due); both null where no house of the subtree has an account: no fund is not an empty one."""
     properties: dict[str, Any] = {"code": place.code, "name": place.name, "level": place.level.name}
     for metric in METRICS:
         if metric == "floor_area":
@@ -51,6 +57,9 @@ def feature(
     properties["overdueCases"] = None if cases is None else cases.overdue
     properties["satisfactionRate"] = None if cases is None else cases.satisfaction_rate
     properties["activeAlarms"] = None if devices is None else devices.active_alarms
+    kept = funds if funds is not None and funds.accounts > 0 else None
+    properties["fundBalance"] = None if kept is None else kept.balance_fen
+    properties["fundLowAccounts"] = None if kept is None else kept.low_accounts
     return {"type": "Feature", "id": place.code, "geometry": place.geometry, "properties": properties}
 
 
@@ -60,13 +69,17 @@ def feature_collection(
     arrears: Mapping[str, int | None] | None = None,
     cases: Mapping[str, CaseMetrics | None] | None = None,
     devices: Mapping[str, DeviceSummary | None] | None = None,
+    funds: Mapping[str, FundTotals | None] | None = None,
 ) -> dict[str, Any]:
     by_code = {row.place.code: row for row in rows}
-    owing, figures, summaries = arrears or {}, cases or {}, devices or {}
+    owing, figures, summaries, totals = arrears or {}, cases or {}, devices or {}, funds or {}
     return {
         "type": "FeatureCollection",
         "features": [
-            feature(place, by_code.get(place.code), owing.get(place.code), figures.get(place.code), summaries.get(place.code))
+            feature(
+                place, by_code.get(place.code), owing.get(place.code), figures.get(place.code), summaries.get(place.code),
+                totals.get(place.code),
+            )
             for place in shapes
         ],
     }

@@ -51,8 +51,9 @@ class StatsQueries:
     @field(
         description="A GeoJSON FeatureCollection of the shapes of `level` under `scope`; each "
         "Feature's id is the place code and its properties carry the roll-up and, read live, "
-        "`housesInArrears`, `openCases`, `overdueCases`, `activeAlarms` and `satisfactionRate` "
-        "(null for a place outside your scope)."
+        "`housesInArrears`, `openCases`, `overdueCases`, `activeAlarms`, `satisfactionRate`, "
+        "`fundBalance` (维修资金余额, integer fen) and `fundLowAccounts` (accounts under 30% of their "
+        "first deposit; both null where no house has an account) (null for a place outside your scope)."
     )
     async def geo(self, info: Info, scope: ScopeCode, level: Level) -> GeoJSON:
         code, top = place_argument(scope, field="scope")
@@ -66,6 +67,9 @@ class StatsQueries:
         # every case ever reported (no period): what is open or overdue now, and 满意率 overall
         figures = await context.stats.case_metrics.load_many([(shape.code, (None, None)) for shape in shapes])
         summaries = await context.devices.summaries.load_many([shape.code for shape in shapes])
+        # the balances are now; the year (today's, CST) only picks yearly rows no property uses
+        totals = await context.stats.funds.load_many([(shape.code, context.today.year) for shape in shapes])
         cases = {shape.code: found for shape, found in zip(shapes, figures)}
         devices = {shape.code: found for shape, found in zip(shapes, summaries)}
-        return GeoJSON(feature_collection(shapes, rows, arrears, cases, devices))
+        funds = {shape.code: found for shape, found in zip(shapes, totals)}
+        return GeoJSON(feature_collection(shapes, rows, arrears, cases, devices, funds))

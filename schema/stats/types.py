@@ -3,10 +3,13 @@
 The counts come from the store's roll-ups, which every write keeps current; `housesInArrears` is read live (utility bills change
 daily) for every row of a request in one `arrears_counts` call, as of the request's today; and
 `cases` (case metrics) is read live too, for every row in one store call per period asked;
-`devices` (by state, with active alarms) is read live for the rows of a request together.
+`devices` (by state, with active alarms) is read live for the rows of a request together; and
+`funds` (维修资金 and 公共收益, folded from the estates' journals) for every row in one
+`fund_totals` call per year asked.
 """
 
 from __future__ import annotations
+
 
 import strawberry
 
@@ -15,7 +18,10 @@ from schema.cases.metrics import CaseMetrics, Since, Until, period
 from schema.context import Info
 from schema.devices.types import DeviceSummary
 from schema.fields import field
+from schema.funds.access import require_reader
+from schema.funds.types import FundTotals, FundYear, fund_year
 from schema.places.types import Place, place_type
+
 
 
 @strawberry.type(description="The roll-up of a place's subtree, kept current by every write.")
@@ -68,6 +74,17 @@ class Stats:
     async def cases(self, info: Info, since: Since = None, until: Until = None) -> CaseMetrics | None:
         found = await info.context.stats.case_metrics.load((self.record.code, period(since, until)))
         return None if found is None else CaseMetrics.of(found)
+
+    @field(
+        description="The maintenance fund (维修资金) and public revenue (公共收益) of the subtree: balance, "
+        "balance per account, accounts under 30% of their first deposit, and the year's credits, repair "
+        "spending, revenue and its confirmed share; null for a place outside your scope."
+    )
+    async def funds(self, info: Info, year: FundYear = None) -> FundTotals | None:
+        require_reader(info)
+        chosen = fund_year(year, info.context.today)
+        found = await info.context.stats.funds.load((self.record.code, chosen))
+        return None if found is None else FundTotals(record=found, year=chosen)
 
 
 @strawberry.type(description="One row of `stats`: a place and its roll-up.")

@@ -19,11 +19,12 @@ from graph.funds.ledger import FundLedger, log_name
 from graph.logs import LogMoved, MerkleLog
 from graph.store import Store
 from tests import backends
+from tests.graph.conformance import fixture_city
 
 ESTATE = "370202001001E001"
-H1 = "370202001001GB00001F00010001"
-H2 = "370202001001GB00001F00010002"
-H3 = "370202001001GB00001F00020101"
+H1 = "370202001001GB00001F00010101"  # three houses of 海韵花园 in the conformance suite's city
+H2 = "370202001001GB00001F00010201"
+H3 = "370202001001GB00001F00010301"
 AT = dt.datetime(2026, 4, 30, 2, 0, tzinfo=dt.timezone.utc)
 KEYS = Keyring.generate()
 AREAS = {H1: 8_950, H2: 12_000, H3: 10_050}  # centi-m²: 89.50, 120.00, 100.50 m²
@@ -38,6 +39,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def store(backend: str, request: pytest.FixtureRequest, sqlite_path: str) -> AsyncIterator[Store]:
     opened = await backends.open_fresh(backend, request, Path(sqlite_path).parent)
+    await opened.write(fixture_city())  # the journal's rows are kept for houses the store knows
     try:
         yield opened
     finally:
@@ -99,7 +101,7 @@ async def test_a_debit_decided_on_balances_another_writer_changed_is_checked_aga
     ledger = FundLedger(store)
     await ledger.book([deposit(H1, 50_000, 1), deposit(H2, 50_000, 2), deposit(H3, 50_000, 3)])
     other = FundLedger(store)  # another writer of the same journal: a second process, say
-    read_at = ledger._read
+    read_at = ledger._kept
 
     async def read_then_other_writes(estate: str, houses: list[str]) -> tuple[dict[str, int], int]:
         held, size = await read_at(estate, houses)
@@ -107,7 +109,7 @@ async def test_a_debit_decided_on_balances_another_writer_changed_is_checked_aga
             await other.book([FundEntry(ESTATE, H3, EntryKind.REVERSAL, -50_000, AT, "reverses:2", "错账冲正")])
         return held, size
 
-    ledger._read = read_then_other_writes  # type: ignore[method-assign]
+    ledger._kept = read_then_other_writes  # type: ignore[method-assign]
     with pytest.raises(InvalidInput, match=f"{H3} \\(has 0 fen"):
         await ledger.debit_repair(ESTATE, "P-2026-009", 90_000, AREAS)
     assert await store.log_size(log_name(ESTATE)) == 4  # the reversal only

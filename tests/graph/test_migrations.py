@@ -446,3 +446,58 @@ async def test_proxies_take_their_claims_on_upgrade_sqlite(sqlite_path: str) -> 
 @pytest.mark.postgres
 async def test_proxies_take_their_claims_on_upgrade_postgresql(postgres_databases: PostgresDatabases) -> None:
     await _proxies_take_claims(await postgres_databases.create())
+
+
+async def _funds_up_and_down(url: str) -> None:
+    """0018: the fund tables arrive empty beside what was stored, leave again on a downgrade
+    (the journals, Merkle logs, stay: the rows are folded from them again), and come back."""
+    import sqlalchemy as sa
+
+    from graph.funds.records import Authority, FundAccount, FundYear, RepairProject
+    from tests.graph.conformance import E_A, T_HOUSE, fixture_city
+
+    fund_tables = {"fund_project", "fund_account", "fund_year", "revenue_year", "fund_applied"}
+
+    def names(connection: Connection) -> set[str]:
+        return set(sa.inspect(connection).get_table_names())
+
+    store = await SqlStore.open(url, sealer=Sealer.generate(), upgrade=False)
+    try:
+        await migrate.upgrade(store.engine, "0017")
+        await store.write(fixture_city())
+        async with store.engine.connect() as connection:
+            assert not fund_tables & await connection.run_sync(names)
+        await migrate.upgrade(store.engine)
+        assert await migrate.current(store.engine) == "0018"
+        everything = Scope.everything()
+        at = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
+        assert await store.places([E_A], everything) != [None]
+        await store.save_project(RepairProject("P1", E_A, E_A, "屋面防水", 100, Authority.REFERENCE, "决议1号", "业委会", at))
+        account = FundAccount(T_HOUSE, E_A, 500, 1000, 1, 0, at)
+        assert await store.apply_fund(E_A, 0, 1, [account], [FundYear(E_A, 2026, 1000, 0, 0)])
+        await migrate.downgrade(store.engine, "0017")
+        assert await migrate.current(store.engine) == "0017"
+        async with store.engine.connect() as connection:
+            assert not fund_tables & await connection.run_sync(names)
+            assert await connection.run_sync(_drift) != []  # the code's tables are ahead of the schema again
+        assert await store.places([E_A], everything) != [None]
+        await migrate.upgrade(store.engine)
+        async with store.engine.connect() as connection:
+            assert fund_tables <= await connection.run_sync(names)
+            assert await connection.run_sync(_drift) == []
+        assert await store.fund_applied(["fund:" + E_A]) == [0]
+        assert await store.fund_accounts([T_HOUSE], everything) == [None]
+        assert await store.projects(["P1"], everything) == [None]
+        assert await store.apply_fund(E_A, 0, 1, [account], [])
+        assert await store.fund_accounts([T_HOUSE], everything) == [account]
+    finally:
+        await store.close()
+
+
+async def test_fund_tables_come_and_go_sqlite(sqlite_path: str) -> None:
+    await _funds_up_and_down(sqlite_path)
+
+
+@pytest.mark.postgres
+async def test_fund_tables_come_and_go_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _funds_up_and_down(await postgres_databases.create())

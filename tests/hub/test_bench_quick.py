@@ -26,5 +26,6 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "Cost of scope enforcement",
         "search within a street",
         "### Owners' votes: one estate of 200 houses",
+        "### The owners' money books: an estate of 200 houses and a journal of 20,000 entries",
     ):
         assert part in text, part

@@ -61,6 +61,9 @@ ARGUMENTS = {
     ("safelist", "set"): ["property_firm", "on"],
     ("votes", "list"): [],
     ("votes", "verify"): ["TP20261203000001"],
+    ("ledger", "verify"): ["370202001001E001"],
+    ("ledger", "publish"): ["--period", "2026-11"],
+    ("ledger", "statement"): ["370202001001E001", "--period", "2026-11"],
 }
 """Each command that takes --db, with the other arguments it needs to get that far."""
 

@@ -3,7 +3,8 @@
 The hub (uvicorn in a thread on loopback, as tests/hub/test_live_devices.py) holds a small city
 with shapes at every level from the district down to buildings: two streets, the first with two
 communities, three estates and four buildings; devices with positions; open, overdue and rated
-cases; an active alarm on each street. Its ingestion reads the real Mosquitto under a per-run
+cases; an active alarm on each street; every estate's maintenance fund, one estate's repaired
+down under 30% of its deposits. Its ingestion reads the real Mosquitto under a per-run
 topic prefix, so a test publishes a device's message with `mosquitto_pub` and watches the page.
 
 Chromium is Debian's (`/usr/bin/chromium`), launched by its path: Playwright downloads nothing.
@@ -33,6 +34,8 @@ from graph.ciphers.keyring import Keyring
 from graph.codes import credit_check_character
 from graph.devices import Alarm, Device, DeviceType, Severity
 from graph.events import EventBus
+from graph.funds.journal import EntryKind, FundEntry
+from graph.funds.ledger import FundLedger
 from graph.levels import Level
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph import open_store
@@ -136,6 +139,37 @@ def first_house(estate: str) -> str:
     return f"{BUILDINGS[estate][0]}0101"
 
 
+def houses_of(estate: str) -> list[str]:
+    return [f"{building}{house:02d}01" for building in BUILDINGS[estate] for house in range(1, HOUSES_PER_BUILDING[building] + 1)]
+
+
+FIRST_DEPOSIT = {ESTATE: 600_000, SMALL_ESTATE: 500_000, SECOND_ESTATE: 250_000, OTHER_ESTATE: 777_777}
+"""Each house's first deposit (首次缴存), fen, by estate."""
+SMALL_ESTATE_REPAIR = 800_000
+"""A repair of 银都花园 over its two houses of equal area: each keeps 100,000 of 500,000 fen, under 30%."""
+FUND_BALANCE = {
+    COMMUNITY: 6 * 600_000 + 2 * 500_000 - SMALL_ESTATE_REPAIR,  # 3,800,000 fen: 38,000.00 yuan
+    SECOND_COMMUNITY: 250_000,
+    STREET: 6 * 600_000 + 2 * 500_000 - SMALL_ESTATE_REPAIR + 250_000,
+    OTHER_STREET: 3 * 777_777,  # never to be shown to the first street's office
+}
+LOW_ACCOUNTS = {COMMUNITY: 2, SECOND_COMMUNITY: 0, STREET: 2}
+
+
+async def book_funds(store: SqlStore, now: dt.datetime) -> None:
+    """The maintenance fund of every estate: each house's first deposit, then a repair of the
+    small estate that leaves both its houses under 30% (FUND_BALANCE, LOW_ACCOUNTS)."""
+    ledger = FundLedger(store)
+    line = 0
+    for estate, amount in FIRST_DEPOSIT.items():
+        entries = []
+        for house in houses_of(estate):
+            line += 1
+            entries.append(FundEntry(estate, house, EntryKind.DEPOSIT, amount, now, f"statement:map-fund-centre.csv:{line}", "首次缴存"))
+        await ledger.book(entries)
+    await ledger.debit_repair(SMALL_ESTATE, "MAP-WX-1", SMALL_ESTATE_REPAIR, {house: 8800 for house in houses_of(SMALL_ESTATE)})
+
+
 def cases(now: dt.datetime) -> list[Case]:
     def case(key: str, estate: str, status: CaseStatus, category: CaseCategory, title: str, hours: float, **extra: Any) -> Case:
         at = now - dt.timedelta(hours=hours)
@@ -203,6 +237,7 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
     now = dt.datetime.now(dt.timezone.utc)
     await store.write(city())
     await store.write(Batch(cases=cases(now)))
+    await book_funds(store, now)
     await store.register_devices([
         Device(ELEVATOR, DeviceType.ELEVATOR, "日立 HGP-1000", BUILDINGS[ESTATE][0] + "01", 3600, Point(120.383, 36.063), name="海信花园1号楼电梯"),
         Device(SMOKE, DeviceType.SMOKE_DETECTOR, "海湾 JTY-GD", SMALL_ESTATE, 3600, Point(120.392, 36.062), name="银都花园烟感"),

@@ -23,6 +23,9 @@ from tests.map.conftest import (
     ESTATE,
     BUILDINGS,
     FOREIGN,
+    FUND_BALANCE,
+    LOW_ACCOUNTS,
+    OTHER_STREET,
     HAPPY_CASE,
     OPEN_CASE,
     OTHER_ELEVATOR,
@@ -209,6 +212,41 @@ def test_switching_the_metric_recolours(watched: Watched, map_hub: MapHub) -> No
     assert {code: int(value) for code, (_, value) in overdue.items()} == {code: found[1] for code, found in expected.items()}
     assert watched.legend()[0].startswith("超期工单")
     watched.assert_nothing_foreign()
+
+
+def test_the_fund_balance_colours_in_yuan_with_a_low_balance_as_the_warning(watched: Watched, map_hub: MapHub) -> None:
+    """维修资金余额: the hub sends integer fen, the page shows yuan (exactly, from the integer),
+    and as for 满意率 the low end is the warning; 维修资金不足户 colours the other way round."""
+    watched.sign_in(map_hub.tokens["street"])
+    watched.ready(STREET)
+    by_houses = watched.shapes()
+    watched.page.select_option("#metric", "fundBalance")
+    funded = watched.shapes()
+    assert {code: value for code, (_, value) in funded.items()} == {
+        COMMUNITY: str(FUND_BALANCE[COMMUNITY]), SECOND_COMMUNITY: str(FUND_BALANCE[SECOND_COMMUNITY])
+    }
+    assert funded[COMMUNITY][0] != by_houses[COMMUNITY][0], "the richer community changes colour"
+    # 8 houses and 38,000.00 yuan against 1 house and 2,500.00: the palette runs the other way
+    assert funded[COMMUNITY][0] == by_houses[SECOND_COMMUNITY][0] and funded[SECOND_COMMUNITY][0] == by_houses[COMMUNITY][0]
+    title, fills, labels = watched.legend()
+    assert title == "维修资金余额（元）" and labels == ["2,500.00", "38,000.00"]
+    assert fills == [funded[SECOND_COMMUNITY][0], funded[COMMUNITY][0]]
+    assert "维修资金余额：38,000.00" in watched.page.inner_text("#map"), "the shape's label says yuan too"
+    figures = watched.figures()
+    assert figures["fundBalance"] == "40,500.00" == f"{FUND_BALANCE[STREET] // 100:,}.{FUND_BALANCE[STREET] % 100:02d}"
+    assert figures["fundLowAccounts"] == str(LOW_ACCOUNTS[STREET])
+    watched.page.select_option("#metric", "fundLowAccounts")
+    low = watched.shapes()
+    assert {code: value for code, (_, value) in low.items()} == {COMMUNITY: "2", SECOND_COMMUNITY: "0"}
+    assert low[COMMUNITY][0] == by_houses[COMMUNITY][0], "more houses short is the dark end"
+    assert watched.legend()[0] == "维修资金不足户（户）" and watched.legend()[2] == ["0", "2"]
+    watched.click_shape(COMMUNITY)
+    watched.ready(COMMUNITY)
+    low = watched.shapes()
+    assert {code: value for code, (_, value) in low.items()} == {ESTATE: "0", SMALL_ESTATE: "2"}, "the colouring stays chosen"
+    assert watched.figures()["fundBalance"] == "38,000.00"
+    other = FUND_BALANCE[OTHER_STREET]
+    watched.assert_nothing_foreign(str(other), f"{other // 100:,}.{other % 100:02d}")
 
 
 def test_clicking_a_shape_drills_down_and_the_breadcrumb_goes_back(watched: Watched, map_hub: MapHub) -> None:

@@ -41,7 +41,8 @@ NEEDS = ("tokens", "audit")
 GRAPH_SUITES = {
     "test_places": NEEDS,
     "test_stats": NEEDS,
-    "test_stats::test_geo_is_a_feature_collection_of_the_level": (*NEEDS, "devices"),  # device summaries per shape
+    "test_stats::test_geo_is_a_feature_collection_of_the_level": (*NEEDS, "devices", "funds"),  # device summaries, fund totals per shape
+    "test_stats_funds": (*NEEDS, "devices", "funds", "merkle logs"),  # journals booked, folded and rolled up
     "test_owners": NEEDS,
     "test_nodes": NEEDS,
     "test_loaders": NEEDS,
@@ -60,6 +61,8 @@ class Hub:
     url: str
     client: httpx.Client
     store: CountingStore
+    keys: Keyring | None = field(default=None, repr=False)
+    """The hub's keys, to issue tokens of other roles than the admin's the client sends."""
     server: uvicorn.Server | None = field(default=None, repr=False)
     loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     """The server's event loop: the store belongs to it (`run` a coroutine there)."""
@@ -104,7 +107,7 @@ async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
     except BaseException:
         await store.close()
         raise
-    await serve_counting(store, keys, sock, started, token=token)
+    await serve_counting(store, keys, sock, started, token=token, keyring=keys)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -130,7 +133,9 @@ def _hub(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.
             base_url=base, timeout=120, trust_env=False, headers={"authorization": f"Bearer {started['token']}"}
         )
         try:
-            yield Hub(url=base, client=client, store=started["store"], server=started["server"], loop=started["loop"])
+            yield Hub(
+                url=base, client=client, store=started["store"], keys=started["keyring"], server=started["server"], loop=started["loop"]
+            )
         finally:
             client.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.map.conftest import browser, chromium_path
 from tests.serving import serve_app, served
+
+READY = "body[data-state=ready]"
 
 __all__ = ["browser", "chromium_path"]  # the map suite's Chromium fixtures, used here too
 
@@ -140,3 +142,51 @@ def vote_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoteHub]:
         with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
             yield VoteHub(base, started["tokens"], client)
 
+
+# -- a page in Chromium, watched (the voting page's tests and the fund page's) -------------------
+
+
+@dataclass
+class Watched:
+    page: Any
+    hub: VoteHub
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def sign_in(self, who: str) -> None:
+        self.page.fill("#token", self.hub.tokens[who])
+        self.page.click("#signin-form button[type=submit]")
+
+    def ready(self, view: str) -> None:
+        try:
+            self.page.wait_for_selector(f"{READY}[data-view='{view}']", timeout=15_000)
+        except Exception as error:  # say what the page said, not only that it timed out
+            said = self.page.inner_text("#notice")
+            raise AssertionError(f"the {view} view did not show: notice {said!r}, errors {self.errors}") from error
+
+    def assert_clean(self) -> None:
+        assert self.outside == [], f"requests left the machine: {self.outside}"
+        assert self.errors == [], self.errors
+
+
+def watched(browser: Any, hub: VoteHub, path: str, viewport: dict[str, int]) -> Iterator[Watched]:
+    """A fresh browser context on `path` of the hub, every request and console error watched."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    watch = Watched(page, hub)
+
+    def guard(route: Any) -> None:
+        if route.request.url.startswith(hub.url + "/"):
+            route.continue_()
+        else:
+            watch.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page.on("console", lambda message: watch.errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: watch.errors.append(str(error)))
+    page.goto(f"{hub.url}{path}")
+    try:
+        yield watch
+    finally:
+        context.close()

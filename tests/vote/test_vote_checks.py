@@ -1,7 +1,8 @@
-"""The voting page's own receipt checks, run in Chromium against the hub's tree code.
+"""The pages' own proof checks (the voting page's receipts, the fund page's entries), run in
+Chromium against the hub's tree code.
 
-The page checks receipts with its own JavaScript (vote.js, "checking receipts in the browser":
-SM3 leaves, RFC 9162 §2.1.3.2 inclusion, §2.1.4.2 consistency, SM2 heads) and sm-crypto. Here
+The pages check proofs with their shared JavaScript (hub/static/shared/tree-check.js: SM3
+leaves, RFC 9162 §2.1.3.2 inclusion, §2.1.4.2 consistency, SM2 heads) and sm-crypto. Here
 that very code runs on a blank page beside the vendored sm-crypto, on trees built by
 graph.merkle: every index of every size up to 33 and every pair of sizes must check, and each
 altered root, path, size, text or signature must not.
@@ -19,17 +20,13 @@ from graph.ciphers import sm2
 from graph.ciphers.keyring import Keyring
 
 STATIC = Path(__file__).resolve().parents[2] / "hub" / "static"
-START, END = "  // -- checking receipts in the browser", "  function proofQuery("
 LARGEST = 33
 
 
 def _checks_source() -> str:
-    """The page's checking functions, cut from vote.js as served, exposed on `window.checks`."""
-    script = (STATIC / "vote" / "vote.js").read_text(encoding="utf-8")
-    start, end = script.index(START), script.index(END)
-    constants = 'const SIGNER_ID = "1234567812345678"; const HEAD_FORMAT = "hub-tree-head/1"; const when = (iso) => iso;'
-    exposed = "window.checks = { leafHash, checkInclusion, checkConsistency, checkHead };"
-    return f"(function () {{ 'use strict'; {constants}\n{script[start:end]}\n{exposed} }})();"
+    """The pages' checking functions (hub/static/shared/tree-check.js as served: it sets
+    `window.HubTree`)."""
+    return (STATIC / "shared" / "tree-check.js").read_text(encoding="utf-8")
 
 
 def _trees() -> dict[str, Any]:
@@ -62,7 +59,7 @@ def _head(keys: Keyring, size: int, root: bytes, kind: str = "final") -> dict[st
 
 
 RUN = """([trees, heads]) => {
-  const c = window.checks, failures = [];
+  const c = window.HubTree, failures = [];
   trees.payloads.forEach((p, i) => { if (c.leafHash(p) !== trees.leaves[i]) failures.push(`leaf ${i}`); });
   const flip = (hex) => (hex[0] === "0" ? "1" : "0") + hex.slice(1);
   let checked = 0;

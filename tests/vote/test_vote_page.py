@@ -12,65 +12,18 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.vote.conftest import ESTATE, FIRMS, HOUSE_NAMES, HOUSES, OWNERS, VoteHub
+from tests.vote.conftest import ESTATE, FIRMS, HOUSE_NAMES, HOUSES, OWNERS, READY, VoteHub, Watched, watched
 
-READY = "body[data-state=ready]"
 PHONE = {"width": 375, "height": 667}
-
-
-@dataclass
-class Watched:
-    page: Any
-    hub: VoteHub
-    outside: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def sign_in(self, who: str) -> None:
-        self.page.fill("#token", self.hub.tokens[who])
-        self.page.click("#signin-form button[type=submit]")
-
-    def ready(self, view: str) -> None:
-        try:
-            self.page.wait_for_selector(f"{READY}[data-view='{view}']", timeout=15_000)
-        except Exception as error:  # say what the page said, not only that it timed out
-            said = self.page.inner_text("#notice")
-            raise AssertionError(f"the {view} view did not show: notice {said!r}, errors {self.errors}") from error
-
-    def assert_clean(self) -> None:
-        assert self.outside == [], f"requests left the machine: {self.outside}"
-        assert self.errors == [], self.errors
-
-
-def _watched(browser: Any, hub: VoteHub, viewport: dict[str, int]) -> Iterator[Watched]:
-    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    watch = Watched(page, hub)
-
-    def guard(route: Any) -> None:
-        if route.request.url.startswith(hub.url + "/"):
-            route.continue_()
-        else:
-            watch.outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page.on("console", lambda message: watch.errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: watch.errors.append(str(error)))
-    page.goto(f"{hub.url}/vote")
-    try:
-        yield watch
-    finally:
-        context.close()
 
 
 @pytest.fixture
 def phone(browser: Any, vote_hub: VoteHub) -> Iterator[Watched]:
-    yield from _watched(browser, vote_hub, PHONE)
+    yield from watched(browser, vote_hub, "/vote", PHONE)
 
 
 def test_only_an_owners_token_signs_in(phone: Watched) -> None:

@@ -39,6 +39,7 @@ def test_the_page_is_public_and_names_only_files_of_the_hub(vote_hub: VoteHub) -
         "/static/vendor/sm-crypto/sm3.js",
         "/static/vendor/sm-crypto/sm2.js",
         "/static/shared/hub-api.js",
+        "/static/shared/tree-check.js",
         "/static/vote/vote.js",
     ]
     for asset in assets:

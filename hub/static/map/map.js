@@ -25,6 +25,9 @@
     activeAlarms: { label: "未消除告警", unit: "条" },
     housesInArrears: { label: "欠费户数", unit: "户" },
     satisfactionRate: { label: "满意率", rate: true, better: "high" },
+    // the hub sends integer fen (exact); shown in yuan; a low balance is the warning
+    fundBalance: { label: "维修资金余额", unit: "元", money: true, better: "high" },
+    fundLowAccounts: { label: "维修资金不足户", unit: "户" },
   };
   const PALETTE = ["#fff3c4", "#fdcc8a", "#fc8d59", "#e34a33", "#a50f15"];
   const NO_DATA = "#d9dde1";
@@ -37,7 +40,8 @@
   const CASE_FIELDS = `id title category status statusLabel closed overdue reportedAt deadline address
     point { lon lat } place { ${PLACE_REF} } firm { name }`;
   const STATS_FIELDS = `houses floorArea estates buildings housesInArrears
-    devices { total online offline activeAlarms } cases { cases resolved overdue satisfactionRate }`;
+    devices { total online offline activeAlarms } cases { cases resolved overdue satisfactionRate }
+    funds { accounts balanceFen lowAccounts }`;
   const ME = "{ me { role roleLabel name roots { code name level levelName } } }";
   const VIEW = `query View($s: String!, $l: Level!, $self: Boolean!) {
     geo(scope: $s, level: $l)
@@ -349,9 +353,18 @@
     renderLegend();
   }
 
+  function yuan(fen) {
+    // exact from integer fen: no division by 100 in floating point
+    const sign = fen < 0 ? "-" : "";
+    const whole = Math.abs(fen);
+    const units = String(Math.floor(whole / 100)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return `${sign}${units}.${String(whole % 100).padStart(2, "0")}`;
+  }
+
   function shown(value, metric) {
     if (value === null || value === undefined) return "无数据";
     if (METRICS[metric] && METRICS[metric].rate) return `${(value * 100).toFixed(1)}%`;
+    if (METRICS[metric] && METRICS[metric].money) return yuan(value);
     return Number.isInteger(value) ? String(value) : value.toFixed(1);
   }
 
@@ -377,24 +390,27 @@
     return {
       name: p.name, level: LEVEL_LABELS[p.level], houses: p.houses, estates: p.estates, buildings: p.buildings, floorArea: p.floorArea,
       openCases: p.openCases, overdueCases: p.overdueCases, activeAlarms: p.activeAlarms, housesInArrears: p.housesInArrears,
-      satisfactionRate: p.satisfactionRate,
+      satisfactionRate: p.satisfactionRate, fundBalance: p.fundBalance, fundLowAccounts: p.fundLowAccounts,
     };
   }
 
   function figuresOfStats(place) {
     const s = place.stats || {};
     const cases = s.cases || null;
+    // as on the map's features: no account under the place is no data, not a balance of 0
+    const funds = s.funds && s.funds.accounts > 0 ? s.funds : null;
     return {
       name: place.name, level: LEVEL_LABELS[place.level], houses: s.houses, estates: s.estates, buildings: s.buildings, floorArea: s.floorArea,
       openCases: cases ? cases.cases - cases.resolved : null, overdueCases: cases ? cases.overdue : null,
       activeAlarms: s.devices ? s.devices.activeAlarms : null, housesInArrears: s.housesInArrears,
       satisfactionRate: cases ? cases.satisfactionRate : null,
+      fundBalance: funds ? funds.balanceFen : null, fundLowAccounts: funds ? funds.lowAccounts : null,
     };
   }
 
   function summed(features) {
     const total = { name: "我的范围", level: "" };
-    for (const key of ["houses", "estates", "buildings", "floorArea", "openCases", "overdueCases", "activeAlarms", "housesInArrears"]) {
+    for (const key of ["houses", "estates", "buildings", "floorArea", "openCases", "overdueCases", "activeAlarms", "housesInArrears", "fundBalance", "fundLowAccounts"]) {
       const values = features.map((feature) => feature.properties[key]).filter((value) => typeof value === "number");
       total[key] = values.length ? values.reduce((a, b) => a + b, 0) : null;
     }
@@ -414,6 +430,7 @@
       ${cell("房屋", "houses")}${cell("欠费户", "housesInArrears")}
       ${cell("未办结工单", "openCases")}${cell("超期工单", "overdueCases")}
       ${cell("未消除告警", "activeAlarms")}${cell("满意率", "satisfactionRate")}
+      ${cell("维修资金余额（元）", "fundBalance")}${cell("维修资金不足户", "fundLowAccounts")}
       ${cell("小区", "estates")}${cell("楼栋", "buildings")}</dl>`;
     box.dataset.code = state.selected || current().code;
   }
