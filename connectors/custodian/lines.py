@@ -18,7 +18,7 @@ Set aside, each with its reason, the rest of the file going on:
 - UNKNOWN_PLACE: a house the hub does not hold (retried when places arrive);
 - CONFLICT: the line's 小区代码 is not the estate the hub holds the house under, or the house
   is under no estate (retried);
-- DUPLICATE: a 流水号 repeated in its file (the first is booked); a line whose reference is
+- DUPLICATE: a 流水号 repeated in its file (only its first row is taken); a line whose reference is
   booked already with another house, kind, amount or date (a re-issued statement that changed
   a line: the custodian corrects with a new line, and a correction in the journal is a
   reversal); a 首次缴存 for a house that has one not reversed (a first deposit is made once).
@@ -131,7 +131,7 @@ class LineStream:
             return Rejected(
                 Reason.DUPLICATE,
                 f"{where}: 流水号 {data.get('line')} repeats row {data['repeats']} of the same statement; "
-                "that row is booked, this one is not",
+                "a line is taken once, from its first row",
             )
         missing = [chinese for name, chinese in _NAMES.items() if not data.get(name)]
         if missing:
