@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from graph.errors import HubError, InvalidInput
 from graph.ledger import Reason
-from graph.model import Batch
+from graph.model import Batch, Provenance, WriteCounts
 from graph.store import Store
 
 
@@ -151,9 +151,28 @@ class Rejected:
 
 @dataclass(slots=True)
 class Facts:
-    """What one record says about the graph (any mix of records of a `Batch`)."""
+    """What one record says about the graph (any mix of records of a `Batch`), and any facts
+    kept where the store's bulk write does not reach (`entries`, written by `writer`)."""
 
     batch: Batch = field(default_factory=Batch)
+    entries: tuple[Any, ...] = ()
+    """Facts `writer` writes itself: entries of an append-only journal, say (the custodian's
+    statement lines, booked on each estate's fund journal)."""
+    writer: Writer | None = None
+
+
+class Writer(Protocol):
+    """Writes the `entries` of accepted records where the store's bulk write does not reach.
+
+    The runner gives it, once per batch, every accepted record whose facts name it, each with
+    its facts and the provenance the runner stamps on graph facts (source, record id, fetch
+    time, run), and it answers for each record in order: the facts it wrote and found already
+    so (`WriteCounts`, counted like the bulk write's), or why the record cannot be used
+    (`Rejected`, set aside as a dead letter). It must be idempotent: a record read again after
+    a crash, or by a full run, writes nothing twice."""
+
+    async def write(self, items: Sequence[tuple[SourceRecord, Facts, Provenance]], store: Store) -> list[WriteCounts | Rejected]:
+        """See the class docstring."""
 
 
 Verdict = Facts | Rejected

@@ -20,6 +20,7 @@ KINDS: dict[str, str] = {
     "open311": "connectors.open311.client:Open311Source",
     "places-files": "connectors.places.files:PlacesFiles",
     "places-db": "connectors.places.database:PlacesDatabase",
+    "custodian": "connectors.custodian.files:CustodianStatements",
 }
 """kind → 'module:class' of a `connectors.base.Source`."""
 

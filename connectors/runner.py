@@ -7,6 +7,11 @@ fact with its provenance, writes the facts through the store port, sets aside wh
 used, and only then checkpoints the cursor of the batch's last record. A crash between the
 write and the checkpoint therefore re-reads records whose rewrite changes nothing.
 
+Facts the store's bulk write does not hold (`Facts.entries`: the custodian's statement lines,
+booked on the estates' fund journals) go to their `Facts.writer` once per batch, after the bulk
+write and before the checkpoint, with the provenance graph facts get; what it refuses is set
+aside with its reason like any rejected record.
+
 A batch the store refuses (a record the stream let through breaks a rule of the graph) is
 written again one record at a time, and the records the store still refuses are dead-lettered
 with the store's message: one bad record never stops a sync. A source that fails mid-read ends
@@ -47,6 +52,7 @@ from connectors.base import (
     SourceRecord,
     Stream,
     Verdict,
+    Writer,
     json_record,
     with_provenance,
 )
@@ -463,15 +469,31 @@ async def _sync_batch(state: _Run, stream: Stream, records: list[SourceRecord], 
             f"{state.source.name}: stream {stream.name} gave {len(verdicts)} verdicts for {len(usable)} records"
         )
     accepted: list[tuple[SourceRecord, Batch]] = []
+    own: dict[int, tuple[Writer, list[tuple[SourceRecord, Facts, Provenance]]]] = {}
     for record, verdict in zip(usable, verdicts):
         if isinstance(verdict, Rejected):
             set_aside(record, verdict.reason, verdict.detail, verdict.candidates)
-        else:
+            continue
+        if verdict.writer is not None and verdict.entries:
+            own.setdefault(id(verdict.writer), (verdict.writer, []))[1].append((record, verdict, _provenance(state, record, now)))
+        if len(verdict.batch) or verdict.writer is None or not verdict.entries:
             accepted.append((record, _stamped(verdict, state, record, now)))
     refused = await _write(state, accepted)
     for record, error in refused:
         reason = Reason.MALFORMED_CODE if isinstance(error, CodeError) else Reason.CONFLICT
         set_aside(record, reason, f"{stream.name} record {record.key}: {error}")
+    for writer, items in own.values():
+        outcomes = await writer.write(items, state.store)
+        if len(outcomes) != len(items):
+            raise ConnectorError(f"{state.source.name}: stream {stream.name} wrote {len(outcomes)} outcomes for {len(items)} records")
+        for (record, facts, _), outcome in zip(items, outcomes):
+            if isinstance(outcome, Rejected):
+                set_aside(record, outcome.reason, outcome.detail, outcome.candidates)
+                continue
+            state.tally.written += outcome.inserted + outcome.updated
+            state.tally.unchanged += outcome.unchanged
+            if not len(facts.batch):
+                accepted.append((record, Batch()))  # linked and written: it resolves its letters
     if letters:
         await state.store.set_aside(letters)
         state.tally.dead_lettered += len(letters)
@@ -502,8 +524,12 @@ async def _resolve(
         state.tally.resolved += await state.store.resolve(state.source.name, stream.name, linked, state.id, now)
 
 
+def _provenance(state: _Run, record: SourceRecord, now: dt.datetime) -> Provenance:
+    return Provenance(source=state.source.name, record_id=record.key, fetched_at=now, run_id=state.id)
+
+
 def _stamped(facts: Facts, state: _Run, record: SourceRecord, now: dt.datetime) -> Batch:
-    provenance = Provenance(source=state.source.name, record_id=record.key, fetched_at=now, run_id=state.id)
+    provenance = _provenance(state, record, now)
     batch = Batch()
     for name in _LISTS:
         getattr(batch, name).extend(with_provenance(item, provenance) for item in getattr(facts.batch, name))

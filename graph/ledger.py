@@ -250,6 +250,9 @@ class Reason(enum.Enum):
     UNMATCHED_ADDRESS = "unmatched_address"
     CONFLICT = "conflict"
     """The record contradicts what is stored (a transfer of a share nobody holds, say)."""
+    DUPLICATE = "duplicate"
+    """A record that must be taken once arrived again unlike itself (a statement line of the
+    fund's custodian repeated in its file, or booked already with other values)."""
     # messages from devices (devices/), set aside by the MQTT ingestion
     MALFORMED_PAYLOAD = "malformed_payload"
     """Not a JSON object of the documented shape (too big, not UTF-8, NaN, no `ts`, …)."""

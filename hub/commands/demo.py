@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graph.ciphers.keyring import Keyring
 from graph.levels import Level
@@ -13,6 +15,9 @@ from graph.scope import Scope
 from graph.store import Store
 from hub.commands.common import add_db, add_server, keys_path, settings_of
 from hub.demo.sources import SourcesPlace, sources_place
+
+if TYPE_CHECKING:
+    from connectors.custodian.reference import FundRates
 
 EXAMPLE_QUERY = """{
   stats(scope: "370200", groupBy: STREET) { place { code name } houses owners devices { online alarm activeAlarms } cases { responseRate overdue } }
@@ -37,6 +42,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="skip the reference sources (registry exchange, water API, 12345 feed) and their first syncs",
     )
     demo.add_argument("--connectors", help="where to write the connectors file (default connectors.toml, or $HUB_CONNECTORS)")
+    demo.add_argument(
+        "--fund-rates",
+        default=os.environ.get("HUB_FUND_RATES", ""),
+        help="the city's maintenance-fund rates for the custodian's statements, e.g. "
+        "'住宅无电梯=60,住宅有电梯=90,非住宅=100,利率=1.35,结息=月' (yuan per m², annual interest in percent "
+        "credited monthly, or 季 quarterly, 年 yearly; default those, or $HUB_FUND_RATES)",
+    )
     add_server(demo)
     demo.set_defaults(handler=run)
 
@@ -125,13 +137,20 @@ async def _sources(store: Store, arguments: argparse.Namespace) -> None:
     """Build the reference sources, point connectors.toml at them and sync each once."""
     from connectors.runner import describe
     from graph.ledger import ConnectorRun
-    from hub.demo.sources import build_registry, first_syncs, write_connectors
+    from hub.demo.sources import build_registry, build_statements, first_syncs, write_connectors
 
+    rates = fund_rates(arguments)
     where = _sources_place(arguments)
     rows = await build_registry(store, where, seed=arguments.seed)
+    lines = await build_statements(store, where, seed=arguments.seed, rates=rates)
     config = _connectors_file(arguments)
     write_connectors(where, config)
-    print(f"reference sources in {where.folder}/ (registry exchange: {rows:,} rows); connectors in {config}", flush=True)
+    statements = f"{lines:,} lines written" if lines else "kept as they were"
+    print(
+        f"reference sources in {where.folder}/ (registry exchange: {rows:,} rows; fund custodian's statements: "
+        f"{statements}); connectors in {config}",
+        flush=True,
+    )
 
     def said(run: ConnectorRun) -> None:
         seconds = run.duration.total_seconds() if run.duration else 0.0
@@ -140,12 +159,20 @@ async def _sources(store: Store, arguments: argparse.Namespace) -> None:
 
     await first_syncs(
         store, where, seed=arguments.seed, config=config, progress=not arguments.quiet,
-        sizes={"registry": rows}, finished=said,
+        sizes={"registry": rows, **({"fund": lines} if lines else {})}, finished=said,
     )
+
+
+def fund_rates(arguments: argparse.Namespace) -> FundRates:
+    """The rates `--fund-rates` (or $HUB_FUND_RATES) sets, the others at their defaults."""
+    from connectors.custodian.reference import FundRates
+
+    return FundRates.parse(getattr(arguments, "fund_rates", "") or "", field_name="--fund-rates")
 
 
 def run(arguments: argparse.Namespace) -> int:
     settings = settings_of(arguments)
+    fund_rates(arguments)  # a mistyped rate is said before the city is built, not after
     if arguments.fresh:
         from graph.opening import wipe
 

@@ -4,6 +4,10 @@ city's 12345 work-order feed, built from the demo city so that `hub demo` runs r
 - the registry (不动产登记) exchange database is a SQLite file in the sources folder, filled from
   the demo city's houses, holders and registrations; while `hub serve --demo-sources` runs, the
   registry records a few transfers every few minutes, which the scheduled sync brings in;
+- the maintenance fund's custodian (市维修资金中心) is a folder of statement files, a year of
+  them written once from the demo city's houses (`connectors.custodian.reference`: first
+  deposits at each house's area × the city's rate for its kind, monthly interest, a few
+  top-ups), which the `custodian` connector books on each estate's fund journal;
 - the water utility and the 12345 feed are HTTP services (connectors.utilities.reference,
   connectors.cityops.reference) served on their own port beside the hub (`hub serve
   --demo-sources`), rebuilt deterministically from the store at start; the feed keeps moving —
@@ -35,6 +39,7 @@ from graph.utilities import Utility
 
 if TYPE_CHECKING:
     from connectors.base import Source, SourceRecord, Stream, Verdict
+    from connectors.custodian.reference import FundRates
     from connectors.cityops.reference import FeedData
 
 WATER_TOKEN = "demo-water-api-token"
@@ -55,6 +60,11 @@ class SourcesPlace:
     @property
     def registry_url(self) -> str:
         return f"sqlite:///{(self.folder / 'registry.sqlite').resolve()}"
+
+    @property
+    def statements(self) -> Path:
+        """The folder of the fund custodian's statement files."""
+        return self.folder / "custodian"
 
     def base_url(self, port: int | None = None) -> str:
         return f"http://{self.host}:{self.port if port is None else port}"
@@ -83,6 +93,22 @@ async def build_registry(store: Store, where: SourcesPlace, *, seed: int) -> int
 
     where.folder.mkdir(parents=True, exist_ok=True)
     return await build_exchange(where.registry_url, store, seed=seed)
+
+
+async def build_statements(store: Store, where: SourcesPlace, *, seed: int, rates: FundRates, day: dt.date | None = None) -> int:
+    """Write the fund custodian's statements of the calendar year before `day` (today in Beijing)
+    into the sources folder, unless it holds statements already (the custodian sent them once:
+    a demo built again syncs what is there); returns the lines written (0 when kept)."""
+    from connectors.custodian.files import SUFFIXES
+    from connectors.custodian.reference import fund_houses, write_statements
+    from graph.clock import today
+
+    folder = where.statements
+    if folder.is_dir() and any(path.suffix in SUFFIXES for path in folder.iterdir()):
+        return 0
+    year = (day or today()).year - 1
+    made = write_statements(await fund_houses(store), folder, [(year, month) for month in range(1, 13)], rates=rates, seed=seed)
+    return made.lines
 
 
 async def keep_registry_moving(where: SourcesPlace, every: float = REGISTRY_ACTIVITY_SECONDS) -> None:
@@ -131,7 +157,8 @@ async def keep_feed_moving(feed: FeedData, every: float = FEED_ACTIVITY_SECONDS)
 
 
 def connectors_toml(where: SourcesPlace) -> str:
-    """The demo's connectors file: the registry every 15 minutes, water every 10, 12345 every 2."""
+    """The demo's connectors file: the registry every 15 minutes, water every 10, 12345 every 2,
+    the fund custodian's statements daily."""
     base = where.base_url()
     return f"""# Connectors of the demo city (written by `hub demo`; see README, "Connectors").
 # The sources are the demo's reference systems: `hub serve --demo-sources` serves the HTTP ones
@@ -154,6 +181,11 @@ kind = "cityops-feed"
 every = "2m"
 url = "{base}/12345"
 token = "{FEED_TOKEN}"
+
+[connectors.fund]
+kind = "custodian"
+every = "1d"
+folder = "{where.statements.resolve()}"
 """
 
 

@@ -35,6 +35,9 @@ class DeadLetterReason(enum.Enum):
     UNKNOWN_OWNER = "unknown_owner"
     UNMATCHED_ADDRESS = "unmatched_address"
     CONFLICT = "conflict"
+    DUPLICATE = strawberry.enum_value(
+        "duplicate", description="A record to be taken once that came again unlike itself (a custodian's statement line repeated or booked already)."
+    )
     MALFORMED_PAYLOAD = strawberry.enum_value("malformed_payload", description="MQTT: not a payload of the documented shape.")
     UNKNOWN_DEVICE = strawberry.enum_value("unknown_device", description="MQTT: a device code nobody registered.")
     OUT_OF_RANGE = strawberry.enum_value("out_of_range", description="MQTT: a value its metric cannot physically have.")

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from graph.clock import today
 from graph.sql import migrate
 
 from hub.bench.http import free_port
@@ -63,7 +64,9 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(demo: Demo) -> No
     assert (tmp_path / "hub-sources" / "registry.sqlite").exists()
     assert "[connectors.hotline]" in (tmp_path / "connectors.toml").read_text(encoding="utf-8")
     synced = {line.split()[1]: line for line in result.stdout.splitlines() if line.strip().startswith("sync ")}
-    assert set(synced) == {"registry", "water", "hotline"}
+    assert set(synced) == {"registry", "water", "hotline", "fund"}
+    assert "[connectors.fund]" in (tmp_path / "connectors.toml").read_text(encoding="utf-8")
+    assert sorted(path.name for path in (tmp_path / "hub-sources" / "custodian").iterdir())[:2] == [f"{today().year - 1}-01.csv", f"{today().year - 1}-02.csv"]
     for line in synced.values():
         # the records add up, and the facts they carry are named as facts
         found = re.search(r" succeeded in [0-9.]+ s: read ([0-9,]+) records \(([0-9,]+) taken, ([0-9,]+) dead-lettered, "
@@ -74,9 +77,11 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(demo: Demo) -> No
     # the registry holds what the city was built from: its first sync confirms, the others add
     assert "their facts: 0 written," in synced["registry"]
     assert "their facts: 0 written," not in synced["water"] and "their facts: 0 written," not in synced["hotline"]
+    # every line of the custodian's year of statements is booked on its estate's fund journal
+    assert " 0 dead-lettered," in synced["fund"] and "already stored" in synced["fund"]
     # each sync shows its progress on stderr, as the build does
     assert "demo small: " in result.stderr
-    for name in ("registry", "water", "hotline"):
+    for name in ("registry", "water", "hotline", "fund"):
         assert f"sync {name}: 100%" in result.stderr, name  # every record it was to read, read
     # nothing the quick start leaves may be committed by accident, the key file least of all
     assert (tmp_path / "hub-sources").is_dir()
@@ -87,6 +92,8 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(demo: Demo) -> No
     again = run("demo", "--preset", "small", "--db", str(db), "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing
+    assert "fund custodian's statements: kept as they were" in again.stdout
+    assert re.search(r"sync fund +succeeded in [0-9.]+ s: read 0 records", again.stdout), again.stdout
 
     current = run("db", "current", "--db", str(db), cwd=tmp_path)
     assert current.returncode == 0, current.stderr
