@@ -119,6 +119,19 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             tokens.append((f"owners' committee of estate {made.finished_estate}", await issue_token(store, keys, "committee", made.finished_estate, "业主委员会", ttl)))
         if not arguments.no_sources:
             await _sources(store, arguments)
+            if street and made.meeting_estate:
+                from hub.demo.funds import build_demo_funds
+
+                books = await build_demo_funds(store, keys, estate=made.finished_estate, vote=made.finished_vote, other_estate=made.meeting_estate)
+                lift = (
+                    f"{books.lift_project} (1号楼电梯更换, vote {made.finished_vote}) apportioned ¥{books.lift_cost_fen / 100:,.2f} "
+                    f"over {books.lift_houses} houses of {books.lift_estate}" if books.lift_project else "no lift repair"
+                )
+                print(
+                    f"owners' money: {lift}; emergency use {books.pump_project or '—'} in {made.meeting_estate}; "
+                    f"{books.revenue_entries} public-revenue entries, {books.confirmed} confirmed by the committee; "
+                    f"{books.published} estates' heads published for {books.period} (hub ledger verify ESTATE checks them)"
+                )
         return (house[0].code if house else ""), tokens
     finally:
         await store.close()
