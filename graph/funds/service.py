@@ -55,7 +55,9 @@ PROOF_KIND = "proof"
 """The kind of a head signed on demand for a proof newer than the last published period."""
 VERIFY_BATCH = 20_000
 ESTATES_KEPT = 100_000
-"""Places whose estate a process remembers (each lookup is one ancestors read)."""
+"""Buildings whose estate a process remembers (each lookup is one ancestors read)."""
+BUILDING_CODE = 24
+"""The length of a building's code, the start of its entrances' and houses' codes."""
 TITLE_LIMIT = 200
 REF_LIMIT = 120
 PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -192,21 +194,27 @@ class Funds:
         [place] = await self.store.places([code], scope)
         if place is None:
             raise InvalidInput("code", code, "is not a place you can see")
+        return await self.estate_above(place)
+
+    async def estate_above(self, place: Place) -> Place:
+        """The estate `place` is or lies under. Remembered per building (a building's code is
+        the first 24 characters of its entrances' and houses'; it never moves to another estate)."""
         if place.level is Level.ESTATE:
             return place
         if place.level < Level.ESTATE:
-            raise InvalidInput("code", code, f"is a {place.level.name.lower()}, above any estate")
-        known = self._estates.get(code)
+            raise InvalidInput("code", place.code, f"is a {place.level.name.lower()}, above any estate")
+        key = place.code[:BUILDING_CODE]
+        known = self._estates.get(key)
         if known is not None:
             return known
-        [line] = await self.store.ancestors([code], Scope.everything())
+        [line] = await self.store.ancestors([place.code], Scope.everything())
         for ancestor in line:
             if ancestor.level is Level.ESTATE:
                 if len(self._estates) >= ESTATES_KEPT:
                     self._estates.clear()
-                self._estates[code] = ancestor
+                self._estates[key] = ancestor
                 return ancestor
-        raise InvalidInput("code", code, "is under no estate")
+        raise InvalidInput("code", place.code, "is under no estate")
 
     async def houses_of(self, part: str) -> dict[str, int]:
         """Every house at or under `part` with its exclusive area (centi-m²), by code."""
@@ -227,7 +235,7 @@ class Funds:
         [seen] = await self.store.places([house], scope)
         if seen is None or seen.level is not Level.HOUSE:
             return None
-        estate = await self.estate_of(house, Scope.everything())
+        estate = await self.estate_above(seen)
         await self.ledger.fold(estate.code)
         [found] = await self.store.fund_accounts([house], Scope.everything())
         return found
@@ -237,7 +245,7 @@ class Funds:
         [seen] = await self.store.places([house], scope)
         if seen is None or seen.level is not Level.HOUSE:
             return []
-        estate = await self.estate_of(house, Scope.everything())
+        estate = await self.estate_above(seen)
         log = fund_log(estate.code)
         return parse_entries(log, await self.store.log_entries_by_key(log, [house]))
 
@@ -248,7 +256,7 @@ class Funds:
         [seen] = await self.store.places([house], scope)
         if seen is None or seen.level is not Level.HOUSE:
             return None
-        estate = await self.estate_of(house, Scope.everything())
+        estate = await self.estate_above(seen)
         log = self.log(estate.code)
         if index is None:
             mine = await self.store.log_entries_by_key(log.log, [house])
