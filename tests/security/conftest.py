@@ -701,7 +701,7 @@ async def funds_and_revenue(store: SqlStore, keys: Keyring, world: World, cast: 
         project_id="SEC-WX-ROOF", part=polls.other_estate, title="安全测试：屋面防水", budget_fen=38_000_000,
         authority=Authority.VOTE, authority_ref=polls.closed_vote, raised_by=f"street:{polls.other_street}", scope=Scope.everything(),
     )
-    world.projects[approved.id] = WorldProject(approved.id, polls.other_estate, polls.other_estate, "approved")
+    world.projects[approved.id] = WorldProject(approved.id, polls.other_estate, polls.other_estate, "approved", authority=polls.closed_vote)
     north = await funds.raise_project(
         project_id="SEC-WX-NORTH", part=NORTH_ESTATE, title="安全测试：二次供水泵房漏水", budget_fen=1_200_000,
         authority=Authority.EMERGENCY, authority_ref="泵房漏水", raised_by=f"property_firm:{NORTH_FIRM}",

@@ -123,6 +123,8 @@ class WorldProject:
     status: str
     """approved, completed or cancelled (ProjectStatus values)."""
     cost_fen: int | None = None
+    authority: str | None = None
+    """The vote authorising it, for a repair a vote authorised."""
 
 
 @dataclass
