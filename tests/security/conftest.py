@@ -92,7 +92,7 @@ from tests.serving import serve_app, served
 from tests.security.world import Role, World, WorldCommittee, WorldProject, WorldRevenue, WorldVote, leaks
 
 PRESET, SEED = "small", 7
-NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs")
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs", "funds")
 """What the suite's world needs of the store beside places, owners and firms."""
 GRAPH_SUITES = {
     "test_scope": NEEDS,
@@ -100,9 +100,10 @@ GRAPH_SUITES = {
     "test_scope_federation": NEEDS,
     "test_scope_questions": (*NEEDS, "questions"),
     "test_scope_votes": NEEDS,
+    "test_scope_funds": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities, the graph questions, owners' votes), with what they need; the others on
+federation entities, the graph questions, owners' votes, the owners' money), with what they need; the others on
 SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0

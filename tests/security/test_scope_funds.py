@@ -338,12 +338,14 @@ def test_totals_only_for_places_the_role_reads(secure_hub: SecureHub, role: Role
     "that house's balance, first deposit and low flag; schema/funds/access.py says an owner never reads another house's account",
 )
 def test_an_owner_reads_no_other_houses_totals(secure_hub: SecureHub) -> None:
-    """An owner's fundTotals for another house of its estate (and for the entrance it shares with
-    it) answers as for a house that does not exist: null."""
-    cast, made = secure_hub.cast, books(secure_hub)
-    neighbour = next(house for house in sorted(secure_hub.world.houses_under(made.entrance)) if house != cast.house)
-    found = data(secure_hub, "owner", TOTALS, {"p": [cast.shared_house, neighbour, UNKNOWN_HOUSE]})["fundTotals"]
-    assert found == [None, None, None], found
+    """An owner's fundTotals for another house of its estate, in its entrance or not, answers as
+    for a house that does not exist: null (its own house's totals are its account's)."""
+    world, cast, made = secure_hub.world, secure_hub.cast, books(secure_hub)
+    neighbour = next(house for house in sorted(world.houses_under(made.entrance)) if house not in (cast.house, cast.shared_house))
+    elsewhere = next(house for house in sorted(world.houses_under(cast.estate) - world.houses_under(made.entrance)) if house in world.balances)
+    found = data(secure_hub, "owner", TOTALS, {"p": [cast.house, neighbour, elsewhere, UNKNOWN_HOUSE]})["fundTotals"]
+    assert found[0] is not None and found[0]["balanceFen"] == world.balances[cast.house]
+    assert found[1:] == [None, None, None], found
 
 
 def test_fund_estates_list_only_the_roles_estates(secure_hub: SecureHub, role: Role) -> None:
