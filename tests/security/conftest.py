@@ -670,13 +670,13 @@ async def funds_and_revenue(store: SqlStore, keys: Keyring, world: World, cast: 
     estates = (cast.estate, polls.other_estate, street_estate, NORTH_ESTATE)
     assert len(set(estates)) == len(estates), estates
     for number, estate in enumerate(estates):
-        houses = sorted(house for house in world.houses_under(estate) if world.places[house].area_centi_m2)
+        areas = {house: world.places[house].area_centi_m2 or 0 for house in world.houses_under(estate)}
         entries = [
             FundEntry(
-                estate, house, EntryKind.DEPOSIT, world.places[house].area_centi_m2 * DEPOSIT_FEN_PER_CENTI_M2,
+                estate, house, EntryKind.DEPOSIT, areas[house] * DEPOSIT_FEN_PER_CENTI_M2,
                 now - dt.timedelta(hours=2), f"statement:sec-centre:{number}-{line}", "首次缴存",
             )
-            for line, house in enumerate(houses)
+            for line, house in enumerate(sorted(house for house, area in areas.items() if area))
         ]
         await funds.ledger.book(entries)
         for entry in entries:

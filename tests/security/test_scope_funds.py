@@ -71,7 +71,8 @@ ENTER = "mutation($e: String!, $entries: [RevenueInput!]!) { enterRevenue(estate
 REVERSE = "mutation($e: String!, $i: Int!) { reverseRevenue(estate: $e, index: $i) { index kind target amountFen } }"
 CONFIRM = "mutation($e: String!, $i: Int!) { confirmRevenue(estate: $e, index: $i) { index status decision } }"
 OBJECT = 'mutation($e: String!, $i: Int!) { objectRevenue(estate: $e, index: $i, reason: "安全测试：无票据") { index status decision } }'
-COST = {"kind": "COST", "amountFen": 1_000, "costItem": "安全测试：道闸维护"}
+COST_FEN = 1_000
+COST = {"kind": "COST", "amountFen": COST_FEN, "costItem": "安全测试：道闸维护"}
 
 
 def books(secure_hub: SecureHub) -> Books:
@@ -521,11 +522,11 @@ def test_only_the_managing_firm_enters_revenue(secure_hub: SecureHub, role: Role
     [entered] = data(secure_hub, role, ENTER, {"e": cast.estate, "entries": [COST]})["enterRevenue"]
     assert (entered["kind"], entered["by"], entered["status"]) == ("COST", cast.firm, "UNCONFIRMED")
     journal = world.revenue[cast.estate]
-    journal.append(WorldRevenue(entered["index"], "cost", cast.firm, COST["amountFen"], "unconfirmed"))
+    journal.append(WorldRevenue(entered["index"], "cost", cast.firm, COST_FEN, "unconfirmed"))
     reversal = data(secure_hub, role, REVERSE, {"e": cast.estate, "i": entered["index"]})["reverseRevenue"]
-    assert (reversal["target"], reversal["amountFen"]) == (entered["index"], -COST["amountFen"])
+    assert (reversal["target"], reversal["amountFen"]) == (entered["index"], -COST_FEN)
     journal[-1].status = "reversed"
-    journal.append(WorldRevenue(reversal["index"], "reversal", cast.firm, -COST["amountFen"], "unconfirmed"))
+    journal.append(WorldRevenue(reversal["index"], "reversal", cast.firm, -COST_FEN, "unconfirmed"))
     # the firm role's scope holds the committee's estate only among the world's books: 市北区's firm is another
     assert NORTH_FIRM != cast.firm
 
@@ -609,3 +610,17 @@ def test_stats_funds_and_geo_properties_inside_scope(secure_hub: SecureHub, role
         stats = ask(secure_hub, role, STATS, {"s": code, "g": world.places[code].level.name})
         found = stats.get("data") or {}
         assert not found.get("stats"), (role.name, code, stats)
+
+
+def test_an_owner_proves_only_its_own_entries(secure_hub: SecureHub) -> None:
+    """An owner asks its own account for the proof of an entry of a neighbour's account (whose
+    index the city reads): refused naming only its own house, the neighbour's entry not shown."""
+    cast, made = secure_hub.cast, books(secure_hub)
+    neighbour = next(house for house in sorted(secure_hub.world.houses_under(made.entrance)) if house != cast.house)
+    index = data(secure_hub, "city", ACCOUNT, {"h": neighbour})["fundAccount"]["lastIndex"]
+    query = "query($h: String!, $i: Int!) { fundAccount(house: $h) { house proof(index: $i) { index payload } } }"
+    body = ask(secure_hub, "owner", query, {"h": cast.house, "i": index})
+    assert f"is not an entry of house {cast.house}'s account" in message(body), body
+    assert neighbour not in json.dumps(body)
+    own = data(secure_hub, "owner", ACCOUNT, {"h": cast.house})["fundAccount"]["lastIndex"]
+    assert data(secure_hub, "owner", query, {"h": cast.house, "i": own})["fundAccount"]["proof"]["index"] == own

@@ -305,6 +305,7 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
             "/open311/v2/requests.json", data=form, headers={"authorization": f"Bearer {role.token}"}
         )
         return {"status": response.status_code, "body": response.json()}
+    variables: dict[str, Any]
     if probe.write == "openCase":
         fields: dict[str, Any] = {"title": TITLE, "category": "REPAIR"}
         if probe.level is not None:
