@@ -57,6 +57,10 @@ from graph.votes.records import (
     Vote,
 )
 from graph.votes.service import Votes
+from graph.funds.journal import EntryKind, FundEntry
+from graph.funds.records import Authority, Emergency
+from graph.funds.revenue import RevenueEntry, Source
+from graph.funds.service import Funds
 from graph.clock import CHINA_STANDARD_TIME
 from graph.clock import today
 from graph.codes import credit_check_character, resident_id_check_digit
@@ -85,10 +89,10 @@ from hub.loading import load
 from tests import backends
 from tests.kept import kept
 from tests.serving import serve_app, served
-from tests.security.world import Role, World, WorldCommittee, WorldVote, leaks
+from tests.security.world import Role, World, WorldCommittee, WorldProject, WorldRevenue, WorldVote, leaks
 
 PRESET, SEED = "small", 7
-NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs")
+NEEDS = ("tokens", "audit", "ledger", "cases", "utilities", "devices", "shared queries", "votes", "merkle logs", "funds")
 """What the suite's world needs of the store beside places, owners and firms."""
 GRAPH_SUITES = {
     "test_scope": NEEDS,
@@ -96,9 +100,10 @@ GRAPH_SUITES = {
     "test_scope_federation": NEEDS,
     "test_scope_questions": (*NEEDS, "questions"),
     "test_scope_votes": NEEDS,
+    "test_scope_funds": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities, the graph questions, owners' votes), with what they need; the others on
+federation entities, the graph questions, owners' votes, the owners' money), with what they need; the others on
 SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0
@@ -419,6 +424,26 @@ class Cast:
     """The cases, accounts and notices written for the utilities and cases probes."""
     polls: Polls | None = None
     """The votes, committees and first-meeting steps written for the vote probes."""
+    books: Books | None = None
+    """The owners' money booked for the fund probes."""
+
+
+@dataclass
+class Books:
+    """What the suite booked of the owners' money, by what it is for."""
+
+    estates: tuple[str, ...]
+    """The estates with fund accounts: the committee's, the closed vote's, one of the street
+    outside the community (`street_estate`) and the 市北区 one."""
+    street_estate: str
+    completed: str
+    """The repair completed in the owner role's entrance (emergency use), its accounts left low."""
+    approved: str
+    """The repair approved in the closed vote's estate, by that vote."""
+    north: str
+    """The repair approved in the 市北区 estate (emergency use)."""
+    entrance: str
+    """The owner role's entrance: the part the completed repair served."""
 
 
 @dataclass
@@ -626,6 +651,88 @@ async def votes_and_committees(store: SqlStore, keys: Keyring, world: World, cas
     )
 
 
+DEPOSIT_FEN_PER_CENTI_M2 = 40
+"""首次缴存 at 40 yuan a m²: the deposits follow the areas, so a repair's shares (by area) fall
+alike on every account of its part."""
+REPAIR_SHARE = (3, 4)
+"""The completed repair costs three quarters of its part's deposits: every account there is left
+under 30% of its first deposit (low, 续筹 due)."""
+
+
+async def funds_and_revenue(store: SqlStore, keys: Keyring, world: World, cast: Cast, seeded: Seeded) -> Books:
+    """The owners' money, booked through graph.funds as the hub books it (see the module
+    docstring), and recorded in `world`."""
+    polls = cast.polls
+    assert polls is not None
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    funds = Funds(store, keys, clock=lambda: now)
+    street_estate = _estate_of(world, seeded.street_house)
+    estates = (cast.estate, polls.other_estate, street_estate, NORTH_ESTATE)
+    assert len(set(estates)) == len(estates), estates
+    for number, estate in enumerate(estates):
+        areas = {house: world.places[house].area_centi_m2 or 0 for house in world.houses_under(estate)}
+        entries = [
+            FundEntry(
+                estate, house, EntryKind.DEPOSIT, areas[house] * DEPOSIT_FEN_PER_CENTI_M2,
+                now - dt.timedelta(hours=2), f"statement:sec-centre:{number}-{line}", "首次缴存",
+            )
+            for line, house in enumerate(sorted(house for house, area in areas.items() if area))
+        ]
+        await funds.ledger.book(entries)
+        for entry in entries:
+            world.deposits[entry.house] = world.balances[entry.house] = entry.amount_fen
+
+    # a repair completed in the owner role's entrance: an emergency use, its accounts left low
+    entrance = world.places[cast.house].parent_code
+    assert entrance is not None and world.places[entrance].level == Level.ENTRANCE
+    served = sorted(world.houses_under(entrance))
+    assert served and all(world.places[house].area_centi_m2 for house in served), "every house of the entrance has an area"
+    cost = sum(world.deposits[house] for house in served) * REPAIR_SHARE[0] // REPAIR_SHARE[1]
+    raised = await funds.raise_project(
+        project_id="SEC-WX-LIFT", part=entrance, title="安全测试：电梯曳引机抢修", budget_fen=cost,
+        authority=Authority.EMERGENCY, authority_ref="电梯困人，制动器失效", raised_by=f"committee:{cast.estate}",
+        scope=Scope.everything(), emergency=Emergency.LIFT,
+    )
+    completed, debit = await funds.complete_project(raised.id, cost, Scope.everything())
+    for house, share in debit.shares.items():
+        world.balances[house] -= share
+    world.projects[completed.id] = WorldProject(completed.id, cast.estate, entrance, "completed", cost)
+    # repairs approved: by the closed vote (class 5 passed) in its estate, and an emergency in 市北区
+    approved = await funds.raise_project(
+        project_id="SEC-WX-ROOF", part=polls.other_estate, title="安全测试：屋面防水", budget_fen=38_000_000,
+        authority=Authority.VOTE, authority_ref=polls.closed_vote, raised_by=f"street:{polls.other_street}", scope=Scope.everything(),
+    )
+    world.projects[approved.id] = WorldProject(approved.id, polls.other_estate, polls.other_estate, "approved", authority=polls.closed_vote)
+    north = await funds.raise_project(
+        project_id="SEC-WX-NORTH", part=NORTH_ESTATE, title="安全测试：二次供水泵房漏水", budget_fen=1_200_000,
+        authority=Authority.EMERGENCY, authority_ref="泵房漏水", raised_by=f"property_firm:{NORTH_FIRM}",
+        scope=Scope.everything(), emergency=Emergency.WATER,
+    )
+    world.projects[north.id] = WorldProject(north.id, NORTH_ESTATE, NORTH_ESTATE, "approved")
+
+    # public revenue: the managing firms enter, the committee confirms the first income
+    start, end = dt.date(now.year, 1, 1), dt.date(now.year, 6, 30)
+    firms = {cast.estate: cast.firm, NORTH_ESTATE: NORTH_FIRM}
+    other_firms = sorted(world.managers(polls.other_estate))
+    if other_firms:
+        firms[polls.other_estate] = other_firms[0]
+    for estate, firm in firms.items():
+        made = [
+            RevenueEntry.income(estate, firm, now - dt.timedelta(hours=1), Source.LIFT_AD, f"HT-SEC-{estate[-4:]}-1", start, end, 1_200_000),
+            RevenueEntry.cost(estate, firm, now - dt.timedelta(hours=1), "广告屏电费", 80_000),
+            RevenueEntry.income(estate, firm, now - dt.timedelta(hours=1), Source.PARKING, f"HT-SEC-{estate[-4:]}-2", start, end, 350_000),
+        ]
+        appended = await funds.enter_revenue(made)
+        world.revenue[estate] = [
+            WorldRevenue(appended.first + n, str(entry.kind), firm, entry.amount_fen, "unconfirmed") for n, entry in enumerate(made)
+        ]
+    first = world.revenue[cast.estate][0]
+    decided = await funds.decide_revenue(cast.estate, first.index, polls.committee)
+    first.status = "confirmed"
+    world.revenue[cast.estate].append(WorldRevenue(decided.first, "confirmation", polls.committee, None, None))
+    return Books(estates, street_estate, completed.id, approved.id, north.id, entrance)
+
+
 async def _world_and_store(store: SqlStore, keys: Keyring) -> tuple[World, Cast]:
     world = World(today=today())
 
@@ -667,6 +774,7 @@ async def _world_and_store(store: SqlStore, keys: Keyring) -> tuple[World, Cast]
             await _ledger(store)
             await devices_and_alarms(store, world, cast, seeded)
             cast.polls = await votes_and_committees(store, keys, world, cast)
+            cast.books = await funds_and_revenue(store, keys, world, cast, seeded)
             await store.refresh_stats()
             cast.seeded = seeded
             return world, cast

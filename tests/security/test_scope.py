@@ -170,6 +170,10 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_votes.py (owners' votes)
     "votes", "myVotes", "vote", "bulletin", "inclusionProof", "consistencyProof", "committees", "firstMeeting", "governance",
+} | {
+    # probed in tests/security/test_scope_funds.py (the owners' money)
+    "fundAccount", "fundStatement", "fundHeads", "fundConsistency", "fundTotals", "fundEstates", "repairProject",
+    "repairProjects", "revenueEntries", "revenueUnconfirmed",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -180,6 +184,10 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
 } | {
     # probed in tests/security/test_scope_votes.py (owners' votes)
     "organiseVote", "castBallot", "registerProxy", "closeVote", "cancelVote", "recordMeetingStep",
+} | {
+    # probed in tests/security/test_scope_funds.py (the owners' money)
+    "raiseRepairProject", "completeRepairProject", "cancelRepairProject", "publishFundPeriod", "enterRevenue",
+    "reverseRevenue", "confirmRevenue", "objectRevenue",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
@@ -221,6 +229,10 @@ PROBED_TYPES = {
     "ItemTurnout", "VoteResult", "ItemResult", "Tally", "ChoiceTally", "CandidateTally", "TreeHead", "VoterHouse",
     "CastChoice", "BallotReceipt", "ReceiptEntry", "BulletinEntry", "InclusionProof", "ConsistencyProof", "Proxy",
     "Committee", "CommitteeMember", "MeetingStep", "GovernanceRow", "VoteUpdate",
+} | {
+    # probed in tests/security/test_scope_funds.py (the owners' money)
+    "FundAccount", "FundEntryItem", "FundEntryProof", "FundStatement", "FundTotals", "RepairProject", "RepairProjectPage",
+    "RepairShare", "RevenueEntryItem", "RevenueStatement", "UnconfirmedRevenue",
 }
 
 

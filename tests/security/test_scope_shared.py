@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from graph.levels import Level
 from hub.shared import SHIPPED
 from tests.security.conftest import CITY, NORTH_ESTATE, ROLE_NAMES, STREET, SecureHub
 from tests.security.world import Role, leaks
@@ -75,6 +76,27 @@ def test_every_shipped_query_answers_each_role_with_its_own_scope(secure_hub: Se
         assert shown == {key for key, place in world.alarms.items() if place in role.places}
     elif name == "devices-offline":
         assert all(world.devices[edge["node"]["code"]] in role.places for edge in data["devices"]["edges"])
+    elif name == "fund-balance-per-estate":
+        # every estate of the role's scope, each with its own estate's balance; none other
+        rows = {row["place"]: row for row in data["fundEstates"]}
+        assert set(rows) == {code for code in world.at(Level.ESTATE) if code in role.places}, role.name
+        for estate in world.fund_estates() & set(rows):
+            houses = [house for house in world.balances if world.estate_of(house) == estate]
+            assert rows[estate]["accounts"] == len(houses)
+            assert rows[estate]["balanceFen"] == sum(world.balances[house] for house in houses), (role.name, estate)
+        assert world.fund_estates() & set(rows), role.name  # every role it is shared with reads the committee's estate
+    elif name == "repairs-this-year":
+        shown = {item["id"] for item in data["repairProjects"]["items"]}
+        assert shown == {key for key, project in world.projects.items() if role.may_read_books(world, project.part)}, role.name
+    elif name == "revenue-unconfirmed":
+        shown = {(row["estate"], row["entry"]["index"]) for row in data["revenueUnconfirmed"]}
+        expected = {
+            (estate, entry.index)
+            for estate, entries in world.revenue.items()
+            for entry in entries
+            if entry.status == "unconfirmed" and role.may_read_books(world, estate)
+        }
+        assert shown == expected, role.name
     else:
         rows = data["stats"] if name == "houses-in-arrears" else data["caseMetrics"]
         assert rows and all(row["place"]["code"] in role.places for row in rows)

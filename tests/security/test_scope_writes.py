@@ -55,6 +55,12 @@ WRITE_ARGUMENTS: dict[str, frozenset[str]] = {
     "recordMeetingStep": frozenset({"estate"}),
     "castBallot": frozenset({"house"}),
     "registerProxy": frozenset({"house"}),
+    "raiseRepairProject": frozenset({"project.part"}),
+    "enterRevenue": frozenset({"estate"}),
+    "reverseRevenue": frozenset({"estate"}),
+    "confirmRevenue": frozenset({"estate"}),
+    "objectRevenue": frozenset({"estate"}),
+    "publishFundPeriod": frozenset({"estate"}),
 }
 """Every argument of a mutation that names a place or a point, dotted through input types."""
 KEPT_AS_TEXT: dict[str, frozenset[str]] = {"openCase": frozenset({"input.address"})}
@@ -63,7 +69,7 @@ of a case as told): they decide nothing about where a write lands."""
 PLACE_WORDS = frozenset({
     "place", "places", "point", "points", "lon", "lat", "long", "location", "scope", "within",
     "organisations", "address", "addressId", "city", "district", "street", "community", "estate",
-    "building", "entrance", "house",
+    "building", "entrance", "house", "part",
 })
 """Argument names that say a place or a point (as do arguments of a point's input type)."""
 POINT_TYPES = frozenset({"GeoPointInput"})
@@ -72,6 +78,10 @@ VOTE_REFUSALS = {
 }
 """A house named for a ballot or a proxy is held to the vote's electorate, not only to the scope:
 how a whole city's caller is refused a house that does not exist."""
+FUND_REFUSALS = {
+    "publishFundPeriod": ("is not an estate you can see",),
+}
+"""How a whole city's publisher is refused an estate that does not exist."""
 
 NOWHERE = Point(100.0, 30.0)
 """A point in no outline the hub holds (in Sichuan)."""
@@ -87,6 +97,13 @@ ORGANISE = "mutation($input: OrganiseVoteInput!) { organiseVote(input: $input) {
 STEP = "mutation($estate: String!) { recordMeetingStep(estate: $estate, kind: GROUP_FORMED) { estateCode } }"
 CAST = 'mutation($vote: ID!, $house: String!) { castBallot(vote: $vote, house: $house, choices: [{item: 1, choice: "for"}]) { houseCode } }'
 PROXY = 'mutation($vote: ID!, $house: String!, $delegate: String!) { registerProxy(vote: $vote, house: $house, delegate: $delegate, reference: "越界委托") { houseCode } }'
+RAISE = "mutation($project: RepairProjectInput!) { raiseRepairProject(project: $project) { id part } }"
+ENTER = 'mutation($estate: String!) { enterRevenue(estate: $estate, entries: [{kind: COST, amountFen: 100, costItem: "越界成本"}]) { index } }'
+REVERSE = "mutation($estate: String!) { reverseRevenue(estate: $estate, index: 0) { index } }"
+CONFIRM = "mutation($estate: String!) { confirmRevenue(estate: $estate, index: 0) { index } }"
+OBJECT = 'mutation($estate: String!) { objectRevenue(estate: $estate, index: 0, reason: "越界异议") { index } }'
+PUBLISH_PERIOD = 'mutation($estate: String!) { publishFundPeriod(estate: $estate, period: "2025-12") { size } }'
+FUND_WRITES = {"enterRevenue": ENTER, "reverseRevenue": REVERSE, "confirmRevenue": CONFIRM, "objectRevenue": OBJECT, "publishFundPeriod": PUBLISH_PERIOD}
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,13 @@ PROBES = [
     Probe("recordMeetingStep", frozenset({"estate"}), Level.ESTATE),
     Probe("castBallot", frozenset({"house"}), Level.HOUSE),
     Probe("registerProxy", frozenset({"house"}), Level.HOUSE),
+    Probe("raiseRepairProject", frozenset({"project.part"}), Level.ESTATE),
+    Probe("raiseRepairProject", frozenset({"project.part"}), Level.ENTRANCE),
+    Probe("enterRevenue", frozenset({"estate"}), Level.ESTATE),
+    Probe("reverseRevenue", frozenset({"estate"}), Level.ESTATE),
+    Probe("confirmRevenue", frozenset({"estate"}), Level.ESTATE),
+    Probe("objectRevenue", frozenset({"estate"}), Level.ESTATE),
+    Probe("publishFundPeriod", frozenset({"estate"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.HOUSE),
     Probe("open311", frozenset({"address_string"})),
@@ -281,6 +305,7 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
             "/open311/v2/requests.json", data=form, headers={"authorization": f"Bearer {role.token}"}
         )
         return {"status": response.status_code, "body": response.json()}
+    variables: dict[str, Any]
     if probe.write == "openCase":
         fields: dict[str, Any] = {"title": TITLE, "category": "REPAIR"}
         if probe.level is not None:
@@ -309,6 +334,13 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
         }}
     elif probe.write == "recordMeetingStep":
         query, variables = STEP, {"estate": value}
+    elif probe.write == "raiseRepairProject":
+        query, variables = RAISE, {"project": {
+            "id": f"SEC-W-{tag}", "part": value, "title": TITLE, "budgetFen": 10_000, "authority": "EMERGENCY",
+            "authorityRef": TITLE, "emergency": "ROOF",
+        }}
+    elif probe.write in FUND_WRITES:
+        query, variables = FUND_WRITES[probe.write], {"estate": value}
     else:
         polls = secure_hub.cast.polls
         assert polls is not None
@@ -326,7 +358,9 @@ def _blanked(answer: dict[str, Any], value: Any) -> str:
 
 def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
     """What a refused write could have left: cases, the probe's device and shared query, votes,
-    first-meeting steps, and the suite's open vote's board and proxies."""
+    first-meeting steps, the suite's open vote's board and proxies, repair projects, and the
+    fund and revenue journals (with their published heads) of the estates of 市北区 and the
+    probe's targets."""
     store = secure_hub.store
     cases = sorted(case.id for case in secure_hub.run(store.case_page(EVERYTHING, 500)).items)
     polls = secure_hub.cast.polls
@@ -336,9 +370,16 @@ def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
     board = secure_hub.run(store.log_size(f"vote:{polls.open_vote}"))
     houses = sorted(secure_hub.world.houses_under(secure_hub.world.votes[polls.open_vote].place))
     proxies = secure_hub.run(store.proxies(polls.open_vote, houses))
+    projects = sorted(project.id for project in secure_hub.run(store.project_page(EVERYTHING, 500)).items)
+    journals = [f"{kind}:{estate}" for estate in secure_hub.world.at(Level.ESTATE) for kind in ("fund", "revenue")]
+
+    async def journals_now() -> list[tuple[int, int]]:
+        return [(await store.log_size(log), len(await store.log_heads(log))) for log in journals]
+
+    books = secure_hub.run(journals_now())
     return (
         cases, secure_hub.run(store.devices([f"SEC-W-{tag}"], EVERYTHING)), secure_hub.run(store.shared_versions(f"sec-w-{tag.lower()}")),
-        votes, steps, board, proxies,
+        votes, steps, board, proxies, projects, books,
     )
 
 
@@ -357,7 +398,7 @@ def test_a_write_outside_the_scope_answers_as_one_at_nothing(
             return
         answer = _attempt(secure_hub, role, probe, UNKNOWN[probe.level], tag)
         refusal = json.dumps(answer, ensure_ascii=False)
-        refused = ("is not a place you can see", "may not", *VOTE_REFUSALS.get(probe.write, ()))
+        refused = ("is not a place you can see", "may not", *VOTE_REFUSALS.get(probe.write, ()), *FUND_REFUSALS.get(probe.write, ()))
         assert any(text in refusal for text in refused), answer
     for outside, nothing in pairs:
         foreign = _attempt(secure_hub, role, probe, outside, tag)

@@ -14,7 +14,10 @@ Devices and alarms (a device code, an alarm id, or a cursor made of either) are 
 place the device is installed at. Owners' votes (a vote id, alone or in a page cursor) are judged
 by who may read them (`Role.may_read_vote`: the administrations and committee above the vote's
 place, the owners of its area, never a property firm), worked out here from the votes' places,
-record dates and the ownerships, not from the hub's access rules.
+record dates and the ownerships, not from the hub's access rules. Repair projects (a project id)
+are judged by who may read the books of the part they repair (`Role.may_read_books`: the
+administrations, committee and managing firm whose scope holds the part, the owners holding a
+house of its estate).
 """
 
 from __future__ import annotations
@@ -111,6 +114,33 @@ class WorldVote:
 
 
 @dataclass
+class WorldProject:
+    """A repair project the suite raised through the fund service."""
+
+    id: str
+    estate: str
+    part: str
+    status: str
+    """approved, completed or cancelled (ProjectStatus values)."""
+    cost_fen: int | None = None
+    authority: str | None = None
+    """The vote authorising it, for a repair a vote authorised."""
+
+
+@dataclass
+class WorldRevenue:
+    """An entry of an estate's public-revenue journal, as the suite entered or decided it."""
+
+    index: int
+    kind: str
+    """RevenueKind values."""
+    by: str
+    amount_fen: int | None
+    status: str | None
+    """unconfirmed, confirmed, objected or reversed for the firm's entries; None for the committee's."""
+
+
+@dataclass
 class WorldCommittee:
     id: str
     estate: str
@@ -158,6 +188,14 @@ class World:
     """Estate → the owners' committees recorded for it."""
     meeting_steps: dict[str, list[str]] = field(default_factory=dict)
     """Estate → the kinds of first-meeting steps recorded for it (MeetingStepKind values)."""
+    deposits: dict[str, int] = field(default_factory=dict)
+    """House → its first deposit into the maintenance fund (fen), as the suite booked it."""
+    balances: dict[str, int] = field(default_factory=dict)
+    """House → its maintenance-fund balance (fen) after everything the suite booked and debited."""
+    projects: dict[str, WorldProject] = field(default_factory=dict)
+    """Repair project id → the project (tests/security/conftest.py, `funds_and_revenue`)."""
+    revenue: dict[str, list[WorldRevenue]] = field(default_factory=dict)
+    """Estate → its public-revenue journal, oldest first."""
     _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, batch: Batch) -> None:
@@ -271,6 +309,20 @@ class World:
                 found[house] = holders
         return found
 
+    # the owners' money
+
+    def estate_of(self, code: str) -> str:
+        """The estate `code` is or lies under."""
+        return next(item for item in [*self.lineage(code), code] if self.places[item].level == Level.ESTATE)
+
+    def fund_estates(self) -> set[str]:
+        """Estates with a maintenance-fund account."""
+        return {self.estate_of(house) for house in self.balances}
+
+    def owner_estates(self, owner_id: str) -> set[str]:
+        """Estates where the owner holds a house today (whose books it reads)."""
+        return {self.estate_of(house) for house in self.holdings(owner_id)}
+
     def owners_touching(self, places: frozenset[str]) -> frozenset[str]:
         """Owners who hold or ever held a house among `places` (the port's rule for owners)."""
         return frozenset(item.owner_id for item in self.ownerships if item.house_code in places)
@@ -329,6 +381,17 @@ class Role:
             return self.self_owner is not None and self.self_owner in world.vote_owners(vote_id)
         return vote.place in self.places
 
+    def may_read_books(self, world: World, code: str) -> bool:
+        """The readers of the books of a place of an estate (schema/funds/access.py's rule, worked
+        out here from the world): the admin; the administrations, committee and managing firm
+        whose scope holds it; an owner for the estates it holds a house in."""
+        if self.name == "admin":
+            return True
+        if self.name == "owner":
+            assert self.self_owner is not None
+            return world.places[code].level >= Level.ESTATE and world.estate_of(code) in world.owner_estates(self.self_owner)
+        return code in self.places
+
     def above_scope(self, world: World) -> set[str]:
         """Places above the role's roots: never shown to it, though lists under them are."""
         return {code for root in self.roots for code in world.lineage(root)} - self.places
@@ -377,6 +440,8 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("alarm", text))
     if text in world.votes:
         found.append(("vote", text))
+    if text in world.projects:
+        found.append(("project", text))
     relay = _unbase64(text, urlsafe=False)
     if relay is not None:
         type_name, _, key = relay.partition(":")
@@ -418,6 +483,8 @@ def leaks(world: World, role: Role, data: Any) -> list[str]:
                     problems.append(f"{path}: alarm {key} at {world.alarms[key]} is outside the scope of {role}")
                 elif kind == "vote" and not role.may_read_vote(world, key):
                     problems.append(f"{path}: vote {key} at {world.votes[key].place} is not one {role} may read")
+                elif kind == "project" and not role.may_read_books(world, world.projects[key].part):
+                    problems.append(f"{path}: repair project {key} at {world.projects[key].part} is not one {role} may read")
                 if kind == "person" and not role.sees_whole(key):
                     problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
         elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
