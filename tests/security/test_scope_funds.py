@@ -24,7 +24,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-
 from graph.clock import CHINA_STANDARD_TIME
 from graph.levels import Level
 from graph.scope import Scope
