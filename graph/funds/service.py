@@ -317,6 +317,10 @@ class Funds:
             raise InvalidInput("emergency", emergency, "is given only for an emergency use (authority emergency)")
         if authority is Authority.VOTE:
             await self._check_vote(authority_ref, estate.code, part)
+        if case_id is not None:
+            [case] = await self.store.cases([case_id], scope)
+            if case is None:
+                raise InvalidInput("caseId", case_id, "is not a case you can see")
         project = RepairProject(
             id=project_id,
             estate=estate.code,
@@ -337,10 +341,8 @@ class Funds:
         """A vote authorises using the fund for `part` when it is closed, of this estate, held
         over the part or a place holding it, and an item of class 5 passed."""
         [vote] = await self.store.votes([vote_id], Scope.everything())
-        if vote is None:
-            raise InvalidInput("authorityRef", vote_id, "names no vote")
-        if vote.estate_code != estate:
-            raise InvalidInput("authorityRef", vote_id, f"is a vote of estate {vote.estate_code}, not {estate}")
+        if vote is None or vote.estate_code != estate:  # another estate's vote answers as no vote: it tells nothing of it
+            raise InvalidInput("authorityRef", vote_id, f"names no vote of estate {estate}")
         if vote.status is not VoteStatus.CLOSED or vote.result is None:
             raise InvalidInput("authorityRef", vote_id, f"is {vote.status.name.lower()}, not closed with a result")
         if vote.place_code != part:
