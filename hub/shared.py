@@ -337,7 +337,7 @@ SHIPPED = (
         "公共收益待确认: the firms' public-revenue entries still awaiting the owners' committee, by estate.",
         """query RevenueUnconfirmed($scope: String!, $first: Int = 500) {
   revenueUnconfirmed(scope: $scope, first: $first) {
-    estate estateName entry { index kindLabel amountFen sourceLabel contract periodStart periodEnd costItem disposition at by }
+    estate estateName entry { index kindLabel amountFen sourceLabel contract periodStart periodEnd costItem dispositionLabel at by }
   }
 }""",
         {"scope": SCOPE_DESCRIPTION, "first": "How many entries, 1 to 500."},

@@ -29,7 +29,7 @@ dropped by the whole-map SET that follows; Neo4j takes the lock before the value
 FalkorDB runs writes one at a time) and goes on through an UNWIND only from the value it
 expects. An apply MERGEs its `FundFold` node (unique on `log`, so two first appliers meet on
 one node), locks it, and only at `from_size` sets the new size and replaces the given rows in
-the same statement. The field checks are SQL's too (`graph.sql.fund_checks`, plain Python), so
+the same statement. The field checks are shared with SQL (`graph.funds.checks`, plain Python), so
 both refuse the same input naming the same field; what needs the store (the estate, the part,
 the houses under the estate) is read and checked before the write; places are never deleted.
 """
@@ -63,7 +63,7 @@ from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.store import MAX_PAGE
-from graph.sql.fund_checks import check_accounts, check_finish, check_new_project, check_sizes, check_years
+from graph.funds.checks import check_accounts, check_finish, check_new_project, check_sizes, check_years
 from graph.votes.checks import check_time
 
 for _label, _prop, _unique in (

@@ -1,6 +1,6 @@
 """Repair projects and the fund and revenue journals folded, in SQL (a base of SqlStore): the
 storage side of `graph.funds.records.FundStore`, whose docstrings hold each member's contract.
-The field checks are `graph.sql.fund_checks` (no SQL in them); this module stores, finds and sums.
+The field checks are `graph.funds.checks` (no SQL in them); this module stores, finds and sums.
 
 Tables (graph.sql.tables): `fund_project` (a row per project, its part and estate by place id),
 `fund_account` (a row per house, with the house's code beside its id so an estate's accounts
@@ -50,7 +50,7 @@ from graph.model import Page
 from graph.scope import Scope
 from graph.sql import tables
 from graph.sql.bulk import insert_rows
-from graph.sql.fund_checks import (
+from graph.funds.checks import (
     FUND,
     REVENUE,
     check_accounts,

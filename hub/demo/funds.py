@@ -46,6 +46,7 @@ class DemoFunds:
     confirmed: int
     published: int
     period: str
+    kept: bool = False  # built earlier: the books were left as they were
 
 
 async def _first_building(store: Store, estate: str) -> str | None:
@@ -60,6 +61,9 @@ async def build_demo_funds(store: Store, keys: Keyring, *, estate: str, vote: st
     lift_houses = lift_cost = 0
     building = await _first_building(store, estate)
     [closed] = await store.votes([vote], EVERYTHING)
+    lift_id = f"WX-{estate[-7:]}-001"
+    if await funds.project(lift_id, EVERYTHING) is not None:  # a demo built again keeps its books
+        return DemoFunds(lift_id, estate, 0, 0, None, 0, 0, await funds.publish_due(), funds.last_month(), kept=True)
     if building is not None and closed is not None and closed.result is not None:
         passed = any(item.klass == ItemClass.USE_FUND and item.passed for item in parse_result(closed.result).items)
         areas = await funds.houses_of(building)
@@ -68,21 +72,22 @@ async def build_demo_funds(store: Store, keys: Keyring, *, estate: str, vote: st
         lift_cost = min(LIFT_CAP_FEN, held * 2 // 5 // 100 * 100)
         if lift_cost > 0:
             project = await funds.raise_project(
-                project_id=f"WX-{estate[-7:]}-001", part=building, title="1号楼电梯更换", budget_fen=max(lift_cost, LIFT_CAP_FEN),
+                project_id=lift_id, part=building, title="1号楼电梯更换", budget_fen=max(lift_cost, LIFT_CAP_FEN),
                 authority=Authority.VOTE if passed else Authority.REFERENCE,
                 authority_ref=vote if passed else f"{vote}（纸质表决结果）", raised_by=f"committee:{estate}", scope=EVERYTHING,
             )
             done, debit = await funds.complete_project(project.id, lift_cost, EVERYTHING)
             lift_project, lift_houses = done.id, len([share for share in debit.shares.values() if share])
     other_building = await _first_building(store, other_estate)
-    if other_building is not None:
+    pump_id = f"WX-{other_estate[-7:]}-001"
+    if other_building is not None and await funds.project(pump_id, EVERYTHING) is None:
         areas = await funds.houses_of(other_building)
         accounts = await store.fund_accounts(sorted(areas), EVERYTHING)
         lowest = min((account.balance_fen for account in accounts if account is not None), default=0)
         cost = min(1_234_567, lowest * len(areas) // 4)
         if cost > 0:
             project = await funds.raise_project(
-                project_id=f"WX-{other_estate[-7:]}-001", part=other_building, title="1号楼二次供水管道爆裂抢修", budget_fen=cost,
+                project_id=pump_id, part=other_building, title="1号楼二次供水管道爆裂抢修", budget_fen=cost,
                 authority=Authority.EMERGENCY, authority_ref="地下泵房供水主管爆裂，全楼停水", emergency=Emergency.WATER,
                 raised_by=f"street:{other_estate[:9]}", scope=EVERYTHING,
             )
@@ -91,7 +96,7 @@ async def build_demo_funds(store: Store, keys: Keyring, *, estate: str, vote: st
     entries = confirmed = 0
     spans = await store.managements([estate], now.date(), EVERYTHING)
     [committees] = await store.committees([estate], now.date(), EVERYTHING)
-    if spans and spans[0] and committees:
+    if spans and spans[0] and committees and not await funds.revenue.log(estate).size():
         firm = spans[0][-1].firm_code
         year = now.year
         made = [

@@ -55,19 +55,18 @@ def require_reader(info: Info) -> None:
 
 
 async def books_scope(info: Info, code: str) -> Scope:
-    """The scope to read `code`'s books in: the caller's own, or for an owner the whole tree
-    when `code` is an estate it holds a house in (or a place under such an estate). A caller
-    who may not read them: the place reads as unknown."""
+    """The scope to read `code`'s books in: the caller's own; for an owner, its own scope for
+    one of its houses and the whole tree for an estate it holds a house in — nothing else (a
+    building's or a neighbour's totals would show other houses' accounts). A caller who may not
+    read them: the place reads as unknown."""
     require_reader(info)
     principal = info.context.principal
     if principal.role is not Role.OWNER:
         return info.context.scope
-    estates = await owner_estates(info)
-    if code in estates:
-        return Scope.everything()
-    lines = await info.context.store.ancestors([code], Scope.everything())
-    if any(place.code in estates for place in lines[0]):
-        return Scope.everything()
+    if code in (info.context.scope.roots or frozenset()):
+        return info.context.scope  # its own house: what its account is
+    if code in await owner_estates(info):
+        return Scope.everything()  # the estate's books, never another house's or a building's
     raise InvalidInput("place", code, "is not a place you can see")
 
 

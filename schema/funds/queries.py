@@ -203,7 +203,7 @@ class FundQueries:
         if found is None:
             return None
         try:
-            scope = await books_scope(info, found.part)
+            scope = await books_scope(info, found.estate if info.context.principal.role is Role.OWNER else found.part)
         except InvalidInput:
             return None
         visible = await funds_of(info).project(id, scope)

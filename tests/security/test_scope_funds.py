@@ -24,8 +24,6 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import pytest
-
 from graph.clock import CHINA_STANDARD_TIME
 from graph.levels import Level
 from graph.scope import Scope
@@ -332,12 +330,6 @@ def test_totals_only_for_places_the_role_reads(secure_hub: SecureHub, role: Role
             assert totals["revenueFen"] >= incomes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK (schema/funds/queries.py fund_totals): an owner is given the totals of any place under an estate it "
-    "holds a house in (books_scope widens to Scope.everything()), so fundTotals(places: [another owner's house]) shows "
-    "that house's balance, first deposit and low flag; schema/funds/access.py says an owner never reads another house's account",
-)
 def test_an_owner_reads_no_other_houses_totals(secure_hub: SecureHub) -> None:
     """An owner's fundTotals for another house of its estate, in its entrance or not, answers as
     for a house that does not exist: null (its own house's totals are its account's)."""
