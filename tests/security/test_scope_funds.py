@@ -24,6 +24,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from graph.clock import CHINA_STANDARD_TIME
 from graph.levels import Level
 from graph.scope import Scope
