@@ -623,12 +623,6 @@ def test_an_owner_proves_only_its_own_entries(secure_hub: SecureHub) -> None:
 UNKNOWN_VOTE = "TP20991231999999"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK (graph/funds/service.py Funds._check_vote, reached from raiseRepairProject): the vote named as "
-    "authorityRef is read with Scope.everything(), and the refusal tells an actor who may not read the vote that it "
-    "exists and names its estate ('is a vote of estate <code>, not <estate>') where an id of nothing says 'names no vote'",
-)
 @pytest.mark.parametrize("name", ["committee", "street"])
 def test_a_vote_the_actor_may_not_read_authorises_nothing_and_tells_nothing(secure_hub: SecureHub, name: str) -> None:
     """raiseRepairProject in the actor's own estate naming as its authority a vote the actor may
@@ -649,12 +643,6 @@ def test_a_vote_the_actor_may_not_read_authorises_nothing_and_tells_nothing(secu
     assert journals(secure_hub) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WRONG (graph/funds/service.py Funds.raise_project): caseId is stored as given, unchecked, so a project "
-    "of the committee's estate can name a case of 市北区 and every reader of the project (an owner of the estate too) "
-    "is shown the id of a case outside its scope",
-)
 def test_a_project_names_only_a_case_of_the_actors_scope(secure_hub: SecureHub) -> None:
     """raiseRepairProject naming as its case one the actor may not see (a case of 市北区) is
     refused as naming a case that does not exist, nothing recorded."""
