@@ -62,8 +62,10 @@ def serve(arguments: argparse.Namespace) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):  # the URL shows at once, piped to a log too
         sys.stdout.reconfigure(line_buffering=True)
     # `kill`, a service manager's stop or a closed terminal stop the server as Ctrl-C does: it
-    # runs in a session of its own, so without this it would outlive the command
-    for stopping in (signal.SIGTERM, signal.SIGHUP):
+    # runs in a session of its own, so without this it would outlive the command. SIGINT too,
+    # explicitly: a command started in the background by a non-interactive shell (`… &` in a
+    # script, nohup) inherits SIGINT ignored, and Python then never turns it into Ctrl-C
+    for stopping in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stopping, _interrupt)
     status: int = serve_forever(arguments.port, directory)
     return status
