@@ -45,15 +45,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from graph.codes import EstateCode, HouseCode
+from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
+from graph.funds.canonical import check_code, is_int, json_text
 from graph.logstore import NewEntry
 
 FORMAT = 1
@@ -170,7 +170,7 @@ class FundEntry:
         if "v" not in body:
             raise InvalidInput(f"{where} v", None, f"is missing (the format version, {FORMAT})")
         version = body["v"]
-        if not _is_int(version) or version != FORMAT:
+        if not is_int(version) or version != FORMAT:
             raise InvalidInput(f"{where} v", version, f"is not a known format version (this reader knows {FORMAT})")
         unknown = sorted(set(body) - FIELDS)
         if unknown:
@@ -178,27 +178,27 @@ class FundEntry:
         missing = sorted(FIELDS - set(body))
         if missing:
             raise InvalidInput(f"{where} {missing[0]}", None, "is missing")
-        kind_text = _text(body, "kind", where)
+        kind_text = json_text(body, "kind", where)
         try:
             kind = EntryKind(kind_text)
         except ValueError:
             raise InvalidInput(f"{where} kind", kind_text, f"must be one of {', '.join(EntryKind)}") from None
         amount = body["amount_fen"]
-        if not _is_int(amount):
+        if not is_int(amount):
             raise InvalidInput(f"{where} amount_fen", amount, "must be an integer number of fen (not a float, not a bool)")
-        at_text = _text(body, "at", where)
+        at_text = json_text(body, "at", where)
         try:
             at = dt.datetime.fromisoformat(at_text)
         except ValueError:
             raise InvalidInput(f"{where} at", at_text, "is not an ISO 8601 time") from None
         entry = cls(
-            estate=_text(body, "estate", where),
-            house=_text(body, "house", where),
+            estate=json_text(body, "estate", where),
+            house=json_text(body, "house", where),
             kind=kind,
             amount_fen=amount,
             at=at,
-            ref=_text(body, "ref", where),
-            memo=_text(body, "memo", where),
+            ref=json_text(body, "ref", where),
+            memo=json_text(body, "memo", where),
         )
         check_entry(entry, where=where)
         if entry.payload() != payload:
@@ -214,13 +214,13 @@ def check_entry(entry: FundEntry, *, where: str = "entry") -> None:
     valid or not in canonical form, an unknown kind, money that is not an int (float or bool) or
     over 2^53 − 1 fen, a sign the kind does not allow, a naive time, a `ref` or `memo` out of
     shape. Whether a reversal fits the journal is `balances`' to say (it needs the journal)."""
-    _check_code(EstateCode, entry.estate, f"{where} estate")
-    _check_code(HouseCode, entry.house, f"{where} house")
+    check_code(EstateCode, entry.estate, f"{where} estate")
+    check_code(HouseCode, entry.house, f"{where} house")
     kind = entry.kind
     if not isinstance(kind, EntryKind):
         raise InvalidInput(f"{where} kind", kind, f"must be an EntryKind ({', '.join(EntryKind)})")
     amount = entry.amount_fen
-    if not _is_int(amount):
+    if not is_int(amount):
         raise InvalidInput(f"{where} amount_fen", amount, "must be an integer number of fen (not a float, not a bool)")
     if abs(amount) > MAX_FEN:
         raise InvalidInput(f"{where} amount_fen", amount, f"must be at most {MAX_FEN} fen either way")
@@ -261,7 +261,7 @@ def balances(entries: Iterable[tuple[int, FundEntry]]) -> dict[str, int]:
     return fold.balances()
 
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
+CST = CHINA_STANDARD_TIME
 """China Standard Time: the calendar years and disclosure periods of the books are Beijing's."""
 
 
@@ -325,7 +325,7 @@ class JournalFold:
     def add(self, index: int, entry: FundEntry, *, checked: bool = False) -> None:
         """Fold one entry; `checked`: it comes from `FundEntry.parse`, which checked it already."""
         where = f"entry {index}"
-        if not _is_int(index) or index <= self.last:
+        if not is_int(index) or index <= self.last:
             raise InvalidInput(f"{where} index", index, f"must be an integer index after {self.last} (the journal in index order)")
         self.last = index
         if not checked:
@@ -388,33 +388,3 @@ class JournalFold:
 
 _string = json.JSONEncoder(ensure_ascii=False).encode
 """A JSON string literal exactly as json.dumps(ensure_ascii=False) writes it."""
-
-
-def _is_int(value: object) -> bool:
-    """An int that is not a bool (True is not an amount)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _text(body: dict[str, Any], name: str, where: str) -> str:
-    value = body[name]
-    if not isinstance(value, str):
-        raise InvalidInput(f"{where} {name}", value, "must be a JSON string")
-    return value
-
-
-@functools.lru_cache(maxsize=65536)
-def _canonical_code(kind: type[EstateCode] | type[HouseCode], text: str) -> bool:
-    """Whether `text` is a valid code of `kind` in its canonical spelling (cached: a journal names
-    the same houses again and again). An invalid code raises, and raising is not cached."""
-    return str(kind.parse(text)) == text
-
-
-def _check_code(kind: type[EstateCode] | type[HouseCode], value: object, field: str) -> None:
-    if not isinstance(value, str):
-        raise InvalidInput(field, value, f"must be a string ({kind.what})")
-    try:
-        canonical = _canonical_code(kind, value)
-    except InvalidInput as error:
-        raise type(error)(field, value, error.rule) from None
-    if not canonical:
-        raise InvalidInput(field, value, f"must be written in canonical form, upper case without spaces ({kind.what})")

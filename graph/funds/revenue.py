@@ -80,16 +80,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graph.clock import CHINA_STANDARD_TIME
 from graph.codes import CreditCode, EstateCode
 from graph.errors import InvalidInput
-from graph.funds.journal import MAX_FEN
+from graph.funds.canonical import check_code, is_int, json_text
+from graph.funds.journal import MAX_FEN, year_of
 from graph.funds.records import RevenueYear
 from graph.logstore import NewEntry
 from graph.votes.checks import check_id
@@ -329,14 +328,14 @@ class RevenueEntry:
         if "v" not in body:
             raise InvalidInput(f"{where} v", None, f"is missing (the format version, {FORMAT})")
         version = body["v"]
-        if not _is_int(version) or version != FORMAT:
+        if not is_int(version) or version != FORMAT:
             raise InvalidInput(f"{where} v", version, f"is not a known format version (this reader knows {FORMAT})")
         unknown = sorted(set(body) - FIELDS)
         if unknown:
             raise InvalidInput(f"{where} {unknown[0]}", body[unknown[0]], "is not a field of a revenue entry")
         if "kind" not in body:
             raise InvalidInput(f"{where} kind", None, "is missing")
-        kind_text = _text(body, "kind", where)
+        kind_text = json_text(body, "kind", where)
         try:
             kind = RevenueKind(kind_text)
         except ValueError:
@@ -348,7 +347,7 @@ class RevenueEntry:
         missing = sorted(fields - set(body))
         if missing:
             raise InvalidInput(f"{where} {missing[0]}", None, f"is missing (a {kind} ({kind.label}) entry holds it)")
-        at_text = _text(body, "at", where)
+        at_text = json_text(body, "at", where)
         try:
             at = dt.datetime.fromisoformat(at_text)
         except ValueError:
@@ -357,30 +356,30 @@ class RevenueEntry:
         for name in KIND_FIELDS[kind]:
             value = body[name]
             if name in ("amount_fen", "target"):
-                if not _is_int(value):
+                if not is_int(value):
                     raise InvalidInput(f"{where} {name}", value, "must be a JSON integer (not a float, not a bool)")
             elif name in ("period_start", "period_end"):
-                text = _text(body, name, where)
+                text = json_text(body, name, where)
                 try:
                     value = dt.date.fromisoformat(text)
                 except ValueError:
                     raise InvalidInput(f"{where} {name}", text, "is not an ISO 8601 date (YYYY-MM-DD)") from None
             elif name in ("source", "disposition"):
-                text = _text(body, name, where)
+                text = json_text(body, name, where)
                 choices: type[Source] | type[Disposition] = Source if name == "source" else Disposition
                 try:
                     value = choices(text)
                 except ValueError:
                     raise InvalidInput(f"{where} {name}", text, f"must be one of {', '.join(choices)}") from None
             else:
-                value = _text(body, name, where)
+                value = json_text(body, name, where)
             values[name] = value
         entry = cls(
-            estate=_text(body, "estate", where),
+            estate=json_text(body, "estate", where),
             kind=kind,
-            by=_text(body, "by", where),
+            by=json_text(body, "by", where),
             at=at,
-            memo=_text(body, "memo", where),
+            memo=json_text(body, "memo", where),
             **values,
         )
         check_entry(entry, where=where)
@@ -410,12 +409,12 @@ def check_entry(entry: RevenueEntry, *, where: str = "entry") -> None:
     def field(name: str) -> str:
         return f"{where} {name}" if where else name
 
-    _check_code(EstateCode, entry.estate, field("estate"))
+    check_code(EstateCode, entry.estate, field("estate"))
     kind = entry.kind
     if not isinstance(kind, RevenueKind):
         raise InvalidInput(field("kind"), kind, f"must be a RevenueKind ({', '.join(RevenueKind)})")
     if kind.party is Party.FIRM:
-        _check_code(CreditCode, entry.by, field("by"))
+        check_code(CreditCode, entry.by, field("by"))
     else:
         check_id(entry.by, field("by"))
     at = entry.at
@@ -496,11 +495,6 @@ def owners_share(row: RevenueYear) -> int:
     return row.income_fen - row.cost_fen
 
 
-def year_of(at: dt.datetime) -> int:
-    """The calendar year an entry made at `at` counts in: its year in China Standard Time."""
-    return at.astimezone(CHINA_STANDARD_TIME).year
-
-
 def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
     """Fold `entries` — (index, entry) pairs of ONE estate's revenue journal — in index order.
 
@@ -527,7 +521,7 @@ def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
     last = -1
     for index, entry in entries:
         where = f"entry {index}"
-        if not _is_int(index) or index <= last:
+        if not is_int(index) or index <= last:
             raise InvalidInput(f"{where} index", index, f"must be an integer index after {last} (the journal in index order)")
         last = index
         check_entry(entry, where=where)
@@ -610,33 +604,3 @@ def fold(entries: Iterable[tuple[int, RevenueEntry]]) -> RevenueFold:
         for year, (income, confirmed, cost, distributed, count, unconfirmed) in sorted(rows.items())
     )
     return RevenueFold(estate, years, statuses, decisions, decided, reversals)
-
-
-def _is_int(value: object) -> bool:
-    """An int that is not a bool (True is not an amount)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _text(body: dict[str, Any], name: str, where: str) -> str:
-    value = body[name]
-    if not isinstance(value, str):
-        raise InvalidInput(f"{where} {name}", value, "must be a JSON string")
-    return value
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical_code(kind: type[EstateCode] | type[CreditCode], text: str) -> bool:
-    """Whether `text` is a valid code of `kind` in its canonical spelling (cached: a journal names
-    its estate and its firm again and again). An invalid code raises, and raising is not cached."""
-    return str(kind.parse(text)) == text
-
-
-def _check_code(kind: type[EstateCode] | type[CreditCode], value: object, field: str) -> None:
-    if not isinstance(value, str):
-        raise InvalidInput(field, value, f"must be a string ({kind.what})")
-    try:
-        canonical = _canonical_code(kind, value)
-    except InvalidInput as error:
-        raise type(error)(field, value, error.rule) from None
-    if not canonical:
-        raise InvalidInput(field, value, f"must be written in canonical form, upper case without spaces ({kind.what})")
