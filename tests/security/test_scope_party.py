@@ -222,3 +222,27 @@ def test_founding_is_for_the_host_and_the_offices_above(secure_hub: SecureHub, p
         message = secure_hub.post(role, found, {"o": given})["errors"][0]["message"]
         assert ("organisation id" in message) == allowed, (role, what, message)
     assert secure_hub.run(secure_hub.store.party_organisations([bad_id], EVERYTHING)) == [None]
+
+
+def test_member_names_are_sealed_and_whole_reads_audited(secure_hub: SecureHub, party_world: PartyWorld) -> None:
+    """A member declared with the owner role's owner's name keeps it sealed at rest (on SQLite:
+    the party_member table has no name column and no row spells it); a whole read is a pii.read
+    entry naming the member, a masked one writes none."""
+    name = secure_hub.world.owners[secure_hub.cast.owner].name
+    if secure_hub.backend == "sqlite":
+        import sqlite3
+
+        connection = sqlite3.connect(f"file:{secure_hub.database}?mode=ro", uri=True)
+        try:
+            columns = [row[1] for row in connection.execute("PRAGMA table_info(party_member)")]
+            rows = connection.execute("SELECT * FROM party_member").fetchall()
+        finally:
+            connection.close()
+        assert "name" not in columns and len(rows) >= len(party_world.members)
+        assert not any(isinstance(value, bytes | str) and name.encode() in (value.encode() if isinstance(value, str) else value) for row in rows for value in row)
+    [last] = secure_hub.run(secure_hub.store.audit_tail(1))
+    secure_hub.data("city", ORG, {"id": "SEC-DZB-COMM"})
+    secure_hub.data("street", ORG, {"id": "SEC-DZB-COMM"})
+    entries = [e for e in secure_hub.run(secure_hub.store.audit_entries(after=last.seq)) if e.action == "pii.read"]
+    assert len(entries) == 1 and entries[0].role == "street"
+    assert f"party-member:{party_world.owner_member}" in entries[0].detail["owners"] and name not in str(entries[0])
