@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from graph.ciphers.sealing import Sealer
-from graph.cursors import decode_cursor, encode_cursor
+from graph.cursors import decode_cursor
 from graph.cypher import statements as st
 from graph.cypher import values
 from graph.cypher.funds import _bad_cursor, _columns, _page_size, _optional_time, _taken, _whole
@@ -36,7 +36,7 @@ from graph.cypher.transport import Transport
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.model import Page
-from graph.party.checks import check_claim, check_finish, check_left, check_member, check_organisation, check_organisation_place, claim_lock, sealed_under
+from graph.party.checks import check_claim, check_finish, check_left, check_member, check_organisation, check_organisation_place, claim_lock, page_by_id, sealed_under
 from graph.party.records import (
     CaseClaim,
     ClaimOutcome,
@@ -272,13 +272,7 @@ class PartyRecords:
             raise _bad_cursor(after)
         params = {"within": within, "host": host, "after": mark, "limit": first + 1, **scope_params(scope)}
         found = sorted(map(_organisation, await self.transport.run(ORG_PAGE, params)), key=lambda org: org.id)
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(shown[-1].id) if shown else None,
-            start_cursor=encode_cursor(shown[0].id) if shown else None,
-        )
+        return page_by_id(found, first)
 
     # -- members ---------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from graph.cursors import encode_cursor
 from graph.errors import InvalidInput
 from graph.levels import Level
+from graph.model import Page
 from graph.party.records import CaseClaim, HostKind, LinkKind, OrganisationKind, PartyMember, PartyOrganisation, PersonLink
 from graph.votes.checks import check_day, check_time
 
@@ -135,3 +137,14 @@ def sealed_under(member_id: str) -> str:
 def claim_lock(case_id: str, member_id: str) -> str:
     """The key only an active claim of this member on this case holds."""
     return f"{case_id}\n{member_id}"
+
+
+def page_by_id(found: list[PartyOrganisation], first: int) -> Page[PartyOrganisation]:
+    """A keyset page of organisations from the `first` + 1 an adapter read in id order."""
+    shown = found[:first]
+    return Page(
+        items=shown,
+        has_next=len(found) > first,
+        end_cursor=encode_cursor(shown[-1].id) if shown else None,
+        start_cursor=encode_cursor(shown[0].id) if shown else None,
+    )

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.ciphers.sealing import Sealer
-from graph.cursors import decode_cursor, encode_cursor
+from graph.cursors import decode_cursor
 from graph.errors import InvalidInput, StoreError
 from graph.model import Page
-from graph.party.checks import check_claim, check_finish, check_left, check_member, check_organisation, check_organisation_place, claim_lock, sealed_under
+from graph.party.checks import check_claim, check_finish, check_left, check_member, check_organisation, check_organisation_place, claim_lock, page_by_id, sealed_under
 from graph.party.records import (
     CaseClaim,
     ClaimOutcome,
@@ -190,13 +190,7 @@ class PartyRecords:
                 clauses.append(_ORG.c.key > mark)
             query = _org_query().where(and_(*clauses)).order_by(_ORG.c.key).limit(first + 1)
             found = [_organisation(row) for row in await connection.execute(query)]
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(shown[-1].id) if shown else None,
-            start_cursor=encode_cursor(shown[0].id) if shown else None,
-        )
+        return page_by_id(found, first)
 
     # -- members ---------------------------------------------------------------------------
 
