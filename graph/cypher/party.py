@@ -103,6 +103,7 @@ ORG_PAGE = st.read(
     "AND ($host IS NULL OR o.host = $host) AND ($after IS NULL OR o.id > $after) "
     f"WITH o ORDER BY o.id LIMIT $limit {_ORG_RETURN}",
 )
+HOSTED = st.read("party.hosted", f"UNWIND $hosts AS h MATCH (o:PartyOrg {{host: h}}) {_ORG_RETURN}")
 SAVE_MEMBER = st.write(
     "party.save_member",
     "MATCH (o:PartyOrg {id: $organisation}) OPTIONAL MATCH (x:PartyMember {id: $id}) WITH o, count(x) AS taken "
@@ -273,6 +274,13 @@ class PartyRecords:
         params = {"within": within, "host": host, "after": mark, "limit": first + 1, **scope_params(scope)}
         found = sorted(map(_organisation, await self.transport.run(ORG_PAGE, params)), key=lambda org: org.id)
         return page_by_id(found, first)
+
+    async def hosted_organisations(self, hosts: Sequence[str]) -> list[list[PartyOrganisation]]:
+        found: dict[str, list[PartyOrganisation]] = {}
+        if hosts:
+            for organisation in map(_organisation, await self.transport.run(HOSTED, {"hosts": list(dict.fromkeys(hosts))})):
+                found.setdefault(organisation.host, []).append(organisation)
+        return [sorted(found.get(host, []), key=lambda org: org.id) for host in hosts]
 
     # -- members ---------------------------------------------------------------------------
 

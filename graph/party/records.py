@@ -173,6 +173,11 @@ class PartyStore(Protocol):
         not stored: none), hosted by `host` (None: any), by id, keyset-paged (first clamped to
         1..MAX_PAGE; a cursor naming no organisation is InvalidInput)."""
 
+    async def hosted_organisations(self, hosts: Sequence[str]) -> list[list[PartyOrganisation]]:
+        """For each host (a firm's credit code, an estate's or a community's code), the
+        organisations set up in it, by id. Unscoped: the service asks which firms have one,
+        never a caller."""
+
     async def save_party_member(self, member: PartyMember) -> None:
         """Store a new member (its name sealed, a blind index beside it). An id already stored
         is StoreError naming it; an organisation not stored, InvalidInput naming

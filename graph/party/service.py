@@ -281,55 +281,82 @@ class Party:
     async def figures(
         self, codes: Sequence[str], scope: Scope, *, since: dt.datetime | None = None, until: dt.datetime | None = None
     ) -> list[PartyFigures | None]:
-        """Each place's figures (see the module docstring); None where missing or out of scope."""
+        """Each place's figures (see the module docstring); None where missing or out of scope.
+        The estates under all the places are read once and each estate's committee, firms and
+        party members in batches, however many places are asked (a page of estates included)."""
         tallies = await self.store.claim_tallies(codes, scope, since=since, until=until)
+        places = await self.store.places(codes, scope)
+        under: dict[str, list[str]] = {}
+        for code, place, tally in zip(codes, places, tallies):
+            if tally is None or place is None or code in under:
+                continue
+            if place.level is Level.ESTATE:
+                under[code] = [code]
+            elif place.level < Level.ESTATE:
+                under[code] = await self._estates_under(code, scope)
+            else:
+                under[code] = []  # a building, entrance or house: no estate of its own
+        estates = sorted({estate for found in under.values() for estate in found})
+        seats, firms, organised = await self._estate_people(estates, scope)
         answers: list[PartyFigures | None] = []
         for code, tally in zip(codes, tallies):
-            if tally is None:
+            if tally is None or code not in under:
                 answers.append(None)
                 continue
+            mine = under[code]
+            managing = {firm for estate in mine for firm in firms.get(estate, ())}
             answers.append(
-                replace(
-                    await self._people(code, scope),
-                    claims_made=tally.made, claims_handled=tally.handled, claims_resolved=tally.resolved,
+                PartyFigures(
+                    code,
+                    estates=len(mine),
+                    committee_members=sum(len(seats.get(estate, {})) for estate in mine),
+                    committee_party_members=sum(sum(seats.get(estate, {}).values()) for estate in mine),
+                    firms_managing=len(managing),
+                    firms_with_organisation=len(managing & organised),
+                    claims_made=tally.made,
+                    claims_handled=tally.handled,
+                    claims_resolved=tally.resolved,
                     claims_handed_back=tally.handed_back,
                 )
             )
         return answers
 
-    async def _people(self, code: str, scope: Scope) -> PartyFigures:
-        today = self.today()
+    async def _estates_under(self, code: str, scope: Scope) -> list[str]:
         estates: list[str] = []
         after: str | None = None
         while True:
             page = await self.store.subtree(Level.ESTATE, code, scope, MAX_PAGE, after)
             estates += [place.code for place in page.items]
             if not page.has_next:
-                break
+                return estates
             after = page.end_cursor
-        seats: list[tuple[str, str]] = []
-        firms: set[str] = set()
+
+    async def _estate_people(
+        self, estates: list[str], scope: Scope
+    ) -> tuple[dict[str, dict[str, bool]], dict[str, set[str]], set[str]]:
+        """Per estate: its committee members in office today (owner id → whether a current
+        party member, as the owner or as the committee member) and the firms managing it today;
+        and which of those firms have an organisation."""
+        today = self.today()
+        seats: dict[str, dict[str, bool]] = {}
+        firms: dict[str, set[str]] = {}
         for start in range(0, len(estates), MAX_PAGE):
             chunk = estates[start : start + MAX_PAGE]
             for estate, committees in zip(chunk, await self.store.committees(chunk, today, scope)):
-                seats += sorted({(estate, member.owner_id) for committee in committees for member in committee.members})
-            for spans in await self.store.managements(chunk, today, scope):
-                firms |= {span.firm_code for span in spans}
-        links = [PersonLink(LinkKind.OWNER, owner) for _, owner in seats] + [
-            PersonLink(LinkKind.COMMITTEE, f"{estate}/{owner}") for estate, owner in seats
+                if committees:
+                    seats[estate] = {member.owner_id: False for committee in committees for member in committee.members}
+            for estate, spans in zip(chunk, await self.store.managements(chunk, today, scope)):
+                if spans:
+                    firms[estate] = {span.firm_code for span in spans}
+        pairs = [(estate, owner) for estate, owners in seats.items() for owner in owners]
+        links = [PersonLink(LinkKind.OWNER, owner) for _, owner in pairs] + [
+            PersonLink(LinkKind.COMMITTEE, f"{estate}/{owner}") for estate, owner in pairs
         ]
         found = await self.store.linked_party_members(links) if links else []
-        half = len(seats)
-        members = sum(
-            1
-            for n in range(half)
-            if any(m.active_on(today) for m in found[n]) or any(m.active_on(today) for m in found[half + n])
-        )
-        with_organisation = 0
-        for firm in sorted(firms):
-            hosted = await self.store.party_organisation_page(EVERYTHING, 10, host=firm)
-            with_organisation += any(org.host_kind is HostKind.FIRM for org in hosted.items)
-        return PartyFigures(
-            code, estates=len(estates), committee_members=len(seats), committee_party_members=members,
-            firms_managing=len(firms), firms_with_organisation=with_organisation,
-        )
+        for n, (estate, owner) in enumerate(pairs):
+            declared = found[n] + found[len(pairs) + n]
+            seats[estate][owner] = any(member.active_on(today) for member in declared)
+        managing = sorted({firm for codes in firms.values() for firm in codes})
+        hosted = await self.store.hosted_organisations(managing) if managing else []
+        organised = {firm for firm, orgs in zip(managing, hosted) if any(org.host_kind is HostKind.FIRM for org in orgs)}
+        return seats, firms, organised

@@ -192,6 +192,14 @@ class PartyRecords:
             found = [_organisation(row) for row in await connection.execute(query)]
         return page_by_id(found, first)
 
+    async def hosted_organisations(self, hosts: Sequence[str]) -> list[list[PartyOrganisation]]:
+        async with self.engine.connect() as connection:
+            rows = await select_in(connection, _org_query(), _ORG.c.host, hosts)
+        found: dict[str, list[PartyOrganisation]] = {}
+        for organisation in map(_organisation, rows):
+            found.setdefault(organisation.host, []).append(organisation)
+        return [sorted(found.get(host, []), key=lambda org: org.id) for host in hosts]
+
     # -- members ---------------------------------------------------------------------------
 
     async def save_party_member(self, member: PartyMember) -> None:

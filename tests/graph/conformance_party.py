@@ -186,6 +186,13 @@ class TestPartyOrganisationPage:
         assert (await store.party_organisation_page(NORTH, 10, within=SHINAN)).items == []
         assert (await store.party_organisation_page(EVERYTHING, 10, within=UNKNOWN_STREET)).items == []
 
+    async def test_hosted_organisations_are_found_by_host_unscoped(self, store: Store) -> None:
+        await city(store)
+        await store.save_party_organisation(organisation("PO-F2B", name="八大关物业第二党支部", host_kind=HostKind.FIRM, host=FIRM_2, place_code=CM_A1))
+        found = await store.hosted_organisations([FIRM_2, E_A, CM_A2, "nope", FIRM_2])
+        assert [[o.id for o in each] for each in found] == [["PO-F2", "PO-F2B"], ["PO-EA"], [], [], ["PO-F2", "PO-F2B"]]
+        assert found[1] == [orgs()[2]]
+
     @pytest.mark.parametrize("cursor", garbage_cursors() + [encode_cursor("PO-none")])
     async def test_cursors_it_did_not_make_are_refused(self, store: Store, cursor: str) -> None:
         await city(store)

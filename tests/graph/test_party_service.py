@@ -22,6 +22,7 @@ from graph.votes.records import Committee, Member
 from graph.workflow import Workflow
 from tests import backends
 from tests.graph.conformance import (
+    B_A1,
     CM_A1,
     D_SHIBEI,
     E_A,
@@ -219,3 +220,6 @@ async def test_figures_count_what_was_written(store: Store) -> None:
     [later] = await party.figures([E_A], EVERYTHING, since=until, until=until + dt.timedelta(days=1))
     assert later is not None and (later.claims_made, later.claims_handled, later.committee_party_members) == (0, 0, 2)
     assert await party.figures([E_A], Scope.of(ST_B)) == [None]
+    twice, building = await party.figures([E_A, B_A1], EVERYTHING, since=since, until=until)
+    assert twice is not None and building is not None
+    assert (twice.committee_party_members, building.estates, building.committee_members, building.claims_made) == (2, 0, 0, 0)
