@@ -11,10 +11,9 @@ from graph.party import records
 from graph.party.checks import sealed_under
 from graph.party.records import ClaimOutcome, HostKind, LinkKind, OrganisationKind
 from graph.party.service import PartyFigures as Figures
-from graph.scope import Scope
 from schema.context import Info
 from schema.fields import field
-from schema.party.access import readable_claims, readable_organisations
+from schema.party.access import readable_claims
 
 strawberry.enum(OrganisationKind, name="PartyOrganisationKind", description="党支部 branch, 联合党支部 joint_branch, 党总支 general_branch.")
 strawberry.enum(HostKind, name="PartyHostKind", description="Where an organisation is set up: a property firm, an owners' committee (by estate), a community.")
@@ -78,7 +77,7 @@ class PartyMember:
 
     @field(description="The member's claims of cases you can see, oldest first.")
     async def claims(self, info: Info) -> list[CaseClaim]:
-        [found] = await info.context.store.claims_of_members([self.record.id], info.context.scope)
+        found = await info.context.party.claims_of_member.load(self.record.id)
         return [CaseClaim(record=claim) for claim in await readable_claims(info, found) if claim is not None]
 
 
@@ -131,15 +130,12 @@ class PartyOrganisation:
     async def secretary(self, info: Info) -> PartyMember | None:
         if self.record.secretary is None:
             return None
-        [found] = await info.context.store.party_members_by_id([self.record.secretary], Scope.everything())
+        found = await info.context.party.member.load(self.record.secretary)
         return PartyMember(record=found) if found is not None and found.organisation_id == self.record.id else None
 
     @field(description="Its members by id: current ones, or with includeLeft those who left too.")
     async def members(self, info: Info, include_left: bool = False) -> list[PartyMember]:
-        [visible] = await readable_organisations(info, [self.record.id])
-        if visible is None:
-            return []
-        [found] = await info.context.store.party_members([self.record.id], Scope.everything())
+        found = await info.context.party.members_of.load(self.record.id)  # this organisation was read in the caller's view
         return [PartyMember(record=m) for m in found if include_left or m.active_on(info.context.today)]
 
 

@@ -242,3 +242,38 @@ def test_whole_names_are_audited(hub: PartyHub, founded: dict[str, str]) -> None
     reads = [e for e in entries if e.action == "pii.read"]
     assert len(reads) == 1 and reads[0].role == "street"
     assert f"party-member:{founded['owner']}" in reads[0].detail["owners"] and set(reads[0].detail["fields"]) == {"name", "link"}
+
+
+async def test_a_page_of_organisations_reads_members_and_claims_in_one_batch_each(sqlite_path: str) -> None:
+    """The DataLoaders: however many organisations a page holds, their members, secretaries and
+    members' claims are read with one store call each."""
+    from graph.ciphers.sealing import Sealer
+    from graph.party.records import HostKind, OrganisationKind, PartyOrganisation, PersonLink, LinkKind
+    from graph.party.service import Party
+    from graph.scope import Scope
+    from graph.security import Principal, Role
+    from graph.sql import SqlStore
+    from schema import Context, build_schema
+    from tests.graph.conformance import CM_A2, CM_C1, E_C
+    from tests.schema.counting import CountingStore
+
+    store = await SqlStore.open(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
+    try:
+        await store.write(fixture_city())
+        party = Party(store)
+        for n, (host, kind) in enumerate(((CM_A1, HostKind.COMMUNITY), (CM_A2, HostKind.COMMUNITY), (CM_B1, HostKind.COMMUNITY), (CM_C1, HostKind.COMMUNITY), (E_C, HostKind.COMMITTEE))):
+            org = await party.found(PartyOrganisation(f"DZB-{n}", f"党支部{n}", OrganisationKind.BRANCH, kind, host, host, dt.date(2010, 1, 1)))
+            first = await party.add_member(org, f"党员{n}", dt.date(2000, 1, 1), link=PersonLink(LinkKind.OWNER, OWNER_B))
+            await party.add_member(org, f"党员{n}乙", dt.date(2001, 1, 1))
+            await party.record(org, secretary=first.id)
+        counting = CountingStore(store)
+        context = Context.create(counting, Scope.everything(), principal=Principal(Role.STREET, "370200", "测试", "-"))  # type: ignore[arg-type]
+        result = await build_schema().execute(
+            "{ partyOrganisations { items { id secretary { id } members { name claims { id } } } } }", context_value=context
+        )
+        assert result.errors is None, result.errors
+        assert len(result.data["partyOrganisations"]["items"]) == 5  # type: ignore[index]
+        calls = counting.snapshot()
+        assert (calls["party_members"], calls["party_members_by_id"], calls["claims_of_members"]) == (1, 1, 1), calls
+    finally:
+        await store.close()
