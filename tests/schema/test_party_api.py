@@ -267,7 +267,7 @@ async def test_a_page_of_organisations_reads_members_and_claims_in_one_batch_eac
             await party.add_member(org, f"党员{n}乙", dt.date(2001, 1, 1))
             await party.record(org, secretary=first.id)
         counting = CountingStore(store)
-        context = Context.create(counting, Scope.everything(), principal=Principal(Role.STREET, "370200", "测试", "-"))  # type: ignore[arg-type]
+        context = Context.create(counting, Scope.everything(), principal=Principal(Role.STREET, "370200", "测试", "-"))
         result = await build_schema().execute(
             "{ partyOrganisations { items { id secretary { id } members { name claims { id } } } } }", context_value=context
         )
