@@ -1,6 +1,7 @@
 """The rules of party building over the store port (`graph.party.records.PartyStore`).
 
-- Founding: a firm's organisation names a firm the hub knows; an organisation is founded with no
+- Founding: a firm's organisation names a firm the hub knows, a committee's an estate with an
+  owners' committee in office; an organisation is founded with no
   secretary (it has no members yet) — `record` names one among its current members.
 - Members: a declared link is checked against what the hub holds: an owner the hub knows; a
   member of the estate's owners' committee in office on the day of joining; a staff id through
@@ -125,6 +126,10 @@ class Party:
             [firm] = await self.store.firms([organisation.host], EVERYTHING)
             if firm is None:
                 raise InvalidInput("host", organisation.host, "is not a property firm the hub knows")
+        elif organisation.host_kind is HostKind.COMMITTEE:
+            [committees] = await self.store.committees([organisation.host], self.today(), EVERYTHING)
+            if not committees:
+                raise InvalidInput("host", organisation.host, "has no owners' committee in office today")
         organisation = replace(organisation, version=1)
         await self.store.save_party_organisation(organisation)
         return organisation
@@ -203,6 +208,8 @@ class Party:
         secretary who leaves stops being secretary."""
         if member.left_on is not None:
             raise InvalidInput("member", member.id, f"left on {member.left_on} already")
+        if on > self.today():
+            raise InvalidInput("on", on, "is after today")
         if not await self.store.end_party_member(member.id, on):
             raise InvalidInput("member", member.id, "left already")
         [organisation] = await self.store.party_organisations([member.organisation_id], EVERYTHING)

@@ -180,6 +180,13 @@ async def test_links_name_people_the_hub_holds(store: Store) -> None:
     with pytest.raises(InvalidInput, match="property firm"):
         await party.found(PartyOrganisation("PO-X", "某物业党支部", OrganisationKind.BRANCH, HostKind.FIRM, "91370200MA3C0009XX", ST_B, dt.date(2020, 1, 1)))
     assert await store.party_organisations(["PO-X"], EVERYTHING) == [None]
+    with pytest.raises(InvalidInput, match="no owners' committee"):
+        await party.found(PartyOrganisation("PO-Y", "某业委会党支部", OrganisationKind.BRANCH, HostKind.COMMITTEE, E_B, E_B, dt.date(2020, 1, 1)))
+    assert await store.party_organisations(["PO-Y"], EVERYTHING) == [None]
+    member = await party.add_member(org, "某乙", dt.date(2010, 1, 1))
+    with pytest.raises(InvalidInput, match="after today"):
+        await party.remove_member(member, TODAY + dt.timedelta(days=1))
+    assert (await store.party_members_by_id([member.id], EVERYTHING))[0] == member
 
 
 async def test_secretaries_are_current_members(store: Store) -> None:

@@ -260,6 +260,8 @@ async def test_a_page_of_organisations_reads_members_and_claims_in_one_batch_eac
     store = await SqlStore.open(f"sqlite:///{sqlite_path}", sealer=Sealer.generate())
     try:
         await store.write(fixture_city())
+        today = dt.date.today()
+        await store.save_committee(Committee("YWH-C", E_C, (Member(OWNER_C, "主任"),), today - dt.timedelta(days=10), today + dt.timedelta(days=700)))
         party = Party(store)
         for n, (host, kind) in enumerate(((CM_A1, HostKind.COMMUNITY), (CM_A2, HostKind.COMMUNITY), (CM_B1, HostKind.COMMUNITY), (CM_C1, HostKind.COMMUNITY), (E_C, HostKind.COMMITTEE))):
             org = await party.found(PartyOrganisation(f"DZB-{n}", f"党支部{n}", OrganisationKind.BRANCH, kind, host, host, dt.date(2010, 1, 1)))
