@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +27,17 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.graph.conformance import CM_A1, CM_B1, E_A, E_B, FIRM_2, FIRM_3, OWNER_B, OWNER_C, SHINAN, ST_A, ST_B, T_HOUSE, fixture_city
+from tests.schema.test_funds_api import FundHub
 from tests.serving import serve_app, served
 
 NAMES = ("欧阳红", "王建国", "赵小兵", "钱八一")
 
 
 @dataclass
-class PartyHub:
-    tokens: dict[str, str]
-    client: httpx.Client
-    started: dict[str, Any]
+class PartyHub(FundHub):
+    """The funds API suite's client (ask, data, error as a role), with what the server started."""
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> str:
-        body = self.ask(who, query, variables)
-        assert body.get("errors"), body
-        return str(body["errors"][0]["message"])
+    started: dict[str, Any] = field(default_factory=dict)
 
 
 async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> None:
@@ -103,7 +85,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PartyHub]:
 
     with served(main, startup_seconds=60) as (base, started):
         with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-            yield PartyHub(started["tokens"], client, started)
+            yield PartyHub(base, started["tokens"], client, "", started)
 
 
 FOUND = """mutation($o: PartyOrganisationInput!) { foundPartyOrganisation(organisation: $o) {
