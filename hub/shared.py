@@ -344,6 +344,19 @@ SHIPPED = (
         {"scope": "@area"},
         "revenueUnconfirmed",
     ),
+    Shipped(
+        "party-per-estate",
+        "党建 per estate: committee members who are party members, firms managing it now with a party organisation, and party members' claims of cases made and handled in the period (all time if omitted). The community, street and district offices read it; others get no rows.",
+        """query PartyPerEstate($scope: String!, $period: String, $first: Int = 100) {
+  partyEstates(within: $scope, period: $period, first: $first) {
+    place name estates committeeMembers committeePartyMembers firmsManaging firmsWithOrganisation
+    claimsMade claimsHandled claimsResolved claimsHandedBack
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "period": "2026-11, 2026-Q4, 2026-H2 or 2026-Y; all time if omitted.", "first": "How many estates, 1 to 100."},
+        {"scope": "@area"},
+        "partyEstates",
+    ),
 )
 
 

@@ -27,6 +27,7 @@ from schema.live import Subscription
 from schema.me import MeQueries
 from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
+from schema.party.queries import PartyMutations, PartyQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
 from schema.questions.queries import QuestionQueries
@@ -54,12 +55,13 @@ class Query(
     QuestionQueries,
     VoteQueries,
     FundQueries,
+    PartyQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations):
     pass
 
 

@@ -711,3 +711,66 @@ fund_applied = Table(
     # the row, and a concurrent first apply meets its primary key)
     Column("size", BigInteger, nullable=False),
 )
+
+# -- party building (graph.party.records) -------------------------------------------------------
+# Organisations sit in a place (scope is decided there); members belong to an organisation, their
+# declared name sealed with SM4 beside its blind index, as owners' names are; claims hang from
+# the estate of the case they take. `active_lock` is set only while a claim is active, so its
+# unique constraint holds one active claim per case and member (NULLs never collide).
+
+party_organisation = Table(
+    "party_organisation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("host_kind", String(16), nullable=False),
+    Column("host", code_type(64), nullable=False),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("founded_on", Date, nullable=False),
+    Column("secretary", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_party_organisation_place_id", "place_id", "key"),
+    Index("ix_party_organisation_host", "host", "key"),
+)
+
+party_member = Table(
+    "party_member",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("organisation_id", Integer, ForeignKey("party_organisation.id"), nullable=False),
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("name_index", String(64), nullable=False),
+    Column("post", String(40), nullable=False),
+    Column("joined_on", Date, nullable=False),
+    Column("left_on", Date, nullable=True),
+    Column("link_kind", String(16), nullable=True),
+    Column("link_id", String(200), nullable=True),
+    Index("ix_party_member_organisation_id", "organisation_id", "key"),
+    Index("ix_party_member_link_kind", "link_kind", "link_id"),
+    Index("ix_party_member_name_index", "name_index"),
+)
+
+party_claim = Table(
+    "party_claim",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("case_key", String(64), nullable=False),
+    Column("member_key", String(64), nullable=False),
+    Column("organisation_key", String(64), nullable=False),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("outcome_note", Text, nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("finished_by", String(200), nullable=True),
+    Column("active_lock", String(200), nullable=True, unique=True),
+    Index("ix_party_claim_case_key", "case_key"),
+    Index("ix_party_claim_member_key", "member_key"),
+    Index("ix_party_claim_estate_id", "estate_id", "claimed_at"),
+)

@@ -117,6 +117,17 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             for number, owner in enumerate(made.voters, start=1):
                 tokens.append((f"owner {number} of estate {made.meeting_estate} (votes in {made.meeting_vote})", await issue_token(store, keys, "owner", owner, f"业主{number}", ttl)))
             tokens.append((f"owners' committee of estate {made.finished_estate}", await issue_token(store, keys, "committee", made.finished_estate, "业主委员会", ttl)))
+            from hub.demo.party import build_demo_party
+
+            built = await build_demo_party(store, street[0].code, seed=arguments.seed)
+            print(
+                f"party building: {built.organisations} party organisations in {street[0].name} (communities and firms), "
+                f"{built.members} members" + (" (built before, kept)" if built.kept else f", {built.claims} cases claimed by members")
+            )
+            community = (await store.subtree(Level.COMMUNITY, street[0].code, everything, 1)).items
+            if community:
+                label = f"community office ({community[0].name} {community[0].code}; party building)"
+                tokens.append((label, await issue_token(store, keys, "community", community[0].code, f"{community[0].name}居委会", ttl)))
         if not arguments.no_sources:
             await _sources(store, arguments)
             if street and made.meeting_estate:
