@@ -467,7 +467,7 @@ async def _funds_up_and_down(url: str) -> None:
         await store.write(fixture_city())
         async with store.engine.connect() as connection:
             assert not fund_tables & await connection.run_sync(names)
-        await migrate.upgrade(store.engine)
+        await migrate.upgrade(store.engine, "0018")
         assert await migrate.current(store.engine) == "0018"
         everything = Scope.everything()
         at = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
