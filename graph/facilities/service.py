@@ -40,7 +40,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,7 @@ from graph.errors import InvalidInput, StoreBusy
 from graph.events import Event, EventBus, Topic
 from graph.facilities.checks import check_credit, check_rescue_code, check_text
 from graph.facilities.intervals import INSPECTION_DAYS, Intervals
+from graph.facilities.life import apply
 from graph.facilities.records import (
     EventKind,
     Facility,
@@ -142,22 +143,12 @@ def china_day(moment: dt.datetime) -> dt.date:
     return moment.astimezone(CHINA_STANDARD_TIME).date()
 
 
-def day_end(day: dt.date) -> dt.datetime:
-    """The moment a due date has passed: the start of the next day in China, in UTC."""
-    start = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), CHINA_STANDARD_TIME)
-    return start.astimezone(dt.timezone.utc)
-
-
 def metres(a: Point, b: Point) -> float:
     """The distance between two WGS-84 points (equirectangular: exact enough below a few km)."""
     lat = math.radians((a.lat + b.lat) / 2)
     dx = math.radians(b.lon - a.lon) * math.cos(lat)
     dy = math.radians(b.lat - a.lat)
     return 6_371_000.0 * math.hypot(dx, dy)
-
-
-def _later(old: dt.datetime | None, new: dt.datetime) -> dt.datetime:
-    return new if old is None or new > old else old
 
 
 class Facilities:
@@ -239,7 +230,7 @@ class Facilities:
         self,
         code: str,
         kind: EventKind,
-        change: Callable[[Facility, Device], Facility],
+        check: Callable[[Facility], None] | None = None,
         *,
         at: dt.datetime,
         scope: Scope,
@@ -250,8 +241,9 @@ class Facilities:
         key: str | None = None,
         note: str = "",
     ) -> Recorded:
-        """Apply `change` to the record (opened if none) and book the event, compare-and-set
-        on the version: re-read and try again when another writer went first."""
+        """Book the event and the record it makes (graph.facilities.life.apply; opened if none),
+        once `check` accepts the record as it stands, compare-and-set on the version: re-read
+        and try again when another writer went first."""
         device = await self._device(code, scope)
         at = self._check_at(at)
         check_text(recorded_by, "recorded_by")
@@ -266,14 +258,11 @@ class Facilities:
             if current is not None and current.retired_at is not None:
                 raise InvalidInput("code", code, f"was retired on {china_day(current.retired_at)}: its life record only reads")
             base = current or Facility(code=code, device_type=device.type, place_code=device.place_code)
-            changed = change(base, device)
-            if changed.maintenance_due_at is None and changed.retired_at is None:
-                days = self.intervals.for_type(device.type)
-                changed = replace(changed, maintenance_days=days, maintenance_due_at=at + dt.timedelta(days=days))
-            changed = replace(changed, version=base.version + 1)
+            if check is not None:
+                check(base)
             event = FacilityEvent(
                 code=code,
-                seq=changed.version,
+                seq=base.version + 1,
                 kind=kind,
                 at=at,
                 recorded_by=recorded_by,
@@ -284,6 +273,7 @@ class Facilities:
                 note=note,
                 data=data_of(data or {}),
             )
+            changed = apply(base, event, self.intervals)
             if await self.store.save_facility(changed, event):
                 await self._settle(device, base, changed)
                 return Recorded(changed, event)
@@ -308,11 +298,8 @@ class Facilities:
         if installed_by is not None:
             check_text(installed_by, "installed_by")
 
-        def change(f: Facility, device: Device) -> Facility:
-            return replace(f, installed_at=at, installed_by=installed_by)
-
         return await self._record(
-            code, EventKind.INSTALLATION, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.INSTALLATION, None, at=at, scope=scope, recorded_by=recorded_by,
             data={"installer": installed_by}, key=key, note=note,
         )
 
@@ -324,11 +311,8 @@ class Facilities:
         if rescue_code is not None:
             check_rescue_code(rescue_code, "rescue_code")
 
-        def change(f: Facility, device: Device) -> Facility:
-            return replace(f, registration_number=number, rescue_code=rescue_code)
-
         return await self._record(
-            code, EventKind.REGISTRATION, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.REGISTRATION, None, at=at, scope=scope, recorded_by=recorded_by,
             data={"registration_number": number, "rescue_code": rescue_code}, key=key, note=note,
         )
 
@@ -345,18 +329,12 @@ class Facilities:
         if end < start:
             raise InvalidInput("end", end.isoformat(), f"is before the start {start.isoformat()}")
 
-        def change(f: Facility, device: Device) -> Facility:
-            return replace(
-                f, contractor_code=contractor, contractor_name=contractor_name, contract_number=number,
-                contract_start=start, contract_end=end,
-            )
-
         data = {
             "contractor_code": contractor, "contractor_name": contractor_name, "contract_number": number,
             "start": start.isoformat(), "end": end.isoformat(),
         }
         return await self._record(
-            code, EventKind.CONTRACT, change, at=at, scope=scope, recorded_by=recorded_by, data=data, key=key, note=note
+            code, EventKind.CONTRACT, None, at=at, scope=scope, recorded_by=recorded_by, data=data, key=key, note=note
         )
 
     async def managing_firms(self, device: Device, at: dt.datetime) -> set[str]:
@@ -421,24 +399,16 @@ class Facilities:
         managers = await self.managing_firms(device, at)
         day = china_day(at)
 
-        def change(f: Facility, device: Device) -> Facility:
+        def check(f: Facility) -> None:
             if org != f.contractor_code and org not in managers:
                 raise InvalidInput("by_org", org, "is neither the facility's maintenance contractor nor the firm managing its estate")
             if org == f.contractor_code and org not in managers and not (
                 f.contract_start is not None and f.contract_end is not None and f.contract_start <= day <= f.contract_end
             ):
                 raise InvalidInput("at", at.isoformat(), f"is outside the maintenance contract {f.contract_number} ({f.contract_start} to {f.contract_end})")
-            last = _later(f.last_maintained_at, at)
-            days = self.intervals.for_type(device.type)
-            due = last + dt.timedelta(days=days)
-            moved = due != f.maintenance_due_at
-            return replace(
-                f, last_maintained_at=last, maintenance_days=days, maintenance_due_at=due,
-                maintenance_alarmed=f.maintenance_alarmed and not moved,
-            )
 
         return await self._record(
-            code, EventKind.MAINTENANCE, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.MAINTENANCE, check, at=at, scope=scope, recorded_by=recorded_by,
             data={"items": items}, by=Recorder(org, by_staff), point=point, key=key, note=note,
         )
 
@@ -471,18 +441,9 @@ class Facilities:
         if due_day <= day:
             raise InvalidInput("next_due", due_day.isoformat(), f"must be after the inspection's day {day.isoformat()}")
 
-        def change(f: Facility, device: Device) -> Facility:
-            if f.last_inspected_at is not None and at < f.last_inspected_at:
-                return f  # an older inspection: booked in the history, the latest stands
-            due = day_end(due_day)
-            return replace(
-                f, last_inspected_at=at, inspection_result=result, inspection_due_at=due,
-                inspection_alarmed=f.inspection_alarmed and due == f.inspection_due_at,
-            )
-
         data = {"result": result.value, "next_due": due_day.isoformat(), "inspector": inspector, "report": report}
         return await self._record(
-            code, EventKind.INSPECTION, change, at=at, scope=scope, recorded_by=recorded_by, data=data, key=key, note=note
+            code, EventKind.INSPECTION, None, at=at, scope=scope, recorded_by=recorded_by, data=data, key=key, note=note
         )
 
     async def record_repair(
@@ -508,12 +469,8 @@ class Facilities:
                 raise InvalidInput("project_id", project_id, "is not a repair project you can see")
         if by is not None:
             check_credit(by.org, "by_org")
-
-        def change(f: Facility, device: Device) -> Facility:
-            return replace(f, repairs=f.repairs + 1)
-
         return await self._record(
-            code, EventKind.REPAIR, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.REPAIR, None, at=at, scope=scope, recorded_by=recorded_by,
             data={"case_id": case_id, "project_id": project_id}, by=by, key=key, note=note,
         )
 
@@ -541,12 +498,8 @@ class Facilities:
             check_text(serial, "serial")
         if case_id is not None:
             await self._check_case(case_id, scope)
-
-        def change(f: Facility, device: Device) -> Facility:
-            return f
-
         return await self._record(
-            code, EventKind.PART, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.PART, None, at=at, scope=scope, recorded_by=recorded_by,
             data={"part": part, "serial": serial, "case_id": case_id}, key=key, note=note,
         )
 
@@ -558,11 +511,8 @@ class Facilities:
         if reason is not None:
             check_text(reason, "reason")
 
-        def change(f: Facility, device: Device) -> Facility:
-            return replace(f, retired_at=at)
-
         return await self._record(
-            code, EventKind.RETIREMENT, change, at=at, scope=scope, recorded_by=recorded_by,
+            code, EventKind.RETIREMENT, None, at=at, scope=scope, recorded_by=recorded_by,
             data={"reason": reason}, key=key, note=note,
         )
 

@@ -19,7 +19,8 @@ from graph.devices import DeviceType
 from graph.errors import InvalidInput
 from graph.facilities.intervals import DEFAULT_DAYS, Intervals
 from graph.facilities.records import EventKind, InspectionResult
-from graph.facilities.service import Facilities, day_end
+from graph.facilities.life import day_end
+from graph.facilities.service import Facilities
 from graph.scope import Scope
 from graph.store import Store
 from tests import backends
