@@ -36,7 +36,7 @@ from graph.cypher.schema import index
 from graph.cypher.transport import Transport
 from graph.devices import DeviceType
 from graph.errors import InvalidInput, StoreError
-from graph.facilities.checks import check_save
+from graph.facilities.checks import check_history, check_save
 from graph.facilities.records import (
     EventKind,
     Facility,
@@ -75,6 +75,16 @@ SAVE = st.write(
     "MERGE (n:Facility {code: $code}) SET n = $props MERGE (n)-[:OF]->(d) "
     "CREATE (e:FacilityEvent) SET e = $event RETURN n.version AS version",
 )
+REGISTERED = st.read("facilities.registered", "UNWIND $codes AS c MATCH (d:Device {code: c}) RETURN d.code AS code")
+LOAD = st.write(
+    "facilities.load",
+    "UNWIND $rows AS r MATCH (d:Device {code: r.code}) OPTIONAL MATCH (f:Facility {code: r.code}) "
+    "WITH d, r, count(f) AS taken UNWIND CASE WHEN taken = 0 THEN [1] ELSE [] END AS go "
+    "CREATE (n:Facility) SET n = r.props CREATE (n)-[:OF]->(d) "
+    "FOREACH (e IN r.events | CREATE (x:FacilityEvent) SET x = e) RETURN count(n) AS stored",
+)
+LOAD_CHUNK = 500
+"""Records per load statement (each with its history)."""
 FACILITIES = st.read(
     "facilities.read",
     f"UNWIND $codes AS c MATCH (f:Facility {{code: c}}) {_THROUGH}WHERE {_SEEN_P} {_RETURN}",
@@ -282,6 +292,23 @@ class FacilityRecords:
                 return False  # a concurrent saver took the version or the key (Neo4j)
             raise
         return bool(rows)
+
+    async def load_facilities(self, items: Sequence[tuple[Facility, Sequence[FacilityEvent]]]) -> int:
+        check_history(items)
+        codes = [facility.code for facility, _ in items]
+        registered = {code for (code,) in await self.transport.run(REGISTERED, {"codes": codes})} if codes else set()
+        for code in codes:
+            if code not in registered:
+                raise InvalidInput(f"facility {code} code", code, "is not a registered device")
+        stored = 0
+        for start in range(0, len(items), LOAD_CHUNK):
+            rows = [
+                {"code": facility.code, "props": _facility_props(facility), "events": [_event_props(event) for event in events]}
+                for facility, events in items[start : start + LOAD_CHUNK]
+            ]
+            found = await self.transport.run(LOAD, {"rows": rows})
+            stored += int(found[0][0]) if found else 0
+        return stored
 
     async def facilities(self, codes: Sequence[str], scope: Scope) -> list[Facility | None]:
         rows = await self.transport.run(FACILITIES, {"codes": list(dict.fromkeys(codes)), **scope_params(scope)})

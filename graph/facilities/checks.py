@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 
 from graph.codes import CreditCode
 from graph.devices import device_code
@@ -149,3 +150,25 @@ def check_save(facility: Facility, event: FacilityEvent) -> None:
         raise InvalidInput(f"event {event.code}#{event.seq} code", event.code, f"must be the facility's code {facility.code}")
     if event.seq != facility.version:
         raise InvalidInput(f"event {event.code}#{event.seq} seq", event.seq, f"must be the facility's new version {facility.version}")
+
+
+def check_history(items: Sequence[tuple[Facility, Sequence[FacilityEvent]]]) -> None:
+    """Records to load: each facility at version n with its events 1..n of its code, every
+    event and the record checked, and no code twice."""
+    seen: set[str] = set()
+    for facility, events in items:
+        check_facility(facility)
+        if facility.code in seen:
+            raise InvalidInput(f"facility {facility.code} code", facility.code, "appears twice in the load")
+        seen.add(facility.code)
+        if [event.seq for event in events] != list(range(1, facility.version + 1)):
+            raise InvalidInput(f"facility {facility.code} version", facility.version, "must be the number of its events, numbered 1 on")
+        keys: set[str] = set()
+        for event in events:
+            check_event(event)
+            if event.code != facility.code:
+                raise InvalidInput(f"event {event.code}#{event.seq} code", event.code, f"must be the facility's code {facility.code}")
+            if event.key is not None:
+                if event.key in keys:
+                    raise InvalidInput(f"event {event.code}#{event.seq} key", event.key, "is booked twice in the history")
+                keys.add(event.key)

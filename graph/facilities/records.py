@@ -203,6 +203,15 @@ class FacilityStore(Protocol):
         InvalidInput naming the field otherwise, nothing written. The watch columns are
         derived from the state (`Facility.watching`). Unscoped: the service checks scope."""
 
+    async def load_facilities(self, items: Sequence[tuple[Facility, Sequence[FacilityEvent]]]) -> int:
+        """Store new life records with their whole histories at once (an import, the demo
+        city, a bench): each facility at version n with its events numbered 1..n, each pair as
+        `save_facility` would check it (`check_history`). A code with a record already is left
+        as it is (loading again loads nothing twice); a code given twice, or one that is not a
+        registered device, is InvalidInput naming it and nothing is written. May write in
+        several atomic chunks (an interrupted load leaves whole records; loading again finishes
+        it). Returns how many records were stored. Unscoped."""
+
     async def facilities(self, codes: Sequence[str], scope: Scope) -> list[Facility | None]:
         """The life records of these device codes, in order; None where there is none or it is
         out of scope. `device_type` and `place_code` are the device's as stored."""

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graph.cursors import decode_cursor, encode_cursor
 from graph.devices import DeviceType
 from graph.errors import InvalidInput
-from graph.facilities.checks import check_save
+from graph.facilities.checks import check_history, check_save
 from graph.facilities.records import (
     EventKind,
     Facility,
@@ -42,6 +42,7 @@ from graph.scope import Scope
 from graph.sql import rows, tables
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.scoping import under
+from graph.sql.bulk import insert_rows
 from graph.sql.writes import select_in
 from graph.sql.writers import WriteTurns
 from graph.store import MAX_PAGE
@@ -140,6 +141,24 @@ def _event(code: str, row: Any) -> FacilityEvent:
     )
 
 
+def _event_row(device_id: int, event: FacilityEvent) -> dict[str, Any]:
+    point = event.point
+    return {
+        "device_id": device_id,
+        "seq": event.seq,
+        "kind": event.kind.value,
+        "at": utc(event.at),
+        "recorded_by": event.recorded_by,
+        "by_org": event.by_org,
+        "by_staff": event.by_staff,
+        "lon": None if point is None else float(point.lon),
+        "lat": None if point is None else float(point.lat),
+        "key": event.key,
+        "note": event.note,
+        "data": json.dumps(dict(event.data), ensure_ascii=False, sort_keys=True),
+    }
+
+
 def _bad_cursor(after: str | None) -> InvalidInput:
     return InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
 
@@ -186,27 +205,28 @@ class FacilityRecords:
                     )
                     if moved.rowcount == 0:
                         return False
-                point = event.point
-                await connection.execute(
-                    _EVENT.insert().values(
-                        device_id=device_id,
-                        seq=event.seq,
-                        kind=event.kind.value,
-                        at=utc(event.at),
-                        recorded_by=event.recorded_by,
-                        by_org=event.by_org,
-                        by_staff=event.by_staff,
-                        lon=None if point is None else float(point.lon),
-                        lat=None if point is None else float(point.lat),
-                        key=event.key,
-                        note=event.note,
-                        data=json.dumps(dict(event.data), ensure_ascii=False, sort_keys=True),
-                    )
-                )
+                await connection.execute(_EVENT.insert().values(**_event_row(device_id, event)))
         except IntegrityError:
             # a concurrent saver took the version (first save) or the key first
             return False
         return True
+
+    async def load_facilities(self, items: Sequence[tuple[Facility, Sequence[FacilityEvent]]]) -> int:
+        check_history(items)
+        if not items:
+            return 0
+        codes = [facility.code for facility, _ in items]
+        async with self.turns.writing() as connection:
+            ids = {row.code: row.id for row in await select_in(connection, select(_DEVICE.c.id, _DEVICE.c.code), _DEVICE.c.code, codes)}
+            for code in codes:
+                if code not in ids:
+                    raise InvalidInput(f"facility {code} code", code, "is not a registered device")
+            taken = {row.code for row in await select_in(connection, select(_FACILITY.c.code), _FACILITY.c.code, codes)}
+            fresh = [(facility, events) for facility, events in items if facility.code not in taken]
+            if fresh:
+                await insert_rows(connection, _FACILITY, [{"device_id": ids[f.code], **_facility_row(f)} for f, _ in fresh])
+                await insert_rows(connection, _EVENT, [_event_row(ids[f.code], e) for f, events in fresh for e in events])
+        return len(fresh)
 
     async def facilities(self, codes: Sequence[str], scope: Scope) -> list[Facility | None]:
         async with self.engine.connect() as connection:

@@ -32,6 +32,7 @@ from tests.graph.conformance_devices import fleet
 
 __all__ = [
     "TestSaveFacility",
+    "TestLoadFacilities",
     "TestFacilities",
     "TestFacilityEvents",
     "TestFacilitiesDue",
@@ -198,6 +199,51 @@ class TestSaveFacility:
         assert refused.value.field == field
         assert await store.facilities([facility.code, "DT-A11-01"], EVERYTHING) == [None, None]
         assert (await store.facility_events("DT-A11-01", EVERYTHING, 10)).items == []
+
+
+def history(code: str, n: int, **changes: object) -> tuple[Facility, list[FacilityEvent]]:
+    """A record at version n and its n maintenance events, an hour apart."""
+    events = [event(code, seq, at=T - dt.timedelta(hours=n - seq), key=f"k{seq}") for seq in range(1, n + 1)]
+    return life(code, n, **changes), events
+
+
+class TestLoadFacilities:
+    async def test_records_and_histories_read_back_and_loading_again_loads_nothing(self, store: Store) -> None:
+        await fleet(store)
+        items = [history("DT-A11-01", 3), history("GD-B-01", 1, device_type=DeviceType.GAS_DETECTOR, place_code=E_B), history("WP-C-01", 2)]
+        assert await store.load_facilities(items) == 3
+        read = await store.facilities(["DT-A11-01", "GD-B-01"], EVERYTHING)
+        assert read == [items[0][0], items[1][0]]
+        page = await store.facility_events("DT-A11-01", EVERYTHING, 10)
+        assert page.items == list(reversed(items[0][1]))
+        assert await store.facility_keys("DT-A11-01", ["k1", "k3", "k4"]) == [True, True, False]
+        # again, with one new record: only the new one is stored, the others left as they are
+        again = [history("DT-A11-01", 5), history("DT-A11-02", 2)]
+        assert await store.load_facilities(again) == 1
+        assert (await store.facilities(["DT-A11-01"], EVERYTHING))[0] == items[0][0]
+        # a loaded record goes on by save_facility
+        assert await store.save_facility(life("DT-A11-01", 4), event("DT-A11-01", 4))
+        assert await store.load_facilities([]) == 0
+
+    @pytest.mark.parametrize(
+        ("items", "field"),
+        [
+            ([history("DT-A11-01", 2), history("NO-SUCH-DEVICE", 1)], "facility NO-SUCH-DEVICE code"),
+            ([history("DT-A11-01", 2), history("DT-A11-01", 1)], "facility DT-A11-01 code"),
+            ([(life("DT-A11-01", 3), history("DT-A11-01", 2)[1])], "facility DT-A11-01 version"),
+            ([(life("DT-A11-01", 1), [event("DT-A11-02", 1)])], "event DT-A11-02#1 code"),
+            ([(life("DT-A11-01", 2), [event("DT-A11-01", 1, key="x"), event("DT-A11-01", 2, key="x")])], "event DT-A11-01#2 key"),
+            ([(life("DT-A11-01", 1), [event("DT-A11-01", 1, by_org="nope")])], "event DT-A11-01#1 by_org"),
+        ],
+    )
+    async def test_refused_loads_name_the_field_and_write_nothing(
+        self, store: Store, items: list[tuple[Facility, list[FacilityEvent]]], field: str
+    ) -> None:
+        await fleet(store)
+        with pytest.raises(InvalidInput) as refused:
+            await store.load_facilities(items)
+        assert refused.value.field == field
+        assert await store.facilities(["DT-A11-01", "DT-A11-02"], EVERYTHING) == [None, None]
 
 
 class TestFacilities:
