@@ -36,6 +36,7 @@ year, as exact fractions.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from graph.alarm_cases import case_for_alarm
+from graph.alarm_cases import case_for_alarm, open_alarm_case
 from graph.cases import Point
 from graph.clock import CHINA_STANDARD_TIME
 from graph.devices import Alarm, Device, DeviceType, Severity, device_code
@@ -84,6 +85,9 @@ SKEW = dt.timedelta(minutes=5)
 WEEK = dt.timedelta(days=7)
 ATTEMPTS = 8
 SWEEP_BATCH = 500
+IN_FLIGHT = 8
+"""Overdue records a sweep raises at once: their cases' reads overlap (a store serialises
+what it must)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,14 +535,17 @@ class Facilities:
                     break
                 devices = await self.store.devices([f.code for f in page.items], EVERYTHING)
                 marked = result.marked
-                for facility, device in zip(page.items, devices):
-                    if device is None:
-                        continue
-                    try:
-                        await self._overdue(watch, facility, device, result)
-                    except Exception:
-                        result.failed += 1
-                        log.exception("facilities: the overdue %s of %s could not be raised", watch.value, facility.code)
+                gate = asyncio.Semaphore(IN_FLIGHT)
+
+                async def one(facility: Facility, device: Device) -> None:
+                    async with gate:
+                        try:
+                            await self._overdue(watch, facility, device, result)
+                        except Exception:
+                            result.failed += 1
+                            log.exception("facilities: the overdue %s of %s could not be raised", watch.value, facility.code)
+
+                await asyncio.gather(*(one(f, d) for f, d in zip(page.items, devices) if d is not None))
                 if result.marked == marked:
                     break  # nothing could be marked: the rest waits for the next sweep
         return result
@@ -565,11 +572,13 @@ class Facilities:
             result.raised += 1
             if self.bus is not None:
                 self.bus.publish(Event(Topic.ALARMS, alarm.id, "raised", device.place_code))
+            await open_alarm_case(self.store, self.workflow, device, alarm)  # new: no case was opened for it
+            result.cases += 1
         else:
             # raised before (a sweep that died before marking, or still active): its case, if missing
             page = await self.store.alarm_page(EVERYTHING, 5, active=True, device_codes=[device.code])
             alarm = next((a for a in page.items if a.rule == RULES[watch]), None)
-        if alarm is not None and await case_for_alarm(self.store, self.workflow, device, alarm):
-            result.cases += 1
+            if alarm is not None and await case_for_alarm(self.store, self.workflow, device, alarm):
+                result.cases += 1
         if await self.store.flag_overdue(device.code, watch, due):
             result.marked += 1
