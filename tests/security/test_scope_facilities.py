@@ -53,6 +53,7 @@ FULL = """query($c: String!) { facility(code: $c) {
 FIGURES_FIELDS = "code facilities retired dueThisWeek overdue maintenanceOverdue inspectionOverdue inspected passed passRate elevators elevatorRepairs repairsPerElevator year"
 FIGURES = "query($p: String!) { facilities(place: $p) { %s } }" % FIGURES_FIELDS
 PLACE = "query($p: String!) { place(code: $p) { code facilities { %s } } }" % FIGURES_FIELDS
+STATS = "query($s: String!, $g: Level!) { stats(scope: $s, groupBy: $g) { place { code } facilities { %s } } }" % FIGURES_FIELDS
 HIDDEN = ("installedBy", "contractorCode", "contractNumber", "contractStart", "contractEnd", "repairs")
 EVENT_HIDDEN = ("recordedBy", "byOrg", "byStaff", "lon", "lat", "caseId", "projectId", "key")
 
@@ -206,3 +207,19 @@ def test_the_managing_firm_books_a_maintenance_in_its_estate(secure_hub: SecureH
     body = ask(secure_hub, firm, MUTATIONS["recordMaintenance"], {"c": mine[0], "at": at})
     assert not body.get("errors"), body
     assert body["data"]["recordMaintenance"]["version"] == before + 1
+
+
+def test_stats_rows_carry_the_figures_of_their_own_subtree_only(secure_hub: SecureHub, role: Role, planted: dict[str, str]) -> None:
+    world = secure_hub.world
+    for root in sorted(role.roots)[:3]:
+        level = world.places[root].level
+        if level >= Level.HOUSE:
+            continue  # an owner's houses: stats rows of houses carry no facilities of their own
+        for group in (level, Level.ESTATE):
+            body = ask(secure_hub, role, STATS, {"s": root, "g": group.name})
+            assert not body.get("errors"), body
+            for row in body["data"]["stats"]:
+                code, figures = row["place"]["code"], row["facilities"]
+                assert figures is not None and figures["code"] == code
+                under = [device for device, place in planted.items() if place in world.subtree(code)]
+                assert figures["facilities"] == len(under), (role.name, code)
