@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from graph.cases import Point
-from graph.cursors import decode_cursor, encode_cursor
+from graph.cursors import decode_cursor
 from graph.cypher import statements as st
 from graph.cypher import values
 from graph.cypher.model import scope_params, seen
@@ -36,7 +36,8 @@ from graph.cypher.schema import index
 from graph.cypher.transport import Transport
 from graph.devices import DeviceType
 from graph.errors import InvalidInput, StoreError
-from graph.facilities.checks import check_history, check_save
+from graph.facilities.pages import bad_cursor, event_mark, page_of, page_size
+from graph.facilities.checks import check_history, check_save, check_window
 from graph.facilities.records import (
     EventKind,
     Facility,
@@ -47,7 +48,6 @@ from graph.facilities.records import (
 )
 from graph.model import Page
 from graph.scope import Scope
-from graph.store import MAX_PAGE
 from graph.votes.checks import check_time
 
 for _label, _prop, _unique in (
@@ -260,10 +260,6 @@ def _event(props: dict[str, Any]) -> FacilityEvent:
     )
 
 
-def _bad_cursor(after: str | None) -> InvalidInput:
-    return InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-
-
 def _taken(error: StoreError) -> bool:
     text = str(error)
     return "already exists" in text or "constraint" in text.lower()
@@ -318,13 +314,8 @@ class FacilityRecords:
     async def facility_events(
         self, code: str, scope: Scope, first: int, after: str | None = None, *, kinds: Sequence[EventKind] | None = None
     ) -> Page[FacilityEvent]:
-        first = max(1, min(first, MAX_PAGE))
-        mark = decode_cursor(after)
-        before: int | None = None
-        if mark is not None:
-            if not mark.isdigit():
-                raise _bad_cursor(after)
-            before = int(mark)
+        first = page_size(first)
+        before = event_mark(after)
         if not await self.transport.run(SEEN_FACILITY, {"code": code, **scope_params(scope)}):
             return Page(items=[], has_next=False, end_cursor=None)
         params = {
@@ -334,13 +325,7 @@ class FacilityRecords:
             "limit": first + 1,
         }
         found = [_event(props) for (props,) in await self.transport.run(EVENTS, params)]
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(str(shown[-1].seq)) if shown else None,
-            start_cursor=encode_cursor(str(shown[0].seq)) if shown else None,
-        )
+        return page_of(found, first, lambda event: str(event.seq))
 
     async def facility_keys(self, code: str, keys: Sequence[str]) -> list[bool]:
         asked = {key: _dedupe(code, key, 0) for key in keys if isinstance(key, str)}
@@ -351,23 +336,17 @@ class FacilityRecords:
     async def facilities_due(self, watch: Watch, before: dt.datetime, first: int, after: str | None = None) -> Page[Facility]:
         check_time(before, "before")
         watch = Watch(watch)
-        first = max(1, min(first, MAX_PAGE))
+        first = page_size(first)
         mark = decode_cursor(after)
         at: int | None = None
         if mark is not None:
             rows = await self.transport.run(MARK[watch], {"code": mark})
             if not rows or rows[0][0] is None:
-                raise _bad_cursor(after)
+                raise bad_cursor(after)
             at = int(rows[0][0])
         params = {"before": values.micros(before), "at": at, "after": mark or "", "limit": first + 1}
         found = [_facility(props, kind, place) for props, kind, place in await self.transport.run(DUE[watch], params)]
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(shown[-1].code) if shown else None,
-            start_cursor=encode_cursor(shown[0].code) if shown else None,
-        )
+        return page_of(found, first, lambda facility: facility.code)
 
     async def flag_overdue(self, code: str, watch: Watch, due_at: dt.datetime) -> bool:
         check_time(due_at, "due_at")
@@ -384,8 +363,7 @@ class FacilityRecords:
         year_from: dt.datetime,
         year_until: dt.datetime,
     ) -> list[FacilityTally | None]:
-        for value, name in ((now, "now"), (soon_until, "soon_until"), (year_from, "year_from"), (year_until, "year_until")):
-            check_time(value, name)
+        check_window(now, soon_until, year_from, year_until)
         unique = list(dict.fromkeys(codes))
         seen_codes = {code for (code,) in await self.transport.run(SEEN_PLACES, {"codes": unique, **scope_params(scope)})}
         if not seen_codes:

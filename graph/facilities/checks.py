@@ -172,3 +172,9 @@ def check_history(items: Sequence[tuple[Facility, Sequence[FacilityEvent]]]) -> 
                 if event.key in keys:
                     raise InvalidInput(f"event {event.code}#{event.seq} key", event.key, "is booked twice in the history")
                 keys.add(event.key)
+
+
+def check_window(now: dt.datetime, soon_until: dt.datetime, year_from: dt.datetime, year_until: dt.datetime) -> None:
+    """The times `facility_tallies` counts by: each aware."""
+    for value, name in ((now, "now"), (soon_until, "soon_until"), (year_from, "year_from"), (year_until, "year_until")):
+        check_time(value, name)

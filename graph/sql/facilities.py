@@ -25,10 +25,11 @@ from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graph.cursors import decode_cursor, encode_cursor
+from graph.cursors import decode_cursor
 from graph.devices import DeviceType
 from graph.errors import InvalidInput
-from graph.facilities.checks import check_history, check_save
+from graph.facilities.pages import bad_cursor, event_mark, page_of, page_size
+from graph.facilities.checks import check_history, check_save, check_window
 from graph.facilities.records import (
     EventKind,
     Facility,
@@ -45,7 +46,6 @@ from graph.sql.scoping import under
 from graph.sql.bulk import insert_rows
 from graph.sql.writes import select_in
 from graph.sql.writers import WriteTurns
-from graph.store import MAX_PAGE
 from graph.votes.checks import check_time
 
 if TYPE_CHECKING:
@@ -159,10 +159,6 @@ def _event_row(device_id: int, event: FacilityEvent) -> dict[str, Any]:
     }
 
 
-def _bad_cursor(after: str | None) -> InvalidInput:
-    return InvalidInput("after", after, "is not a cursor from this list; pass a pageInfo.endCursor")
-
-
 def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -237,13 +233,8 @@ class FacilityRecords:
     async def facility_events(
         self, code: str, scope: Scope, first: int, after: str | None = None, *, kinds: Sequence[EventKind] | None = None
     ) -> Page[FacilityEvent]:
-        first = max(1, min(first, MAX_PAGE))
-        mark = decode_cursor(after)
-        before: int | None = None
-        if mark is not None:
-            if not mark.isdigit():
-                raise _bad_cursor(after)
-            before = int(mark)
+        first = page_size(first)
+        before = event_mark(after)
         async with self.engine.connect() as connection:
             query = (
                 select(_FACILITY.c.device_id)
@@ -260,13 +251,7 @@ class FacilityRecords:
                 clauses.append(_EVENT.c.seq < before)
             events = select(_EVENT).where(and_(*clauses)).order_by(_EVENT.c.seq.desc()).limit(first + 1)
             found = [_event(code, row) for row in await connection.execute(events)]
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(str(shown[-1].seq)) if shown else None,
-            start_cursor=encode_cursor(str(shown[0].seq)) if shown else None,
-        )
+        return page_of(found, first, lambda event: str(event.seq))
 
     async def facility_keys(self, code: str, keys: Sequence[str]) -> list[bool]:
         async with self.engine.connect() as connection:
@@ -280,7 +265,7 @@ class FacilityRecords:
 
     async def facilities_due(self, watch: Watch, before: dt.datetime, first: int, after: str | None = None) -> Page[Facility]:
         check_time(before, "before")
-        first = max(1, min(first, MAX_PAGE))
+        first = page_size(first)
         column = _WATCH[Watch(watch)]
         mark = decode_cursor(after)
         async with self.engine.connect() as connection:
@@ -288,18 +273,12 @@ class FacilityRecords:
             if mark is not None:
                 stored = (await connection.execute(select(column).where(_FACILITY.c.code == mark))).first()
                 if stored is None or stored[0] is None:
-                    raise _bad_cursor(after)
+                    raise bad_cursor(after)
                 at = utc(stored[0])
                 clauses.append(or_(column > at, and_(column == at, _FACILITY.c.code > mark)))
             query = _facility_query().where(and_(*clauses)).order_by(column, _FACILITY.c.code).limit(first + 1)
             found = [_facility(row) for row in await connection.execute(query)]
-        shown = found[:first]
-        return Page(
-            items=shown,
-            has_next=len(found) > first,
-            end_cursor=encode_cursor(shown[-1].code) if shown else None,
-            start_cursor=encode_cursor(shown[0].code) if shown else None,
-        )
+        return page_of(found, first, lambda facility: facility.code)
 
     async def flag_overdue(self, code: str, watch: Watch, due_at: dt.datetime) -> bool:
         check_time(due_at, "due_at")
@@ -324,8 +303,7 @@ class FacilityRecords:
         year_from: dt.datetime,
         year_until: dt.datetime,
     ) -> list[FacilityTally | None]:
-        for value, name in ((now, "now"), (soon_until, "soon_until"), (year_from, "year_from"), (year_until, "year_until")):
-            check_time(value, name)
+        check_window(now, soon_until, year_from, year_until)
         now, soon, start, end = utc(now), utc(soon_until), utc(year_from), utc(year_until)
         live = _FACILITY.c.retired_at.is_(None)
         m_due, i_due = _FACILITY.c.maintenance_due_at, _FACILITY.c.inspection_due_at
