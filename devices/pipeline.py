@@ -58,10 +58,16 @@ from graph.cases import Case, CaseSource
 from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Value, derive_status, every_active_alarm, every_device, registration
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
+from graph.facilities.service import RULES
 from graph.ledger import DeadLetter, Ledger, Reason
 from graph.rules import RuleEngine, Signal
 
 log = logging.getLogger("hub.devices")
+
+OVERDUE_RULES = frozenset(RULES.values())
+"""The facilities' overdue alarms (graph.facilities.service): raised by its sweep, not by a
+device's messages, so they do not make a heard-from device's status `alarm`; a case missing for
+one is opened at the start like any other alarm's."""
 
 CONNECTOR = "mqtt"
 """The connector name the ingestion's dead letters are filed under."""
@@ -213,7 +219,8 @@ class Pipeline:
         self._reading_at = {device.code: device.reading_at for device in devices if device.reading_at is not None}
         self._active = {}
         for alarm in active:
-            self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
+            if alarm.rule not in OVERDUE_RULES:  # a facility's overdue maintenance is no state of the device's own
+                self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
         self.engine.load(devices, active=active, listening_since=self.clock())
         self._refreshed_at = asyncio.get_running_loop().time()
         await self._open_missing_cases(active)
