@@ -56,12 +56,13 @@ from graph.utilities import UtilityStore
 from graph.votes.records import VoteStore
 from graph.funds.records import FundStore
 from graph.party.records import PartyStore
+from graph.facilities.records import FacilityStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, PartyStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, PartyStore, FacilityStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases, utilities, devices, shared queries, Merkle logs and votes are declared beside their
     records (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,

@@ -22,6 +22,7 @@ from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
 from schema.federation import DisableServiceSdl
 from schema.firms.queries import FirmQueries
+from schema.facilities.queries import FacilityMutations, FacilityQueries
 from schema.funds.queries import FundMutations, FundQueries
 from schema.live import Subscription
 from schema.me import MeQueries
@@ -56,12 +57,13 @@ class Query(
     VoteQueries,
     FundQueries,
     PartyQueries,
+    FacilityQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations):
     pass
 
 

@@ -23,6 +23,7 @@ from graph.store import Store
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from schema.devices.loaders import DeviceLoaders
+from schema.facilities.loaders import FacilityLoaders
 from schema.firms.loaders import FirmLoaders
 from schema.owners.loaders import OwnerLoaders
 from schema.party.loaders import PartyLoaders
@@ -52,6 +53,7 @@ class Context:
     utilities: UtilityLoaders
     devices: DeviceLoaders
     party: PartyLoaders
+    facilities: FacilityLoaders
     principal: Principal = OPERATOR
     reason: str | None = None
     """Why the caller reads personal data, from the X-Hub-Reason header; kept in the audit."""
@@ -95,6 +97,7 @@ class Context:
             utilities=UtilityLoaders.create(store, scope),
             devices=DeviceLoaders.create(store, scope),
             party=PartyLoaders.create(store, scope),
+            facilities=FacilityLoaders.create(store, scope),
             principal=principal,
             reason=reason,
             today=on or today(),
@@ -111,13 +114,13 @@ class Context:
             self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus, votes=self.votes,
             funds=self.funds,
         )
-        for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices", "party"):
+        for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices", "party", "facilities"):
             setattr(self, name, getattr(fresh, name))
 
     def forget(self) -> None:
         """Empty every loader's cache: a subscription calls it before each event, so what it
         sends is read now, not remembered from an earlier event."""
-        for group in (self.places, self.owners, self.firms, self.stats, self.utilities, self.devices, self.party):
+        for group in (self.places, self.owners, self.firms, self.stats, self.utilities, self.devices, self.party, self.facilities):
             for item in fields(group):
                 loader = getattr(group, item.name)
                 if hasattr(loader, "clear_all"):

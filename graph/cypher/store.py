@@ -14,6 +14,7 @@ from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.funds import FundRecords
 from graph.cypher.party import PartyRecords
+from graph.cypher.facilities import FacilityRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.merkle_logs import MerkleLogRecords
@@ -46,6 +47,7 @@ class CypherStore(
     MerkleLogRecords,
     FundRecords,
     PartyRecords,
+    FacilityRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

@@ -43,6 +43,7 @@ from graph.sql.merkle_logs import MerkleLogRecords
 from graph.sql.votes import VoteRecords
 from graph.sql.funds import FundRecords
 from graph.sql.party import PartyRecords
+from graph.sql.facilities import FacilityRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -77,6 +78,7 @@ class SqlStore(
     VoteRecords,
     FundRecords,
     PartyRecords,
+    FacilityRecords,
     TokenRecords,
     AuditRecords,
     SharedRecords,

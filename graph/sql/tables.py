@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -773,4 +774,62 @@ party_claim = Table(
     Index("ix_party_claim_case_key", "case_key"),
     Index("ix_party_claim_member_key", "member_key"),
     Index("ix_party_claim_estate_id", "estate_id", "claimed_at"),
+)
+
+# -- facility life records (graph.facilities.records) -----------------------------------------------
+# A device's life record (one row, keyed by the device, its code beside it so the overdue sweep
+# orders by due time then code through one index), and its events (unique per device and seq, and
+# per device and source key). The watch columns are the due times the sweep has not yet alarmed:
+# NULL otherwise, so their indexes hold only what may still fall overdue.
+
+facility = Table(
+    "facility",
+    metadata,
+    Column("device_id", Integer, ForeignKey("device.id"), primary_key=True, autoincrement=False),
+    Column("code", code_type(64), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("installed_at", DateTime(timezone=True), nullable=True),
+    Column("installed_by", String(200), nullable=True),
+    Column("registration_number", String(200), nullable=True),
+    Column("rescue_code", String(8), nullable=True),
+    Column("contractor_code", String(18), nullable=True),
+    Column("contractor_name", String(200), nullable=True),
+    Column("contract_number", String(200), nullable=True),
+    Column("contract_start", Date, nullable=True),
+    Column("contract_end", Date, nullable=True),
+    Column("maintenance_days", Integer, nullable=True),
+    Column("last_maintained_at", DateTime(timezone=True), nullable=True),
+    Column("maintenance_due_at", DateTime(timezone=True), nullable=True),
+    Column("maintenance_alarmed", Boolean, nullable=False),
+    Column("maintenance_watch", DateTime(timezone=True), nullable=True),
+    Column("last_inspected_at", DateTime(timezone=True), nullable=True),
+    Column("inspection_result", String(32), nullable=True),
+    Column("inspection_due_at", DateTime(timezone=True), nullable=True),
+    Column("inspection_alarmed", Boolean, nullable=False),
+    Column("inspection_watch", DateTime(timezone=True), nullable=True),
+    Column("repairs", Integer, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Index("ix_facility_maintenance_watch", "maintenance_watch", "code"),
+    Index("ix_facility_inspection_watch", "inspection_watch", "code"),
+)
+
+facility_event = Table(
+    "facility_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", Integer, ForeignKey("device.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("by_org", String(18), nullable=True),
+    Column("by_staff", String(64), nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("key", String(128), nullable=True),
+    Column("note", String(400), nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("device_id", "seq"),
+    UniqueConstraint("device_id", "key"),
+    Index("ix_facility_event_kind_at", "kind", "at"),
 )

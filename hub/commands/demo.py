@@ -90,6 +90,14 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
 
         devices = await register_demo_devices(store, arguments.seed)
         print(f"registered {devices:,} devices (elevators, smoke and gas detectors, pumps, transformers, manhole covers)")
+        from hub.demo.facilities import build_demo_facilities
+
+        lives = await build_demo_facilities(store, arguments.seed)
+        print(
+            f"facilities: {lives.records:,} life records loaded ({lives.events:,} events); overdue now: "
+            f"{lives.overdue_maintenance} maintenance, {lives.overdue_inspection} inspection "
+            f"(`hub serve` raises their alarms and opens their cases; {lives.example_overdue or '—'} is one)"
+        )
         everything = Scope.everything()
         house = (await store.subtree(Level.HOUSE, None, everything, 1)).items
         street = (await store.subtree(Level.STREET, None, everything, 1)).items

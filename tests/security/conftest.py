@@ -102,6 +102,7 @@ GRAPH_SUITES = {
     "test_scope_votes": NEEDS,
     "test_scope_funds": NEEDS,
     "test_scope_party": NEEDS,
+    "test_scope_facilities": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
 federation entities, the graph questions, owners' votes, the owners' money), with what they need; the others on

@@ -177,6 +177,8 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
 } | {
     # probed in tests/security/test_scope_party.py (party building)
     "partyOrganisations", "partyOrganisation", "partyClaims", "partyFigures", "partyEstates",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "facility", "facilities",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -194,6 +196,9 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
 } | {
     # probed in tests/security/test_scope_party.py (party building)
     "foundPartyOrganisation", "recordPartyOrganisation", "addPartyMember", "removePartyMember", "claimCase", "recordClaimOutcome",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "recordInstallation", "recordRegistration", "recordContract", "recordMaintenance", "recordInspection",
+    "recordRepair", "recordPart", "retireFacility",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
@@ -242,6 +247,8 @@ PROBED_TYPES = {
 } | {
     # probed in tests/security/test_scope_party.py (party building)
     "PartyOrganisation", "PartyOrganisationPage", "PartyMember", "PersonLink", "CaseClaim", "PartyFigures",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "Facility", "FacilityEvent", "FacilityEventConnection", "FacilityEventEdge", "FacilityDetail", "FacilityFigures",
 }
 
 
