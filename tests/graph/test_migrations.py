@@ -468,7 +468,7 @@ async def _funds_up_and_down(url: str) -> None:
         async with store.engine.connect() as connection:
             assert not fund_tables & await connection.run_sync(names)
         await migrate.upgrade(store.engine)
-        assert await migrate.current(store.engine) == "0018"
+        assert await migrate.current(store.engine) == migrate.head()  # 0018 or a revision after it
         everything = Scope.everything()
         at = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
         assert await store.places([E_A], everything) != [None]
