@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from graph.cases import CaseTally
 from graph.clock import utc_now
 from graph.credit.engine import FirmFigures, score
-from graph.credit.inputs import CreditInputs, StoreInputs
+from graph.credit.inputs import CertificateReader, CreditInputs, FacilityReader, StoreInputs
 from graph.credit.periods import Period
 from graph.credit.records import CreditScore, FirmCaseCounts
 from graph.credit.weights import Weights
@@ -133,3 +133,44 @@ async def period_for(store: Store, period: Period, viewer: Viewer, within: str |
         under = await store.firms(codes, Scope.of(within))
         shown = [ok and record is not None for ok, record in zip(shown, under)]
     return [found for found, ok in zip(scores, shown) if ok]
+
+
+class Credit:
+    """The credit service a hub process holds: its store, its configured weights and the two
+    readers plugged in from the facilities and staff modules (None: those parts have no data)."""
+
+    def __init__(
+        self,
+        store: Store,
+        weights: Weights | None = None,
+        *,
+        facility: FacilityReader | None = None,
+        certificates: CertificateReader | None = None,
+    ) -> None:
+        self.store = store
+        self.weights = weights or Weights()
+        self.facility = facility
+        self.certificates = certificates
+        self._done: str | None = None
+
+    def inputs(self) -> StoreInputs:
+        return StoreInputs(self.store, facility=self.facility, certificates=self.certificates)
+
+    async def compute(self, period: Period, *, now: dt.datetime | None = None) -> list[CreditScore]:
+        return await compute(self.store, period, self.weights, inputs=self.inputs(), now=now)
+
+    async def compute_due(self, today: dt.date | None = None) -> list[CreditScore]:
+        """Last month's scores, once: when the month before `today` (China Standard Time) has no
+        score stored yet, compute it (what `hub serve`'s sweep calls; a recomputation is asked for
+        by hand: `hub credit compute`, or the `computeCredit` mutation)."""
+        from graph.clock import today as cst_today
+
+        last = Period.month_of(today or cst_today()).previous()
+        if self._done == last.key:
+            return []
+        if await self.store.period_scores(last.key):
+            self._done = last.key
+            return []
+        stored = await self.compute(last)
+        self._done = last.key
+        return stored
