@@ -15,6 +15,10 @@ from schema.credit.types import CreditScore
 from schema.fields import field
 
 PeriodArgument = Annotated[str, strawberry.argument(description="A month YYYY-MM or a year YYYY (China Standard Time).")]
+LastMonthByDefault = Annotated[
+    str | None,
+    strawberry.argument(description="A month YYYY-MM or a year YYYY (China Standard Time); the month before today when omitted."),
+]
 Within = Annotated[
     str | None,
     strawberry.argument(description="Only firms that manage or ever managed an estate at or under this place (a place code)."),
@@ -27,8 +31,8 @@ class CreditQueries:
         description="Firms' credit scores (物业服务企业信用评价) of a period, by firm code: every firm you may see "
         "(a firm sees its own), the latest computation of each."
     )
-    async def firm_scores(self, info: Info, period: PeriodArgument, within: Within = None) -> list[CreditScore]:
-        asked = Period.parse(period)
+    async def firm_scores(self, info: Info, period: LastMonthByDefault = None, within: Within = None) -> list[CreditScore]:
+        asked = Period.parse(period) if period is not None else Period.month_of(info.context.today).previous()
         code = place_argument(within, field="within")[0] if within is not None else None
         viewer = viewer_of(info.context.principal, info.context.scope)
         found = await service.period_for(info.context.store, asked, viewer, code)

@@ -110,6 +110,11 @@ class CreditScore:
     def computed_at(self) -> dt.datetime:
         return self.record.computed_at
 
+    @field(description="One part by its name (response, resolution, …); null for a name that is not a part.")
+    def part(self, name: str) -> CreditPart | None:
+        found = self.record.part(name)
+        return None if found is None else CreditPart.of(found)
+
     @field(description="Every part, in a fixed order, with or without data.")
     def parts(self) -> list[CreditPart]:
         return [CreditPart.of(part) for part in self.record.parts]
