@@ -174,6 +174,9 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     # probed in tests/security/test_scope_funds.py (the owners' money)
     "fundAccount", "fundStatement", "fundHeads", "fundConsistency", "fundTotals", "fundEstates", "repairProject",
     "repairProjects", "revenueEntries", "revenueUnconfirmed",
+} | {
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "firmScores",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -188,6 +191,9 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
     # probed in tests/security/test_scope_funds.py (the owners' money)
     "raiseRepairProject", "completeRepairProject", "cancelRepairProject", "publishFundPeriod", "enterRevenue",
     "reverseRevenue", "confirmRevenue", "objectRevenue",
+} | {
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "computeCredit",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
@@ -233,6 +239,9 @@ PROBED_TYPES = {
     # probed in tests/security/test_scope_funds.py (the owners' money)
     "FundAccount", "FundEntryItem", "FundEntryProof", "FundStatement", "FundTotals", "RepairProject", "RepairProjectPage",
     "RepairShare", "RevenueEntryItem", "RevenueStatement", "UnconfirmedRevenue",
+} | {
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "CreditScore", "CreditPart", "CreditFigure",
 }
 
 
