@@ -94,7 +94,7 @@ async def test_the_demo_scores_a_year_of_months_once(tmp_path: Path) -> None:
     store = await open_store(f"sqlite:///{tmp_path / 'hub.sqlite'}", sealer=keys.sealer())
     try:
         made = await build_demo_credit(store, today=dt.date(2026, 12, 5))
-        assert made.months == tuple(f"2025-12,2026-01,2026-02,2026-03,2026-04,2026-05,2026-06,2026-07,2026-08,2026-09,2026-10,2026-11".split(","))
+        assert made.months == tuple("2025-12,2026-01,2026-02,2026-03,2026-04,2026-05,2026-06,2026-07,2026-08,2026-09,2026-10,2026-11".split(","))
         assert made.firms == 2 and made.best is not None and made.worst is not None
         [history] = await store.credit_history([FIRM_2])
         assert [score.period for score in history] == list(made.months) and all(score.version == 1 for score in history)
