@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from graph.cases import CaseCategory, CaseSource, CaseTally
+from graph.clock import CHINA_STANDARD_TIME
 from graph.credit.engine import CertificateStanding, FacilityCompliance
 from graph.credit.periods import Period
 from graph.credit.records import FirmCaseCounts
@@ -156,8 +157,6 @@ def dismissed(spans: Sequence[Management], votes: Sequence[Any]) -> dict[str, fr
       span has an `until`): a passed class-4 motion decides on the incumbent, and a renewal
       (续聘) leaves the span open. A period computed before the end is recorded does not see
       it; computing the period again (a new version) does."""
-    from graph.clock import CHINA_STANDARD_TIME
-
     by_estate: dict[str, list[Management]] = {}
     for span in spans:
         by_estate.setdefault(span.estate_code, []).append(span)
