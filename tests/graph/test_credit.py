@@ -316,3 +316,16 @@ def test_periods_parse_and_refuse() -> None:
     for bad in ("2026-13", "2026-1", "26", "2026/11", "", "1999"):
         with pytest.raises(InvalidInput):
             Period.parse(bad)
+
+
+async def test_the_monthly_sweep_computes_the_month_just_ended_once(store: Store) -> None:
+    await firm_2_cases(store)
+    credit = service.Credit(store)
+    first = await credit.compute_due(dt.date(2026, 12, 5))
+    assert first and {s.period for s in first} == {"2026-11"} and {s.version for s in first} == {1}
+    assert await credit.compute_due(dt.date(2026, 12, 20)) == []
+    assert await service.Credit(store).compute_due(dt.date(2026, 12, 6)) == []  # another process: already stored
+    january = await credit.compute_due(dt.date(2027, 1, 2))
+    assert {s.period for s in january} == {"2026-12"}
+    [history] = await store.credit_history([FIRM_2])
+    assert [(s.period, s.version) for s in history] == [("2026-11", 1), ("2026-12", 1)]
