@@ -27,5 +27,6 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "search within a street",
         "### Owners' votes: one estate of 200 houses",
         "### The owners' money books: an estate of 200 houses and a journal of 20,000 entries",
+        "### Firms' credit: a month's scores for every firm of the `city` preset",
     ):
         assert part in text, part
