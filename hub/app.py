@@ -39,12 +39,12 @@ from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
 from graph.credit.service import Credit
-from graph.credit.weights import Weights
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
+from hub.credit import credit_service
 from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
 from hub.limits import Limits
@@ -240,9 +240,8 @@ def create_app(
     authenticator = authenticator or Authenticator(store, keys)
     votes = Votes(store, keys, bus=bus)
     funds = Funds(store, keys)
-    # firms' credit with the configured weights; the facilities and certificates readers are
-    # plugged in here when those modules are present (graph.credit.inputs)
-    credit = credit or Credit(store, Weights.load(background.credit_weights if background is not None else None))
+    # firms' credit with the configured weights and the plugged readers (hub.credit)
+    credit = credit or credit_service(store, background.credit_weights if background is not None else None)
     scheduler: Scheduler | None = None
     running = (
         None

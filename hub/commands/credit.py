@@ -15,9 +15,9 @@ import os
 
 from graph.credit.periods import Period
 from graph.credit.records import CreditScore
-from graph.credit.service import Credit
-from graph.credit.weights import LABELS, Weights
+from graph.credit.weights import LABELS
 from hub.commands.common import add_db, load_keys, open_store
+from hub.credit import credit_service
 from hub.settings import DEFAULT_CREDIT_WEIGHTS
 
 
@@ -51,11 +51,11 @@ def score_line(score: CreditScore) -> str:
 
 async def _compute(arguments: argparse.Namespace) -> int:
     period = Period.parse(arguments.period)
-    weights = Weights.load(arguments.weights or os.environ.get("HUB_CREDIT_WEIGHTS") or DEFAULT_CREDIT_WEIGHTS)
+    weights = arguments.weights or os.environ.get("HUB_CREDIT_WEIGHTS") or DEFAULT_CREDIT_WEIGHTS
     keys = load_keys(arguments)
     store = await open_store(arguments, keys, upgrade=False)
     try:
-        scores = await Credit(store, weights).compute(period)
+        scores = await credit_service(store, weights).compute(period)
     finally:
         await store.close()
     for score in scores:
