@@ -23,6 +23,7 @@ from connectors.relay import relay
 from devices.service import Ingestion
 from graph.facilities.intervals import Intervals
 from graph.facilities.service import Facilities
+from graph.credit.service import Credit
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from graph.devices import Device, every_device
@@ -76,8 +77,10 @@ class Background:
         funds: Funds | None = None,
         overdue_every: float | None = OVERDUE_EVERY,
         intervals: Intervals | None = None,
+        credit: Credit | None = None,
     ) -> None:
         self.store = store
+        self.credit = credit
         self.votes = votes
         self.funds = funds
         self.bus = bus
@@ -136,6 +139,13 @@ class Background:
                         log.info("published %d estates' fund heads for %s", published, self.funds.last_month())
                 except Exception:
                     log.exception("publishing the fund journals' heads failed")
+            if self.credit is not None:
+                try:
+                    scored = await self.credit.compute_due()  # last month's firms' credit, once
+                    if scored:
+                        log.info("computed %d firms' credit for %s", len(scored), scored[0].period)
+                except Exception:
+                    log.exception("computing firms' credit failed")
             await asyncio.sleep(every)
 
     async def _overdue(self, every: float) -> None:

@@ -17,6 +17,7 @@ from schema.audit import AuditPersonalData
 from schema.cases.queries import CaseMutations, CaseQueries
 from schema.connectors.queries import ConnectorMutations, ConnectorQueries
 from schema.context import Context
+from schema.credit.queries import CreditMutations, CreditQueries
 from schema.devices.queries import DeviceMutations, DeviceQueries
 from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
@@ -58,12 +59,13 @@ class Query(
     FundQueries,
     PartyQueries,
     FacilityQueries,
+    CreditQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations, CreditMutations):
     pass
 
 

@@ -15,6 +15,7 @@ from graph.cypher.devices import DeviceRecords
 from graph.cypher.funds import FundRecords
 from graph.cypher.party import PartyRecords
 from graph.cypher.facilities import FacilityRecords
+from graph.cypher.credit import CreditRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.merkle_logs import MerkleLogRecords
@@ -48,6 +49,7 @@ class CypherStore(
     FundRecords,
     PartyRecords,
     FacilityRecords,
+    CreditRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

@@ -833,3 +833,23 @@ facility_event = Table(
     UniqueConstraint("device_id", "key"),
     Index("ix_facility_event_kind_at", "kind", "at"),
 )
+
+# -- firms' credit (graph.credit.records) -------------------------------------------------------
+# One row per firm, period and version: recomputing a period adds a version, never overwrites.
+
+credit_score = Table(
+    "credit_score",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("firm_id", Integer, ForeignKey("firm.id"), nullable=False),
+    Column("period", String(7), nullable=False),  # YYYY-MM or YYYY (China Standard Time)
+    Column("version", Integer, nullable=False),
+    Column("total_centi", Integer, nullable=False),
+    Column("estates", Integer, nullable=False),
+    Column("houses", Integer, nullable=False),
+    Column("parts", Text, nullable=False),  # graph.credit.texts.parts_json
+    Column("no_data", String(16), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("firm_id", "period", "version"),
+    Index("ix_credit_score_period", "period", "firm_id", "version"),
+)

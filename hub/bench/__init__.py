@@ -22,6 +22,8 @@
 - the facilities' overdue sweep (hub.bench.facilities) over the city preset's number of devices
   with life records: the sweep that raises the newly overdue and opens their cases, and the
   steady sweep (target < 5 s each), beside reading every device row.
+- firms' credit (hub.bench.credit): a month's scores for every firm of the `city` preset's
+  firms, estates and cases in one pass (target < 60 s), beside the one grouped case read.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -98,6 +100,11 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         devices = 3_000 if quick else getattr(arguments, "facilities_devices", None)
         overdue = getattr(arguments, "facilities_overdue", None) or 0.001
         report += "\n" + "\n".join(render_facilities(measure_facilities(devices, overdue))) + "\n"
+    if "credit" in sections:
+        from hub.bench.credit import measure_credit, render_credit
+
+        print("measuring firms' credit…", flush=True)
+        report += "\n" + "\n".join(render_credit(measure_credit(0.05 if quick else 1.0))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

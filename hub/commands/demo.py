@@ -144,16 +144,19 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
                 books = await build_demo_funds(store, keys, estate=made.finished_estate, vote=made.finished_vote, other_estate=made.meeting_estate)
                 if books.kept:
                     print(f"owners' money: the books built before kept as they were ({books.published} heads published for {books.period})")
-                    return (house[0].code if house else ""), tokens
-                lift = (
-                    f"{books.lift_project} (1号楼电梯更换, vote {made.finished_vote}) apportioned ¥{books.lift_cost_fen / 100:,.2f} "
-                    f"over {books.lift_houses} houses of {books.lift_estate}" if books.lift_project else "no lift repair"
-                )
-                print(
-                    f"owners' money: {lift}; emergency use {books.pump_project or '—'} in {made.meeting_estate}; "
-                    f"{books.revenue_entries} public-revenue entries, {books.confirmed} confirmed by the committee; "
-                    f"{books.published} estates' heads published for {books.period} (hub ledger verify ESTATE checks them)"
-                )
+                else:
+                    lift = (
+                        f"{books.lift_project} (1号楼电梯更换, vote {made.finished_vote}) apportioned ¥{books.lift_cost_fen / 100:,.2f} "
+                        f"over {books.lift_houses} houses of {books.lift_estate}" if books.lift_project else "no lift repair"
+                    )
+                    print(
+                        f"owners' money: {lift}; emergency use {books.pump_project or '—'} in {made.meeting_estate}; "
+                        f"{books.revenue_entries} public-revenue entries, {books.confirmed} confirmed by the committee; "
+                        f"{books.published} estates' heads published for {books.period} (hub ledger verify ESTATE checks them)"
+                    )
+        from hub.demo.credit import build_demo_credit, demo_credit_line
+
+        print(demo_credit_line(await build_demo_credit(store)))
         return (house[0].code if house else ""), tokens
     finally:
         await store.close()

@@ -24,6 +24,7 @@ from tests.graph.conformance_votes import *  # noqa: F403 - the vote part (graph
 from tests.graph.conformance_funds import *  # noqa: F403 - the fund records (graph.funds.records)
 from tests.graph.conformance_party import *  # noqa: F403 - party building (graph.party.records)
 from tests.graph.conformance_facilities import *  # noqa: F403 - the facility life records (graph.facilities.records)
+from tests.graph.conformance_credit import *  # noqa: F403 - firms' credit (graph.credit.records)
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 

@@ -28,5 +28,6 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "### Owners' votes: one estate of 200 houses",
         "### The owners' money books: an estate of 200 houses and a journal of 20,000 entries",
         "### Facilities' overdue sweep: 3,000 devices with life records",
+        "### Firms' credit: a month's scores for every firm of the `city` preset",
     ):
         assert part in text, part

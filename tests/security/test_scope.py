@@ -179,6 +179,8 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     "partyOrganisations", "partyOrganisation", "partyClaims", "partyFigures", "partyEstates",
     # probed in tests/security/test_scope_facilities.py (facilities' life records)
     "facility", "facilities",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "firmScores",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -199,6 +201,8 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
     # probed in tests/security/test_scope_facilities.py (facilities' life records)
     "recordInstallation", "recordRegistration", "recordContract", "recordMaintenance", "recordInspection",
     "recordRepair", "recordPart", "retireFacility",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "computeCredit",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
@@ -249,6 +253,8 @@ PROBED_TYPES = {
     "PartyOrganisation", "PartyOrganisationPage", "PartyMember", "PersonLink", "CaseClaim", "PartyFigures",
     # probed in tests/security/test_scope_facilities.py (facilities' life records)
     "Facility", "FacilityEvent", "FacilityEventConnection", "FacilityEventEdge", "FacilityDetail", "FacilityFigures",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "CreditScore", "CreditPart", "CreditFigure",
 }
 
 

@@ -104,6 +104,11 @@ def test_every_shipped_query_answers_each_role_with_its_own_scope(secure_hub: Se
             assert rows == []
         else:
             assert rows and rows == sorted(code for code in world.at(Level.ESTATE) if code in role.places)[:100], role.name
+    elif name == "firm-credit":
+        # last month's scores (computed or not yet): only firms of the role's scope, a firm its own
+        shown = {row["firmCode"] for row in data["firmScores"]}
+        allowed = {role.scope} if role.name == "property_firm" else set(role.firms)
+        assert shown <= allowed, role.name
     else:
         rows = data["stats"] if name == "houses-in-arrears" else data["caseMetrics"]
         assert rows and all(row["place"]["code"] in role.places for row in rows)
