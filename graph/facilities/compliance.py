@@ -12,10 +12,12 @@ a due time owes nothing from then on.
 Maintenance (维护保养), per facility with the interval `Intervals` gives its type:
 - the clock starts at installation (or, when the record opened later — its first event — or
   gives none, at that first event: before it the hub holds no history);
-- each due time is one interval after the latest of: the last maintenance, or the previous due
-  time when it passed with no maintenance (an unmaintained elevator falls due every 15 days);
-- a due time is **on time** when a maintenance was done after the previous clock mark and at or
-  before it; a late maintenance leaves its due time missed and restarts the clock;
+- each due time is one interval after the clock mark: the last maintenance; when a due time
+  passed with no maintenance, the first maintenance done within the next interval (done late, it
+  restarts the clock), or else the missed due time itself (an unmaintained elevator falls due
+  every 15 days);
+- a due time is **on time** when a maintenance was done after the clock mark and at or before it
+  (a late one leaves its due time missed);
 - the history is read `lookback` (the longest interval) before the period; a facility with no
   maintenance in that window and installed before it was overdue already: its first due time
   counted is the period's start (missed, unless a maintenance was booked exactly then).
@@ -85,7 +87,12 @@ def maintenance_dues(
         first, last = bisect_right(done, clock), bisect_right(done, due)
         if due >= since:
             found.append((due, last > first))
-        clock = done[last - 1] if last > first else due
+        if last > first:
+            clock = done[last - 1]  # on time: the interval runs from the latest maintenance
+        elif last < len(done) and done[last] <= due + interval:
+            clock = done[last]  # late: the late maintenance restarts the clock
+        else:
+            clock = due  # none within the next interval either: due again an interval on
     return found
 
 
