@@ -166,7 +166,7 @@ ACTIVITY_EVENTS = st.read(
     "UNWIND $codes AS c MATCH (e:FacilityEvent {code: c}) WITH e WHERE e.seq = 1 "
     "OR (e.kind = $maintenance AND e.at >= $m_from AND e.at < $until) "
     "OR (e.kind = $inspection AND e.at >= $i_from AND e.at < $until) "
-    "RETURN e.code AS code, e.seq AS seq, e.kind AS kind, e.at AS at, e.data AS data",
+    "RETURN e.code AS code, e.seq AS seq, e.kind AS kind, e.at AS at, CASE WHEN e.kind = $inspection THEN e.data END AS data",
 )
 
 
@@ -442,5 +442,5 @@ class FacilityRecords:
             for code, seq, kind, at, data in await self.transport.run(ACTIVITY_EVENTS, asked):
                 when = values.from_micros(at)
                 assert when is not None
-                marks.append((code, int(seq), EventKind(kind), when, values.from_document(data) or {}))
+                marks.append((code, int(seq), EventKind(kind), when, None if data is None else values.from_document(data) or {}))
         return activity_of(estate_codes, records, marks, (m_from, i_from, until))

@@ -12,8 +12,8 @@ from graph.facilities.records import EventKind, FacilityActivity, InspectionMark
 
 Record = tuple[str, str, DeviceType, dt.datetime | None, dt.datetime | None]
 """estate code, facility code, device type, installed at, retired at"""
-Mark = tuple[str, int, EventKind, dt.datetime, Mapping[str, str]]
-"""facility code, seq, kind, at, data"""
+Mark = tuple[str, int, EventKind, dt.datetime, Mapping[str, str] | None]
+"""facility code, seq, kind, at, data (an inspection's; None may stand for any other's)"""
 
 
 def activity_of(
@@ -34,7 +34,7 @@ def activity_of(
             opened[code] = at
         if kind is EventKind.MAINTENANCE and m_from <= at < until:
             maintenances.setdefault(code, []).append(at)
-        elif kind is EventKind.INSPECTION and i_from <= at < until:
+        elif kind is EventKind.INSPECTION and i_from <= at < until and data is not None:
             mark = InspectionMark(at, InspectionResult.parse(data.get("result", "")), dt.date.fromisoformat(data["next_due"]))
             inspections.setdefault(code, []).append(mark)
     by_estate: dict[str, list[FacilityActivity]] = {}

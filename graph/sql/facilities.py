@@ -60,6 +60,7 @@ _DEVICE = tables.device
 _PLACE = tables.place
 
 _WATCH = {Watch.MAINTENANCE: _FACILITY.c.maintenance_watch, Watch.INSPECTION: _FACILITY.c.inspection_watch}
+_KINDS = {kind.value: kind for kind in EventKind}
 _PASSED = [result.value for result in InspectionResult if result.passed]
 
 
@@ -390,7 +391,10 @@ class FacilityRecords:
             .where(kept)
         )
         events = (
-            select(_FACILITY.c.code, _EVENT.c.seq, _EVENT.c.kind, _EVENT.c.at, _EVENT.c.data)
+            select(
+                _FACILITY.c.code, _EVENT.c.seq, _EVENT.c.kind, _EVENT.c.at,
+                case((_EVENT.c.kind == EventKind.INSPECTION.value, _EVENT.c.data), else_=None).label("data"),
+            )
             .select_from(joined.join(_EVENT, _EVENT.c.device_id == _FACILITY.c.device_id))
             .where(
                 kept,
@@ -407,6 +411,6 @@ class FacilityRecords:
         return activity_of(
             estate_codes,
             [(row.estate, row.code, DeviceType(row.type), maybe_utc(row.installed_at), maybe_utc(row.retired_at)) for row in found],
-            [(row.code, int(row.seq), EventKind(row.kind), utc(row.at), json.loads(row.data)) for row in marks],
+            [(code, seq, _KINDS[kind], utc(at), None if data is None else json.loads(data)) for code, seq, kind, at, data in marks],
             (m_from, i_from, end),
         )
