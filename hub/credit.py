@@ -10,10 +10,14 @@ from pathlib import Path
 
 from graph.credit.service import Credit
 from graph.credit.weights import Weights
+from graph.facilities.compliance import facility_compliance
 from graph.store import Store
 
 
 def credit_service(store: Store, weights: str | Path | None = None) -> Credit:
     """The credit service over `store` with the weights of the TOML file `weights` (the defaults
-    when None or absent). Facilities and certificates: not plugged in yet (their parts show no data)."""
-    return Credit(store, Weights.load(weights), facility=None, certificates=None)
+    when None or absent). Facilities: `graph.facilities.compliance.facility_compliance` (the
+    maintenance and inspection parts, from the recorded life events of the facilities under the
+    estates each firm managed in the period, at the default intervals). Certificates: not
+    plugged in yet (that part shows no data)."""
+    return Credit(store, Weights.load(weights), facility=facility_compliance, certificates=None)

@@ -37,15 +37,18 @@ from graph.cypher.transport import Transport
 from graph.devices import DeviceType
 from graph.errors import InvalidInput, StoreError
 from graph.facilities.pages import bad_cursor, event_mark, page_of, page_size
-from graph.facilities.checks import check_history, check_save, check_window
+from graph.facilities.activity import activity_of
+from graph.facilities.checks import check_activity, check_history, check_save, check_window
 from graph.facilities.records import (
     EventKind,
     Facility,
+    FacilityActivity,
     FacilityEvent,
     FacilityTally,
     InspectionResult,
     Watch,
 )
+from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.votes.checks import check_time
@@ -149,6 +152,21 @@ REPAIRS = st.read(
     "MATCH (f:Facility {code: e.code}) WITH e, f MATCH (f)-[:OF]->(d:Device) WITH e, d WHERE d.type = $elevator "
     "MATCH (d)-[:INSTALLED_IN]->(p:Place) WITH e, p UNWIND [x IN $codes WHERE x IN p.line] AS c "
     "RETURN c AS code, count(e) AS repairs",
+)
+_ESTATE_AT = int(Level.ESTATE) - 1
+"""An estate's code in the `line` of a place at or under it (the line runs from the city down)."""
+ACTIVITY = st.read(
+    "facilities.activity",
+    "MATCH (f:Facility)-[:OF]->(d:Device) WITH f, d WHERE f.retired_at IS NULL OR f.retired_at >= $since "
+    "MATCH (d)-[:INSTALLED_IN]->(p:Place) WITH f, d, p WHERE size(p.line) > $at AND p.line[$at] IN $codes "
+    "RETURN p.line[$at] AS estate, f.code AS code, d.type AS type, f.installed_at AS installed, f.retired_at AS retired",
+)
+ACTIVITY_EVENTS = st.read(
+    "facilities.activity_events",
+    "UNWIND $codes AS c MATCH (e:FacilityEvent {code: c}) WITH e WHERE e.seq = 1 "
+    "OR (e.kind = $maintenance AND e.at >= $m_from AND e.at < $until) "
+    "OR (e.kind = $inspection AND e.at >= $i_from AND e.at < $until) "
+    "RETURN e.code AS code, e.seq AS seq, e.kind AS kind, e.at AS at, CASE WHEN e.kind = $inspection THEN e.data END AS data",
 )
 
 
@@ -392,3 +410,37 @@ class FacilityRecords:
         for code, count in await self.transport.run(REPAIRS, repairs):
             figures[code]["elevator_repairs"] = int(count)
         return [FacilityTally(**figures[code]) if code in seen_codes else None for code in codes]
+
+    async def facility_activity(
+        self,
+        estate_codes: Sequence[str],
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        lookback: dt.timedelta,
+        inspection_lookback: dt.timedelta,
+    ) -> list[list[FacilityActivity]]:
+        check_activity(since, until, lookback, inspection_lookback)
+        if not estate_codes:
+            return []
+        params: dict[str, Any] = {"codes": sorted(set(estate_codes)), "since": values.micros(since), "at": _ESTATE_AT}
+        records = [
+            (estate, code, DeviceType(kind), values.from_micros(installed), values.from_micros(retired))
+            for estate, code, kind, installed, retired in await self.transport.run(ACTIVITY, params)
+        ]
+        m_from, i_from = since - lookback, since - inspection_lookback
+        marks: list[Any] = []
+        if records:
+            asked = {
+                "codes": sorted({code for _, code, *_ in records}),
+                "maintenance": EventKind.MAINTENANCE.value,
+                "inspection": EventKind.INSPECTION.value,
+                "m_from": values.micros(m_from),
+                "i_from": values.micros(i_from),
+                "until": values.micros(until),
+            }
+            for code, seq, kind, at, data in await self.transport.run(ACTIVITY_EVENTS, asked):
+                when = values.from_micros(at)
+                assert when is not None
+                marks.append((code, int(seq), EventKind(kind), when, None if data is None else values.from_document(data) or {}))
+        return activity_of(estate_codes, records, marks, (m_from, i_from, until))

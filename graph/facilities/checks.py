@@ -178,3 +178,14 @@ def check_window(now: dt.datetime, soon_until: dt.datetime, year_from: dt.dateti
     """The times `facility_tallies` counts by: each aware."""
     for value, name in ((now, "now"), (soon_until, "soon_until"), (year_from, "year_from"), (year_until, "year_until")):
         check_time(value, name)
+
+
+def check_activity(since: dt.datetime, until: dt.datetime, lookback: dt.timedelta, inspection_lookback: dt.timedelta) -> None:
+    """The window `facility_activity` reads: aware times in order, lookbacks not negative."""
+    check_time(since, "since")
+    check_time(until, "until")
+    if until < since:
+        raise InvalidInput("until", until.isoformat(), f"must not be before since ({since.isoformat()})")
+    for value, name in ((lookback, "lookback"), (inspection_lookback, "inspection_lookback")):
+        if not isinstance(value, dt.timedelta) or value < dt.timedelta(0):
+            raise InvalidInput(name, value, "must be a duration of zero or more")

@@ -190,6 +190,30 @@ class FacilityTally:
     elevator_repairs: int = 0  # repair events of elevators in [year_from, year_until)
 
 
+@dataclass(frozen=True, slots=True)
+class InspectionMark:
+    """An inspection event as compliance reads it: when, its result, and the next due date it set."""
+
+    at: dt.datetime
+    result: InspectionResult | None
+    next_due: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityActivity:
+    """What `facility_activity` reads of one facility for a period: its type, when it was
+    installed, when its record opened (its first event's time) and retired, and the times of its
+    maintenance events and its inspection events in the windows asked for, each ascending."""
+
+    code: str
+    device_type: DeviceType
+    installed_at: dt.datetime | None
+    opened_at: dt.datetime
+    retired_at: dt.datetime | None
+    maintenances: tuple[dt.datetime, ...] = ()
+    inspections: tuple[InspectionMark, ...] = ()
+
+
 class FacilityStore(Protocol):
     """The facility part of the store port: storage primitives only (graph.facilities.service
     decides what an event does). Every write is atomic: a refused write leaves nothing."""
@@ -248,6 +272,22 @@ class FacilityStore(Protocol):
     ) -> list[FacilityTally | None]:
         """For each place (any level), the facilities whose device is at or under it counted
         (FacilityTally); None for a place missing or out of scope. Naive times: InvalidInput."""
+
+    async def facility_activity(
+        self,
+        estate_codes: Sequence[str],
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        lookback: dt.timedelta,
+        inspection_lookback: dt.timedelta,
+    ) -> list[list[FacilityActivity]]:
+        """For each estate, in order, its facilities (device at or under the estate) not retired
+        before `since`, by code, each with its maintenance times in [since - lookback, until) and
+        its inspections in [since - inspection_lookback, until) (FacilityActivity); an empty list
+        for a code that is no stored estate. One grouped read for all the estates. Unscoped (the
+        hub's own computation: firms' credit). Naive times, `until` before `since` or a negative
+        lookback: InvalidInput."""
 
 
 def data_of(pairs: Mapping[str, str | None]) -> dict[str, str]:

@@ -28,16 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graph.cursors import decode_cursor
 from graph.devices import DeviceType
 from graph.errors import InvalidInput
+from graph.facilities.activity import activity_of
 from graph.facilities.pages import bad_cursor, event_mark, page_of, page_size
-from graph.facilities.checks import check_history, check_save, check_window
+from graph.facilities.checks import check_activity, check_history, check_save, check_window
 from graph.facilities.records import (
     EventKind,
     Facility,
+    FacilityActivity,
     FacilityEvent,
     FacilityTally,
     InspectionResult,
     Watch,
 )
+from graph.levels import Level
 from graph.model import Page
 from graph.scope import Scope
 from graph.sql import rows, tables
@@ -57,6 +60,7 @@ _DEVICE = tables.device
 _PLACE = tables.place
 
 _WATCH = {Watch.MAINTENANCE: _FACILITY.c.maintenance_watch, Watch.INSPECTION: _FACILITY.c.inspection_watch}
+_KINDS = {kind.value: kind for kind in EventKind}
 _PASSED = [result.value for result in InspectionResult if result.passed]
 
 
@@ -359,3 +363,54 @@ class FacilityRecords:
                     )
                 )
         return found
+
+    async def facility_activity(
+        self,
+        estate_codes: Sequence[str],
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        lookback: dt.timedelta,
+        inspection_lookback: dt.timedelta,
+    ) -> list[list[FacilityActivity]]:
+        check_activity(since, until, lookback, inspection_lookback)
+        if not estate_codes:
+            return []
+        start, end = utc(since), utc(until)
+        m_from, i_from = utc(since - lookback), utc(since - inspection_lookback)
+        estate_of = case((_PLACE.c.level == int(Level.ESTATE), _PLACE.c.id), else_=_PLACE.c.estate_id)
+        kept = and_(
+            estate_of.in_(select(tables.place.c.id).where(tables.place.c.level == int(Level.ESTATE), tables.place.c.code.in_(sorted(set(estate_codes))))),
+            or_(_FACILITY.c.retired_at.is_(None), _FACILITY.c.retired_at >= start),
+        )
+        joined = _FACILITY.join(_DEVICE, _DEVICE.c.id == _FACILITY.c.device_id).join(_PLACE, _PLACE.c.id == _DEVICE.c.place_id)
+        estate = _PLACE.alias("activity_estate")
+        records = (
+            select(_FACILITY.c.code, _DEVICE.c.type, _FACILITY.c.installed_at, _FACILITY.c.retired_at, estate.c.code.label("estate"))
+            .select_from(joined.join(estate, estate.c.id == estate_of))
+            .where(kept)
+        )
+        events = (
+            select(
+                _FACILITY.c.code, _EVENT.c.seq, _EVENT.c.kind, _EVENT.c.at,
+                case((_EVENT.c.kind == EventKind.INSPECTION.value, _EVENT.c.data), else_=None).label("data"),
+            )
+            .select_from(joined.join(_EVENT, _EVENT.c.device_id == _FACILITY.c.device_id))
+            .where(
+                kept,
+                or_(
+                    _EVENT.c.seq == 1,
+                    and_(_EVENT.c.kind == EventKind.MAINTENANCE.value, _EVENT.c.at >= m_from, _EVENT.c.at < end),
+                    and_(_EVENT.c.kind == EventKind.INSPECTION.value, _EVENT.c.at >= i_from, _EVENT.c.at < end),
+                ),
+            )
+        )
+        async with self.engine.connect() as connection:
+            found = list(await connection.execute(records))
+            marks = list(await connection.execute(events))
+        return activity_of(
+            estate_codes,
+            [(row.estate, row.code, DeviceType(row.type), maybe_utc(row.installed_at), maybe_utc(row.retired_at)) for row in found],
+            [(code, seq, _KINDS[kind], utc(at), None if data is None else json.loads(data)) for code, seq, kind, at, data in marks],
+            (m_from, i_from, end),
+        )

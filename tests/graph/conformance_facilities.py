@@ -23,12 +23,21 @@ import pytest
 from graph.cases import Point
 from graph.devices import DeviceType
 from graph.errors import InvalidInput
-from graph.facilities.records import EventKind, Facility, FacilityEvent, FacilityTally, InspectionResult, Watch
+from graph.facilities.records import (
+    EventKind,
+    Facility,
+    FacilityActivity,
+    FacilityEvent,
+    FacilityTally,
+    InspectionMark,
+    InspectionResult,
+    Watch,
+)
 from graph.model import Page
 from graph.scope import Scope
 from graph.store import Store
 from tests.graph.conformance import B_A1, B_A2, CITY, CM_A1, E_A, E_B, E_C, EN_A11, SHIBEI, SHINAN, ST_A, ST_B, T_HOUSE, garbage_cursors
-from tests.graph.conformance_devices import fleet
+from tests.graph.conformance_devices import FLEET, fleet
 
 __all__ = [
     "TestSaveFacility",
@@ -37,6 +46,7 @@ __all__ = [
     "TestFacilityEvents",
     "TestFacilitiesDue",
     "TestFacilityTallies",
+    "TestFacilityActivity",
 ]
 
 EVERYTHING = Scope.everything()
@@ -449,3 +459,110 @@ class TestFacilityTallies:
         assert empty == [FacilityTally()]
         with pytest.raises(InvalidInput):
             await store.facility_tallies([E_A], EVERYTHING, now=dt.datetime(2026, 3, 2), soon_until=T, year_from=T, year_until=T)
+
+
+def _lived(code: str, plan: list[tuple[EventKind, dt.timedelta, dict[str, str]]], **changes: object) -> tuple[Facility, list[FacilityEvent]]:
+    """A record and its history: each event of `plan` at T plus its offset, numbered 1 on."""
+    events = [
+        event(code, seq, kind, at=T + offset, data=data, key=f"a{seq}") for seq, (kind, offset, data) in enumerate(plan, start=1)
+    ]
+    return life(code, len(events), **changes), events
+
+
+def _activity_oracle(
+    item: tuple[Facility, list[FacilityEvent]], since: dt.datetime, until: dt.datetime, back: dt.timedelta, i_back: dt.timedelta
+) -> FacilityActivity:
+    facility, events = item
+    return FacilityActivity(
+        code=facility.code,
+        device_type=facility.device_type,
+        installed_at=facility.installed_at,
+        opened_at=events[0].at,
+        retired_at=facility.retired_at,
+        maintenances=tuple(sorted(e.at for e in events if e.kind is EventKind.MAINTENANCE and since - back <= e.at < until)),
+        inspections=tuple(
+            InspectionMark(e.at, InspectionResult.parse(e.data["result"]), dt.date.fromisoformat(e.data["next_due"]))
+            for e in sorted(events, key=lambda e: e.at)
+            if e.kind is EventKind.INSPECTION and since - i_back <= e.at < until
+        ),
+    )
+
+
+class TestFacilityActivity:
+    SINCE, UNTIL = T - dt.timedelta(days=15), T
+    BACK, I_BACK = dt.timedelta(days=30), dt.timedelta(days=400)
+
+    async def _load(self, store: Store) -> dict[str, tuple[Facility, list[FacilityEvent]]]:
+        devices = {d.code: d for d in await fleet(store)}
+        day = dt.timedelta(days=1)
+        passed = {"result": "合格", "next_due": "2027-03-01"}
+        plans: dict[str, tuple[list[tuple[EventKind, dt.timedelta, dict[str, str]]], dict[str, object]]] = {
+            # installed, maintained before the window, at its start, in it, after it; inspected; repaired
+            "DT-A11-01": ([
+                (EventKind.INSTALLATION, -400 * day, {}), (EventKind.MAINTENANCE, -100 * day, {}),
+                (EventKind.MAINTENANCE, -20 * day, {}), (EventKind.MAINTENANCE, -3 * day, {}),
+                (EventKind.INSPECTION, -10 * day, passed), (EventKind.REPAIR, -5 * day, {"case_id": "C1"}),
+                (EventKind.MAINTENANCE, 5 * day, {}), (EventKind.MAINTENANCE, -45 * day - dt.timedelta(seconds=1), {}),
+                (EventKind.MAINTENANCE, -45 * day, {}),
+            ], {}),
+            # opened by a maintenance inside the window, installed long before
+            "DT-A12-01": ([(EventKind.MAINTENANCE, -2 * day, {})], {}),
+            # retired before the period: left out
+            "GD-A-01": ([(EventKind.INSTALLATION, -300 * day, {}), (EventKind.RETIREMENT, -16 * day, {})], {"retired_at": T - 16 * day}),
+            # retired inside the period: kept, with its retirement
+            "SD-A2-01": ([(EventKind.INSTALLATION, -300 * day, {}), (EventKind.RETIREMENT, -1 * day, {})], {"retired_at": T - day}),
+            # an inspection too old to read, one failed inside the window
+            "GD-B-01": ([
+                (EventKind.INSPECTION, -500 * day, passed),
+                (EventKind.INSPECTION, -40 * day, {"result": "不合格", "next_due": "2026-03-20"}),
+            ], {}),
+            "WP-C-01": ([(EventKind.REGISTRATION, -50 * day, {"registration_number": "水泵-01"})], {"installed_at": None}),
+        }
+        items = {
+            code: _lived(code, plan, device_type=devices[code].type, place_code=devices[code].place_code, **changes)
+            for code, (plan, changes) in plans.items()
+        }
+        assert await store.load_facilities(list(items.values())) == len(items)
+        return items
+
+    async def test_per_estate_in_order_against_an_oracle(self, store: Store) -> None:
+        items = await self._load(store)
+        window = (self.SINCE, self.UNTIL, self.BACK, self.I_BACK)
+        asked = [E_B, E_A, "370202001001E999", E_A, EN_A11, E_C]
+        found = await store.facility_activity(asked, self.SINCE, self.UNTIL, lookback=self.BACK, inspection_lookback=self.I_BACK)
+        devices = {d.code: d for d in FLEET}
+        lines = {code: await TestFacilityTallies._line(store, devices[code].place_code) for code in items}
+        expected = [
+            [
+                _activity_oracle(items[code], *window)
+                for code in sorted(items)
+                if estate in lines[code] and (items[code][0].retired_at is None or items[code][0].retired_at >= self.SINCE)  # type: ignore[operator]
+            ]
+            if estate in (E_A, E_B, E_C)
+            else []
+            for estate in asked
+        ]
+        assert found == expected
+        assert [[a.code for a in estate] for estate in found] == [
+            ["GD-B-01"], ["DT-A11-01", "DT-A12-01", "SD-A2-01"], [], ["DT-A11-01", "DT-A12-01", "SD-A2-01"], [], ["WP-C-01"]
+        ]
+        elevator = found[1][0]
+        assert elevator.maintenances == (T - dt.timedelta(days=45), T - dt.timedelta(days=20), T - dt.timedelta(days=3))
+        assert elevator.opened_at == T - dt.timedelta(days=400) and elevator.opened_at.utcoffset() == dt.timedelta(0)
+        assert found[0][0].inspections == (InspectionMark(T - dt.timedelta(days=40), InspectionResult.FAILED, dt.date(2026, 3, 20)),)
+        assert await store.facility_activity([], self.SINCE, self.UNTIL, lookback=self.BACK, inspection_lookback=self.I_BACK) == []
+
+    @pytest.mark.parametrize(
+        ("since", "until", "lookback", "field"),
+        [
+            (dt.datetime(2026, 3, 1), T, dt.timedelta(0), "since"),
+            (T, T - dt.timedelta(seconds=1), dt.timedelta(0), "until"),
+            (T - dt.timedelta(days=1), T, dt.timedelta(days=-1), "lookback"),
+        ],
+    )
+    async def test_bad_windows_are_refused(
+        self, store: Store, since: dt.datetime, until: dt.datetime, lookback: dt.timedelta, field: str
+    ) -> None:
+        with pytest.raises(InvalidInput) as refused:
+            await store.facility_activity([E_A], since, until, lookback=lookback, inspection_lookback=dt.timedelta(0))
+        assert refused.value.field == field
