@@ -55,12 +55,13 @@ from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
 from graph.votes.records import VoteStore
 from graph.funds.records import FundStore
+from graph.staff.records import StaffStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, StaffStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases, utilities, devices, shared queries, Merkle logs and votes are declared beside their
     records (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,

@@ -13,6 +13,7 @@ from graph.cypher.audit import AuditRecords
 from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.funds import FundRecords
+from graph.cypher.staff import StaffRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.merkle_logs import MerkleLogRecords
@@ -44,6 +45,7 @@ class CypherStore(
     QuestionReads,
     MerkleLogRecords,
     FundRecords,
+    StaffRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

@@ -42,6 +42,7 @@ from graph.sql.devices import DeviceRecords
 from graph.sql.merkle_logs import MerkleLogRecords
 from graph.sql.votes import VoteRecords
 from graph.sql.funds import FundRecords
+from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -75,6 +76,7 @@ class SqlStore(
     DeviceRecords,
     VoteRecords,
     FundRecords,
+    StaffRecords,
     TokenRecords,
     AuditRecords,
     SharedRecords,
