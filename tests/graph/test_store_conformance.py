@@ -22,6 +22,7 @@ from tests.graph.conformance_devices import *  # noqa: F403 - the device part of
 from tests.graph.conformance_logs import *  # noqa: F403 - graph.logstore.LogStore: Merkle logs
 from tests.graph.conformance_votes import *  # noqa: F403 - the vote part (graph.votes.records)
 from tests.graph.conformance_funds import *  # noqa: F403 - the fund records (graph.funds.records)
+from tests.graph.conformance_staff import *  # noqa: F403 - staff and case assignees (graph.staff.records)
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 
