@@ -1,9 +1,13 @@
 """Certificates and shifts as JSON documents: how both adapters keep them (read whole with the
-member, never queried inside), so one spelling serves SQL and Cypher."""
+member, never queried inside), so one spelling serves SQL and Cypher.
+
+Reading them back is cached by the document's text (what they hold is immutable): a firm's staff
+share a handful of shift patterns, and a dispatch reads hundreds of members at a time."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +23,7 @@ def certificates_document(certificates: Sequence[Certificate]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=65_536)
 def certificates_of(text: str) -> tuple[Certificate, ...]:
     return tuple(
         Certificate(CertificateKind(kind), number, dt.date.fromisoformat(issued), dt.date.fromisoformat(expiry))
@@ -36,6 +41,7 @@ def shifts_document(shifts: Sequence[Shift]) -> str:
     return json.dumps(items, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4_096)
 def shifts_of(text: str) -> tuple[Shift, ...]:
     shifts: list[Shift] = []
     for item in json.loads(text):

@@ -18,7 +18,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary), "
         "graph (FalkorDB beside SQLite: load, house(code), stats by street, memory), "
         "votes (an owners' vote: castBallot rate, closing, hub votes verify, inclusion proofs), "
-        "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements); default all",
+        "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements), "
+        "dispatch (assigning a case to a person among a district's 500 staff); default all",
     )
     bench.add_argument(
         "--graph-preset", default="district",

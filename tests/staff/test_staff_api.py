@@ -33,7 +33,7 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.serving import serve_app, served
-from tests.staff.world import ENTRANCE, ESTATE, FIRM, HOUSE, LIFT, OTHER_FIRM, city, crew, elevator, north_of
+from tests.staff.world import ESTATE, FIRM, HOUSE, LIFT, OTHER_FIRM, city, crew, elevator, north_of
 
 EVERYTHING = Scope.everything()
 
