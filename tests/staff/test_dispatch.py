@@ -157,3 +157,22 @@ def test_certificates_and_shifts_on_their_edges() -> None:
     assert on_shift([sunday_night], monday.astimezone(dt.timezone.utc))  # the zone of `at` does not matter
     member = StaffMember("S1", FIRM, Post.CLEANER, "张三", "370202199001011234")
     assert not on_shift(member.shifts, monday)
+
+
+async def test_a_staff_token_names_a_member_the_store_holds(store: SqlStore) -> None:
+    from graph.ciphers.keyring import Keyring
+    from hub.auth.issuing import issue_token
+    from hub.auth.principals import scope_of
+    from hub.auth.tokens import decode
+    from graph.security import Principal, Role
+
+    keys = Keyring.generate()
+    with pytest.raises(InvalidInput) as refused:
+        await issue_token(store, keys, "staff", "S-NOBODY", "无名", dt.timedelta(hours=1))
+    assert refused.value.field == "scope" and "is not a staff id in the store" in str(refused.value)
+    token = await issue_token(store, keys, "staff", " S-HAND ", "王师傅", dt.timedelta(hours=1))
+    claims = decode(keys.token_key, token, dt.datetime.now(dt.timezone.utc))
+    assert (claims.role, claims.scope) == ("staff", "S-HAND")
+    scope = await scope_of(store, Principal(Role.STAFF, claims.scope, claims.name, claims.token_id), NOW.date())
+    assert scope.empty  # no place at all: its cases are read by assignee
+    assert not Role.STAFF.sees_personal_data
