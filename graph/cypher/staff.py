@@ -23,7 +23,7 @@ from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
 from graph.scope import Scope
 from graph.staff.documents import certificates_document, certificates_of, shifts_document, shifts_of
-from graph.staff.records import Position, Post, StaffMember, check_member, holder
+from graph.staff.records import Position, Post, StaffMember, check_member, check_position, holder
 from graph.store import MAX_PAGE
 
 for _prop, _unique in (("id", True), ("employer", False), *((f"{field}_index", False) for field in PERSONAL_FIELDS)):
@@ -135,10 +135,7 @@ class StaffRecords:
         return [self._member(props) for (props,) in await self.transport.run(BY_INDEX[field], params)]
 
     async def report_position(self, staff_id: str, position: Position) -> bool:
+        check_position(position)
         point = position.point
-        if not (-180 <= point.lon <= 180 and -90 <= point.lat <= 90):
-            raise InvalidInput("position", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
-        if position.at.utcoffset() is None:
-            raise InvalidInput("position time", position.at.isoformat(), "must carry a time zone")
         params = {"id": staff_id, "lon": float(point.lon), "lat": float(point.lat), "at": values.micros(position.at)}
         return bool(await self.transport.run(MOVE, params))

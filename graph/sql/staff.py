@@ -23,7 +23,7 @@ from graph.sql.rows import maybe_utc, sealed_column, utc
 from graph.sql.writes import select_in
 from graph.sql.writers import WriteTurns
 from graph.staff.documents import certificates_document, certificates_of, shifts_document, shifts_of
-from graph.staff.records import Position, Post, StaffMember, check_member, holder
+from graph.staff.records import Position, Post, StaffMember, check_member, check_position, holder
 from graph.store import MAX_PAGE
 
 if TYPE_CHECKING:
@@ -35,8 +35,13 @@ _FIRM = tables.firm
 _PLACE = tables.place
 
 
-def _query() -> Select[Any]:
-    return select(_STAFF, _FIRM.c.code.label("employer")).join(_FIRM, _FIRM.c.id == _STAFF.c.employer_id)
+_PLAIN = [column for column in _STAFF.c if not column.name.endswith(("_sealed", "_index"))]
+"""The columns read without personal data (a dispatch reads hundreds of members at a time)."""
+
+
+def _query(personal: bool = True) -> Select[Any]:
+    columns = list(_STAFF.c) if personal else _PLAIN
+    return select(*columns, _FIRM.c.code.label("employer")).join(_FIRM, _FIRM.c.id == _STAFF.c.employer_id)
 
 
 class StaffRecords:
@@ -156,7 +161,7 @@ class StaffRecords:
             return []
         async with self.engine.connect() as connection:
             query = (
-                _query()
+                _query(personal)
                 .where(_FIRM.c.code.in_(sorted(set(employers))), await self._staff_visible(connection, scope))
                 .order_by(_STAFF.c.key)
             )
@@ -179,11 +184,8 @@ class StaffRecords:
             return await self._read(connection, query)
 
     async def report_position(self, staff_id: str, position: Position) -> bool:
+        check_position(position)
         point = position.point
-        if not (-180 <= point.lon <= 180 and -90 <= point.lat <= 90):
-            raise InvalidInput("position", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
-        if position.at.utcoffset() is None:
-            raise InvalidInput("position time", position.at.isoformat(), "must carry a time zone")
         at = utc(position.at)
         async with self.turns.writing() as connection:
             known = (await connection.execute(select(_STAFF.c.id).where(_STAFF.c.key == staff_id))).first()

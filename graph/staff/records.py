@@ -151,7 +151,7 @@ def holder(staff_id: str) -> str:
 
 def _aware(value: dt.datetime, field: str, where: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(f"{where} {field}", value.isoformat(), "must carry a time zone")
+        raise InvalidInput(f"{where} {field}".strip(), value.isoformat(), "must carry a time zone")
 
 
 def check_member(member: StaffMember) -> None:
@@ -179,10 +179,17 @@ def check_member(member: StaffMember) -> None:
             if shift.end <= shift.start:
                 raise InvalidInput(f"{where} shift end", shift.end.isoformat(), "must be after its start")
     if member.position is not None:
-        point = member.position.point
-        if not (-180 <= point.lon <= 180 and -90 <= point.lat <= 90):
-            raise InvalidInput(f"{where} position", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
-        _aware(member.position.at, "position time", where)
+        check_position(member.position, where)
+
+
+def check_position(position: Position, where: str = "") -> None:
+    """InvalidInput naming `position` (after `where`) for a point off the WGS-84 ranges or a
+    time without a zone: every adapter checks a reported position with it."""
+    prefix = f"{where} " if where else ""
+    point = position.point
+    if not (-180 <= point.lon <= 180 and -90 <= point.lat <= 90):
+        raise InvalidInput(f"{prefix}position", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
+    _aware(position.at, "position time", where)
 
 
 class StaffStore(Protocol):

@@ -1,7 +1,8 @@
-"""The staff part of the store conformance suite: every member of `graph.staff.records.StaffStore`
-and the case port's assignee (`Case.assignee`, `arrive_by`, `arrived_at`, `case_page(assignee=)`,
-`assigned_loads`, the on-site tallies), through the port only, on the fixture city of
-`tests/graph/conformance.py`; run on every backend by `tests/graph/test_store_conformance.py`.
+"""The staff part of the store conformance suite: every member of `graph.staff.records.StaffStore`,
+through the port only, on the fixture city of `tests/graph/conformance.py`; run on every backend
+by `tests/graph/test_store_conformance.py`. (The case port's assignee — `Case.assignee`,
+`arrive_by`, `arrived_at`, `case_page(assignee=)`, `assigned_loads`, the on-site tallies — is
+held in `tests/graph/conformance_cases.py`, `TestCaseAssignee`.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from graph.cases import Case, CaseCategory, CaseEvent, CaseSource, CaseStatus, Point
+from graph.cases import Point
 from graph.errors import InvalidInput, StoreError
 from graph.scope import Scope
 from graph.staff.records import (
@@ -167,47 +168,3 @@ class TestStaffReads:
         assert not await crew.report_position("nobody", later)
         with pytest.raises(InvalidInput):
             await crew.report_position("S1", Position(Point(120.0, 95.0), T0))
-
-
-def _case(key: str, **changes: object) -> Case:
-    made = Case(key, CaseSource.PATROL, CaseCategory.EMERGENCY, CaseStatus.DISPATCHED, f"电梯困人 {key}", T0, T0, place_code=E_A)
-    return replace(made, **changes)  # type: ignore[arg-type]
-
-
-async def _insert(store: Store, case: Case) -> Case:
-    return await store.insert_case(case, CaseEvent(case.id, 1, None, case.status, case.reported_at, "t"))
-
-
-class TestCaseAssignee:
-    async def test_assignee_and_arrival_read_back_and_change(self, staff_city: Store) -> None:
-        due = T0 + dt.timedelta(minutes=20)
-        stored = await _insert(staff_city, _case("C1", assignee="S1", arrive_by=due))
-        assert (stored.assignee, stored.arrive_by, stored.arrived_at) == ("S1", due.astimezone(dt.timezone.utc), None)
-        moved = await staff_city.update_case(replace(stored, assignee=None, arrive_by=None, arrived_at=T0), expect=stored.version)
-        assert moved is not None and (moved.assignee, moved.arrive_by, moved.arrived_at) == (None, None, T0.astimezone(dt.timezone.utc))
-
-    async def test_a_page_of_one_assignee_and_loads_of_open_cases(self, staff_city: Store) -> None:
-        await _insert(staff_city, _case("C1", assignee="S1"))
-        await _insert(staff_city, _case("C2", assignee="S1", reported_at=T0 + dt.timedelta(minutes=1)))
-        await _insert(staff_city, _case("C3", assignee="S1", status=CaseStatus.RESOLVED))
-        await _insert(staff_city, _case("C4", assignee="S2"))
-        await _insert(staff_city, _case("C5"))
-        page = await staff_city.case_page(EVERYTHING, 10, assignee="S1")
-        assert [case.id for case in page.items] == ["C2", "C3", "C1"]  # newest first, ties by id descending
-        assert [c.id for c in (await staff_city.case_page(EVERYTHING, 10, assignee="S1", statuses=[CaseStatus.RESOLVED])).items] == ["C3"]
-        assert (await staff_city.case_page(Scope.of(ST_C), 10, assignee="S1")).items == []
-        assert await staff_city.assigned_loads(["S2", "S1", "nobody", "S1"]) == [1, 2, 0, 2]
-        assert await staff_city.assigned_loads([]) == []
-
-    async def test_on_site_tallies(self, staff_city: Store) -> None:
-        due = T0 + dt.timedelta(minutes=20)
-        now = T0 + dt.timedelta(hours=1)
-        await _insert(staff_city, _case("C1", firm_code=FIRM_2, arrive_by=due, arrived_at=T0 + dt.timedelta(minutes=12)))
-        await _insert(staff_city, _case("C2", firm_code=FIRM_2, arrive_by=due, arrived_at=T0 + dt.timedelta(minutes=25)))
-        await _insert(staff_city, _case("C3", firm_code=FIRM_2, arrive_by=due))  # past it, nobody came
-        await _insert(staff_city, _case("C4", firm_code=FIRM_2, arrive_by=now + dt.timedelta(minutes=5)))  # not yet due
-        await _insert(staff_city, _case("C5", firm_code=FIRM_2, category=CaseCategory.REPAIR))  # no on-site deadline
-        [place] = await staff_city.case_tallies([E_A], EVERYTHING, now=now)
-        [firm] = await staff_city.case_tallies([FIRM_2], EVERYTHING, firms=True, now=now)
-        for tally in (place, firm):
-            assert tally is not None and (tally.on_site_due, tally.on_site_in_time) == (3, 1)
