@@ -17,7 +17,7 @@ import strawberry
 from graph.errors import HubError
 from graph import cases as domain_cases
 from graph import devices as domain_devices
-from graph.events import Event, Topic
+from graph.events import Topic
 from graph.levels import Level
 from graph.scope import Scope
 from graph.security import Role
@@ -78,22 +78,18 @@ async def _follow(
     """(kind, record) for each event of `topic` whose record the caller sees at or under `scope`,
     read through `read` with the caller's own scope, with fresh loaders each time."""
     within, level = place_argument(scope, field="scope")
-    async for event in _events(context, topic):
-        [record] = await read([event.id], context.scope)
-        if record is not None and await _under(context, place_of(record), within, level):
-            yield event.kind, record
-
-
-async def _events(context: Context, topic: Topic) -> AsyncIterator[Event]:
-    """The events of `topic` as they come, each with the loaders emptied first (what a
-    subscription sends is read now); Unavailable on a server without a bus."""
     if context.bus is None:
         raise Unavailable("live updates are not available on this server")
+    # each subscription keeps its own loop over the bus rather than a shared inner generator:
+    # closing a token's sockets cancels the outer generator, and a nested one would then end
+    # the subscription with an error frame instead of closing quietly
     subscription = context.bus.subscribe(topic)
     try:
         async for event in subscription:
             context.forget()
-            yield event
+            [record] = await read([event.id], context.scope)
+            if record is not None and await _under(context, place_of(record), within, level):
+                yield event.kind, record
     finally:
         subscription.close()
 
@@ -122,10 +118,17 @@ class Subscription:
     async def my_case_updates(self, info: Info) -> AsyncGenerator[CaseUpdate, None]:
         context = info.context
         require_role(context.principal, frozenset({Role.STAFF}), "follow assigned cases (only a member of staff has them)")
-        async for event in _events(context, Topic.CASES):
-            [case] = await context.store.cases([event.id], EVERYTHING)  # by assignee: its scope holds no place
-            if case is not None and case.assignee == context.principal.scope:
-                yield CaseUpdate(kind=event.kind, case=Case.of(case))
+        if context.bus is None:
+            raise Unavailable("live updates are not available on this server")
+        subscription = context.bus.subscribe(Topic.CASES)
+        try:
+            async for event in subscription:
+                context.forget()
+                [case] = await context.store.cases([event.id], EVERYTHING)
+                if case is not None and case.assignee == context.principal.scope:
+                    yield CaseUpdate(kind=event.kind, case=Case.of(case))
+        finally:
+            subscription.close()
 
     @subscription(
         description="Votes at or under a place noticed, opened, cast in, closed or cancelled, as they happen; "
@@ -134,7 +137,14 @@ class Subscription:
     async def vote_updates(self, info: Info, scope: ScopeCode) -> AsyncGenerator[VoteUpdate, None]:
         context = info.context
         within, level = place_argument(scope, field="scope")
-        async for event in _events(context, Topic.VOTES):
-            vote = await readable(info, event.id)
-            if vote is not None and await _under(context, vote.place_code, within, level):
-                yield VoteUpdate(kind=event.kind, vote=Vote(record=vote))
+        if context.bus is None:
+            raise Unavailable("live updates are not available on this server")
+        subscription = context.bus.subscribe(Topic.VOTES)
+        try:
+            async for event in subscription:
+                context.forget()
+                vote = await readable(info, event.id)
+                if vote is not None and await _under(context, vote.place_code, within, level):
+                    yield VoteUpdate(kind=event.kind, vote=Vote(record=vote))
+        finally:
+            subscription.close()
