@@ -2,16 +2,17 @@
 
 A case dispatched to a firm is assigned to one member of the firm's staff (`Assigner.choose`):
 
-1. on shift at that moment (`graph.staff.shifts`);
-2. holding the skill the case needs: a certificate of an accepted kind, valid on the day
-   (China), by the `SkillTable` (defaults below; a deployment passes its own);
+1. holding the skill the case needs: a certificate of an accepted kind, valid on the day
+   (China), by the skill table (`AssignmentPolicy.skills`; defaults below);
+2. on shift at that moment (`graph.staff.shifts`);
 3. nearest to the case's point — the member's last reported position if it is recent
    (`AssignmentPolicy.fresh_for`, 30 minutes by default), else the nearest point of the estates it
    works in — by haversine (`graph.staff.distance`); a member with neither is ranked last;
 4. then least loaded (open cases assigned to it), then by id.
 
 The choice is explained in the case's history (the dispatch event's note): who, the distance
-and where it was measured from, the load, and in summary why the others were passed over. No one
+and where it was measured from, the load, and in summary why the others were passed over (each
+counted once, at the first rule it fails: no valid certificate, then not on shift). No one
 qualifying leaves the case with the firm, unassigned, and the note says why; a firm with no
 staff recorded in the hub gets its cases as before, with nothing added to the note.
 
@@ -186,11 +187,11 @@ class Assigner:
         day = at.astimezone(CHINA_STANDARD_TIME).date()
         off_shift = unqualified = 0
         able: list[StaffMember] = []
-        for member in members:
-            if not on_shift(member.shifts, at):
-                off_shift += 1
-            elif not self.qualified(member, skill, day):
+        for member in members:  # the skill first: it is cheaper to tell than the shift
+            if not self.qualified(member, skill, day):
                 unqualified += 1
+            elif not on_shift(member.shifts, at):
+                off_shift += 1
             else:
                 able.append(member)
         need = f"有效{skill.label}证书" if skill else "证书（无特定技能要求）"

@@ -21,10 +21,9 @@ from graph.clock import CHINA_STANDARD_TIME
 from graph.staff.records import DatedShift, Shift, WeeklyShift
 
 
-def _weekly(shift: WeeklyShift, local: dt.datetime) -> bool:
-    for back in (0, 1):  # the shift that started today, or one that started yesterday and runs on
-        day = (local - dt.timedelta(days=back)).date()
-        if day.isoweekday() != shift.weekday:
+def _weekly(shift: WeeklyShift, local: dt.datetime, days: tuple[tuple[dt.date, int], ...]) -> bool:
+    for day, weekday in days:  # the shift that started today, or one that started yesterday and runs on
+        if weekday != shift.weekday:
             continue
         start = dt.datetime.combine(day, shift.start, CHINA_STANDARD_TIME)
         end = dt.datetime.combine(day, shift.end, CHINA_STANDARD_TIME)
@@ -38,10 +37,13 @@ def _weekly(shift: WeeklyShift, local: dt.datetime) -> bool:
 def on_shift(shifts: Iterable[Shift], at: dt.datetime) -> bool:
     """Whether `at` (aware) falls in one of the shifts: [start, end)."""
     local = at.astimezone(CHINA_STANDARD_TIME)
+    today = local.date()
+    yesterday = today - dt.timedelta(days=1)
+    days = ((today, today.isoweekday()), (yesterday, yesterday.isoweekday()))
     for shift in shifts:
         if isinstance(shift, DatedShift):
             if shift.start <= at < shift.end:
                 return True
-        elif _weekly(shift, local):
+        elif _weekly(shift, local, days):
             return True
     return False

@@ -88,7 +88,7 @@ async def test_without_anyone_qualified_the_case_stays_with_the_firm_and_says_wh
     case = await Workflow(store, clock=clock).open_case(trapped(reported_at=late, updated_at=late), actor="巡查员")
     assert (case.firm_code, case.assignee) == (FIRM, None)
     [events] = await store.case_events([case.id], EVERYTHING)
-    assert "未能指派到人" in events[-1].note and "6 人不在班" in events[-1].note
+    assert "未能指派到人" in events[-1].note and "4 人不在班，2 人无有效电梯证书" in events[-1].note
 
 
 async def test_skills_come_from_the_alarm_rule_or_the_words_of_the_case(store: SqlStore) -> None:
