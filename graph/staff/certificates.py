@@ -1,6 +1,7 @@
 """The standing of staff certificates: valid, expiring (within a warning period, 30 days by
-default) or expired, per certificate and per firm — what the firms' credit score reads
-(`certificate_standing`).
+default, `warn_within`) or expired, per certificate (`standing_of`: what GraphQL flags), and per
+firm the held and lapsed counts the firms' credit score reads (`certificate_standing`, the
+reader graph.credit.inputs plugs in as `certificates`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from graph.scope import Scope
 from graph.staff.records import Certificate, StaffStore
@@ -43,34 +44,29 @@ def standing_of(certificate: Certificate, day: dt.date, warn_within: dt.timedelt
     return Standing.VALID
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateStanding:
-    """A firm's certificates on a day: `held` valid ones (expiring included: still valid),
-    `lapsed` expired ones, `expiring` those valid but within the warning period."""
+class CertificateStanding(NamedTuple):
+    """A firm's staff certificates on a day: `held` valid ones (expiring ones included: still
+    valid), `lapsed` expired ones. A (held, lapsed) pair, the shape the firms' credit score
+    reads from its plugged certificates reader (graph.credit.inputs)."""
 
-    firm: str
     held: int = 0
     lapsed: int = 0
-    expiring: int = 0
 
 
-async def certificate_standing(
-    store: StaffStore, firm_codes: Sequence[str], at: dt.date, *, warn_within: dt.timedelta = WARN_WITHIN
-) -> dict[str, CertificateStanding]:
-    """Held and lapsed certificate counts of each firm's staff on `at` (unscoped: the hub's
-    own figures), keyed by credit code; a firm with no staff gets zeros. Reads no personal data."""
+async def certificate_standing(store: StaffStore, firm_codes: Sequence[str], at: dt.date) -> dict[str, CertificateStanding]:
+    """Held and lapsed certificate counts of each firm's staff on `at` (unscoped: the hub's own
+    figures), keyed by credit code; a firm with no staff gets (0, 0). Reads no personal data.
+    A certificate not yet valid on `at` counts in neither."""
     codes = list(dict.fromkeys(firm_codes))
     staffs = await store.staff_of(codes, Scope.everything(), personal=False)
     result: dict[str, CertificateStanding] = {}
     for code, members in zip(codes, staffs):
-        held = lapsed = expiring = 0
+        held = lapsed = 0
         for member in members:
             for certificate in member.certificates:
-                standing = standing_of(certificate, at, warn_within)
-                if standing is Standing.EXPIRED:
+                if at > certificate.expiry:
                     lapsed += 1
-                elif standing is not Standing.NOT_YET_VALID:
+                elif at >= certificate.issued:
                     held += 1
-                    expiring += standing is Standing.EXPIRING
-        result[code] = CertificateStanding(code, held, lapsed, expiring)
+        result[code] = CertificateStanding(held, lapsed)
     return result

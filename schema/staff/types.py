@@ -5,20 +5,23 @@ role sees personal data, exactly as owners' are (`Context.personal`), each whole
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
 from graph.staff import records
-from graph.staff.certificates import Standing, standing_of
+from graph.errors import InvalidInput
+from graph.staff.certificates import WARN_WITHIN, Standing, standing_of
 from graph.staff.shifts import on_shift
 from schema.context import Info
 from schema.fields import field
 
 
-@strawberry.type(description="A certificate (证书) and its standing on a day: valid, expiring within 30 days, or expired.")
+@strawberry.type(description="A certificate (证书) and its standing on a day: valid, expiring (within 30 days, or the days asked), expired or not yet valid.")
 class StaffCertificate:
     record: strawberry.Private[records.Certificate]
     day: strawberry.Private[dt.date]
+    warn: strawberry.Private[dt.timedelta] = WARN_WITHIN
 
     @field(description="Its kind.")
     def kind(self) -> str:
@@ -42,11 +45,11 @@ class StaffCertificate:
 
     @field(description="valid, expiring (within 30 days), expired or not_yet_valid, today in China.")
     def standing(self) -> str:
-        return standing_of(self.record, self.day).value
+        return standing_of(self.record, self.day, self.warn).value
 
     @field(description="True when expiring or expired (or not yet valid): someone should act.")
     def flagged(self) -> bool:
-        return standing_of(self.record, self.day) is not Standing.VALID
+        return standing_of(self.record, self.day, self.warn) is not Standing.VALID
 
 
 @strawberry.type(description="A shift: weekly (weekday 1–7 with start and end, China Standard Time) or dated (start and end).")
@@ -111,9 +114,14 @@ class StaffMember:
     def estates(self) -> list[str]:
         return list(self.record.estates)
 
-    @field(description="Its certificates with their standing today (China).")
-    def certificates(self, info: Info) -> list[StaffCertificate]:
-        return [StaffCertificate(record=item, day=info.context.today) for item in self.record.certificates]
+    @field(description="Its certificates with their standing today (China); expiring means within `warnDays` (30 by default).")
+    def certificates(
+        self, info: Info, warn_days: Annotated[int, strawberry.argument(description="Days before expiry a certificate is flagged (1–366).")] = 30
+    ) -> list[StaffCertificate]:
+        if not 1 <= warn_days <= 366:
+            raise InvalidInput("warnDays", warn_days, "must be 1 to 366 days")
+        warn = dt.timedelta(days=warn_days)
+        return [StaffCertificate(record=item, day=info.context.today, warn=warn) for item in self.record.certificates]
 
     @field(description="Its shifts.")
     def shifts(self) -> list[StaffShift]:

@@ -137,10 +137,13 @@ async def test_arrival_is_checked_against_the_case_and_counted_on_site(store: Sq
 async def test_certificate_standing_per_firm(store: SqlStore) -> None:
     day = NOW.date()
     standing = await certificate_standing(store, [FIRM, OTHER_FIRM, FIRM], day)
-    # the crew: 4 valid elevator certificates, 1 expired, 1 electrician's expiring in 20 days
-    assert standing == {FIRM: CertificateStanding(FIRM, held=5, lapsed=1, expiring=1), OTHER_FIRM: CertificateStanding(OTHER_FIRM)}
+    # the crew: 4 valid elevator certificates, 1 expired, 1 electrician's expiring in 20 days (still held)
+    assert standing == {FIRM: CertificateStanding(held=5, lapsed=1), OTHER_FIRM: CertificateStanding(0, 0)}
+    assert standing[FIRM] == (5, 1)  # the (held, lapsed) pair graph.credit's plugged reader takes
     later = await certificate_standing(store, [FIRM], day + dt.timedelta(days=21))
-    assert later[FIRM] == CertificateStanding(FIRM, held=4, lapsed=2, expiring=0)
+    assert later[FIRM] == CertificateStanding(held=4, lapsed=2)
+    expiring = [c for m in crew(NOW) for c in m.certificates if standing_of(c, day) is Standing.EXPIRING]
+    assert [c.number for c in expiring] == ["D370200002"]
 
 
 def test_certificates_and_shifts_on_their_edges() -> None:

@@ -186,6 +186,9 @@ def test_the_firm_sees_its_staff_whole_audited_and_the_city_masked(hub: StaffHub
     assert whole["S-EXPIRED"]["certificates"] == [{"number": "T370200009", "standing": "expired", "flagged": True}]
     assert whole["S-NOCERT"]["certificates"][0]["standing"] == "expiring"
     assert whole["S-HAND"]["certificates"][0]["flagged"] is False and whole["S-OFF"]["onShift"] is False
+    warned = hub.data("firm", '{ staffMember(id: "S-NOCERT") { certificates(warnDays: 10) { standing flagged } } }')
+    assert warned["staffMember"]["certificates"] == [{"standing": "valid", "flagged": False}]  # 20 days left: not within 10
+    assert "warnDays: '0' must be 1 to 366 days" in hub.error("firm", '{ staffMember(id: "S-NOCERT") { certificates(warnDays: 0) { standing } } }')
     entry = next(item for item in reversed(hub.audit()) if item.action == "pii.read" and item.role == "property_firm")
     assert "staff/S-HAND" in entry.detail["owners"] and set(entry.detail["fields"]) == {"name", "id_number", "phone"}
     masked = {member["id"]: member for member in hub.data("city", STAFF)["staff"]}
