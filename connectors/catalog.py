@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "places-files": "connectors.places.files:PlacesFiles",
     "places-db": "connectors.places.database:PlacesDatabase",
     "custodian": "connectors.custodian.files:CustodianStatements",
+    "maintenance": "connectors.maintenance.files:MaintenanceRecords",
 }
 """kind → 'module:class' of a `connectors.base.Source`."""
 

@@ -53,14 +53,21 @@ from typing import Any, Protocol
 
 from devices.payloads import PayloadError, decode_reading, decode_status, render
 from devices.topics import Stream, parse_topic
-from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
-from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Severity, Value, derive_status, every_active_alarm, every_device, registration
+from graph.alarm_cases import CaseOpener, open_alarm_case
+from graph.cases import Case, CaseSource
+from graph.devices import Alarm, Device, DeviceState, DeviceStatus, DeviceStore, Reading, Value, derive_status, every_active_alarm, every_device, registration
 from graph.errors import InvalidInput
 from graph.events import Event, EventBus, Topic
+from graph.facilities.service import RULES
 from graph.ledger import DeadLetter, Ledger, Reason
 from graph.rules import RuleEngine, Signal
 
 log = logging.getLogger("hub.devices")
+
+OVERDUE_RULES = frozenset(RULES.values())
+"""The facilities' overdue alarms (graph.facilities.service): raised by its sweep, not by a
+device's messages, so they do not make a heard-from device's status `alarm`; a case missing for
+one is opened at the start like any other alarm's."""
 
 CONNECTOR = "mqtt"
 """The connector name the ingestion's dead letters are filed under."""
@@ -71,10 +78,6 @@ class IngestStore(DeviceStore, Ledger, Protocol):
     finding the case a device alarm opened (graph.cases.CaseStore)."""
 
     async def cases_by_external(self, source: CaseSource, external_ids: Sequence[str]) -> list[Case | None]: ...
-
-
-class CaseOpener(Protocol):
-    async def open_case(self, case: Case, *, actor: str, dispatch: bool = True) -> Case: ...
 
 
 @dataclass
@@ -216,7 +219,8 @@ class Pipeline:
         self._reading_at = {device.code: device.reading_at for device in devices if device.reading_at is not None}
         self._active = {}
         for alarm in active:
-            self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
+            if alarm.rule not in OVERDUE_RULES:  # a facility's overdue maintenance is no state of the device's own
+                self._active.setdefault(alarm.device_code, set()).add(alarm.rule)
         self.engine.load(devices, active=active, listening_since=self.clock())
         self._refreshed_at = asyncio.get_running_loop().time()
         await self._open_missing_cases(active)
@@ -503,24 +507,8 @@ class Pipeline:
             await self._open_case(device, alarm)
 
     async def _open_case(self, device: Device, alarm: Alarm) -> None:
-        case = Case(
-            id="",
-            source=CaseSource.DEVICE_ALARM,
-            category=CaseCategory.EMERGENCY if alarm.severity is Severity.CRITICAL else CaseCategory.REPAIR,
-            status=CaseStatus.ACCEPTED,
-            title=f"{alarm.message}：{device.name or device.type.label} {device.code}"[:200],
-            reported_at=alarm.raised_at,
-            updated_at=alarm.raised_at,
-            description=f"设备 {device.code}（{device.type.label} {device.model}）告警 {alarm.rule}"
-            + (f"，值 {alarm.value}" if alarm.value else ""),
-            place_code=device.place_code,
-            point=device.point,
-            external_id=alarm.id,
-            severity=alarm.severity.value,
-        )
         try:
-            opened = await self.workflow.open_case(case, actor=f"device:{device.code}")
-            await self.store.link_alarm_case(alarm.id, opened.id)
+            await open_alarm_case(self.store, self.workflow, device, alarm)
         except Exception:
             self.stats.case_failures += 1
             log.exception("device pipeline: no case could be opened for alarm %s", alarm.id)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from devices.mqtt import MqttReader, cancel, parse_broker
-from devices.pipeline import CaseOpener, IngestStore, Pipeline, PipelineStats
+from devices.pipeline import IngestStore, Pipeline, PipelineStats
+from graph.alarm_cases import CaseOpener
 from devices.topics import check_prefix
 from graph.events import EventBus
 from graph.rules import RuleEngine

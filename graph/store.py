@@ -55,17 +55,20 @@ from graph.shared import SharedQueryStore
 from graph.utilities import UtilityStore
 from graph.votes.records import VoteStore
 from graph.funds.records import FundStore
+from graph.party.records import PartyStore
+from graph.facilities.records import FacilityStore
+from graph.credit.records import CreditStore
 from graph.staff.records import StaffStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, StaffStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, PartyStore, FacilityStore, CreditStore, StaffStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
-    cases, utilities, devices, shared queries, Merkle logs and votes are declared beside their
-    records (graph.ledger, graph.cases, graph.utilities, graph.devices, graph.shared,
-    graph.logstore, graph.votes.records)."""
+    cases, utilities, devices, shared queries, Merkle logs, votes, funds and firms' credit are
+    declared beside their records (graph.ledger, graph.cases, graph.utilities, graph.devices,
+    graph.shared, graph.logstore, graph.votes.records, graph.funds.records, graph.credit.records)."""
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         """The places with these codes, in order; None where missing or out of scope."""

@@ -38,11 +38,13 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.credit.service import Credit
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
 from hub.background import Background, Simulation
+from hub.credit import credit_service
 from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
 from hub.limits import Limits
@@ -116,6 +118,7 @@ class HubGraphQL(GraphQL[Context, None]):
         shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS,
         votes: Votes | None = None,
         funds: Funds | None = None,
+        credit: Credit | None = None,
     ) -> None:
         schema = build_schema(
             depth=limits.depth, aliases=limits.aliases, tokens=limits.tokens, introspection=introspection
@@ -135,6 +138,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.votes = votes
         self.funds = funds
+        self.credit = credit
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
@@ -172,6 +176,7 @@ class HubGraphQL(GraphQL[Context, None]):
             bus=self.bus,
             votes=self.votes,
             funds=self.funds,
+            credit=self.credit,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -214,6 +219,7 @@ def create_app(
     simulation: Simulation | None = None,
     shared_cache_seconds: float | None = None,
     map_settings: MapSettings | None = None,
+    credit: Credit | None = None,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
@@ -234,8 +240,14 @@ def create_app(
     authenticator = authenticator or Authenticator(store, keys)
     votes = Votes(store, keys, bus=bus)
     funds = Funds(store, keys)
+    # firms' credit with the configured weights and the plugged readers (hub.credit)
+    credit = credit or credit_service(store, background.credit_weights if background is not None else None)
     scheduler: Scheduler | None = None
-    running = None if background is None else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds)
+    running = (
+        None
+        if background is None
+        else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds, credit=credit)
+    )
     if connectors is not None and connectors.launcher is None:
         scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
         connectors = dataclasses.replace(connectors, launcher=scheduler)
@@ -267,6 +279,7 @@ def create_app(
         authenticator=authenticator,
         votes=votes,
         funds=funds,
+        credit=credit,
         shared_cache_seconds=shared_cache_seconds
         if shared_cache_seconds is not None
         else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),

@@ -1,5 +1,6 @@
 """What `hub serve` runs beside the API, in its event loop: device ingestion (MQTT when a broker
-is set), the escalation sweep of the case workflow, the relay of what Celery workers announce
+is set), the escalation sweep of the case workflow, the facilities' overdue sweep (maintenance
+and inspection fallen due raise their alarms and open their cases), the relay of what Celery workers announce
 (connectors.relay) when the broker is Redis, and, for the demo, simulated devices.
 
 They share the app's event bus, so an alarm raised from an MQTT message, a case the sweep
@@ -20,6 +21,9 @@ from typing import TYPE_CHECKING
 
 from connectors.relay import relay
 from devices.service import Ingestion
+from graph.facilities.intervals import Intervals
+from graph.facilities.service import Facilities
+from graph.credit.service import Credit
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from graph.devices import Device, every_device
@@ -36,6 +40,9 @@ log = logging.getLogger("hub.background")
 
 ESCALATE_EVERY = 30.0
 """Seconds between escalation sweeps: deadlines are minutes to days, so half a minute is prompt."""
+OVERDUE_EVERY = 60.0
+"""Seconds between the facilities' overdue sweeps: due times are days apart, and a sweep reads
+only the facilities newly overdue (an index on the due time), so a minute costs little."""
 FOCUS_FAULTS = 0.005
 """The chance per message that a device of the focus place starts a fault (see `Simulation`)."""
 
@@ -68,8 +75,12 @@ class Background:
         simulation: Simulation | None = None,
         votes: Votes | None = None,
         funds: Funds | None = None,
+        overdue_every: float | None = OVERDUE_EVERY,
+        intervals: Intervals | None = None,
+        credit: Credit | None = None,
     ) -> None:
         self.store = store
+        self.credit = credit
         self.votes = votes
         self.funds = funds
         self.bus = bus
@@ -77,6 +88,8 @@ class Background:
         self.workflow = Workflow(store, bus=bus)
         self.ingestion = Ingestion(store, settings, bus=bus, workflow=self.workflow) if ingest else None
         self.escalate_every = escalate_every
+        self.facilities = Facilities(store, workflow=self.workflow, bus=bus, intervals=intervals)
+        self.overdue_every = overdue_every
         self.simulation = simulation
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -85,6 +98,8 @@ class Background:
             await self.ingestion.start()
         if self.escalate_every is not None:
             self._tasks.append(asyncio.create_task(self._escalate(self.escalate_every), name="escalation sweep"))
+        if self.overdue_every is not None:
+            self._tasks.append(asyncio.create_task(self._overdue(self.overdue_every), name="overdue facilities sweep"))
         if self.simulation is not None:
             self._tasks.append(asyncio.create_task(self._simulate(self.simulation), name="simulated devices"))
         broker = self.settings.broker
@@ -124,6 +139,23 @@ class Background:
                         log.info("published %d estates' fund heads for %s", published, self.funds.last_month())
                 except Exception:
                     log.exception("publishing the fund journals' heads failed")
+            if self.credit is not None:
+                try:
+                    scored = await self.credit.compute_due()  # last month's firms' credit, once
+                    if scored:
+                        log.info("computed %d firms' credit for %s", len(scored), scored[0].period)
+                except Exception:
+                    log.exception("computing firms' credit failed")
+            await asyncio.sleep(every)
+
+    async def _overdue(self, every: float) -> None:
+        while True:
+            try:
+                swept = await self.facilities.overdue_sweep()
+                if swept.raised or swept.cases:
+                    log.info("facilities: %d overdue alarms raised, %d cases opened", swept.raised, swept.cases)
+            except Exception:  # a sweep that fails is tried again; the server stays up
+                log.exception("the facilities' overdue sweep failed")
             await asyncio.sleep(every)
 
     async def _simulate(self, plan: Simulation) -> None:

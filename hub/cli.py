@@ -11,7 +11,7 @@ from graph.errors import HubError
 
 COMMANDS = (
     "demo", "serve", "sync", "worker", "database", "graph", "keys", "tokens", "audit", "export", "bench", "devices", "simulate",
-    "safelist", "places", "votes", "ledger",
+    "safelist", "places", "votes", "ledger", "credit",
 )
 """Modules of hub.commands, in the order `hub --help` lists them."""
 

@@ -19,6 +19,8 @@ DEFAULT_QUEUE = "hub"
 DEFAULT_MQTT_PREFIX = "hub"
 DEFAULT_MQTT_CLIENT_ID = "hub-ingest"
 DEFAULT_READINGS_RETENTION_DAYS = 30
+DEFAULT_CREDIT_WEIGHTS = "credit.toml"
+"""The file whose `[credit]` table weighs firms' credit (graph.credit.weights); absent: the defaults."""
 DEFAULT_SHARED_CACHE_SECONDS = 30.0
 """How long an answer of a shared query is reused for the same variables and scope."""
 
@@ -48,6 +50,8 @@ class Settings:
     run_lease_seconds: float | None = None
     """How long a connector run's lease lasts unrenewed before a reader closes the run as
     abandoned (None: connectors.leases.LEASE, 15 minutes)."""
+    credit_weights: str = DEFAULT_CREDIT_WEIGHTS
+    """The TOML file whose `[credit]` table holds the weights of firms' credit."""
 
     @property
     def results(self) -> str | None:
@@ -57,7 +61,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
-        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, overridden by
+        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, `HUB_CREDIT_WEIGHTS`, overridden by
         non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
@@ -76,6 +80,7 @@ class Settings:
             ),
             "shared_cache_seconds": float(os.environ.get("HUB_SHARED_CACHE_SECONDS") or DEFAULT_SHARED_CACHE_SECONDS),
             "run_lease_seconds": float(os.environ["HUB_RUN_LEASE_SECONDS"]) if os.environ.get("HUB_RUN_LEASE_SECONDS") else None,
+            "credit_weights": os.environ.get("HUB_CREDIT_WEIGHTS") or DEFAULT_CREDIT_WEIGHTS,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -344,6 +344,42 @@ SHIPPED = (
         {"scope": "@area"},
         "revenueUnconfirmed",
     ),
+    Shipped(
+        "party-per-estate",
+        "党建 per estate: committee members who are party members, firms managing it now with a party organisation, and party members' claims of cases made and handled in the period (all time if omitted). The community, street and district offices read it; others get no rows.",
+        """query PartyPerEstate($scope: String!, $period: String, $first: Int = 100) {
+  partyEstates(within: $scope, period: $period, first: $first) {
+    place name estates committeeMembers committeePartyMembers firmsManaging firmsWithOrganisation
+    claimsMade claimsHandled claimsResolved claimsHandedBack
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "period": "2026-11, 2026-Q4, 2026-H2 or 2026-Y; all time if omitted.", "first": "How many estates, 1 to 100."},
+        {"scope": "@area"},
+        "partyEstates",
+    ),
+    Shipped(
+        "firm-credit",
+        "物业服务企业信用评价: each firm's credit score for a period (last month when not given), 0-100, and each part's rate and points: 三率, overdue and escalated cases, 12345 complaints per 1,000 houses, facilities' maintenance and inspections, owners' ratings, dismissals by vote, staff certificates.",
+        """query FirmCredit($scope: String!, $period: String) {
+  firmScores(period: $period, within: $scope) {
+    firmCode firm { name } period version total totalCenti estates houses
+    response: part(name: "response") { ratePercent points }
+    resolution: part(name: "resolution") { ratePercent points }
+    satisfaction: part(name: "satisfaction") { ratePercent points }
+    overdue: part(name: "overdue") { ratePercent points }
+    escalated: part(name: "escalated") { ratePercent points }
+    complaints: part(name: "complaints") { ratePercent points }
+    maintenance: part(name: "maintenance") { ratePercent points }
+    inspection: part(name: "inspection") { ratePercent points }
+    ratings: part(name: "ratings") { ratePercent points }
+    dismissals: part(name: "dismissals") { ratePercent points }
+    certificates: part(name: "certificates") { ratePercent points }
+  }
+}""",
+        {"scope": SCOPE_DESCRIPTION, "period": "A month YYYY-MM or a year YYYY (China Standard Time); last month when omitted."},
+        {"scope": "@area"},
+        "firmScores",
+    ),
 )
 
 

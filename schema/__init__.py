@@ -17,16 +17,19 @@ from schema.audit import AuditPersonalData
 from schema.cases.queries import CaseMutations, CaseQueries
 from schema.connectors.queries import ConnectorMutations, ConnectorQueries
 from schema.context import Context
+from schema.credit.queries import CreditMutations, CreditQueries
 from schema.devices.queries import DeviceMutations, DeviceQueries
 from schema.limits import query_limits
 from schema.errors import HubErrors, HubSchema
 from schema.federation import DisableServiceSdl
 from schema.firms.queries import FirmQueries
+from schema.facilities.queries import FacilityMutations, FacilityQueries
 from schema.funds.queries import FundMutations, FundQueries
 from schema.live import Subscription
 from schema.me import MeQueries
 from schema.nodes import NodeQueries
 from schema.owners.queries import OwnerQueries
+from schema.party.queries import PartyMutations, PartyQueries
 from schema.places.queries import PlaceQueries
 from schema.places.types import PLACE_TYPES
 from schema.questions.queries import QuestionQueries
@@ -55,13 +58,16 @@ class Query(
     QuestionQueries,
     VoteQueries,
     FundQueries,
+    PartyQueries,
+    FacilityQueries,
+    CreditQueries,
     StaffQueries,
 ):
     pass
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, StaffMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations, CreditMutations, StaffMutations):
     pass
 
 

@@ -21,11 +21,15 @@ from graph.model import Owner
 from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import Store
+from graph.credit.service import Credit, Viewer
 from graph.funds.service import Funds
 from graph.votes.service import Votes
+from schema.credit.loaders import CreditLoaders
 from schema.devices.loaders import DeviceLoaders
+from schema.facilities.loaders import FacilityLoaders
 from schema.firms.loaders import FirmLoaders
 from schema.owners.loaders import OwnerLoaders
+from schema.party.loaders import PartyLoaders
 from schema.places.loaders import PlaceLoaders
 from schema.stats.loaders import StatsLoaders
 from schema.utilities.loaders import UtilityLoaders
@@ -51,6 +55,9 @@ class Context:
     stats: StatsLoaders
     utilities: UtilityLoaders
     devices: DeviceLoaders
+    party: PartyLoaders
+    facilities: FacilityLoaders
+    credit_scores: CreditLoaders
     principal: Principal = OPERATOR
     reason: str | None = None
     """Why the caller reads personal data, from the X-Hub-Reason header; kept in the audit."""
@@ -68,6 +75,8 @@ class Context:
     """The vote service (None: this server runs no votes: it has no keys to sign with)."""
     funds: Funds | None = None
     """The owners' money books (None: this server keeps none: it has no keys to sign with)."""
+    credit: Credit | None = None
+    """Firms' credit with this server's weights and readers (None: the defaults, no plugged readers)."""
 
     @classmethod
     def create(
@@ -82,6 +91,7 @@ class Context:
         bus: EventBus | None = None,
         votes: Votes | None = None,
         funds: Funds | None = None,
+        credit: Credit | None = None,
     ) -> Context:
         places = PlaceLoaders.create(store, scope)
         return cls(
@@ -93,6 +103,9 @@ class Context:
             stats=StatsLoaders.create(store, scope),
             utilities=UtilityLoaders.create(store, scope),
             devices=DeviceLoaders.create(store, scope),
+            party=PartyLoaders.create(store, scope),
+            facilities=FacilityLoaders.create(store, scope),
+            credit_scores=CreditLoaders.create(store, viewer_of(principal, scope)),
             principal=principal,
             reason=reason,
             today=on or today(),
@@ -100,6 +113,7 @@ class Context:
             bus=bus,
             votes=votes,
             funds=funds,
+            credit=credit,
         )
 
     def authenticate(self, principal: Principal, scope: Scope) -> None:
@@ -107,15 +121,15 @@ class Context:
         made for its scope."""
         fresh = Context.create(
             self.store, scope, principal=principal, reason=self.reason, connectors=self.connectors, bus=self.bus, votes=self.votes,
-            funds=self.funds,
+            funds=self.funds, credit=self.credit,
         )
-        for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices"):
+        for name in ("scope", "principal", "places", "owners", "firms", "stats", "utilities", "devices", "party", "facilities", "credit_scores"):
             setattr(self, name, getattr(fresh, name))
 
     def forget(self) -> None:
         """Empty every loader's cache: a subscription calls it before each event, so what it
         sends is read now, not remembered from an earlier event."""
-        for group in (self.places, self.owners, self.firms, self.stats, self.utilities, self.devices):
+        for group in (self.places, self.owners, self.firms, self.stats, self.utilities, self.devices, self.party, self.facilities, self.credit_scores):
             for item in fields(group):
                 loader = getattr(group, item.name)
                 if hasattr(loader, "clear_all"):
@@ -141,6 +155,11 @@ class Context:
             self.revealed(holder, field_name)
             return value
         return mask(field_name, value)
+
+
+def viewer_of(principal: Principal, scope: Scope) -> Viewer:
+    """Who reads firms' credit: a firm its own score only (graph.credit.service)."""
+    return Viewer(scope=scope, firm=principal.scope if principal.role is Role.PROPERTY_FIRM else None)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from connectors.base import Check, Config, ConfigField, ConfigSchema, ConnectorError, FieldType, SourceRecord, Stream
 from connectors.custodian.lines import LineStream, STREAM
-from connectors.custodian.statements import StatementError, decode, rows
+from connectors.custodian.statements import STATEMENT, Columns, StatementError, decode, rows
 
 SUFFIXES = (".csv", ".json")
 STATEMENT_ID = re.compile(r"[^\s:|]{1,40}")
@@ -45,6 +45,10 @@ class CustodianStatements:
     """The custodian's statements in a folder (see the module docstring)."""
 
     kind: ClassVar[str] = "custodian"
+    columns: ClassVar[Columns] = STATEMENT
+    """The files' columns (a subclass reading other files of the same shape sets its own)."""
+    stream: ClassVar[str] = STREAM
+    noun: ClassVar[str] = "statement"
     config_schema: ClassVar[ConfigSchema] = ConfigSchema(
         (
             ConfigField("folder", FieldType.PATH, "the folder the custodian's statement files (*.csv, *.json) are put in"),
@@ -63,7 +67,7 @@ class CustodianStatements:
     def files(self) -> list[tuple[int, str, Path]]:
         """The settled statement files in cursor order; stops at the first one still changing."""
         if not self.folder.is_dir():
-            raise ConnectorError(f"{self.name}: the statements folder {self.folder} does not exist or is not a folder")
+            raise ConnectorError(f"{self.name}: the {self.noun}s folder {self.folder} does not exist or is not a folder")
         found = sorted(
             (path.stat().st_mtime_ns, path.name, path)
             for path in self.folder.iterdir()
@@ -112,11 +116,11 @@ class CustodianStatements:
                 raise StatementError(
                     "has a name whose stem is not a statement id (1 to 40 printable characters without ':', '|' or spaces)"
                 )
-            lines = list(rows(decode(raw), path.suffix.lower()))
+            lines = list(rows(decode(raw), path.suffix.lower(), self.columns))
         except StatementError as problem:
             if start == 0:
                 said = {"statement": ident or name[:100], "file": name, "row": 1, "problem": str(problem)}
-                yield SourceRecord(STREAM, name[:100], f"{mtime:020d}|{name}|{1:08d}/{1:08d}", said)
+                yield SourceRecord(self.stream, name[:100], f"{mtime:020d}|{name}|{1:08d}/{1:08d}", said)
             return
         total = len(lines)
         first: dict[str, int] = {}
@@ -130,7 +134,7 @@ class CustodianStatements:
             if earlier != row:
                 data["repeats"] = earlier
                 key = f"{key}@{row}"
-            yield SourceRecord(STREAM, key, f"{mtime:020d}|{name}|{row:08d}/{total:08d}", data)
+            yield SourceRecord(self.stream, key, f"{mtime:020d}|{name}|{row:08d}/{total:08d}", data)
 
     def streams(self) -> Sequence[Stream]:
         return [LineStream(self.name, self.read)]
@@ -141,8 +145,8 @@ class CustodianStatements:
         except (ConnectorError, OSError) as error:
             return Check(False, str(error) if self.name in str(error) else f"{self.name}: {error}")
         if not files:
-            return Check(False, f"{self.name}: no statement files (*.csv, *.json) in {self.folder}")
-        return Check(True, f"{self.name}: {self.folder} holds {len(files)} statement file(s), the newest {files[-1][1]}")
+            return Check(False, f"{self.name}: no {self.noun} files (*.csv, *.json) in {self.folder}")
+        return Check(True, f"{self.name}: {self.folder} holds {len(files)} {self.noun} file(s), the newest {files[-1][1]}")
 
     async def close(self) -> None:
         """Nothing to release: files are opened and closed per read."""

@@ -83,10 +83,30 @@ class StatementError(ValueError):
     """A file that is not a statement this connector reads (the message says why)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The columns of a kind of file (Chinese header → the record's field), their aliases, the
+    fields every line needs, what the file is called in messages and the key of a JSON file's
+    array. The statements' are `STATEMENT`; another file-dropping source (the maintenance
+    contractors' records, connectors.maintenance) reads its own through the same code."""
+
+    names: Mapping[str, str]
+    aliases: Mapping[str, str]
+    required: tuple[str, ...]
+    what: str = "a statement"
+    container: str = "lines"
+
+    def field_of(self, header: str) -> str | None:
+        name = header.strip().lstrip("\ufeff").strip()
+        return self.names.get(name) or self.aliases.get(name)
+
+
+STATEMENT = Columns(COLUMNS, ALIASES, REQUIRED)
+
+
 def field_of(header: str) -> str | None:
     """The record field a header names (None: a column this connector ignores)."""
-    name = header.strip().lstrip("\ufeff").strip()
-    return COLUMNS.get(name) or ALIASES.get(name)
+    return STATEMENT.field_of(header)
 
 
 def decode(raw: bytes) -> str:
@@ -101,23 +121,23 @@ def decode(raw: bytes) -> str:
         raise StatementError(f"is neither UTF-8 nor GBK text ({error})") from None
 
 
-def rows(text: str, suffix: str) -> Iterator[dict[str, str]]:
-    """The lines of a statement's text as {field: text}, in file order; StatementError for a
-    file without the required columns or not JSON of the documented shape. Values are
-    stripped; empty values are left out."""
+def rows(text: str, suffix: str, columns: Columns = STATEMENT) -> Iterator[dict[str, str]]:
+    """The lines of a file's text as {field: text}, in file order; StatementError for a file
+    without the required columns or not JSON of the documented shape. Values are stripped;
+    empty values are left out."""
     if suffix == ".json":
-        yield from _json_rows(text)
+        yield from _json_rows(text, columns)
     else:
-        yield from _csv_rows(text)
+        yield from _csv_rows(text, columns)
 
 
-def _csv_rows(text: str) -> Iterator[dict[str, str]]:
+def _csv_rows(text: str, columns: Columns) -> Iterator[dict[str, str]]:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
         raise StatementError("is empty (no header row)")
-    fields = [field_of(name) for name in header]
-    _check_columns([name for name in fields if name is not None], header)
+    fields = [columns.field_of(name) for name in header]
+    _check_columns([name for name in fields if name is not None], header, columns)
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue  # a blank line (Excel leaves some at the end)
@@ -128,14 +148,14 @@ def _csv_rows(text: str) -> Iterator[dict[str, str]]:
         yield row
 
 
-def _json_rows(text: str) -> Iterator[dict[str, str]]:
+def _json_rows(text: str, columns: Columns) -> Iterator[dict[str, str]]:
     try:
         body = json.loads(text, parse_float=str, parse_int=str)  # numbers as the literals written
     except json.JSONDecodeError as error:
         raise StatementError(f"is not JSON ({error})") from None
-    items = body.get("lines") if isinstance(body, dict) else body
+    items = body.get(columns.container) if isinstance(body, dict) else body
     if not isinstance(items, list):
-        raise StatementError("must be a JSON array of lines, or an object whose `lines` is that array")
+        raise StatementError(f"must be a JSON array of {columns.container}, or an object whose `{columns.container}` is that array")
     lines: list[dict[str, str]] = []
     seen: set[str] = set()
     for position, item in enumerate(items, 1):
@@ -143,7 +163,7 @@ def _json_rows(text: str) -> Iterator[dict[str, str]]:
             raise StatementError(f"line {position} is not a JSON object")
         row: dict[str, str] = {}
         for key, value in item.items():
-            name = field_of(str(key))
+            name = columns.field_of(str(key))
             if name is None or value is None:
                 continue
             seen.add(name)
@@ -152,15 +172,16 @@ def _json_rows(text: str) -> Iterator[dict[str, str]]:
                 row[name] = text
         lines.append(row)
     if lines:
-        _check_columns(sorted(seen), [])
+        _check_columns(sorted(seen), [], columns)
     yield from lines
 
 
-def _check_columns(found: list[str], header: list[str]) -> None:
-    missing = [chinese for chinese, name in COLUMNS.items() if name in REQUIRED and name not in found]
+def _check_columns(found: list[str], header: list[str], columns: Columns) -> None:
+    missing = [chinese for chinese, name in columns.names.items() if name in columns.required and name not in found]
     if missing:
         shown = f" (its header: {','.join(header)[:120]})" if header else ""
-        raise StatementError(f"has no column {', '.join(missing)}: a statement needs 流水号,不动产单元号,业务类型,金额(元),记账日期{shown}")
+        needed = ",".join(chinese for chinese, name in columns.names.items() if name in columns.required)
+        raise StatementError(f"has no column {', '.join(missing)}: {columns.what} needs {needed}{shown}")
 
 
 def fen_of_yuan(text: str) -> int:

@@ -13,6 +13,9 @@ from graph.cypher.audit import AuditRecords
 from graph.cypher.cases import CaseRecords
 from graph.cypher.devices import DeviceRecords
 from graph.cypher.funds import FundRecords
+from graph.cypher.party import PartyRecords
+from graph.cypher.facilities import FacilityRecords
+from graph.cypher.credit import CreditRecords
 from graph.cypher.staff import StaffRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
@@ -45,6 +48,9 @@ class CypherStore(
     QuestionReads,
     MerkleLogRecords,
     FundRecords,
+    PartyRecords,
+    FacilityRecords,
+    CreditRecords,
     StaffRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""

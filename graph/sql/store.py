@@ -42,6 +42,9 @@ from graph.sql.devices import DeviceRecords
 from graph.sql.merkle_logs import MerkleLogRecords
 from graph.sql.votes import VoteRecords
 from graph.sql.funds import FundRecords
+from graph.sql.party import PartyRecords
+from graph.sql.facilities import FacilityRecords
+from graph.sql.credit import CreditRecords
 from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
@@ -76,6 +79,9 @@ class SqlStore(
     DeviceRecords,
     VoteRecords,
     FundRecords,
+    PartyRecords,
+    FacilityRecords,
+    CreditRecords,
     StaffRecords,
     TokenRecords,
     AuditRecords,

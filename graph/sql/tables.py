@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -715,6 +716,147 @@ fund_applied = Table(
     # entries folded into the rows: UPDATE … WHERE size = from_size (the first apply inserts
     # the row, and a concurrent first apply meets its primary key)
     Column("size", BigInteger, nullable=False),
+)
+
+# -- party building (graph.party.records) -------------------------------------------------------
+# Organisations sit in a place (scope is decided there); members belong to an organisation, their
+# declared name sealed with SM4 beside its blind index, as owners' names are; claims hang from
+# the estate of the case they take. `active_lock` is set only while a claim is active, so its
+# unique constraint holds one active claim per case and member (NULLs never collide).
+
+party_organisation = Table(
+    "party_organisation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("host_kind", String(16), nullable=False),
+    Column("host", code_type(64), nullable=False),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("founded_on", Date, nullable=False),
+    Column("secretary", String(64), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_party_organisation_place_id", "place_id", "key"),
+    Index("ix_party_organisation_host", "host", "key"),
+)
+
+party_member = Table(
+    "party_member",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("organisation_id", Integer, ForeignKey("party_organisation.id"), nullable=False),
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("name_index", String(64), nullable=False),
+    Column("post", String(40), nullable=False),
+    Column("joined_on", Date, nullable=False),
+    Column("left_on", Date, nullable=True),
+    Column("link_kind", String(16), nullable=True),
+    Column("link_id", String(200), nullable=True),
+    Index("ix_party_member_organisation_id", "organisation_id", "key"),
+    Index("ix_party_member_link_kind", "link_kind", "link_id"),
+    Index("ix_party_member_name_index", "name_index"),
+)
+
+party_claim = Table(
+    "party_claim",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", code_type(64), nullable=False, unique=True),
+    Column("case_key", String(64), nullable=False),
+    Column("member_key", String(64), nullable=False),
+    Column("organisation_key", String(64), nullable=False),
+    Column("estate_id", Integer, ForeignKey("place.id"), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("outcome_note", Text, nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("finished_by", String(200), nullable=True),
+    Column("active_lock", String(200), nullable=True, unique=True),
+    Index("ix_party_claim_case_key", "case_key"),
+    Index("ix_party_claim_member_key", "member_key"),
+    Index("ix_party_claim_estate_id", "estate_id", "claimed_at"),
+)
+
+# -- facility life records (graph.facilities.records) -----------------------------------------------
+# A device's life record (one row, keyed by the device, its code beside it so the overdue sweep
+# orders by due time then code through one index), and its events (unique per device and seq, and
+# per device and source key). The watch columns are the due times the sweep has not yet alarmed:
+# NULL otherwise, so their indexes hold only what may still fall overdue.
+
+facility = Table(
+    "facility",
+    metadata,
+    Column("device_id", Integer, ForeignKey("device.id"), primary_key=True, autoincrement=False),
+    Column("code", code_type(64), nullable=False, unique=True),
+    Column("version", Integer, nullable=False),
+    Column("installed_at", DateTime(timezone=True), nullable=True),
+    Column("installed_by", String(200), nullable=True),
+    Column("registration_number", String(200), nullable=True),
+    Column("rescue_code", String(8), nullable=True),
+    Column("contractor_code", String(18), nullable=True),
+    Column("contractor_name", String(200), nullable=True),
+    Column("contract_number", String(200), nullable=True),
+    Column("contract_start", Date, nullable=True),
+    Column("contract_end", Date, nullable=True),
+    Column("maintenance_days", Integer, nullable=True),
+    Column("last_maintained_at", DateTime(timezone=True), nullable=True),
+    Column("maintenance_due_at", DateTime(timezone=True), nullable=True),
+    Column("maintenance_alarmed", Boolean, nullable=False),
+    Column("maintenance_watch", DateTime(timezone=True), nullable=True),
+    Column("last_inspected_at", DateTime(timezone=True), nullable=True),
+    Column("inspection_result", String(32), nullable=True),
+    Column("inspection_due_at", DateTime(timezone=True), nullable=True),
+    Column("inspection_alarmed", Boolean, nullable=False),
+    Column("inspection_watch", DateTime(timezone=True), nullable=True),
+    Column("repairs", Integer, nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Index("ix_facility_maintenance_watch", "maintenance_watch", "code"),
+    Index("ix_facility_inspection_watch", "inspection_watch", "code"),
+)
+
+facility_event = Table(
+    "facility_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", Integer, ForeignKey("device.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("by_org", String(18), nullable=True),
+    Column("by_staff", String(64), nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("key", String(128), nullable=True),
+    Column("note", String(400), nullable=False),
+    Column("data", Text, nullable=False),
+    UniqueConstraint("device_id", "seq"),
+    UniqueConstraint("device_id", "key"),
+    Index("ix_facility_event_kind_at", "kind", "at"),
+)
+
+# -- firms' credit (graph.credit.records) -------------------------------------------------------
+# One row per firm, period and version: recomputing a period adds a version, never overwrites.
+
+credit_score = Table(
+    "credit_score",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("firm_id", Integer, ForeignKey("firm.id"), nullable=False),
+    Column("period", String(7), nullable=False),  # YYYY-MM or YYYY (China Standard Time)
+    Column("version", Integer, nullable=False),
+    Column("total_centi", Integer, nullable=False),
+    Column("estates", Integer, nullable=False),
+    Column("houses", Integer, nullable=False),
+    Column("parts", Text, nullable=False),  # graph.credit.texts.parts_json
+    Column("no_data", String(16), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("firm_id", "period", "version"),
+    Index("ix_credit_score_period", "period", "firm_id", "version"),
 )
 
 # -- staff (graph.staff.records) ------------------------------------------------------------------

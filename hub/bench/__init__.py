@@ -18,7 +18,12 @@
 - the owners' money books (hub.bench.funds): a ¥1,000,000.00 repair apportioned over 5,000
   houses and debited (target < 1 s, exact), journal entries appended per second (target ≥
   2,000), a journal of 1,000,000 entries verified (target < 60 s), inclusion proofs (target <
-  10 ms) and a period statement (target < 200 ms).
+  10 ms) and a period statement (target < 200 ms);
+- the facilities' overdue sweep (hub.bench.facilities) over the city preset's number of devices
+  with life records: the sweep that raises the newly overdue and opens their cases, and the
+  steady sweep (target < 5 s each), beside reading every device row.
+- firms' credit (hub.bench.credit): a month's scores for every firm of the `city` preset's
+  firms, estates and cases in one pass (target < 60 s), beside the one grouped case read.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "dispatch")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -93,6 +98,18 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         houses = 200 if quick else getattr(arguments, "funds_houses", None) or 5_000
         entries = 20_000 if quick else getattr(arguments, "funds_entries", None) or 1_000_000
         report += "\n" + "\n".join(render_funds(measure_funds(houses, entries, 500 if quick else 4_000))) + "\n"
+    if "facilities" in sections:
+        from hub.bench.facilities import measure_facilities, render_facilities
+
+        print("measuring the facilities' overdue sweep…", flush=True)
+        devices = 3_000 if quick else getattr(arguments, "facilities_devices", None)
+        overdue = getattr(arguments, "facilities_overdue", None) or 0.001
+        report += "\n" + "\n".join(render_facilities(measure_facilities(devices, overdue))) + "\n"
+    if "credit" in sections:
+        from hub.bench.credit import measure_credit, render_credit
+
+        print("measuring firms' credit…", flush=True)
+        report += "\n" + "\n".join(render_credit(measure_credit(0.05 if quick else 1.0))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

@@ -19,6 +19,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "graph (FalkorDB beside SQLite: load, house(code), stats by street, memory), "
         "votes (an owners' vote: castBallot rate, closing, hub votes verify, inclusion proofs), "
         "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements), "
+        "facilities (the overdue sweep over the city preset's number of devices with life records), "
+        "credit (firms' credit: a month's scores for every firm of the city preset), "
         "dispatch (assigning a case to a person among a district's 500 staff); default all",
     )
     bench.add_argument(
@@ -28,6 +30,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench.add_argument("--votes-houses", type=int, default=5_000, help="houses of the votes section's estate (default 5000)")
     bench.add_argument("--funds-houses", type=int, default=5_000, help="houses of the funds section's estate (default 5000)")
     bench.add_argument("--funds-entries", type=int, default=1_000_000, help="entries of the funds section's long journal (default 1000000)")
+    bench.add_argument(
+        "--facilities-devices", type=int, default=None,
+        help="devices with life records in the facilities section (default: the city preset's count, about 125,000)",
+    )
+    bench.add_argument(
+        "--facilities-overdue", type=float, default=0.001,
+        help="the share of them overdue at the first sweep (default 0.001: about a day's missed maintenance in the city)",
+    )
     bench.add_argument("--votes-concurrency", type=int, default=32, help="castBallot requests in flight in the votes section (default 32)")
     bench.set_defaults(handler=run)
 

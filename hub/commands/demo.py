@@ -90,6 +90,14 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
 
         devices = await register_demo_devices(store, arguments.seed)
         print(f"registered {devices:,} devices (elevators, smoke and gas detectors, pumps, transformers, manhole covers)")
+        from hub.demo.facilities import build_demo_facilities
+
+        lives = await build_demo_facilities(store, arguments.seed)
+        print(
+            f"facilities: {lives.records:,} life records loaded ({lives.events:,} events); overdue now: "
+            f"{lives.overdue_maintenance} maintenance, {lives.overdue_inspection} inspection "
+            f"(`hub serve` raises their alarms and opens their cases; {lives.example_overdue or '—'} is one)"
+        )
         everything = Scope.everything()
         house = (await store.subtree(Level.HOUSE, None, everything, 1)).items
         street = (await store.subtree(Level.STREET, None, everything, 1)).items
@@ -127,6 +135,17 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             for number, owner in enumerate(made.voters, start=1):
                 tokens.append((f"owner {number} of estate {made.meeting_estate} (votes in {made.meeting_vote})", await issue_token(store, keys, "owner", owner, f"业主{number}", ttl)))
             tokens.append((f"owners' committee of estate {made.finished_estate}", await issue_token(store, keys, "committee", made.finished_estate, "业主委员会", ttl)))
+            from hub.demo.party import build_demo_party
+
+            built = await build_demo_party(store, street[0].code, seed=arguments.seed)
+            print(
+                f"party building: {built.organisations} party organisations in {street[0].name} (communities and firms), "
+                f"{built.members} members" + (" (built before, kept)" if built.kept else f", {built.claims} cases claimed by members")
+            )
+            community = (await store.subtree(Level.COMMUNITY, street[0].code, everything, 1)).items
+            if community:
+                label = f"community office ({community[0].name} {community[0].code}; party building)"
+                tokens.append((label, await issue_token(store, keys, "community", community[0].code, f"{community[0].name}居委会", ttl)))
         if not arguments.no_sources:
             await _sources(store, arguments)
             if street and made.meeting_estate:
@@ -135,16 +154,19 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
                 books = await build_demo_funds(store, keys, estate=made.finished_estate, vote=made.finished_vote, other_estate=made.meeting_estate)
                 if books.kept:
                     print(f"owners' money: the books built before kept as they were ({books.published} heads published for {books.period})")
-                    return (house[0].code if house else ""), tokens
-                lift = (
-                    f"{books.lift_project} (1号楼电梯更换, vote {made.finished_vote}) apportioned ¥{books.lift_cost_fen / 100:,.2f} "
-                    f"over {books.lift_houses} houses of {books.lift_estate}" if books.lift_project else "no lift repair"
-                )
-                print(
-                    f"owners' money: {lift}; emergency use {books.pump_project or '—'} in {made.meeting_estate}; "
-                    f"{books.revenue_entries} public-revenue entries, {books.confirmed} confirmed by the committee; "
-                    f"{books.published} estates' heads published for {books.period} (hub ledger verify ESTATE checks them)"
-                )
+                else:
+                    lift = (
+                        f"{books.lift_project} (1号楼电梯更换, vote {made.finished_vote}) apportioned ¥{books.lift_cost_fen / 100:,.2f} "
+                        f"over {books.lift_houses} houses of {books.lift_estate}" if books.lift_project else "no lift repair"
+                    )
+                    print(
+                        f"owners' money: {lift}; emergency use {books.pump_project or '—'} in {made.meeting_estate}; "
+                        f"{books.revenue_entries} public-revenue entries, {books.confirmed} confirmed by the committee; "
+                        f"{books.published} estates' heads published for {books.period} (hub ledger verify ESTATE checks them)"
+                    )
+        from hub.demo.credit import build_demo_credit, demo_credit_line
+
+        print(demo_credit_line(await build_demo_credit(store)))
         return (house[0].code if house else ""), tokens
     finally:
         await store.close()

@@ -16,6 +16,7 @@ from schema.places.types import CODE_KEY, AsOf, Estate
 from schema.relay import Node
 
 if TYPE_CHECKING:
+    from schema.credit.types import CreditScore
     from schema.questions.types import DistrictFootprint
 
 
@@ -54,6 +55,26 @@ class PropertyFirm(Node):
     )
     async def case_metrics(self, info: Info, since: Since = None, until: Until = None) -> CaseMetrics:
         return CaseMetrics.of(await info.context.stats.firm_case_metrics.load((self.code, period(since, until))))
+
+    @field(
+        description="Its credit score (物业服务企业信用评价) for a month YYYY-MM or a year YYYY (China Standard "
+        "Time), the latest computation; null when none was computed or you may not see it (a firm sees its own)."
+    )
+    async def credit(
+        self, info: Info, period: str
+    ) -> Annotated[CreditScore, strawberry.lazy("schema.credit.types")] | None:
+        from graph.credit.periods import Period
+        from schema.credit.types import CreditScore
+
+        asked = Period.parse(period)
+        found = await info.context.credit_scores.scores.load((self.code, asked.key))
+        return None if found is None else CreditScore(record=found)
+
+    @field(description="Its credit scores by period (months and years), the latest computation of each; empty if you may not see them.")
+    async def credit_history(self, info: Info) -> list[Annotated[CreditScore, strawberry.lazy("schema.credit.types")]]:
+        from schema.credit.types import CreditScore
+
+        return [CreditScore(record=found) for found in await info.context.credit_scores.history.load(self.code)]
 
     @field(
         description="Where it works on the day (today if omitted), per district by code: the estates "

@@ -29,6 +29,7 @@ from schema.relay import Connection, Node, connection, empty_connection
 from schema.scalars import GeoJSON
 
 if TYPE_CHECKING:
+    from schema.facilities.types import FacilityFigures
     from schema.firms.types import Management, PropertyFirm
     from schema.owners.types import Ownership
     from schema.stats.types import Stats
@@ -123,6 +124,15 @@ class Place(Node):
 
         row = await info.context.stats.of_place.load(self.record.code)
         return None if row is None else Stats.of(row)
+
+    @field(description="The facilities at or under this place (设施设备): due this week, overdue, inspection pass rate, repairs per elevator.")
+    async def facilities(
+        self, info: Info
+    ) -> Annotated[FacilityFigures, strawberry.lazy("schema.facilities.types")] | None:
+        from schema.facilities.types import FacilityFigures
+
+        found = await info.context.facilities.figures.load(self.record.code)
+        return None if found is None else FacilityFigures(figures=found)
 
 
 @strawberry.type(description="A city (地级市), GB/T 2260 code such as 370200.", directives=[CODE_KEY])

@@ -5,11 +5,13 @@ daily) for every row of a request in one `arrears_counts` call, as of the reques
 `cases` (case metrics) is read live too, for every row in one store call per period asked;
 `devices` (by state, with active alarms) is read live for the rows of a request together; and
 `funds` (维修资金 and 公共收益, folded from the estates' journals) for every row in one
-`fund_totals` call per year asked.
+`fund_totals` call per year asked; `facilities` (due this week, overdue, inspection pass rate,
+repairs per elevator) for the rows of a request together.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -22,6 +24,8 @@ from schema.funds.access import require_reader
 from schema.funds.types import FundTotals, FundYear, fund_year
 from schema.places.types import Place, place_type
 
+if TYPE_CHECKING:
+    from schema.facilities.types import FacilityFigures
 
 
 @strawberry.type(description="The roll-up of a place's subtree, kept current by every write.")
@@ -66,6 +70,16 @@ class Stats:
     async def devices(self, info: Info) -> DeviceSummary | None:
         found = await info.context.devices.summaries.load(self.record.code)
         return None if found is None else DeviceSummary.of(found)
+
+    @field(
+        description="Facilities of the subtree (设施设备): due this week, overdue, inspection pass rate, repairs per "
+        "elevator this year; null for a place outside your scope."
+    )
+    async def facilities(self, info: Info) -> Annotated[FacilityFigures, strawberry.lazy("schema.facilities.types")] | None:
+        from schema.facilities.types import FacilityFigures
+
+        found = await info.context.facilities.figures.load(self.record.code)
+        return None if found is None else FacilityFigures(figures=found)
 
     @field(
         description="Case figures of the subtree (响应率, 解决率, 满意率, overdue, median time to resolve) "

@@ -411,3 +411,26 @@ async def test_an_alarm_left_without_its_case_gets_one_at_the_start_and_only_one
     cases = (await store.case_page(EVERYTHING, 50, source=CaseSource.DEVICE_ALARM)).items
     assert sorted(case.external_id or "" for case in cases) == sorted([orphan.id, unlinked.id])
     assert {case.id for case in cases} == {alarm.case_id for alarm in found if alarm}
+
+
+async def test_an_overdue_maintenance_alarm_is_no_state_of_the_device(store: SqlStore) -> None:
+    """A facility's `maintenance.overdue` alarm (raised by the facilities' sweep, not by the
+    device) leaves a heard-from device online after a restart; its missing case is opened at the
+    start like any other alarm's."""
+    from graph.devices import Alarm, Severity
+
+    overdue = await store.raise_alarm(Alarm("", "EL-0001", DeviceType.ELEVATOR, "maintenance.overdue", Severity.MAJOR, "电梯维保超期", T0, ""))
+    assert overdue is not None
+    clock = Clock()
+    bus = EventBus()
+    pipeline = Pipeline(store, RuleEngine(), Workflow(store, bus=bus, clock=clock), bus, clock=clock, prefix="hub", sweep_every=3600)
+    await pipeline.start()
+    try:
+        await pipeline.submit("hub/devices/EL-0001/telemetry", telemetry({"trapped": False, "floor": 2}, T0), clock())
+        await pipeline.drain()
+    finally:
+        await pipeline.stop()
+    [device] = await store.devices(["EL-0001"], EVERYTHING)
+    assert device is not None and device.status is DeviceStatus.ONLINE
+    [alarm] = await store.alarms([overdue.id], EVERYTHING)
+    assert alarm is not None and alarm.active and alarm.case_id is not None

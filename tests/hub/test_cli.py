@@ -95,6 +95,8 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(demo: Demo) -> No
     assert again.returncode == 0, again.stderr
     assert "inserted 0, updated 0" in again.stdout  # building twice changes nothing
     assert "fund custodian's statements: kept as they were" in again.stdout
+    assert "firms' credit: 12 months computed" in result.stdout  # a year of monthly scores (hub.demo.credit)
+    assert "firms' credit: the year's scores kept as they were" in again.stdout
     assert re.search(r"sync fund +succeeded in [0-9.]+ s: read 0 records", again.stdout), again.stdout
 
     current = run("db", "current", "--db", str(db), cwd=tmp_path)

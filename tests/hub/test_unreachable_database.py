@@ -64,6 +64,8 @@ ARGUMENTS = {
     ("ledger", "verify"): ["370202001001E001"],
     ("ledger", "publish"): ["--period", "2026-11"],
     ("ledger", "statement"): ["370202001001E001", "--period", "2026-11"],
+    ("credit", "compute"): ["--period", "2026-11"],
+    ("credit", "show"): ["91370202MA3C00022"],
 }
 """Each command that takes --db, with the other arguments it needs to get that far."""
 

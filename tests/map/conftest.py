@@ -37,6 +37,9 @@ from graph.events import EventBus
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.ledger import FundLedger
 from graph.levels import Level
+from graph.clock import CHINA_STANDARD_TIME
+from graph.credit.periods import Period
+from graph.credit.service import Credit
 from graph.model import Batch, Management, Place, PropertyFirm
 from graph import open_store
 from graph.sql import SqlStore
@@ -238,6 +241,8 @@ async def _main(folder: Path, prefix: str, map_settings: MapSettings, sock: sock
     await store.write(city())
     await store.write(Batch(cases=cases(now)))
     await book_funds(store, now)
+    # this month's firms' credit (its cases are this month's): the map colours estates by it
+    await Credit(store).compute(Period.month_of(now.astimezone(CHINA_STANDARD_TIME).date()), now=now)
     await store.register_devices([
         Device(ELEVATOR, DeviceType.ELEVATOR, "日立 HGP-1000", BUILDINGS[ESTATE][0] + "01", 3600, Point(120.383, 36.063), name="海信花园1号楼电梯"),
         Device(SMOKE, DeviceType.SMOKE_DETECTOR, "海湾 JTY-GD", SMALL_ESTATE, 3600, Point(120.392, 36.062), name="银都花园烟感"),

@@ -7,6 +7,7 @@ final DOM are searched for anything of the other street (its places, device, cas
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -17,8 +18,11 @@ from typing import Any
 
 import pytest
 
+from graph.clock import CHINA_STANDARD_TIME
 from tests.map.conftest import (
     COMMUNITY,
+    FIRM,
+    SECOND_FIRM,
     ELEVATOR,
     ESTATE,
     BUILDINGS,
@@ -247,6 +251,32 @@ def test_the_fund_balance_colours_in_yuan_with_a_low_balance_as_the_warning(watc
     assert watched.figures()["fundBalance"] == "38,000.00"
     other = FUND_BALANCE[OTHER_STREET]
     watched.assert_nothing_foreign(str(other), f"{other // 100:,}.{other % 100:02d}")
+
+
+def test_estates_colour_by_their_firms_credit_score(watched: Watched, map_hub: MapHub) -> None:
+    """物业信用分: each estate shows its managing firm's latest monthly score (hundredths from the
+    hub, shown as points exactly); a higher score is the light end; places above the estates
+    have none."""
+    watched.sign_in(map_hub.tokens["street"])
+    watched.ready(STREET)
+    watched.page.select_option("#metric", "firmCredit")
+    assert {value for _, value in watched.shapes().values()} == {""}, "communities have no firm"
+    watched.click_shape(COMMUNITY)
+    watched.ready(COMMUNITY)
+    period = f"{dt.datetime.now(CHINA_STANDARD_TIME):%Y-%m}"
+    scores = {
+        row["firmCode"]: row["totalCenti"]
+        for row in map_hub.graphql("street", "query($p: String) { firmScores(period: $p) { firmCode totalCenti } }", {"p": period})["firmScores"]
+    }
+    coloured = watched.shapes()
+    assert {code: value for code, (_, value) in coloured.items()} == {ESTATE: str(scores[FIRM]), SMALL_ESTATE: str(scores[SECOND_FIRM])}
+    assert scores[FIRM] < scores[SECOND_FIRM], "the firm with unhappy and overdue cases scores lower"
+    title, fills, labels = watched.legend()
+    points = [f"{value // 100}.{value % 100:02d}" for value in sorted(scores[code] for code in (FIRM, SECOND_FIRM))]
+    assert title == "物业信用分（分）" and labels == points
+    assert fills == [coloured[ESTATE][0], coloured[SMALL_ESTATE][0]], "the lower score is the warning end"
+    assert f"物业信用分：{points[0]}" in watched.page.inner_text("#map")
+    watched.assert_nothing_foreign()
 
 
 def test_clicking_a_shape_drills_down_and_the_breadcrumb_goes_back(watched: Watched, map_hub: MapHub) -> None:

@@ -86,6 +86,7 @@ def test_stats_and_geo_refuse_more_rows_than_a_dashboard_carries(hub: Hub) -> No
 GEO = "query Geo($scope: String!, $level: Level!) { geo(scope: $scope, level: $level) }"
 PROPERTIES = {"code", "name", "level", "houses", "floorArea", "floorAreaCentiM2", "owners", "estates", "buildings", "housesInArrears"} | {
     "openCases", "overdueCases", "activeAlarms", "satisfactionRate", "fundBalance", "fundLowAccounts",
+    "firmCredit", "firmCreditPeriod", "firmCode",
 }
 
 

@@ -103,10 +103,13 @@ GRAPH_SUITES = {
     "test_scope_questions": (*NEEDS, "questions"),
     "test_scope_votes": NEEDS,
     "test_scope_funds": NEEDS,
+    "test_scope_party": NEEDS,
+    "test_scope_facilities": NEEDS,
+    "test_scope_credit": NEEDS,
     "test_scope_staff": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
-federation entities, the graph questions, owners' votes, the owners' money), with what they need; the others on
+federation entities, the graph questions, owners' votes, the owners' money, firms' credit), with what they need; the others on
 SQLite only."""
 STARTUP_SECONDS = 600.0
 REVOCATION_SECONDS = 1.0

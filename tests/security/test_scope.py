@@ -175,6 +175,12 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     "fundAccount", "fundStatement", "fundHeads", "fundConsistency", "fundTotals", "fundEstates", "repairProject",
     "repairProjects", "revenueEntries", "revenueUnconfirmed",
 } | {
+    # probed in tests/security/test_scope_party.py (party building)
+    "partyOrganisations", "partyOrganisation", "partyClaims", "partyFigures", "partyEstates",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "facility", "facilities",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "firmScores",
     # probed in tests/security/test_scope_staff.py (staff of firms, the staff role)
     "staffMember", "staff", "myCases",
 }
@@ -192,6 +198,13 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
     "raiseRepairProject", "completeRepairProject", "cancelRepairProject", "publishFundPeriod", "enterRevenue",
     "reverseRevenue", "confirmRevenue", "objectRevenue",
 } | {
+    # probed in tests/security/test_scope_party.py (party building)
+    "foundPartyOrganisation", "recordPartyOrganisation", "addPartyMember", "removePartyMember", "claimCase", "recordClaimOutcome",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "recordInstallation", "recordRegistration", "recordContract", "recordMaintenance", "recordInspection",
+    "recordRepair", "recordPart", "retireFacility",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "computeCredit",
     # probed in tests/security/test_scope_staff.py (the staff role's steps)
     "arriveCase", "reportPosition",
 }
@@ -240,6 +253,12 @@ PROBED_TYPES = {
     "FundAccount", "FundEntryItem", "FundEntryProof", "FundStatement", "FundTotals", "RepairProject", "RepairProjectPage",
     "RepairShare", "RevenueEntryItem", "RevenueStatement", "UnconfirmedRevenue",
 } | {
+    # probed in tests/security/test_scope_party.py (party building)
+    "PartyOrganisation", "PartyOrganisationPage", "PartyMember", "PersonLink", "CaseClaim", "PartyFigures",
+    # probed in tests/security/test_scope_facilities.py (facilities' life records)
+    "Facility", "FacilityEvent", "FacilityEventConnection", "FacilityEventEdge", "FacilityDetail", "FacilityFigures",
+    # probed in tests/security/test_scope_credit.py (firms' credit)
+    "CreditScore", "CreditPart", "CreditFigure",
     # probed in tests/security/test_scope_staff.py (staff of firms)
     "StaffMember", "StaffCertificate", "StaffShift", "StaffPosition",
 }

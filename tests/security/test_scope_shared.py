@@ -97,6 +97,18 @@ def test_every_shipped_query_answers_each_role_with_its_own_scope(secure_hub: Se
             if entry.status == "unconfirmed" and role.may_read_books(world, estate)
         }
         assert shown == expected, role.name
+    elif name == "party-per-estate":
+        # the offices read the estates of their scope (the first 100 by code); the firm and the committee no rows
+        rows = [row["place"] for row in data["partyEstates"]]
+        if role.name in ("property_firm", "committee"):
+            assert rows == []
+        else:
+            assert rows and rows == sorted(code for code in world.at(Level.ESTATE) if code in role.places)[:100], role.name
+    elif name == "firm-credit":
+        # last month's scores (computed or not yet): only firms of the role's scope, a firm its own
+        shown = {row["firmCode"] for row in data["firmScores"]}
+        allowed = {role.scope} if role.name == "property_firm" else set(role.firms)
+        assert shown <= allowed, role.name
     else:
         rows = data["stats"] if name == "houses-in-arrears" else data["caseMetrics"]
         assert rows and all(row["place"]["code"] in role.places for row in rows)

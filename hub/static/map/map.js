@@ -28,6 +28,8 @@
     // the hub sends integer fen (exact); shown in yuan; a low balance is the warning
     fundBalance: { label: "维修资金余额", unit: "元", money: true, better: "high" },
     fundLowAccounts: { label: "维修资金不足户", unit: "户" },
+    // estates only: the managing firm's latest monthly credit score, integer hundredths of a point
+    firmCredit: { label: "物业信用分", unit: "分", centi: true, better: "high" },
   };
   const PALETTE = ["#fff3c4", "#fdcc8a", "#fc8d59", "#e34a33", "#a50f15"];
   const NO_DATA = "#d9dde1";
@@ -365,6 +367,7 @@
     if (value === null || value === undefined) return "无数据";
     if (METRICS[metric] && METRICS[metric].rate) return `${(value * 100).toFixed(1)}%`;
     if (METRICS[metric] && METRICS[metric].money) return yuan(value);
+    if (METRICS[metric] && METRICS[metric].centi) return `${Math.floor(value / 100)}.${String(value % 100).padStart(2, "0")}`;
     return Number.isInteger(value) ? String(value) : value.toFixed(1);
   }
 

@@ -3,7 +3,7 @@ shifts, last position, the estates they work in) and the person a case is assign
 on-site deadline and arrival (graph.staff)
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0022 (0018 on its branch: re-chained after facilities 0019, party 0021, credit 0022)
 Create Date: 2026-12-05
 
 New tables and three nullable columns on work_case: cases stored before are unassigned.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

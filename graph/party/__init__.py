@@ -1,0 +1,1 @@
+"""Party building (党建): party organisations, their members, and members' claims of cases."""

@@ -1,0 +1,1 @@
+"""Party building (党建) in GraphQL: organisations, members, claims of cases, figures."""
