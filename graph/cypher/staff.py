@@ -58,7 +58,7 @@ class StaffRecords:
     transport: Transport
     sealer: Sealer
 
-    def _member(self, props: dict[str, Any], *, personal: bool = True) -> StaffMember:
+    def _staff_member(self, props: dict[str, Any], *, personal: bool = True) -> StaffMember:
         opened: dict[str, str | None] = {"name": "", "id_number": "", "phone": None}
         if personal:
             opened = opened_props(props, holder(props["id"]), self.sealer)
@@ -115,7 +115,7 @@ class StaffRecords:
         if not ids:
             return []
         rows = await self.transport.run(BY_ID, {"ids": sorted(set(ids)), **scope_params(scope)})
-        found = {props["id"]: self._member(props) for (props,) in rows}
+        found = {props["id"]: self._staff_member(props) for (props,) in rows}
         return [found.get(key) for key in ids]
 
     async def staff_of(self, employers: Sequence[str], scope: Scope, *, personal: bool = True) -> list[list[StaffMember]]:
@@ -123,7 +123,7 @@ class StaffRecords:
             return []
         grouped: dict[str, list[StaffMember]] = {code: [] for code in employers}
         for (props,) in await self.transport.run(OF, {"codes": sorted(set(employers)), **scope_params(scope)}):
-            grouped[props["employer"]].append(self._member(props, personal=personal))
+            grouped[props["employer"]].append(self._staff_member(props, personal=personal))
         for members in grouped.values():
             members.sort(key=lambda member: member.id)
         return [grouped[code] for code in employers]
@@ -132,7 +132,7 @@ class StaffRecords:
         if field not in PERSONAL_FIELDS:
             raise InvalidInput("field", field, f"is not a personal field; use one of {', '.join(PERSONAL_FIELDS)}")
         params = {"index": self.sealer.index(field, value), "limit": MAX_PAGE, **scope_params(scope)}
-        return [self._member(props) for (props,) in await self.transport.run(BY_INDEX[field], params)]
+        return [self._staff_member(props) for (props,) in await self.transport.run(BY_INDEX[field], params)]
 
     async def report_position(self, staff_id: str, position: Position) -> bool:
         check_position(position)

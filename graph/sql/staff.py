@@ -69,7 +69,7 @@ class StaffRecords:
             .where(_ESTATE.c.staff_id == _STAFF.c.id, visible)
         )
 
-    async def _estates(self, connection: AsyncConnection, rows: Sequence[Any]) -> dict[int, tuple[str, ...]]:
+    async def _staff_estates(self, connection: AsyncConnection, rows: Sequence[Any]) -> dict[int, tuple[str, ...]]:
         ids = [row.id for row in rows]
         found: dict[int, list[str]] = {key: [] for key in ids}
         if ids:
@@ -78,7 +78,7 @@ class StaffRecords:
                 found[row.staff_id].append(row.code)
         return {key: tuple(sorted(codes)) for key, codes in found.items()}
 
-    def _member(self, row: Any, estates: tuple[str, ...], *, personal: bool) -> StaffMember:
+    def _staff_member(self, row: Any, estates: tuple[str, ...], *, personal: bool) -> StaffMember:
         mapping = row._mapping
         opened: dict[str, str | None] = {"name": "", "id_number": "", "phone": None}
         if personal:
@@ -99,10 +99,10 @@ class StaffRecords:
             position=position,
         )
 
-    async def _read(self, connection: AsyncConnection, query: Select[Any], *, personal: bool = True) -> list[StaffMember]:
+    async def _read_staff(self, connection: AsyncConnection, query: Select[Any], *, personal: bool = True) -> list[StaffMember]:
         found = list(await connection.execute(query))
-        estates = await self._estates(connection, found)
-        return [self._member(row, estates[row.id], personal=personal) for row in found]
+        estates = await self._staff_estates(connection, found)
+        return [self._staff_member(row, estates[row.id], personal=personal) for row in found]
 
     async def save_staff(self, members: Sequence[StaffMember]) -> None:
         for member in members:
@@ -155,7 +155,7 @@ class StaffRecords:
             return []
         async with self.engine.connect() as connection:
             query = _query().where(_STAFF.c.key.in_(sorted(set(ids))), await self._staff_visible(connection, scope))
-            found = {member.id: member for member in await self._read(connection, query)}
+            found = {member.id: member for member in await self._read_staff(connection, query)}
         return [found.get(key) for key in ids]
 
     async def staff_of(self, employers: Sequence[str], scope: Scope, *, personal: bool = True) -> list[list[StaffMember]]:
@@ -179,7 +179,7 @@ class StaffRecords:
                     codes.append(row.estate_code)
             grouped: dict[str, list[StaffMember]] = {code: [] for code in employers}
             for row, codes in runs.values():
-                grouped[row.employer].append(self._member(row, tuple(codes), personal=personal))
+                grouped[row.employer].append(self._staff_member(row, tuple(codes), personal=personal))
         return [grouped[code] for code in employers]
 
     async def staff_by(self, field: str, value: str, scope: Scope) -> list[StaffMember]:
@@ -193,7 +193,7 @@ class StaffRecords:
                 .order_by(_STAFF.c.key)
                 .limit(MAX_PAGE)
             )
-            return await self._read(connection, query)
+            return await self._read_staff(connection, query)
 
     async def report_position(self, staff_id: str, position: Position) -> bool:
         check_position(position)
