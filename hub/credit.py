@@ -10,10 +10,12 @@ from pathlib import Path
 
 from graph.credit.service import Credit
 from graph.credit.weights import Weights
+from graph.staff.certificates import certificate_standing
 from graph.store import Store
 
 
 def credit_service(store: Store, weights: str | Path | None = None) -> Credit:
     """The credit service over `store` with the weights of the TOML file `weights` (the defaults
-    when None or absent). Facilities and certificates: not plugged in yet (their parts show no data)."""
-    return Credit(store, Weights.load(weights), facility=None, certificates=None)
+    when None or absent). Certificates: the staff's held and lapsed (graph.staff.certificates);
+    facilities: not plugged in yet (their part shows no data)."""
+    return Credit(store, Weights.load(weights), facility=None, certificates=certificate_standing)

@@ -179,3 +179,15 @@ async def test_a_staff_token_names_a_member_the_store_holds(store: SqlStore) -> 
     scope = await scope_of(store, Principal(Role.STAFF, claims.scope, claims.name, claims.token_id), NOW.date())
     assert scope.empty  # no place at all: its cases are read by assignee
     assert not Role.STAFF.sees_personal_data
+
+
+async def test_the_credit_score_reads_certificate_standing_as_its_plugged_reader(store: SqlStore) -> None:
+    from graph.credit import engine
+    from graph.credit.inputs import StoreInputs
+    from graph.credit.periods import Period
+
+    inputs = StoreInputs(store, certificates=certificate_standing)
+    period = Period.parse("2026-12")
+    found = await inputs.certificate_standing([FIRM, OTHER_FIRM], period)
+    expected = await certificate_standing(store, [FIRM, OTHER_FIRM], period.last_day)
+    assert found == {FIRM: engine.CertificateStanding(*expected[FIRM]), OTHER_FIRM: engine.CertificateStanding(0, 0)}
