@@ -21,6 +21,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Protocol
 
 from graph.errors import InvalidInput, StoreError
@@ -191,6 +192,13 @@ class Case:
     """The highest rung of the escalation ladder reached (None: never escalated)."""
     escalated_at: dt.datetime | None = None
     """When it reached that rung."""
+    assignee: str | None = None
+    """The member of the firm's staff it is assigned to (graph.staff.dispatch: 智能派单); cleared
+    by a return, set again by the next dispatch."""
+    arrive_by: dt.datetime | None = None
+    """到场时限: when someone must be on site (an emergency: 20 minutes after dispatch, 96139)."""
+    arrived_at: dt.datetime | None = None
+    """When the assignee reported arriving on site (a position checked against the case's)."""
     version: int = 0
     """The store's count of writes to this case (1 when first stored, one more at every change):
     `CaseStore.update_case` writes only over the version it was given, so two writers that read
@@ -237,7 +245,20 @@ class OutboxMessage:
 
 
 WORKFLOW_FIELDS = frozenset(
-    {"firm_code", "dispatched_at", "sign_by", "signed_at", "resolved_at", "deadline", "rating", "escalation", "escalated_at"}
+    {
+        "firm_code",
+        "dispatched_at",
+        "sign_by",
+        "signed_at",
+        "resolved_at",
+        "deadline",
+        "rating",
+        "escalation",
+        "escalated_at",
+        "assignee",
+        "arrive_by",
+        "arrived_at",
+    }
 )
 """The fields of a case the workflow sets beside its status (`graph.casework.Casework.advance_case`)."""
 
@@ -253,7 +274,9 @@ class CaseMetrics:
     - `rated` / `satisfied`: cases with a rating / with a rating of 4 or 5;
     - `overdue`: cases overdue now (`overdue_at`);
     - `median_resolve_seconds`: the median time from report to `resolved_at` over resolved cases
-      that carry it (the mean of the two middle ones for an even count); None when none does.
+      that carry it (the mean of the two middle ones for an even count); None when none does;
+    - `on_site_due`: cases with an on-site deadline (`arrive_by`: emergencies) that are arrived
+      or past it; `on_site_in_time`: those arrived at or before it (the 96139 20-minute target).
     """
 
     key: str
@@ -266,6 +289,13 @@ class CaseMetrics:
     satisfied: int = 0
     overdue: int = 0
     median_resolve_seconds: float | None = None
+    on_site_due: int = 0
+    on_site_in_time: int = 0
+
+    @property
+    def on_site_rate(self) -> Fraction | None:
+        """到场及时率: on site in time / emergencies whose on-site deadline is due (exact)."""
+        return Fraction(self.on_site_in_time, self.on_site_due) if self.on_site_due else None
 
     @property
     def response_rate(self) -> float | None:
@@ -303,6 +333,8 @@ def check_case(case: Case) -> None:
         raise InvalidInput(f"{where} point", f"{case.point.lon},{case.point.lat}", "is not a WGS-84 longitude, latitude")
     if case.external_id is not None and not 1 <= len(case.external_id) <= 128:
         raise InvalidInput(f"{where} external_id", case.external_id, "must be 1 to 128 characters")
+    if case.assignee is not None and not 1 <= len(case.assignee) <= 64:
+        raise InvalidInput(f"{where} assignee", case.assignee, "must be 1 to 64 characters")
 
 
 class DuplicateCase(StoreError):
@@ -332,7 +364,9 @@ class CaseTally:
     - `rated`: those with a rating; `satisfied`: those rated 4 or 5;
     - `overdue`: those overdue at `now` (`overdue_at`);
     - `resolve_durations`: `resolved_at - reported_at` of each closed case that has a
-      `resolved_at`, in any order.
+      `resolved_at`, in any order;
+    - `on_site_due`: those with an `arrive_by` that are arrived (`arrived_at` set) or whose
+      `arrive_by` is at or before `now`; `on_site_in_time`: those with `arrived_at <= arrive_by`.
     """
 
     key: str
@@ -344,6 +378,8 @@ class CaseTally:
     satisfied: int = 0
     overdue: int = 0
     resolve_durations: tuple[dt.timedelta, ...] = ()
+    on_site_due: int = 0
+    on_site_in_time: int = 0
 
 
 class CaseStore(Protocol):
@@ -382,6 +418,7 @@ class CaseStore(Protocol):
         overdue: bool | None = None,
         now: dt.datetime | None = None,
         firm_code: str | None = None,
+        assignee: str | None = None,
     ) -> Page[Case]:
         """A page of the cases in scope, newest report first (ties: id descending), `first`
         clamped to 1..MAX_PAGE, filtered: under `within` (a case with no place is listed under
@@ -389,7 +426,8 @@ class CaseStore(Protocol):
         `since` (inclusive) and `until` (exclusive) bound the report time, or the last update
         when `by_update` (the order stays by report); `overdue` keeps the cases that are (True)
         or are not (False) overdue at `now` (`overdue_at`; InvalidInput naming `now` without
-        it); `firm_code` those dispatched to that firm. Cursors are
+        it); `firm_code` those dispatched to that firm; `assignee` those assigned to that member of
+        staff. Cursors are
         `graph.cursors.encode_cursor(case.id)`, so any edge has one; a cursor naming no case is
         InvalidInput naming `after`."""
 
@@ -469,6 +507,10 @@ class CaseStore(Protocol):
         """Count a failed attempt (error kept, cut to 2000 characters) and schedule the next
         one at `next_attempt_at`; None gives the message up as dead: it stays, with its error,
         but is never due again. A sent or unknown message is left as it is."""
+
+    async def assigned_loads(self, assignees: Sequence[str]) -> list[int]:
+        """For each member of staff, how many open cases (`OPEN_STATUSES`) are assigned to it,
+        in key order (0 for none or an unknown id). Unscoped (the hub's dispatch)."""
 
     async def outbox_pending(self, target: str | None = None) -> int:
         """How many messages wait to be delivered (to one target, or to all); dead ones and

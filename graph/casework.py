@@ -59,7 +59,9 @@ STEP_TIMES = {
 }
 """The time a hub move into each step records."""
 
-SOURCE_KEEPS = ("dispatched_at", "sign_by", "signed_at", "resolved_at", "escalation", "escalated_at")
+SOURCE_KEEPS = (
+    "dispatched_at", "sign_by", "signed_at", "resolved_at", "escalation", "escalated_at", "assignee", "arrive_by", "arrived_at",
+)
 """The workflow's fields: the hub's own, never taken from a source's rewrite."""
 
 
@@ -132,6 +134,8 @@ def metrics_of(tally: CaseTally) -> CaseMetrics:
         satisfied=tally.satisfied,
         overdue=tally.overdue,
         median_resolve_seconds=median_seconds(tally.resolve_durations),
+        on_site_due=tally.on_site_due,
+        on_site_in_time=tally.on_site_in_time,
     )
 
 
@@ -209,6 +213,7 @@ class Casework:
         changes: Mapping[str, object] | None = None,
         expect: Sequence[CaseStatus] | None = None,
         firm: str | None = None,
+        assignee: str | None = None,
     ) -> Case:
         """Move a case in scope through `steps` in order (each checked by `check_transition`,
         each kept as an event with the same actor, time and note, each queued to the outbox for
@@ -216,7 +221,9 @@ class Casework:
         `WORKFLOW_FIELDS` in `changes`, as one write. No steps records an event that keeps the
         status. `expect`, when given, is the statuses the case must be in and `firm` the firm
         it must be dispatched to (InvalidInput otherwise), both checked on the version written
-        over. Unknown and out-of-scope ids raise the same InvalidInput."""
+        over; `assignee` the member of staff it must be assigned to (the same answer as an
+        unknown id otherwise: a member of staff sees nothing but its own cases). Unknown and
+        out-of-scope ids raise the same InvalidInput."""
         wanted = dict(changes or {})
         unknown = set(wanted) - WORKFLOW_FIELDS
         if unknown:
@@ -236,7 +243,7 @@ class Casework:
         moment = _utc(at)
         for _ in range(ATTEMPTS):
             [case] = await self.store.cases([case_id], scope)
-            if case is None:
+            if case is None or (assignee is not None and case.assignee != assignee):
                 raise _unseen(case_id)
             moved, events, messages = _plan(case, steps, wanted, actor=actor, note=note, at=moment, expect=expect, firm=firm)
             stored = await self.store.update_case(moved, expect=case.version, events=events, messages=messages)

@@ -26,6 +26,9 @@ class Role(enum.Enum):
     PROPERTY_FIRM = "property_firm"
     COMMITTEE = "committee"
     OWNER = "owner"
+    STAFF = "staff"
+    """A member of a firm's staff (物业从业人员): its scope code is its staff id; it sees and acts on
+    the cases assigned to it and nothing else (no place, owner, device, figure or shared query)."""
 
     @property
     def sees_personal_data(self) -> bool:

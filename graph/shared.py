@@ -102,8 +102,8 @@ class SharedQuery:
 
     def visible_to(self, principal: Principal) -> bool:
         """Whether `principal` sees and may run this version (withdrawn ones: nobody)."""
-        if self.withdrawn:
-            return False
+        if self.withdrawn or principal.role is Role.STAFF:
+            return False  # a member of staff runs no shared query: it reads its own cases only
         return (
             principal.role in OVERSEERS
             or self.authored_by(principal)
@@ -188,6 +188,8 @@ def check_sharing(publisher: Principal, roles: frozenset[Role], organisations: f
         raise InvalidInput("role", publisher.role.value, f"may not publish shared queries (only {names})")
     if len(organisations) > MAX_SHARES:
         raise InvalidInput("organisations", len(organisations), f"names too many organisations (at most {MAX_SHARES})")
+    if Role.STAFF in roles:
+        raise InvalidInput("roles", Role.STAFF.value, "shared queries are never shared with staff (they read their own cases only)")
     if publisher.role in OVERSEERS:
         return
     allowed = _STREET_SHARES if publisher.role is Role.STREET else _FIRM_SHARES

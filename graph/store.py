@@ -58,12 +58,13 @@ from graph.funds.records import FundStore
 from graph.party.records import PartyStore
 from graph.facilities.records import FacilityStore
 from graph.credit.records import CreditStore
+from graph.staff.records import StaffStore
 
 MAX_PAGE = 500
 """The largest page any list returns, whatever the caller asks."""
 
 
-class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, PartyStore, FacilityStore, CreditStore, Protocol):
+class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogStore, VoteStore, FundStore, PartyStore, FacilityStore, CreditStore, StaffStore, Protocol):
     """An async graph store; see the module docstring for the rules. The connector ledger,
     cases, utilities, devices, shared queries, Merkle logs, votes, funds and firms' credit are
     declared beside their records (graph.ledger, graph.cases, graph.utilities, graph.devices,

@@ -48,7 +48,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from graph.cases import Case, CaseCategory, CaseStatus, Escalation
+from graph.cases import Case, CaseCategory, CaseStatus, Escalation, Point
 from graph.casework import Casework
 from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput
@@ -57,6 +57,8 @@ from graph.geo import PlaceLocator
 from graph.levels import Level
 from graph.reach import Reach
 from graph.scope import Scope
+from graph.staff.dispatch import Assigner
+from graph.staff.distance import metres
 from graph.store import Store
 
 EVERYTHING = Scope.everything()
@@ -85,6 +87,9 @@ DEFAULT_DEADLINES: Mapping[CaseCategory, Deadlines] = {
     CaseCategory.SUGGESTION: Deadlines(dt.timedelta(days=1), dt.timedelta(days=5)),
 }
 DEFAULT_SEVERITY_FACTORS: Mapping[str, float] = {"critical": 0.25, "major": 0.5}
+DEFAULT_ON_SITE: Mapping[CaseCategory, dt.timedelta] = {CaseCategory.EMERGENCY: dt.timedelta(minutes=20)}
+"""到场时限 from dispatch, by category: an emergency's 20 minutes (96139: 电梯困人 rescue on site
+within 20 minutes); other categories have none. Not shortened by severity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,7 @@ class DeadlinePolicy:
 
     by_category: Mapping[CaseCategory, Deadlines] = field(default_factory=lambda: dict(DEFAULT_DEADLINES))
     severity_factors: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_FACTORS))
+    on_site: Mapping[CaseCategory, dt.timedelta] = field(default_factory=lambda: dict(DEFAULT_ON_SITE))
 
     def __post_init__(self) -> None:
         missing = [category.value for category in CaseCategory if category not in self.by_category]
@@ -133,8 +139,10 @@ class Workflow:
         clock: Callable[[], dt.datetime] | None = None,
         policy: DeadlinePolicy | None = None,
         locator: PlaceLocator | None = None,
+        assigner: Assigner | None = None,
     ) -> None:
         self.store = store
+        self.assigner = assigner or Assigner(store)
         self.work = Casework(store)
         self.bus = bus
         self.clock = clock or _real_now
@@ -210,6 +218,9 @@ class Workflow:
             escalation=None,
             escalated_at=None,
             rating=None,
+            assignee=None,
+            arrive_by=None,
+            arrived_at=None,
         )
         # where it lands, by the one rule of writes (graph.reach): a place in scope, a point in one
         reach = Reach(self.store, scope, self.locator)
@@ -247,16 +258,31 @@ class Workflow:
         now = self._now()
         case = await self._seen(case_id, scope)
         periods = self.policy.for_case(case.category, case.severity)
-        changes = {"firm_code": firm_code, "sign_by": now + periods.sign_within, "signed_at": None, "resolved_at": None}
+        on_site = self.policy.on_site.get(case.category)
+        assignment = await self.assigner.choose(case, firm_code, now)
+        changes = {
+            "firm_code": firm_code,
+            "sign_by": now + periods.sign_within,
+            "signed_at": None,
+            "resolved_at": None,
+            "assignee": assignment.assignee,
+            "arrive_by": now + on_site if on_site is not None else None,
+            "arrived_at": None,
+        }
+        if assignment.note:
+            note = f"{note}；{assignment.note}" if note else assignment.note
         moved = await self.work.advance_case(
             case_id, [CaseStatus.DISPATCHED], actor=actor, note=note, at=now, scope=scope, changes=changes
         )
         self._publish(moved, "dispatched")
         return moved
 
-    async def sign(self, case_id: str, *, actor: str, scope: Scope, note: str = "", firm_code: str | None = None) -> Case:
+    async def sign(
+        self, case_id: str, *, actor: str, scope: Scope, note: str = "", firm_code: str | None = None, assignee: str | None = None
+    ) -> Case:
         """签收: dispatched → signed; the resolution deadline starts now. With `firm_code` (a
-        firm acting), the case must be dispatched to that firm."""
+        firm acting), the case must be dispatched to that firm; with `assignee` (a member of
+        staff acting), assigned to that member."""
         now = self._now()
         case = await self._seen(case_id, scope)
         periods = self.policy.for_case(case.category, case.severity)
@@ -269,11 +295,14 @@ class Workflow:
             scope=scope,
             changes={"deadline": now + periods.resolve_within},
             firm=firm_code,
+            assignee=assignee,
         )
         self._publish(moved, "signed")
         return moved
 
-    async def resolve(self, case_id: str, *, actor: str, scope: Scope, note: str, firm_code: str | None = None) -> Case:
+    async def resolve(
+        self, case_id: str, *, actor: str, scope: Scope, note: str, firm_code: str | None = None, assignee: str | None = None
+    ) -> Case:
         """办结: signed or in progress → resolved (from signed through in progress, both kept);
         the note says what was done."""
         if not note.strip():
@@ -288,8 +317,42 @@ class Workflow:
             at=self._now(),
             scope=scope,
             firm=firm_code,
+            assignee=assignee,
         )
         self._publish(moved, "resolved")
+        return moved
+
+    async def arrive(self, case_id: str, point: Point, *, actor: str, scope: Scope, assignee: str | None = None) -> Case:
+        """到场: the person on the case reports arriving at `point`, which must lie within the
+        assigner's `arrive_within_m` of the case's point (InvalidInput naming `position`
+        otherwise, nothing changed). A signed case goes in progress (办理); one in progress keeps
+        its status; the first arrival's time is kept (the on-site target reads it)."""
+        now = self._now()
+        case = await self._seen(case_id, scope)
+        if assignee is not None and case.assignee != assignee:
+            raise _unseen(case_id)
+        target = await self.assigner.case_point(case)
+        limit = self.assigner.policy.arrive_within_m
+        if target is None:
+            raise InvalidInput("position", f"{point.lon},{point.lat}", f"cannot be checked: case {case_id} has no point or place with a geometry")
+        distance = metres(target, point)
+        if distance > limit:
+            raise InvalidInput(
+                "position", f"{point.lon},{point.lat}", f"is {distance:.0f} m from case {case_id}'s place; arriving needs at most {limit:.0f} m"
+            )
+        steps = [CaseStatus.IN_PROGRESS] if case.status is CaseStatus.SIGNED else []
+        moved = await self.work.advance_case(
+            case_id,
+            steps,
+            actor=actor,
+            note=f"到场：距工单位置 {distance:.0f} 米",
+            at=now,
+            scope=scope,
+            changes={"arrived_at": case.arrived_at or now},
+            expect=[CaseStatus.SIGNED, CaseStatus.IN_PROGRESS],
+            assignee=assignee,
+        )
+        self._publish(moved, "arrived")
         return moved
 
     async def rate(self, case_id: str, rating: int, *, actor: str, scope: Scope, note: str = "") -> Case:
@@ -341,7 +404,15 @@ class Workflow:
             note=reason,
             at=self._now(),
             scope=scope,
-            changes={"firm_code": None, "sign_by": None, "signed_at": None, "deadline": None},
+            changes={
+                "firm_code": None,
+                "sign_by": None,
+                "signed_at": None,
+                "deadline": None,
+                "assignee": None,
+                "arrive_by": None,
+                "arrived_at": None,
+            },
             firm=firm_code,
         )
         self._publish(moved, "returned")

@@ -11,6 +11,7 @@ from pathlib import Path
 from graph.credit.service import Credit
 from graph.credit.weights import Weights
 from graph.facilities.compliance import facility_compliance
+from graph.staff.certificates import certificate_standing
 from graph.store import Store
 
 
@@ -18,6 +19,6 @@ def credit_service(store: Store, weights: str | Path | None = None) -> Credit:
     """The credit service over `store` with the weights of the TOML file `weights` (the defaults
     when None or absent). Facilities: `graph.facilities.compliance.facility_compliance` (the
     maintenance and inspection parts, from the recorded life events of the facilities under the
-    estates each firm managed in the period, at the default intervals). Certificates: not
-    plugged in yet (that part shows no data)."""
-    return Credit(store, Weights.load(weights), facility=facility_compliance, certificates=None)
+    estates each firm managed in the period, at the default intervals). Certificates: the staff's
+    held and lapsed on the period's last day (`graph.staff.certificates.certificate_standing`)."""
+    return Credit(store, Weights.load(weights), facility=facility_compliance, certificates=certificate_standing)

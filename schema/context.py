@@ -15,6 +15,7 @@ import strawberry
 
 from connectors.config import ConnectorSet
 from graph.clock import today
+from graph.masking import mask
 from graph.events import EventBus
 from graph.model import Owner
 from graph.scope import Scope
@@ -63,7 +64,7 @@ class Context:
     today: dt.date = field(default_factory=today)
     """Fixed for the request, so `owners` and `currentFirm` agree on what "now" is."""
     revelations: dict[str, set[str]] = field(default_factory=dict)
-    """Owner id → personal fields shown whole in this request (audited when it ends)."""
+    """Owner id (or `staff/<id>`) → personal fields shown whole in this request (audited when it ends)."""
     connectors: ConnectorSet | None = None
     """The configured connectors and how to start a run (None: this hub syncs nothing)."""
     bus: EventBus | None = None
@@ -143,6 +144,17 @@ class Context:
 
     def revealed(self, owner_id: str, field_name: str) -> None:
         self.revelations.setdefault(owner_id, set()).add(field_name)
+
+    def personal(self, holder: str, field_name: str, value: str | None, *, whole: bool) -> str | None:
+        """A personal value as this caller is shown it: whole when `whole` (the read noted for
+        the audit under `holder`: an owner's id, `staff/<id>` for staff), else masked
+        (graph.masking). Owners' and staff's fields both go through here."""
+        if value is None:
+            return None
+        if whole:
+            self.revealed(holder, field_name)
+            return value
+        return mask(field_name, value)
 
 
 def viewer_of(principal: Principal, scope: Scope) -> Viewer:

@@ -20,9 +20,11 @@ from graph import devices as domain_devices
 from graph.events import Topic
 from graph.levels import Level
 from graph.scope import Scope
+from graph.security import Role
 from schema.arguments import place_argument
 from schema.cases.types import Case
 from schema.context import Context, Info
+from schema.errors import require_role
 from schema.devices.types import Alarm
 from schema.votes.access import readable
 from schema.votes.types import Vote
@@ -78,6 +80,9 @@ async def _follow(
     within, level = place_argument(scope, field="scope")
     if context.bus is None:
         raise Unavailable("live updates are not available on this server")
+    # each subscription keeps its own loop over the bus rather than a shared inner generator:
+    # closing a token's sockets cancels the outer generator, and a nested one would then end
+    # the subscription with an error frame instead of closing quietly
     subscription = context.bus.subscribe(topic)
     try:
         async for event in subscription:
@@ -108,6 +113,22 @@ class Subscription:
         context = info.context
         async for kind, case in _follow(context, Topic.CASES, scope, context.store.cases, lambda case: case.place_code):
             yield CaseUpdate(kind=kind, case=Case.of(case))
+
+    @subscription(description="For a member of staff: the cases assigned to it, as they change (assigned, signed, arrived, resolved, …).")
+    async def my_case_updates(self, info: Info) -> AsyncGenerator[CaseUpdate, None]:
+        context = info.context
+        require_role(context.principal, frozenset({Role.STAFF}), "follow assigned cases (only a member of staff has them)")
+        if context.bus is None:
+            raise Unavailable("live updates are not available on this server")
+        subscription = context.bus.subscribe(Topic.CASES)
+        try:
+            async for event in subscription:
+                context.forget()
+                [case] = await context.store.cases([event.id], EVERYTHING)
+                if case is not None and case.assignee == context.principal.scope:
+                    yield CaseUpdate(kind=event.kind, case=Case.of(case))
+        finally:
+            subscription.close()
 
     @subscription(
         description="Votes at or under a place noticed, opened, cast in, closed or cancelled, as they happen; "

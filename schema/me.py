@@ -27,6 +27,7 @@ ROLE_LABELS = {
     Role.PROPERTY_FIRM: "物业服务企业",
     Role.COMMITTEE: "业主委员会",
     Role.OWNER: "业主",
+    Role.STAFF: "物业从业人员",
 }
 
 

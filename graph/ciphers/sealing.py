@@ -11,6 +11,8 @@ True
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 from graph.ciphers import sm4
 from graph.ciphers.sm3 import hmac_sm3
@@ -58,6 +60,27 @@ class Sealer:
 
     def open(self, sealed: bytes, *, field: str, owner: str) -> str:
         return sm4.open_sealed(self._data_key, sealed, self._context(field, owner)).decode("utf-8")
+
+    def seal_fields(self, record: Any, holder: str) -> dict[str, bytes | None]:
+        """`<field>_sealed` for each personal field of `record` (an owner, a member of staff):
+        sealed under `holder` (an owner's id; `staff/<id>` for staff), None where it has none."""
+        sealed: dict[str, bytes | None] = {}
+        for field in PERSONAL_FIELDS:
+            value = getattr(record, field)
+            sealed[f"{field}_sealed"] = None if value is None else self.seal(value, field=field, owner=holder)
+        return sealed
+
+    def index_fields(self, record: Any) -> dict[str, str | None]:
+        """`<field>_index` for each personal field of `record`: its blind index, None where none."""
+        return {f"{field}_index": None if getattr(record, field) is None else self.index(field, getattr(record, field)) for field in PERSONAL_FIELDS}
+
+    def open_fields(self, sealed: Callable[[str], bytes | None], holder: str) -> dict[str, str | None]:
+        """Each personal field opened from what `sealed(field)` gives (None stays None)."""
+        opened: dict[str, str | None] = {}
+        for field in PERSONAL_FIELDS:
+            value = sealed(field)
+            opened[field] = None if value is None else self.open(value, field=field, owner=holder)
+        return opened
 
     def owner_ids(self) -> OwnerIds:
         """The hub's owner ids (graph.identity): HMAC-SM3 under a key derived from the index key,

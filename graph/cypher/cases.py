@@ -59,6 +59,7 @@ for _label, _prop, _unique in (
     ("Case", "id", True),
     ("Case", "external_id", False),
     ("Case", "firm", False),
+    ("Case", "assignee", False),
     ("CaseEvent", "case_id", False),
     ("Outbox", "id", True),
     ("Outbox", "case_id", False),
@@ -85,7 +86,9 @@ _TALLY = (
     "sum(CASE WHEN cs.rating IS NOT NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN cs.rating >= 4 THEN 1 ELSE 0 END), "
     f"sum(CASE WHEN {_OVERDUE} THEN 1 ELSE 0 END), "
-    "collect(CASE WHEN cs.status IN $closed AND cs.resolved_at IS NOT NULL THEN cs.resolved_at - cs.reported_at END)"
+    "collect(CASE WHEN cs.status IN $closed AND cs.resolved_at IS NOT NULL THEN cs.resolved_at - cs.reported_at END), "
+    "sum(CASE WHEN cs.arrive_by IS NOT NULL AND (cs.arrived_at IS NOT NULL OR cs.arrive_by <= $now) THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN cs.arrive_by IS NOT NULL AND cs.arrived_at IS NOT NULL AND cs.arrived_at <= cs.arrive_by THEN 1 ELSE 0 END)"
 )
 _WITH_PLACE = "OPTIONAL MATCH (cs)-[:AT]->(p:Place) WITH cs, p"
 
@@ -100,11 +103,16 @@ PAGE = st.read(
     "AND ($within IS NULL OR (p IS NOT NULL AND $within IN p.line) OR (p IS NULL AND $within_city)) "
     "AND ($statuses IS NULL OR cs.status IN $statuses) AND ($categories IS NULL OR cs.category IN $categories) "
     "AND ($source IS NULL OR cs.source_kind = $source) AND ($firm IS NULL OR cs.firm = $firm) "
+    "AND ($assignee IS NULL OR cs.assignee = $assignee) "
     "AND ($since IS NULL OR (CASE WHEN $by_update THEN cs.updated_at ELSE cs.reported_at END) >= $since) "
     "AND ($until IS NULL OR (CASE WHEN $by_update THEN cs.updated_at ELSE cs.reported_at END) < $until) "
     f"AND ($overdue IS NULL OR {_OVERDUE} = $overdue) "
     "AND ($at IS NULL OR cs.reported_at < $at OR (cs.reported_at = $at AND cs.id < $after)) "
     "RETURN properties(cs) ORDER BY cs.reported_at DESC, cs.id DESC LIMIT $limit",
+)
+LOADS = st.read(
+    "cases.assigned_loads",
+    "UNWIND $ids AS a MATCH (cs:Case {assignee: a}) WITH a, cs WHERE cs.status IN $open RETURN a AS assignee, count(cs) AS load",
 )
 REPORTED = st.read("cases.reported_at", "MATCH (cs:Case {id: $id}) RETURN cs.reported_at")
 WITHIN = st.read("cases.within", "MATCH (w:Place {code: $code}) RETURN w.level")
@@ -231,6 +239,9 @@ def case_props(case: Case, *, version: int, events: int) -> dict[str, Any]:
             "resolved_at": values.micros(case.resolved_at),
             "escalation": int(case.escalation) if case.escalation is not None else None,
             "escalated_at": values.micros(case.escalated_at),
+            "assignee": case.assignee,
+            "arrive_by": values.micros(case.arrive_by),
+            "arrived_at": values.micros(case.arrived_at),
             "version": version,
             "events": events,
         }
@@ -269,6 +280,9 @@ def case_of(props: dict[str, Any]) -> Case:
         resolved_at=values.from_micros(props.get("resolved_at")),
         escalation=Escalation(props["escalation"]) if props.get("escalation") is not None else None,
         escalated_at=values.from_micros(props.get("escalated_at")),
+        assignee=props.get("assignee"),
+        arrive_by=values.from_micros(props.get("arrive_by")),
+        arrived_at=values.from_micros(props.get("arrived_at")),
         version=int(props["version"]),
     )
 
@@ -317,7 +331,7 @@ def message_of(props: dict[str, Any]) -> OutboxMessage:
 
 
 def tally_of(key: str, row: Sequence[Any]) -> CaseTally:
-    cases, due, in_time, resolved, rated, satisfied, overdue, durations = row
+    cases, due, in_time, resolved, rated, satisfied, overdue, durations, on_site_due, on_site_in_time = row
     return CaseTally(
         key=key,
         cases=int(cases),
@@ -328,6 +342,8 @@ def tally_of(key: str, row: Sequence[Any]) -> CaseTally:
         satisfied=int(satisfied or 0),
         overdue=int(overdue or 0),
         resolve_durations=tuple(dt.timedelta(microseconds=int(d)) for d in durations or ()),
+        on_site_due=int(on_site_due or 0),
+        on_site_in_time=int(on_site_in_time or 0),
     )
 
 
@@ -469,6 +485,7 @@ class CaseRecords:
         overdue: bool | None = None,
         now: dt.datetime | None = None,
         firm_code: str | None = None,
+        assignee: str | None = None,
     ) -> Page[Case]:
         if overdue is not None and now is None:
             raise InvalidInput("now", None, "is required to tell overdue cases")
@@ -494,6 +511,7 @@ class CaseRecords:
             "categories": [category.value for category in categories] if categories is not None else None,
             "source": source.value if source is not None else None,
             "firm": firm_code,
+            "assignee": assignee,
             "since": values.micros(since),
             "until": values.micros(until),
             "by_update": by_update,
@@ -667,6 +685,13 @@ class CaseRecords:
             if await self.transport.run(FAILED, {"id": int(message_id), "attempts": old["attempts"], "props": props}):
                 return
         raise StoreError(f"outbox message {message_id} kept changing while its failure was counted")
+
+    async def assigned_loads(self, assignees: Sequence[str]) -> list[int]:
+        if not assignees:
+            return []
+        rows = await self.transport.run(LOADS, {"ids": sorted(set(assignees)), "open": OPEN})
+        loads = {key: int(load) for key, load in rows}
+        return [loads.get(key, 0) for key in assignees]
 
     async def outbox_pending(self, target: str | None = None) -> int:
         rows = await self.transport.run(PENDING, {"target": target})

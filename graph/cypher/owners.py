@@ -63,29 +63,34 @@ FIRMS = st.read(
 def owner_props(owner: Owner, sealer: Sealer, *, sealed: bool = True) -> dict[str, Any]:
     """The owner node's whole map: blind indexes (what decides whether it changed) and, when
     `sealed`, the values sealed with SM4-GCM under the owner's id."""
-    props: dict[str, Any] = {"id": owner.id, "kind": owner.kind.value}
-    for field in PERSONAL_FIELDS:
-        value = getattr(owner, field)
-        if value is not None:
-            props[f"{field}_index"] = sealer.index(field, value)
-            if sealed:
-                props[f"{field}_sealed"] = values.blob(sealer.seal(value, field=field, owner=owner.id))
+    props: dict[str, Any] = {"id": owner.id, "kind": owner.kind.value, **personal_props(owner, owner.id, sealer, sealed=sealed)}
     from graph.cypher.model import provenance_props
 
     return {**props, **provenance_props(owner.provenance)}
 
 
-def owner_of(props: dict[str, Any], sealer: Sealer) -> Owner:
-    def opened(field: str) -> str | None:
-        sealed = values.from_blob(props.get(f"{field}_sealed"))
-        return None if sealed is None else sealer.open(sealed, field=field, owner=props["id"])
+def personal_props(record: Any, holder: str, sealer: Sealer, *, sealed: bool = True) -> dict[str, Any]:
+    """The blind indexes and (when `sealed`) the sealed values of a record's personal fields,
+    as node properties (absent where it has none): owners' and staff's alike."""
+    props: dict[str, Any] = {name: value for name, value in sealer.index_fields(record).items() if value is not None}
+    if sealed:
+        props.update({name: values.blob(value) for name, value in sealer.seal_fields(record, holder).items() if value is not None})
+    return props
 
+
+def opened_props(props: dict[str, Any], holder: str, sealer: Sealer) -> dict[str, str | None]:
+    """A node's personal fields opened (None where it has none)."""
+    return sealer.open_fields(lambda field: values.from_blob(props.get(f"{field}_sealed")), holder)
+
+
+def owner_of(props: dict[str, Any], sealer: Sealer) -> Owner:
+    opened = opened_props(props, props["id"], sealer)
     return Owner(
         id=props["id"],
         kind=OwnerKind(props["kind"]),
-        name=opened("name") or "",
-        id_number=opened("id_number") or "",
-        phone=opened("phone"),
+        name=opened["name"] or "",
+        id_number=opened["id_number"] or "",
+        phone=opened["phone"],
         provenance=provenance_of(props),
     )
 

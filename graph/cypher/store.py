@@ -16,6 +16,7 @@ from graph.cypher.funds import FundRecords
 from graph.cypher.party import PartyRecords
 from graph.cypher.facilities import FacilityRecords
 from graph.cypher.credit import CreditRecords
+from graph.cypher.staff import StaffRecords
 from graph.cypher.lease import WriteLease
 from graph.cypher.ledger import LedgerRecords
 from graph.cypher.merkle_logs import MerkleLogRecords
@@ -50,6 +51,7 @@ class CypherStore(
     PartyRecords,
     FacilityRecords,
     CreditRecords,
+    StaffRecords,
 ):
     """The graph store on Cypher; see `graph.store.Store` for the contract."""
 

@@ -128,6 +128,9 @@ def _case(row: Any) -> Case:
         resolved_at=maybe_utc(mapping["resolved_at"]),
         escalation=Escalation(mapping["escalation"]) if mapping["escalation"] is not None else None,
         escalated_at=maybe_utc(mapping["escalated_at"]),
+        assignee=mapping["assignee"],
+        arrive_by=maybe_utc(mapping["arrive_by"]),
+        arrived_at=maybe_utc(mapping["arrived_at"]),
         version=mapping["version"],
     )
 
@@ -193,6 +196,9 @@ def _workflow_row(case: Case) -> dict[str, Any]:
         "resolved_at": maybe_utc(case.resolved_at),
         "escalation": int(case.escalation) if case.escalation is not None else None,
         "escalated_at": maybe_utc(case.escalated_at),
+        "assignee": case.assignee,
+        "arrive_by": maybe_utc(case.arrive_by),
+        "arrived_at": maybe_utc(case.arrived_at),
     }
 
 
@@ -260,6 +266,8 @@ async def _tallies(
 
     due = and_(_CASE.c.sign_by.is_not(None), or_(_CASE.c.signed_at.is_not(None), _CASE.c.sign_by <= moment))
     in_time = and_(_CASE.c.sign_by.is_not(None), _CASE.c.signed_at.is_not(None), _CASE.c.signed_at <= _CASE.c.sign_by)
+    on_site_due = and_(_CASE.c.arrive_by.is_not(None), or_(_CASE.c.arrived_at.is_not(None), _CASE.c.arrive_by <= moment))
+    on_site_in_time = and_(_CASE.c.arrive_by.is_not(None), _CASE.c.arrived_at.is_not(None), _CASE.c.arrived_at <= _CASE.c.arrive_by)
     totals = source(
         select(
             group.label("grp"),
@@ -270,6 +278,8 @@ async def _tallies(
             func.count(_CASE.c.rating).label("rated"),
             count_if(_CASE.c.rating >= 4).label("satisfied"),
             count_if(_overdue(now)).label("overdue"),
+            count_if(on_site_due).label("on_site_due"),
+            count_if(on_site_in_time).label("on_site_in_time"),
         )
     ).where(and_(*clauses)).group_by(group)
     counts: dict[Any, dict[str, int]] = {}
@@ -282,6 +292,8 @@ async def _tallies(
             "rated": int(row.rated),
             "satisfied": int(row.satisfied),
             "overdue": int(row.overdue),
+            "on_site_due": int(row.on_site_due),
+            "on_site_in_time": int(row.on_site_in_time),
         }
     if not counts:
         return {}
@@ -460,6 +472,7 @@ class CaseRecords:
         overdue: bool | None = None,
         now: dt.datetime | None = None,
         firm_code: str | None = None,
+        assignee: str | None = None,
     ) -> Page[Case]:
         if overdue is not None and now is None:
             raise InvalidInput("now", None, "is required to tell overdue cases")
@@ -485,6 +498,8 @@ class CaseRecords:
                 clauses.append(_overdue(now) if overdue else _not_overdue(now))
             if firm_code is not None:
                 clauses.append(_FIRM.c.code == firm_code)
+            if assignee is not None:
+                clauses.append(_CASE.c.assignee == assignee)
             if since is not None:
                 clauses.append(moment >= utc(since))
             if until is not None:
@@ -712,6 +727,18 @@ class CaseRecords:
                     next_attempt_at=maybe_utc(next_attempt_at),
                 )
             )
+
+    async def assigned_loads(self, assignees: Sequence[str]) -> list[int]:
+        if not assignees:
+            return []
+        async with self.engine.connect() as connection:
+            query = (
+                select(_CASE.c.assignee, func.count().label("load"))
+                .where(_CASE.c.status.in_(_OPEN), _CASE.c.assignee.in_(sorted(set(assignees))))
+                .group_by(_CASE.c.assignee)
+            )
+            loads = {row.assignee: int(row.load) for row in await connection.execute(query)}
+        return [loads.get(key, 0) for key in assignees]
 
     async def outbox_pending(self, target: str | None = None) -> int:
         query = select(func.count()).select_from(_OUTBOX).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graph.cases import Point
@@ -153,32 +153,33 @@ their blind indexes only when the value does."""
 def owner_row(owner: Owner, sealer: Sealer, *, sealed: bool = True) -> dict[str, Any]:
     """The owner's row; `sealed=False` leaves out the sealed values (their blind indexes, which
     decide whether the owner changed, are in), for a writer that seals only what it writes."""
-    row: dict[str, Any] = {"key": owner.id, "kind": owner.kind.value, **provenance_row(owner.provenance)}
-    for field in PERSONAL_FIELDS:
-        value = getattr(owner, field)
-        row[f"{field}_index"] = None if value is None else sealer.index(field, value)
+    row: dict[str, Any] = {"key": owner.id, "kind": owner.kind.value, **provenance_row(owner.provenance), **sealer.index_fields(owner)}
     return {**row, **sealed_values(owner, sealer)} if sealed else row
 
 
 def sealed_values(owner: Owner, sealer: Sealer) -> dict[str, bytes | None]:
     """The owner's personal values sealed with SM4-GCM (a fresh nonce each time)."""
-    return {
-        f"{field}_sealed": None if getattr(owner, field) is None else sealer.seal(getattr(owner, field), field=field, owner=owner.id)
-        for field in PERSONAL_FIELDS
-    }
+    return sealer.seal_fields(owner, owner.id)
+
+
+def sealed_column(row: Mapping[Any, Any]) -> Callable[[str], bytes | None]:
+    """Reads a row's `<field>_sealed` column as bytes (drivers give memoryview or bytes)."""
+
+    def read(field: str) -> bytes | None:
+        value = row[f"{field}_sealed"]
+        return None if value is None else bytes(value)
+
+    return read
 
 
 def owner_of(row: Mapping[Any, Any], sealer: Sealer) -> Owner:
-    def opened(field: str) -> str | None:
-        sealed = row[f"{field}_sealed"]
-        return None if sealed is None else sealer.open(bytes(sealed), field=field, owner=row["key"])
-
+    opened = sealer.open_fields(sealed_column(row), row["key"])
     return Owner(
         id=row["key"],
         kind=OwnerKind(row["kind"]),
-        name=opened("name") or "",
-        id_number=opened("id_number") or "",
-        phone=opened("phone"),
+        name=opened["name"] or "",
+        id_number=opened["id_number"] or "",
+        phone=opened["phone"],
         provenance=provenance_of(row),
     )
 

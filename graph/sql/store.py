@@ -45,6 +45,7 @@ from graph.sql.funds import FundRecords
 from graph.sql.party import PartyRecords
 from graph.sql.facilities import FacilityRecords
 from graph.sql.credit import CreditRecords
+from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
 from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
@@ -81,6 +82,7 @@ class SqlStore(
     PartyRecords,
     FacilityRecords,
     CreditRecords,
+    StaffRecords,
     TokenRecords,
     AuditRecords,
     SharedRecords,

@@ -344,12 +344,17 @@ case = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("escalation", SmallInteger, nullable=True),
     Column("escalated_at", DateTime(timezone=True), nullable=True),
+    # the person it is assigned to (graph.staff.dispatch) and the on-site deadline (96139)
+    Column("assignee", String(64), nullable=True),
+    Column("arrive_by", DateTime(timezone=True), nullable=True),
+    Column("arrived_at", DateTime(timezone=True), nullable=True),
     # writes so far: graph.cases.CaseStore.update_case writes only over the version it was given
     Column("version", Integer, nullable=False, server_default="1"),
     UniqueConstraint("source_kind", "external_id"),
     Index("ix_work_case_place_id", "place_id"),
     Index("ix_work_case_reported_at", "reported_at"),
     Index("ix_work_case_firm_id", "firm_id"),
+    Index("ix_work_case_assignee_status", "assignee", "status"),
     Index("ix_work_case_status_sign_by", "status", "sign_by"),
     Index("ix_work_case_status_deadline", "status", "deadline"),
 )
@@ -852,4 +857,41 @@ credit_score = Table(
     Column("computed_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("firm_id", "period", "version"),
     Index("ix_credit_score_period", "period", "firm_id", "version"),
+)
+
+# -- staff (graph.staff.records) ------------------------------------------------------------------
+# A row per member of staff: personal data sealed and blind-indexed as owners' are; certificates
+# and shifts as JSON documents (read whole with the member, never queried inside); the estates
+# they work in by place id (their scope).
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("employer_id", Integer, ForeignKey("firm.id"), nullable=False),
+    Column("post", String(32), nullable=False),
+    Column("name_sealed", LargeBinary, nullable=False),
+    Column("id_number_sealed", LargeBinary, nullable=False),
+    Column("phone_sealed", LargeBinary, nullable=True),
+    Column("name_index", String(64), nullable=False),
+    Column("id_number_index", String(64), nullable=False),
+    Column("phone_index", String(64), nullable=True),
+    Column("certificates", Text, nullable=False),
+    Column("shifts", Text, nullable=False),
+    Column("lon", Float, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("position_at", DateTime(timezone=True), nullable=True),
+    Index("ix_staff_employer_id", "employer_id", "key"),
+    Index("ix_staff_name_index", "name_index"),
+    Index("ix_staff_id_number_index", "id_number_index"),
+    Index("ix_staff_phone_index", "phone_index"),
+)
+
+staff_estate = Table(
+    "staff_estate",
+    metadata,
+    Column("staff_id", Integer, ForeignKey("staff.id"), primary_key=True),
+    Column("place_id", Integer, ForeignKey("place.id"), primary_key=True),
+    Index("ix_staff_estate_place_id", "place_id"),
 )

@@ -53,6 +53,10 @@ async def check_scope(store: Store, role: Role, scope: str) -> str:
         if (await store.firms([code], everything))[0] is None:
             raise InvalidInput("scope", scope, "is not a property firm in the store")
         return code
+    if role is Role.STAFF:
+        if (await store.staff([scope.strip()], everything))[0] is None:
+            raise InvalidInput("scope", scope, "is not a staff id in the store")
+        return scope.strip()
     if role is Role.OWNER:
         if (await store.owners([scope], everything))[0] is None:
             raise InvalidInput("scope", scope, "is not an owner id in the store")

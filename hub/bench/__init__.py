@@ -45,7 +45,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -86,6 +86,11 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         concurrency = 8 if quick else getattr(arguments, "votes_concurrency", None) or 32
         figures = measure_votes(houses, concurrency, min(arguments.requests, 50) if quick else arguments.requests)
         report += "\n" + "\n".join(render_votes(figures)) + "\n"
+    if "dispatch" in sections:
+        from hub.bench.dispatch import measure_dispatch, render_dispatch
+
+        dispatched = measure_dispatch(10, 10, 100, 50) if quick else measure_dispatch()
+        report += "\n" + "\n".join(render_dispatch(dispatched)) + "\n"
     if "funds" in sections:
         from hub.bench.funds import measure_funds, render_funds
 

@@ -20,7 +20,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "votes (an owners' vote: castBallot rate, closing, hub votes verify, inclusion proofs), "
         "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements), "
         "facilities (the overdue sweep over the city preset's number of devices with life records), "
-        "credit (firms' credit: a month's scores for every firm of the city preset); default all",
+        "credit (firms' credit: a month's scores for every firm of the city preset), "
+        "dispatch (assigning a case to a person among a district's 500 staff); default all",
     )
     bench.add_argument(
         "--graph-preset", default="district",

@@ -113,6 +113,16 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             [firm] = await store.firms([code], everything)
             name = firm.name if firm else code
             tokens.append((f"property firm ({name} {code})", await issue_token(store, keys, "property_firm", code, name, ttl)))
+        from hub.demo.staff import build_demo_staff
+
+        crew = await build_demo_staff(store, arguments.seed)
+        print(
+            f"staff: {crew.members:,} people in {crew.estates:,} estates (shifts round the clock); certificates: "
+            f"{crew.expiring:,} expiring within 30 days, {crew.expired:,} expired"
+        )
+        if crew.elevator_hand is not None:
+            label = f"elevator mechanic on shift ({crew.elevator_hand}: signs, reaches and resolves the cases assigned to it)"
+            tokens.append((label, await issue_token(store, keys, "staff", crew.elevator_hand, "电梯维修工", ttl)))
         if street:
             from hub.demo.votes import build_demo_votes
 

@@ -18,7 +18,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--scope",
         required=True,
         help="city/district/street/community: a place code; committee: an estate code; "
-        "property_firm: its credit code; owner: its owner id; admin: *",
+        "property_firm: its credit code; owner: its owner id; staff: its staff id; admin: *",
     )
     issue.add_argument("--name", required=True, help="who holds it (a person or office)")
     issue.add_argument("--ttl", default="8h", help="lifetime: 90s, 15m, 8h, 30d, 2w (default 8h)")

@@ -89,6 +89,19 @@ class CaseMetrics:
     def median_resolve_seconds(self) -> float | None:
         return self.record.median_resolve_seconds
 
+    @field(description="Cases with an on-site deadline (到场时限: emergencies, 20 minutes from dispatch) that are arrived or past it.")
+    def on_site_due(self) -> int:
+        return self.record.on_site_due
+
+    @field(description="Of those, arrived on site at or before the deadline.")
+    def on_site_in_time(self) -> int:
+        return self.record.on_site_in_time
+
+    @field(description="到场及时率 (the 96139-style 20-minute target): onSiteInTime / onSiteDue; null when none is due.")
+    def on_site_rate(self) -> float | None:
+        rate = self.record.on_site_rate
+        return None if rate is None else float(rate)
+
 
 @strawberry.type(description="One row of `caseMetrics`: a place and the figures of its subtree.")
 class CaseMetricsRow(CaseMetrics):

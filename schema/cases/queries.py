@@ -8,8 +8,9 @@ Who may do what (the principal's role; `graph.workflow` holds the rules of the s
 |----------------|------------------------------------------------------------------------|
 | openCase       | everyone, at a place in its scope; owners and committees report as OWNER |
 | dispatchCase   | the administrations: admin, city, district, street, community          |
-| signCase       | the property firm the case is dispatched to; admin                     |
-| resolveCase    | the property firm the case is dispatched to; admin                     |
+| signCase       | the property firm the case is dispatched to; the staff assigned; admin |
+| resolveCase    | the property firm the case is dispatched to; the staff assigned; admin |
+| arriveCase     | the member of staff assigned (schema.staff)                            |
 | returnCase     | the administrations; the property firm the case is dispatched to       |
 | rateCase       | owners, committees and the administrations (回访 calls); never a firm   |
 | moveCase       | the administrations and property firms (one raw step)                  |
@@ -27,6 +28,7 @@ from graph.cases import CaseSource, CaseStatus, Point
 from graph.casework import Casework
 from graph.errors import InvalidInput
 from graph.levels import Level
+from graph.scope import Scope
 from graph.security import Principal, Role
 from graph.store import MAX_PAGE
 from graph.workflow import Workflow
@@ -43,8 +45,9 @@ ACTORS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMM
 """Roles that may move a case: the administrations that dispatch and the firms that do the work."""
 ADMINISTRATIONS = frozenset({Role.ADMIN, Role.CITY, Role.DISTRICT, Role.STREET, Role.COMMUNITY})
 """Roles that dispatch and return cases."""
-WORKERS = frozenset({Role.ADMIN, Role.PROPERTY_FIRM})
-"""Roles that sign for and resolve cases (a firm only its own)."""
+WORKERS = frozenset({Role.ADMIN, Role.PROPERTY_FIRM, Role.STAFF})
+"""Roles that sign for and resolve cases (a firm only its own, a member of staff only those
+assigned to it)."""
 RETURNERS = ADMINISTRATIONS | {Role.PROPERTY_FIRM}
 RATERS = ADMINISTRATIONS | {Role.OWNER, Role.COMMITTEE}
 """Roles that follow a case up with a rating: the residents and the offices that call them."""
@@ -60,6 +63,15 @@ def _workflow(info: Info) -> Workflow:
 def _own_firm(principal: Principal) -> str | None:
     """A firm acts only on the cases dispatched to it; other roles are bound by scope alone."""
     return principal.scope if principal.role is Role.PROPERTY_FIRM else None
+
+
+def _acting(info: Info) -> dict[str, Any]:
+    """Where a worker's step reads the case: its scope; a member of staff, the case assigned to it
+    (read by assignee: its scope holds no place)."""
+    principal = info.context.principal
+    if principal.role is Role.STAFF:
+        return {"scope": Scope.everything(), "assignee": principal.scope}
+    return {"scope": info.context.scope}
 
 
 Note = Annotated[str | None, strawberry.argument(description="For the history (at most 2000 characters).")]
@@ -94,8 +106,12 @@ class CaseQueries:
 
         return connection(page, key=lambda case: case.id, wrap=lambda case: Case.of(case, events[case.id]), counter=count, after=cursor)
 
-    @field(description="The case with this id; null if none is seen.")
+    @field(description="The case with this id; null if none is seen (a member of staff sees the cases assigned to it).")
     async def case(self, info: Info, id: strawberry.ID) -> Case | None:
+        principal = info.context.principal
+        if principal.role is Role.STAFF:
+            [found] = await info.context.store.cases([case_id(id)], Scope.everything())
+            return None if found is None or found.assignee != principal.scope else Case.of(found)
         [found] = await info.context.store.cases([case_id(id)], info.context.scope)
         return None if found is None else Case.of(found)
 
@@ -196,7 +212,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, WORKERS, "sign for cases")
         moved = await _workflow(info).sign(
-            case_id(id), actor=principal.name, scope=info.context.scope, note=note or "", firm_code=_own_firm(principal)
+            case_id(id), actor=principal.name, note=note or "", firm_code=_own_firm(principal), **_acting(info)
         )
         return Case.of(moved)
 
@@ -210,7 +226,7 @@ class CaseMutations:
         principal = info.context.principal
         require_role(principal, WORKERS, "resolve cases")
         moved = await _workflow(info).resolve(
-            case_id(id), actor=principal.name, scope=info.context.scope, note=note, firm_code=_own_firm(principal)
+            case_id(id), actor=principal.name, note=note, firm_code=_own_firm(principal), **_acting(info)
         )
         return Case.of(moved)
 

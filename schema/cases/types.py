@@ -13,6 +13,8 @@ from strawberry.federation.types import FieldSet
 from graph import cases as domain
 from graph.cases import CaseCategory, CaseSource, CaseStatus, Escalation
 from graph.errors import InvalidInput
+from graph.scope import Scope
+from graph.security import Role
 from schema.context import Info
 from schema.fields import field
 from schema.firms.types import PropertyFirm
@@ -22,6 +24,15 @@ strawberry.enum(CaseStatus, description="A step of the 12345 lifecycle: 受理 �
 strawberry.enum(CaseSource, description="Where a case came from: owners, the 12345 hotline, city operations, devices, patrols, Open311.")
 strawberry.enum(CaseCategory, description="What a case is: 报修 repair, 投诉 complaint, 咨询 consultation, 建议 suggestion, 紧急 emergency.")
 strawberry.enum(Escalation, name="CaseEscalation", description="A rung of the escalation ladder: 物业管家 STEWARD, 业委会 COMMITTEE, 街道 STREET.")
+
+
+def case_scope(info: Info, record: domain.Case) -> Scope:
+    """The scope to read more of a case the caller was shown: its own scope, or everything for
+    the member of staff the case is assigned to (whose scope holds no place)."""
+    principal = info.context.principal
+    if principal.role is Role.STAFF and record.assignee == principal.scope:
+        return Scope.everything()
+    return info.context.scope
 
 
 def case_id(value: str, *, field: str = "id") -> str:
@@ -209,9 +220,21 @@ class Case:
     def overdue(self) -> bool:
         return self.record.overdue(dt.datetime.now(dt.timezone.utc))
 
+    @field(description="The member of the firm's staff it is assigned to (智能派单: on shift, certified, nearest, least loaded).")
+    def assignee(self) -> str | None:
+        return self.record.assignee
+
+    @field(description="到场时限: when someone must be on site (emergencies: 20 minutes from dispatch).")
+    def arrive_by(self) -> dt.datetime | None:
+        return self.record.arrive_by
+
+    @field(description="到场时间: when the assignee reported arriving on site.")
+    def arrived_at(self) -> dt.datetime | None:
+        return self.record.arrived_at
+
     @field(description="Every step so far, oldest first.")
     async def history(self, info: Info) -> list[CaseEvent]:
         events = self.events
         if events is None:
-            [events] = await info.context.store.case_events([self.record.id], info.context.scope)
+            [events] = await info.context.store.case_events([self.record.id], case_scope(info, self.record))
         return [CaseEvent.of(event) for event in events]

@@ -13,7 +13,6 @@ from typing import Annotated
 import strawberry
 
 from graph import model
-from graph.masking import mask
 from graph.model import OwnerKind
 from schema import enums as _enums  # noqa: F401  (registers the enums)
 from schema.context import Info
@@ -36,12 +35,7 @@ class Owner(Node):
         return cls(owner_id=record.id, kind=record.kind, record=record)
 
     def _personal(self, info: Info, field: str, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if info.context.may_see(self.record):
-            info.context.revealed(self.owner_id, field)
-            return value
-        return mask(field, value)
+        return info.context.personal(self.owner_id, field, value, whole=info.context.may_see(self.record))
 
     @field(description="Name; masked (张*) unless your role may see personal data.")
     def name(self, info: Info) -> str:

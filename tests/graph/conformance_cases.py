@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,7 @@ from tests.graph.conformance import (
     E_C,
     FIRM_1,
     FIRM_2,
+    ST_C,
     FIRM_3,
     FIRM_4,
     SHIBEI,
@@ -60,6 +62,7 @@ from tests.graph.conformance import (
 __all__ = [
     "case_city",
     "TestInsertCase",
+    "TestCaseAssignee",
     "TestCasesById",
     "TestCasePage",
     "TestCasesByExternal",
@@ -770,3 +773,50 @@ class TestCaseworkOverThePort:
         assert missing is None and house is not None and house.satisfaction_rate == 1.0
         [firm] = await work.firm_case_metrics([FIRM_1], EVERYTHING, now=now)
         assert (firm.key, firm.cases, firm.response_rate) == (FIRM_1, 0, None)
+
+
+# -- the person a case is assigned to (graph.staff.dispatch) and the on-site deadline ----------
+
+
+def _assignable(key: str, **changes: object) -> Case:
+    made = Case(key, CaseSource.PATROL, CaseCategory.EMERGENCY, CaseStatus.DISPATCHED, f"电梯困人 {key}", T0, T0, place_code=E_A)
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+async def _stored(store: Store, case: Case) -> Case:
+    return await store.insert_case(case, CaseEvent(case.id, 1, None, case.status, case.reported_at, "t"))
+
+
+class TestCaseAssignee:
+    async def test_assignee_and_arrival_read_back_and_change(self, case_city: Store) -> None:
+        due = T0 + dt.timedelta(minutes=20)
+        stored = await _stored(case_city, _assignable("C1", assignee="S1", arrive_by=due))
+        assert (stored.assignee, stored.arrive_by, stored.arrived_at) == ("S1", due.astimezone(dt.timezone.utc), None)
+        moved = await case_city.update_case(replace(stored, assignee=None, arrive_by=None, arrived_at=T0), expect=stored.version)
+        assert moved is not None and (moved.assignee, moved.arrive_by, moved.arrived_at) == (None, None, T0.astimezone(dt.timezone.utc))
+
+    async def test_a_page_of_one_assignee_and_loads_of_open_cases(self, case_city: Store) -> None:
+        await _stored(case_city, _assignable("C1", assignee="S1"))
+        await _stored(case_city, _assignable("C2", assignee="S1", reported_at=T0 + dt.timedelta(minutes=1)))
+        await _stored(case_city, _assignable("C3", assignee="S1", status=CaseStatus.RESOLVED))
+        await _stored(case_city, _assignable("C4", assignee="S2"))
+        await _stored(case_city, _assignable("C5"))
+        page = await case_city.case_page(EVERYTHING, 10, assignee="S1")
+        assert [case.id for case in page.items] == ["C2", "C3", "C1"]  # newest first, ties by id descending
+        assert [c.id for c in (await case_city.case_page(EVERYTHING, 10, assignee="S1", statuses=[CaseStatus.RESOLVED])).items] == ["C3"]
+        assert (await case_city.case_page(Scope.of(ST_C), 10, assignee="S1")).items == []
+        assert await case_city.assigned_loads(["S2", "S1", "nobody", "S1"]) == [1, 2, 0, 2]
+        assert await case_city.assigned_loads([]) == []
+
+    async def test_on_site_tallies(self, case_city: Store) -> None:
+        due = T0 + dt.timedelta(minutes=20)
+        now = T0 + dt.timedelta(hours=1)
+        await _stored(case_city, _assignable("C1", firm_code=FIRM_2, arrive_by=due, arrived_at=T0 + dt.timedelta(minutes=12)))
+        await _stored(case_city, _assignable("C2", firm_code=FIRM_2, arrive_by=due, arrived_at=T0 + dt.timedelta(minutes=25)))
+        await _stored(case_city, _assignable("C3", firm_code=FIRM_2, arrive_by=due))  # past it, nobody came
+        await _stored(case_city, _assignable("C4", firm_code=FIRM_2, arrive_by=now + dt.timedelta(minutes=5)))  # not yet due
+        await _stored(case_city, _assignable("C5", firm_code=FIRM_2, category=CaseCategory.REPAIR))  # no on-site deadline
+        [place] = await case_city.case_tallies([E_A], EVERYTHING, now=now)
+        [firm] = await case_city.case_tallies([FIRM_2], EVERYTHING, firms=True, now=now)
+        for tally in (place, firm):
+            assert tally is not None and (tally.on_site_due, tally.on_site_in_time) == (3, 1)

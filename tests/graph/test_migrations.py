@@ -501,3 +501,65 @@ async def test_fund_tables_come_and_go_sqlite(sqlite_path: str) -> None:
 @pytest.mark.postgres
 async def test_fund_tables_come_and_go_postgresql(postgres_databases: PostgresDatabases) -> None:
     await _funds_up_and_down(await postgres_databases.create())
+
+
+BEFORE_STAFF = "0019"
+"""The revision before 0020 (staff)."""
+
+
+async def _staff_up_and_down(url: str) -> None:
+    """0020: the staff tables and the case's assignee, on-site deadline and arrival arrive
+    beside what was stored (cases unassigned), leave on a downgrade, and come back."""
+    import sqlalchemy as sa
+
+    from graph.cases import Case, CaseCategory, CaseEvent, CaseSource, CaseStatus
+    from tests.graph.conformance import E_A, fixture_city
+
+    def names(connection: Connection) -> set[str]:
+        return set(sa.inspect(connection).get_table_names())
+
+    def case_columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in sa.inspect(connection).get_columns("work_case")}
+
+    at = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
+    store = await SqlStore.open(url, sealer=Sealer.generate(), upgrade=False)
+    try:
+        await migrate.upgrade(store.engine, BEFORE_STAFF)
+        await store.write(fixture_city())
+        async with store.engine.connect() as connection:
+            assert "staff" not in await connection.run_sync(names)
+            assert "assignee" not in await connection.run_sync(case_columns)
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO work_case (key, source_kind, category, status, title, description, reported_at, updated_at, version) "
+                    "VALUES ('C1', 'owner', 'repair', 'accepted', 't', '', :at, :at, 1)"
+                ),
+                {"at": at},
+            )
+            await connection.commit()
+        await migrate.upgrade(store.engine)
+        assert await migrate.current(store.engine) == migrate.head()
+        [kept] = await store.cases(["C1"], Scope.everything())
+        assert kept is not None and kept.assignee is None and kept.arrive_by is None and kept.arrived_at is None
+        await migrate.downgrade(store.engine, BEFORE_STAFF)
+        async with store.engine.connect() as connection:
+            assert not {"staff", "staff_estate"} & await connection.run_sync(names)
+            assert "assignee" not in await connection.run_sync(case_columns)
+        await migrate.upgrade(store.engine)
+        async with store.engine.connect() as connection:
+            assert {"staff", "staff_estate"} <= await connection.run_sync(names)
+            assert await connection.run_sync(_drift) == []
+        opened = Case("C2", CaseSource.OWNER, CaseCategory.REPAIR, CaseStatus.ACCEPTED, "t", at, at, place_code=E_A, assignee="S1")
+        stored = await store.insert_case(opened, CaseEvent("C2", 1, None, CaseStatus.ACCEPTED, at, "t"))
+        assert stored.assignee == "S1"
+    finally:
+        await store.close()
+
+
+async def test_staff_tables_come_and_go_sqlite(sqlite_path: str) -> None:
+    await _staff_up_and_down(sqlite_path)
+
+
+@pytest.mark.postgres
+async def test_staff_tables_come_and_go_postgresql(postgres_databases: PostgresDatabases) -> None:
+    await _staff_up_and_down(await postgres_databases.create())

@@ -25,6 +25,7 @@ from tests.graph.conformance_funds import *  # noqa: F403 - the fund records (gr
 from tests.graph.conformance_party import *  # noqa: F403 - party building (graph.party.records)
 from tests.graph.conformance_facilities import *  # noqa: F403 - the facility life records (graph.facilities.records)
 from tests.graph.conformance_credit import *  # noqa: F403 - firms' credit (graph.credit.records)
+from tests.graph.conformance_staff import *  # noqa: F403 - staff and case assignees (graph.staff.records)
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
 

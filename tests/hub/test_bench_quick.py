@@ -29,5 +29,7 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "### The owners' money books: an estate of 200 houses and a journal of 20,000 entries",
         "### Facilities' overdue sweep: 3,000 devices with life records",
         "### Firms' credit: a month's scores for every firm of the `city` preset",
+        "### Dispatch to a person: 100 staff of one firm over 10 estates of a district",
+        "reading the firm's 100 staff alone:",
     ):
         assert part in text, part

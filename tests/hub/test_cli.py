@@ -58,8 +58,10 @@ def test_demo_builds_the_small_city_and_says_where_graphiql_is(demo: Demo) -> No
     assert db.exists()
     keys = tmp_path / "hub.keys"
     assert keys.stat().st_mode & 0o777 == 0o600  # created on first use, for its owner alone
-    for label in ("city dashboard", "street office", "property firm"):
+    for label in ("city dashboard", "street office", "property firm", "elevator mechanic on shift"):
         assert token_after(result.stdout, label).startswith("hub1.")
+    staffed = re.search(r"staff: ([0-9,]+) people in ([0-9,]+) estates .*certificates: ([0-9,]+) expiring within 30 days, ([0-9,]+) expired", result.stdout)
+    assert staffed and int(staffed.group(1).replace(",", "")) == 9 * int(staffed.group(2).replace(",", "")) > 0, result.stdout
     # the outside world is built too, and the first syncs from it run for real
     assert (tmp_path / "hub-sources" / "registry.sqlite").exists()
     assert "[connectors.hotline]" in (tmp_path / "connectors.toml").read_text(encoding="utf-8")
@@ -139,6 +141,9 @@ def test_serve_answers_graphql_over_http(demo: Demo, tmp_path: Path) -> None:
         assert refused.status_code == 401 and "missing bearer token" in refused.json()["reason"]
         answer = httpx.post(f"{base}/graphql", json={"query": query}, headers=city).json()
         assert answer["data"]["place"]["name"] == "市南区"
+        hand = {"authorization": f"Bearer {token_after(demo.result.stdout, 'elevator mechanic on shift')}"}
+        mine = httpx.post(f"{base}/graphql", json={"query": "{ myCases { totalCount } place(code: \"370202\") { name } }"}, headers=hand).json()
+        assert mine == {"data": {"myCases": {"totalCount": mine["data"]["myCases"]["totalCount"]}, "place": None}}, mine
         assert len(answer["data"]["place"]["children"]["edges"]) == 3
         page = httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text
         assert "/static/vendor/graphiql.min.js" in page and "unpkg.com" not in page

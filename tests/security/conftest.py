@@ -13,7 +13,8 @@ Owners' votes are organised through the vote service with a clock of the suite's
 among them), one closed in an estate of another street of 市南区, one noticed as the first owners'
 meeting of the 市北区 estate; with a committee in office in the committee's estate and first-meeting
 steps in an estate of the street outside the community. Tokens are issued for admin, city, district,
-street, community, property firm, owners' committee and owner; `World` (tests/security/world.py) works out from the same records
+street, community, property firm, owners' committee, owner and a member of the firm's staff (who holds
+one case of its own); `World` (tests/security/world.py) works out from the same records
 what each of them may see, without asking the hub.
 
 Tests talk to the server over HTTP (`SecureHub.post`), and run coroutines on its loop
@@ -57,6 +58,7 @@ from graph.votes.records import (
     Vote,
 )
 from graph.votes.service import Votes
+from graph.staff.records import Certificate, CertificateKind, Post, StaffMember
 from graph.funds.journal import EntryKind, FundEntry
 from graph.funds.records import Authority, Emergency
 from graph.funds.revenue import RevenueEntry, Source
@@ -104,6 +106,7 @@ GRAPH_SUITES = {
     "test_scope_party": NEEDS,
     "test_scope_facilities": NEEDS,
     "test_scope_credit": NEEDS,
+    "test_scope_staff": NEEDS,
 }
 """The modules that also run with the hub on the graph stores (the leak suite, personal data,
 federation entities, the graph questions, owners' votes, the owners' money, firms' credit), with what they need; the others on
@@ -145,6 +148,8 @@ def _id_number_ending_in_x(prefix: str) -> str:
 
 
 SHARED_ID_NUMBER = _id_number_ending_in_x("37020319900101")
+STAFF_ID_NUMBER = "37020219880808001" + resident_id_check_digit("37020219880808001")
+NORTH_STAFF_ID_NUMBER = "37020319770707002" + resident_id_check_digit("37020319770707002")
 NORTH_ID_NUMBER = "37020319851212003" + resident_id_check_digit("37020319851212003")
 
 _Result = TypeVar("_Result")
@@ -218,6 +223,13 @@ CASE_NOWHERE = "GD20260101SEC007"
 """A 12345 case linked to no place: the whole city's alone."""
 CASE_MOVABLE = "GD20260101SEC008"
 """At the committee's estate, moved by the community role in a control test."""
+CASE_STAFF = "GD20260101SEC009"
+"""At the owner role's house, dispatched to the firm role's firm and assigned to the staff role."""
+STAFF_ID = "SEC-STAFF-01"
+"""The staff role: a member of the firm role's staff working in the committee's estate. It has no
+shift, so no case the suite opens is assigned to it: it holds CASE_STAFF alone."""
+NORTH_STAFF = "SEC-STAFF-NORTH"
+"""A member of the 市北区 firm's staff, working in the 市北区 estate (assigned CASE_NORTH_HOUSE)."""
 UNKNOWN_CASE = "GD20991231SEC999"
 DEVICE_ESTATE = "MH-SEC-ESTATE-01"
 """A manhole cover at the committee's estate (managed by the firm role's firm)."""
@@ -291,7 +303,12 @@ def cases_and_utilities(world: World, cast: Cast) -> tuple[Batch, Seeded]:
         case(CASE_NORTH_ESTATE, NORTH_ESTATE, 6, NORTH_FIRM),
         case(CASE_NOWHERE, None, 7, address="青岛市某处"),
         case(CASE_MOVABLE, cast.estate, 8, cast.firm),
+        replace(
+            case(CASE_STAFF, cast.house, 9, cast.firm, point=Point(120.38, 36.07)),
+            status=CaseStatus.DISPATCHED, assignee=STAFF_ID, sign_by=fetched + dt.timedelta(days=3650),
+        ),
     ]
+    cases[4] = replace(cases[4], assignee=NORTH_STAFF)
     day = world.today
     overdue, paid, pending = day - dt.timedelta(days=40), day - dt.timedelta(days=10), day + dt.timedelta(days=20)
     accounts: list[UtilityAccount] = []
@@ -774,6 +791,10 @@ async def _world_and_store(store: SqlStore, keys: Keyring) -> tuple[World, Cast]
             utilities, seeded = cases_and_utilities(world, cast)
             world.add(utilities)
             await store.write(utilities)
+            for member in security_staff(cast):
+                world.staff[member.id] = member
+                world.staff_numbers[member.id_number] = member.id
+            await store.save_staff(list(world.staff.values()))
             await _ledger(store)
             await devices_and_alarms(store, world, cast, seeded)
             cast.polls = await votes_and_committees(store, keys, world, cast)
@@ -782,6 +803,17 @@ async def _world_and_store(store: SqlStore, keys: Keyring) -> tuple[World, Cast]
             cast.seeded = seeded
             return world, cast
     raise AssertionError(f"street {STREET} has no estate the suite can use")
+
+
+def security_staff(cast: Cast) -> list[StaffMember]:
+    """The staff role's member (of the firm role's firm, in the committee's estate, no shift) and
+    a member of the 市北区 firm's staff."""
+    day = today()
+    lift = (Certificate(CertificateKind.ELEVATOR_REPAIR, "T-SEC-0001", day - dt.timedelta(days=100), day + dt.timedelta(days=10)),)
+    return [
+        StaffMember(STAFF_ID, cast.firm, Post.ELEVATOR_MECHANIC, "梁师傅", STAFF_ID_NUMBER, "13700001111", (cast.estate,), lift),
+        StaffMember(NORTH_STAFF, NORTH_FIRM, Post.ELECTRICIAN, "钟师傅", NORTH_STAFF_ID_NUMBER, "13700002222", (NORTH_ESTATE,)),
+    ]
 
 
 async def make_role(
@@ -817,11 +849,14 @@ async def _roles(store: SqlStore, keys: Keyring, world: World, cast: Cast) -> di
         "property_firm": (cast.firm, frozenset(world.managed(cast.firm)), True),
         "committee": (cast.estate, frozenset({cast.estate}), True),
         "owner": (cast.owner, frozenset(world.holdings(cast.owner)), False),
+        "staff": (STAFF_ID, frozenset(), False),
     }
-    return {
+    roles = {
         name: await make_role(store, keys, world, name, scope, roots, whole, cast.owner if name == "owner" else None)
         for name, (scope, roots, whole) in scopes.items()
     }
+    roles["staff"] = replace(roles["staff"], cases=frozenset(key for key, held in world.case_assignees.items() if held == STAFF_ID))
+    return roles
 
 
 async def _main(url: str, sock: socket.socket, started: dict[str, Any]) -> None:
@@ -883,7 +918,7 @@ def _secure_hub(backend: str, request: pytest.FixtureRequest, tmp_path_factory: 
             client.close()
 
 
-ROLE_NAMES = ("admin", "city", "district", "street", "community", "property_firm", "committee", "owner")
+ROLE_NAMES = ("admin", "city", "district", "street", "community", "property_firm", "committee", "owner", "staff")
 
 
 @pytest.fixture(params=ROLE_NAMES)

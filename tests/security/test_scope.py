@@ -181,6 +181,8 @@ PROBED_ROOT_FIELDS = {"place", "house", "places", "search", "levels", "stats", "
     "facility", "facilities",
     # probed in tests/security/test_scope_credit.py (firms' credit)
     "firmScores",
+    # probed in tests/security/test_scope_staff.py (staff of firms, the staff role)
+    "staffMember", "staff", "myCases",
 }
 """The root fields this suite probes (`levels` is the same for everyone and reads no store)."""
 PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackAlarm"} | {
@@ -203,10 +205,12 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
     "recordRepair", "recordPart", "retireFacility",
     # probed in tests/security/test_scope_credit.py (firms' credit)
     "computeCredit",
+    # probed in tests/security/test_scope_staff.py (the staff role's steps)
+    "arriveCase", "reportPosition",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""
-PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"} | {"voteUpdates"}
+PROBED_SUBSCRIPTION_FIELDS = {"alarms", "caseUpdates"} | {"voteUpdates"} | {"myCaseUpdates"}
 """The subscriptions this suite probes (in tests/security/test_scope_devices.py, and voteUpdates
 in tests/security/test_scope_votes.py)."""
 PROBED_TYPES = {
@@ -255,6 +259,8 @@ PROBED_TYPES = {
     "Facility", "FacilityEvent", "FacilityEventConnection", "FacilityEventEdge", "FacilityDetail", "FacilityFigures",
     # probed in tests/security/test_scope_credit.py (firms' credit)
     "CreditScore", "CreditPart", "CreditFigure",
+    # probed in tests/security/test_scope_staff.py (staff of firms)
+    "StaffMember", "StaffCertificate", "StaffShift", "StaffPosition",
 }
 
 
@@ -281,6 +287,8 @@ def _near(world: World, role: Role, pool: list[str]) -> str | None:
     """The foreign code sharing the longest prefix with one of the role's roots: a sibling."""
     if not pool:
         return None
+    if not role.roots:  # the staff role reads no place: any code is foreign to it
+        return min(pool)
 
     def closeness(code: str) -> tuple[int, str]:
         common = max(
@@ -771,7 +779,7 @@ def test_nested_paths_from_places_in_scope(secure_hub: SecureHub, role: Role) ->
             for name in ("entrance", "building", "estate", "community", "street", "district"):
                 above = place[name]
                 assert above is None or above["code"] in role.places
-    assert checked >= 1
+    assert checked >= 1 if role.places else checked == 0  # the staff role has no place to start from
 
 
 def world_line(secure_hub: SecureHub, code: str, top: str) -> list[str]:

@@ -17,7 +17,9 @@ place, the owners of its area, never a property firm), worked out here from the 
 record dates and the ownerships, not from the hub's access rules. Repair projects (a project id)
 are judged by who may read the books of the part they repair (`Role.may_read_books`: the
 administrations, committee and managing firm whose scope holds the part, the owners holding a
-house of its estate).
+house of its estate). Staff of firms (a staff id, an ID number) are judged by the estates they
+work in (`Role.may_see_staff`); the staff role sees no place, owner or firm at all, only the
+cases assigned to it (`Role.cases`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 
 from graph.levels import Level
 from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm
+from graph.staff.records import StaffMember
 from graph.utilities import Bill, Utility
 
 RELAY_PLACE_TYPES = {
@@ -196,6 +199,12 @@ class World:
     """Repair project id → the project (tests/security/conftest.py, `funds_and_revenue`)."""
     revenue: dict[str, list[WorldRevenue]] = field(default_factory=dict)
     """Estate → its public-revenue journal, oldest first."""
+    staff: dict[str, StaffMember] = field(default_factory=dict)
+    """Staff id → the member of a firm's staff (tests/security/conftest.py, `security_staff`)."""
+    staff_numbers: dict[str, str] = field(default_factory=dict)
+    """A member of staff's ID number → its staff id."""
+    case_assignees: dict[str, str] = field(default_factory=dict)
+    """Case id → the member of staff it is assigned to."""
     _subtrees: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, batch: Batch) -> None:
@@ -219,6 +228,8 @@ class World:
         for case in batch.cases:
             self.cases[case.id] = case.place_code
             self.case_firms[case.id] = case.firm_code
+            if case.assignee is not None:
+                self.case_assignees[case.id] = case.assignee
         for account in batch.accounts:
             self.accounts[account.account_no] = account.house_code
         self.bills.extend(batch.bills)
@@ -348,6 +359,8 @@ class Role:
     whole: bool
     """Whether the role sees every visible owner whole (else masked, except `self_owner`)."""
     self_owner: str | None = None
+    cases: frozenset[str] | None = None
+    """For the staff role: the cases it may see (those assigned to it), whatever their place."""
 
     def __str__(self) -> str:
         return self.name
@@ -363,8 +376,16 @@ class Role:
         return any(world.places[root].level == Level.CITY for root in self.roots)
 
     def may_see_case(self, world: World, case_id: str) -> bool:
+        if self.cases is not None:
+            return case_id in self.cases
         place = world.cases[case_id]
         return self.city_wide(world) if place is None else place in self.places
+
+    def may_see_staff(self, world: World, staff_id: str) -> bool:
+        """A member of staff is seen by whoever sees one of the estates it works in."""
+        if self.name == "staff":
+            return staff_id == self.scope  # itself (its cases name it as their assignee)
+        return self.name == "admin" or any(code in self.places for code in world.staff[staff_id].estates)
 
     def may_see_notice(self, world: World, notice: str) -> bool:
         return any(code in self.places for code in world.notices[notice])
@@ -442,6 +463,10 @@ def referents(world: World, text: str) -> list[tuple[str, str]]:
         found.append(("vote", text))
     if text in world.projects:
         found.append(("project", text))
+    if text in world.staff:
+        found.append(("staff", text))
+    if text in world.staff_numbers:
+        found.append(("staff_person", world.staff_numbers[text]))
     relay = _unbase64(text, urlsafe=False)
     if relay is not None:
         type_name, _, key = relay.partition(":")
@@ -485,8 +510,22 @@ def leaks(world: World, role: Role, data: Any) -> list[str]:
                     problems.append(f"{path}: vote {key} at {world.votes[key].place} is not one {role} may read")
                 elif kind == "project" and not role.may_read_books(world, world.projects[key].part):
                     problems.append(f"{path}: repair project {key} at {world.projects[key].part} is not one {role} may read")
+                elif kind in ("staff", "staff_person") and not role.may_see_staff(world, key):
+                    problems.append(f"{path}: member of staff {key} is outside the scope of {role}")
+                if kind == "staff_person" and not role.whole:
+                    problems.append(f"{path}: the ID number of member of staff {key} is shown whole to {role}")
                 if kind == "person" and not role.sees_whole(key):
                     problems.append(f"{path}: the ID number of {key} is shown whole to {role}")
+        elif isinstance(value, dict) and str(value.get("id")) in world.staff and any(key in value for key in _PERSONAL_KEYS):
+            member = world.staff[str(value["id"])]
+            staffed = {
+                "name": member.name if role.whole else masked_name(member.name),
+                "idNumber": member.id_number if role.whole else masked_id_number(member.id_number),
+                "phone": None if member.phone is None else member.phone if role.whole else masked_phone(member.phone),
+            }
+            for key in _PERSONAL_KEYS:
+                if key in value and value[key] != staffed[key]:
+                    problems.append(f"{path}.{key}: {value[key]!r} of member of staff {member.id} shown to {role}, expected {staffed[key]!r}")
         elif isinstance(value, dict) and "id" in value and any(key in value for key in _PERSONAL_KEYS):
             relay = _unbase64(str(value["id"]), urlsafe=False) or ""
             type_name, _, owner_id = relay.partition(":")

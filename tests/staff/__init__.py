@@ -1,0 +1,1 @@
+"""Tests of graph.staff and the staff role."""
