@@ -19,6 +19,7 @@ import strawberry
 from graph.errors import InvalidInput
 from graph.funds.service import period_bounds
 from graph.levels import Level
+from graph.party.checks import check_organisation_place
 from graph.party.records import ClaimOutcome, HostKind, LinkKind, OrganisationKind
 from graph.party.records import PartyOrganisation as OrganisationRecord
 from graph.party.records import PersonLink as LinkRecord
@@ -152,6 +153,10 @@ class PartyMutations:
             id=organisation.id.strip(), name=organisation.name.strip(), kind=organisation.kind, host_kind=organisation.host_kind,
             host=host, place_code=place, founded_on=organisation.founded_on,
         )
+        if principal.role is Role.PROPERTY_FIRM and not _oversees(info.context.scope.roots or frozenset(), place):
+            # a firm's organisation sits in a street or community over one of the firm's own
+            # estates; any other answers as a place that does not exist
+            check_organisation_place(record, None)
         return PartyOrganisation(record=await party_of(info).found(record))
 
     @field(description="Change what is recorded of an organisation: its name, kind, founding day, secretary (a current member; clearSecretary names none).")
@@ -199,3 +204,8 @@ class PartyMutations:
             raise InvalidInput("claim", claim, "is not a claim you can act for")
         await acting_member(info, visible.member_id, "record claims")
         return CaseClaim(record=await party_of(info).finish(visible, outcome, actor=actor_name(info), note=note))
+
+
+def _oversees(roots: frozenset[str], place: str) -> bool:
+    """Whether `place` is one of the roots or lies above one (place codes extend their parent's)."""
+    return any(root.startswith(place) for root in roots)

@@ -37,6 +37,7 @@ from graph.scope import Scope
 from tests.security.conftest import (
     NORTH_ENTRANCE,
     NORTH_ESTATE,
+    NORTH_FIRM,
     NORTH_HOUSES,
     NORTH_STREET,
     SHARED_OWNER,
@@ -61,6 +62,7 @@ WRITE_ARGUMENTS: dict[str, frozenset[str]] = {
     "confirmRevenue": frozenset({"estate"}),
     "objectRevenue": frozenset({"estate"}),
     "publishFundPeriod": frozenset({"estate"}),
+    "foundPartyOrganisation": frozenset({"organisation.place"}),
 }
 """Every argument of a mutation that names a place or a point, dotted through input types."""
 KEPT_AS_TEXT: dict[str, frozenset[str]] = {"openCase": frozenset({"input.address"})}
@@ -68,6 +70,12 @@ STAFF_POSITIONS: dict[str, frozenset[str]] = {"arriveCase": frozenset({"position
 """Where a member of staff says it is: checked against its own case's point (arriveCase) or kept
 as its last position (reportPosition); no write lands at a place by them, and only the staff role
 may send them (tests/security/test_scope_staff.py probes both)."""
+WHERE_DONE: dict[str, frozenset[str]] = {"recordMaintenance": frozenset({"lon", "lat"})}
+"""Where a maintenance was done: the write lands on the facility (by its code, held to the
+recorder's contract or scope), and the point is checked against that facility's estate, never
+resolved to a place (tests/security/test_scope_facilities.py and tests/graph/test_facilities_service.py)."""
+NOT_PLACES: dict[str, frozenset[str]] = {"recordPart": frozenset({"part"})}
+"""Arguments named like a place word that are not one: the part replaced in a facility (部件)."""
 """Place-like arguments kept as the caller's words and never resolved to a place (the address
 of a case as told): they decide nothing about where a write lands."""
 PLACE_WORDS = frozenset({
@@ -101,6 +109,7 @@ ORGANISE = "mutation($input: OrganiseVoteInput!) { organiseVote(input: $input) {
 STEP = "mutation($estate: String!) { recordMeetingStep(estate: $estate, kind: GROUP_FORMED) { estateCode } }"
 CAST = 'mutation($vote: ID!, $house: String!) { castBallot(vote: $vote, house: $house, choices: [{item: 1, choice: "for"}]) { houseCode } }'
 PROXY = 'mutation($vote: ID!, $house: String!, $delegate: String!) { registerProxy(vote: $vote, house: $house, delegate: $delegate, reference: "越界委托") { houseCode } }'
+FOUND = "mutation($organisation: PartyOrganisationInput!) { foundPartyOrganisation(organisation: $organisation) { id } }"
 RAISE = "mutation($project: RepairProjectInput!) { raiseRepairProject(project: $project) { id part } }"
 ENTER = 'mutation($estate: String!) { enterRevenue(estate: $estate, entries: [{kind: COST, amountFen: 100, costItem: "越界成本"}]) { index } }'
 REVERSE = "mutation($estate: String!) { reverseRevenue(estate: $estate, index: 0) { index } }"
@@ -148,6 +157,7 @@ PROBES = [
     Probe("confirmRevenue", frozenset({"estate"}), Level.ESTATE),
     Probe("objectRevenue", frozenset({"estate"}), Level.ESTATE),
     Probe("publishFundPeriod", frozenset({"estate"}), Level.ESTATE),
+    Probe("foundPartyOrganisation", frozenset({"organisation.place"}), Level.STREET),
     Probe("open311", frozenset({"address_id"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.HOUSE),
     Probe("open311", frozenset({"address_string"})),
@@ -194,7 +204,7 @@ def place_arguments(secure_hub: SecureHub) -> dict[str, set[str]]:
 def test_every_mutation_naming_a_place_or_point_is_probed(secure_hub: SecureHub) -> None:
     """A mutation that takes a place, an address or a point fails here until the table probes
     it (and the write goes through graph.reach), and the table probes what it declares."""
-    tables = (WRITE_ARGUMENTS, KEPT_AS_TEXT, STAFF_POSITIONS)
+    tables = (WRITE_ARGUMENTS, KEPT_AS_TEXT, STAFF_POSITIONS, WHERE_DONE, NOT_PLACES)
     declared = {name: set().union(*(table.get(name, frozenset()) for table in tables)) for name in set().union(*tables)}
     assert place_arguments(secure_hub) == declared
     for mutation, arguments in WRITE_ARGUMENTS.items():
@@ -347,6 +357,14 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
             "id": f"SEC-W-{tag}", "part": value, "title": TITLE, "budgetFen": 10_000, "authority": "EMERGENCY",
             "authorityRef": TITLE, "emergency": "ROOF",
         }}
+    elif probe.write == "foundPartyOrganisation":
+        # a firm's organisation sits in the street overseeing it (属地): the firm founds its own,
+        # an office one for the suite's firm of 市北区
+        host = None if role.name == "property_firm" else NORTH_FIRM
+        query, variables = FOUND, {"organisation": {
+            "id": f"SEC-W-{tag}", "name": TITLE, "kind": "BRANCH", "hostKind": "FIRM", "host": host,
+            "place": value, "foundedOn": "2026-01-01",
+        }}
     elif probe.write in FUND_WRITES:
         query, variables = FUND_WRITES[probe.write], {"estate": value}
     else:
@@ -385,9 +403,10 @@ def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
         return [(await store.log_size(log), len(await store.log_heads(log))) for log in journals]
 
     books = secure_hub.run(journals_now())
+    organisations = secure_hub.run(store.party_organisations([f"SEC-W-{tag}"], EVERYTHING))
     return (
         cases, secure_hub.run(store.devices([f"SEC-W-{tag}"], EVERYTHING)), secure_hub.run(store.shared_versions(f"sec-w-{tag.lower()}")),
-        votes, steps, board, proxies, projects, books,
+        votes, steps, board, proxies, projects, books, organisations,
     )
 
 
