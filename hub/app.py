@@ -10,6 +10,7 @@ schema's resolvers then pass that scope into every read of the store, so no path
 
 from __future__ import annotations
 
+import gc
 import contextlib
 import dataclasses
 import urllib.parse
@@ -220,6 +221,7 @@ def create_app(
     shared_cache_seconds: float | None = None,
     map_settings: MapSettings | None = None,
     credit: Credit | None = None,
+    freeze_heap: bool = False,
 ) -> Gate:
     """The hub's app over `store`; it closes the store at shutdown only when `owns_store`.
 
@@ -259,6 +261,12 @@ def create_app(
             scheduler.start()
         if running is not None:
             await running.start()
+        if freeze_heap:
+            # what the server loaded to start (modules, schema, caches) lives as long as it does:
+            # moved out of the collector's sight, a full collection no longer rescans it, which
+            # was most of a request's p99 (BENCHMARKS.md, dispatch); only for a serving process
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

@@ -91,6 +91,7 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         run_schedules=settings.broker is None,
         background=settings,
         simulation=_simulation(arguments),
+        freeze_heap=True,
     )
     if connectors.specs:
         where = f"the workers of queue {settings.queue}" if settings.broker else "this server"
