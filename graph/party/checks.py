@@ -80,10 +80,9 @@ def check_link(link: PersonLink, field: str) -> None:
 
 
 def check_staff_id(value: object, field: str) -> str:
-    """INTEGRATOR HOOK: the shape of a staff record id (letters, digits, `. _ : -`, 1–64).
-    The staff records are another part's; until they are merged this is the only check of a
-    staff link. Wire `graph.party.service.StaffLinks` to the staff records to check that the id
-    names a staff member and to find the estates the staff member works in."""
+    """The shape of a staff link's id (letters, digits, `. _ : -`, 1–64): checked before the
+    staff records are read (`graph.party.service.StaffLinks`: that the id names a member of
+    staff, and the estates it works in)."""
     if not isinstance(value, str) or not _STAFF_ID.fullmatch(value):
         raise InvalidInput(field, value, "is not a staff id (1 to 64 letters, digits, . _ : -)")
     return value

@@ -4,13 +4,16 @@
   owners' committee in office; an organisation is founded with no
   secretary (it has no members yet) — `record` names one among its current members.
 - Members: a declared link is checked against what the hub holds: an owner the hub knows; a
-  member of the estate's owners' committee in office on the day of joining; a staff id through
-  `StaffLinks` (INTEGRATOR HOOK: until the staff records are merged, the shape of the id only).
+  member of the estate's owners' committee in office on the day of joining; a member of staff
+  the hub holds (`StaffLinks`, over the staff records) — in a firm's organisation, one employed
+  by that firm (a firm's staff outside it, and an unknown id, get the same answer); in a
+  community's or a committee's organisation any member of staff (a mechanic may belong to the
+  branch of the community it serves).
   A member leaves on a day (kept, with its claims); a secretary who leaves stops being secretary.
 - Claims (党员认领): a current member with a declared link takes an open case (OPEN_STATUSES) at
   a place in an estate of its link — the estates of the houses an owner holds today, its
-  committee's estate, a staff member's estates (`StaffLinks.estates`). One active claim per case
-  per member (the store holds it, writers at once included). The claim and its outcome
+  committee's estate, the estates a member of staff works in (`StaffLinks.estates`). One
+  active claim per case per member (the store holds it, writers at once included). The claim and its outcome
   (resolved, or handed back saying why) are events in the case's history, written through
   `graph.casework.Casework` (an event that keeps the status), never beside it.
 - Figures per place: the estates at or under it; the members of owners' committees in office
@@ -25,14 +28,13 @@ import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from graph.cases import OPEN_STATUSES
 from graph.casework import Casework
 from graph.clock import CHINA_STANDARD_TIME
 from graph.errors import InvalidInput, StoreError
 from graph.levels import Level
-from graph.party.checks import NOTE_LIMIT, check_link, check_staff_id, check_text
+from graph.party.checks import NOTE_LIMIT, check_link, check_text
 from graph.party.records import (
     CaseClaim,
     ClaimOutcome,
@@ -45,6 +47,7 @@ from graph.party.records import (
     PersonLink,
 )
 from graph.scope import Scope
+from graph.staff.records import StaffMember
 from graph.store import MAX_PAGE, Store
 from graph.workflow import Workflow
 
@@ -52,27 +55,23 @@ EVERYTHING = Scope.everything()
 ATTEMPTS = 8
 
 
-class StaffLinks(Protocol):
-    """INTEGRATOR HOOK: what party building needs of the property firms' staff records (another
-    part of issue 15). Wire an implementation over the staff store into `Party(staff=…)`."""
+class StaffLinks:
+    """What party building reads of the staff records (graph.staff.records.StaffStore), unscoped:
+    the hub deciding, not the caller reading."""
 
-    async def known(self, staff_id: str) -> bool:
-        """Whether the hub holds a staff record with this id."""
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    async def estates(self, staff_id: str, on: dt.date) -> set[str]:
-        """The estates the staff member works in on `on` (where its claims may be)."""
-
-
-class StaffShapeOnly:
-    """The staff hook until the staff records are merged: a staff id is accepted on its shape
-    alone (`check_staff_id`) and works in no estate, so a staff-linked member claims nothing."""
-
-    async def known(self, staff_id: str) -> bool:
-        check_staff_id(staff_id, "link id")
-        return True
+    async def member(self, staff_id: str) -> StaffMember | None:
+        """The stored member of staff with this id, or None."""
+        [found] = await self.store.staff([staff_id], EVERYTHING)
+        return found
 
     async def estates(self, staff_id: str, on: dt.date) -> set[str]:
-        return set()
+        """The estates the member of staff works in (its record keeps no dates: today's, whatever
+        `on`); none for an id the hub no longer holds."""
+        found = await self.member(staff_id)
+        return set() if found is None else set(found.estates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +102,10 @@ def _unseen_member(member_id: str) -> InvalidInput:
 class Party:
     """Party building over a store; cheap to build (one per request is fine)."""
 
-    def __init__(
-        self, store: Store, *, clock: Callable[[], dt.datetime] | None = None, staff: StaffLinks | None = None
-    ) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.store = store
         self.clock = clock or _real_now
-        self.staff: StaffLinks = staff or StaffShapeOnly()
+        self.staff = StaffLinks(store)
 
     def now(self) -> dt.datetime:
         return self.clock().astimezone(dt.timezone.utc)
@@ -169,8 +166,9 @@ class Party:
 
     # -- members ---------------------------------------------------------------------------
 
-    async def check_link(self, link: PersonLink, on: dt.date) -> None:
-        """Refuse a link naming nobody the hub holds (InvalidInput naming `link`)."""
+    async def check_link(self, link: PersonLink, on: dt.date, organisation: PartyOrganisation | None = None) -> None:
+        """Refuse a link naming nobody the hub holds (InvalidInput naming `link`); in a firm's
+        `organisation`, a staff link naming anyone but that firm's staff."""
         check_link(link, "link")
         kind = LinkKind(link.kind)
         if kind is LinkKind.OWNER:
@@ -181,7 +179,11 @@ class Party:
             estate, _, owner = link.id.partition("/")
             if owner not in await self._committee_owners(estate, on):
                 raise InvalidInput("link", link.id, f"is not a member of {estate}'s owners' committee in office on {on}")
-        elif not await self.staff.known(link.id):
+        elif organisation is not None and organisation.host_kind is HostKind.FIRM:
+            staff = await self.staff.member(link.id)
+            if staff is None or staff.employer != organisation.host:
+                raise InvalidInput("link", link.id, f"is not a member of {organisation.host}'s staff the hub knows")
+        elif await self.staff.member(link.id) is None:
             raise InvalidInput("link", link.id, "is not a staff member the hub knows")
 
     async def _committee_owners(self, estate: str, on: dt.date) -> set[str]:
@@ -195,7 +197,7 @@ class Party:
         if joined_on > self.today():
             raise InvalidInput("joinedOn", joined_on, "is after today")
         if link is not None:
-            await self.check_link(link, self.today())
+            await self.check_link(link, self.today(), organisation)
         member = PartyMember(
             id="PM" + secrets.token_hex(6).upper(), organisation_id=organisation.id, name=name.strip(), joined_on=joined_on,
             post=post.strip(), link=link,

@@ -3,8 +3,8 @@
 
 - a 党支部 in each of the street's first two communities (the second a 党总支);
 - a 联合党支部 in each of the (up to two) firms managing the street's estates today, seated in the
-  street (属地), each with a member linked to a staff id (checked on its shape until the staff
-  records are merged);
+  street (属地), each with its secretary: the first of the firm's staff (hub.demo.staff), under
+  its name and linked to its staff record — without a link when the hub holds none of its staff;
 - in each of the (up to three) estates of the street with a committee in office, two committee
   members join their community's organisation, declared under their own names — the first as
   the owner, the second as the committee member — and a resident joins without a link;
@@ -87,7 +87,10 @@ async def build_demo_party(store: Store, street: str, *, seed: int, now: dt.date
                 firm_code, street, dt.date(2016, 7, 1),
             )
         )
-        staff = await party.add_member(org, person_name(rng, rng.random() < 0.5, 1980), dt.date(2010, 7, 1), post="支部书记", link=PersonLink(LinkKind.STAFF, f"YG-{firm_code[-8:]}-001"))
+        [crew] = await store.staff_of([firm_code], EVERYTHING)  # its secretary: the first of its staff, when the hub holds any
+        name = crew[0].name if crew else person_name(rng, rng.random() < 0.5, 1980)
+        link = PersonLink(LinkKind.STAFF, crew[0].id) if crew else None
+        staff = await party.add_member(org, name, dt.date(2010, 7, 1), post="支部书记", link=link)
         await party.record(org, secretary=staff.id)
         made_members += 1
     seated = [(estate, found) for estate, found in zip(estates, await store.committees(estates, today, EVERYTHING)) if found]

@@ -4,7 +4,7 @@
 |-----------------------------------------|-----------------------------------------------------------|
 | facility, facilities, Place.facilities  | every role in its scope; owners the public view of the estates they hold a house in |
 | recordInstallation, recordRegistration, recordContract, recordInspection, recordRepair, recordPart, retireFacility | admin, city, district, street, community, property firm (in scope) |
-| recordMaintenance                       | the contractor's or the managing firm's property_firm token; the admin naming `byOrg` |
+| recordMaintenance                       | the contractor's or the managing firm's property_firm token or a staff token of its staff; the admin naming `byOrg` |
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from graph.errors import InvalidInput
 from graph.facilities.records import InspectionResult
 from graph.facilities.service import Recorded
 from graph.scope import Scope
+from graph.security import Role
 from schema.arguments import place_argument
 from schema.context import Info
 from schema.errors import Forbidden
@@ -100,7 +101,7 @@ class FacilityMutations:
         )
         return _answer(info, done)
 
-    @field(description="Book a maintenance (维护保养) done by your firm — the facility's contractor, or the firm managing its estate — at a point at or near the facility.")
+    @field(description="Book a maintenance (维护保养) done by your firm — the facility's contractor, or the firm managing its estate — or, with a staff token, by you for your employer, at a point at or near the facility.")
     async def record_maintenance(
         self,
         info: Info,
@@ -109,7 +110,7 @@ class FacilityMutations:
         lon: float | None = None,
         lat: float | None = None,
         by_org: Annotated[str | None, strawberry.argument(description="The admin only: the organisation that did it (credit code).")] = None,
-        by_staff: Annotated[str | None, strawberry.argument(description="The person, by your staff id.")] = None,
+        by_staff: Annotated[str | None, strawberry.argument(description="The person, by your staff id (a staff token: itself, whatever is given here must be its own id).")] = None,
         items: str | None = None,
         key: Key = None,
         note: Note = "",
@@ -117,7 +118,9 @@ class FacilityMutations:
         principal = info.context.principal
         if principal.role not in MAINTAINERS:
             raise Forbidden(f"forbidden: the {principal.role.value} role may not book maintenance")
-        recorder = recorder_of(principal, by_org=by_org, by_staff=by_staff)
+        recorder = await recorder_of(info.context.store, principal, by_org=by_org, by_staff=by_staff)
+        if recorder is None and principal.role is Role.STAFF:
+            raise Forbidden("forbidden: the staff token names no staff record")
         if recorder is None:
             raise InvalidInput("byOrg", by_org, "is needed: the organisation that did the maintenance")
         if (lon is None) != (lat is None):

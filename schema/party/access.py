@@ -37,8 +37,7 @@ ACTORS = OFFICES | {Role.PROPERTY_FIRM}
 
 
 def party_of(info: Info) -> Party:
-    """The party service for this request. INTEGRATOR HOOK: pass `staff=` (graph.party.service.
-    StaffLinks over the staff records) here once they are merged."""
+    """The party service for this request (staff links read the staff records through the store)."""
     return Party(info.context.store)
 
 

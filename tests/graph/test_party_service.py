@@ -1,8 +1,9 @@
 """graph.party.service.Party on every backend of `tests.backends`, over the conformance suite's
 city: who may claim which case (the estates of the member's link; open cases only; a current
 member with a link), one active claim per case and member, the claim and its outcome as events
-in the case's history (nothing added when refused), the staff hook, secretaries, and the
-figures per place against what was written."""
+in the case's history (nothing added when refused), staff links over the stored staff records
+(a firm's organisation links its own staff only; a linked member of staff claims in the estates
+it works in), secretaries, and the figures per place against what was written."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from graph.errors import InvalidInput
 from graph.party.records import ClaimOutcome, HostKind, LinkKind, OrganisationKind, PartyMember, PartyOrganisation, PersonLink
 from graph.party.service import Party
 from graph.scope import Scope
+from graph.staff.records import Post, StaffMember
 from graph.store import Store
 from graph.votes.records import Committee, Member
 from graph.workflow import Workflow
@@ -27,8 +29,10 @@ from tests.graph.conformance import (
     D_SHIBEI,
     E_A,
     E_B,
+    E_C,
     E_HOUSE,
     FIRM_2,
+    FIRM_3,
     OWNER_B,
     OWNER_C,
     OWNER_D,
@@ -63,14 +67,14 @@ async def store(backend: str, request: pytest.FixtureRequest, sqlite_path: str) 
         await backends.discard(opened)
 
 
-class Staff:
-    """A staff hook as the integrator will wire it: one known staff member working in 海韵花园."""
+STAFF = (
+    StaffMember("S-001", FIRM_2, Post.STEWARD, "孙丽", "370202198801010011", None, (E_A,)),  # 八大关物业, in 海韵花园
+    StaffMember("S-002", FIRM_3, Post.ELECTRICIAN, "钱勇", "370203198702020022", None, (E_C,)),  # 台东物业, in 百分百%家园
+)
 
-    async def known(self, staff_id: str) -> bool:
-        return staff_id == "S-001"
 
-    async def estates(self, staff_id: str, on: dt.date) -> set[str]:
-        return {E_A} if staff_id == "S-001" else set()
+def firm_org() -> PartyOrganisation:
+    return PartyOrganisation("PO-F2", "八大关物业党支部", OrganisationKind.BRANCH, HostKind.FIRM, FIRM_2, ST_B, dt.date(2018, 1, 1))
 
 
 def community_org() -> PartyOrganisation:
@@ -131,7 +135,8 @@ async def test_a_claim_and_its_outcome_are_on_the_case(store: Store) -> None:
 
 
 async def test_who_may_claim_what(store: Store) -> None:
-    party = Party(store, staff=Staff())
+    await store.save_staff(list(STAFF))
+    party = Party(store)
     org = await party.found(community_org())
     owner, committee, bare = await members(party, org)
     in_a, in_b = await case_at(store, T_HOUSE), await case_at(store, E_HOUSE)
@@ -174,7 +179,8 @@ async def test_links_name_people_the_hub_holds(store: Store) -> None:
         await party.add_member(org, "某", dt.date(2010, 1, 1), link=PersonLink(LinkKind.COMMITTEE, f"{E_B}/{OWNER_B}"))
     with pytest.raises(InvalidInput, match="staff id"):
         await party.add_member(org, "某", dt.date(2010, 1, 1), link=PersonLink(LinkKind.STAFF, "员工 一"))
-    assert (await party.add_member(org, "某", dt.date(2010, 1, 1), link=PersonLink(LinkKind.STAFF, "S-7"))).link is not None  # shape only
+    with pytest.raises(InvalidInput, match="not a staff member the hub knows"):
+        await party.add_member(org, "某", dt.date(2010, 1, 1), link=PersonLink(LinkKind.STAFF, "S-7"))  # the right shape, nobody
     with pytest.raises(InvalidInput, match="after today"):
         await party.add_member(org, "某", TODAY + dt.timedelta(days=2))
     with pytest.raises(InvalidInput, match="property firm"):
@@ -187,6 +193,36 @@ async def test_links_name_people_the_hub_holds(store: Store) -> None:
     with pytest.raises(InvalidInput, match="after today"):
         await party.remove_member(member, TODAY + dt.timedelta(days=1))
     assert (await store.party_members_by_id([member.id], EVERYTHING))[0] == member
+
+
+async def test_staff_links_name_stored_staff_a_firms_organisation_its_own(store: Store) -> None:
+    await store.save_staff(list(STAFF))
+    party = Party(store)
+    community, firm = await party.found(community_org()), await party.found(firm_org())
+    before = await store.party_members([community.id, firm.id], EVERYTHING)
+    # a firm's organisation: another firm's member of staff answers as an id nobody holds
+    refusals = []
+    for staff_id in ("S-002", "S-404"):
+        with pytest.raises(InvalidInput) as refused:
+            await party.add_member(firm, "某", dt.date(2015, 7, 1), link=PersonLink(LinkKind.STAFF, staff_id))
+        refusals.append(str(refused.value).replace(staff_id, "<id>"))
+    assert refusals[0] == refusals[1] and f"{FIRM_2}'s staff" in refusals[0]
+    with pytest.raises(InvalidInput, match="not a staff member the hub knows"):
+        await party.add_member(community, "某", dt.date(2015, 7, 1), link=PersonLink(LinkKind.STAFF, "S-404"))
+    assert await store.party_members([community.id, firm.id], EVERYTHING) == before  # refused: nothing stored
+    own = await party.add_member(firm, "孙丽", dt.date(2015, 7, 1), link=PersonLink(LinkKind.STAFF, "S-001"))
+    other = await party.add_member(community, "钱勇", dt.date(2016, 7, 1), link=PersonLink(LinkKind.STAFF, "S-002"))  # any staff
+    assert await party.estates_of(own, TODAY) == {E_A} and await party.estates_of(other, TODAY) == {E_C}
+    in_a, in_b, in_c = await case_at(store, T_HOUSE), await case_at(store, E_HOUSE), await case_at(store, E_C)
+    assert (await party.claim(own, in_a.id, scope=EVERYTHING, actor="a")).estate_code == E_A
+    assert (await party.claim(other, in_c.id, scope=EVERYTHING, actor="a")).estate_code == E_C
+    for member, case in ((own, in_b), (own, in_c), (other, in_a)):
+        with pytest.raises(InvalidInput, match="not in an estate"):
+            await party.claim(member, case.id, scope=EVERYTHING, actor="a")
+    # the staff record moves: the member of staff claims where it works now
+    await store.save_staff([StaffMember("S-001", FIRM_2, Post.STEWARD, "孙丽", "370202198801010011", None, (E_B,))])
+    assert await party.estates_of(own, TODAY) == {E_B}
+    assert (await party.claim(own, in_b.id, scope=EVERYTHING, actor="a")).estate_code == E_B
 
 
 async def test_secretaries_are_current_members(store: Store) -> None:

@@ -4,7 +4,11 @@ street and the city read the whole record and its events, another firm or street
 owner reads the public view of its estate's elevators (no contractor code, no contract, no one
 who booked); the contractor books a maintenance on an elevator outside its own scope, the
 managing firm on one it manages, another firm and the roles that do not maintain are refused;
-a retired facility only reads; a place's figures answer as exact fractions."""
+a retired facility only reads; a place's figures answer as exact fractions. Members of staff with
+their own `staff` tokens: the contractor's mechanic books, as its employer and itself, the
+maintenance that clears the `maintenance.overdue` alarm the sweep raised on an elevator outside
+its employer's estates, the managing firm's on one of its estates (the point checked), and a
+member of another firm's staff is refused exactly as for a device that does not exist."""
 
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ from graph.facilities.records import InspectionResult
 from graph.facilities.service import Facilities
 from graph.model import Batch, PropertyFirm
 from graph.scope import Scope
+from graph.staff.records import Post, StaffMember
 from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
-from tests.graph.conformance import E_A, E_B, FIRM_2, FIRM_3, OWNER_B, ST_A, ST_B
+from tests.graph.conformance import E_A, E_B, E_C, FIRM_2, FIRM_3, OWNER_B, ST_A, ST_B
 from tests.graph.conformance_devices import fleet
 from tests.graph.conformance_facilities import CONTRACTOR
 from tests.schema.test_funds_api import FundHub as Hub
@@ -43,7 +48,11 @@ LIFE = """query($c: String!) { facility(code: $c) {
 } }"""
 MAINTAIN = """mutation($c: String!, $at: DateTime!, $lon: Float, $lat: Float, $staff: String, $org: String, $key: String) {
   recordMaintenance(code: $c, at: $at, lon: $lon, lat: $lat, byStaff: $staff, byOrg: $org, key: $key) {
-    code lastMaintainedAt maintenanceDueAt version } }"""
+    code lastMaintainedAt maintenanceDueAt maintenanceOverdue version } }"""
+OVERDUE = "DT-" + "9" * 61
+"""An elevator of 海韵花园 under the contractor's contract, installed 20 days ago (due every 15): the sweep alarms it."""
+MECHANIC, STEWARD, OUTSIDER = "AD-W-007", "BDG-YG-001", "TD-YG-001"
+"""Members of staff: the contractor's, the managing firm's (八大关物业, in 海韵花园) and 台东物业's."""
 
 
 async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> None:
@@ -62,6 +71,17 @@ async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> N
                 code, at=NOW - dt.timedelta(days=3), contractor_code=CONTRACTOR, contractor_name="青岛安达电梯维保有限公司", number="WB-1",
                 start=today - dt.timedelta(days=30), end=today + dt.timedelta(days=300), scope=EVERYTHING, recorded_by="admin:*",
             )
+        await facilities.record_installation(OVERDUE, at=NOW - dt.timedelta(days=20), scope=EVERYTHING, recorded_by="admin:*")
+        await facilities.record_contract(
+            OVERDUE, at=NOW - dt.timedelta(days=20), contractor_code=CONTRACTOR, contractor_name="青岛安达电梯维保有限公司", number="WB-9",
+            start=today - dt.timedelta(days=30), end=today + dt.timedelta(days=300), scope=EVERYTHING, recorded_by="admin:*",
+        )
+        assert (await facilities.overdue_sweep()).raised == 1
+        await store.save_staff([
+            StaffMember(MECHANIC, CONTRACTOR, Post.ELEVATOR_MECHANIC, "周师傅", "370202198503030011", "13700003333"),
+            StaffMember(STEWARD, FIRM_2, Post.ELECTRICIAN, "吴师傅", "370202198604040022", "13700004444", (E_A,)),
+            StaffMember(OUTSIDER, FIRM_3, Post.ELECTRICIAN, "郑师傅", "370203198705050033", "13700005555", (E_C,)),
+        ])
         await facilities.record_inspection("DT-A11-01", at=NOW - dt.timedelta(days=2), result=InspectionResult.PASSED, scope=EVERYTHING, recorded_by="admin:*")
         await facilities.record_inspection("DT-A11-02", at=NOW - dt.timedelta(days=2), result=InspectionResult.FAILED, scope=EVERYTHING, recorded_by="admin:*")
         ttl = dt.timedelta(hours=2)
@@ -75,6 +95,9 @@ async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> N
             "other_street": await issue_token(store, keys, "street", ST_B, "八大关街道办事处", ttl),
             "city": await issue_token(store, keys, "city", "370200", "青岛市城市运行中心", ttl),
             "admin": await issue_token(store, keys, "admin", "*", "运维", ttl),
+            "mechanic": await issue_token(store, keys, "staff", MECHANIC, "周师傅", ttl),
+            "steward": await issue_token(store, keys, "staff", STEWARD, "吴师傅", ttl),
+            "outsider": await issue_token(store, keys, "staff", OUTSIDER, "郑师傅", ttl),
         }
     except BaseException:
         await store.close()
@@ -170,3 +193,43 @@ def test_place_figures_are_exact_and_scoped(hub: Hub) -> None:
     assert hub.data("owner_b", FIGURES, {"p": E_B})["facilities"] is None
     place = hub.data("firm", PLACE, {"p": E_A})["place"]
     assert place["facilities"]["facilities"] >= 2
+
+
+ALARMS = """query($s: String!) { alarms(scope: $s, first: 50) { edges { node { rule active device { code } } } } }"""
+BOOKED = """query($c: String!) { facility(code: $c) { version maintenanceOverdue
+  events(first: 1) { edges { node { kind byOrg byStaff recordedBy lon lat } } } } }"""
+
+
+def overdue_alarms(hub: Hub) -> dict[str, bool]:
+    """Device code → whether its `maintenance.overdue` alarm is active (the admin's view)."""
+    edges = hub.data("admin", ALARMS, {"s": ST_A})["alarms"]["edges"]
+    return {edge["node"]["device"]["code"]: edge["node"]["active"] for edge in edges if edge["node"]["rule"] == "maintenance.overdue"}
+
+
+def test_members_of_staff_book_maintenance_as_their_employer_others_as_for_nothing(hub: Hub) -> None:
+    at = (NOW - dt.timedelta(minutes=30)).isoformat()
+    assert overdue_alarms(hub) == {OVERDUE: True}
+    # another firm's member of staff: every facility answers as a code that names nothing, and nothing changes
+    before = {code: hub.data("admin", BOOKED, {"c": code})["facility"] for code in (OVERDUE, "DT-A11-01", "GD-B-01")}
+    nothing = hub.error("outsider", MAINTAIN, {"c": "DT-A11-77", "at": at, **IN_E_A})
+    assert nothing == "code: 'DT-A11-77' is not a device you can see"
+    for code in before:
+        assert hub.error("outsider", MAINTAIN, {"c": code, "at": at, **IN_E_A}) == nothing.replace("DT-A11-77", code)
+        assert hub.data("admin", BOOKED, {"c": code})["facility"] == before[code]
+    assert overdue_alarms(hub) == {OVERDUE: True}
+    # the contractor's mechanic: not its employer's estate, its employer's contract; booked as both, the alarm clears
+    assert "byStaff" in hub.error("mechanic", MAINTAIN, {"c": OVERDUE, "at": at, **IN_E_A, "staff": "W-007"})
+    done = hub.data("mechanic", MAINTAIN, {"c": OVERDUE, "at": at, **IN_E_A})["recordMaintenance"]
+    assert done["code"] == OVERDUE and done["maintenanceOverdue"] is False
+    event = hub.data("admin", BOOKED, {"c": OVERDUE})["facility"]["events"]["edges"][0]["node"]
+    assert (event["kind"], event["byOrg"], event["byStaff"], event["recordedBy"]) == ("MAINTENANCE", CONTRACTOR, MECHANIC, f"staff:{MECHANIC}")
+    assert (event["lon"], event["lat"]) == (IN_E_A["lon"], IN_E_A["lat"])
+    assert overdue_alarms(hub) == {OVERDUE: False}
+    assert hub.error("mechanic", MAINTAIN, {"c": "GD-A-01", "at": at, **IN_E_A}) == "code: 'GD-A-01' is not a device you can see"
+    # the managing firm's member of staff, on a facility of its employer's estate, the point checked as for a firm
+    assert "is not at or near" in hub.error("steward", MAINTAIN, {"c": OVERDUE, "at": at, "lon": 120.2, "lat": 36.2})
+    done = hub.data("steward", MAINTAIN, {"c": OVERDUE, "at": at, **IN_E_A})["recordMaintenance"]
+    assert done["version"] == before[OVERDUE]["version"] + 2
+    event = hub.data("admin", BOOKED, {"c": OVERDUE})["facility"]["events"]["edges"][0]["node"]
+    assert (event["byOrg"], event["byStaff"]) == (FIRM_2, STEWARD)
+    assert hub.data("steward", LIFE, {"c": OVERDUE})["facility"] is None  # staff still read no facility

@@ -1,7 +1,7 @@
 """Party building over the API, role by role (a hub on loopback over SQLite, the conformance
 suite's city, real tokens): the community office founds its 党支部 and declares members (one
-linked to an owner, one to a committee member, one with no link); the firm founds its own and
-sees nothing else; a member claims a case and its outcome is recorded, both on the case's
+linked to an owner, one to a committee member, one with no link); the firm founds its own, with
+a member linked to its stored member of staff, and sees nothing else; a member claims a case and its outcome is recorded, both on the case's
 history; figures per estate and district; names whole for the offices that serve residents,
 masked for the city, every whole read audited; owners and the committee see nothing of it and
 learn nothing from trying."""
@@ -21,6 +21,7 @@ import pytest
 from graph import open_store
 from graph.cases import Case, CaseCategory, CaseSource, CaseStatus
 from graph.ciphers.keyring import Keyring
+from graph.staff.records import Post, StaffMember
 from graph.votes.records import Committee, Member
 from graph.workflow import Workflow
 from hub.app import create_app
@@ -45,6 +46,7 @@ async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> N
     store = await open_store(f"sqlite:///{folder / 'hub.sqlite'}", sealer=keys.sealer())
     try:
         await store.write(fixture_city())
+        await store.save_staff([StaffMember("YG-0001", FIRM_2, Post.STEWARD, NAMES[3], "370202199202020044", None, (E_B,))])  # the firm's staff link
         today = dt.date.today()
         await store.save_committee(
             Committee("YWH-A", E_A, (Member(OWNER_B, "主任"), Member(OWNER_C, "委员")), today - dt.timedelta(days=300), today + dt.timedelta(days=700))

@@ -12,7 +12,9 @@ admin; the administrations, committee and managing firm whose scope holds the de
 an owner the public view of the facilities of the estates it holds a house in (no contractor
 code, contract, booker, point, case or key). Whatever a caller may not read answers exactly as
 a code that names nothing; writes outside the writer's scope are refused the same way, and the
-record reads back unchanged. Every answer goes through the leak walker.
+record reads back unchanged. A maintenance is booked by the managing firm and by a member of its
+staff (the staff role: booked as its employer and itself); a member of another employer's staff
+is refused as for a code that names nothing. Every answer goes through the leak walker.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ from graph.facilities.records import InspectionResult
 from graph.facilities.service import Facilities
 from graph.levels import Level
 from graph.scope import Scope
+from hub.auth.issuing import issue_token
 from tests.security.conftest import (
     DEVICE_DISTRICT,
     DEVICE_ENTRANCE,
     DEVICE_ESTATE,
     DEVICE_NORTH,
     DEVICE_STREET,
+    NORTH_STAFF,
+    STAFF_ID,
     SecureHub,
 )
 from tests.security.world import Role, leaks
@@ -99,6 +104,18 @@ def seen_through(secure_hub: SecureHub, role: Role) -> Role:
     world = secure_hub.world
     places = {code for estate in world.owner_estates(role.self_owner) for code in world.subtree(estate)}
     return replace(role, places=role.places | places)
+
+
+def maintained(secure_hub: SecureHub, role: Role) -> frozenset[str]:
+    """The places where `role` may book a maintenance of a planted facility (whose contractor
+    the world does not know): a firm's own estates; a member of staff its employer's."""
+    if role.name == "property_firm":
+        return role.places
+    if role.name == "staff":
+        employer = secure_hub.world.staff[role.scope].employer
+        firm = secure_hub.roles["property_firm"]
+        return firm.places if employer == firm.scope else frozenset()
+    return frozenset()
 
 
 def ask(secure_hub: SecureHub, role: Role, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -185,13 +202,13 @@ def test_writes_outside_scope_are_refused_as_for_nothing_and_change_nothing(secu
         for code, place in planted.items():
             may = role.name in WRITERS and (role.name == "admin" or place in role.places)
             if name == "recordMaintenance":
-                may = role.name == "property_firm" and place in role.places
+                may = place in maintained(secure_hub, role)
             if may:
                 continue  # an allowed write would change the world the other probes read
             before = ask(secure_hub, admin, FULL, {"c": code})["data"]["facility"]
             body = ask(secure_hub, role, mutation, {"c": code, "at": at})
             assert body.get("errors"), (role.name, name, code)
-            if role.name in WRITERS or (name == "recordMaintenance" and role.name in ("admin", "property_firm")):
+            if role.name in WRITERS or (name == "recordMaintenance" and role.name in ("admin", "property_firm", "staff")):
                 assert normalised(body, code) == nothing, (role.name, name, code)
             else:
                 assert "forbidden" in body["errors"][0]["message"], (role.name, name, body)
@@ -207,6 +224,55 @@ def test_the_managing_firm_books_a_maintenance_in_its_estate(secure_hub: SecureH
     body = ask(secure_hub, firm, MUTATIONS["recordMaintenance"], {"c": mine[0], "at": at})
     assert not body.get("errors"), body
     assert body["data"]["recordMaintenance"]["version"] == before + 1
+
+
+LAST_EVENT = "query($c: String!) { facility(code: $c) { version events(first: 50) { edges { node { seq kind byOrg byStaff recordedBy } } } } }"
+STAFF_MAINTENANCE = """mutation($c: String!, $at: DateTime!, $s: String, $o: String, $lon: Float, $lat: Float) {
+  recordMaintenance(code: $c, at: $at, byStaff: $s, byOrg: $o, lon: $lon, lat: $lat) { code version } }"""
+
+
+def test_a_member_of_the_managing_firms_staff_books_a_maintenance_as_itself(secure_hub: SecureHub, planted: dict[str, str]) -> None:
+    staff, admin, firm = secure_hub.roles["staff"], secure_hub.roles["admin"], secure_hub.roles["property_firm"]
+    mine = [code for code, place in planted.items() if place in maintained(secure_hub, staff)]
+    assert mine and secure_hub.world.staff[STAFF_ID].employer == firm.scope
+    code = mine[0]
+    at = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat()
+    judged = replace(staff, places=staff.places | maintained(secure_hub, staff))  # it may see what it booked
+    before = ask(secure_hub, admin, LAST_EVENT, {"c": code})["data"]["facility"]
+    refusals = (
+        ({"s": "SEC-STAFF-SOMEONE"}, "byStaff"),  # it books as itself only
+        ({"o": secure_hub.cast.other_firm}, "byOrg"),  # and for its employer only
+        ({"lon": 117.0, "lat": 30.0}, "point"),  # far from the facility: checked as for a firm
+    )
+    for extra, field in refusals:
+        body = ask(secure_hub, judged, STAFF_MAINTENANCE, {"c": code, "at": at, **extra})
+        assert body["data"] is None and body["errors"][0]["message"].startswith(f"{field}: "), (extra, body)
+        assert ask(secure_hub, admin, LAST_EVENT, {"c": code})["data"]["facility"] == before
+    body = ask(secure_hub, judged, STAFF_MAINTENANCE, {"c": code, "at": at, "s": STAFF_ID, "o": firm.scope})
+    assert not body.get("errors"), body
+    assert body["data"]["recordMaintenance"] == {"code": code, "version": before["version"] + 1}
+    after = ask(secure_hub, admin, LAST_EVENT, {"c": code})["data"]["facility"]
+    last = next(edge["node"] for edge in after["events"]["edges"] if edge["node"]["seq"] == after["version"])
+    assert (last["kind"], last["byOrg"], last["byStaff"], last["recordedBy"]) == ("MAINTENANCE", firm.scope, STAFF_ID, f"staff:{STAFF_ID}")
+    assert ask(secure_hub, staff, FULL, {"c": code})["data"] == {"facility": None}  # it still reads no facility
+
+
+def test_a_member_of_another_employers_staff_is_refused_as_for_nothing(secure_hub: SecureHub, planted: dict[str, str]) -> None:
+    """The 市北区 firm's member of staff: the committee's estate is not its employer's, nor is its
+    employer the contractor; the answer is the one for a code that names nothing."""
+    world, admin = secure_hub.world, secure_hub.roles["admin"]
+    employer = world.staff[NORTH_STAFF].employer
+    token = secure_hub.run(issue_token(secure_hub.store, secure_hub.keys, "staff", NORTH_STAFF, "钟师傅", dt.timedelta(hours=1)))
+    north = replace(secure_hub.roles["staff"], scope=NORTH_STAFF, token=token)
+    at = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10)).isoformat()
+    nothing = normalised(ask(secure_hub, north, STAFF_MAINTENANCE, {"c": UNKNOWN, "at": at}), UNKNOWN)
+    assert json.loads(nothing)["errors"]
+    foreign = [code for code, place in planted.items() if world.estate_of(place) not in world.managed(employer)]
+    assert DEVICE_ESTATE in foreign
+    for code in foreign:
+        before = ask(secure_hub, admin, FULL, {"c": code})["data"]["facility"]
+        assert normalised(ask(secure_hub, north, STAFF_MAINTENANCE, {"c": code, "at": at}), code) == nothing, code
+        assert ask(secure_hub, admin, FULL, {"c": code})["data"]["facility"] == before
 
 
 def test_stats_rows_carry_the_figures_of_their_own_subtree_only(secure_hub: SecureHub, role: Role, planted: dict[str, str]) -> None:

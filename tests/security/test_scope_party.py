@@ -31,7 +31,18 @@ from graph.model import Batch
 from graph.party.records import ClaimOutcome, HostKind, LinkKind, OrganisationKind, PartyOrganisation, PersonLink
 from graph.party.service import Party
 from graph.scope import Scope
-from tests.security.conftest import CITY, DISTRICT, NORTH_COMMUNITY, NORTH_ESTATE, NORTH_HOUSES, NORTH_OWNER, STREET, SecureHub
+from tests.security.conftest import (
+    CITY,
+    DISTRICT,
+    NORTH_COMMUNITY,
+    NORTH_ESTATE,
+    NORTH_HOUSES,
+    NORTH_OWNER,
+    NORTH_STAFF,
+    STAFF_ID,
+    STREET,
+    SecureHub,
+)
 from tests.security.world import Role, masked_name
 
 OFFICES = frozenset({"admin", "city", "district", "street", "community"})
@@ -90,7 +101,7 @@ async def _write(hub: SecureHub) -> PartyWorld:
     owner = await party.add_member(orgs["community"], owner_name, dt.date(2001, 7, 1), link=PersonLink(LinkKind.OWNER, cast.owner))
     seat = await party.add_member(orgs["community"], world.owners[cast.polls.member].name, dt.date(2002, 7, 1), link=PersonLink(LinkKind.COMMITTEE, f"{cast.estate}/{cast.polls.member}"))
     bare = await party.add_member(orgs["estate"], "安全测试无链接党员", dt.date(2003, 7, 1))
-    staff = await party.add_member(orgs["firm"], "安全测试员工党员", dt.date(2004, 7, 1), link=PersonLink(LinkKind.STAFF, "SEC-STAFF-0001"))
+    staff = await party.add_member(orgs["firm"], "安全测试员工党员", dt.date(2004, 7, 1), link=PersonLink(LinkKind.STAFF, STAFF_ID))
     other = await party.add_member(orgs["other_firm"], "安全测试他家员工", dt.date(2004, 7, 1))
     north = await party.add_member(orgs["north"], world.owners[NORTH_OWNER].name, dt.date(2005, 7, 1), link=PersonLink(LinkKind.OWNER, NORTH_OWNER))
     await party.record(orgs["community"], secretary=owner.id)
@@ -222,6 +233,20 @@ def test_founding_is_for_the_host_and_the_offices_above(secure_hub: SecureHub, p
         message = secure_hub.post(role, found, {"o": given})["errors"][0]["message"]
         assert ("organisation id" in message) == allowed, (role, what, message)
     assert secure_hub.run(secure_hub.store.party_organisations([bad_id], EVERYTHING)) == [None]
+
+
+def test_a_firm_links_its_own_staff_only_and_learns_nothing_of_others(secure_hub: SecureHub, party_world: PartyWorld) -> None:
+    """The firm role's organisation: the 市北区 firm's member of staff answers exactly as an id the
+    hub does not hold, and neither is stored."""
+    link = 'mutation($o: String!, $s: String!) { addPartyMember(organisation: $o, member: {name: "某某", joinedOn: "2004-07-01", link: {kind: STAFF, id: $s}}) { id } }'
+    before = secure_hub.run(secure_hub.store.party_members(sorted(party_world.orgs), EVERYTHING))
+    answers = []
+    for staff_id in (NORTH_STAFF, "SEC-STAFF-NOBODY"):
+        body = secure_hub.post("property_firm", link, {"o": "SEC-DZB-FIRM", "s": staff_id})
+        assert body["data"] is None, body
+        answers.append(json.dumps(body, ensure_ascii=False, sort_keys=True).replace(staff_id, "<id>"))
+    assert answers[0] == answers[1] and "link: " in answers[0]
+    assert secure_hub.run(secure_hub.store.party_members(sorted(party_world.orgs), EVERYTHING)) == before
 
 
 def test_member_names_are_sealed_and_whole_reads_audited(secure_hub: SecureHub, party_world: PartyWorld) -> None:
