@@ -24,6 +24,7 @@ from devices.service import Ingestion
 from graph.facilities.intervals import Intervals
 from graph.facilities.service import Facilities
 from graph.credit.service import Credit
+from graph.sql.engine import Unreachable
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from graph.devices import Device, every_device
@@ -154,6 +155,8 @@ class Background:
                 swept = await self.facilities.overdue_sweep()
                 if swept.raised or swept.cases:
                     log.info("facilities: %d overdue alarms raised, %d cases opened", swept.raised, swept.cases)
+            except Unreachable as error:  # the store restarting or the server stopping: not a bug
+                log.warning("the facilities' overdue sweep could not reach the store (%s); it tries again", error)
             except Exception:  # a sweep that fails is tried again; the server stays up
                 log.exception("the facilities' overdue sweep failed")
             await asyncio.sleep(every)

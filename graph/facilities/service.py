@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 from graph.alarm_cases import case_for_alarm, open_alarm_case
 from graph.cases import Point
 from graph.clock import CHINA_STANDARD_TIME
+from graph.sql.engine import Unreachable
 from graph.devices import Alarm, Device, DeviceType, Severity, device_code
 from graph.errors import InvalidInput, StoreBusy
 from graph.events import Event, EventBus, Topic
@@ -536,16 +537,24 @@ class Facilities:
                 devices = await self.store.devices([f.code for f in page.items], EVERYTHING)
                 marked = result.marked
                 gate = asyncio.Semaphore(IN_FLIGHT)
+                lost: list[Unreachable] = []
 
                 async def one(facility: Facility, device: Device) -> None:
                     async with gate:
+                        if lost:
+                            return  # the store is gone (a restart, a failover): the next sweep finds it again
                         try:
                             await self._overdue(watch, facility, device, result)
+                        except Unreachable as error:
+                            result.failed += 1
+                            lost.append(error)
                         except Exception:
                             result.failed += 1
                             log.exception("facilities: the overdue %s of %s could not be raised", watch.value, facility.code)
 
                 await asyncio.gather(*(one(f, d) for f, d in zip(page.items, devices) if d is not None))
+                if lost:
+                    raise lost[0]  # one word for the caller, not a traceback per facility
                 if result.marked == marked:
                     break  # nothing could be marked: the rest waits for the next sweep
         return result

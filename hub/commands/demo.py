@@ -96,7 +96,7 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
         print(
             f"facilities: {lives.records:,} life records loaded ({lives.events:,} events); overdue now: "
             f"{lives.overdue_maintenance} maintenance, {lives.overdue_inspection} inspection "
-            f"(`hub serve` raises their alarms and opens their cases; {lives.example_overdue or '—'} is one)"
+            f"({lives.example_overdue or '—'} is one)"
         )
         everything = Scope.everything()
         house = (await store.subtree(Level.HOUSE, None, everything, 1)).items
@@ -120,6 +120,13 @@ async def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[str, list
             f"staff: {crew.members:,} people in {crew.estates:,} estates (shifts round the clock); certificates: "
             f"{crew.expiring:,} expiring within 30 days, {crew.expired:,} expired"
         )
+        from graph.facilities.service import Facilities
+        from graph.workflow import Workflow
+
+        # the sweep `hub serve` runs every minute, once now: the city starts with the overdue
+        # facilities' alarms raised and their cases opened, dispatched and assigned to the staff
+        swept = await Facilities(store, workflow=Workflow(store)).overdue_sweep()
+        print(f"overdue facilities: {swept.raised:,} alarms raised, {swept.cases:,} cases opened and assigned")
         if crew.elevator_hand is not None:
             label = f"elevator mechanic on shift ({crew.elevator_hand}: signs, reaches and resolves the cases assigned to it)"
             tokens.append((label, await issue_token(store, keys, "staff", crew.elevator_hand, "电梯维修工", ttl)))
