@@ -1,8 +1,8 @@
 """The demo city's firms' credit (物业服务企业信用评价): a year of monthly scores for every firm,
-computed by the engine from what the demo holds (its cases and 12345 complaints from the synced
-feed, its owners' votes, its managements), with the default weights — as `hub serve` computes
-each month's when it ends. Facilities' compliance and staff certificates have no reader in the
-demo: those parts show "no data" and their weight is redistributed.
+computed by the hub's credit service (`hub.credit.credit_service`, the one `hub serve` computes
+each month's with when it ends) from what the demo holds: its cases and 12345 complaints from the
+synced feed, its owners' votes, its managements, its facilities' maintenance and inspection
+history and its staff's certificates, with the default weights.
 
 A city built before keeps the scores it has: a month already scored is not computed again
 (recomputing is `hub credit compute --period YYYY-MM`, a new version).
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from graph.clock import today as cst_today
 from graph.credit.periods import Period
-from graph.credit.service import Credit
 from graph.store import Store
+from hub.credit import credit_service
 
 MONTHS = 12
 
@@ -34,7 +34,7 @@ class DemoCredit:
 
 async def build_demo_credit(store: Store, *, today: dt.date | None = None, months: int = MONTHS) -> DemoCredit:
     """Score every firm for each of the `months` months before `today` (China Standard Time)."""
-    credit = Credit(store)
+    credit = credit_service(store)
     period = Period.month_of(today or cst_today())
     periods: list[Period] = []
     for _ in range(months):
