@@ -118,7 +118,7 @@ def member_of(given: StaffMemberInput, employer: str) -> records.StaffMember:
     if len(name) > MAX_NAME:
         raise InvalidInput("member.name", name[:20] + "…", f"must be at most {MAX_NAME} characters")
     number = str(ResidentId.parse(given.id_number.strip().upper(), field="member.idNumber"))
-    phone = given.phone.strip() if given.phone is not None else None
+    phone = (given.phone or "").strip() or None
     if phone is not None and not (5 <= len(phone) <= 20 and set(phone) <= PHONE_CHARACTERS and any(c.isdigit() for c in phone)):
         raise InvalidInput("member.phone", phone, "must be 5 to 20 digits, spaces, '+' or '-'")
     certificates = tuple(
@@ -135,7 +135,7 @@ def member_of(given: StaffMemberInput, employer: str) -> records.StaffMember:
         estates.append(code)
     member = records.StaffMember(
         id=given.id.strip(), employer=employer, post=_choice(records.Post, given.post, "member.post"),
-        name=name, id_number=number, phone=phone or None, estates=tuple(estates), certificates=certificates,
+        name=name, id_number=number, phone=phone, estates=tuple(estates), certificates=certificates,
         shifts=tuple(_shift(shift, f"member.shifts[{index}]") for index, shift in enumerate(given.shifts)),
     )
     records.check_member(member, "member")
