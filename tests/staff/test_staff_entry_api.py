@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.serving import serve_app, served
+from tests.staff.test_staff_api import StaffHub
 from tests.staff.world import ESTATE, FIRM, HOUSE, LIFT, OTHER_ESTATE, OTHER_FIRM, city
 
 EVERYTHING = Scope.everything()
@@ -42,28 +43,11 @@ MEMBER = "query($id: ID!) { staffMember(id: $id) { id name idNumber phone estate
 OPEN = 'mutation { openCase(input: {title: "厨房水管漏水", category: REPAIR, place: "%s"}) { id status assignee history { note } } }' % HOUSE
 
 
-@dataclass
-class EntryHub:
-    client: httpx.Client
-    tokens: dict[str, str]
-    started: dict[str, Any]
+class EntryHub(StaffHub):
+    """The staff API suite's client, with each error's field and a way to run on the hub's loop."""
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        found: dict[str, Any] = body["data"]
-        return found
-
-    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> tuple[str, str | None]:
-        """The first error's message and field."""
+    def failure(self, who: str, query: str, variables: dict[str, Any] | None = None) -> tuple[str, str | None]:
+        """The first error's message and field (and no data)."""
         body = self.ask(who, query, variables)
         assert body.get("errors") and body.get("data") is None, body
         error = body["errors"][0]
@@ -105,7 +89,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntryHub]:
 
     with served(main, startup_seconds=60) as (base, started):
         with httpx.Client(base_url=base, timeout=30, trust_env=False) as client:
-            yield EntryHub(client, started["tokens"], started)
+            yield EntryHub(client, started["tokens"], {}, started)
 
 
 def plumber(key: str = "YG-PLUMBER-01", **changes: Any) -> dict[str, Any]:
@@ -176,19 +160,19 @@ def test_replacing_keeps_the_last_position_and_replaces_the_rest(hub: EntryHub) 
     ids=["expiry", "kind", "weekday", "time", "zone", "order", "both", "id number", "post", "name", "phone", "id", "twice", "none", "employer"],
 )
 def test_bad_values_are_refused_naming_the_field_and_store_nothing(hub: EntryHub, changes: dict[str, Any], field: str, words: str) -> None:
-    message, named = hub.error("firm", SAVE, {"m": plumber("YG-BAD-01", **changes)})
+    message, named = hub.failure("firm", SAVE, {"m": plumber("YG-BAD-01", **changes)})
     assert named == field and message.startswith(f"{field}: ") and words in message, message
     assert hub.data("admin", MEMBER, {"id": "YG-BAD-01"})["staffMember"] is None
 
 
 def test_a_firm_keeps_to_its_estates_and_ids_and_other_roles_are_refused(hub: EntryHub) -> None:
-    foreign = hub.error("firm", SAVE, {"m": plumber("YG-BAD-02", estates=[OTHER_ESTATE])})
-    nowhere = hub.error("firm", SAVE, {"m": plumber("YG-BAD-02", estates=["370202001001E099"])})
+    foreign = hub.failure("firm", SAVE, {"m": plumber("YG-BAD-02", estates=[OTHER_ESTATE])})
+    nowhere = hub.failure("firm", SAVE, {"m": plumber("YG-BAD-02", estates=["370202001001E099"])})
     assert foreign[0].replace(OTHER_ESTATE, "<E>") == nowhere[0].replace("370202001001E099", "<E>") == "member.estates[0]: '<E>' is not an estate you can see"
-    message, _ = hub.error("firm", SAVE, {"m": plumber(OTHERS_MEMBER)})
+    message, _ = hub.failure("firm", SAVE, {"m": plumber(OTHERS_MEMBER)})
     assert message.startswith(f"member.id: '{OTHERS_MEMBER}' is not an id you can use")
     for who in ("city", "street", "committee"):
-        message, _ = hub.error(who, SAVE, {"m": plumber("YG-BAD-02", employer=FIRM)})
+        message, _ = hub.failure(who, SAVE, {"m": plumber("YG-BAD-02", employer=FIRM)})
         assert message.startswith(f"forbidden: the {who} role may not enter staff"), message
     assert hub.data("admin", MEMBER, {"id": "YG-BAD-02"})["staffMember"] is None
     [other] = hub.run(hub.started["store"].staff([OTHERS_MEMBER], EVERYTHING))
@@ -196,10 +180,10 @@ def test_a_firm_keeps_to_its_estates_and_ids_and_other_roles_are_refused(hub: En
 
 
 def test_the_admin_enters_a_contractors_mechanic(hub: EntryHub) -> None:
-    message, named = hub.error("admin", SAVE, {"m": plumber("YG-LIFT-01")})
+    message, named = hub.failure("admin", SAVE, {"m": plumber("YG-LIFT-01")})
     assert named == "member.employer" and "is needed" in message
     unknown = "91370200MA3M8N9Q3" + credit_check_character("91370200MA3M8N9Q3")
-    assert "is not a firm the hub knows" in hub.error("admin", SAVE, {"m": plumber("YG-LIFT-01", employer=unknown)})[0]
+    assert "is not a firm the hub knows" in hub.failure("admin", SAVE, {"m": plumber("YG-LIFT-01", employer=unknown)})[0]
     lift = {"kind": "elevator_repair", "number": "T370200077", "issued": "2025-01-01", "expiry": "2029-01-01"}
     saved = hub.data("admin", SAVE, {"m": plumber("YG-LIFT-01", employer=CONTRACTOR, post="elevator_mechanic", certificates=[lift], estates=[ESTATE, OTHER_ESTATE])})
     assert (saved["saveStaffMember"]["employer"], saved["saveStaffMember"]["estates"]) == (CONTRACTOR, [ESTATE, OTHER_ESTATE])
