@@ -36,6 +36,7 @@ from schema.questions.queries import QuestionQueries
 from schema.quiet import CACHED_DOCUMENTS, QuietExecutor, QuietValidation
 from schema.scalars import SCALARS
 from schema.shared.queries import SharedQueryMutations, SharedQueryQueries
+from schema.staff.entry import StaffEntryMutations
 from schema.staff.queries import StaffMutations, StaffQueries
 from schema.stats.queries import StatsQueries
 from schema.utilities.queries import UtilityQueries
@@ -67,7 +68,7 @@ class Query(
 
 
 @strawberry.type(description="Change the hub: run connectors, move cases, register devices, acknowledge alarms, organise votes and cast ballots.")
-class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations, CreditMutations, StaffMutations):
+class Mutation(ConnectorMutations, CaseMutations, DeviceMutations, SharedQueryMutations, VoteMutations, FundMutations, PartyMutations, FacilityMutations, CreditMutations, StaffMutations, StaffEntryMutations):
     pass
 
 

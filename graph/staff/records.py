@@ -149,35 +149,38 @@ def holder(staff_id: str) -> str:
     return f"staff/{staff_id}"
 
 
-def _aware(value: dt.datetime, field: str, where: str) -> None:
+def _aware(value: dt.datetime, field: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput(f"{where} {field}".strip(), value.isoformat(), "must carry a time zone")
+        raise InvalidInput(field, value.isoformat(), "must carry a time zone")
 
 
-def check_member(member: StaffMember) -> None:
-    """InvalidInput naming the member and the field when it cannot be stored as it is."""
-    where = f"staff {member.id!r}"
+def check_member(member: StaffMember, where: str | None = None) -> None:
+    """InvalidInput naming the field, under `where` (default `staff '<id>'`; the API passes
+    `member`): `member.certificates[1].expiry`, when it cannot be stored as it is."""
+    where = where if where is not None else f"staff {member.id!r}"
     if not member.id.strip() or len(member.id) > MAX_STAFF_ID or not member.id.isprintable() or "/" in member.id:
-        raise InvalidInput(f"{where} id", member.id, f"must be 1 to {MAX_STAFF_ID} printable characters without '/'")
-    CreditCode.parse(member.employer, field=f"{where} employer")
+        raise InvalidInput(f"{where}.id", member.id, f"must be 1 to {MAX_STAFF_ID} printable characters without '/'")
+    CreditCode.parse(member.employer, field=f"{where}.employer")
     if not member.name.strip():
-        raise InvalidInput(f"{where} name", member.name, "must not be empty")
+        raise InvalidInput(f"{where}.name", member.name, "must not be empty")
     if not member.id_number.strip():
-        raise InvalidInput(f"{where} id_number", member.id_number, "must not be empty")
-    for certificate in member.certificates:
+        raise InvalidInput(f"{where}.idNumber", member.id_number, "must not be empty")
+    for index, certificate in enumerate(member.certificates):
+        named = f"{where}.certificates[{index}]"
         if not certificate.number.strip() or len(certificate.number) > 64:
-            raise InvalidInput(f"{where} certificate number", certificate.number, "must be 1 to 64 characters")
+            raise InvalidInput(f"{named}.number", certificate.number, "must be 1 to 64 characters")
         if certificate.expiry < certificate.issued:
-            raise InvalidInput(f"{where} certificate {certificate.number} expiry", certificate.expiry.isoformat(), "is before it was issued")
-    for shift in member.shifts:
+            raise InvalidInput(f"{named}.expiry", certificate.expiry.isoformat(), "is before it was issued")
+    for index, shift in enumerate(member.shifts):
+        named = f"{where}.shifts[{index}]"
         if isinstance(shift, WeeklyShift):
             if not 1 <= shift.weekday <= 7:
-                raise InvalidInput(f"{where} shift weekday", shift.weekday, "must be 1 (Monday) to 7 (Sunday)")
+                raise InvalidInput(f"{named}.weekday", shift.weekday, "must be 1 (Monday) to 7 (Sunday)")
         else:
-            _aware(shift.start, "shift start", where)
-            _aware(shift.end, "shift end", where)
+            _aware(shift.start, f"{named}.startsAt")
+            _aware(shift.end, f"{named}.endsAt")
             if shift.end <= shift.start:
-                raise InvalidInput(f"{where} shift end", shift.end.isoformat(), "must be after its start")
+                raise InvalidInput(f"{named}.endsAt", shift.end.isoformat(), "must be after its start")
     if member.position is not None:
         check_position(member.position, where)
 
@@ -185,11 +188,11 @@ def check_member(member: StaffMember) -> None:
 def check_position(position: Position, where: str = "") -> None:
     """InvalidInput naming `position` (after `where`) for a point off the WGS-84 ranges or a
     time without a zone: every adapter checks a reported position with it."""
-    prefix = f"{where} " if where else ""
+    named = f"{where}.position" if where else "position"
     point = position.point
     if not (-180 <= point.lon <= 180 and -90 <= point.lat <= 90):
-        raise InvalidInput(f"{prefix}position", f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
-    _aware(position.at, "position time", where)
+        raise InvalidInput(named, f"{point.lon},{point.lat}", "is not a WGS-84 longitude, latitude")
+    _aware(position.at, f"{named}.at")
 
 
 class StaffStore(Protocol):

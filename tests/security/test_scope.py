@@ -205,8 +205,8 @@ PROBED_MUTATION_FIELDS = {"moveCase", "runConnector"} | {"registerDevice", "ackA
     "recordRepair", "recordPart", "retireFacility",
     # probed in tests/security/test_scope_credit.py (firms' credit)
     "computeCredit",
-    # probed in tests/security/test_scope_staff.py (the staff role's steps)
-    "arriveCase", "reportPosition",
+    # probed in tests/security/test_scope_staff.py (the staff role's steps, and entering staff)
+    "arriveCase", "reportPosition", "saveStaffMember",
 }
 """The mutations this suite probes (in tests/security/test_scope_cases_utilities.py and
 tests/security/test_scope_devices.py)."""

@@ -6,6 +6,11 @@ place, owner, device, firm, vote, book, shared query and federation entity answe
 refused, and `myCaseUpdates` carries its own cases' events only. Staff records (`staffMember`,
 `staff`) are seen by whoever sees an estate the member works in, with personal data masked unless
 the role sees it whole (each whole read audited under `staff/<id>`), judged by `World`.
+
+Entering staff (`saveStaffMember`) is for a property firm — its own staff, at the estates it
+manages today, never under an id another employer's member holds — and the admin (any firm's);
+every other role is refused whoever it names. An estate outside a firm's scope is answered as
+one that does not exist (tests/security/test_scope_writes.py probes that for every role too).
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import asyncio
 import json
 from typing import Any
 
+from graph.codes import resident_id_check_digit
 from graph.events import Event, Topic
 from graph.levels import Level
+from graph.scope import Scope
 from tests.security.conftest import (
     CASE_HOUSE,
     CASE_NORTH_HOUSE,
@@ -28,9 +35,11 @@ from tests.security.conftest import (
     UNKNOWN_CASE,
     SecureHub,
 )
+from graph.staff.records import Post, StaffMember
 from tests.security.world import Role, relay_id
 from tests.wsclient import live
 
+EVERYTHING = Scope.everything()
 MEMBER_FIELDS = "id employer post postLabel name idNumber phone estates certificates { kind kindLabel number issued expiry standing flagged } shifts { weekday startTime endTime startsAt endsAt } onShift position { lon lat at }"
 MEMBER = "query($id: ID!) { staffMember(id: $id) { %s } }" % MEMBER_FIELDS
 STAFF_OF = "query($e: String!) { staff(employer: $e) { %s } }" % MEMBER_FIELDS
@@ -208,3 +217,79 @@ async def test_my_case_updates_carry_its_own_cases_only(secure_hub: SecureHub) -
         assert message["id"] == key and "forbidden: the street role may not follow assigned cases" in json.dumps(message), message
         assert message["type"] == "error" or not (message["payload"].get("data") or {}).get("myCaseUpdates"), message
     assert NORTH_ESTATE
+
+
+# -- entering staff ----------------------------------------------------------------------------
+
+SAVE = "mutation($m: StaffMemberInput!) { saveStaffMember(member: $m) { %s } }" % MEMBER_FIELDS
+ENTERED_NUMBER = "37020219950303004" + resident_id_check_digit("37020219950303004")
+NOT_AN_ESTATE = "370202999999E999"
+
+
+def _entry(key: str, estates: list[str], employer: str | None = None, number: str = ENTERED_NUMBER) -> dict[str, Any]:
+    """A steward without shifts (so no case the suite opens is ever assigned to it)."""
+    return {"id": key, "employer": employer, "post": "steward", "name": "孔管家", "idNumber": number, "phone": "13600003333", "estates": estates}
+
+
+def _learn(secure_hub: SecureHub, entered: dict[str, Any]) -> None:
+    """Tell the world of a member a control entered (every later probe judges it)."""
+    member = StaffMember(entered["id"], entered["employer"], Post.STEWARD, "孔管家", entered["idNumber"], entered["phone"], tuple(entered["estates"]))
+    secure_hub.world.staff[member.id] = member
+    secure_hub.world.staff_numbers[member.id_number] = member.id
+
+
+def _stored(secure_hub: SecureHub, *keys: str) -> list[Any]:
+    return list(secure_hub.run(secure_hub.store.staff(list(keys), EVERYTHING)))
+
+
+def test_entering_staff_is_refused_to_every_role_but_the_firm_and_the_admin(secure_hub: SecureHub, role: Role) -> None:
+    if role.name in ("admin", "property_firm"):
+        return
+    cast = secure_hub.cast
+    key = f"SEC-ENTRY-{role.name.upper().replace('_', '-')}"
+    for employer, estate in ((cast.firm, cast.estate), (NORTH_FIRM, NORTH_ESTATE), (cast.firm, NOT_AN_ESTATE)):
+        body = secure_hub.post(role, SAVE, {"m": _entry(key, [estate], employer)})
+        assert body["data"] is None and _errors(body) == [f"forbidden: the {role.name} role may not enter staff (a property firm its own, the admin any firm's)"], body
+    assert _stored(secure_hub, key) == [None]
+
+
+def test_a_firm_enters_its_own_staff_at_its_own_estates_only(secure_hub: SecureHub) -> None:
+    world, cast = secure_hub.world, secure_hub.cast
+    before = _stored(secure_hub, STAFF_ID, NORTH_STAFF, "SEC-ENTRY-FIRM")
+    # another employer, whoever it is
+    for employer in (NORTH_FIRM, cast.other_firm):
+        body = secure_hub.post("property_firm", SAVE, {"m": _entry("SEC-ENTRY-FIRM", [cast.estate], employer)})
+        assert _errors(body) == [f"member.employer: '{employer}' a property firm enters its own staff only"], body
+    # an estate of another firm in 市南区, one in 市北区: answered as an estate that does not exist
+    managed = world.managed(cast.firm)
+    foreign = [min(code for code in world.managed(cast.other_firm) if code not in managed), NORTH_ESTATE]
+    absent = secure_hub.post("property_firm", SAVE, {"m": _entry("SEC-ENTRY-FIRM", [cast.estate, NOT_AN_ESTATE])})
+    for estate in foreign:
+        body = secure_hub.post("property_firm", SAVE, {"m": _entry("SEC-ENTRY-FIRM", [cast.estate, estate])})
+        assert json.dumps(body).replace(estate, "<E>") == json.dumps(absent).replace(NOT_AN_ESTATE, "<E>"), body
+        assert _errors(body) == [f"member.estates[1]: '{estate}' is not an estate you can see"], body
+    # a place of its own that is not an estate, and another firm's member's id
+    building = min(code for code in world.subtree(cast.estate) if world.places[code].level == Level.BUILDING)
+    assert _errors(secure_hub.post("property_firm", SAVE, {"m": _entry("SEC-ENTRY-FIRM", [building])})) == [f"member.estates[0]: '{building}' is not an estate you can see"]
+    taken = secure_hub.post("property_firm", SAVE, {"m": _entry(NORTH_STAFF, [cast.estate])})
+    assert _errors(taken) == [f"member.id: '{NORTH_STAFF}' is not an id you can use: another employer's member holds it"], taken
+    assert _stored(secure_hub, STAFF_ID, NORTH_STAFF, "SEC-ENTRY-FIRM") == before
+    # control: at its own estate, for itself; the answer whole to it and read back masked to the city
+    entered = _entry("SEC-ENTRY-FIRM", [cast.estate], None)
+    _learn(secure_hub, {**entered, "employer": cast.firm})
+    saved = secure_hub.data("property_firm", SAVE, {"m": entered})["saveStaffMember"]
+    assert (saved["employer"], saved["name"], saved["idNumber"], saved["estates"]) == (cast.firm, "孔管家", ENTERED_NUMBER, [cast.estate])
+    masked = secure_hub.data("city", MEMBER, {"id": "SEC-ENTRY-FIRM"})["staffMember"]
+    assert masked["name"] == "孔*" and masked["idNumber"] != ENTERED_NUMBER
+
+
+def test_the_admin_enters_any_firms_staff_anywhere(secure_hub: SecureHub) -> None:
+    number = "37020319960404005" + resident_id_check_digit("37020319960404005")
+    entered = _entry("SEC-ENTRY-ADMIN", [NORTH_ESTATE], NORTH_FIRM, number)
+    refused = secure_hub.post("admin", SAVE, {"m": {**entered, "estates": [NORTH_ESTATE, NOT_AN_ESTATE]}})
+    assert _errors(refused) == [f"member.estates[1]: '{NOT_AN_ESTATE}' is not an estate you can see"]
+    assert _stored(secure_hub, "SEC-ENTRY-ADMIN") == [None]
+    _learn(secure_hub, entered)
+    saved = secure_hub.data("admin", SAVE, {"m": entered})["saveStaffMember"]
+    assert (saved["employer"], saved["idNumber"], saved["estates"]) == (NORTH_FIRM, number, [NORTH_ESTATE])
+    assert secure_hub.data("property_firm", MEMBER, {"id": "SEC-ENTRY-ADMIN"})["staffMember"] is None

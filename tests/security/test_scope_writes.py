@@ -6,7 +6,7 @@ level it takes, a point alone, a point beside a place), `registerDevice` (a plac
 beside it), the places a shared query is shared with (`publishSharedQuery`), the place of a
 vote (`organiseVote`, an estate or an entrance), the estate of a first-meeting step
 (`recordMeetingStep`), the house a ballot or a proxy is for (`castBallot`, `registerProxy`, in the
-suite's open vote), and Open311's
+suite's open vote), the estates a member of staff works in (`saveStaffMember`), and Open311's
 `POST requests.json` (`address_id`, `address_string`, `lat`/`long` alone and beside an
 `address_id`) — and every role sends each of them twice: naming something outside its scope (a
 sibling in 市南区, something in 市北区, a point inside a foreign estate's outline, an address the
@@ -30,6 +30,7 @@ import pytest
 
 from connectors.cityops.linking import Linked, PlaceLinker
 from graph.cases import Point
+from graph.codes import resident_id_check_digit
 from graph.geo import PlaceLocator
 from graph.levels import Level
 from graph.reach import point_text
@@ -63,6 +64,7 @@ WRITE_ARGUMENTS: dict[str, frozenset[str]] = {
     "objectRevenue": frozenset({"estate"}),
     "publishFundPeriod": frozenset({"estate"}),
     "foundPartyOrganisation": frozenset({"organisation.place"}),
+    "saveStaffMember": frozenset({"member.estates"}),
 }
 """Every argument of a mutation that names a place or a point, dotted through input types."""
 KEPT_AS_TEXT: dict[str, frozenset[str]] = {"openCase": frozenset({"input.address"})}
@@ -81,7 +83,7 @@ of a case as told): they decide nothing about where a write lands."""
 PLACE_WORDS = frozenset({
     "place", "places", "point", "points", "lon", "lat", "long", "location", "scope", "within",
     "organisations", "address", "addressId", "city", "district", "street", "community", "estate",
-    "building", "entrance", "house", "part",
+    "building", "entrance", "house", "part", "estates",
 })
 """Argument names that say a place or a point (as do arguments of a point's input type)."""
 POINT_TYPES = frozenset({"GeoPointInput"})
@@ -94,6 +96,10 @@ FUND_REFUSALS = {
     "publishFundPeriod": ("is not an estate you can see",),
 }
 """How a whole city's publisher is refused an estate that does not exist."""
+STAFF_REFUSALS = {
+    "saveStaffMember": ("is not an estate you can see",),
+}
+"""How the admin is refused a member of staff at an estate that does not exist."""
 
 NOWHERE = Point(100.0, 30.0)
 """A point in no outline the hub holds (in Sichuan)."""
@@ -115,6 +121,8 @@ ENTER = 'mutation($estate: String!) { enterRevenue(estate: $estate, entries: [{k
 REVERSE = "mutation($estate: String!) { reverseRevenue(estate: $estate, index: 0) { index } }"
 CONFIRM = "mutation($estate: String!) { confirmRevenue(estate: $estate, index: 0) { index } }"
 OBJECT = 'mutation($estate: String!) { objectRevenue(estate: $estate, index: 0, reason: "越界异议") { index } }'
+SAVE_STAFF = "mutation($member: StaffMemberInput!) { saveStaffMember(member: $member) { id estates } }"
+STAFF_ID_NUMBER = "37020219850505003" + resident_id_check_digit("37020219850505003")
 PUBLISH_PERIOD = 'mutation($estate: String!) { publishFundPeriod(estate: $estate, period: "2025-12") { size } }'
 FUND_WRITES = {"enterRevenue": ENTER, "reverseRevenue": REVERSE, "confirmRevenue": CONFIRM, "objectRevenue": OBJECT, "publishFundPeriod": PUBLISH_PERIOD}
 
@@ -158,6 +166,7 @@ PROBES = [
     Probe("objectRevenue", frozenset({"estate"}), Level.ESTATE),
     Probe("publishFundPeriod", frozenset({"estate"}), Level.ESTATE),
     Probe("foundPartyOrganisation", frozenset({"organisation.place"}), Level.STREET),
+    Probe("saveStaffMember", frozenset({"member.estates"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.ESTATE),
     Probe("open311", frozenset({"address_id"}), Level.HOUSE),
     Probe("open311", frozenset({"address_string"})),
@@ -365,6 +374,14 @@ def _attempt(secure_hub: SecureHub, role: Role, probe: Probe, value: Any, tag: s
             "id": f"SEC-W-{tag}", "name": TITLE, "kind": "BRANCH", "hostKind": "FIRM", "host": host,
             "place": value, "foundedOn": "2026-01-01",
         }}
+    elif probe.write == "saveStaffMember":
+        # a firm enters its own staff (employer left out), the admin the 市北区 firm's; the
+        # estates: the role's own estate beside the one probed
+        employer = None if role.name == "property_firm" else NORTH_FIRM
+        query, variables = SAVE_STAFF, {"member": {
+            "id": f"SEC-W-{tag}", "employer": employer, "post": "steward", "name": "越界管家", "idNumber": STAFF_ID_NUMBER,
+            "estates": [secure_hub.cast.estate, value],
+        }}
     elif probe.write in FUND_WRITES:
         query, variables = FUND_WRITES[probe.write], {"estate": value}
     else:
@@ -384,9 +401,9 @@ def _blanked(answer: dict[str, Any], value: Any) -> str:
 
 def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
     """What a refused write could have left: cases, the probe's device and shared query, votes,
-    first-meeting steps, the suite's open vote's board and proxies, repair projects, and the
-    fund and revenue journals (with their published heads) of the estates of 市北区 and the
-    probe's targets."""
+    first-meeting steps, the suite's open vote's board and proxies, repair projects, the fund
+    and revenue journals (with their published heads) of the estates of 市北区 and the probe's
+    targets, the probe's party organisation and member of staff."""
     store = secure_hub.store
     cases = sorted(case.id for case in secure_hub.run(store.case_page(EVERYTHING, 500)).items)
     polls = secure_hub.cast.polls
@@ -404,9 +421,10 @@ def _stored(secure_hub: SecureHub, tag: str) -> tuple[Any, ...]:
 
     books = secure_hub.run(journals_now())
     organisations = secure_hub.run(store.party_organisations([f"SEC-W-{tag}"], EVERYTHING))
+    staff = secure_hub.run(store.staff([f"SEC-W-{tag}"], EVERYTHING))
     return (
         cases, secure_hub.run(store.devices([f"SEC-W-{tag}"], EVERYTHING)), secure_hub.run(store.shared_versions(f"sec-w-{tag.lower()}")),
-        votes, steps, board, proxies, projects, books, organisations,
+        votes, steps, board, proxies, projects, books, organisations, staff,
     )
 
 
@@ -425,7 +443,7 @@ def test_a_write_outside_the_scope_answers_as_one_at_nothing(
             return
         answer = _attempt(secure_hub, role, probe, UNKNOWN[probe.level], tag)
         refusal = json.dumps(answer, ensure_ascii=False)
-        refused = ("is not a place you can see", "may not", *VOTE_REFUSALS.get(probe.write, ()), *FUND_REFUSALS.get(probe.write, ()))
+        refused = ("is not a place you can see", "may not", *VOTE_REFUSALS.get(probe.write, ()), *FUND_REFUSALS.get(probe.write, ()), *STAFF_REFUSALS.get(probe.write, ()))
         assert any(text in refusal for text in refused), answer
     for outside, nothing in pairs:
         foreign = _attempt(secure_hub, role, probe, outside, tag)
