@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
+
 Main = Callable[[socket.socket, dict[str, Any]], Awaitable[None]]
 """Builds the app, puts its `uvicorn.Server` (and anything the tests need) in the dict, serves."""
 
@@ -89,3 +91,33 @@ async def serve_with_ingestion(
     settings = Settings(db=db, mqtt=f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-{prefix}")
     app = create_app(store, keys=keys, owns_store=True, bus=bus, background=settings, **app_options)
     await serve_app(app, sock, started, store=store, bus=bus, keys=keys, **shared)
+
+
+class TokenHolders:
+    """GraphQL over HTTP as the holder of one of `tokens`, for a served hub's test handle (a
+    dataclass with `tokens` and an `httpx.Client` on the hub's base URL)."""
+
+    tokens: dict[str, str]
+    client: httpx.Client
+
+    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole GraphQL answer (data and errors) to `who`'s query."""
+        response = self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of an answer that must carry no error."""
+        body = self.ask(who, query, variables)
+        assert not body.get("errors"), body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> str:
+        """The first error's message of an answer that must carry one."""
+        body = self.ask(who, query, variables)
+        assert body.get("errors"), body
+        return str(body["errors"][0]["message"])

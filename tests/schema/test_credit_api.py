@@ -26,7 +26,7 @@ from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.graph.conformance import E_A, E_B, E_C, FIRM_1, FIRM_2, FIRM_3, OWNER_B, OWNER_D, SHIBEI, ST_A, ST_C, T_HOUSE, fixture_city
 from tests.graph.conformance_cases import a_case, insert
-from tests.serving import serve_app, served
+from tests.serving import TokenHolders, serve_app, served
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -43,28 +43,10 @@ def at(day: int) -> dt.datetime:
 
 
 @dataclass
-class CreditHub:
+class CreditHub(TokenHolders):
     tokens: dict[str, str]
     client: httpx.Client
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> str:
-        body = self.ask(who, query, variables)
-        assert body.get("errors"), body
-        return str(body["errors"][0]["message"])
 
     def scores(self, who: str, period: str | None = "2026-11", within: str | None = None) -> dict[str, str]:
         found = self.data(who, SCORES, {"period": period, "within": within})["firmScores"]

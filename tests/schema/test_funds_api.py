@@ -43,7 +43,7 @@ from tests.graph.conformance import (
     fixture_city,
     fixture_places,
 )
-from tests.serving import serve_app, served
+from tests.serving import TokenHolders, serve_app, served
 
 CST = dt.timezone(dt.timedelta(hours=8))
 NOV = dt.datetime(2026, 11, 3, 9, 0, tzinfo=CST)
@@ -57,30 +57,12 @@ ACCOUNT = """query($h: String!) { fundAccount(house: $h) {
 
 
 @dataclass
-class FundHub:
+class FundHub(TokenHolders):
     url: str
     tokens: dict[str, str]
     client: httpx.Client
     public_key: str
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> str:
-        body = self.ask(who, query, variables)
-        assert body.get("errors"), body
-        return str(body["errors"][0]["message"])
 
 
 async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> None:

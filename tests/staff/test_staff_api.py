@@ -32,37 +32,19 @@ from graph.workflow import Workflow
 from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
-from tests.serving import serve_app, served
+from tests.serving import TokenHolders, serve_app, served
 from tests.staff.world import ESTATE, FIRM, HOUSE, LIFT, OTHER_FIRM, city, crew, elevator, north_of
 
 EVERYTHING = Scope.everything()
 
 
 @dataclass
-class StaffHub:
+class StaffHub(TokenHolders):
     client: httpx.Client
     tokens: dict[str, str]
     cases: dict[str, str]
     started: dict[str, Any]
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def data(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        found: dict[str, Any] = body["data"]
-        return found
-
-    def error(self, who: str, query: str, variables: dict[str, Any] | None = None) -> str:
-        body = self.ask(who, query, variables)
-        assert body.get("errors"), body
-        return str(body["errors"][0]["message"])
 
     def audit(self) -> list[Any]:
         import asyncio

@@ -27,7 +27,7 @@ from hub.app import create_app
 from hub.auth.issuing import issue_token
 from hub.limits import Limits
 from tests.map.conftest import browser, chromium_path
-from tests.serving import serve_app, served
+from tests.serving import TokenHolders, serve_app, served
 
 READY = "body[data-state=ready]"
 
@@ -93,25 +93,12 @@ def world() -> Batch:
 
 
 @dataclass
-class VoteHub:
+class VoteHub(TokenHolders):
     url: str
     tokens: dict[str, str]
     client: httpx.Client
 
-    def ask(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The whole GraphQL answer (data and errors) to `who`'s query."""
-        response = self.client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers={"authorization": f"Bearer {self.tokens[who]}"}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def graphql(self, who: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = self.ask(who, query, variables)
-        assert not body.get("errors"), body
-        data: dict[str, Any] = body["data"]
-        return data
+    graphql = TokenHolders.data
 
 
 async def _main(folder: Path, sock: socket.socket, started: dict[str, Any]) -> None:
