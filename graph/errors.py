@@ -32,3 +32,8 @@ class StoreError(HubError):
 class StoreBusy(StoreError):
     """Other writers held the store's write lock longer than a writer waits: nothing was written,
     and the same request may succeed a moment later (HTTP answers 503 with Retry-After)."""
+
+
+class Unreachable(StoreError):
+    """The database a URL names could not be opened or stopped answering; the message says what
+    failed and what to check, in one line (no driver traceback). Raised by every adapter."""

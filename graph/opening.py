@@ -68,7 +68,7 @@ async def reach(url: str) -> None:
     from graph.cypher.schema import VERSION
     from graph.cypher.transport import connect
     from graph.errors import StoreError
-    from graph.sql.engine import Unreachable
+    from graph.errors import Unreachable
 
     transport = connect(url)
     try:

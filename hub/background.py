@@ -24,7 +24,7 @@ from devices.service import Ingestion
 from graph.facilities.intervals import Intervals
 from graph.facilities.service import Facilities
 from graph.credit.service import Credit
-from graph.sql.engine import Unreachable
+from graph.errors import Unreachable
 from graph.funds.service import Funds
 from graph.votes.service import Votes
 from graph.devices import Device, every_device

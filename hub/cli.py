@@ -27,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from graph.sql.engine import Unreachable
+    from graph.errors import Unreachable
     from hub.commands.common import check_database, database_failure
 
     arguments = parser().parse_args(argv)

@@ -138,13 +138,15 @@ class StoreInputs:
         if self.facility is None:
             return {}
         found = await self.facility(self.store, firm_codes, period.start, period.end)
-        return {firm: facility_of(value, firm) for firm, value in found.items() if firm in set(firm_codes)}
+        asked = set(firm_codes)
+        return {firm: facility_of(value, firm) for firm, value in found.items() if firm in asked}
 
     async def certificate_standing(self, firm_codes: Sequence[str], period: Period) -> Mapping[str, CertificateStanding]:
         if self.certificates is None:
             return {}
         found = await self.certificates(self.store, firm_codes, period.last_day)
-        return {firm: certificates_of(value, firm) for firm, value in found.items() if firm in set(firm_codes)}
+        asked = set(firm_codes)
+        return {firm: certificates_of(value, firm) for firm, value in found.items() if firm in asked}
 
 
 def dismissed(spans: Sequence[Management], votes: Sequence[Any]) -> dict[str, frozenset[str]]:

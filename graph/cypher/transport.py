@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from graph.cypher.statements import Statement
 from graph.errors import StoreError
-from graph.sql.engine import Unreachable
+from graph.errors import Unreachable
 
 _CHECK = "check --db or $HUB_DB"
 QUERY_SECONDS = 600.0

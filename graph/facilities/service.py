@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 from graph.alarm_cases import case_for_alarm, open_alarm_case
 from graph.cases import Point
 from graph.clock import CHINA_STANDARD_TIME
-from graph.sql.engine import Unreachable
+from graph.errors import Unreachable
 from graph.devices import Alarm, Device, DeviceType, Severity, device_code
 from graph.errors import InvalidInput, StoreBusy
 from graph.events import Event, EventBus, Topic

@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from graph.errors import InvalidInput, StoreError
+from graph.errors import InvalidInput, Unreachable
 
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -71,11 +71,6 @@ def make_engine(url: URL) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
-class Unreachable(StoreError):
-    """The database a URL names could not be opened; the message says what failed and what to
-    check, in one line (no driver traceback)."""
 
 
 REACH_SECONDS = 10.0
