@@ -35,8 +35,10 @@ from graph.party.records import (
     PartyOrganisation,
     PersonLink,
 )
+from graph.levels import Level
 from graph.scope import Scope
 from graph.sql import tables
+from graph.sql.tables import ancestor_column
 from graph.sql.rows import maybe_utc, utc
 from graph.sql.scoping import under
 from graph.sql.writes import AnchorCache, anchors, select_in
@@ -347,25 +349,35 @@ class PartyRecords:
 
         handled = period(_CLAIM.c.finished_at)
         made = period(_CLAIM.c.claimed_at)
-        answers: list[ClaimTally | None] = []
+        counts = (
+            func.count(case((made, 1))),
+            func.count(case((handled, 1))),
+            func.count(case((and_(handled, _CLAIM.c.outcome == ClaimOutcome.RESOLVED.value), 1))),
+            func.count(case((and_(handled, _CLAIM.c.outcome == ClaimOutcome.HANDED_BACK.value), 1))),
+        )
+        tallied: dict[int, tuple[int, int, int, int]] = {}  # a place's row id → its counts
         async with self.engine.connect() as connection:
-            for code, place in zip(codes, seen):
-                if place is None:
-                    answers.append(None)
-                    continue
-                root = await self._anchor(connection, code)
-                assert root is not None
+            found = await anchors(connection, [code for code, place in zip(codes, seen) if place is not None], self._anchors)
+            by_level: dict[Level, set[int]] = {}
+            for anchor in found.values():
+                if anchor.level <= Level.ESTATE:  # claims hang from estates: nothing lies under a building
+                    by_level.setdefault(anchor.level, set()).add(anchor.id)
+            for level, ids in by_level.items():
+                # one grouped read per level asked: the estate itself, or the ancestor column of the level
+                key = _PLACE.c.id if level is Level.ESTATE else _PLACE.c[ancestor_column(level)]
                 query = (
-                    select(
-                        func.count(case((made, 1))),
-                        func.count(case((handled, 1))),
-                        func.count(case((and_(handled, _CLAIM.c.outcome == ClaimOutcome.RESOLVED.value), 1))),
-                        func.count(case((and_(handled, _CLAIM.c.outcome == ClaimOutcome.HANDED_BACK.value), 1))),
-                    )
+                    select(key, *counts)
                     .select_from(_CLAIM)
                     .join(_PLACE, _PLACE.c.id == _CLAIM.c.estate_id)
-                    .where(under(_PLACE, root))
+                    .where(key.in_(sorted(ids)))
+                    .group_by(key)
                 )
-                row = (await connection.execute(query)).one()
-                answers.append(ClaimTally(code, int(row[0]), int(row[1]), int(row[2]), int(row[3])))
+                for row in await connection.execute(query):
+                    tallied[int(row[0])] = (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        answers: list[ClaimTally | None] = []
+        for code, place in zip(codes, seen):
+            if place is None:
+                answers.append(None)
+                continue
+            answers.append(ClaimTally(code, *tallied.get(found[code].id, (0, 0, 0, 0))))
         return answers
