@@ -8,13 +8,19 @@ would, and an event about a place outside the subscriber's scope is never shown.
 The bus is in-process and never blocks a publisher: each subscriber has a bounded queue, and a
 subscriber too slow to keep up loses the oldest events it has not read yet (and is told how
 many, `Subscription.dropped`), not the publisher's time.
+
+Several processes are one hub when their buses are bridged (hub.cluster.Bridge, through Redis
+pub/sub): `publish` hands each event to this process's subscribers and to the bus's `forward`
+(set by the bridge, which sends it to the other processes), while what the bridge hears from
+the others comes in through `deliver`, to this process's subscribers only — so no event is
+sent back out, and none reaches a subscriber twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 
@@ -80,8 +86,17 @@ class EventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self.queue_size = queue_size
         self._listeners: dict[Topic, set[Subscription]] = {topic: set() for topic in Topic}
+        self.forward: Callable[[Event], None] | None = None
+        """Where this process's own events also go (the other processes' buses), if anywhere."""
 
     def publish(self, event: Event) -> None:
+        """An event this process saw: to its subscribers, and forwarded to the other processes."""
+        self.deliver(event)
+        if self.forward is not None:
+            self.forward(event)
+
+    def deliver(self, event: Event) -> None:
+        """An event to this process's subscribers only (one another process forwarded)."""
         for subscription in tuple(self._listeners[event.topic]):
             subscription._offer(event)
 

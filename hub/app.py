@@ -48,7 +48,8 @@ from hub.background import Background, Simulation
 from hub.credit import credit_service
 from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
-from hub.limits import Limits
+from hub.cluster import prefix, turns_of
+from hub.limits import Limits, limiter
 from hub.map import MapSettings, map_routes
 from hub.open311 import open311_routes
 from hub.scheduler import Scheduler
@@ -250,8 +251,12 @@ def create_app(
         if background is None
         else Background(store, bus, background, simulation=simulation, votes=votes, funds=funds, credit=credit)
     )
+    # the processes of one hub share its Redis, if it has one (hub.cluster)
+    redis, keys_at = (background.cluster_redis, prefix(background.queue)) if background is not None else (None, "")
     if connectors is not None and connectors.launcher is None:
-        scheduler = Scheduler(store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for)
+        scheduler = Scheduler(
+            store, connectors.specs, announce=to_bus(bus), lease_for=connectors.lease_for, turns=turns_of(redis, keys_at)
+        )
         connectors = dataclasses.replace(connectors, launcher=scheduler)
 
     @contextlib.asynccontextmanager
@@ -305,4 +310,10 @@ def create_app(
         *funds_routes(keys.sm2_public),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: failed_response})
-    return Gate(app, authenticator, limits)
+    return Gate(
+        app,
+        authenticator,
+        limits,
+        callers=limiter(limits, redis, keys_at + "rate:token:"),
+        strangers=limiter(limits, redis, keys_at + "rate:address:"),
+    )

@@ -1,10 +1,16 @@
 """What `hub serve` runs beside the API, in its event loop: device ingestion (MQTT when a broker
 is set), the escalation sweep of the case workflow, the facilities' overdue sweep (maintenance
-and inspection fallen due raise their alarms and open their cases), the relay of what Celery workers announce
-(connectors.relay) when the broker is Redis, and, for the demo, simulated devices.
+and inspection fallen due raise their alarms and open their cases), the bridge of the event bus
+to the hub's other processes and its Celery workers (hub.cluster.Bridge) when there is a Redis
+(`Settings.cluster_redis`), and, for the demo, simulated devices.
 
 They share the app's event bus, so an alarm raised from an MQTT message, a case the sweep
-escalates and a case a mutation moves all reach the GraphQL subscriptions of this server.
+escalates and a case a mutation moves all reach the GraphQL subscriptions of this server — and,
+bridged, those of every process of the hub (`hub serve --workers N`, other machines, `hub
+ingest`), whichever process saw the event.
+
+Each sweep runs in one process of the hub at a time: a round runs where its turn is held
+(hub.cluster.Turns, a Redis lock; every round is this process's own without a Redis).
 
 Without a broker the demo's simulated devices feed ingestion's pipeline directly (the same
 topics and payload bytes); with one they publish to it and ingestion reads them back, as real
@@ -19,7 +25,6 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from connectors.relay import relay
 from devices.service import Ingestion
 from graph.facilities.intervals import Intervals
 from graph.facilities.service import Facilities
@@ -32,6 +37,7 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from graph.workflow import Workflow
+from hub.cluster import Bridge, prefix, turns_of
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,8 +99,15 @@ class Background:
         self.overdue_every = overdue_every
         self.simulation = simulation
         self._tasks: list[asyncio.Task[None]] = []
+        redis = settings.cluster_redis
+        self.bridge = Bridge(redis, settings.queue, bus) if redis else None
+        self.turns = turns_of(redis, prefix(settings.queue))
 
     async def start(self) -> None:
+        if self.bridge is not None:
+            # before anything announces: what this process sees reaches the others, and what
+            # they (and the Celery workers) see reaches this process's subscribers
+            await self.bridge.start()
         if self.ingestion is not None:
             await self.ingestion.start()
         if self.escalate_every is not None:
@@ -103,10 +116,6 @@ class Background:
             self._tasks.append(asyncio.create_task(self._overdue(self.overdue_every), name="overdue facilities sweep"))
         if self.simulation is not None:
             self._tasks.append(asyncio.create_task(self._simulate(self.simulation), name="simulated devices"))
-        broker = self.settings.broker
-        if broker and broker.startswith(("redis://", "rediss://")):
-            # what the Celery workers' syncs write reaches this server's subscribers
-            self._tasks.append(asyncio.create_task(relay(broker, self.settings.queue, self.bus), name="worker events"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -117,49 +126,62 @@ class Background:
         self._tasks.clear()
         if self.ingestion is not None:
             await self.ingestion.stop()
+        if self.bridge is not None:
+            await self.bridge.stop()
+        await self.turns.close()
 
     async def _escalate(self, every: float) -> None:
         while True:
-            try:
-                escalated = await self.workflow.escalate_due()
-                if escalated:
-                    log.info("escalated %d overdue cases", len(escalated))
-            except Exception:  # a sweep that fails is tried again; the server stays up
-                log.exception("escalation sweep failed")
-            if self.votes is not None:
-                try:
-                    moved = await self.votes.sweep()  # votes open and close on time, read or not
-                    if moved:
-                        log.info("opened or closed %d votes", moved)
-                except Exception:
-                    log.exception("vote sweep failed")
-            if self.funds is not None and self.funds.keys is not None:
-                try:
-                    published = await self.funds.publish_due()  # last month's heads, once a month
-                    if published:
-                        log.info("published %d estates' fund heads for %s", published, self.funds.last_month())
-                except Exception:
-                    log.exception("publishing the fund journals' heads failed")
-            if self.credit is not None:
-                try:
-                    scored = await self.credit.compute_due()  # last month's firms' credit, once
-                    if scored:
-                        log.info("computed %d firms' credit for %s", len(scored), scored[0].period)
-                except Exception:
-                    log.exception("computing firms' credit failed")
+            async with self.turns.held("escalation", max(every, 60.0)) as mine:
+                if mine:
+                    await self._escalation_round()
             await asyncio.sleep(every)
+
+    async def _escalation_round(self) -> None:
+        try:
+            escalated = await self.workflow.escalate_due()
+            if escalated:
+                log.info("escalated %d overdue cases", len(escalated))
+        except Exception:  # a sweep that fails is tried again; the server stays up
+            log.exception("escalation sweep failed")
+        if self.votes is not None:
+            try:
+                moved = await self.votes.sweep()  # votes open and close on time, read or not
+                if moved:
+                    log.info("opened or closed %d votes", moved)
+            except Exception:
+                log.exception("vote sweep failed")
+        if self.funds is not None and self.funds.keys is not None:
+            try:
+                published = await self.funds.publish_due()  # last month's heads, once a month
+                if published:
+                    log.info("published %d estates' fund heads for %s", published, self.funds.last_month())
+            except Exception:
+                log.exception("publishing the fund journals' heads failed")
+        if self.credit is not None:
+            try:
+                scored = await self.credit.compute_due()  # last month's firms' credit, once
+                if scored:
+                    log.info("computed %d firms' credit for %s", len(scored), scored[0].period)
+            except Exception:
+                log.exception("computing firms' credit failed")
 
     async def _overdue(self, every: float) -> None:
         while True:
-            try:
-                swept = await self.facilities.overdue_sweep()
-                if swept.raised or swept.cases:
-                    log.info("facilities: %d overdue alarms raised, %d cases opened", swept.raised, swept.cases)
-            except Unreachable as error:  # the store restarting or the server stopping: not a bug
-                log.warning("the facilities' overdue sweep could not reach the store (%s); it tries again", error)
-            except Exception:  # a sweep that fails is tried again; the server stays up
-                log.exception("the facilities' overdue sweep failed")
+            async with self.turns.held("overdue", max(every, 60.0)) as mine:
+                if mine:
+                    await self._overdue_round()
             await asyncio.sleep(every)
+
+    async def _overdue_round(self) -> None:
+        try:
+            swept = await self.facilities.overdue_sweep()
+            if swept.raised or swept.cases:
+                log.info("facilities: %d overdue alarms raised, %d cases opened", swept.raised, swept.cases)
+        except Unreachable as error:  # the store restarting or the server stopping: not a bug
+            log.warning("the facilities' overdue sweep could not reach the store (%s); it tries again", error)
+        except Exception:  # a sweep that fails is tried again; the server stays up
+            log.exception("the facilities' overdue sweep failed")
 
     async def _simulate(self, plan: Simulation) -> None:
         from devices.mqtt import parse_broker

@@ -32,7 +32,7 @@ from strawberry.http.streaming import MultipartSubscriptionTransport
 from graph.errors import StoreBusy
 from hub.auth.authentication import Authenticator, Caller
 from hub.auth.tokens import TokenError
-from hub.limits import Limits, RateLimiter, retry_after
+from hub.limits import Limiter, Limits, RateLimiter, retry_after
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -80,12 +80,22 @@ async def _respond(send: Send, status: int, answer: dict[str, str], headers: dic
 
 
 class Gate:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, limits: Limits) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        limits: Limits,
+        *,
+        callers: Limiter | None = None,
+        strangers: Limiter | None = None,
+    ) -> None:
+        """`callers` counts requests per token, `strangers` refused ones per address: in this
+        process unless given (hub.limits.limiter: in the hub's Redis)."""
         self.app = app
         self.authenticator = authenticator
         self.limits = limits
-        self.callers = RateLimiter(limits.rate, limits.burst)
-        self.strangers = RateLimiter(limits.rate, limits.burst)
+        self.callers: Limiter = callers or RateLimiter(limits.rate, limits.burst)
+        self.strangers: Limiter = strangers or RateLimiter(limits.rate, limits.burst)
 
     @staticmethod
     def _public(scope: Scope) -> bool:
@@ -158,7 +168,7 @@ class Gate:
         try:
             caller = await self.authenticator.authenticate(authorization, client=address)
         except TokenError as error:
-            wait = self.strangers.wait(address)
+            wait = await self.strangers.take(address)
             if wait:
                 await _refuse(send, 429, "too many refused requests from this address", {"retry-after": retry_after(wait)})
                 return
@@ -168,7 +178,7 @@ class Gate:
                 return
             await _refuse(send, 401, str(error), {"www-authenticate": f'Bearer error="invalid_token", error_description="{error}"'.encode("utf-8").decode("latin-1")})
             return
-        wait = self.callers.wait(caller.principal.token_id)
+        wait = await self.callers.take(caller.principal.token_id)
         if wait:
             await _refuse(send, 429, f"over {self.limits.rate:g} requests per second", {"retry-after": retry_after(wait)})
             return

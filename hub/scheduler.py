@@ -10,6 +10,10 @@ logs it and carries on, so no source can take the server down.
 The scheduler is also the API's `Launcher` without a broker: `runConnector` starts the run as
 an asyncio task in the server and answers with it RUNNING at once.
 
+Several processes of one hub (hub.cluster) each run the schedules, but a scheduled run of a
+connector goes only in the process holding the connector's turn (`turns`, a Redis lock renewed
+while the run goes); the others skip that round, as they skip one due while a run still goes.
+
 Every run starts by closing the runs whose lease expired (connectors.leases), so a run of
 `hub sync` killed mid-way is closed as abandoned by the next scheduled run at the latest. A run
 that adds places is followed, in its own task, by a retry of the open place-related dead
@@ -32,6 +36,7 @@ from connectors.leases import LEASE
 from connectors.relay import Announce
 from connectors.runner import start_run, sync
 from connectors.tasks import retry_after_places
+from hub.cluster import Alone, Turns
 from graph.ledger import ConnectorRun, RunStatus
 from graph.store import Store
 
@@ -50,8 +55,10 @@ class Scheduler:
         batch_size: int = 500,
         announce: Announce | None = None,
         lease_for: dt.timedelta = LEASE,
+        turns: Turns | Alone | None = None,
     ) -> None:
         self.store = store
+        self.turns = turns or Alone()
         self.announce = announce
         self.lease_for = lease_for
         self.specs = list(specs)
@@ -81,6 +88,7 @@ class Scheduler:
                 await task
         self._loops.clear()
         self._running.clear()
+        await self.turns.close()
 
     def running(self, name: str) -> bool:
         return name in self._running
@@ -154,6 +162,14 @@ class Scheduler:
                 if claimed:
                     self._running.pop(spec.name, None)
 
+    async def _scheduled(self, spec: ConnectorSpec) -> None:
+        """A scheduled run, in the process whose turn it is (hub.cluster.Turns)."""
+        async with self.turns.held(f"schedule:{spec.name}", self.lease_for.total_seconds()) as mine:
+            if not mine:
+                log.info("connector %s: another process of the hub runs it, this scheduled run is skipped", spec.name)
+                return
+            await self._start(spec, full=False, trigger="schedule", run_id=None)
+
     async def _loop(self, spec: ConnectorSpec) -> None:
         assert spec.every is not None
         await asyncio.sleep(self.first_delay)
@@ -163,5 +179,5 @@ class Scheduler:
                 log.info("connector %s: still running, this scheduled run is skipped", spec.name)
             else:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self._start(spec, full=False, trigger="schedule", run_id=None))
+                    await asyncio.shield(self._scheduled(spec))
             await asyncio.sleep(max(0.0, spec.every - (time.monotonic() - began)))

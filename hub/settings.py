@@ -52,16 +52,29 @@ class Settings:
     abandoned (None: connectors.leases.LEASE, 15 minutes)."""
     credit_weights: str = DEFAULT_CREDIT_WEIGHTS
     """The TOML file whose `[credit]` table holds the weights of firms' credit."""
+    redis: str | None = None
+    """The Redis (redis://…) through which several hub processes act as one hub (hub.cluster):
+    events, rate limits, once-per-city sweeps, shared-query cache generations. None: the
+    broker's when it is a Redis, else none (one process serves the hub)."""
 
     @property
     def results(self) -> str | None:
         return self.result_backend or self.broker
 
+    @property
+    def cluster_redis(self) -> str | None:
+        """`redis`, else the broker when it is a Redis; None: this process is the whole hub."""
+        if self.redis:
+            return self.redis
+        if self.broker and self.broker.startswith(("redis://", "rediss://", "unix://")):
+            return self.broker
+        return None
+
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
-        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, `HUB_CREDIT_WEIGHTS`, overridden by
+        `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, `HUB_CREDIT_WEIGHTS`, `HUB_REDIS`, overridden by
         non-None keyword arguments."""
         values: dict[str, object] = {
             "db": os.environ.get("HUB_DB", DEFAULT_DB),
@@ -81,6 +94,7 @@ class Settings:
             "shared_cache_seconds": float(os.environ.get("HUB_SHARED_CACHE_SECONDS") or DEFAULT_SHARED_CACHE_SECONDS),
             "run_lease_seconds": float(os.environ["HUB_RUN_LEASE_SECONDS"]) if os.environ.get("HUB_RUN_LEASE_SECONDS") else None,
             "credit_weights": os.environ.get("HUB_CREDIT_WEIGHTS") or DEFAULT_CREDIT_WEIGHTS,
+            "redis": os.environ.get("HUB_REDIS") or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

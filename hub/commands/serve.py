@@ -1,11 +1,19 @@
 """`hub serve`: the GraphQL API on uvicorn, device ingestion (from `HUB_MQTT` when set), the case
-escalation sweep, and the connectors' schedules when there is no Celery broker."""
+escalation sweep, and the connectors' schedules when there is no Celery broker.
+
+`--workers N` serves the port from N processes (uvicorn's own workers: the port is bound once
+and every worker accepts on it; a worker that dies is replaced). Each builds the same app from
+the command's options (`worker_app`, the factory uvicorn imports), and they act as one hub
+through the Redis the settings name (hub.cluster), which `--workers` above 1 therefore needs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 from typing import TYPE_CHECKING
 
 from connectors.config import ConnectorSet, load_connectors
@@ -43,6 +51,13 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "they publish to $HUB_MQTT when set, else feed ingestion directly",
     )
     serve_parser.add_argument("--simulate-rate", type=float, default=30.0, help="simulated messages per second (default 30)")
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port (default 1); above 1 they need a Redis ($HUB_REDIS, or a redis:// $HUB_BROKER) "
+        "to act as one hub",
+    )
     serve_parser.set_defaults(handler=run)
 
 
@@ -61,21 +76,18 @@ def connector_set(settings: Settings, store: Store) -> ConnectorSet:
     return ConnectorSet(specs, path=settings.connectors, launcher=launcher, lease_for=lease_for)
 
 
-def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
-    import uvicorn
+WORKER_ARGUMENTS = "HUB_SERVE_ARGUMENTS"
+"""The environment variable that hands `hub serve`'s options to its uvicorn workers (JSON)."""
 
-    from graph.opening import connect_store, open_store
+
+def build(arguments: argparse.Namespace, keys: Keyring) -> tuple[Gate, ConnectorSet]:
+    """The app `hub serve` serves with these options (the store is opened lazily: in the
+    process, and the event loop, that serves it)."""
+    from graph.opening import connect_store
     from hub.app import create_app
     from hub.limits import Limits
 
     settings = settings_of(arguments)
-    load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
-
-    async def upgrade() -> None:
-        store = await open_store(settings.db, sealer=keys.sealer())
-        await store.close()
-
-    asyncio.run(upgrade())
     store = connect_store(settings.db, sealer=keys.sealer())
     connectors = connector_set(settings, store)
     limits = Limits.default()
@@ -93,12 +105,55 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         simulation=_simulation(arguments),
         freeze_heap=True,
     )
+    return app, connectors
+
+
+def worker_app() -> Gate:
+    """The app of one uvicorn worker of `hub serve --workers N` (options from WORKER_ARGUMENTS)."""
+    arguments = argparse.Namespace(**json.loads(os.environ[WORKER_ARGUMENTS]))
+    return build(arguments, load_keys(arguments))[0]
+
+
+def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
+    import uvicorn
+
+    from graph.errors import InvalidInput
+    from graph.opening import open_store
+
+    settings = settings_of(arguments)
+    load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
+    workers = getattr(arguments, "workers", 1) or 1
+    if not 1 <= workers <= 64:
+        raise InvalidInput("--workers", workers, "must be between 1 and 64")
+    if workers > 1 and settings.cluster_redis is None:
+        raise InvalidInput(
+            "--workers", workers, "needs a Redis for the workers to act as one hub: set HUB_REDIS=redis://… (or a redis:// HUB_BROKER)"
+        )
+    if workers > 1 and getattr(arguments, "demo_sources", False):
+        raise InvalidInput("--workers", workers, "serves no demo sources: start them with one worker")
+
+    async def upgrade() -> None:
+        store = await open_store(settings.db, sealer=keys.sealer())
+        await store.close()
+
+    asyncio.run(upgrade())
+    app, connectors = build(arguments, keys)
     if connectors.specs:
         where = f"the workers of queue {settings.queue}" if settings.broker else "this server"
         print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
     broker = "no broker: simulated devices feed ingestion directly" if not settings.mqtt else f"MQTT {_redacted(settings.mqtt)}, topics {settings.mqtt_prefix}/devices/+/+"
     print(f"devices: {broker}; live updates over graphql-transport-ws at ws://{settings.host}:{settings.port}/graphql")
+    if workers > 1:
+        assert settings.cluster_redis is not None
+        print(f"workers: {workers} processes, one hub through {_redacted(settings.cluster_redis)} (queue {settings.queue})", flush=True)
+        options = {key: value for key, value in vars(arguments).items() if key != "handler"}
+        os.environ[WORKER_ARGUMENTS] = json.dumps(options)
+        uvicorn.run(
+            "hub.commands.serve:worker_app", factory=True, workers=workers, host=settings.host, port=settings.port,
+            log_level="warning", ws="websockets-sansio",
+        )
+        return
     if not getattr(arguments, "demo_sources", False):
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
         return
