@@ -146,7 +146,8 @@ NEVER_EXPIRES = 0xFFFFFFFF
 
 
 class MqttReader:
-    """Reads every device topic under `prefix` into the pipeline until cancelled."""
+    """Reads every device topic under `prefix` into the pipeline until cancelled; with `share`,
+    the part of them the broker gives this member of the share group."""
 
     def __init__(
         self,
@@ -160,6 +161,7 @@ class MqttReader:
         backoff_max: float = 30.0,
         keepalive: int = 30,
         receive_maximum: int = RECEIVE_MAXIMUM,
+        share: str | None = None,
     ) -> None:
         if not 1 <= receive_maximum <= 65_535:
             raise InvalidInput("receive_maximum", receive_maximum, "must be 1 to 65535 (MQTT 5 Receive Maximum)")
@@ -172,6 +174,8 @@ class MqttReader:
         self.backoff_max = backoff_max
         self.keepalive = keepalive
         self.receive_maximum = receive_maximum
+        self.topic = subscription(self.prefix, share)
+        """`{prefix}/devices/+/+`, or with a share group `$share/GROUP/…` (devices.sharing)."""
         self.stats = ReaderStats()
         self._connection: PahoClient | None = None
         """The connection acknowledgements go to; a message received on an earlier one is sent
@@ -206,7 +210,7 @@ class MqttReader:
                     self.stats.connects += 1
                     self.stats.connected = True
                     self._connection = client._client  # noqa: SLF001
-                    await client.subscribe(subscription(self.prefix), qos=1)
+                    await client.subscribe(self.topic, qos=1)
                     self.subscribed.set()
                     if await self._read_until_failure(client):
                         self.stats.retries += 1

@@ -59,6 +59,7 @@ class Ingestion:
                 client_id=settings.mqtt_client_id,
                 prefix=settings.mqtt_prefix,
                 clock=clock,
+                share=settings.mqtt_share,
             )
             if settings.mqtt
             else None

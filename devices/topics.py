@@ -57,9 +57,27 @@ def topic(prefix: str, code: str, stream: Stream) -> str:
     return f"{prefix}/devices/{code}/{stream.value}"
 
 
-def subscription(prefix: str) -> str:
-    """What the ingestion subscribes to: every stream of every device under `prefix`."""
-    return f"{prefix}/devices/+/+"
+def subscription(prefix: str, share: str | None = None) -> str:
+    """What the ingestion subscribes to: every stream of every device under `prefix`; with a
+    `share` group, as an MQTT 5 shared subscription, so the group's members split the stream.
+
+    >>> subscription("hub", "ingest")
+    '$share/ingest/hub/devices/+/+'
+    """
+    if share is None:
+        return f"{prefix}/devices/+/+"
+    return f"$share/{check_share(share)}/{prefix}/devices/+/+"
+
+
+_SHARE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def check_share(group: str) -> str:
+    """A shared subscription's group name checked: one topic level of letters, digits, `_`, `.`
+    or `-` (MQTT 5 forbids `/`, `+` and `#` in it)."""
+    if not isinstance(group, str) or not _SHARE.fullmatch(group):
+        raise InvalidInput("mqtt_share", group, "must be 1 to 64 ASCII letters, digits, '_', '.' or '-'")
+    return group
 
 
 def device_pattern(prefix: str, code: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from graph.errors import HubError
 
 COMMANDS = (
-    "demo", "serve", "sync", "worker", "database", "graph", "keys", "tokens", "audit", "export", "bench", "devices", "simulate",
+    "demo", "serve", "ingest", "sync", "worker", "database", "graph", "keys", "tokens", "audit", "export", "bench", "devices", "simulate",
     "safelist", "places", "votes", "ledger", "credit",
 )
 """Modules of hub.commands, in the order `hub --help` lists them."""

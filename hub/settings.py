@@ -43,7 +43,11 @@ class Settings:
     mqtt_prefix: str = DEFAULT_MQTT_PREFIX
     """First segment of every device topic: `{prefix}/devices/{code}/telemetry`."""
     mqtt_client_id: str = DEFAULT_MQTT_CLIENT_ID
-    """The ingestion's MQTT client id: fixed, so the broker keeps its session while it is away."""
+    """The ingestion's MQTT client id: fixed, so the broker keeps its session while it is away
+    (each member of a share group needs its own: `hub ingest` derives one from host and slot)."""
+    mqtt_share: str | None = None
+    """MQTT 5 shared subscription group (`$share/GROUP/{prefix}/devices/+/+`): the processes
+    ingesting with the same group split the stream (devices.sharing); None: one reads it all."""
     readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
     shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS
     """How long shared-query answers are cached per scope (0: not at all)."""
@@ -74,6 +78,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
+        `HUB_MQTT_SHARE`,
         `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, `HUB_CREDIT_WEIGHTS`, `HUB_REDIS`, overridden by
         non-None keyword arguments."""
         values: dict[str, object] = {
@@ -88,6 +93,7 @@ class Settings:
             "mqtt": os.environ.get("HUB_MQTT") or None,
             "mqtt_prefix": os.environ.get("HUB_MQTT_PREFIX") or DEFAULT_MQTT_PREFIX,
             "mqtt_client_id": os.environ.get("HUB_MQTT_CLIENT_ID") or DEFAULT_MQTT_CLIENT_ID,
+            "mqtt_share": os.environ.get("HUB_MQTT_SHARE") or None,
             "readings_retention_days": int(
                 os.environ.get("HUB_READINGS_RETENTION_DAYS") or DEFAULT_READINGS_RETENTION_DAYS
             ),
