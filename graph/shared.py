@@ -19,7 +19,18 @@ named organisations"):
   answers everyone else exactly like an unknown name.
 
 The safelist mode (`Safelist`) is a per-role switch the city turns on: principals of a
-safelisted role may run only shared queries (like a persisted-query list).
+safelisted role may run only shared queries (like a persisted-query list). Every process rereads
+it from the store at most every two seconds, so a switch takes effect in every process of the
+hub within two seconds (at once in the process that switched it).
+
+Cached answers are never stale (`ResultCache`): each answer is kept with the store's write
+generation read before it was computed, and served only while the generation is still that one.
+The generation (`Generation`) moves after every committed write to the store except the audit
+log's appends, which no answer reads: in this process alone (`LocalGeneration`), or, for the
+processes of one hub, in their Redis (hub.cluster.RedisGeneration, bumped by every process that
+writes: `hub serve`, `hub ingest`), so a write in any process retires every cached answer in
+all of them. An answer is also dropped after `seconds` (what bounds the cache's memory), and
+none is kept or served while the generation cannot be read.
 """
 
 from __future__ import annotations
@@ -257,33 +268,63 @@ class SharedQueryStore(Protocol):
         changes nothing visible), recording who switched it and when."""
 
 
+class Generation(Protocol):
+    """The store's write generation (see the module docstring)."""
+
+    async def current(self) -> int | None:
+        """The generation now; None when it cannot be read (then nothing is cached)."""
+
+    async def bump(self) -> None:
+        """Move it on: a write committed."""
+
+
+@dataclass(slots=True)
+class LocalGeneration:
+    """The write generation of a hub one process serves."""
+
+    value: int = 0
+
+    async def current(self) -> int | None:
+        return self.value
+
+    async def bump(self) -> None:
+        self.value += 1
+
+
 @dataclass(slots=True)
 class ResultCache:
     """Answers of shared-query runs for `seconds`, keyed by everything that decides them: the
-    query, its version, the variables and the caller's scope (never shared across scopes).
-    Bounded: the oldest answers go first when it is full."""
+    query, its version, the variables and the caller's scope (never shared across scopes), each
+    valid only in the write generation it was computed in (see the module docstring).
+    Bounded: the oldest answers go first when it is full.
+
+    >>> cache = ResultCache(clock=lambda: 0.0)
+    >>> cache.put("q", "answer", generation=1)
+    >>> cache.get("q", generation=1), cache.get("q", generation=2)
+    ('answer', None)
+    """
 
     seconds: float = 30.0
     capacity: int = 2000
     clock: Any = time.monotonic
-    _entries: dict[Hashable, tuple[float, Any]] = field(default_factory=dict)
+    _entries: dict[Hashable, tuple[float, int, Any]] = field(default_factory=dict)
 
-    def get(self, key: Hashable) -> Any | None:
+    def get(self, key: Hashable, *, generation: int | None) -> Any | None:
         found = self._entries.get(key)
-        if found is None:
+        if found is None or generation is None:
             return None
-        if self.clock() - found[0] >= self.seconds:
+        if self.clock() - found[0] >= self.seconds or found[1] != generation:
             del self._entries[key]
             return None
-        return found[1]
+        return found[2]
 
-    def put(self, key: Hashable, value: Any) -> None:
-        if self.seconds <= 0:
+    def put(self, key: Hashable, value: Any, *, generation: int | None) -> None:
+        if self.seconds <= 0 or generation is None:
             return
         self._entries.pop(key, None)
         while len(self._entries) >= self.capacity:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (self.clock(), value)
+        self._entries[key] = (self.clock(), generation, value)
 
 
 @dataclass(slots=True)

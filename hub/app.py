@@ -48,7 +48,7 @@ from hub.background import Background, Simulation
 from hub.credit import credit_service
 from hub.funds.page import funds_routes
 from hub.gate import Gate, failed_response
-from hub.cluster import prefix, turns_of
+from hub.cluster import prefix, turns_of, watch_writes
 from hub.limits import Limits, limiter
 from hub.map import MapSettings, map_routes
 from hub.open311 import open311_routes
@@ -58,6 +58,7 @@ from hub.shared import shared_routes, ship
 from hub.sockets import WatchedConnection
 from hub.vote import vote_routes
 from schema import Context, build_schema
+from graph.shared import LocalGeneration
 from schema.shared.running import shared_state
 from schema.shared.safelist import SafelistGuard
 
@@ -297,6 +298,11 @@ def create_app(
         if shared_cache_seconds is not None
         else (background.shared_cache_seconds if background is not None else DEFAULT_SHARED_CACHE_SECONDS),
     )
+    # cached shared-query answers are checked against the store's write generation (graph.shared)
+    generation = running.generation if running is not None else LocalGeneration()
+    if running is None:
+        watch_writes(store, generation)
+    shared_state(graphql.schema).generation = generation
     routes = [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),

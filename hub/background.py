@@ -37,7 +37,7 @@ from graph.events import EventBus
 from graph.scope import Scope
 from graph.store import MAX_PAGE, Store
 from graph.workflow import Workflow
-from hub.cluster import Bridge, prefix, turns_of
+from hub.cluster import Bridge, generation_of, prefix, turns_of, watch_writes
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -102,6 +102,9 @@ class Background:
         redis = settings.cluster_redis
         self.bridge = Bridge(redis, settings.queue, bus) if redis else None
         self.turns = turns_of(redis, prefix(settings.queue))
+        # what this process writes retires the cached shared-query answers of every process
+        self.generation = generation_of(redis, prefix(settings.queue))
+        watch_writes(store, self.generation)
 
     async def start(self) -> None:
         if self.bridge is not None:

@@ -14,8 +14,11 @@ names. What goes through it:
   facilities' overdue sweep, votes, funds, credit, the connectors' schedules) runs in the
   process that holds its Redis lock (`SET NX` with an expiry, renewed while it runs: a process
   that dies frees it when it expires); the others skip that round;
-- rate limits (hub.limits.RedisRateLimiter) and the shared queries' cache generations
-  (graph.shared.ResultCache) keep their state in keys of the namespace.
+- rate limits (hub.limits.RedisRateLimiter) keep their buckets in keys of the namespace;
+- the store's write generation (`RedisGeneration`, one counter of the namespace), moved by every
+  process after each write it commits (`watch_writes`), against which each process's cached
+  shared-query answers are checked (graph.shared.ResultCache): a write anywhere retires every
+  cached answer everywhere.
 
 What is not here needs no Redis: revocations and the safelist are reread from the store every
 two seconds by each process, and the audit chain is serialised by the store itself.
@@ -35,9 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.relay import channel, decode, encode
 from graph.events import Event, EventBus
+from graph.shared import Generation, LocalGeneration
+from graph.store import Store
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
+
+    from graph.cypher.statements import Statement
+    from graph.cypher.transport import Transport
 
 log = logging.getLogger("hub.cluster")
 
@@ -214,3 +222,71 @@ def turns_of(url: str | None, keys: str) -> Turns | Alone:
     """The turns of a hub whose keys start with `keys` in the Redis at `url`; without one, this
     process is the hub."""
     return Turns(url, keys) if url else Alone()
+
+
+class RedisGeneration:
+    """The write generation of a hub's store, shared by its processes: one counter in Redis.
+    When Redis cannot be read, `current` is None (no answer is cached or served); when it cannot
+    be moved, the next reads fail over to None as well until it can (a cached answer is never
+    served past a write this process could not announce)."""
+
+    def __init__(self, url: str, keys: str) -> None:
+        self.client = connect(url)
+        self.key = keys + "generation"
+        self._unannounced = False
+
+    async def current(self) -> int | None:
+        try:
+            if self._unannounced:
+                await self.client.incr(self.key)
+                self._unannounced = False
+            value = await self.client.get(self.key)
+        except Exception as error:
+            log.warning("shared-query cache: Redis unreachable (%s); answers are not cached meanwhile", error)
+            return None
+        return int(value or 0)
+
+    async def bump(self) -> None:
+        try:
+            await self.client.incr(self.key)
+        except Exception as error:
+            self._unannounced = True
+            log.warning("shared-query cache: could not move the write generation (%s)", error)
+
+
+def generation_of(url: str | None, keys: str) -> Generation:
+    return RedisGeneration(url, keys) if url else LocalGeneration()
+
+
+class _WatchedTransport:
+    """A Cypher store's transport that moves the generation after each write statement (the
+    audit log's appends aside: no cached answer reads it)."""
+
+    def __init__(self, inner: Transport, generation: Generation) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.generation = generation
+
+    async def run(self, statement: Statement, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        rows = await self.inner.run(statement, params)
+        if statement.write and not statement.name.startswith("audit."):
+            await self.generation.bump()
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def watch_writes(store: Store, generation: Generation) -> None:
+    """Make every write `store` commits move `generation` (see graph.shared): the SQL adapter's
+    write transactions (graph.sql.writers.WriteTurns.written), the Cypher adapter's write
+    statements."""
+    from graph.sql.writers import WriteTurns
+
+    turns = getattr(store, "turns", None)
+    if isinstance(turns, WriteTurns):
+        turns.written = generation.bump
+        return
+    transport = getattr(store, "transport", None)
+    if transport is not None and not isinstance(transport, _WatchedTransport):
+        setattr(store, "transport", _WatchedTransport(transport, generation))

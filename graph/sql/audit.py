@@ -96,7 +96,7 @@ class AuditRecords:
         audit = tables.audit
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with self.turns.writing() as connection:
+                async with self.turns.writing(quiet=True) as connection:
                     await _lock_head(connection)
                     query = select(audit.c.seq, audit.c.hash).order_by(audit.c.seq.desc()).limit(1)
                     head = (await connection.execute(query)).first()

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -55,6 +55,9 @@ class WriteTurns:
         self.sqlite = engine.dialect.name == "sqlite"
         # a lock per event loop: a store opened in one loop may be used from another (tests, CLI)
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self.written: Callable[[], Awaitable[None]] | None = None
+        """Awaited after each write transaction commits (not `quiet` ones): how the hub learns
+        that answers may have changed (hub.cluster.watch_writes)."""
 
     def _queue(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -64,12 +67,16 @@ class WriteTurns:
         return queue
 
     @contextlib.asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncConnection]:
+    async def writing(self, *, quiet: bool = False) -> AsyncIterator[AsyncConnection]:
         """A transaction that is this store's only writer on SQLite until it commits or rolls
-        back; on PostgreSQL a plain transaction. StoreBusy when the turn does not come."""
+        back; on PostgreSQL a plain transaction. StoreBusy when the turn does not come. Once it
+        committed, `written` is awaited unless `quiet` (the audit log's appends: no answer of
+        the hub's caches reads it)."""
         if not self.sqlite:
             async with self.engine.begin() as connection:
                 yield connection
+            if self.written is not None and not quiet:
+                await self.written()
             return
         deadline = time.monotonic() + self.patience
         queue = self._queue()
@@ -86,6 +93,8 @@ class WriteTurns:
                 yield connection
         finally:
             queue.release()
+        if self.written is not None and not quiet:
+            await self.written()
 
     async def _lock(self, connection: AsyncConnection, deadline: float) -> None:
         pause = FIRST_PAUSE

@@ -19,7 +19,7 @@ from graph.audit import canonical_json
 from graph.levels import Level
 from graph.scope import Scope
 from graph.security import AuditDraft, Principal
-from graph.shared import ResultCache, Safelist, SharedQuery, SharedQueryError, resolve_relative
+from graph.shared import Generation, LocalGeneration, ResultCache, Safelist, SharedQuery, SharedQueryError, resolve_relative
 from graph.store import Store
 from schema.context import Context
 from schema.quiet import hides_suggestions
@@ -33,11 +33,13 @@ EVERYTHING = Scope.everything()
 
 @dataclass(slots=True)
 class SharedState:
-    """What the shared queries of one schema keep between requests: the result cache and the
+    """What the shared queries of one schema keep between requests: the result cache, the
+    store's write generation its answers are checked against (hub.app sets the hub's) and the
     safelisted roles."""
 
     cache: ResultCache = field(default_factory=ResultCache)
     safelist: Safelist = field(default_factory=Safelist)
+    generation: Generation = field(default_factory=LocalGeneration)
 
 
 def shared_state(schema: BaseSchema) -> SharedState:
@@ -130,7 +132,8 @@ async def run_shared(
     state = shared_state(schema)
     roots = None if context.scope.roots is None else tuple(sorted(context.scope.roots))
     key = (query.name, query.version, canonical_json(values), principal.role.value, principal.scope, roots)
-    cached = state.cache.get(key)
+    generation = await state.generation.current()  # read before the answer is: see graph.shared
+    cached = state.cache.get(key, generation=generation)
     if cached is not None:
         data, errors = cached
     else:
@@ -149,7 +152,7 @@ async def run_shared(
         errors = [error.formatted for error in result.errors or []]
         # answers that showed personal data are not kept: each such read is audited as it happens
         if not errors and not inner.revelations:
-            state.cache.put(key, (data, errors))
+            state.cache.put(key, (data, errors), generation=generation)
     await context.store.append_audit(
         [
             AuditDraft(

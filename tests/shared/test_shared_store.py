@@ -79,13 +79,24 @@ def test_sharing_rules_and_relative_defaults() -> None:
 def test_the_cache_expires_and_stays_bounded() -> None:
     now = [0.0]
     cache = ResultCache(seconds=30, capacity=2, clock=lambda: now[0])
-    cache.put("a", 1)
-    cache.put("b", 2)
-    assert cache.get("a") == 1
-    cache.put("c", 3)  # full: the oldest goes
-    assert cache.get("a") is None and cache.get("c") == 3
+    cache.put("a", 1, generation=0)
+    cache.put("b", 2, generation=0)
+    assert cache.get("a", generation=0) == 1
+    cache.put("c", 3, generation=0)  # full: the oldest goes
+    assert cache.get("a", generation=0) is None and cache.get("c", generation=0) == 3
     now[0] = 30.0
-    assert cache.get("b") is None and cache.get("c") is None
+    assert cache.get("b", generation=0) is None and cache.get("c", generation=0) is None
     off = ResultCache(seconds=0)
-    off.put("a", 1)
-    assert off.get("a") is None
+    off.put("a", 1, generation=0)
+    assert off.get("a", generation=0) is None
+
+
+def test_a_cached_answer_is_served_only_in_the_generation_it_was_computed_in() -> None:
+    cache = ResultCache(seconds=30, clock=lambda: 0.0)
+    cache.put("a", 1, generation=4)
+    assert cache.get("a", generation=4) == 1
+    assert cache.get("a", generation=5) is None  # a write committed since: retired
+    assert cache.get("a", generation=4) is None  # and gone
+    cache.put("b", 2, generation=None)  # the generation could not be read: nothing kept
+    cache.put("c", 3, generation=1)
+    assert cache.get("b", generation=None) is None and cache.get("c", generation=None) is None
