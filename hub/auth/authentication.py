@@ -1,8 +1,10 @@
 """Authenticating a request: its bearer token checked, its principal and scope found, logins audited.
 
 Revocations are read from the store at most every `revocation_seconds` (two by default), and
-firm and owner scopes are cached for `scope_seconds`: a revoked token stops working, and a new
-management starts counting, within those delays without a store read on every request.
+firm and owner scopes are cached for `scope_seconds` (two as well): a revoked token stops
+working, and a new management starts counting, within those delays without a store read on
+every request. Each process of a hub (hub.cluster) rereads on its own, so a revocation written
+through any of them — or by `hub tokens revoke` — takes effect in all within the same delay.
 
 What stays open after its request was let in — a WebSocket carrying subscriptions — is
 `watch`ed: while anything is watched, one task rereads the revocations twice per
@@ -48,7 +50,7 @@ class Authenticator:
         keys: Keyring,
         *,
         revocation_seconds: float = 2.0,
-        scope_seconds: float = 5.0,
+        scope_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.keys = keys

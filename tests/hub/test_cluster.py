@@ -9,7 +9,9 @@ is the hub's namespace there) and Mosquitto (this run's topic prefix).
 - the rate limit is one bucket: requests sent alternately to A and B are refused once their
   sum, not each process's count, passes the burst;
 - after both processes (and the ingesters) appended at once, `hub audit verify` finds one
-  unbroken chain.
+  unbroken chain;
+- a shared query's answer cached in A is not served once B wrote something that changes it;
+- the safelist switched on (by another process: this test's) is applied by both processes.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from hub.auth.issuing import issue_token, revoke_token
 from hub.bench.http import free_port
 from hub.cluster import prefix
 from tests.conftest import PostgresDatabases
-from tests.hub.test_live_devices import ELEVATOR, ENTRANCE, STREET, city
+from graph.security import Role
+from tests.hub.test_live_devices import COMMUNITY, ELEVATOR, ENTRANCE, STREET, city
 from tests.services import MOSQUITTO, REDIS, run_id
 from tests.wsclient import live
 
@@ -82,6 +85,9 @@ async def _setup(db: str, keys_file: Path) -> dict[str, str]:
         }
         for number in range(12):
             tokens[f"login{number}"] = await issue_token(store, keys, "street", STREET, f"login {number}", ttl)
+        for number in range(5):  # one request each: the rate limit stays out of the way
+            tokens[f"cache{number}"] = await issue_token(store, keys, "street", STREET, f"cache {number}", ttl)
+        tokens["community"] = await issue_token(store, keys, "community", COMMUNITY, "云霄路社区", ttl)
         return tokens
     finally:
         await store.close()
@@ -154,9 +160,9 @@ async def cluster(postgres_databases: PostgresDatabases, tmp_path_factory: pytes
                 client.delete(*stale)
 
 
-def _get(base: str, token: str) -> httpx.Response:
+def _get(base: str, token: str, query: str = "{ __typename }") -> httpx.Response:
     return httpx.post(
-        f"{base}/graphql", json={"query": "{ __typename }"}, headers={"authorization": f"Bearer {token}"}, timeout=30, trust_env=False
+        f"{base}/graphql", json={"query": query}, headers={"authorization": f"Bearer {token}"}, timeout=30, trust_env=False
     )
 
 
@@ -282,3 +288,65 @@ async def test_the_audit_chain_verifies_after_both_processes_appended_at_once(cl
     logged = [entry for entry in entries if entry.action == "login"]
     assert len(logged) >= 2 * len(logins), len(logged)  # each login was appended, none lost
     assert [entry.seq for entry in entries] == list(range(1, len(entries) + 1))
+
+
+PUBLISH = "mutation($input: PublishSharedQueryInput!) { publishSharedQuery(input: $input) { name version } }"
+RUN = 'query { runSharedQuery(name: "cluster-list") { cached data } }'
+
+
+def _ask(base: str, token: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    answered = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables or {}},
+        headers={"authorization": f"Bearer {token}"}, timeout=30, trust_env=False,
+    )
+    body: dict[str, Any] = answered.json()
+    assert answered.status_code == 200 and not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def _publish(base: str, token: str, name: str) -> None:
+    document = "{ sharedQueries { name } }"  # its answer changes with every query published
+    _ask(base, token, PUBLISH, {"input": {"name": name, "document": document, "roles": ["STREET"]}})
+
+
+def _names(run: dict[str, Any]) -> list[str]:
+    return sorted(item["name"] for item in run["runSharedQuery"]["data"]["sharedQueries"])
+
+
+def test_an_answer_cached_in_one_process_is_not_served_after_a_write_in_the_other(cluster: Cluster) -> None:
+    a, b = cluster.hubs
+    tokens = [cluster.tokens[f"cache{number}"] for number in range(5)]
+    _publish(b, tokens[0], "cluster-list")
+    first = _ask(a, tokens[1], RUN)
+    assert first["runSharedQuery"]["cached"] is False and "cluster-list" in _names(first)
+    again = _ask(a, tokens[2], RUN)
+    assert again["runSharedQuery"]["cached"] is True and _names(again) == _names(first)  # A caches it
+    _publish(b, tokens[3], "cluster-other")  # a write in B changes the answer
+    after = _ask(a, tokens[4], RUN)
+    assert after["runSharedQuery"]["cached"] is False
+    assert _names(after) == sorted([*_names(first), "cluster-other"])
+
+
+async def test_the_safelist_switched_elsewhere_is_applied_by_both_processes(cluster: Cluster) -> None:
+    token = cluster.tokens["community"]
+    store = await open_store(cluster.db, sealer=Keyring.load(cluster.keys).sealer(), upgrade=False)
+    try:
+        await store.set_safelist(Role.COMMUNITY, True, "test", dt.datetime.now(dt.timezone.utc))
+        try:
+            refused: set[str] = set()
+            query = f'{{ place(code: "{COMMUNITY}") {{ name }} }}'  # not a shared query
+            for _ in range(30):  # each process rereads the switch every two seconds
+                for base in set(cluster.hubs) - refused:
+                    answered = await asyncio.to_thread(_get, base, token, query)
+                    errors = answered.json().get("errors") if answered.status_code == 200 else None
+                    if errors and errors[0]["extensions"]["code"] == "SAFELISTED":
+                        refused.add(base)
+                if refused == set(cluster.hubs):
+                    break
+                await asyncio.sleep(1.0)  # 1 request per second: the token's rate
+            assert refused == set(cluster.hubs)
+        finally:
+            await store.set_safelist(Role.COMMUNITY, False, "test", dt.datetime.now(dt.timezone.utc))
+    finally:
+        await store.close()
