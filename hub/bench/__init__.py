@@ -24,14 +24,18 @@
   steady sweep (target < 5 s each), beside reading every device row.
 - firms' credit (hub.bench.credit): a month's scores for every firm of the `city` preset's
   firms, estates and cases in one pass (target < 60 s), beside the one grouped case read.
+- several processes (hub.bench.workers): `house(code)` requests/s from one hub process and from
+  `hub serve --workers 2` (through Redis), beside the bare Starlette route, on the city preset.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from graph.errors import HubError
@@ -45,7 +49,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "workers")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -110,6 +114,12 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
 
         print("measuring firms' credit…", flush=True)
         report += "\n" + "\n".join(render_credit(measure_credit(0.05 if quick else 1.0))) + "\n"
+    if "workers" in sections:
+        from hub.bench.workers import measure_workers, render_workers
+
+        print("measuring requests/s with several hub processes…", flush=True)
+        with _city_store(arguments, quick) as (city_db, keys_file, _, _):
+            report += "\n" + "\n".join(render_workers(measure_workers(city_db, keys_file, 3.0 if quick else 10.0))) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")
@@ -122,6 +132,19 @@ def render_core(arguments: argparse.Namespace, machine: dict[str, str], quick: b
     ciphers = measure_ciphers(0.25 if quick else 1.0)
     print("measuring bulk load…", flush=True)
     load = asyncio.run(measure_load("small" if quick else "district"))
+    with _city_store(arguments, quick) as (city_db, keys_file, preset, build_seconds):
+        print("measuring HTTP latency and request rate…", flush=True)
+        # the scope costs are measured by hub.bench.http; the report does not show them yet
+        latencies, rates, scope_costs = measure_http(city_db, keys_file, arguments.requests, 3.0 if quick else 10.0)
+    return render(
+        machine, load, preset, build_seconds, latencies, rates, quick=quick, ciphers=ciphers, scope_costs=scope_costs
+    )
+
+
+@contextlib.contextmanager
+def _city_store(arguments: argparse.Namespace, quick: bool) -> Iterator[tuple[Path, Path, str, float | None]]:
+    """The city preset's store (`--city-db`, built once if missing; the small preset in a
+    temporary folder when quick), its key file, the preset, and the seconds building it took."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
         city_db = Path(folder) / "small.sqlite" if quick else Path(arguments.city_db)
         preset = "small" if quick else "city"
@@ -134,12 +157,7 @@ def render_core(arguments: argparse.Namespace, machine: dict[str, str], quick: b
             build_seconds = time.perf_counter() - started
         elif not keys_file.exists():
             raise HubError(f"{city_db} has no key file {keys_file} beside it: delete it to rebuild")
-        print("measuring HTTP latency and request rate…", flush=True)
-        # the scope costs are measured by hub.bench.http; the report does not show them yet
-        latencies, rates, scope_costs = measure_http(city_db, keys_file, arguments.requests, 3.0 if quick else 10.0)
-    return render(
-        machine, load, preset, build_seconds, latencies, rates, quick=quick, ciphers=ciphers, scope_costs=scope_costs
-    )
+        yield city_db, keys_file, preset, build_seconds
 
 
 async def _build(path: Path, keys_file: Path, preset: str) -> None:

@@ -21,7 +21,9 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "funds (the owners' money books: apportion and debit, appends, verify, proofs, statements), "
         "facilities (the overdue sweep over the city preset's number of devices with life records), "
         "credit (firms' credit: a month's scores for every firm of the city preset), "
-        "dispatch (assigning a case to a person among a district's 500 staff); default all",
+        "dispatch (assigning a case to a person among a district's 500 staff), "
+        "workers (house(code) requests/s from 1 hub process and from --workers 2 through Redis, beside bare Starlette); "
+        "default all",
     )
     bench.add_argument(
         "--graph-preset", default="district",

@@ -122,7 +122,8 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
 
     settings = settings_of(arguments)
     load_connectors(settings.connectors)  # a bad connectors file stops the server before it starts
-    workers = getattr(arguments, "workers", 1) or 1
+    workers = getattr(arguments, "workers", None)
+    workers = 1 if workers is None else workers
     if not 1 <= workers <= 64:
         raise InvalidInput("--workers", workers, "must be between 1 and 64")
     if workers > 1 and settings.cluster_redis is None:

@@ -350,3 +350,64 @@ async def test_the_safelist_switched_elsewhere_is_applied_by_both_processes(clus
             await store.set_safelist(Role.COMMUNITY, False, "test", dt.datetime.now(dt.timezone.utc))
     finally:
         await store.close()
+
+
+def test_workers_above_one_need_a_redis_and_a_sane_count(tmp_path: Path) -> None:
+    subprocess.run([*HUB, "keys", "init", "--keys", str(tmp_path / "hub.keys")], check=True, capture_output=True, timeout=60)
+    env = {key: value for key, value in os.environ.items() if key not in ("HUB_REDIS", "HUB_BROKER")}
+    base = [*HUB, "serve", "--db", f"sqlite:///{tmp_path / 'hub.sqlite'}", "--keys", str(tmp_path / "hub.keys")]
+    for workers, message in (
+        ("2", "hub: --workers: '2' needs a Redis for the workers to act as one hub: set HUB_REDIS"),
+        ("0", "hub: --workers: '0' must be between 1 and 64"),
+    ):
+        done = subprocess.run([*base, "--workers", workers], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done
+
+
+async def test_two_workers_on_one_port_are_one_hub(tmp_path: Path) -> None:
+    """`hub serve --workers 2`: both uvicorn workers answer on the one port, and a token's
+    requests count against one bucket whichever worker takes them."""
+    if not REDIS.ensure():
+        pytest.fail("Redis must run on 127.0.0.1:6379 or be installed to be started")
+    db = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    tokens = await _setup(db, tmp_path / "hub.keys")
+    queue = f"workers{run_id()}"
+    env = {
+        **os.environ, "HUB_REDIS": REDIS_URL, "HUB_QUEUE": queue, "HUB_KEYS": str(tmp_path / "hub.keys"),
+        "HUB_CONNECTORS": str(tmp_path / "none.toml"),
+    }
+    env.pop("HUB_MQTT", None)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = _start([*HUB, "serve", "--db", db, "--port", str(port), "--rate", str(RATE), "--workers", "2"], env, log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _healthy(base, process, log)
+        for _ in range(300):  # the supervisor, then its two workers, each holding its app
+            if len(_workers(process.pid)) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(_workers(process.pid)) == 2
+        answers = [(await asyncio.to_thread(_get, base, tokens["limited"])).status_code for _ in range(6)]
+        assert answers[:BURST] == [200] * BURST and 429 in answers  # new connections: either worker
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        with redis.Redis.from_url(REDIS_URL) as client:
+            stale = list(client.scan_iter(match=prefix(queue) + "*"))
+            if stale:
+                client.delete(*stale)
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes uvicorn's supervisor `pid` spawned (multiprocessing's spawn_main)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command:
+            found.append(int(child))
+    return found
