@@ -457,11 +457,10 @@ class Pipeline:
                 await self._signals(self.engine.went_offline(device.code, at), changed, offline)
         if self.shared is not None:  # latest values and reading time as the shared state has them
             for code in changed:
-                state = self.engine.state_of(code)
-                if state is not None:
-                    self._values[code] = dict(state["latest"])  # type: ignore[call-overload]
-                    if isinstance(state["last_at"], str):
-                        self._reading_at[code] = dt.datetime.fromisoformat(state["last_at"])
+                latest, newest = self.engine.newest(code)
+                self._values[code] = dict(latest)
+                if newest is not None:
+                    self._reading_at[code] = newest
         await self._save(changed, offline, seen)
 
     async def _save(self, codes: Iterable[str], offline: dict[str, bool], seen: dict[str, dt.datetime]) -> None:

@@ -168,13 +168,20 @@ class RuleEngine:
         unit = self._units.get(code)
         if unit is None:
             return None
-        rules = {rule.name: _state_data(state) for rule, state in unit.checks}
-        rules[OFFLINE.name] = _state_data(unit.offline)
+        # a rule at rest (inactive, nothing building up) is left out: most are, most of the time
+        rules = {rule.name: _state_data(state) for rule, state in unit.checks if state.active or state.count}
+        if unit.offline.active:
+            rules[OFFLINE.name] = _state_data(unit.offline)
         return {"latest": dict(unit.latest), "last_at": _iso(unit.last_at), "rules": rules}
+
+    def newest(self, code: str) -> tuple[dict[str, Value], dt.datetime | None]:
+        """The device's latest values and its newest reading's time, as the engine has them."""
+        unit = self._units.get(code)
+        return ({}, None) if unit is None else (unit.latest, unit.last_at)
 
     def restore(self, code: str, data: dict[str, object]) -> None:
         """Put back what `state_of` gave (perhaps in another process): the device's rules go on
-        from there. Rules the data does not name (a type changed since) keep their state."""
+        from there; a rule the data leaves out is at rest."""
         unit = self._units.get(code)
         if unit is None:
             return
@@ -188,6 +195,10 @@ class RuleEngine:
         for rule, state in (*unit.checks, (OFFLINE, unit.offline)):
             saved = rules.get(rule.name)
             if not isinstance(saved, list) or len(saved) != 4:
+                if state.active or state.count or rule.duration:
+                    state.active, state.raised_at = False, None
+                    state.reset()
+                    self._pending.pop((code, rule.name), None)
                 continue
             state.active = bool(saved[0])
             state.since = _time(saved[1])

@@ -101,7 +101,11 @@ async def ingest(settings: Settings, arguments: argparse.Namespace) -> None:
 
     keys = load_keys(arguments)
     store = await open_store(settings.db, sealer=keys.sealer())
-    background = Background(store, EventBus(), settings, ingest=True, escalate_every=None, overdue_every=None)
+    try:
+        background = Background(store, EventBus(), settings, ingest=True, escalate_every=None, overdue_every=None)
+    except BaseException:
+        await store.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
