@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -207,3 +209,78 @@ def test_hub_ingest_says_what_is_missing(tmp_path: Path, monkeypatch: pytest.Mon
     assert main(["ingest", "--db", db, "--keys", str(keys), "--share", "g"]) == 2
     assert "HUB_MQTT_RULES" in capsys.readouterr().err
     assert default_client_id(2, "node a") == "hub-ingest-node-a-2"
+
+
+class _Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def test_two_members_sweep_once_from_the_shared_states(store: Any) -> None:
+    """A door fault begun at one member and held at the other completes its 30 s with no newer
+    reading: the sweep raises it once, from the shared state, whichever member sweeps; a device
+    silent past three intervals goes offline once; a later reading at either member clears it."""
+    from devices.pipeline import Pipeline
+    from graph.events import EventBus
+    from graph.scope import Scope
+    from graph.workflow import Workflow
+
+    if not REDIS.ensure():
+        pytest.fail("Redis is neither running on 127.0.0.1:6379 nor installed to be started")
+    namespace = f"test-sweep-{run_id()}"
+    url = f"redis://{REDIS.host}:{REDIS.port}/0"
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=30)
+    clock = _Clock(start)
+    members = []
+    for _ in range(2):
+        shared = SharedRules(url, namespace)
+        bus = EventBus()
+        member = Pipeline(
+            store, RuleEngine(), Workflow(store, bus=bus, clock=clock), bus,
+            clock=clock, prefix="hub", sweep_every=3600, refresh_every=0.0, shared=shared,
+        )
+        await member.start()
+        members.append((member, shared))
+    try:
+        one, two = members[0][0], members[1][0]
+
+        async def say(member: Pipeline, values: dict[str, object], at: dt.datetime) -> None:
+            clock.now = at
+            payload = json.dumps({"ts": at.isoformat(), "values": values}).encode()
+            await member.submit("hub/devices/EL-0001/telemetry", payload, at)
+            await member.drain()
+
+        await say(one, {"door_fault": True}, start + dt.timedelta(seconds=1))
+        await say(two, {"door_fault": True}, start + dt.timedelta(seconds=11))
+        clock.now = start + dt.timedelta(seconds=35)  # 34 s held, nothing newer came
+        await one.sweep()
+        await two.sweep()
+        clock.now = start + dt.timedelta(seconds=40)
+        await two.sweep()
+        await one.sweep()
+        page = await store.alarm_page(Scope.everything(), 10, active=True, device_codes=["EL-0001"])
+        assert [alarm.rule for alarm in page.items] == ["elevator.door_fault"]
+        assert one.stats.alarms_raised + two.stats.alarms_raised == 1
+
+        clock.now = start + dt.timedelta(seconds=11 + 91)  # silent past 3 × 30 s
+        await two.sweep()
+        await one.sweep()
+        page = await store.alarm_page(Scope.everything(), 10, active=True, device_codes=["EL-0001"])
+        assert sorted(alarm.rule for alarm in page.items) == ["device.offline", "elevator.door_fault"]
+        await say(one, {"door_fault": False}, start + dt.timedelta(seconds=110))  # a reading clears both
+        page = await store.alarm_page(Scope.everything(), 10, active=True, device_codes=["EL-0001"])
+        assert page.items == []
+        assert one.stats.alarms_raised + two.stats.alarms_raised == 2
+        assert one.stats.alarms_cleared + two.stats.alarms_cleared == 2
+    finally:
+        for member, shared in members:
+            await member.stop()
+            await shared.close()
+        cleaner = SharedRules(url, namespace)
+        keys = [key async for key in cleaner.redis.scan_iter(f"{namespace}:*")]
+        if keys:
+            await cleaner.redis.delete(*keys)
+        await cleaner.close()
