@@ -428,17 +428,40 @@ class Pipeline:
         codes = sorted({step.device_code if isinstance(step, Reading) else step[0].code for step in ordered})
         held = await shared.take(codes)
         try:
-            for code, state in held.states.items():
-                if state is not None:
-                    self.engine.restore(code, state)
-                    self._active[code] = set(self.engine.active(code))
+            self._adopt(held.states)
             ordered.sort(key=_step_time)
             await self._judge(ordered, seen)
-            states = {code: self.engine.state_of(code) for code in codes}
+            states = self._shared_states(codes)
         except BaseException:
             await shared.release(held)
             raise
         await shared.give(held, states)
+
+    def _adopt(self, states: dict[str, dict[str, Any] | None]) -> None:
+        """Take the shared states in: the engine's rules, and what `_save` writes of each device
+        (latest values, newest reading time, when last heard, active rules)."""
+        for code, state in states.items():
+            if state is None:
+                continue
+            self.engine.restore(code, state)
+            self._active[code] = set(self.engine.active(code))
+            latest, newest = self.engine.newest(code)
+            self._values[code] = dict(latest)
+            if newest is not None:
+                self._reading_at[code] = newest
+            heard = state.get("seen")
+            if isinstance(heard, str):
+                self._last_seen[code] = dt.datetime.fromisoformat(heard)
+
+    def _shared_states(self, codes: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        states: dict[str, dict[str, Any] | None] = {}
+        for code in codes:
+            state = self.engine.state_of(code)
+            heard = self._last_seen.get(code)
+            if state is not None and heard is not None:
+                state["seen"] = heard.isoformat()
+            states[code] = state
+        return states
 
     async def _judge(self, ordered: list[Reading | tuple[Device, DeviceStatus, dt.datetime]], seen: dict[str, dt.datetime]) -> None:
         changed: set[str] = set()
@@ -470,7 +493,8 @@ class Pipeline:
             if device is None:
                 continue
             status = derive_status(offline=bool(offline.get(code)), alarmed=bool(self._active.get(code)))
-            last_seen = seen.get(code) or self._last_seen.get(code) or device.last_seen
+            heard = [at for at in (seen.get(code), self._last_seen.get(code)) if at is not None]
+            last_seen = max(heard) if heard else device.last_seen  # (another ingester may have heard it later)
             if last_seen is not None:
                 self._last_seen[code] = last_seen
             states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {})), self._reading_at.get(code)))
@@ -484,9 +508,9 @@ class Pipeline:
         offline: dict[str, bool] = {}
         if self.shared is None:
             await self._signals(self.engine.sweep(self.clock()), changed, offline)
+            await self._save(changed, offline, {})
         else:
             await self._sweep_shared(self.shared, changed, offline)
-        await self._save(changed, offline, {})
         self.stats.sweeps += 1
 
     async def _sweep_shared(self, shared: SharedRules, changed: set[str], offline: dict[str, bool]) -> None:
@@ -500,12 +524,10 @@ class Pipeline:
             return
         held = await shared.take(due)  # then again under their locks, from their states now
         try:
-            for code, state in held.states.items():
-                if state is not None:
-                    self.engine.restore(code, state)
-                    self._active[code] = set(self.engine.active(code))
+            self._adopt(held.states)
             await self._signals(self.engine.sweep(now, due), changed, offline)
-            states = {code: self.engine.state_of(code) for code in due}
+            await self._save(changed, offline, {})
+            states = self._shared_states(due)
         except BaseException:
             await shared.release(held)
             raise

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,12 +79,14 @@ class DeviceFigures:
     latency_p99_ms: float
     latency_max_ms: float
     ingesters: list[IngesterRun]
+    ingesters_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class IngesterRun:
     """Phase 4: `members` `hub ingest` processes (in a share group or not) draining the stream."""
 
+    engine: str
     members: int
     shared: bool
     messages: int
@@ -148,21 +150,89 @@ def _percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
-    import sqlite3
+class _SqliteCopies:
+    """Copies of one SQLite store, one per run of phase 4."""
 
-    with sqlite3.connect(source) as reading, sqlite3.connect(target) as writing:
-        reading.backup(writing)
+    engine = "SQLite"
+
+    def __init__(self, folder: Path, base: Path) -> None:
+        self.folder = folder
+        self.base = base
+
+    async def copy(self) -> str:
+        import sqlite3
+
+        target = self.folder / f"ingest-{secrets.token_hex(4)}.sqlite"
+        with sqlite3.connect(self.base) as reading, sqlite3.connect(target) as writing:
+            reading.backup(writing)
+        return f"sqlite:///{target}"
+
+    async def count(self, url: str) -> int:
+        import sqlite3
+
+        def read() -> int:
+            with sqlite3.connect(f"file:{url.split('///', 1)[1]}?mode=ro", uri=True, timeout=30) as connection:
+                return int(connection.execute("SELECT count(*) FROM reading").fetchone()[0])
+
+        return await asyncio.to_thread(read)
+
+    async def close(self) -> None:
+        pass
 
 
-def _stored(db: Path) -> int:
-    import sqlite3
+class _PostgresCopies:
+    """Databases made from one template database (CREATE DATABASE … TEMPLATE), one per run."""
 
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as connection:
-        return int(connection.execute("SELECT count(*) FROM reading").fetchone()[0])
+    engine = "PostgreSQL"
+
+    def __init__(self, admin: str, base: str) -> None:
+        self.admin = admin
+        self.base = base
+        self.made = [base]
+
+    @classmethod
+    async def made_from(cls, admin: str, fill: Callable[[str], Awaitable[None]]) -> _PostgresCopies:
+        copies = cls(admin, f"hub_bench_ingest_{secrets.token_hex(4)}")
+        await copies._execute(f'CREATE DATABASE "{copies.base}"')
+        await fill(copies._url(copies.base))
+        return copies
+
+    def _url(self, name: str) -> str:
+        return self.admin.rsplit("/", 1)[0] + "/" + name
+
+    async def _execute(self, sql: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    async def copy(self) -> str:
+        name = f"hub_bench_ingest_{secrets.token_hex(4)}"
+        await self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.base}"')
+        self.made.append(name)
+        return self._url(name)
+
+    async def count(self, url: str) -> int:
+        import asyncpg
+
+        connection = await asyncpg.connect(url)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM reading"))
+        finally:
+            await connection.close()
+
+    async def close(self) -> None:
+        for name in reversed(self.made):
+            await self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def _ingesters(folder: Path, base: Path, keys: Path, port: int, stream: Path, messages: int, members: int, shared: bool) -> IngesterRun:
+Copies = _SqliteCopies | _PostgresCopies
+
+
+async def _ingesters(copies: Copies, keys: Path, port: int, stream: Path, messages: int, members: int, shared: bool) -> IngesterRun:
     """Phase 4, one run: sessions made, the stream queued for them, then drained."""
     import os
     import signal
@@ -170,13 +240,12 @@ async def _ingesters(folder: Path, base: Path, keys: Path, port: int, stream: Pa
     from hub.commands.ingest import default_client_id
 
     tag = secrets.token_hex(3)
-    db = folder / f"ingest-{members}-{int(shared)}-{tag}.sqlite"
-    _copy_sqlite(base, db)
+    db = await copies.copy()
     prefix = stream.read_text(encoding="utf-8").split("/", 1)[0]
     env = {**os.environ, "HUB_MQTT": f"mqtt://127.0.0.1:{port}", "HUB_MQTT_PREFIX": prefix, "HUB_KEYS": str(keys)}
     env["HUB_MQTT_RULES"] = os.environ.get("HUB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
     env.pop("HUB_MQTT_CLIENT_ID", None)
-    command = [sys.executable, "-m", "hub.cli", "ingest", "--db", f"sqlite:///{db}"]
+    command = [sys.executable, "-m", "hub.cli", "ingest", "--db", db]
     if shared:
         command += ["--share", f"bench{tag}"]
 
@@ -209,7 +278,7 @@ async def _ingesters(folder: Path, base: Path, keys: Path, port: int, stream: Pa
         stored = 0
         while stored < messages and time.perf_counter() - stalled < 30:
             await asyncio.sleep(0.02)
-            count = await asyncio.to_thread(_stored, db)
+            count = await copies.count(db)
             now = time.perf_counter()
             if count and first is None:
                 first, at_first = now, count
@@ -219,7 +288,7 @@ async def _ingesters(folder: Path, base: Path, keys: Path, port: int, stream: Pa
     finally:
         await stop(processes)
     note = "" if stored == messages else f"stopped at {stored:,} of {messages:,}"
-    return IngesterRun(members, shared, messages, stored, seconds, stored - at_first, note)
+    return IngesterRun(copies.engine, members, shared, messages, stored, seconds, stored - at_first, note)
 
 
 async def _measure(folder: Path, port: int, messages: int, faults: int, shared_messages: int) -> DeviceFigures:
@@ -239,12 +308,29 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
     db = f"sqlite:///{folder / 'devices.sqlite'}"
     store = await open_store(db, sealer=keys.sealer())
     try:
-        await load(store, demo.generate("small", 2020), progress=False)
+        city = demo.generate("small", 2020)
+        await load(store, city, progress=False)
         await register_demo_devices(store)
         devices = await every_device(store)
-        base = folder / "ingest-base.sqlite"  # phase 4 starts from this copy, before phases 1-3 write
-        _copy_sqlite(folder / "devices.sqlite", base)
         keys.save(folder / "hub.keys")
+        # phase 4 starts from copies of this store as it is now, before phases 1-3 write
+        sqlite_base = await _SqliteCopies(folder, folder / "devices.sqlite").copy()
+        targets: list[Copies] = [_SqliteCopies(folder, Path(sqlite_base.split("///", 1)[1]))]
+
+        async def fill(url: str) -> None:
+            other = await open_store(url, sealer=keys.sealer())
+            try:
+                await load(other, city, progress=False)
+                await register_demo_devices(other)
+            finally:
+                await other.close()
+
+        try:
+            targets.append(await _PostgresCopies.made_from(_bench_postgres(), fill))
+        except Exception as error:  # no PostgreSQL here: phase 4 on SQLite only
+            postgres_missing = f"PostgreSQL not measured: {error}"[:300]
+        else:
+            postgres_missing = ""
         prefix = f"bench{secrets.token_hex(3)}"
         settings = Settings(db=db, mqtt=f"mqtt://127.0.0.1:{port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-bench-{secrets.token_hex(3)}")
         bus = EventBus()
@@ -310,11 +396,12 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
             await draining.stop()
             # 4. ingesters, each run on its copy of the store, the same stream
             runs = []
-            for members, shared in ((1, False), (1, True), (2, True)):
-                try:
-                    runs.append(await _ingesters(folder, base, folder / "hub.keys", port, shared_stream, shared_messages, members, shared))
-                except Exception as error:  # no Redis here: the run is reported as not made
-                    runs.append(IngesterRun(members, shared, shared_messages, 0, 0.0, 0, f"not measured: {error}"[:200]))
+            for target in targets:
+                for members, shared in ((1, False), (1, True), (2, True)):
+                    try:
+                        runs.append(await _ingesters(target, folder / "hub.keys", port, shared_stream, shared_messages, members, shared))
+                    except Exception as error:  # no Redis here: the run is reported as not made
+                        runs.append(IngesterRun(target.engine, members, shared, shared_messages, 0, 0.0, 0, f"not measured: {error}"[:200]))
             return DeviceFigures(
                 devices=len(devices),
                 messages=messages,
@@ -327,9 +414,12 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
                 latency_p99_ms=_percentile(latencies, 0.99),
                 latency_max_ms=max(latencies, default=0.0),
                 ingesters=runs,
+                ingesters_note=postgres_missing,
             )
         finally:
             await draining.stop()
+            for target in targets:
+                await target.close()
     finally:
         await store.close()
 
@@ -375,6 +465,13 @@ async def _alarm_to_case(store: object, bus: object, folder: Path, port: int, pr
     ]
 
 
+def _bench_postgres() -> str:
+    """The PostgreSQL server phase 4 makes its databases on (`HUB_BENCH_POSTGRES`, an admin URL)."""
+    import os
+
+    return os.environ.get("HUB_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
 def measure_devices(messages: int = 50_000, faults: int = 200, shared_messages: int | None = None) -> DeviceFigures:
     from hub.bench.mosquitto import PrivateBroker
 
@@ -408,25 +505,34 @@ def render_devices(figures: DeviceFigures) -> list[str]:
         f"p50 {figures.latency_p50_ms:.1f} ms, p99 {figures.latency_p99_ms:.1f} ms, max {figures.latency_max_ms:.1f} ms "
         f"(target p99 < 200 ms: {latency_met}); alarms raised {figures.alarms_raised}.",
         "",
-        *_render_ingesters(figures.ingesters),
+        *_render_ingesters(figures.ingesters, figures.ingesters_note),
     ]
 
 
-def _render_ingesters(runs: Sequence[IngesterRun]) -> list[str]:
+def _render_ingesters(runs: Sequence[IngesterRun], note: str) -> list[str]:
     if not runs:
         return []
-    alone = runs[0].rate
     lines = [
-        f"Ingesters (`hub ingest` processes draining the same {runs[0].messages:,} queued messages, each run on a copy of the same SQLite store; "
-        "from the first reading stored to the last):",
+        f"Ingesters: `hub ingest` processes draining the same {runs[0].messages:,} queued messages, each run on a fresh copy of the "
+        "same store (the `small` city and its devices), from the first reading stored to the last; Redis on loopback holds the "
+        "share group's rule states:",
         "",
-        "| ingesters | rule state | messages stored | seconds | messages per second | beside one alone |",
-        "|---|---|---:|---:|---:|---:|",
+        "| store | ingesters | rule state | messages stored | seconds | messages per second | beside one alone |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
+    alone: dict[str, float] = {}
     for run in runs:
+        if run.members == 1 and not run.shared:
+            alone[run.engine] = run.rate
         state = "Redis, share group" if run.shared else "in memory, no group"
-        ratio = f"{run.rate / alone:.2f}" if alone and run.rate else "-"
-        lines.append(f"| {run.members} | {state} | {run.stored:,} | {run.seconds:.1f} | {run.rate:,.0f} | {ratio} |" + (f" {run.note}" if run.note else ""))
+        base = alone.get(run.engine)
+        ratio = f"{run.rate / base:.2f}" if base and run.rate else "-"
+        lines.append(
+            f"| {run.engine} | {run.members} | {state} | {run.stored:,} | {run.seconds:.1f} | {run.rate:,.0f} | {ratio} |"
+            + (f" {run.note}" if run.note else "")
+        )
+    if note:
+        lines += ["", note]
     return lines
 
 
