@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, func, literal, or_, select
+from sqlalchemy import and_, case, delete, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
@@ -255,11 +255,15 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
         .select_from(place.outerjoin(stats, stats.c.place_id == place.c.id))
         .where(place.c.level < int(Level.HOUSE))
     )
-    houses = (
-        select(place.c.parent_id, func.count(), func.coalesce(func.sum(place.c.area_centi_m2), 0))
-        .where(place.c.level == int(Level.HOUSE))
-        .group_by(place.c.parent_id)
-    )
+    # the level is tested inside the sums, not in WHERE: given `level = 8 AND parent_id IN (…)`,
+    # SQLite (no statistics) walks the (level, code) index over every house of the store per
+    # batch instead of the parent_id index over the dirty places' children
+    is_house = place.c.level == int(Level.HOUSE)
+    houses = select(
+        place.c.parent_id,
+        func.count(case((is_house, 1))),
+        func.coalesce(func.sum(case((is_house, place.c.area_centi_m2))), 0),
+    ).group_by(place.c.parent_id)
     children = (
         select(child.c.id, child.c.parent_id, stats.c.houses, stats.c.floor_area_centi_m2, stats.c.estates, stats.c.buildings)
         .select_from(child.outerjoin(stats, stats.c.place_id == child.c.id))
