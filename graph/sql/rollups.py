@@ -231,7 +231,8 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
     A fixed handful of statements whatever the batch: the dirty places with their stored rows,
     the houses directly under them, their other children with their stored rows; the sums are
     made here, deepest level first (a dirty child's new row before its parent's), then the
-    dirty rows are replaced in one delete and one insert."""
+    dirty rows are replaced in one delete and one insert. A place whose owners alone moved (no
+    place under it changed) keeps its stored figures with its owners moved by the difference."""
     place, stats = tables.place, tables.place_stats
     if changes.new_places:
         query = select(place.c.id, *anchor_columns(place)).where(place.c.level < int(Level.HOUSE))
@@ -246,9 +247,11 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
             now = after.get(oid, frozenset())
             owner_delta.update(now - before)
             owner_delta.subtract(before - now)
-    dirty = changes.places | {pid for pid, step in owner_delta.items() if step}
+    dirty = set(changes.places)
+    shifted = await _owners_shifted(connection, {pid: step for pid, step in owner_delta.items() if step and pid not in dirty})
+    dirty |= {pid for pid, step in owner_delta.items() if step and pid not in shifted}
     if not dirty:
-        return 0
+        return await _replace_rows(connection, shifted)
     child = place.alias("child")
     with_rows = (
         select(place.c.id, place.c.level, stats.c.owners)
@@ -297,8 +300,32 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
             entry["floor_area_centi_m2"] += int(area or 0)
             entry["estates"] += int(estates or 0)
             entry["buildings"] += int(buildings or 0)
+    return await _replace_rows(connection, {**shifted, **totals})
+
+
+async def _owners_shifted(connection: AsyncConnection, steps: dict[int, int]) -> dict[int, dict[str, Any]]:
+    """The rows of places whose subtree kept its places and only saw owners come or go (a
+    registration batch's houses' ancestors): the stored row, its owners moved by `step`. Its
+    houses, area, estates and buildings cannot have changed, so they are not counted again from
+    its children (that read every house of every touched building, per batch). A place without a
+    stored row is left out, to be worked out from its children."""
+    stats = tables.place_stats
+    rows: dict[int, dict[str, Any]] = {}
+    columns = [stats.c[name] for name in _ZERO]
+    for chunk in _chunks(steps):
+        for row in await connection.execute(select(stats.c.place_id, *columns).where(stats.c.place_id.in_(chunk))):
+            pid, *values = row
+            figures = {name: int(value or 0) for name, value in zip(_ZERO, values)}
+            figures["owners"] += steps[pid]
+            rows[pid] = figures
+    return rows
+
+
+async def _replace_rows(connection: AsyncConnection, rows: dict[int, dict[str, Any]]) -> int:
+    """Replace the stats rows of `rows`' places with theirs, in one delete and one insert."""
+    stats = tables.place_stats
     refreshed_at = dt.datetime.now(dt.timezone.utc)
-    for chunk in _chunks(totals):
+    for chunk in _chunks(rows):
         await connection.execute(delete(stats).where(stats.c.place_id.in_(chunk)))
-    await insert_rows(connection, stats, [{"place_id": pid, **values, "refreshed_at": refreshed_at} for pid, values in totals.items()])
-    return len(totals)
+    await insert_rows(connection, stats, [{"place_id": pid, **values, "refreshed_at": refreshed_at} for pid, values in rows.items()])
+    return len(rows)
