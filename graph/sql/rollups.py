@@ -174,6 +174,14 @@ class Changes:
     places: set[int] = field(default_factory=set)
     new_places: list[str] = field(default_factory=list)
     owners_before: dict[int, frozenset[int]] = field(default_factory=dict)
+    area: Counter[int] = field(default_factory=Counter)
+    """Floor area (centi-m²) gained by each place under which a house changed area in place."""
+
+    def shift_area(self, lineage: Iterable[int | None], step: int) -> None:
+        """A house under every id of `lineage` changed area by `step`, and nothing else counted."""
+        for pid in lineage:
+            if pid is not None:
+                self.area[pid] += step
 
     def touch(self, lineage: Iterable[int | None]) -> None:
         """A place changed under every id of `lineage` (a place's ancestors, or a child's)."""
@@ -248,8 +256,9 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
             owner_delta.update(now - before)
             owner_delta.subtract(before - now)
     dirty = set(changes.places)
-    shifted = await _owners_shifted(connection, {pid: step for pid, step in owner_delta.items() if step and pid not in dirty})
-    dirty |= {pid for pid, step in owner_delta.items() if step and pid not in shifted}
+    moved = {pid for pid, step in owner_delta.items() if step} | {pid for pid, step in changes.area.items() if step}
+    shifted = await _shifted(connection, moved - dirty, owner_delta, changes.area)
+    dirty |= moved - shifted.keys()
     if not dirty:
         return await _replace_rows(connection, shifted)
     child = place.alias("child")
@@ -293,8 +302,9 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
     for pid in sorted(totals, key=lambda item: levels[item], reverse=True):
         entry = totals[pid]
         for cid, stored in below.get(pid, ()):
+            known = totals.get(cid) or shifted.get(cid)
             count, area, estates, buildings = (
-                (totals[cid][key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if cid in totals else stored
+                (known[key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if known else stored
             )
             entry["houses"] += int(count or 0)
             entry["floor_area_centi_m2"] += int(area or 0)
@@ -303,20 +313,24 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
     return await _replace_rows(connection, {**shifted, **totals})
 
 
-async def _owners_shifted(connection: AsyncConnection, steps: dict[int, int]) -> dict[int, dict[str, Any]]:
-    """The rows of places whose subtree kept its places and only saw owners come or go (a
-    registration batch's houses' ancestors): the stored row, its owners moved by `step`. Its
-    houses, area, estates and buildings cannot have changed, so they are not counted again from
-    its children (that read every house of every touched building, per batch). A place without a
-    stored row is left out, to be worked out from its children."""
+async def _shifted(
+    connection: AsyncConnection, places: set[int], owners: Counter[int], area: Counter[int]
+) -> dict[int, dict[str, Any]]:
+    """The rows of `places`, whose subtree kept its places and only saw owners come or go (a
+    registration batch's houses' ancestors) or houses change area in place (a unit's): the
+    stored row, its owners and floor area moved by their differences. Its houses, estates and
+    buildings cannot have changed, so nothing is counted again from its children (that read
+    every house of every touched building, per batch). A place without a stored row is left
+    out, to be worked out from its children."""
     stats = tables.place_stats
     rows: dict[int, dict[str, Any]] = {}
     columns = [stats.c[name] for name in _ZERO]
-    for chunk in _chunks(steps):
+    for chunk in _chunks(places):
         for row in await connection.execute(select(stats.c.place_id, *columns).where(stats.c.place_id.in_(chunk))):
             pid, *values = row
             figures = {name: int(value or 0) for name, value in zip(_ZERO, values)}
-            figures["owners"] += steps[pid]
+            figures["owners"] += owners[pid]
+            figures["floor_area_centi_m2"] += area[pid]
             rows[pid] = figures
     return rows
 

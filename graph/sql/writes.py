@@ -152,6 +152,9 @@ async def _write_level(
             # its facts alone: setting its unchanged code, parent and ancestors again made
             # SQLite rewrite their ten index entries for every house a registry sync updates
             updates.append({"row_id": stored.id, **{name: row[name] for name in _PLACE_SETS}})
+            if place.level == Level.HOUSE:  # in place: the roll-ups above it move by its area alone
+                changes.shift_area(lineage, (row["area_centi_m2"] or 0) - (stored._mapping["area_centi_m2"] or 0))
+                continue
         else:
             moves.append({"row_id": stored.id, **row})
         changes.touch(lineage)
