@@ -566,9 +566,9 @@ def _apply(house: _House, item: _Registration) -> list[SpanKey] | Rejected:
 async def link_registrations(records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(records)
     items: list[_Registration] = []
-    owner_ids = _remembered(store.owner_ids)  # a holder's number recurs across its registrations
+    ids_of = _remembered(store.owner_ids)  # a holder's number recurs across its registrations
     for index, record in enumerate(records):
-        parsed = _registration(index, record, owner_ids)
+        parsed = _registration(index, record, ids_of)
         if isinstance(parsed, Rejected):
             verdicts[index] = parsed
         else:
