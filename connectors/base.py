@@ -307,6 +307,7 @@ def with_provenance(record: Any, provenance: Any) -> Any:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+"""The fields of each fact class `replaced` copies (those it may copy so)."""
 
 
 def replaced(record: Any, **changes: Any) -> Any:
@@ -320,6 +321,8 @@ def replaced(record: Any, **changes: Any) -> Any:
         if hasattr(cls, "__post_init__") or any(not f.init for f in fields):
             return dataclasses.replace(record, **changes)
         names = _FIELDS[cls] = tuple(f.name for f in fields)
+    if any(name not in names for name in changes):
+        return dataclasses.replace(record, **changes)  # which says what is wrong
     copy = object.__new__(cls)
     for name in names:
         object.__setattr__(copy, name, changes[name] if name in changes else getattr(record, name))
