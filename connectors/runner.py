@@ -532,7 +532,9 @@ def _stamped(facts: Facts, state: _Run, record: SourceRecord, now: dt.datetime) 
     provenance = _provenance(state, record, now)
     batch = Batch()
     for name in _LISTS:
-        getattr(batch, name).extend(with_provenance(item, provenance) for item in getattr(facts.batch, name))
+        items = getattr(facts.batch, name)
+        if items:  # a record's facts fill one or two of the lists: the rest are skipped, not copied
+            setattr(batch, name, [with_provenance(item, provenance) for item in items])
     return batch
 
 
@@ -541,7 +543,9 @@ async def _write(state: _Run, accepted: list[tuple[SourceRecord, Batch]]) -> lis
     merged = Batch()
     for _, batch in accepted:
         for name in _LISTS:
-            getattr(merged, name).extend(getattr(batch, name))
+            items = getattr(batch, name)
+            if items:
+                getattr(merged, name).extend(items)
     if not len(merged):
         return []
     try:

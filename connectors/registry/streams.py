@@ -23,7 +23,6 @@ name, ID number and phone are kept masked; it waits for the registry to send the
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict, json_record
+from connectors.base import FieldSpec, Facts, RecordSchema, Rejected, SourceRecord, Verdict, json_record, replaced
 from connectors.registry import exchange
 from graph.addresses import parse_address
 from graph.codes import CreditCode, HouseCode, ResidentId
@@ -98,7 +97,8 @@ def wrap_personal(data: dict[str, Any]) -> dict[str, Any]:
 
 def cursor_of(gxsj: dt.datetime, key: str) -> str:
     """'timestamp|key', the timestamp at fixed width so that cursors sort as text too."""
-    return f"{gxsj.replace(tzinfo=None).isoformat(sep='T', timespec='microseconds')}|{key}"
+    naive = gxsj if gxsj.tzinfo is None else gxsj.replace(tzinfo=None)
+    return f"{naive.isoformat(sep='T', timespec='microseconds')}|{key}"
 
 
 def parse_cursor(cursor: str) -> tuple[dt.datetime, str]:
@@ -114,7 +114,7 @@ def parse_timestamp(value: object) -> dt.datetime | None:
 
     Exports write '2021-03-04 05:06:07', with 'T', fractions, or '/' between date parts."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(_BEIJING).replace(tzinfo=None)
+        return value if value.tzinfo is None else value.astimezone(_BEIJING).replace(tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     if not isinstance(value, str) or not value.strip():
@@ -124,7 +124,7 @@ def parse_timestamp(value: object) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone(_BEIJING).replace(tzinfo=None)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(_BEIJING).replace(tzinfo=None)
 
 
 _BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -267,7 +267,7 @@ async def link_units(records: Sequence[SourceRecord], store: Store) -> list[Verd
         elif place.level != Level.HOUSE:
             verdicts[index] = Rejected(Reason.UNKNOWN_PLACE, f"bdcdy {records[index].key}: {code} is not a house in the hub")
             continue
-        house = dataclasses.replace(place, area_centi_m2=area, usage=usage, floor=floor, provenance=None)
+        house = replaced(place, area_centi_m2=area, usage=usage, floor=floor, provenance=None)
         verdicts[index] = Facts(Batch(places=[house]))
     return [verdict for verdict in verdicts if verdict is not None]
 
@@ -408,14 +408,27 @@ SpanKey = tuple[str, dt.date]
 """An ownership of one house by its owner id and start: the store's natural key, per house."""
 
 
-def _holder_id(number: object, owner_ids: OwnerIds) -> str | None:
+def _holder_id(number: object, owner_ids: Callable[[str], str]) -> str | None:
     """The owner id of a holder's ID number as the registration carries it (wrapped as personal
     data, so it never shows in a dead letter), None when its qlr row had none."""
     text = number.value if isinstance(number, Personal) else number
     return owner_ids(text) if isinstance(text, str) and text.strip() else None
 
 
-def _holder(data: Mapping[str, Any], role: str, owner_ids: OwnerIds) -> str | None:
+def _remembered(owner_ids: OwnerIds) -> Callable[[str], str]:
+    """`owner_ids`, each number's id made once (for one batch: the numbers are not kept)."""
+    made: dict[str, str] = {}
+
+    def owner_id(number: str) -> str:
+        found = made.get(number)
+        if found is None:
+            found = made[number] = owner_ids(number)
+        return found
+
+    return owner_id
+
+
+def _holder(data: Mapping[str, Any], role: str, owner_ids: Callable[[str], str]) -> str | None:
     """The owner id of a registration's holder (`role` "qlr") or previous holder ("yqlr"): as a
     retried dead letter kept it, else from the ID number its qlr row gave."""
     kept = f"{role}_owner"
@@ -425,7 +438,7 @@ def _holder(data: Mapping[str, Any], role: str, owner_ids: OwnerIds) -> str | No
     return _holder_id(data.get(f"{role}_number"), owner_ids)
 
 
-def _registration(index: int, record: SourceRecord, owner_ids: OwnerIds) -> _Registration | Rejected:
+def _registration(index: int, record: SourceRecord, owner_ids: Callable[[str], str]) -> _Registration | Rejected:
     data, where = record.data, f"djxx {record.key}"
     code = _house_code("djxx", record.key, data["bdcdyh"])
     if isinstance(code, Rejected):
@@ -474,9 +487,7 @@ class _House:
 
     def __init__(self, code: str, stored: Iterable[Ownership]) -> None:
         self.code = code
-        self.spans: dict[SpanKey, Ownership] = {
-            (o.owner_id, o.since): dataclasses.replace(o, provenance=None, owner=None) for o in stored
-        }
+        self.spans: dict[SpanKey, Ownership] = {(o.owner_id, o.since): replaced(o, provenance=None, owner=None) for o in stored}
 
     def holding(self, owner: str, day: dt.date, *, closed_on_day: bool) -> Ownership | None:
         """`owner`'s latest span started by `day` and open on it (or, with `closed_on_day`,
@@ -501,12 +512,12 @@ class _House:
         if known is None:
             self.spans[key] = Ownership(self.code, owner, share, day)
         else:
-            self.spans[key] = dataclasses.replace(known, share=share, source="registration")
+            self.spans[key] = replaced(known, share=share, source="registration")
         return key
 
     def close(self, span: Ownership, day: dt.date) -> SpanKey:
         key = (span.owner_id, span.since)
-        self.spans[key] = dataclasses.replace(span, until=day)
+        self.spans[key] = replaced(span, until=day)
         return key
 
 
@@ -555,8 +566,9 @@ def _apply(house: _House, item: _Registration) -> list[SpanKey] | Rejected:
 async def link_registrations(records: Sequence[SourceRecord], store: Store) -> list[Verdict]:
     verdicts: list[Verdict | None] = [None] * len(records)
     items: list[_Registration] = []
+    ids_of = _remembered(store.owner_ids)  # a holder's number recurs across its registrations
     for index, record in enumerate(records):
-        parsed = _registration(index, record, store.owner_ids)
+        parsed = _registration(index, record, ids_of)
         if isinstance(parsed, Rejected):
             verdicts[index] = parsed
         else:

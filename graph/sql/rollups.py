@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, distinct, func, literal, or_, select
+from sqlalchemy import and_, case, delete, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graph.levels import Level
@@ -174,6 +174,14 @@ class Changes:
     places: set[int] = field(default_factory=set)
     new_places: list[str] = field(default_factory=list)
     owners_before: dict[int, frozenset[int]] = field(default_factory=dict)
+    area: Counter[int] = field(default_factory=Counter)
+    """Floor area (centi-m²) gained by each place under which a house changed area in place."""
+
+    def shift_area(self, lineage: Iterable[int | None], step: int) -> None:
+        """A house under every id of `lineage` changed area by `step`, and nothing else counted."""
+        for pid in lineage:
+            if pid is not None:
+                self.area[pid] += step
 
     def touch(self, lineage: Iterable[int | None]) -> None:
         """A place changed under every id of `lineage` (a place's ancestors, or a child's)."""
@@ -231,7 +239,8 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
     A fixed handful of statements whatever the batch: the dirty places with their stored rows,
     the houses directly under them, their other children with their stored rows; the sums are
     made here, deepest level first (a dirty child's new row before its parent's), then the
-    dirty rows are replaced in one delete and one insert."""
+    dirty rows are replaced in one delete and one insert. A place whose owners alone moved (no
+    place under it changed) keeps its stored figures with its owners moved by the difference."""
     place, stats = tables.place, tables.place_stats
     if changes.new_places:
         query = select(place.c.id, *anchor_columns(place)).where(place.c.level < int(Level.HOUSE))
@@ -246,20 +255,27 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
             now = after.get(oid, frozenset())
             owner_delta.update(now - before)
             owner_delta.subtract(before - now)
-    dirty = changes.places | {pid for pid, step in owner_delta.items() if step}
+    dirty = set(changes.places)
+    moved = {pid for pid, step in owner_delta.items() if step} | {pid for pid, step in changes.area.items() if step}
+    shifted = await _shifted(connection, moved - dirty, owner_delta, changes.area)
+    dirty |= moved - shifted.keys()
     if not dirty:
-        return 0
+        return await _replace_rows(connection, shifted)
     child = place.alias("child")
     with_rows = (
         select(place.c.id, place.c.level, stats.c.owners)
         .select_from(place.outerjoin(stats, stats.c.place_id == place.c.id))
         .where(place.c.level < int(Level.HOUSE))
     )
-    houses = (
-        select(place.c.parent_id, func.count(), func.coalesce(func.sum(place.c.area_centi_m2), 0))
-        .where(place.c.level == int(Level.HOUSE))
-        .group_by(place.c.parent_id)
-    )
+    # the level is tested inside the sums, not in WHERE: given `level = 8 AND parent_id IN (…)`,
+    # SQLite (no statistics) walks the (level, code) index over every house of the store per
+    # batch instead of the parent_id index over the dirty places' children
+    is_house = place.c.level == int(Level.HOUSE)
+    houses = select(
+        place.c.parent_id,
+        func.count(case((is_house, 1))),
+        func.coalesce(func.sum(case((is_house, place.c.area_centi_m2))), 0),
+    ).group_by(place.c.parent_id)
     children = (
         select(child.c.id, child.c.parent_id, stats.c.houses, stats.c.floor_area_centi_m2, stats.c.estates, stats.c.buildings)
         .select_from(child.outerjoin(stats, stats.c.place_id == child.c.id))
@@ -286,15 +302,44 @@ async def maintain(connection: AsyncConnection, changes: Changes) -> int:
     for pid in sorted(totals, key=lambda item: levels[item], reverse=True):
         entry = totals[pid]
         for cid, stored in below.get(pid, ()):
+            known = totals.get(cid) or shifted.get(cid)
             count, area, estates, buildings = (
-                (totals[cid][key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if cid in totals else stored
+                (known[key] for key in ("houses", "floor_area_centi_m2", "estates", "buildings")) if known else stored
             )
             entry["houses"] += int(count or 0)
             entry["floor_area_centi_m2"] += int(area or 0)
             entry["estates"] += int(estates or 0)
             entry["buildings"] += int(buildings or 0)
+    return await _replace_rows(connection, {**shifted, **totals})
+
+
+async def _shifted(
+    connection: AsyncConnection, places: set[int], owners: Counter[int], area: Counter[int]
+) -> dict[int, dict[str, Any]]:
+    """The rows of `places`, whose subtree kept its places and only saw owners come or go (a
+    registration batch's houses' ancestors) or houses change area in place (a unit's): the
+    stored row, its owners and floor area moved by their differences. Its houses, estates and
+    buildings cannot have changed, so nothing is counted again from its children (that read
+    every house of every touched building, per batch). A place without a stored row is left
+    out, to be worked out from its children."""
+    stats = tables.place_stats
+    rows: dict[int, dict[str, Any]] = {}
+    columns = [stats.c[name] for name in _ZERO]
+    for chunk in _chunks(places):
+        for row in await connection.execute(select(stats.c.place_id, *columns).where(stats.c.place_id.in_(chunk))):
+            pid, *values = row
+            figures = {name: int(value or 0) for name, value in zip(_ZERO, values)}
+            figures["owners"] += owners[pid]
+            figures["floor_area_centi_m2"] += area[pid]
+            rows[pid] = figures
+    return rows
+
+
+async def _replace_rows(connection: AsyncConnection, rows: dict[int, dict[str, Any]]) -> int:
+    """Replace the stats rows of `rows`' places with theirs, in one delete and one insert."""
+    stats = tables.place_stats
     refreshed_at = dt.datetime.now(dt.timezone.utc)
-    for chunk in _chunks(totals):
+    for chunk in _chunks(rows):
         await connection.execute(delete(stats).where(stats.c.place_id.in_(chunk)))
-    await insert_rows(connection, stats, [{"place_id": pid, **values, "refreshed_at": refreshed_at} for pid, values in totals.items()])
-    return len(totals)
+    await insert_rows(connection, stats, [{"place_id": pid, **values, "refreshed_at": refreshed_at} for pid, values in rows.items()])
+    return len(rows)

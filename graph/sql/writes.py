@@ -125,6 +125,7 @@ async def _write_level(
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
     moved: list[tuple[int, Level, tuple[int | None, ...]]] = []
     unchanged = 0
     for place in places:
@@ -147,7 +148,15 @@ async def _write_level(
         if same_parent and all(stored._mapping[name] == facts[name] for name in rows.PLACE_FACTS):
             unchanged += 1
             continue
-        updates.append({"row_id": stored.id, **row})
+        if same_parent and all(stored._mapping[name] == row[name] for name in tables.ANCESTOR_COLUMNS):
+            # its facts alone: setting its unchanged code, parent and ancestors again made
+            # SQLite rewrite their ten index entries for every house a registry sync updates
+            updates.append({"row_id": stored.id, **{name: row[name] for name in _PLACE_SETS}})
+            if place.level == Level.HOUSE:  # in place: the roll-ups above it move by its area alone
+                changes.shift_area(lineage, (row["area_centi_m2"] or 0) - (stored._mapping["area_centi_m2"] or 0))
+                continue
+        else:
+            moves.append({"row_id": stored.id, **row})
         changes.touch(lineage)
         if place.level < Level.HOUSE:
             changes.touch([stored.id])
@@ -158,11 +167,17 @@ async def _write_level(
         await changes.before_move(connection, [(place_id, level) for place_id, level, _ in moved])
     await insert_rows(connection, table, inserts)
     await update_rows(connection, table, updates)
+    await update_rows(connection, table, moves)
     for place_id, level, lineage in moved:
         await _repoint_subtree(connection, place_id, level, lineage)
     if moved:
         cache.clear()
-    return WriteCounts(inserted=len(inserts), updated=len(updates), unchanged=unchanged)
+    return WriteCounts(inserted=len(inserts), updated=len(updates) + len(moves), unchanged=unchanged)
+
+
+_PLACE_SETS = (*rows.PLACE_FACTS, "min_lon", "min_lat", "max_lon", "max_lat", "source", "source_record", "fetched_at", "run_id")
+"""What an update of a place that stays where it is sets: its facts, the bounds of its geometry
+and its provenance (its code, level, parent and ancestors are as stored)."""
 
 
 async def _repoint_subtree(

@@ -4,7 +4,9 @@ of 1% changes (target: under 5 s), beside a raw SELECT of the same rows from the
 The exchange database is a SQLite file by default, or the PostgreSQL database named by
 `HUB_BENCH_REGISTRY_URL` (its tables are replaced). The hub store is a fresh SQLite file holding
 the preset's places (as the property platform would have them) and nothing else, so the full
-sync writes every unit, holder and ownership.
+sync writes every unit, holder and ownership; with `HUB_BENCH_STORE_URL` naming a PostgreSQL
+database (dropped and created afresh: nothing in it is kept) the same syncs are measured again
+with the hub store there, each beside a raw read of its own run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.registry import exchange
@@ -31,6 +34,8 @@ from graph.model import Batch
 from graph import open_store
 
 INCREMENTAL_TARGET_SECONDS = 5.0
+FULL_SHARE_TARGET = 0.20
+"""The full sync's rate as a share of the raw read's (issue 16)."""
 CHANGES_AT = dt.datetime(2026, 6, 1, 9, 0)
 
 
@@ -38,6 +43,7 @@ CHANGES_AT = dt.datetime(2026, 6, 1, 9, 0)
 class RegistryFigures:
     preset: str
     backend: str
+    store: str
     records: int
     full_seconds: float
     raw_rows: int
@@ -73,7 +79,31 @@ async def _raw_select(url: str) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-async def measure_registry(preset: str, url: str | None = None, seed: int = 2020) -> RegistryFigures:
+async def measure_registry(preset: str, url: str | None = None, seed: int = 2020) -> list[RegistryFigures]:
+    """The syncs into a SQLite hub store, and into PostgreSQL too when `HUB_BENCH_STORE_URL` names one."""
+    stores: list[str | None] = [None]
+    if os.environ.get("HUB_BENCH_STORE_URL"):
+        stores.append(os.environ["HUB_BENCH_STORE_URL"])
+    return [await _measure(preset, url, store, seed) for store in stores]
+
+
+async def _fresh_postgres(url: str) -> None:
+    """The PostgreSQL database `url` names, dropped and created again empty."""
+    import asyncpg
+
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql" or not target.database:
+        raise RuntimeError("HUB_BENCH_STORE_URL must name a PostgreSQL database (postgresql://user@host/db)")
+    admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{target.database}"')
+    finally:
+        await connection.close()
+
+
+async def _measure(preset: str, url: str | None, store_url: str | None, seed: int) -> RegistryFigures:
     from hub import demo
     from hub.loading import load
 
@@ -84,7 +114,9 @@ async def measure_registry(preset: str, url: str | None = None, seed: int = 2020
         registry_url = url or f"sqlite:///{Path(folder) / 'exchange.sqlite'}"
         await build_exchange(registry_url, city, seed=seed)
         await city.close()
-        hub = await open_store(f"sqlite:///{Path(folder) / 'hub.sqlite'}", sealer=Sealer.generate())
+        if store_url is not None:
+            await _fresh_postgres(store_url)
+        hub = await open_store(store_url or f"sqlite:///{Path(folder) / 'hub.sqlite'}", sealer=Sealer.generate())
         for batch in demo.generate(preset, seed):
             places = [
                 dataclasses.replace(p, area_centi_m2=None, usage=None, floor=None) if p.level == Level.HOUSE else p for p in batch.places
@@ -110,6 +142,7 @@ async def measure_registry(preset: str, url: str | None = None, seed: int = 2020
     return RegistryFigures(
         preset,
         "PostgreSQL" if registry_url.startswith("postgres") else "SQLite",
+        "PostgreSQL" if store_url is not None else "SQLite",
         full.counts.read,
         full_seconds,
         raw_rows,
@@ -120,10 +153,18 @@ async def measure_registry(preset: str, url: str | None = None, seed: int = 2020
     )
 
 
-def render_registry(figures: RegistryFigures) -> list[str]:
+def render_registry(measured: list[RegistryFigures]) -> list[str]:
+    lines: list[str] = []
+    for figures in measured:
+        lines += ([""] if lines else []) + _render(figures)
+    return lines
+
+
+def _render(figures: RegistryFigures) -> list[str]:
     ok = figures.incremental_seconds < INCREMENTAL_TARGET_SECONDS
+    share = figures.full_rate / figures.raw_rate
     return [
-        f"### Registry sync, `{figures.preset}` preset, exchange database on {figures.backend}, hub store on SQLite",
+        f"### Registry sync, `{figures.preset}` preset, exchange database on {figures.backend}, hub store on {figures.store}",
         "",
         "| path | records | seconds | records/s |",
         "|---|---:|---:|---:|",
@@ -135,5 +176,6 @@ def render_registry(figures: RegistryFigures) -> list[str]:
         f"| {figures.incremental_seconds:.2f} | {figures.incremental_read / figures.incremental_seconds:,.0f} |",
         "",
         f"Incremental sync of 1% changes: {figures.incremental_seconds:.2f} s (target < {INCREMENTAL_TARGET_SECONDS:g} s: "
-        f"{'met' if ok else '**missed**'}). The full sync runs at {figures.full_rate / figures.raw_rate:.0%} of the raw read rate.",
+        f"{'met' if ok else '**missed**'}). The full sync runs at {share:.0%} of the raw read rate "
+        f"(target ≥ {FULL_SHARE_TARGET:.0%}: {'met' if share >= FULL_SHARE_TARGET else '**missed**'}).",
     ]

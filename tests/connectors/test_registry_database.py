@@ -415,3 +415,43 @@ async def test_an_incremental_read_sends_only_newer_rows(fixture: RegistryFixtur
         assert second.counts.read == changed and second.counts.dead_lettered == 0
     finally:
         await source.close()
+
+
+async def _roll_ups(store: Store, estate: str) -> list[tuple[str, int, int, int, int, int]]:
+    """Every roll-up from the city down to the estate's entrances, as the store keeps them."""
+    [above] = await store.ancestors([estate], EVERYTHING)
+    figures = []
+    for level in (Level.DISTRICT, Level.STREET, Level.COMMUNITY, Level.ESTATE, Level.BUILDING, Level.ENTRANCE):
+        for row in await store.stats(above[0].code, level, EVERYTHING):
+            figures.append((row.place.code, row.houses, row.floor_area_centi_m2, row.owners, row.estates, row.buildings))
+    return sorted(figures)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_the_roll_ups_a_full_and_an_incremental_sync_keep_are_those_a_recount_gives(
+    backend: str, city: City, exchange_db: str, postgres_databases: PostgresDatabases, tmp_path: Path
+) -> None:
+    """Units change houses' areas in place and registrations move owners: the write path moves
+    the roll-ups above them by the differences (graph.sql.rollups), which must come out as a
+    recount from the houses would, after the first sync and after transfers and re-measurements."""
+    await build_exchange(exchange_db, city.store, within=city.estate)
+    hub_url = f"sqlite:///{tmp_path / 'hub.sqlite'}" if backend == "sqlite" else await postgres_databases.create_migrated()
+    store = await hub_store(hub_url, city.store, city.estate)
+    source = RegistryDatabase("registry", RegistryDatabase.config_schema.validate("registry", {"url": exchange_db}))
+    try:
+        first = await sync(store, source, batch_size=40)
+        assert first.status is RunStatus.SUCCEEDED, first.error
+        synced = await _roll_ups(store, city.estate)
+        assert sum(houses for _, houses, area, *_ in synced if area) > 0, "the units gave the houses their areas"
+        await store.refresh_stats()
+        assert await _roll_ups(store, city.estate) == synced
+        changed = await record_changes(exchange_db, fraction=0.1, seed=11, at=CHANGED_AT)
+        second = await sync(store, source, batch_size=40)
+        assert second.status is RunStatus.SUCCEEDED and second.counts.read == changed, second.error
+        resynced = await _roll_ups(store, city.estate)
+        assert resynced != synced, "transfers and re-measurements moved the roll-ups"
+        await store.refresh_stats()
+        assert await _roll_ups(store, city.estate) == resynced
+    finally:
+        await source.close()
+        await store.close()
