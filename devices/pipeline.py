@@ -49,7 +49,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from devices.payloads import PayloadError, decode_reading, decode_status, render
 from devices.topics import Stream, parse_topic
@@ -61,6 +61,9 @@ from graph.events import Event, EventBus, Topic
 from graph.facilities.service import RULES
 from graph.ledger import DeadLetter, Ledger, Reason
 from graph.rules import RuleEngine, Signal
+
+if TYPE_CHECKING:
+    from devices.sharing import SharedRules
 
 log = logging.getLogger("hub.devices")
 
@@ -176,6 +179,7 @@ class Pipeline:
         prune_every: float = 3600.0,
         refresh_every: float = 1.0,
         run_id: str | None = None,
+        shared: SharedRules | None = None,
     ) -> None:
         if batch_size < 1 or queue_size < 1:
             raise InvalidInput("batch_size", batch_size, "and queue_size must be at least 1")
@@ -193,6 +197,9 @@ class Pipeline:
         self.refresh_every = refresh_every
         self.run_id = run_id or f"mqtt-{clock():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         self.stats = PipelineStats()
+        self.shared = shared
+        """With a share group: the devices' rule states in Redis, judged under their locks
+        (devices.sharing); None: this process alone judges every device."""
         self._queue: asyncio.Queue[_Message] = asyncio.Queue(maxsize=queue_size)
         self._devices: dict[str, Device] = {}
         self._values: dict[str, dict[str, Value]] = {}
@@ -400,6 +407,63 @@ class Pipeline:
         if readings:
             await self.store.add_readings(readings)
             self._stored.update(written)
+        if self.shared is None:
+            await self._judge(ordered, seen)
+        else:
+            await self._judge_shared(self.shared, ordered, seen)
+        stats = self.stats
+        stats.batches += 1
+        stats.handled += len(batch)
+        stats.accepted += len(batch) - len(letters)
+        stats.readings += len(readings)
+        stats.set_aside.update(refused)
+
+    async def _judge_shared(
+        self, shared: SharedRules, ordered: list[Reading | tuple[Device, DeviceStatus, dt.datetime]], seen: dict[str, dt.datetime]
+    ) -> None:
+        """`_judge` under the locks of the batch's devices, from and back to their shared
+        states (devices.sharing), in reading-time order."""
+        if not ordered:
+            return
+        codes = sorted({step.device_code if isinstance(step, Reading) else step[0].code for step in ordered})
+        held = await shared.take(codes)
+        try:
+            self._adopt(held.states)
+            ordered.sort(key=_step_time)
+            await self._judge(ordered, seen)
+            states = self._shared_states(codes)
+        except BaseException:
+            await shared.release(held)
+            raise
+        await shared.give(held, states)
+
+    def _adopt(self, states: dict[str, dict[str, Any] | None]) -> None:
+        """Take the shared states in: the engine's rules, and what `_save` writes of each device
+        (latest values, newest reading time, when last heard, active rules)."""
+        for code, state in states.items():
+            if state is None:
+                continue
+            self.engine.restore(code, state)
+            self._active[code] = set(self.engine.active(code))
+            latest, newest = self.engine.newest(code)
+            self._values[code] = dict(latest)
+            if newest is not None:
+                self._reading_at[code] = newest
+            heard = state.get("seen")
+            if isinstance(heard, str):
+                self._last_seen[code] = dt.datetime.fromisoformat(heard)
+
+    def _shared_states(self, codes: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        states: dict[str, dict[str, Any] | None] = {}
+        for code in codes:
+            state = self.engine.state_of(code)
+            heard = self._last_seen.get(code)
+            if state is not None and heard is not None:
+                state["seen"] = heard.isoformat()
+            states[code] = state
+        return states
+
+    async def _judge(self, ordered: list[Reading | tuple[Device, DeviceStatus, dt.datetime]], seen: dict[str, dt.datetime]) -> None:
         changed: set[str] = set()
         offline: dict[str, bool] = {}
         for step in ordered:  # in arrival order: a status then a reading of one device, or the reverse
@@ -414,13 +478,13 @@ class Pipeline:
             offline[device.code] = status is DeviceStatus.OFFLINE
             if status is DeviceStatus.OFFLINE:
                 await self._signals(self.engine.went_offline(device.code, at), changed, offline)
+        if self.shared is not None:  # latest values and reading time as the shared state has them
+            for code in changed:
+                latest, newest = self.engine.newest(code)
+                self._values[code] = dict(latest)
+                if newest is not None:
+                    self._reading_at[code] = newest
         await self._save(changed, offline, seen)
-        stats = self.stats
-        stats.batches += 1
-        stats.handled += len(batch)
-        stats.accepted += len(batch) - len(letters)
-        stats.readings += len(readings)
-        stats.set_aside.update(refused)
 
     async def _save(self, codes: Iterable[str], offline: dict[str, bool], seen: dict[str, dt.datetime]) -> None:
         states = []
@@ -429,7 +493,8 @@ class Pipeline:
             if device is None:
                 continue
             status = derive_status(offline=bool(offline.get(code)), alarmed=bool(self._active.get(code)))
-            last_seen = seen.get(code) or self._last_seen.get(code) or device.last_seen
+            heard = [at for at in (seen.get(code), self._last_seen.get(code)) if at is not None]
+            last_seen = max(heard) if heard else device.last_seen  # (another ingester may have heard it later)
             if last_seen is not None:
                 self._last_seen[code] = last_seen
             states.append(DeviceState(code, status, last_seen, dict(self._values.get(code, {})), self._reading_at.get(code)))
@@ -437,12 +502,36 @@ class Pipeline:
             await self.store.save_device_states(states)
 
     async def sweep(self) -> None:
-        """Let the engine raise what time alone decides (durations, silence)."""
+        """Let the engine raise what time alone decides (durations, silence); with a share
+        group, only the member holding the sweeper's lease does, on the shared states."""
         changed: set[str] = set()
         offline: dict[str, bool] = {}
-        await self._signals(self.engine.sweep(self.clock()), changed, offline)
-        await self._save(changed, offline, {})
+        if self.shared is None:
+            await self._signals(self.engine.sweep(self.clock()), changed, offline)
+            await self._save(changed, offline, {})
+        else:
+            await self._sweep_shared(self.shared, changed, offline)
         self.stats.sweeps += 1
+
+    async def _sweep_shared(self, shared: SharedRules, changed: set[str], offline: dict[str, bool]) -> None:
+        if not await shared.lead(int(max(3 * self.sweep_every, 10.0) * 1000)):
+            return
+        now = self.clock()
+        for code, saved in (await shared.states(list(self._devices))).items():
+            self.engine.restore(code, saved)  # a snapshot: who would signal now?
+        due = sorted({signal.device_code for signal in self.engine.sweep(now)})
+        if not due:
+            return
+        held = await shared.take(due)  # then again under their locks, from their states now
+        try:
+            self._adopt(held.states)
+            await self._signals(self.engine.sweep(now, due), changed, offline)
+            await self._save(changed, offline, {})
+            states = self._shared_states(due)
+        except BaseException:
+            await shared.release(held)
+            raise
+        await shared.give(held, states)
 
     async def _prune(self) -> None:
         self.stats.pruned += await self.store.prune_readings(self.clock() - self.retention)
@@ -548,6 +637,10 @@ class Pipeline:
                 continue
             self._devices[device.code] = device
             self.engine.upsert(device)
+
+
+def _step_time(step: Reading | tuple[Device, DeviceStatus, dt.datetime]) -> dt.datetime:
+    return step.at if isinstance(step, Reading) else step[2]
 
 
 def _settle(message: _Message, committed: bool) -> None:

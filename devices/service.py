@@ -15,7 +15,9 @@ from typing import Any
 from devices.mqtt import MqttReader, cancel, parse_broker
 from devices.pipeline import IngestStore, Pipeline, PipelineStats
 from graph.alarm_cases import CaseOpener
-from devices.topics import check_prefix
+from devices.sharing import SharedRules, namespace
+from devices.topics import check_prefix, check_share
+from graph.errors import InvalidInput
 from graph.events import EventBus
 from graph.rules import RuleEngine
 from hub.settings import Settings
@@ -42,6 +44,9 @@ class Ingestion:
         if engine is None:
             engine = RuleEngine()
         self.settings = settings
+        self.shared = _shared_rules(settings)
+        if self.shared is not None:
+            pipeline_options.setdefault("shared", self.shared)
         self.pipeline = Pipeline(
             store,
             engine,
@@ -91,3 +96,18 @@ class Ingestion:
         await cancel(self._task)
         self._task = None
         await self.pipeline.stop(timeout=timeout)
+        if self.shared is not None:
+            await self.shared.close()
+
+
+def _shared_rules(settings: Settings) -> SharedRules | None:
+    """The share group's rule states (devices.sharing), when ingesting through one."""
+    if not settings.mqtt or not settings.mqtt_share:
+        return None
+    if not settings.mqtt_rules or not settings.mqtt_rules.startswith(("redis://", "rediss://", "unix://")):
+        raise InvalidInput(
+            "HUB_MQTT_RULES", settings.mqtt_rules,
+            "must be a Redis URL (redis://host:6379/0) when ingesting through a share group (HUB_MQTT_SHARE): "
+            "the group's members keep the devices' rule states there",
+        )
+    return SharedRules(settings.mqtt_rules, namespace(check_prefix(settings.mqtt_prefix), check_share(settings.mqtt_share)))

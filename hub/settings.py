@@ -48,6 +48,9 @@ class Settings:
     mqtt_share: str | None = None
     """MQTT 5 shared subscription group (`$share/GROUP/{prefix}/devices/+/+`): the processes
     ingesting with the same group split the stream (devices.sharing); None: one reads it all."""
+    mqtt_rules: str | None = None
+    """Redis URL where a share group keeps its devices' rule states and locks (devices.sharing);
+    needed with `mqtt_share`."""
     readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
     shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS
     """How long shared-query answers are cached per scope (0: not at all)."""
@@ -78,7 +81,7 @@ class Settings:
     def from_env(cls, **overrides: object) -> Settings:
         """`HUB_DB`, `HUB_HOST`, `HUB_PORT`, `HUB_KEYS`, `HUB_CONNECTORS`, `HUB_BROKER`,
         `HUB_RESULT_BACKEND`, `HUB_QUEUE`, `HUB_MQTT`, `HUB_MQTT_PREFIX`, `HUB_MQTT_CLIENT_ID`,
-        `HUB_MQTT_SHARE`,
+        `HUB_MQTT_SHARE`, `HUB_MQTT_RULES`,
         `HUB_READINGS_RETENTION_DAYS`, `HUB_SHARED_CACHE_SECONDS`, `HUB_RUN_LEASE_SECONDS`, `HUB_CREDIT_WEIGHTS`, `HUB_REDIS`, overridden by
         non-None keyword arguments."""
         values: dict[str, object] = {
@@ -94,6 +97,7 @@ class Settings:
             "mqtt_prefix": os.environ.get("HUB_MQTT_PREFIX") or DEFAULT_MQTT_PREFIX,
             "mqtt_client_id": os.environ.get("HUB_MQTT_CLIENT_ID") or DEFAULT_MQTT_CLIENT_ID,
             "mqtt_share": os.environ.get("HUB_MQTT_SHARE") or None,
+            "mqtt_rules": os.environ.get("HUB_MQTT_RULES") or None,
             "readings_retention_days": int(
                 os.environ.get("HUB_READINGS_RETENTION_DAYS") or DEFAULT_READINGS_RETENTION_DAYS
             ),

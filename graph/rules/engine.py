@@ -159,6 +159,56 @@ class RuleEngine:
         names = [rule.name for rule, state in unit.checks if state.active]
         return [*names, OFFLINE.name] if unit.offline.active else names
 
+    # -- state kept elsewhere (devices.sharing: several ingesters, one state per device) -----
+
+    def state_of(self, code: str) -> dict[str, object] | None:
+        """What the engine knows of one device's rules, as JSON-able data for `restore`: its
+        latest values, its newest reading's time and, per rule, active / since / count /
+        raised_at. None for a device the engine does not have."""
+        unit = self._units.get(code)
+        if unit is None:
+            return None
+        # a rule at rest (inactive, nothing building up) is left out: most are, most of the time
+        rules = {rule.name: _state_data(state) for rule, state in unit.checks if state.active or state.count}
+        if unit.offline.active:
+            rules[OFFLINE.name] = _state_data(unit.offline)
+        return {"latest": dict(unit.latest), "last_at": _iso(unit.last_at), "rules": rules}
+
+    def newest(self, code: str) -> tuple[dict[str, Value], dt.datetime | None]:
+        """The device's latest values and its newest reading's time, as the engine has them."""
+        unit = self._units.get(code)
+        return ({}, None) if unit is None else (unit.latest, unit.last_at)
+
+    def restore(self, code: str, data: dict[str, object]) -> None:
+        """Put back what `state_of` gave (perhaps in another process): the device's rules go on
+        from there; a rule the data leaves out is at rest."""
+        unit = self._units.get(code)
+        if unit is None:
+            return
+        latest = data.get("latest")
+        if isinstance(latest, dict):
+            unit.latest = dict(latest)
+        unit.last_at = _time(data.get("last_at"))
+        rules = data.get("rules")
+        if not isinstance(rules, dict):
+            return
+        for rule, state in (*unit.checks, (OFFLINE, unit.offline)):
+            saved = rules.get(rule.name)
+            if not isinstance(saved, list) or len(saved) != 4:
+                if state.active or state.count or rule.duration:
+                    state.active, state.raised_at = False, None
+                    state.reset()
+                    self._pending.pop((code, rule.name), None)
+                continue
+            state.active = bool(saved[0])
+            state.since = _time(saved[1])
+            state.count = int(saved[2])
+            state.raised_at = _time(saved[3])
+            if rule.duration and state.since is not None and not state.active:
+                self._pending[(code, rule.name)] = rule
+            else:
+                self._pending.pop((code, rule.name), None)
+
     # -- messages ----------------------------------------------------------------------------
 
     def validate(self, device: Device, values: Mapping[str, Value]) -> list[Problem]:
@@ -234,13 +284,16 @@ class RuleEngine:
             return []
         return [self._offline(unit, at, "连接断开（遗嘱消息）")]
 
-    def sweep(self, now: dt.datetime) -> list[Signal]:
+    def sweep(self, now: dt.datetime, codes: Iterable[str] | None = None) -> list[Signal]:
         """Time-driven rules: offline (silent longer than `offline_multiple` × the interval;
         a device never heard from is NEW, not offline) and timed conditions that have held long
-        enough by `now` with no newer reading. Signals are at `now`."""
+        enough by `now` with no newer reading. Signals are at `now`. With `codes`, only those
+        devices are looked at."""
         signals: list[Signal] = []
         since = self._listening_since
-        for unit in self._units.values():
+        only = None if codes is None else set(codes)
+        units = self._units.values() if only is None else [self._units[c] for c in only if c in self._units]
+        for unit in units:
             last = unit.last_at
             if last is not None and since is not None and since > last:
                 last = since
@@ -249,6 +302,8 @@ class RuleEngine:
                 allowed = unit.window.total_seconds()
                 signals.append(self._offline(unit, now, f"静默 {silent:.0f} s（允许 {allowed:.0f} s）"))
         for key, rule in list(self._pending.items()):
+            if only is not None and key[0] not in only:
+                continue
             state = self._states[key]
             since = state.since
             if since is None:  # raised or reset since it was noted
@@ -287,6 +342,18 @@ def _resolved(device: Device) -> dict[str, float]:
     if device.interval <= 0:
         raise InvalidInput(f"devices[{device.code}].interval", device.interval, "must be a positive number of seconds")
     return {**parameters(device.type), **overrides}
+
+
+def _iso(at: dt.datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _time(text: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+def _state_data(state: _State) -> list[object]:
+    return [state.active, _iso(state.since), state.count, _iso(state.raised_at)]
 
 
 def _cleared(rule: Rule) -> str:

@@ -19,6 +19,12 @@ state written, alarms and cases when rules fire. Three phases:
 3. alarm to case: trapped-passenger messages from distinct elevators, 20 a second, each stamped
    with the time it was sent; the latency of each runs from that moment to the moment the
    workflow announced the case opened for its alarm (stored; dispatch follows).
+4. ingesters: real `hub ingest` processes drain the same queued stream (`shared_messages`) from
+   a copy of the same store each time: one alone (no share group: the single ingester of
+   before), one in a share group (its rule states in Redis: the cost of sharing), and two in the
+   group (the broker splits the stream between their sessions). Each rate runs from the first
+   reading stored to the last (the store polled every 20 ms), so process start-up is not in it.
+   Needs Redis (`HUB_BENCH_REDIS`, default redis://127.0.0.1:6379/0) for the shared runs.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +78,27 @@ class DeviceFigures:
     latency_p50_ms: float
     latency_p99_ms: float
     latency_max_ms: float
+    ingesters: list[IngesterRun]
+    ingesters_note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngesterRun:
+    """Phase 4: `members` `hub ingest` processes (in a share group or not) draining the stream."""
+
+    engine: str
+    members: int
+    shared: bool
+    messages: int
+    stored: int
+    seconds: float
+    timed: int
+    """Readings stored from the first poll that saw any to the last: what `seconds` timed."""
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.timed / self.seconds if self.seconds > 0 else 0.0
 
 
 def _publisher(port: int, stream: Path, *, paced: float | None) -> subprocess.Popen[str]:
@@ -123,7 +150,148 @@ def _percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-async def _measure(folder: Path, port: int, messages: int, faults: int) -> DeviceFigures:
+class _SqliteCopies:
+    """Copies of one SQLite store, one per run of phase 4."""
+
+    engine = "SQLite"
+
+    def __init__(self, folder: Path, base: Path) -> None:
+        self.folder = folder
+        self.base = base
+
+    async def copy(self) -> str:
+        import sqlite3
+
+        target = self.folder / f"ingest-{secrets.token_hex(4)}.sqlite"
+        with sqlite3.connect(self.base) as reading, sqlite3.connect(target) as writing:
+            reading.backup(writing)
+        return f"sqlite:///{target}"
+
+    async def count(self, url: str) -> int:
+        import sqlite3
+
+        def read() -> int:
+            with sqlite3.connect(f"file:{url.split('///', 1)[1]}?mode=ro", uri=True, timeout=30) as connection:
+                return int(connection.execute("SELECT count(*) FROM reading").fetchone()[0])
+
+        return await asyncio.to_thread(read)
+
+    async def close(self) -> None:
+        pass
+
+
+class _PostgresCopies:
+    """Databases made from one template database (CREATE DATABASE … TEMPLATE), one per run."""
+
+    engine = "PostgreSQL"
+
+    def __init__(self, admin: str, base: str) -> None:
+        self.admin = admin
+        self.base = base
+        self.made = [base]
+
+    @classmethod
+    async def made_from(cls, admin: str, fill: Callable[[str], Awaitable[None]]) -> _PostgresCopies:
+        copies = cls(admin, f"hub_bench_ingest_{secrets.token_hex(4)}")
+        await copies._execute(f'CREATE DATABASE "{copies.base}"')
+        await fill(copies._url(copies.base))
+        return copies
+
+    def _url(self, name: str) -> str:
+        return self.admin.rsplit("/", 1)[0] + "/" + name
+
+    async def _execute(self, sql: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    async def copy(self) -> str:
+        name = f"hub_bench_ingest_{secrets.token_hex(4)}"
+        await self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.base}"')
+        self.made.append(name)
+        return self._url(name)
+
+    async def count(self, url: str) -> int:
+        import asyncpg
+
+        connection = await asyncpg.connect(url)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM reading"))
+        finally:
+            await connection.close()
+
+    async def close(self) -> None:
+        for name in reversed(self.made):
+            await self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+Copies = _SqliteCopies | _PostgresCopies
+
+
+async def _ingesters(copies: Copies, keys: Path, port: int, stream: Path, messages: int, members: int, shared: bool) -> IngesterRun:
+    """Phase 4, one run: sessions made, the stream queued for them, then drained."""
+    import os
+    import signal
+
+    from hub.commands.ingest import default_client_id
+
+    tag = secrets.token_hex(3)
+    db = await copies.copy()
+    prefix = stream.read_text(encoding="utf-8").split("/", 1)[0]
+    env = {**os.environ, "HUB_MQTT": f"mqtt://127.0.0.1:{port}", "HUB_MQTT_PREFIX": prefix, "HUB_KEYS": str(keys)}
+    env["HUB_MQTT_RULES"] = os.environ.get("HUB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    env.pop("HUB_MQTT_CLIENT_ID", None)
+    command = [sys.executable, "-m", "hub.cli", "ingest", "--db", db]
+    if shared:
+        command += ["--share", f"bench{tag}"]
+
+    def start(slot: int) -> subprocess.Popen[str]:
+        client = default_client_id(slot, f"bench-{tag}")
+        return subprocess.Popen([*command, "--client-id", client], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    async def started(process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        line = await asyncio.to_thread(process.stdout.readline)
+        if "subscribed" not in line:
+            raise RuntimeError(f"hub ingest did not subscribe: {line}{process.stdout.read()[-2000:]}")
+
+    async def stop(processes: list[subprocess.Popen[str]]) -> None:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(asyncio.to_thread(process.communicate, None, 120) for process in processes))
+
+    # the members' sessions and subscriptions, then the stream queued for them while they are away
+    processes = [start(slot) for slot in range(members)]
+    for process in processes:
+        await started(process)
+    await stop(processes)
+    await _publish_all(port, [stream])
+    processes = [start(slot) for slot in range(members)]
+    try:
+        first: float | None = None
+        at_first = 0
+        last = stalled = time.perf_counter()
+        stored = 0
+        while stored < messages and time.perf_counter() - stalled < 30:
+            await asyncio.sleep(0.02)
+            count = await copies.count(db)
+            now = time.perf_counter()
+            if count and first is None:
+                first, at_first = now, count
+            if count != stored:
+                stored, last, stalled = count, now, now
+        seconds = last - first if first is not None else 0.0
+    finally:
+        await stop(processes)
+    note = "" if stored == messages else f"stopped at {stored:,} of {messages:,}"
+    return IngesterRun(copies.engine, members, shared, messages, stored, seconds, stored - at_first, note)
+
+
+async def _measure(folder: Path, port: int, messages: int, faults: int, shared_messages: int) -> DeviceFigures:
     from devices.service import Ingestion
     from devices.simulator import Simulator
     from graph.ciphers.keyring import Keyring
@@ -140,9 +308,29 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
     db = f"sqlite:///{folder / 'devices.sqlite'}"
     store = await open_store(db, sealer=keys.sealer())
     try:
-        await load(store, demo.generate("small", 2020), progress=False)
+        city = demo.generate("small", 2020)
+        await load(store, city, progress=False)
         await register_demo_devices(store)
         devices = await every_device(store)
+        keys.save(folder / "hub.keys")
+        # phase 4 starts from copies of this store as it is now, before phases 1-3 write
+        sqlite_base = await _SqliteCopies(folder, folder / "devices.sqlite").copy()
+        targets: list[Copies] = [_SqliteCopies(folder, Path(sqlite_base.split("///", 1)[1]))]
+
+        async def fill(url: str) -> None:
+            other = await open_store(url, sealer=keys.sealer())
+            try:
+                await load(other, city, progress=False)
+                await register_demo_devices(other)
+            finally:
+                await other.close()
+
+        try:
+            targets.append(await _PostgresCopies.made_from(_bench_postgres(), fill))
+        except Exception as error:  # no PostgreSQL here: phase 4 on SQLite only
+            postgres_missing = f"PostgreSQL not measured: {error}"[:300]
+        else:
+            postgres_missing = ""
         prefix = f"bench{secrets.token_hex(3)}"
         settings = Settings(db=db, mqtt=f"mqtt://127.0.0.1:{port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-bench-{secrets.token_hex(3)}")
         bus = EventBus()
@@ -165,6 +353,14 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
             for out in outs:
                 out.close()
             streams.append(files)
+        shared_stream = folder / "ingesters.tsv"
+        shared_simulator = Simulator(devices, prefix=f"benchi{secrets.token_hex(3)}", seed=2, faults=0.0)
+        at = time.time() - 30 - shared_messages / 1_000
+        with shared_stream.open("w", encoding="utf-8") as out:
+            for _ in range(shared_messages):
+                topic, payload = shared_simulator.next(dt.datetime.fromtimestamp(at, dt.timezone.utc))
+                at += 1 / 1_000
+                out.write(f"{topic}\t{payload.decode()}\n")
         topics = f"{prefix}/devices/+/telemetry"
         subscriber = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topics]
 
@@ -196,20 +392,34 @@ async def _measure(folder: Path, port: int, messages: int, faults: int) -> Devic
             # 3. alarm to case
             raised = draining.stats.alarms_raised
             latencies = await _alarm_to_case(store, bus, folder, port, prefix, devices, faults)
+            raised_now = draining.stats.alarms_raised
+            await draining.stop()
+            # 4. ingesters, each run on its copy of the store, the same stream
+            runs = []
+            for target in targets:
+                for members, shared in ((1, False), (1, True), (2, True)):
+                    try:
+                        runs.append(await _ingesters(target, folder / "hub.keys", port, shared_stream, shared_messages, members, shared))
+                    except Exception as error:  # no Redis here: the run is reported as not made
+                        runs.append(IngesterRun(target.engine, members, shared, shared_messages, 0, 0.0, 0, f"not measured: {error}"[:200]))
             return DeviceFigures(
                 devices=len(devices),
                 messages=messages,
                 live=live,
                 capacity=capacity,
                 set_aside=live_hub.stats.set_aside_total + draining.stats.set_aside_total,
-                alarms_raised=draining.stats.alarms_raised - raised,
+                alarms_raised=raised_now - raised,
                 latency_samples=len(latencies),
                 latency_p50_ms=statistics.median(latencies) if latencies else 0.0,
                 latency_p99_ms=_percentile(latencies, 0.99),
                 latency_max_ms=max(latencies, default=0.0),
+                ingesters=runs,
+                ingesters_note=postgres_missing,
             )
         finally:
             await draining.stop()
+            for target in targets:
+                await target.close()
     finally:
         await store.close()
 
@@ -255,7 +465,14 @@ async def _alarm_to_case(store: object, bus: object, folder: Path, port: int, pr
     ]
 
 
-def measure_devices(messages: int = 50_000, faults: int = 200) -> DeviceFigures:
+def _bench_postgres() -> str:
+    """The PostgreSQL server phase 4 makes its databases on (`HUB_BENCH_POSTGRES`, an admin URL)."""
+    import os
+
+    return os.environ.get("HUB_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def measure_devices(messages: int = 50_000, faults: int = 200, shared_messages: int | None = None) -> DeviceFigures:
     from hub.bench.mosquitto import PrivateBroker
 
     with tempfile.TemporaryDirectory(prefix="hub-bench-devices-") as folder:
@@ -264,7 +481,7 @@ def measure_devices(messages: int = 50_000, faults: int = 200) -> DeviceFigures:
         broker = PrivateBroker(root / "broker")
         broker.start()
         try:
-            return asyncio.run(_measure(root, broker.port, messages, faults))
+            return asyncio.run(_measure(root, broker.port, messages, faults, shared_messages or messages // 2))
         finally:
             broker.stop()
 
@@ -287,13 +504,44 @@ def render_devices(figures: DeviceFigures) -> list[str]:
         f"Alarm to case ({figures.latency_samples} trapped-passenger messages, {FAULT_RATE:.0f}/s, from publish to case stored): "
         f"p50 {figures.latency_p50_ms:.1f} ms, p99 {figures.latency_p99_ms:.1f} ms, max {figures.latency_max_ms:.1f} ms "
         f"(target p99 < 200 ms: {latency_met}); alarms raised {figures.alarms_raised}.",
+        "",
+        *_render_ingesters(figures.ingesters, figures.ingesters_note),
     ]
 
 
+def _render_ingesters(runs: Sequence[IngesterRun], note: str) -> list[str]:
+    if not runs:
+        return []
+    lines = [
+        f"Ingesters: `hub ingest` processes draining the same {runs[0].messages:,} queued messages, each run on a fresh copy of the "
+        "same store (the `small` city and its devices), from the first reading stored to the last; Redis on loopback holds the "
+        "share group's rule states:",
+        "",
+        "| store | ingesters | rule state | messages stored | seconds | messages per second | beside one alone |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    alone: dict[str, float] = {}
+    for run in runs:
+        if run.members == 1 and not run.shared:
+            alone[run.engine] = run.rate
+        state = "Redis, share group" if run.shared else "in memory, no group"
+        base = alone.get(run.engine)
+        ratio = f"{run.rate / base:.2f}" if base and run.rate else "-"
+        lines.append(
+            f"| {run.engine} | {run.members} | {state} | {run.stored:,} | {run.seconds:.1f} | {run.rate:,.0f} | {ratio} |"
+            + (f" {run.note}" if run.note else "")
+        )
+    if note:
+        lines += ["", note]
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hub.bench.devices [messages]`: this benchmark alone."""
+    """`python -m hub.bench.devices [messages [ingesters' messages]]`: this benchmark alone."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    figures = measure_devices(messages=int(arguments[0]) if arguments else 50_000)
+    figures = measure_devices(
+        messages=int(arguments[0]) if arguments else 50_000, shared_messages=int(arguments[1]) if len(arguments) > 1 else None
+    )
     print("\n".join(render_devices(figures)))
     return 0
 

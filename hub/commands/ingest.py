@@ -46,6 +46,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--slot", type=int, default=0, help="this process's number on its host, for the default client id (default 0)")
     parser.add_argument("--prefix", help="topic prefix (default $HUB_MQTT_PREFIX, else hub)")
+    parser.add_argument(
+        "--rules", metavar="REDIS_URL",
+        help="with --share: where the group keeps its devices' rule states (default $HUB_MQTT_RULES)",
+    )
+    parser.add_argument(
+        "--sweep-every", type=float, default=5.0,
+        help="seconds between sweeps of what time alone decides: silence, durations (default 5)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -69,6 +77,8 @@ def ingest_settings(arguments: argparse.Namespace) -> Settings:
     settings = settings_of(arguments)
     if not settings.mqtt:
         raise InvalidInput("HUB_MQTT", None, "must name the broker to ingest from (mqtt://user:pass@host:1883)")
+    if not 0 < arguments.sweep_every <= 86_400:
+        raise InvalidInput("--sweep-every", arguments.sweep_every, "must be above 0 and at most 86400 seconds")
     if arguments.slot < 0:
         raise InvalidInput("--slot", arguments.slot, "must be 0 or more")
     share = arguments.share or settings.mqtt_share
@@ -80,6 +90,7 @@ def ingest_settings(arguments: argparse.Namespace) -> Settings:
         mqtt_share=check_share(share) if share else None,
         mqtt_client_id=client_id,
         mqtt_prefix=check_prefix(arguments.prefix or settings.mqtt_prefix),
+        mqtt_rules=arguments.rules or settings.mqtt_rules,
     )
 
 
@@ -90,15 +101,20 @@ async def ingest(settings: Settings, arguments: argparse.Namespace) -> None:
 
     keys = load_keys(arguments)
     store = await open_store(settings.db, sealer=keys.sealer())
-    background = Background(store, EventBus(), settings, ingest=True, escalate_every=None, overdue_every=None)
+    try:
+        background = Background(store, EventBus(), settings, ingest=True, escalate_every=None, overdue_every=None)
+    except BaseException:
+        await store.close()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(number, stop.set)
+    ingestion = background.ingestion
+    assert ingestion is not None
+    ingestion.pipeline.sweep_every = arguments.sweep_every
     try:
         await background.start()
-        ingestion = background.ingestion
-        assert ingestion is not None
         reader = ingestion.reader
         assert reader is not None
         # the reader retries a broker that is away with backoff: wait for it or for a stop
