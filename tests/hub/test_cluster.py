@@ -137,7 +137,7 @@ async def cluster(postgres_databases: PostgresDatabases, tmp_path_factory: pytes
             log = folder / f"serve-{name}.log"
             processes.append((_start([*HUB, "serve", "--port", str(port), "--rate", str(RATE)], env, log), log))
             hubs.append(f"http://127.0.0.1:{port}")
-        ingesting = {**env, "HUB_MQTT": f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}"}
+        ingesting = {**env, "HUB_MQTT": f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", "HUB_MQTT_RULES": REDIS_URL}
         for number in (1, 2):
             log = folder / f"ingest-{number}.log"
             command = [*HUB, "ingest", "--client-id", f"{queue}-ingest-{number}", "--share", queue]
@@ -155,7 +155,8 @@ async def cluster(postgres_databases: PostgresDatabases, tmp_path_factory: pytes
                 process.kill()
                 process.wait()
         with redis.Redis.from_url(REDIS_URL) as client:
-            stale = list(client.scan_iter(match=prefix(queue) + "*"))
+            # the hub's keys, and the ingesters' rule states (devices.sharing)
+            stale = [*client.scan_iter(match=prefix(queue) + "*"), *client.scan_iter(match=f"hub-ingest:{topics}:*")]
             if stale:
                 client.delete(*stale)
 
