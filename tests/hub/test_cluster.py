@@ -363,6 +363,10 @@ def test_workers_above_one_need_a_redis_and_a_sane_count(tmp_path: Path) -> None
     ):
         done = subprocess.run([*base, "--workers", workers], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done
+    simulating = [*base, "--workers", "2", "--simulate", "10"]
+    done = subprocess.run(simulating, env={**env, "HUB_REDIS": REDIS_URL}, capture_output=True, text=True, timeout=60)
+    message = "hub: --workers: '2' would simulate the devices once per worker: simulate with one worker"
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done
 
 
 async def test_two_workers_on_one_port_are_one_hub(tmp_path: Path) -> None:
