@@ -38,6 +38,7 @@ from graph.ciphers.keyring import Keyring
 from graph.events import EventBus
 from graph.scope import Scope
 from graph.security import Principal, Role
+from graph.shared import LocalGeneration
 from graph.store import Store
 from graph.credit.service import Credit
 from graph.funds.service import Funds
@@ -58,7 +59,6 @@ from hub.shared import shared_routes, ship
 from hub.sockets import WatchedConnection
 from hub.vote import vote_routes
 from schema import Context, build_schema
-from graph.shared import LocalGeneration
 from schema.shared.running import shared_state
 from schema.shared.safelist import SafelistGuard
 

@@ -10,9 +10,10 @@ logs it and carries on, so no source can take the server down.
 The scheduler is also the API's `Launcher` without a broker: `runConnector` starts the run as
 an asyncio task in the server and answers with it RUNNING at once.
 
-Several processes of one hub (hub.cluster) each run the schedules, but a scheduled run of a
-connector goes only in the process holding the connector's turn (`turns`, a Redis lock renewed
-while the run goes); the others skip that round, as they skip one due while a run still goes.
+Several processes of one hub (hub.cluster) each run the schedules, but a run of a connector goes
+only in the process holding the connector's turn (`turns`, a Redis lock renewed while the run
+goes): the others skip a scheduled round, as they skip one due while a run still goes, and
+refuse a run asked for through the API with AlreadyRunning, as when it runs in this process.
 
 Every run starts by closing the runs whose lease expired (connectors.leases), so a run of
 `hub sync` killed mid-way is closed as abandoned by the next scheduled run at the latest. A run
@@ -28,8 +29,8 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Coroutine, Sequence
+from typing import Any, cast
 
 from connectors.config import AlreadyRunning, ConnectorSpec, open_source
 from connectors.leases import LEASE
@@ -97,19 +98,43 @@ class Scheduler:
         """Start a run now without waiting for it; AlreadyRunning if one of it still goes."""
         if spec.name in self._running:
             raise AlreadyRunning(f"connector {spec.name} is already running")
-        run = await start_run(self.store, spec.name, full=full, trigger=trigger, lease_for=self.lease_for)
-        self._start(spec, full=full, trigger=trigger, run_id=run.id, retry=retry)
+        turn = contextlib.AsyncExitStack()
+        if not await turn.enter_async_context(self.turns.held(_turn(spec), self.lease_for.total_seconds())):
+            await turn.aclose()
+            raise AlreadyRunning(f"connector {spec.name} is already running in another process of the hub")
+        try:
+            run = await start_run(self.store, spec.name, full=full, trigger=trigger, lease_for=self.lease_for)
+        except BaseException:
+            await turn.aclose()
+            raise
+        self._start(spec, full=full, trigger=trigger, run_id=run.id, retry=retry, turn=turn)
         return run
 
     def _start(
-        self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None, retry: bool = False
+        self,
+        spec: ConnectorSpec,
+        *,
+        full: bool,
+        trigger: str,
+        run_id: str | None,
+        retry: bool = False,
+        turn: contextlib.AsyncExitStack | None = None,
     ) -> asyncio.Task[ConnectorRun | None]:
+        """The run as a task; `turn`, the connector's turn held for it, is released when it ends."""
         task = asyncio.create_task(
-            self._run(spec, full=full, trigger=trigger, run_id=run_id, retry=retry), name=f"sync {spec.name}"
+            self._holding(turn, self._run(spec, full=full, trigger=trigger, run_id=run_id, retry=retry)), name=f"sync {spec.name}"
         )
         self._running[spec.name] = task
         task.add_done_callback(lambda _: self._running.pop(spec.name, None))
         return task
+
+    @staticmethod
+    async def _holding(turn: contextlib.AsyncExitStack | None, run: Coroutine[Any, Any, ConnectorRun | None]) -> ConnectorRun | None:
+        try:
+            return await run
+        finally:
+            if turn is not None:
+                await turn.aclose()
 
     async def _run(
         self, spec: ConnectorSpec, *, full: bool, trigger: str, run_id: str | None, retry: bool = False
@@ -164,7 +189,7 @@ class Scheduler:
 
     async def _scheduled(self, spec: ConnectorSpec) -> None:
         """A scheduled run, in the process whose turn it is (hub.cluster.Turns)."""
-        async with self.turns.held(f"schedule:{spec.name}", self.lease_for.total_seconds()) as mine:
+        async with self.turns.held(_turn(spec), self.lease_for.total_seconds()) as mine:
             if not mine:
                 log.info("connector %s: another process of the hub runs it, this scheduled run is skipped", spec.name)
                 return
@@ -181,3 +206,8 @@ class Scheduler:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self._scheduled(spec))
             await asyncio.sleep(max(0.0, spec.every - (time.monotonic() - began)))
+
+
+def _turn(spec: ConnectorSpec) -> str:
+    """The name of a connector's turn across the hub's processes (hub.cluster.Turns)."""
+    return f"connector:{spec.name}"

@@ -155,7 +155,7 @@ def render_workers(figures: Sequence[WorkersRate]) -> list[str]:
     bare = figures[-1].per_second
     one = figures[0].per_second
     lines = [
-        "## Several processes: `house(code)` requests/s (hub.bench.workers)",
+        "### Several processes: `house(code)` requests/s (hub.bench.workers)",
         "",
         f"{LOADERS} load-generator processes × {CONNECTIONS} keep-alive connections, {figures[0].seconds:.0f} s each, "
         "one house code; every server a subprocess on loopback.",

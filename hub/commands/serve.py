@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 from typing import TYPE_CHECKING
@@ -132,6 +133,13 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         )
     if workers > 1 and getattr(arguments, "demo_sources", False):
         raise InvalidInput("--workers", workers, "serves no demo sources: start them with one worker")
+    if workers > 1 and getattr(arguments, "simulate", None):
+        raise InvalidInput("--workers", workers, "would simulate the devices once per worker: simulate with one worker")
+    if workers > 1 and settings.mqtt:
+        # N workers reading the broker under one client id would take its session from one another
+        os.environ.pop("HUB_MQTT", None)
+        settings = dataclasses.replace(settings, mqtt=None)
+        print("devices: the workers ingest nothing (HUB_MQTT is for `hub ingest`): run `hub ingest` beside them")
 
     async def upgrade() -> None:
         store = await open_store(settings.db, sealer=keys.sealer())
@@ -144,6 +152,8 @@ def serve(arguments: argparse.Namespace, keys: Keyring) -> None:
         print(f"connectors: {', '.join(connectors.names())} ({settings.connectors}); runs go on {where}")
     print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql  (store: {settings.db})")
     broker = "no broker: simulated devices feed ingestion directly" if not settings.mqtt else f"MQTT {_redacted(settings.mqtt)}, topics {settings.mqtt_prefix}/devices/+/+"
+    if workers > 1:
+        broker = "ingested by `hub ingest`, events through Redis"
     print(f"devices: {broker}; live updates over graphql-transport-ws at ws://{settings.host}:{settings.port}/graphql")
     if workers > 1:
         assert settings.cluster_redis is not None

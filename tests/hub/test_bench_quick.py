@@ -31,5 +31,8 @@ def test_bench_quick_reports_every_figure_beside_its_baseline(tmp_path: Path) ->
         "### Firms' credit: a month's scores for every firm of the `city` preset",
         "### Dispatch to a person: 100 staff of one firm over 10 estates of a district",
         "reading the firm's 100 staff alone:",
+        "### Several processes: `house(code)` requests/s",
+        "| hub, 2 workers + Redis |",
+        "| bare Starlette, 1 process, same JSON |",
     ):
         assert part in text, part

@@ -137,7 +137,7 @@ async def cluster(postgres_databases: PostgresDatabases, tmp_path_factory: pytes
             log = folder / f"serve-{name}.log"
             processes.append((_start([*HUB, "serve", "--port", str(port), "--rate", str(RATE)], env, log), log))
             hubs.append(f"http://127.0.0.1:{port}")
-        ingesting = {**env, "HUB_MQTT": f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}"}
+        ingesting = {**env, "HUB_MQTT": f"mqtt://{MOSQUITTO.host}:{MOSQUITTO.port}", "HUB_MQTT_RULES": REDIS_URL}
         for number in (1, 2):
             log = folder / f"ingest-{number}.log"
             command = [*HUB, "ingest", "--client-id", f"{queue}-ingest-{number}", "--share", queue]
@@ -155,7 +155,8 @@ async def cluster(postgres_databases: PostgresDatabases, tmp_path_factory: pytes
                 process.kill()
                 process.wait()
         with redis.Redis.from_url(REDIS_URL) as client:
-            stale = list(client.scan_iter(match=prefix(queue) + "*"))
+            # the hub's keys, and the ingesters' rule states (devices.sharing)
+            stale = [*client.scan_iter(match=prefix(queue) + "*"), *client.scan_iter(match=f"hub-ingest:{topics}:*")]
             if stale:
                 client.delete(*stale)
 
@@ -362,6 +363,10 @@ def test_workers_above_one_need_a_redis_and_a_sane_count(tmp_path: Path) -> None
     ):
         done = subprocess.run([*base, "--workers", workers], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done
+    simulating = [*base, "--workers", "2", "--simulate", "10"]
+    done = subprocess.run(simulating, env={**env, "HUB_REDIS": REDIS_URL}, capture_output=True, text=True, timeout=60)
+    message = "hub: --workers: '2' would simulate the devices once per worker: simulate with one worker"
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done
 
 
 async def test_two_workers_on_one_port_are_one_hub(tmp_path: Path) -> None:

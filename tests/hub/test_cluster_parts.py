@@ -1,19 +1,25 @@
 """hub.cluster's parts on the real Redis, each pair standing for two processes of one hub (two
 clients, two buses): events bridged both ways and never delivered twice, a turn held by one at
-a time, one rate-limit bucket, one write generation. Each test uses its own queue name."""
+a time (a connector's run too), one rate-limit bucket, one write generation. Each test uses its
+own queue name."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from connectors.config import AlreadyRunning, parse_connectors
 from connectors.relay import RedisAnnouncer
+from graph import open_store
+from graph.ciphers.sealing import Sealer
 from graph.events import Event, EventBus, Topic
 from hub.cluster import Bridge, RedisGeneration, Turns, prefix
 from hub.limits import RedisRateLimiter
+from hub.scheduler import Scheduler
 from tests.services import REDIS, run_id
 
 URL = f"redis://{REDIS.host}:{REDIS.port}/0"
@@ -146,3 +152,36 @@ async def test_an_unreachable_generation_caches_nothing() -> None:
         assert await away.current() is None
     finally:
         await away.client.aclose()
+
+
+async def test_a_connector_run_asked_for_in_one_process_waits_for_its_turn_held_by_another(
+    queue: str, tmp_path: Path
+) -> None:
+    """`runConnector` in a process of the hub while another process runs that connector (holds
+    its turn): refused with AlreadyRunning and nothing recorded; once the turn is free, it runs."""
+    store = await open_store(str(tmp_path / "hub.sqlite"), sealer=Sealer.generate())
+    missing = tmp_path / "missing.sqlite"
+    [spec] = parse_connectors(
+        f'[connectors.firms]\nkind = "tests.connectors.sample:SampleFirms"\n'
+        f'url = "sqlite+aiosqlite:///file:{missing}?mode=ro&uri=true"\n'
+    )
+    other = Turns(URL, prefix(queue))
+    scheduler = Scheduler(store, [spec], turns=Turns(URL, prefix(queue)))
+    try:
+        async with other.held("connector:firms", 10) as theirs:
+            assert theirs
+            with pytest.raises(AlreadyRunning, match="already running in another process of the hub"):
+                await scheduler.launch(spec, full=False, trigger="api")
+            assert (await store.runs("firms", first=5)).items == []
+        run = await scheduler.launch(spec, full=False, trigger="api")
+        async with other.held("connector:firms", 10) as theirs:
+            assert not theirs  # held for the run in the scheduler's process
+        while scheduler.running("firms"):
+            await asyncio.sleep(0.05)
+        async with other.held("connector:firms", 10) as theirs:
+            assert theirs  # released when the run ended (it failed: no such source file)
+        assert [saved.id for saved in (await store.runs("firms", first=5)).items] == [run.id]
+    finally:
+        await scheduler.stop()
+        await other.close()
+        await store.close()
