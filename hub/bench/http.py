@@ -187,8 +187,11 @@ async def _tokens(db_file: Path, keys_file: Path, street: str) -> tuple[str, str
 
 
 def measure_http(
-    db_file: Path, keys_file: Path, requests: int, rate_seconds: float
+    db_file: Path, keys_file: Path, requests: int, rate_seconds: float, *, scope_costs: bool = True
 ) -> tuple[list[Latency], list[Rate], list[ScopeCost]]:
+    """p50/p99 of house(code), place{children}, stats and the audited house read; the scope
+    costs (unless `scope_costs` is false); house(code)'s rate, then the bare route's on the
+    same JSON, one after the other in this run."""
     houses = sample_codes(db_file, 8, 200)
     parents = sample_codes(db_file, 4, 50) + sample_codes(db_file, 5, 50)
     street = sample_codes(db_file, 3, 1)[0]
@@ -210,7 +213,7 @@ def measure_http(
                 latency(base, f"{name}, street office (scoped)", query, [street], requests, office),
             )
             for name, query in (("stats of a street by community", SCOPED_STATS), ("search within a street", SCOPED_SEARCH))
-        ]
+        ] if scope_costs else []
         payload = json.dumps({"query": HOUSE, "variables": {"code": houses[0]}}).encode()
         with httpx.Client(headers={"authorization": f"Bearer {city}"}) as client:
             body = client.post(f"{base}/graphql", content=payload, headers={"content-type": "application/json"}).content
