@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
@@ -48,7 +48,7 @@ from graph.sql.credit import CreditRecords
 from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
-from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
+from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
 from graph.store import MAX_PAGE
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
@@ -67,9 +67,11 @@ def _place(row: Any) -> Place:
 
 
 def _holding(table: Any, as_of: dt.date | None) -> Any:
+    """Spans holding on the day given as the parameter `as_of` (every span when None)."""
     if as_of is None:
         return true()
-    return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
+    day = bindparam("as_of", type_=table.c.since.type)
+    return and_(table.c.since <= day, or_(table.c.until.is_(None), table.c.until > day))
 
 
 class SqlStore(
@@ -100,6 +102,7 @@ class SqlStore(
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
         self._predicates: dict[tuple[frozenset[str] | None, str, bool], Any] = {}
+        self._statements: dict[tuple[Any, ...], Select[Any]] = {}
 
     @classmethod
     async def open(
@@ -157,6 +160,22 @@ class SqlStore(
             self._predicates[key] = predicate
         return predicate
 
+    async def _scoped(
+        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Select[Any]]
+    ) -> Select[Any]:
+        """The statement `build(predicate)` of the scope's predicate on `place`, built once per
+        shape and scope (as the predicate itself is, by `_visible`) and kept while that is."""
+        key = (shape, scope.roots)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = build(await self._visible(connection, scope))
+            if (scope.roots, tables.place.name, False) not in self._predicates:
+                return statement  # the predicate was not remembered (a root not written yet): nor is this
+            if len(self._statements) > 4096:
+                self._statements.clear()
+            self._statements[key] = statement
+        return statement
+
     async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None:
         if code is None:
             return None
@@ -166,11 +185,10 @@ class SqlStore(
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         async with self.engine.connect() as connection:
-            query = _place_query().where(await self._visible(connection, scope))
-            found = {
-                row.code: _place(row)
-                for row in await select_in(connection, query, tables.place.c.code, codes)
-            }
+            statement = await self._scoped(
+                connection, scope, ("places",), lambda visible: keyed(_place_query().where(visible), tables.place.c.code)
+            )
+            found = {row.code: _place(row) for row in await select_keyed(connection, statement, codes)}
         return [found.get(code) for code in codes]
 
     async def children(
@@ -223,8 +241,11 @@ class SqlStore(
             wanted = {pid for anchor in seen.values() for pid in anchor.ancestors if pid is not None and pid != anchor.id}
             by_id: dict[int, Place] = {}
             if wanted:
-                query = _place_query().where(within_any(tables.place, roots))
-                for row in await select_in(connection, query, tables.place.c.id, wanted):
+                # the same predicate as within_any(place, roots): the scope's, kept by _visible
+                statement = await self._scoped(
+                    connection, scope, ("places by id",), lambda visible: keyed(_place_query().where(visible), tables.place.c.id)
+                )
+                for row in await select_keyed(connection, statement, wanted):
                     by_id[row.id] = _place(row)
             for code, anchor in seen.items():
                 lines[code] = [by_id[pid] for pid in anchor.ancestors if pid in by_id and pid != anchor.id]
@@ -369,8 +390,11 @@ class SqlStore(
         """For each key, the spans (ownerships, managements) holding on `as_of` whose place —
         joined into `query` as `place` — is in scope."""
         async with self.engine.connect() as connection:
-            query = query.where(await self._visible(connection, scope)).where(_holding(span, as_of))
-            found = await select_in(connection, query, key, keys)
+            statement = await self._scoped(
+                connection, scope, ("spans", id(query), id(key), as_of is None),
+                lambda visible: keyed(query.where(visible).where(_holding(span, as_of)), key),
+            )
+            found = await select_keyed(connection, statement, keys, {"as_of": as_of} if as_of is not None else None)
         return _grouped_by(found, keys, label, convert)
 
     async def _reached(
