@@ -70,7 +70,13 @@ def make_engine(url: URL) -> AsyncEngine:
         # engine.begin(), so the rollback on return would be a thread hop that does nothing.
         # one trip to the connection's thread per statement, not four (graph.sql.onehop)
         engine = create_async_engine(
-            url, module=one_hop_dbapi(), pool_size=16, max_overflow=16, pool_reset_on_return=None
+            url,
+            module=one_hop_dbapi(),
+            # point reads may run on the event loop's thread (graph.sql.onehop.here)
+            connect_args={"check_same_thread": False},
+            pool_size=16,
+            max_overflow=16,
+            pool_reset_on_return=None,
         )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine

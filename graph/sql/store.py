@@ -188,7 +188,7 @@ class SqlStore(
             statement = await self._scoped(
                 connection, scope, ("places",), lambda visible: keyed(_place_query().where(visible), tables.place.c.code)
             )
-            found = {row.code: _place(row) for row in await select_keyed(connection, statement, codes)}
+            found = {row.code: _place(row) for row in await select_keyed(connection, statement, codes, point=True)}
         return [found.get(code) for code in codes]
 
     async def children(
@@ -245,7 +245,7 @@ class SqlStore(
                 statement = await self._scoped(
                     connection, scope, ("places by id",), lambda visible: keyed(_place_query().where(visible), tables.place.c.id)
                 )
-                for row in await select_keyed(connection, statement, wanted):
+                for row in await select_keyed(connection, statement, wanted, point=True):
                     by_id[row.id] = _place(row)
             for code, anchor in seen.items():
                 lines[code] = [by_id[pid] for pid in anchor.ancestors if pid in by_id and pid != anchor.id]
@@ -386,6 +386,8 @@ class SqlStore(
         as_of: dt.date | None,
         scope: Scope,
         convert: Callable[[Any], Any],
+        *,
+        point: bool = False,
     ) -> list[list[Any]]:
         """For each key, the spans (ownerships, managements) holding on `as_of` whose place —
         joined into `query` as `place` — is in scope."""
@@ -394,7 +396,9 @@ class SqlStore(
                 connection, scope, ("spans", id(query), id(key), as_of is None),
                 lambda visible: keyed(query.where(visible).where(_holding(span, as_of)), key),
             )
-            found = await select_keyed(connection, statement, keys, {"as_of": as_of} if as_of is not None else None)
+            found = await select_keyed(
+                connection, statement, keys, {"as_of": as_of} if as_of is not None else None, point=point
+            )
         return _grouped_by(found, keys, label, convert)
 
     async def _reached(
@@ -419,12 +423,15 @@ class SqlStore(
     async def ownerships(
         self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope, *, with_owners: bool = True
     ) -> list[list[Ownership]]:
+        # a house's spans, by its code: an indexed point read
         if not with_owners:
             return await self._spans(
-                _SPANS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of
+                _SPANS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of,
+                point=True,
             )
         return await self._spans(
-            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership
+            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership,
+            point=True,
         )
 
     async def houses_of(

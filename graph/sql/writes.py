@@ -10,6 +10,7 @@ their ancestors are brought up to date in the same transaction (graph.sql.rollup
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from graph.model import Batch, Management, Owner, Ownership, Place, PropertyFirm
 from graph.ciphers.sealing import Sealer
 from graph.sql import rollups, rows, tables
 from graph.sql.bulk import insert_rows, update_rows
+from graph.sql.onehop import here
 from graph.sql.scoping import Anchor, anchor_columns
 
 CHUNK = 900
@@ -50,15 +52,30 @@ def keyed(query: Select[Any], column: Any) -> Select[Any]:
     return query.where(column.in_(bindparam(KEYS, expanding=True)))
 
 
+POINT_KEYS = 64
+"""At most this many keys make a point read: run where it is asked on SQLite (onehop.here)."""
+
+
 async def select_keyed(
-    connection: AsyncConnection, statement: Select[Any], keys: Iterable[Any], parameters: Mapping[str, Any] | None = None
+    connection: AsyncConnection,
+    statement: Select[Any],
+    keys: Iterable[Any],
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    point: bool = False,
 ) -> list[Row[Any]]:
-    """Rows of a `keyed` statement for `keys` (its other parameters in `parameters`), in chunks."""
+    """Rows of a `keyed` statement for `keys` (its other parameters in `parameters`), in chunks.
+
+    `point`: the statement finds its rows by an index on the keys, nothing else it does grows
+    with the store (a primary or unique key, a span's house); with few keys it is run without a
+    trip to SQLite's thread."""
     unique = list(dict.fromkeys(keys))
     found: list[Row[Any]] = []
-    for start in range(0, len(unique), CHUNK):
-        result = await connection.execute(statement, {**(parameters or {}), KEYS: unique[start : start + CHUNK]})
-        found.extend(result.all())
+    nearby = here() if point and len(unique) <= POINT_KEYS else contextlib.nullcontext()
+    with nearby:
+        for start in range(0, len(unique), CHUNK):
+            result = await connection.execute(statement, {**(parameters or {}), KEYS: unique[start : start + CHUNK]})
+            found.extend(result.all())
     return found
 
 
@@ -87,7 +104,7 @@ async def anchors(
     found = {code: cache[code] for code in wanted if cache is not None and code in cache}
     missing = [code for code in wanted if code not in found]
     if missing:
-        for row in await select_keyed(connection, _ANCHORS_BY_CODE, missing):
+        for row in await select_keyed(connection, _ANCHORS_BY_CODE, missing, point=True):
             anchor = anchor_of(row)
             found[row.code] = anchor
             if cache is not None and anchor.level < Level.HOUSE:
