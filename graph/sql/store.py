@@ -48,7 +48,7 @@ from graph.sql.credit import CreditRecords
 from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
-from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
+from graph.sql.writes import AnchorCache, Keyed, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
 from graph.store import MAX_PAGE
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
@@ -102,7 +102,7 @@ class SqlStore(
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
         self._predicates: dict[tuple[frozenset[str] | None, str, bool], Any] = {}
-        self._statements: dict[tuple[Any, ...], Select[Any]] = {}
+        self._statements: dict[tuple[Any, ...], Keyed] = {}
 
     @classmethod
     async def open(
@@ -161,8 +161,8 @@ class SqlStore(
         return predicate
 
     async def _scoped(
-        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Select[Any]]
-    ) -> Select[Any]:
+        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Keyed]
+    ) -> Keyed:
         """The statement `build(predicate)` of the scope's predicate on `place`, built once per
         shape and scope (as the predicate itself is, by `_visible`) and kept while that is."""
         key = (shape, scope.roots)
