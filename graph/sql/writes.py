@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, select, update
@@ -26,6 +26,7 @@ from graph.ciphers.sealing import Sealer
 from graph.sql import rollups, rows, tables
 from graph.sql.bulk import insert_rows, update_rows
 from graph.sql.onehop import here
+from graph.sql.pointreads import Plan, driver_of, read
 from graph.sql.scoping import Anchor, anchor_columns
 
 CHUNK = 900
@@ -60,6 +61,13 @@ class Keyed:
 
     many: Select[Any]
     one: Select[Any]
+    plans: list[Plan] = field(default_factory=list, compare=False)
+    """`one` as SQLite's driver runs it (graph.sql.pointreads), once worked out."""
+
+    def plan(self, dialect: Any) -> Plan:
+        if not self.plans:
+            self.plans.append(Plan.of(self.one, dialect))
+        return self.plans[0]
 
 
 def keyed(query: Select[Any], column: Any) -> Keyed:
@@ -69,6 +77,10 @@ def keyed(query: Select[Any], column: Any) -> Keyed:
         one=query.where(column == bindparam(KEYS)),
     )
 
+
+DRIVER_KEYS = 8
+"""A point read of at most this many keys on SQLite is one driver call per key
+(graph.sql.pointreads), cheaper than one SQLAlchemy statement for them all."""
 
 POINT_KEYS = 64
 """At most this many keys make a point read: run where it is asked on SQLite (onehop.here)."""
@@ -81,13 +93,26 @@ async def select_keyed(
     parameters: Mapping[str, Any] | None = None,
     *,
     point: bool = False,
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Rows of a `keyed` statement for `keys` (its other parameters in `parameters`), in chunks.
 
     `point`: the statement finds its rows by an index on the keys, nothing else it does grows
     with the store (a primary or unique key, a span's house); with few keys it is run without a
-    trip to SQLite's thread."""
+    trip to SQLite's thread, and with very few by SQLite's driver itself. Rows are read as
+    `row.name` and `row._mapping[name]`."""
     unique = list(dict.fromkeys(keys))
+    if point and 0 < len(unique) <= DRIVER_KEYS:
+        driver = driver_of(connection)
+        if driver is not None:
+            plan = statement.plan(connection.dialect)
+            rows: list[Any] = []
+            for key in unique:
+                found = read(driver, plan, {**(parameters or {}), KEYS: key})
+                if found is None:
+                    break  # SQLite refused: SQLAlchemy reads it and raises what it says
+                rows += found
+            else:
+                return rows
     if len(unique) == 1:
         chunks: list[tuple[Select[Any], Any]] = [(statement.one, unique[0])]
     else:
