@@ -59,28 +59,40 @@ class Keyed:
     point read's time). `one` asks `column = :keys` for a single key, which SQLAlchemy need not
     rewrite at every execution as it does an expanding `IN` list."""
 
+    query: Select[Any]
+    column: Any
     many: Select[Any]
     one: Select[Any]
-    plans: list[Plan] = field(default_factory=list, compare=False)
-    """`one` as SQLite's driver runs it (graph.sql.pointreads), once worked out."""
+    plans: dict[int, Plan] = field(default_factory=dict, compare=False)
+    """The statement for n keys (n ≤ DRIVER_KEYS) as SQLite's driver runs it
+    (graph.sql.pointreads), once worked out."""
 
-    def plan(self, dialect: Any) -> Plan:
-        if not self.plans:
-            self.plans.append(Plan.of(self.one, dialect))
-        return self.plans[0]
+    def plan(self, keys: int, dialect: Any) -> Plan:
+        """The driver's plan for `keys` keys, given as parameters `keys` (one) or `keys_<i>`."""
+        plan = self.plans.get(keys)
+        if plan is None:
+            statement = (
+                self.one
+                if keys == 1
+                else self.query.where(self.column.in_([bindparam(f"{KEYS}_{index}") for index in range(keys)]))
+            )
+            plan = self.plans[keys] = Plan.of(statement, dialect)
+        return plan
 
 
 def keyed(query: Select[Any], column: Any) -> Keyed:
     """`query` by keys of `column`, to run with `select_keyed`."""
     return Keyed(
+        query=query,
+        column=column,
         many=query.where(column.in_(bindparam(KEYS, expanding=True))),
         one=query.where(column == bindparam(KEYS)),
     )
 
 
 DRIVER_KEYS = 8
-"""A point read of at most this many keys on SQLite is one driver call per key
-(graph.sql.pointreads), cheaper than one SQLAlchemy statement for them all."""
+"""A point read of at most this many keys on SQLite runs through SQLite's driver itself
+(graph.sql.pointreads), its statement worked out once for each number of keys."""
 
 POINT_KEYS = 64
 """At most this many keys make a point read: run where it is asked on SQLite (onehop.here)."""
@@ -104,15 +116,15 @@ async def select_keyed(
     if point and 0 < len(unique) <= DRIVER_KEYS:
         driver = driver_of(connection)
         if driver is not None:
-            plan = statement.plan(connection.dialect)
-            rows: list[Any] = []
-            for key in unique:
-                found = read(driver, plan, {**(parameters or {}), KEYS: key})
-                if found is None:
-                    break  # SQLite refused: SQLAlchemy reads it and raises what it says
-                rows += found
+            given = dict(parameters or {})
+            if len(unique) == 1:
+                given[KEYS] = unique[0]
             else:
-                return rows
+                given.update((f"{KEYS}_{index}", key) for index, key in enumerate(unique))
+            found = read(driver, statement.plan(len(unique), connection.dialect), given)
+            if found is not None:
+                return found
+            # SQLite refused: SQLAlchemy reads it again below, and raises what it says
     if len(unique) == 1:
         chunks: list[tuple[Select[Any], Any]] = [(statement.one, unique[0])]
     else:
