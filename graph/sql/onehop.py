@@ -150,7 +150,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-    _cursor_cls = OneHopCursor
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
     def rollback(self) -> None:
         # SQLAlchemy rolls back whatever it began when a connection is closed or returned, reads

@@ -121,9 +121,9 @@ async def select_keyed(
                 given[KEYS] = unique[0]
             else:
                 given.update((f"{KEYS}_{index}", key) for index, key in enumerate(unique))
-            found = read(driver, statement.plan(len(unique), connection.dialect), given)
-            if found is not None:
-                return found
+            rows = read(driver, statement.plan(len(unique), connection.dialect), given)
+            if rows is not None:
+                return rows
             # SQLite refused: SQLAlchemy reads it again below, and raises what it says
     if len(unique) == 1:
         chunks: list[tuple[Select[Any], Any]] = [(statement.one, unique[0])]

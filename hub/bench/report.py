@@ -79,9 +79,13 @@ def render_http(preset: str, build_seconds: float | None, latencies: Sequence[La
         "",
         "### Request rate, 8 concurrent keep-alive connections from one Python client process",
         "",
-        "| server | requests | seconds | requests/s |",
-        "|---|---:|---:|---:|",
-        *(f"| {r.name} | {r.requests:,} | {r.seconds:.1f} | {r.per_second:,.0f} |" for r in rates),
+        "| server | requests | seconds | requests/s | server CPU ms/request |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {r.name} | {r.requests:,} | {r.seconds:.1f} | {r.per_second:,.0f} | "
+            f"{'—' if r.cpu_ms is None else f'{r.cpu_ms:.3f}'} |"
+            for r in rates
+        ),
         "",
     ]
     if len(rates) == 2:
@@ -90,6 +94,13 @@ def render_http(preset: str, build_seconds: float | None, latencies: Sequence[La
             f"The hub answers `house(code)` at {share:.0%} of the bare route's rate, one hub process "
             f"(target ≥ {RATE_TARGET:.0%}: {_verdict(share >= RATE_TARGET)})."
         )
+        hub_cpu, bare_cpu = rates[0].cpu_ms, rates[1].cpu_ms
+        if hub_cpu and bare_cpu:
+            lines.append(
+                f"Server CPU per request: the hub {hub_cpu:.3f} ms, the bare route {bare_cpu:.3f} ms "
+                f"({bare_cpu / hub_cpu:.0%}): the rates share two cores with the client (one Python "
+                "process), the CPU figures do not depend on what else runs."
+            )
     return "\n".join(lines) + "\n"
 
 
