@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -48,8 +48,10 @@ from graph.sql.credit import CreditRecords
 from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
-from graph.sql.writes import AnchorCache, Keyed, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
+from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
 from graph.store import MAX_PAGE
+
+Built = TypeVar("Built")
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
 _parent = tables.place.alias("parent")
@@ -64,6 +66,21 @@ def _place_query() -> Select[Any]:
 
 def _place(row: Any) -> Place:
     return rows.place_of(row._mapping, row._mapping["parent_code"])
+
+
+def _children_query(visible: Any, *, after: bool) -> Select[Any]:
+    """The first `:limit` children in scope of each of the places `:parents` (by code, after
+    `:after` when `after`), ranked within their parent."""
+    place = tables.place
+    ranked = (
+        _place_query()
+        .add_columns(func.row_number().over(partition_by=place.c.parent_id, order_by=place.c.code).label("position"))
+        .where(visible)
+    )
+    if after:
+        ranked = ranked.where(place.c.code > bindparam("after"))
+    inner = ranked.where(place.c.parent_id.in_(bindparam("parents", expanding=True))).subquery()
+    return select(inner).where(inner.c.position <= bindparam("limit")).order_by(inner.c.parent_id, inner.c.code)
 
 
 def _holding(table: Any, as_of: dt.date | None) -> Any:
@@ -102,7 +119,7 @@ class SqlStore(
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
         self._predicates: dict[tuple[frozenset[str] | None, str, bool], Any] = {}
-        self._statements: dict[tuple[Any, ...], Keyed] = {}
+        self._statements: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     async def open(
@@ -161,8 +178,8 @@ class SqlStore(
         return predicate
 
     async def _scoped(
-        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Keyed]
-    ) -> Keyed:
+        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Built]
+    ) -> Built:
         """The statement `build(predicate)` of the scope's predicate on `place`, built once per
         shape and scope (as the predicate itself is, by `_visible`) and kept while that is."""
         key = (shape, scope.roots)
@@ -194,7 +211,6 @@ class SqlStore(
     async def children(
         self, codes: Sequence[str], scope: Scope, first: int, after: str | None = None
     ) -> list[Page[Place]]:
-        place = tables.place
         after_code = decode_cursor(after)
         first = max(1, min(first, MAX_PAGE))
         async with self.engine.connect() as connection:
@@ -202,24 +218,13 @@ class SqlStore(
             ids = [anchor.id for anchor in parents.values()]
             by_parent: dict[int, list[Place]] = {pid: [] for pid in ids}
             if ids:
-                visible = await self._visible(connection, scope)
-                ranked = (
-                    _place_query()
-                    .add_columns(
-                        func.row_number()
-                        .over(partition_by=place.c.parent_id, order_by=place.c.code)
-                        .label("position")
-                    )
-                    .where(visible)
+                query = await self._scoped(
+                    connection, scope, ("children", after_code is None),
+                    lambda visible: _children_query(visible, after=after_code is not None),
                 )
-                if after_code is not None:
-                    ranked = ranked.where(place.c.code > after_code)
+                limits = {"limit": first + 1, **({"after": after_code} if after_code is not None else {})}
                 for start in range(0, len(ids), 900):
-                    inner = ranked.where(place.c.parent_id.in_(ids[start : start + 900])).subquery()
-                    query = select(inner).where(inner.c.position <= first + 1).order_by(
-                        inner.c.parent_id, inner.c.code
-                    )
-                    for row in await connection.execute(query):
+                    for row in await connection.execute(query, {"parents": ids[start : start + 900], **limits}):
                         by_parent[row.parent_id].append(_place(row))
         pages: list[Page[Place]] = []
         for code in codes:
