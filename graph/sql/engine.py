@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from graph.errors import InvalidInput, Unreachable
+from graph.sql.onehop import one_hop_dbapi
 
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
@@ -67,7 +68,16 @@ def make_engine(url: URL) -> AsyncEngine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         # Python's sqlite3 opens no transaction for a SELECT and writes go through
         # engine.begin(), so the rollback on return would be a thread hop that does nothing.
-        engine = create_async_engine(url, pool_size=16, max_overflow=16, pool_reset_on_return=None)
+        # one trip to the connection's thread per statement, not four (graph.sql.onehop)
+        engine = create_async_engine(
+            url,
+            module=one_hop_dbapi(),
+            # point reads may run on the event loop's thread (graph.sql.onehop.here)
+            connect_args={"check_same_thread": False},
+            pool_size=16,
+            max_overflow=16,
+            pool_reset_on_return=None,
+        )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

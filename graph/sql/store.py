@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graph.ciphers.sealing import PERSONAL_FIELDS, Sealer
@@ -48,8 +48,10 @@ from graph.sql.credit import CreditRecords
 from graph.sql.staff import StaffRecords
 from graph.sql.reach_queries import ReachRecords
 from graph.sql.scoping import Anchor, anchor_in, under, within_any
-from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, select_in, write_batch
+from graph.sql.writes import AnchorCache, anchor_of, anchor_query, anchors, keyed, select_in, select_keyed, write_batch
 from graph.store import MAX_PAGE
+
+Built = TypeVar("Built")
 
 _CODE_TEXT = re.compile(r"[0-9A-Za-z]+")
 _parent = tables.place.alias("parent")
@@ -66,10 +68,27 @@ def _place(row: Any) -> Place:
     return rows.place_of(row._mapping, row._mapping["parent_code"])
 
 
+def _children_query(visible: Any, *, after: bool) -> Select[Any]:
+    """The first `:limit` children in scope of each of the places `:parents` (by code, after
+    `:after` when `after`), ranked within their parent."""
+    place = tables.place
+    ranked = (
+        _place_query()
+        .add_columns(func.row_number().over(partition_by=place.c.parent_id, order_by=place.c.code).label("position"))
+        .where(visible)
+    )
+    if after:
+        ranked = ranked.where(place.c.code > bindparam("after"))
+    inner = ranked.where(place.c.parent_id.in_(bindparam("parents", expanding=True))).subquery()
+    return select(inner).where(inner.c.position <= bindparam("limit")).order_by(inner.c.parent_id, inner.c.code)
+
+
 def _holding(table: Any, as_of: dt.date | None) -> Any:
+    """Spans holding on the day given as the parameter `as_of` (every span when None)."""
     if as_of is None:
         return true()
-    return and_(table.c.since <= as_of, or_(table.c.until.is_(None), table.c.until > as_of))
+    day = bindparam("as_of", type_=table.c.since.type)
+    return and_(table.c.since <= day, or_(table.c.until.is_(None), table.c.until > day))
 
 
 class SqlStore(
@@ -100,6 +119,7 @@ class SqlStore(
         self._anchors: AnchorCache = {}
         self._scopes: dict[frozenset[str], list[Anchor]] = {}
         self._predicates: dict[tuple[frozenset[str] | None, str, bool], Any] = {}
+        self._statements: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     async def open(
@@ -157,6 +177,22 @@ class SqlStore(
             self._predicates[key] = predicate
         return predicate
 
+    async def _scoped(
+        self, connection: AsyncConnection, scope: Scope, shape: tuple[Any, ...], build: Callable[[Any], Built]
+    ) -> Built:
+        """The statement `build(predicate)` of the scope's predicate on `place`, built once per
+        shape and scope (as the predicate itself is, by `_visible`) and kept while that is."""
+        key = (shape, scope.roots)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = build(await self._visible(connection, scope))
+            if (scope.roots, tables.place.name, False) not in self._predicates:
+                return statement  # the predicate was not remembered (a root not written yet): nor is this
+            if len(self._statements) > 4096:
+                self._statements.clear()
+            self._statements[key] = statement
+        return statement
+
     async def _anchor(self, connection: AsyncConnection, code: str | None) -> Anchor | None:
         if code is None:
             return None
@@ -166,17 +202,15 @@ class SqlStore(
 
     async def places(self, codes: Sequence[str], scope: Scope) -> list[Place | None]:
         async with self.engine.connect() as connection:
-            query = _place_query().where(await self._visible(connection, scope))
-            found = {
-                row.code: _place(row)
-                for row in await select_in(connection, query, tables.place.c.code, codes)
-            }
+            statement = await self._scoped(
+                connection, scope, ("places",), lambda visible: keyed(_place_query().where(visible), tables.place.c.code)
+            )
+            found = {row.code: _place(row) for row in await select_keyed(connection, statement, codes, point=True)}
         return [found.get(code) for code in codes]
 
     async def children(
         self, codes: Sequence[str], scope: Scope, first: int, after: str | None = None
     ) -> list[Page[Place]]:
-        place = tables.place
         after_code = decode_cursor(after)
         first = max(1, min(first, MAX_PAGE))
         async with self.engine.connect() as connection:
@@ -184,24 +218,13 @@ class SqlStore(
             ids = [anchor.id for anchor in parents.values()]
             by_parent: dict[int, list[Place]] = {pid: [] for pid in ids}
             if ids:
-                visible = await self._visible(connection, scope)
-                ranked = (
-                    _place_query()
-                    .add_columns(
-                        func.row_number()
-                        .over(partition_by=place.c.parent_id, order_by=place.c.code)
-                        .label("position")
-                    )
-                    .where(visible)
+                query = await self._scoped(
+                    connection, scope, ("children", after_code is None),
+                    lambda visible: _children_query(visible, after=after_code is not None),
                 )
-                if after_code is not None:
-                    ranked = ranked.where(place.c.code > after_code)
+                limits = {"limit": first + 1, **({"after": after_code} if after_code is not None else {})}
                 for start in range(0, len(ids), 900):
-                    inner = ranked.where(place.c.parent_id.in_(ids[start : start + 900])).subquery()
-                    query = select(inner).where(inner.c.position <= first + 1).order_by(
-                        inner.c.parent_id, inner.c.code
-                    )
-                    for row in await connection.execute(query):
+                    for row in await connection.execute(query, {"parents": ids[start : start + 900], **limits}):
                         by_parent[row.parent_id].append(_place(row))
         pages: list[Page[Place]] = []
         for code in codes:
@@ -223,8 +246,11 @@ class SqlStore(
             wanted = {pid for anchor in seen.values() for pid in anchor.ancestors if pid is not None and pid != anchor.id}
             by_id: dict[int, Place] = {}
             if wanted:
-                query = _place_query().where(within_any(tables.place, roots))
-                for row in await select_in(connection, query, tables.place.c.id, wanted):
+                # the same predicate as within_any(place, roots): the scope's, kept by _visible
+                statement = await self._scoped(
+                    connection, scope, ("places by id",), lambda visible: keyed(_place_query().where(visible), tables.place.c.id)
+                )
+                for row in await select_keyed(connection, statement, wanted, point=True):
                     by_id[row.id] = _place(row)
             for code, anchor in seen.items():
                 lines[code] = [by_id[pid] for pid in anchor.ancestors if pid in by_id and pid != anchor.id]
@@ -365,12 +391,19 @@ class SqlStore(
         as_of: dt.date | None,
         scope: Scope,
         convert: Callable[[Any], Any],
+        *,
+        point: bool = False,
     ) -> list[list[Any]]:
         """For each key, the spans (ownerships, managements) holding on `as_of` whose place —
         joined into `query` as `place` — is in scope."""
         async with self.engine.connect() as connection:
-            query = query.where(await self._visible(connection, scope)).where(_holding(span, as_of))
-            found = await select_in(connection, query, key, keys)
+            statement = await self._scoped(
+                connection, scope, ("spans", id(query), id(key), as_of is None),
+                lambda visible: keyed(query.where(visible).where(_holding(span, as_of)), key),
+            )
+            found = await select_keyed(
+                connection, statement, keys, {"as_of": as_of} if as_of is not None else None, point=point
+            )
         return _grouped_by(found, keys, label, convert)
 
     async def _reached(
@@ -395,12 +428,15 @@ class SqlStore(
     async def ownerships(
         self, house_codes: Sequence[str], as_of: dt.date | None, scope: Scope, *, with_owners: bool = True
     ) -> list[list[Ownership]]:
+        # a house's spans, by its code: an indexed point read
         if not with_owners:
             return await self._spans(
-                _SPANS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of
+                _SPANS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, rows.ownership_of,
+                point=True,
             )
         return await self._spans(
-            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership
+            _OWNERSHIPS, tables.ownership, tables.place.c.code, "house_code", house_codes, as_of, scope, self._ownership,
+            point=True,
         )
 
     async def houses_of(

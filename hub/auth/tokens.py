@@ -69,8 +69,31 @@ def encode(key: bytes, claims: Claims) -> str:
     return f"{PREFIX}.{body}.{_b64(mac)}"
 
 
+VERIFIED = 4096
+"""Tokens whose MAC and claims were checked, kept so their next requests skip both."""
+
+_verified: dict[tuple[bytes, str], Claims] = {}
+
+
 def decode(key: bytes, text: str, now: dt.datetime) -> Claims:
-    """The claims of a token this hub issued and that has not expired; TokenError says why not."""
+    """The claims of a token this hub issued and that has not expired; TokenError says why not.
+
+    A token that passed is remembered (at most `VERIFIED`, under the key that checked it): its
+    MAC and claims cannot change, so its next requests only check that it has not expired.
+    Revocation is not decided here (hub.auth.authentication checks every request)."""
+    claims = _verified.get((key, text))
+    if claims is None:
+        claims = _checked(key, text)
+        if len(_verified) >= VERIFIED:
+            _verified.clear()
+        _verified[(key, text)] = claims
+    if claims.expires_at <= now:
+        raise TokenError(f"token expired at {claims.expires_at.isoformat()}")
+    return claims
+
+
+def _checked(key: bytes, text: str) -> Claims:
+    """The claims of `text` if its MAC under `key` and its claims are the hub's."""
     parts = text.strip().split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise TokenError(f"malformed token: expected {PREFIX}.<claims>.<mac>")
@@ -95,6 +118,4 @@ def decode(key: bytes, text: str, now: dt.datetime) -> Claims:
         )
     except (ValueError, KeyError, TypeError):
         raise TokenError("malformed token: its claims are not the hub's") from None
-    if claims.expires_at <= now:
-        raise TokenError(f"token expired at {claims.expires_at.isoformat()}")
     return claims

@@ -46,10 +46,10 @@ from hub.bench.load import measure_load
 from hub.bench.machine import describe
 from hub.bench.open311 import measure_open311, render_open311
 from hub.bench.registry import measure_registry, render_registry
-from hub.bench.report import render, render_machine
+from hub.bench.report import render, render_http, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "workers")
+SECTIONS = ("core", "http", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "workers")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -67,6 +67,8 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
     sections = _sections(getattr(arguments, "only", None))
     machine = describe()
     report = render_core(arguments, machine, quick) if "core" in sections else render_machine(machine, quick)
+    if "http" in sections and "core" not in sections:  # core measures HTTP on the city preset already
+        report += "\n" + render_http_only(arguments, quick)
     if "registry" in sections:
         print("measuring registry syncs…", flush=True)
         report += "\n" + "\n".join(render_registry(asyncio.run(measure_registry("small" if quick else "district")))) + "\n"
@@ -126,6 +128,37 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_store(arguments: argparse.Namespace, quick: bool, folder: str) -> tuple[Path, Path, str, float | None]:
+    """The store the HTTP figures read (built once if missing): its file, key file, preset, and
+    the seconds its build took in this run (None: it existed)."""
+    preset = "small" if quick else getattr(arguments, "http_preset", None) or "city"
+    if quick:
+        db = Path(folder) / "small.sqlite"
+    elif getattr(arguments, "http_db", None):
+        db = Path(arguments.http_db)
+    else:
+        db = Path(arguments.city_db) if preset == "city" else Path(f"var/bench-{preset}.sqlite")
+    keys_file = db.with_name(db.name + ".keys")
+    build_seconds = None
+    if not db.exists():
+        print(f"building the {preset} preset into {db} (once)…", flush=True)
+        started = time.perf_counter()
+        asyncio.run(_build(db, keys_file, preset))
+        build_seconds = time.perf_counter() - started
+    elif not keys_file.exists():
+        raise HubError(f"{db} has no key file {keys_file} beside it: delete it to rebuild")
+    return db, keys_file, preset, build_seconds
+
+
+def render_http_only(arguments: argparse.Namespace, quick: bool) -> str:
+    """HTTP latency of house(code), place{children} and stats, and house(code)'s rate beside the
+    bare Starlette route's, measured in the same run (the `http` section)."""
+    with _city_store(arguments, quick) as (db, keys_file, preset, build_seconds):
+        print(f"measuring HTTP latency and request rate on the {preset} preset…", flush=True)
+        latencies, rates, _ = measure_http(db, keys_file, arguments.requests, 3.0 if quick else 10.0, scope_costs=False)
+    return render_http(preset, build_seconds, latencies, rates)
+
+
 def render_core(arguments: argparse.Namespace, machine: dict[str, str], quick: bool) -> str:
     """Ciphers, bulk load, and HTTP latency and rates on the city preset."""
     print("measuring ciphers…", flush=True)
@@ -143,21 +176,11 @@ def render_core(arguments: argparse.Namespace, machine: dict[str, str], quick: b
 
 @contextlib.contextmanager
 def _city_store(arguments: argparse.Namespace, quick: bool) -> Iterator[tuple[Path, Path, str, float | None]]:
-    """The city preset's store (`--city-db`, built once if missing; the small preset in a
-    temporary folder when quick), its key file, the preset, and the seconds building it took."""
+    """The HTTP figures' store (`_bench_store`: the city preset's `--city-db` unless
+    `--http-preset`/`--http-db` say otherwise; the small preset in a temporary folder when
+    quick), its key file, the preset, and the seconds building it took in this run."""
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
-        city_db = Path(folder) / "small.sqlite" if quick else Path(arguments.city_db)
-        preset = "small" if quick else "city"
-        keys_file = city_db.with_name(city_db.name + ".keys")
-        build_seconds = None
-        if not city_db.exists():
-            print(f"building the {preset} preset into {city_db} (once)…", flush=True)
-            started = time.perf_counter()
-            asyncio.run(_build(city_db, keys_file, preset))
-            build_seconds = time.perf_counter() - started
-        elif not keys_file.exists():
-            raise HubError(f"{city_db} has no key file {keys_file} beside it: delete it to rebuild")
-        yield city_db, keys_file, preset, build_seconds
+        yield _bench_store(arguments, quick, folder)
 
 
 async def _build(path: Path, keys_file: Path, preset: str) -> None:

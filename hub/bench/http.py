@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import sqlite3
 import statistics
@@ -36,10 +37,24 @@ class Rate:
     name: str
     requests: int
     seconds: float
+    cpu_seconds: float | None = None
+    """The server process's CPU time (user and system, all threads) over those requests."""
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """The server's CPU per request, in milliseconds: unlike the rate, it hardly moves when
+        other processes share the machine."""
+        return None if self.cpu_seconds is None else self.cpu_seconds / self.requests * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -51,6 +66,13 @@ def free_port() -> int:
 @contextmanager
 def server(command: Sequence[str], port: int) -> Iterator[str]:
     """Start a server subprocess, wait for /healthz, stop it afterwards."""
+    with served(command, port) as (base, _):
+        yield base
+
+
+@contextmanager
+def served(command: Sequence[str], port: int) -> Iterator[tuple[str, int]]:
+    """`server`, yielding its process id beside its base URL."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,7 +88,7 @@ def server(command: Sequence[str], port: int) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start within 60 s")
             time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.communicate(timeout=10)
@@ -142,11 +164,17 @@ async def _hammer(base: str, payload: bytes, seconds: float, connections: int, t
     return done
 
 
-def rate(base: str, name: str, payload: bytes, seconds: float, token: str, connections: int = 8) -> Rate:
+def rate(
+    base: str, name: str, payload: bytes, seconds: float, token: str, connections: int = 8, *, pid: int | None = None
+) -> Rate:
+    """Requests per second over `connections` keep-alive connections; with the server's `pid`,
+    its CPU time per request too."""
     asyncio.run(_hammer(base, payload, 1.0, connections, token))  # warm-up
+    cpu = cpu_seconds(pid) if pid is not None else 0.0
     started = time.perf_counter()
     requests = asyncio.run(_hammer(base, payload, seconds, connections, token))
-    return Rate(name, requests, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return Rate(name, requests, elapsed, cpu_seconds(pid) - cpu if pid is not None else None)
 
 
 SCOPED_STATS = "query($code: String!) { stats(scope: $code, groupBy: COMMUNITY) { place { code } houses owners } }"
@@ -187,14 +215,17 @@ async def _tokens(db_file: Path, keys_file: Path, street: str) -> tuple[str, str
 
 
 def measure_http(
-    db_file: Path, keys_file: Path, requests: int, rate_seconds: float
+    db_file: Path, keys_file: Path, requests: int, rate_seconds: float, *, scope_costs: bool = True
 ) -> tuple[list[Latency], list[Rate], list[ScopeCost]]:
+    """p50/p99 of house(code), place{children}, stats and the audited house read; the scope
+    costs (unless `scope_costs` is false); house(code)'s rate, then the bare route's on the
+    same JSON, one after the other in this run."""
     houses = sample_codes(db_file, 8, 200)
     parents = sample_codes(db_file, 4, 50) + sample_codes(db_file, 5, 50)
     street = sample_codes(db_file, 3, 1)[0]
     admin, city, office = asyncio.run(_tokens(db_file, keys_file, street))
     port = free_port()
-    with server(serve_command(db_file, keys_file, port), port) as base:
+    with served(serve_command(db_file, keys_file, port), port) as (base, hub_pid):
         # a city dashboard's reads: owners' names come back masked, so nothing is audited
         latencies = [
             latency(base, "house(code)", HOUSE, houses, requests, city),
@@ -210,16 +241,16 @@ def measure_http(
                 latency(base, f"{name}, street office (scoped)", query, [street], requests, office),
             )
             for name, query in (("stats of a street by community", SCOPED_STATS), ("search within a street", SCOPED_SEARCH))
-        ]
+        ] if scope_costs else []
         payload = json.dumps({"query": HOUSE, "variables": {"code": houses[0]}}).encode()
         with httpx.Client(headers={"authorization": f"Bearer {city}"}) as client:
             body = client.post(f"{base}/graphql", content=payload, headers={"content-type": "application/json"}).content
-        hub_rate = rate(base, "hub house(code)", payload, rate_seconds, city)
+        hub_rate = rate(base, "hub house(code)", payload, rate_seconds, city, pid=hub_pid)
     with tempfile.NamedTemporaryFile(suffix=".json") as answer:
         answer.write(body)
         answer.flush()
         bare_port = free_port()
         bare = [sys.executable, "-m", "hub.bench.bare", answer.name, str(bare_port)]
-        with server(bare, bare_port) as base:
-            bare_rate = rate(base, "bare Starlette, same JSON", payload, rate_seconds, city)
+        with served(bare, bare_port) as (base, bare_pid):
+            bare_rate = rate(base, "bare Starlette, same JSON", payload, rate_seconds, city, pid=bare_pid)
     return latencies, [hub_rate, bare_rate], costs

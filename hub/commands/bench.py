@@ -14,6 +14,8 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench.add_argument(
         "--only",
         help="comma-separated sections to measure: core (ciphers, bulk load, HTTP on the city preset), "
+        "http (only the HTTP part of core: house(code), place{children}, stats p50/p99, and house(code)'s "
+        "rate beside a bare Starlette route's, on --http-preset), "
         "registry (full and 1%% incremental sync), open311 (requests.json latency), "
         "devices (MQTT ingestion rate and alarm-to-case latency, needs the mosquitto binary), "
         "graph (FalkorDB beside SQLite: load, house(code), stats by street, memory), "
@@ -24,6 +26,14 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "dispatch (assigning a case to a person among a district's 500 staff), "
         "workers (house(code) requests/s from 1 hub process and from --workers 2 through Redis, beside bare Starlette); "
         "default all",
+    )
+    bench.add_argument(
+        "--http-preset", default="city", choices=("small", "district", "city"),
+        help="the preset the HTTP figures read (default city)",
+    )
+    bench.add_argument(
+        "--http-db",
+        help="the store of --http-preset (built if missing; default --city-db for city, var/bench-PRESET.sqlite otherwise)",
     )
     bench.add_argument(
         "--graph-preset", default="district",
