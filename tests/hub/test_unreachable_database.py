@@ -43,6 +43,7 @@ WHAT = {
 ARGUMENTS = {
     ("demo",): ["--preset", "small", "--quiet", "--no-sources"],
     ("serve",): [],
+    ("ingest",): [],
     ("sync",): ["registry"],
     ("worker",): ["--broker", "redis://127.0.0.1:6379/15", "--pool", "solo", "--no-beat"],
     ("db",): ["current"],
