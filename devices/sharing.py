@@ -18,7 +18,10 @@ members taking overlapping sets; it waits and tries again), reads their states, 
 readings in reading-time order from there, writes alarms, cases and latest states to the store,
 then writes the states back and frees the locks in one more script (a lock that expired and was
 taken by another member is not overwritten: that member's state stands). Three Redis round trips
-per batch, whatever its size. Messages are acknowledged only after all this.
+per batch, whatever its size. Messages are acknowledged only after all this. Measured (`hub bench
+--only devices`, phase 4, a busy 2-core machine): one member of a group drains 0.66 (SQLite) to
+0.75 (PostgreSQL) of a lone ingester's rate, the JSON of the states and their restoring being most
+of the difference; a member that finds the state it wrote last reads nothing back.
 
 **Why Redis and not the store.** The state changes with every reading; it is the engine's working
 memory, not a record anyone reads. Kept in Redis it costs a few round trips per batch and no
