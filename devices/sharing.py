@@ -229,6 +229,19 @@ class SharedRules:
         await self.redis.aclose()
 
 
+async def drop_group(url: str, group_namespace: str) -> int:
+    """Remove a share group's rule states, locks and lease from Redis (a group retired, a test
+    or benchmark run over); how many keys went."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(f"{group_namespace}:*")]
+        return int(await client.delete(*keys)) if keys else 0
+    finally:
+        await client.aclose()
+
+
 def _parts(raw: object) -> tuple[str, str]:
     """A saved state's stamp and JSON (both empty for nothing saved)."""
     text = raw.decode() if isinstance(raw, bytes) else str(raw or "")

@@ -246,6 +246,7 @@ async def _ingesters(copies: Copies, folder: Path, port: int, stream: Path, mess
     import os
     import signal
 
+    from devices.sharing import drop_group, namespace
     from hub.commands.ingest import default_client_id
 
     tag = secrets.token_hex(3)
@@ -304,6 +305,8 @@ async def _ingesters(copies: Copies, folder: Path, port: int, stream: Path, mess
         seconds = last - first if first is not None else 0.0
     finally:
         await stop(processes)
+        if shared:
+            await drop_group(env["HUB_MQTT_RULES"], namespace(prefix, f"bench{tag}"))
     note = "" if stored == messages else f"stopped at {stored:,} of {messages:,}"
     return IngesterRun(copies.engine, members, shared, messages, stored, seconds, stored - at_first, note)
 
