@@ -517,12 +517,13 @@ class Pipeline:
         if not await shared.lead(int(max(3 * self.sweep_every, 10.0) * 1000)):
             return
         now = self.clock()
+        shared.forget_all()  # the snapshot below changes this engine's states without locks
         for code, saved in (await shared.states(list(self._devices))).items():
             self.engine.restore(code, saved)  # a snapshot: who would signal now?
         due = sorted({signal.device_code for signal in self.engine.sweep(now)})
         if not due:
             return
-        held = await shared.take(due)  # then again under their locks, from their states now
+        held = await shared.take(due, fresh=True)  # again under their locks, from their states now
         try:
             self._adopt(held.states)
             await self._signals(self.engine.sweep(now, due), changed, offline)

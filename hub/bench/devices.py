@@ -19,17 +19,22 @@ state written, alarms and cases when rules fire. Three phases:
 3. alarm to case: trapped-passenger messages from distinct elevators, 20 a second, each stamped
    with the time it was sent; the latency of each runs from that moment to the moment the
    workflow announced the case opened for its alarm (stored; dispatch follows).
-4. ingesters: real `hub ingest` processes drain the same queued stream (`shared_messages`) from
-   a copy of the same store each time: one alone (no share group: the single ingester of
-   before), one in a share group (its rule states in Redis: the cost of sharing), and two in the
-   group (the broker splits the stream between their sessions). Each rate runs from the first
-   reading stored to the last (the store polled every 20 ms), so process start-up is not in it.
-   Needs Redis (`HUB_BENCH_REDIS`, default redis://127.0.0.1:6379/0) for the shared runs.
+4. ingesters: real `hub ingest` processes drain the same queued stream (`shared_messages`, half
+   the phases' count by default) of the `small` city's devices, each run on a fresh copy of the
+   same store (a SQLite file, and a PostgreSQL database made from a template when the server at
+   `HUB_BENCH_POSTGRES` answers): one alone (no share group: the single ingester of before), one
+   in a share group (its rule states in Redis: the cost of sharing), and two in the group (the
+   broker splits the stream between their sessions, round robin). The members connect once and
+   leave (their sessions stay), the stream is published while they are away, then they are
+   started and each rate runs from the first reading stored to the last (the store polled every
+   20 ms), so process start-up is not in it. The shared runs need Redis (`HUB_BENCH_REDIS`,
+   default redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -191,10 +196,14 @@ class _PostgresCopies:
         self.made = [base]
 
     @classmethod
-    async def made_from(cls, admin: str, fill: Callable[[str], Awaitable[None]]) -> _PostgresCopies:
+    async def made_from(cls, admin: str, fill: Callable[[str], Awaitable[object]]) -> _PostgresCopies:
         copies = cls(admin, f"hub_bench_ingest_{secrets.token_hex(4)}")
         await copies._execute(f'CREATE DATABASE "{copies.base}"')
-        await fill(copies._url(copies.base))
+        try:
+            await fill(copies._url(copies.base))
+        except BaseException:
+            await copies.close()
+            raise
         return copies
 
     def _url(self, name: str) -> str:
@@ -232,51 +241,60 @@ class _PostgresCopies:
 Copies = _SqliteCopies | _PostgresCopies
 
 
-async def _ingesters(copies: Copies, keys: Path, port: int, stream: Path, messages: int, members: int, shared: bool) -> IngesterRun:
+async def _ingesters(copies: Copies, folder: Path, port: int, stream: Path, messages: int, members: int, shared: bool) -> IngesterRun:
     """Phase 4, one run: sessions made, the stream queued for them, then drained."""
     import os
     import signal
 
+    from devices.sharing import drop_group, namespace
     from hub.commands.ingest import default_client_id
 
     tag = secrets.token_hex(3)
     db = await copies.copy()
     prefix = stream.read_text(encoding="utf-8").split("/", 1)[0]
-    env = {**os.environ, "HUB_MQTT": f"mqtt://127.0.0.1:{port}", "HUB_MQTT_PREFIX": prefix, "HUB_KEYS": str(keys)}
+    env = {**os.environ, "HUB_MQTT": f"mqtt://127.0.0.1:{port}", "HUB_MQTT_PREFIX": prefix, "HUB_KEYS": str(folder / "hub.keys")}
     env["HUB_MQTT_RULES"] = os.environ.get("HUB_BENCH_REDIS", "redis://127.0.0.1:6379/0")
     env.pop("HUB_MQTT_CLIENT_ID", None)
     command = [sys.executable, "-m", "hub.cli", "ingest", "--db", db]
     if shared:
         command += ["--share", f"bench{tag}"]
+    logs = [folder / f"ingest-{tag}-{slot}.log" for slot in range(members)]
 
-    def start(slot: int) -> subprocess.Popen[str]:
-        client = default_client_id(slot, f"bench-{tag}")
-        return subprocess.Popen([*command, "--client-id", client], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    async def start(times: int) -> list[subprocess.Popen[bytes]]:
+        """Start the members; wait until each has subscribed (for the `times`th time in its log)."""
+        processes = []
+        for slot, log in enumerate(logs):
+            with log.open("ab") as out:  # a file, not a pipe: a pipe nobody reads would stop it
+                client = default_client_id(slot, f"bench-{tag}")
+                processes.append(subprocess.Popen([*command, "--client-id", client], env=env, stdout=out, stderr=subprocess.STDOUT))
+        for process, log in zip(processes, logs):
+            deadline = time.monotonic() + 120
+            while log.read_text(errors="replace").count("subscribed to") < times:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"hub ingest did not subscribe: {log.read_text(errors='replace')[-1500:]}")
+                await asyncio.sleep(0.05)
+        return processes
 
-    async def started(process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        line = await asyncio.to_thread(process.stdout.readline)
-        if "subscribed" not in line:
-            raise RuntimeError(f"hub ingest did not subscribe: {line}{process.stdout.read()[-2000:]}")
-
-    async def stop(processes: list[subprocess.Popen[str]]) -> None:
+    async def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         for process in processes:
             process.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(asyncio.to_thread(process.communicate, None, 120) for process in processes))
+        for process, log in zip(processes, logs):
+            try:
+                await asyncio.to_thread(process.wait, 60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise RuntimeError(f"hub ingest did not stop on SIGTERM: {log.read_text(errors='replace')[-1500:]}") from None
 
     # the members' sessions and subscriptions, then the stream queued for them while they are away
-    processes = [start(slot) for slot in range(members)]
-    for process in processes:
-        await started(process)
-    await stop(processes)
+    await stop(await start(1))
     await _publish_all(port, [stream])
-    processes = [start(slot) for slot in range(members)]
+    processes = await start(2)
     try:
         first: float | None = None
         at_first = 0
         last = stalled = time.perf_counter()
         stored = 0
-        while stored < messages and time.perf_counter() - stalled < 30:
+        while stored < messages and time.perf_counter() - stalled < 60:
             await asyncio.sleep(0.02)
             count = await copies.count(db)
             now = time.perf_counter()
@@ -287,11 +305,76 @@ async def _ingesters(copies: Copies, keys: Path, port: int, stream: Path, messag
         seconds = last - first if first is not None else 0.0
     finally:
         await stop(processes)
+        if shared:
+            await drop_group(env["HUB_MQTT_RULES"], namespace(prefix, f"bench{tag}"))
     note = "" if stored == messages else f"stopped at {stored:,} of {messages:,}"
     return IngesterRun(copies.engine, members, shared, messages, stored, seconds, stored - at_first, note)
 
 
-async def _measure(folder: Path, port: int, messages: int, faults: int, shared_messages: int) -> DeviceFigures:
+async def _measure_ingesters(folder: Path, port: int, messages: int) -> tuple[list[IngesterRun], str]:
+    """Phase 4: the `small` city and its devices in a SQLite store and, when the server is
+    there, a PostgreSQL database; a stream of `messages` for them; each run on a fresh copy."""
+    from devices.simulator import Simulator
+    from graph.ciphers.keyring import Keyring
+    from graph.devices import Device, every_device
+    from graph import open_store
+    from hub import demo
+    from hub.demo.devices import register_demo_devices
+    from hub.loading import load
+
+    keys = Keyring.generate()
+    keys.save(folder / "hub.keys")
+    city = list(demo.generate("small", 2020))  # loaded into each store
+
+    async def fill(url: str) -> list[Device]:
+        store = await open_store(url, sealer=keys.sealer())
+        try:
+            await load(store, city, progress=False)
+            await register_demo_devices(store)
+            return await every_device(store)
+        finally:
+            await store.close()
+
+    streams: list[Path] = []
+
+    def stream_of(devices: list[Device]) -> None:
+        """The stream of one store's devices (the same seed, the same count for every store)."""
+        stream = folder / f"ingesters-{len(streams)}.tsv"
+        simulator = Simulator(devices, prefix=f"benchi{secrets.token_hex(3)}", seed=2, faults=0.0)
+        at = time.time() - 60 - messages / 1_000
+        with stream.open("w", encoding="utf-8") as out:
+            for _ in range(messages):
+                topic, payload = simulator.next(dt.datetime.fromtimestamp(at, dt.timezone.utc))
+                at += 1 / 1_000
+                out.write(f"{topic}\t{payload.decode()}\n")
+        streams.append(stream)
+
+    stream_of(await fill(f"sqlite:///{folder / 'ingest-base.sqlite'}"))
+    targets: list[Copies] = [_SqliteCopies(folder, folder / "ingest-base.sqlite")]
+    note = ""
+    try:
+
+        async def fill_postgres(url: str) -> None:
+            stream_of(await fill(url))
+
+        targets.append(await _PostgresCopies.made_from(_bench_postgres(), fill_postgres))
+    except Exception as error:  # no PostgreSQL here: SQLite only
+        note = f"PostgreSQL not measured: {error}"[:300]
+    runs = []
+    try:
+        for target, stream in zip(targets, streams):
+            for members, shared in ((1, False), (1, True), (2, True)):
+                try:
+                    runs.append(await _ingesters(target, folder, port, stream, messages, members, shared))
+                except Exception as error:  # no Redis here: the run is reported as not made
+                    runs.append(IngesterRun(target.engine, members, shared, messages, 0, 0.0, 0, f"not measured: {error}"[:300]))
+    finally:
+        for target in targets:
+            await target.close()
+    return runs, note
+
+
+async def _measure(folder: Path, port: int, messages: int, faults: int) -> DeviceFigures:
     from devices.service import Ingestion
     from devices.simulator import Simulator
     from graph.ciphers.keyring import Keyring
@@ -308,29 +391,9 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
     db = f"sqlite:///{folder / 'devices.sqlite'}"
     store = await open_store(db, sealer=keys.sealer())
     try:
-        city = demo.generate("small", 2020)
-        await load(store, city, progress=False)
+        await load(store, demo.generate("small", 2020), progress=False)
         await register_demo_devices(store)
         devices = await every_device(store)
-        keys.save(folder / "hub.keys")
-        # phase 4 starts from copies of this store as it is now, before phases 1-3 write
-        sqlite_base = await _SqliteCopies(folder, folder / "devices.sqlite").copy()
-        targets: list[Copies] = [_SqliteCopies(folder, Path(sqlite_base.split("///", 1)[1]))]
-
-        async def fill(url: str) -> None:
-            other = await open_store(url, sealer=keys.sealer())
-            try:
-                await load(other, city, progress=False)
-                await register_demo_devices(other)
-            finally:
-                await other.close()
-
-        try:
-            targets.append(await _PostgresCopies.made_from(_bench_postgres(), fill))
-        except Exception as error:  # no PostgreSQL here: phase 4 on SQLite only
-            postgres_missing = f"PostgreSQL not measured: {error}"[:300]
-        else:
-            postgres_missing = ""
         prefix = f"bench{secrets.token_hex(3)}"
         settings = Settings(db=db, mqtt=f"mqtt://127.0.0.1:{port}", mqtt_prefix=prefix, mqtt_client_id=f"hub-bench-{secrets.token_hex(3)}")
         bus = EventBus()
@@ -353,14 +416,6 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
             for out in outs:
                 out.close()
             streams.append(files)
-        shared_stream = folder / "ingesters.tsv"
-        shared_simulator = Simulator(devices, prefix=f"benchi{secrets.token_hex(3)}", seed=2, faults=0.0)
-        at = time.time() - 30 - shared_messages / 1_000
-        with shared_stream.open("w", encoding="utf-8") as out:
-            for _ in range(shared_messages):
-                topic, payload = shared_simulator.next(dt.datetime.fromtimestamp(at, dt.timezone.utc))
-                at += 1 / 1_000
-                out.write(f"{topic}\t{payload.decode()}\n")
         topics = f"{prefix}/devices/+/telemetry"
         subscriber = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topics]
 
@@ -394,14 +449,6 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
             latencies = await _alarm_to_case(store, bus, folder, port, prefix, devices, faults)
             raised_now = draining.stats.alarms_raised
             await draining.stop()
-            # 4. ingesters, each run on its copy of the store, the same stream
-            runs = []
-            for target in targets:
-                for members, shared in ((1, False), (1, True), (2, True)):
-                    try:
-                        runs.append(await _ingesters(target, folder / "hub.keys", port, shared_stream, shared_messages, members, shared))
-                    except Exception as error:  # no Redis here: the run is reported as not made
-                        runs.append(IngesterRun(target.engine, members, shared, shared_messages, 0, 0.0, 0, f"not measured: {error}"[:200]))
             return DeviceFigures(
                 devices=len(devices),
                 messages=messages,
@@ -413,13 +460,10 @@ async def _measure(folder: Path, port: int, messages: int, faults: int, shared_m
                 latency_p50_ms=statistics.median(latencies) if latencies else 0.0,
                 latency_p99_ms=_percentile(latencies, 0.99),
                 latency_max_ms=max(latencies, default=0.0),
-                ingesters=runs,
-                ingesters_note=postgres_missing,
+                ingesters=[],
             )
         finally:
             await draining.stop()
-            for target in targets:
-                await target.close()
     finally:
         await store.close()
 
@@ -481,7 +525,10 @@ def measure_devices(messages: int = 50_000, faults: int = 200, shared_messages: 
         broker = PrivateBroker(root / "broker")
         broker.start()
         try:
-            return asyncio.run(_measure(root, broker.port, messages, faults, shared_messages or messages // 2))
+            figures = asyncio.run(_measure(root, broker.port, messages, faults))
+            (root / "ingesters").mkdir()
+            runs, note = asyncio.run(_measure_ingesters(root / "ingesters", broker.port, shared_messages or messages // 2))
+            return dataclasses.replace(figures, ingesters=runs, ingesters_note=note)
         finally:
             broker.stop()
 

@@ -40,6 +40,7 @@ import asyncpg
 import pytest
 
 from devices.mqtt import Broker
+from devices.sharing import drop_group, namespace
 from graph.cases import Point
 from graph.ciphers.keyring import Keyring
 from graph.devices import Device, DeviceType, Reading
@@ -252,6 +253,7 @@ async def _run(tmp_path: Path, db_url: str, port: int, redis_url: str, members: 
                 process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=30)
+        await drop_group(redis_url, namespace(prefix, "t"))
     for log in logs:
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, text[-3000:]
