@@ -104,10 +104,11 @@ def _shared_rules(settings: Settings) -> SharedRules | None:
     """The share group's rule states (devices.sharing), when ingesting through one."""
     if not settings.mqtt or not settings.mqtt_share:
         return None
-    if not settings.mqtt_rules or not settings.mqtt_rules.startswith(("redis://", "rediss://", "unix://")):
+    url = settings.mqtt_rules or settings.cluster_redis
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
         raise InvalidInput(
-            "HUB_MQTT_RULES", settings.mqtt_rules,
-            "must be a Redis URL (redis://host:6379/0) when ingesting through a share group (HUB_MQTT_SHARE): "
-            "the group's members keep the devices' rule states there",
+            "HUB_MQTT_RULES", url,
+            "must be a Redis URL (redis://host:6379/0; default the hub's HUB_REDIS) when ingesting through a "
+            "share group (HUB_MQTT_SHARE): the group's members keep the devices' rule states there",
         )
-    return SharedRules(settings.mqtt_rules, namespace(check_prefix(settings.mqtt_prefix), check_share(settings.mqtt_share)))
+    return SharedRules(url, namespace(check_prefix(settings.mqtt_prefix), check_share(settings.mqtt_share)))

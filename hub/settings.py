@@ -50,7 +50,7 @@ class Settings:
     ingesting with the same group split the stream (devices.sharing); None: one reads it all."""
     mqtt_rules: str | None = None
     """Redis URL where a share group keeps its devices' rule states and locks (devices.sharing);
-    needed with `mqtt_share`."""
+    needed with `mqtt_share`: None takes `cluster_redis`, the hub's own Redis."""
     readings_retention_days: int = DEFAULT_READINGS_RETENTION_DAYS
     shared_cache_seconds: float = DEFAULT_SHARED_CACHE_SECONDS
     """How long shared-query answers are cached per scope (0: not at all)."""

@@ -48,7 +48,7 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--prefix", help="topic prefix (default $HUB_MQTT_PREFIX, else hub)")
     parser.add_argument(
         "--rules", metavar="REDIS_URL",
-        help="with --share: where the group keeps its devices' rule states (default $HUB_MQTT_RULES)",
+        help="with --share: where the group keeps its devices' rule states (default $HUB_MQTT_RULES, else the hub's $HUB_REDIS)",
     )
     parser.add_argument(
         "--sweep-every", type=float, default=5.0,

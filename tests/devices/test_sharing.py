@@ -206,7 +206,8 @@ def test_hub_ingest_says_what_is_missing(tmp_path: Path, monkeypatch: pytest.Mon
     from hub.commands.ingest import default_client_id
 
     monkeypatch.delenv("HUB_MQTT", raising=False)
-    monkeypatch.delenv("HUB_MQTT_RULES", raising=False)
+    for name in ("HUB_MQTT_RULES", "HUB_REDIS", "HUB_BROKER"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("HUB_MQTT_SHARE", raising=False)
     db = f"sqlite:///{tmp_path / 'hub.sqlite'}"
     assert main(["ingest", "--db", db]) == 2
