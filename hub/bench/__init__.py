@@ -24,12 +24,16 @@
   steady sweep (target < 5 s each), beside reading every device row.
 - firms' credit (hub.bench.credit): a month's scores for every firm of the `city` preset's
   firms, estates and cases in one pass (target < 60 s), beside the one grouped case read.
+- the demo city's build (hub.bench.build): `hub demo --preset city --no-sources` into a fresh
+  SQLite file and a fresh PostgreSQL database, each its own process: wall time, records/s, peak
+  RSS and the time of each phase (target < 240 s on each).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +49,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_machine
 
 
-SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch")
+SECTIONS = ("core", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "build")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -110,6 +114,13 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
 
         print("measuring firms' credit…", flush=True)
         report += "\n" + "\n".join(render_credit(measure_credit(0.05 if quick else 1.0))) + "\n"
+    if "build" in sections:
+        from hub.bench.build import measure_build, render_build
+
+        print("measuring the demo city's build…", flush=True)
+        preset = "small" if quick else getattr(arguments, "build_preset", None) or "city"
+        load = "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg()) + " at the start"
+        report += "\n" + "\n".join(render_build(measure_build(preset), load)) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")
