@@ -7,9 +7,10 @@ commit rewrites thousands of scattered pages into the WAL; the place table's eig
 indexes (its ancestors', level and code) are updated per house besides. None of those secondary
 indexes is read by the write path (it finds rows by their unique keys and parents by id).
 
-`BulkLoading` defers them: on entering, the indexes in `DEFERRED` are dropped; on leaving they
-are built again from the finished tables (one sort each, far cheaper than millions of scattered
-inserts). On SQLite the writing connection also gets a page cache big enough for the unique
+`SqlStore.bulk_loading` defers them when the store holds no places yet (a city being built; into
+a store that holds one, building them again would cost more than it saves): on entering, the
+indexes in `DEFERRED` are dropped; on leaving they are built again from the finished tables (one
+sort each, far cheaper than millions of scattered inserts). On SQLite the writing connection also gets a page cache big enough for the unique
 indexes that stay (`CACHE_KIB`), and the pool is emptied on leaving so that no connection keeps
 it. A load killed inside leaves the indexes missing: `restore` (run by every schema upgrade at
 open) builds whatever is missing, so the next open repairs it.
@@ -20,7 +21,7 @@ too, only without those indexes to help.
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import Index, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
@@ -49,6 +50,11 @@ DEFERRED: tuple[Index, ...] = tuple(_index(name) for name in _DEFERRED_NAMES)
 CACHE_KIB = 1_048_576
 """SQLite's page cache for the writing connection during a bulk load (1 GiB): the city's owner
 keys, place codes and ownership keys (the unique indexes every write probes) fit in it."""
+
+
+async def empty(connection: AsyncConnection) -> bool:
+    """Whether the store holds no place yet."""
+    return (await connection.execute(select(tables.place.c.id).limit(1))).first() is None
 
 
 async def present(connection: AsyncConnection) -> set[str]:
@@ -99,4 +105,4 @@ async def restore_all(engine: AsyncEngine) -> list[str]:
         return await restore(connection)
 
 
-__all__ = ["CACHE_KIB", "DEFERRED", "drop", "present", "restore", "restore_all", "tune_writer"]
+__all__ = ["CACHE_KIB", "DEFERRED", "drop", "empty", "present", "restore", "restore_all", "tune_writer"]

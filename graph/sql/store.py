@@ -505,7 +505,8 @@ class SqlStore(
                 self._bulk -= 1
             return
         async with self.turns.writing() as connection:
-            await bulkload.drop(connection)
+            if await bulkload.empty(connection):  # into a store that holds a city, rebuilding them would cost more
+                await bulkload.drop(connection)
         self._bulk = 1
         try:
             yield

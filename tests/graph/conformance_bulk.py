@@ -49,6 +49,13 @@ class TestBulkLoading:
         assert again == WriteCounts(unchanged=len(fixture_city()))
         await _answers_as_the_oracle(store)
 
+    async def test_a_load_into_a_store_that_holds_a_city(self, store: Store) -> None:
+        first, second = _halves(fixture_city())
+        await store.write(first)
+        async with store.bulk_loading():
+            assert await store.write(second) == WriteCounts(inserted=len(second))
+        await _answers_as_the_oracle(store)
+
     async def test_contexts_nest(self, store: Store) -> None:
         async with store.bulk_loading():
             async with store.bulk_loading():
@@ -57,7 +64,6 @@ class TestBulkLoading:
         await _answers_as_the_oracle(store)
 
     async def test_a_load_that_fails_inside_leaves_the_store_answering(self, store: Store) -> None:
-        await store.write(fixture_city())
         with pytest.raises(RuntimeError, match="stopped"):
             async with store.bulk_loading():
                 await store.write(fixture_city())
