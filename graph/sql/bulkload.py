@@ -59,7 +59,7 @@ async def empty(connection: AsyncConnection) -> bool:
 
 async def present(connection: AsyncConnection) -> set[str]:
     """The names of the deferrable indexes that exist now."""
-    names = [index.name for index in DEFERRED]
+    names = [str(index.name) for index in DEFERRED]
     if connection.dialect.name == "sqlite":
         query = "SELECT name FROM sqlite_master WHERE type = 'index'"
     else:
