@@ -82,7 +82,9 @@ def build_once(store: str, url: str, preset: str, folder: Path) -> Build:
                "--keys", str(folder / "hub.keys")]
     found = Build(store, preset)
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # unbuffered: a pipe would hold the demo's lines until it exits, and the phases with them
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
     last = started
     assert process.stdout is not None
     said: list[str] = []
