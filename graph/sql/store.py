@@ -244,7 +244,10 @@ class SqlStore(
             root = await self._anchor(connection, within)
             if root is None:
                 return None
-            clauses.append(under(place, root))
+            # below the root's level the root itself cannot match: `ancestor = root` alone lets
+            # the ancestor's index drive (with `id = root OR …` SQLite walked every place of the
+            # level in code order: 0.57 s per estate's houses on the city preset)
+            clauses.append(under(place, root, inclusive=level <= root.level))
         return and_(*clauses)
 
     async def subtree(
