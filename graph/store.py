@@ -28,6 +28,7 @@ Rules every adapter keeps:
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -217,6 +218,13 @@ class Store(Ledger, CaseStore, UtilityStore, DeviceStore, SharedQueryStore, LogS
         managements by their natural keys); parents must exist or come earlier in the batch.
         The roll-ups of the places the batch changed, and of their ancestors, are current when it
         returns (in the same transaction: a refused batch changes none)."""
+
+    def bulk_loading(self) -> AbstractAsyncContextManager[None]:
+        """A large load follows (a demo city, a first full sync): while inside, the adapter may
+        tune itself for it and defer the upkeep of indexes that no write reads, catching up when
+        the context ends. Writes inside behave exactly as outside (same checks, counts and
+        roll-ups) and reads are answered, possibly slower; contexts may nest. A load killed
+        inside is repaired when the store is next opened."""
 
     async def refresh_stats(self, within: str | None = None) -> None:
         """Recompute the roll-ups of `within` (everything when None) and everything under and

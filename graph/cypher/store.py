@@ -3,8 +3,9 @@ contract, graph.cypher.model for the graph). Parts are mixins, one per kind of r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from graph.ciphers.sealing import Sealer
 from graph.clock import today
@@ -107,6 +108,12 @@ class CypherStore(
                 raise StoreBusy("the graph store's write lease ran out before the batch was written; nothing was written")
             await rollups.upkeep(self.transport, token, plan.dirty, before, day, known_after=plan.holdings(fresh))
             return counts
+
+    @contextlib.asynccontextmanager
+    async def bulk_loading(self) -> AsyncIterator[None]:
+        """Nothing deferred: the graph's indexes (graph.cypher.schema) are the engine's to keep,
+        and a batch is one statement inside as outside."""
+        yield
 
     async def refresh_stats(self, within: str | None = None) -> None:
         async with self.lease.held() as token:

@@ -26,6 +26,9 @@
   firms, estates and cases in one pass (target < 60 s), beside the one grouped case read.
 - several processes (hub.bench.workers): `house(code)` requests/s from one hub process and from
   `hub serve --workers 2` (through Redis), beside the bare Starlette route, on the city preset.
+- the demo city's build (hub.bench.build): `hub demo --preset city --no-sources` into a fresh
+  SQLite file and a fresh PostgreSQL database, each its own process: wall time, records/s, peak
+  RSS and the time of each phase (target < 240 s on each).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,7 +53,7 @@ from hub.bench.registry import measure_registry, render_registry
 from hub.bench.report import render, render_http, render_machine
 
 
-SECTIONS = ("core", "http", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "workers")
+SECTIONS = ("core", "http", "registry", "open311", "devices", "graph", "votes", "funds", "facilities", "credit", "dispatch", "workers", "build")
 
 
 def _sections(only: str | None) -> set[str]:
@@ -122,6 +126,13 @@ def run_benchmarks(arguments: argparse.Namespace) -> int:
         print("measuring requests/s with several hub processes…", flush=True)
         with _city_store(arguments, quick) as (city_db, keys_file, _, _):
             report += "\n" + "\n".join(render_workers(measure_workers(city_db, keys_file, 3.0 if quick else 10.0))) + "\n"
+    if "build" in sections:
+        from hub.bench.build import measure_build, render_build
+
+        print("measuring the demo city's build…", flush=True)
+        preset = "small" if quick else getattr(arguments, "build_preset", None) or "city"
+        load = "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg()) + " at the start"
+        report += "\n" + "\n".join(render_build(measure_build(preset), load)) + "\n"
     print(report)
     if arguments.output:
         Path(arguments.output).write_text(report, encoding="utf-8")

@@ -51,6 +51,10 @@ def add(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="the share of them overdue at the first sweep (default 0.001: about a day's missed maintenance in the city)",
     )
     bench.add_argument("--votes-concurrency", type=int, default=32, help="castBallot requests in flight in the votes section (default 32)")
+    bench.add_argument(
+        "--build-preset", default="city", choices=["small", "district", "city"],
+        help="the preset the build section builds (default city)",
+    )
     bench.set_defaults(handler=run)
 
 

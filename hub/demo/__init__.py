@@ -9,4 +9,8 @@ about 4,000 estates and 2.43 million houses).
 from hub.demo.generator import estimate, generate
 from hub.demo.presets import PRESETS, Preset
 
-__all__ = ["PRESETS", "Preset", "estimate", "generate"]
+BUILD_BATCH = 20_000
+"""Records per write when `hub demo` builds a city: a fourth as many transactions (and roll-up
+upkeeps of the city's ancestors) as the generator's default batches; the records are the same."""
+
+__all__ = ["BUILD_BATCH", "PRESETS", "Preset", "estimate", "generate"]

@@ -28,6 +28,7 @@ from tests.graph.conformance_credit import *  # noqa: F403 - firms' credit (grap
 from tests.graph.conformance_staff import *  # noqa: F403 - staff and case assignees (graph.staff.records)
 from tests.graph.conformance_records import *  # noqa: F403 - the records' test classes
 from tests.graph.conformance_questions import *  # noqa: F403 - Store.reach and the graph questions
+from tests.graph.conformance_bulk import *  # noqa: F403 - Store.bulk_loading
 
 @pytest.fixture(scope="module", params=backends.params())
 def backend(request: pytest.FixtureRequest) -> str:
