@@ -37,9 +37,9 @@ def test_an_error_in_the_sync_restores_them_too(unfrozen: None) -> None:
 
 def test_a_heap_frozen_before_stays_frozen(unfrozen: None) -> None:
     gc.freeze()
-    frozen = gc.get_freeze_count()
     before = gc.get_threshold()
     with collecting_less():
         assert gc.get_threshold() == THRESHOLDS
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() > 0  # still frozen (a frozen object freed meanwhile leaves the count)
     assert gc.get_threshold() == before
+    gc.unfreeze()
