@@ -27,6 +27,7 @@ from connectors.registry import exchange
 from connectors.registry.database import RegistryDatabase
 from connectors.sourcedb import source_url
 from connectors.registry.reference import build_exchange, record_changes
+from connectors.heap import collecting_less
 from connectors.runner import sync
 from graph.ciphers.sealing import Sealer
 from graph.levels import Level
@@ -126,13 +127,15 @@ async def _measure(preset: str, url: str | None, store_url: str | None, seed: in
         try:
             raw_rows, raw_seconds = await _raw_select(registry_url)
             started = time.perf_counter()
-            full = await sync(hub, source, batch_size=500)
+            with collecting_less():  # as `hub sync` runs it
+                full = await sync(hub, source, batch_size=500)
             full_seconds = time.perf_counter() - started
             if full.error:
                 raise RuntimeError(f"the registry bench's full sync failed: {full.error}")
             changed = await record_changes(registry_url, fraction=0.01, seed=seed, at=CHANGES_AT)
             started = time.perf_counter()
-            incremental = await sync(hub, source, batch_size=500)
+            with collecting_less():
+                incremental = await sync(hub, source, batch_size=500)
             incremental_seconds = time.perf_counter() - started
             if incremental.error:
                 raise RuntimeError(f"the registry bench's incremental sync failed: {incremental.error}")

@@ -81,6 +81,7 @@ async def _run(arguments: argparse.Namespace, settings: Settings) -> int:
 
 async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: Any) -> int:
     from connectors.config import AlreadyRunning, opened
+    from connectors.heap import collecting_less
     from connectors.leases import lease_length
     from connectors.runner import describe, sync
     from connectors.tasks import exclusive, retry_after_places, summary
@@ -92,8 +93,9 @@ async def _sync(arguments: argparse.Namespace, settings: Settings, connectors: A
     try:
         try:
             async with exclusive(store, spec.name, broker=settings.broker, db=settings.db, who="hub sync"), opened(spec) as source:
-                run = await sync(store, source, full=arguments.full, retry=arguments.retry, batch_size=arguments.batch_size,
-                                 trigger="manual", lease_for=lease_for)
+                with collecting_less():  # a one-shot process: nothing else shares its collector
+                    run = await sync(store, source, full=arguments.full, retry=arguments.retry, batch_size=arguments.batch_size,
+                                     trigger="manual", lease_for=lease_for)
         except AlreadyRunning as busy:
             print(f"{spec.name}: not run: {busy}")
             return 1
